@@ -1,0 +1,42 @@
+# Slotcast: `make run` serves the demo on http://127.0.0.1:8000; `make test` sets up and runs every test.
+SHELL := /bin/bash
+# The newest Python >= 3.11 found (pyenv's versions included).
+PYTHON ?= $(shell for p in python3.14 python3.13 $(HOME)/.pyenv/versions/3.14*/bin/python3 \
+	$(HOME)/.pyenv/versions/3.13*/bin/python3 python3.12 python3; do \
+	$$p -c 'import sys; assert sys.version_info >= (3, 11)' 2>/dev/null && { echo $$p; break; }; done)
+VENV := .venv
+PY := $(VENV)/bin/python
+CATALOGS := $(patsubst %.po,%.mo,$(wildcard translations/*/LC_MESSAGES/messages.po))
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: setup run test browser messages clean
+
+setup: $(VENV)/ready $(CATALOGS)
+
+$(VENV)/ready: requirements.txt
+	@test -n "$(PYTHON)" || { echo "No Python 3.11+ found"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	touch $@
+
+translations/%/LC_MESSAGES/messages.mo: translations/%/LC_MESSAGES/messages.po $(VENV)/ready
+	$(VENV)/bin/pybabel compile --use-fuzzy -i $< -o $@ -l $*
+
+run: setup
+	SLOTCAST_DEMO=1 $(PY) app.py
+
+# Chromium from Debian's packages, for the real-browser tests (never a browser download).
+browser:
+	@command -v chromium >/dev/null || { $(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; }
+
+test: setup browser
+	$(PY) -m pytest
+
+# Re-extract the messages after changing user-facing text, then translate the new ones in the .po files.
+messages: setup
+	$(VENV)/bin/pybabel extract -F babel.cfg -k N_ -o translations/messages.pot --no-location --omit-header .
+	$(VENV)/bin/pybabel update -i translations/messages.pot -d translations --no-fuzzy-matching
+
+clean:
+	rm -rf $(VENV) translations/*/LC_MESSAGES/*.mo

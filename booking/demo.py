@@ -1,0 +1,37 @@
+"""Demo venues for `make run`: a restaurant, a clinic and a barber, open most days."""
+
+from __future__ import annotations
+
+from datetime import time
+
+from .model import OpeningRule
+from .store import Store
+
+
+def weekly(days: range | tuple[int, ...], opens: str, closes: str, minutes: int, capacity: int) -> list[OpeningRule]:
+    """The same opening on each of `days` (0 = Monday)."""
+    return [OpeningRule(d, time.fromisoformat(opens), time.fromisoformat(closes), minutes, capacity) for d in days]
+
+
+async def seed(store: Store) -> None:
+    """Create the demo venues (call on an empty database)."""
+    every_day, weekdays, not_monday = range(7), range(6), range(1, 7)
+    harbour = await store.add_venue("harbour-kitchen", "Harbour Kitchen", "restaurant", "Europe/London")
+    await store.add_resource(
+        harbour, "window-tables", "Window tables",
+        weekly(not_monday, "12:00", "15:00", 30, 12) + weekly(not_monday, "18:00", "22:30", 30, 16),
+        max_party=6, horizon_days=30, min_notice_minutes=30)
+    await store.add_resource(
+        harbour, "terrace", "Terrace", weekly(every_day, "11:00", "21:00", 60, 20),
+        max_party=8, horizon_days=30, min_notice_minutes=30)
+    clinic = await store.add_venue("riverside-clinic", "Riverside Clinic", "clinic", "Asia/Shanghai")
+    await store.add_resource(
+        clinic, "cardiology-wang", "Cardiology — Dr. Wang",
+        weekly(weekdays, "08:00", "12:00", 30, 5) + weekly(weekdays, "13:30", "17:00", 30, 4),
+        max_party=1, horizon_days=14)
+    await store.add_resource(
+        clinic, "paediatrics-li", "Paediatrics — Dr. Li",
+        weekly(every_day, "08:00", "12:00", 60, 8), max_party=1, horizon_days=14)
+    barber = await store.add_venue("corner-barber", "Corner Barber", "barber", "America/New_York")
+    await store.add_resource(
+        barber, "chair-1", "Chair 1", weekly(not_monday, "09:00", "19:00", 30, 1), max_party=1, horizon_days=21)

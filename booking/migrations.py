@@ -1,0 +1,65 @@
+"""Versioned schema migrations, one list for every engine.
+
+`{id}`, `{ts}` and `{date}` stand for the engine's identity key, UTC timestamp and date
+types. Append new steps; never edit a step that has shipped.
+"""
+
+MIGRATIONS = [
+    # 1: venues, resources, weekly rules, slots, bookings
+    """
+    CREATE TABLE venues (
+        id {id},
+        slug TEXT NOT NULL UNIQUE,
+        name TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        timezone TEXT NOT NULL
+    );
+    CREATE TABLE resources (
+        id {id},
+        venue_id INTEGER NOT NULL REFERENCES venues(id),
+        slug TEXT NOT NULL,
+        name TEXT NOT NULL,
+        max_party INTEGER NOT NULL CHECK (max_party > 0),
+        horizon_days INTEGER NOT NULL CHECK (horizon_days > 0),
+        min_notice_minutes INTEGER NOT NULL DEFAULT 0,
+        generated_through {date},
+        UNIQUE (venue_id, slug)
+    );
+    CREATE TABLE opening_rules (
+        id {id},
+        resource_id INTEGER NOT NULL REFERENCES resources(id),
+        weekday INTEGER NOT NULL CHECK (weekday BETWEEN 0 AND 6),
+        opens TEXT NOT NULL,
+        closes TEXT NOT NULL,
+        slot_minutes INTEGER NOT NULL CHECK (slot_minutes > 0),
+        capacity INTEGER NOT NULL CHECK (capacity >= 0)
+    );
+    CREATE TABLE slots (
+        id {id},
+        resource_id INTEGER NOT NULL REFERENCES resources(id),
+        starts_at {ts} NOT NULL,
+        ends_at {ts} NOT NULL,
+        local_date {date} NOT NULL,
+        capacity INTEGER NOT NULL,
+        booked INTEGER NOT NULL DEFAULT 0,
+        closed BOOLEAN NOT NULL DEFAULT FALSE,
+        UNIQUE (resource_id, starts_at),
+        CHECK (booked BETWEEN 0 AND capacity)
+    );
+    CREATE INDEX slots_by_day ON slots (resource_id, local_date);
+    CREATE TABLE bookings (
+        id {id},
+        reference TEXT NOT NULL UNIQUE,
+        cancel_token TEXT NOT NULL,
+        slot_id INTEGER NOT NULL REFERENCES slots(id),
+        name TEXT NOT NULL,
+        contact TEXT NOT NULL,
+        party_size INTEGER NOT NULL CHECK (party_size > 0),
+        status TEXT NOT NULL CHECK (status IN ('confirmed', 'cancelled')),
+        idempotency_key TEXT UNIQUE,
+        created_at {ts} NOT NULL,
+        cancelled_at {ts}
+    );
+    CREATE INDEX bookings_by_slot ON bookings (slot_id);
+    """,
+]

@@ -1,0 +1,52 @@
+"""Weekly opening rules -> concrete slots, in the venue's time zone (DST-safe)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from .model import OpeningRule
+
+
+@dataclass(frozen=True)
+class SlotPlan:
+    """A slot to be stored: UTC start and end, the venue-local date, capacity."""
+
+    starts_at: datetime
+    ends_at: datetime
+    local_date: date
+    capacity: int
+
+
+def plan_day(rules: tuple[OpeningRule, ...], day: date, timezone: str) -> list[SlotPlan]:
+    """The slots the rules open on `day` (a venue-local date), sorted by start.
+
+    Wall-clock times that do not exist (spring forward) are skipped; times that occur
+    twice (fall back) give one slot, at their first occurrence.
+    """
+    tz = ZoneInfo(timezone)
+    plans = {}
+    for rule in rules:
+        if rule.weekday != day.weekday():
+            continue
+        step = timedelta(minutes=rule.slot_minutes)
+        wall = datetime.combine(day, rule.opens)
+        last = datetime.combine(day, rule.closes) - step
+        while wall <= last:
+            start = wall.replace(tzinfo=tz)
+            if start.astimezone(UTC).astimezone(tz).replace(tzinfo=None) == wall:
+                utc = start.astimezone(UTC)
+                plans[utc] = SlotPlan(utc, utc + step, day, rule.capacity)
+            wall += step
+    return [plans[k] for k in sorted(plans)]
+
+
+def local_today(timezone: str, now: datetime | None = None) -> date:
+    """Today's date where the venue is."""
+    return (now or datetime.now(UTC)).astimezone(ZoneInfo(timezone)).date()
+
+
+def days(first: date, count: int) -> list[date]:
+    """`count` consecutive dates from `first`."""
+    return [first + timedelta(days=i) for i in range(count)]

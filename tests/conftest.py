@@ -1,0 +1,64 @@
+"""Fixtures: an app on a fresh SQLite file with one test venue, its client, store and hub."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, time, timedelta
+
+import pytest
+
+from app import create_app
+from booking import schedule
+from booking.model import OpeningRule
+
+EVERY_DAY = [OpeningRule(d, time(8), time(20), 60, 10) for d in range(7)]
+
+
+@pytest.fixture
+async def app(tmp_path):
+    """The app, started (before_serving ran), on its own database."""
+    app = create_app({"DATABASE_URL": f"sqlite:///{tmp_path}/test.db", "SECRET_KEY": "test", "TESTING": True})
+    async with app.test_app():
+        store = app.extensions["slotcast"].store
+        venue_id = await store.add_venue("test-bistro", "Test Bistro", "restaurant", "UTC")
+        await store.add_resource(venue_id, "tables", "Tables", EVERY_DAY, max_party=4, horizon_days=7)
+        await store.add_resource(venue_id, "bar", "Bar seats", [OpeningRule(d, time(18), time(20), 60, 2) for d in range(7)])
+        await store.extend_slots(datetime.now(UTC))
+        yield app
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def store(app):
+    return app.extensions["slotcast"].store
+
+
+@pytest.fixture
+def hub(app):
+    return app.extensions["slotcast"].hub
+
+
+@pytest.fixture
+def tomorrow():
+    return schedule.local_today("UTC") + timedelta(days=1)
+
+
+@pytest.fixture
+async def venue(store):
+    return await store.venue("test-bistro")
+
+
+@pytest.fixture
+async def slot(store, venue, tomorrow):
+    """Tomorrow's 08:00 slot of the test bistro's tables: capacity 10, parties up to 4."""
+    return (await store.slots_for_day(venue.resource("tables").id, tomorrow))[0]
+
+
+async def csrf_token(client, path: str = "/") -> str:
+    """Load a page so the session has a CSRF token, and return it."""
+    await client.get(path)
+    async with client.session_transaction() as session:
+        return session.get("csrf_token") or ""

@@ -1,0 +1,79 @@
+"""The web layer: blueprints, templates' helpers, locale, CSRF and error pages."""
+
+from __future__ import annotations
+
+from quart import Quart, current_app, g, jsonify, render_template, request
+from werkzeug.exceptions import HTTPException
+
+from . import api, csrf, events, i18n, public
+from .i18n import N_
+
+
+def init_app(app: Quart) -> None:
+    """Wire the views into the app."""
+    app.jinja_env.add_extension("jinja2.ext.i18n")
+    app.jinja_env.install_gettext_callables(
+        lambda s: i18n.translations(i18n.current()).gettext(s),
+        lambda s, p, n: i18n.translations(i18n.current()).ngettext(s, p, n),
+        newstyle=True,
+    )
+    app.jinja_env.globals.update(
+        csrf_token=csrf.token, locales=i18n.LOCALES, locale=i18n.current, html_lang=i18n.html_lang,
+        events=events.EVENTS,
+    )
+    app.jinja_env.filters.update(local_time=i18n.local_time, long_date=i18n.long_date)
+    for module in (public, events, api):
+        app.register_blueprint(module.bp)
+    app.before_request(choose_locale)
+    app.before_request(csrf.protect)
+    app.after_request(remember_locale)
+    app.register_error_handler(HTTPException, http_error)
+    app.register_error_handler(Exception, unexpected_error)
+
+
+async def choose_locale() -> None:
+    """Pick the request's locale."""
+    asked = request.args.get("lang")
+    i18n.set_current(i18n.negotiate(asked, request.cookies.get("lang"), request.accept_languages))
+    g.lang_asked = asked in i18n.LOCALES
+
+
+async def remember_locale(response):
+    """Keep a locale chosen with the switch."""
+    if g.get("lang_asked"):
+        response.set_cookie("lang", i18n.current(), max_age=365 * 86400, samesite="Lax")
+    return response
+
+
+def wants_json() -> bool:
+    return request.path.startswith("/api/")
+
+
+async def http_error(error: HTTPException):
+    """A clear message: a JSON error for the API, a page otherwise."""
+    custom = error.description != type(error).description  # abort(code, message) was given a message
+    message = error.description if custom else i18n.gettext(DEFAULT_MESSAGES.get(error.code, "Something went wrong."))
+    if wants_json():
+        return jsonify(error=message, code=CODES.get(error.code, "error")), error.code
+    return await render_template("error.html", status=error.code, message=message), error.code
+
+
+async def unexpected_error(error: Exception):
+    """Never an HTML traceback: log it and say sorry."""
+    current_app.logger.exception("unexpected error", exc_info=error)
+    message = i18n.gettext("Something went wrong on our side. Please try again.")
+    if wants_json():
+        return jsonify(error=message, code="server_error"), 500
+    return await render_template("error.html", status=500, message=message), 500
+
+
+CODES = {400: "bad_request", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
+         409: "conflict", 413: "too_large", 422: "invalid", 429: "too_many_requests"}
+DEFAULT_MESSAGES = {
+    400: N_("The request could not be understood."),
+    403: N_("You are not allowed to do that."),
+    404: N_("There is nothing at this address."),
+    405: N_("That action is not possible here."),
+    413: N_("That request is too large."),
+    429: N_("Too many requests. Please wait a moment and try again."),
+}

@@ -1,0 +1,96 @@
+"""JSON API v1 for integrations: venues, slots, bookings."""
+
+from __future__ import annotations
+
+from quart import Blueprint, abort, jsonify, request
+
+from booking import service
+from booking.model import Forbidden, NotFound, Slot, SlotFull, SlotUnavailable
+
+from . import messages
+from .i18n import gettext as _
+from .public import IDEMPOTENCY_KEY, resource_or_404, slot_or_404, venue_or_404
+from .services import hub, parse_day, store
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+
+def slot_json(slot: Slot) -> dict:
+    return {"id": slot.id, "start": slot.starts_at.isoformat(), "end": slot.ends_at.isoformat(),
+            "capacity": slot.capacity, "booked": slot.booked, "remaining": slot.remaining}
+
+
+def error(status: int, code: str, message: str, **extra):
+    return jsonify(error=message, code=code, **extra), status
+
+
+async def json_object() -> dict:
+    body = await request.get_json(force=True, silent=True)
+    if not isinstance(body, dict):
+        abort(400, _("Send a JSON object."))
+    return body
+
+
+@bp.get("/venues")
+async def venues():
+    """Every venue with its resources."""
+    return jsonify([
+        {"slug": v.slug, "name": v.name, "kind": v.kind, "timezone": v.timezone,
+         "resources": [{"slug": r.slug, "name": r.name} for r in v.resources]}
+        for v in await store().venues()
+    ])
+
+
+@bp.get("/venues/<venue>/resources/<resource>/slots")
+async def slots(venue: str, resource: str):
+    """A resource's slots on ?date=YYYY-MM-DD (venue-local)."""
+    found = await venue_or_404(venue)
+    res = resource_or_404(found, resource)
+    if "date" not in request.args:
+        abort(400, _("Add ?date=YYYY-MM-DD."))
+    day = parse_day(request.args["date"])
+    return jsonify(date=day.isoformat(), slots=[slot_json(s) for s in await store().slots_for_day(res.id, day)])
+
+
+@bp.post("/bookings")
+async def create_booking():
+    """Book: 201, or 409 slot_full / slot_unavailable, 422 invalid, 404 unknown slot."""
+    body = await json_object()
+    slot_id = body.get("slot_id")
+    if not isinstance(slot_id, int) or isinstance(slot_id, bool):
+        return error(422, "invalid", _("Some fields are not valid."),
+                     fields=messages.problem_messages({"slot_id": "not_a_number"}))
+    slot, _venue, resource = await slot_or_404(slot_id)
+    key = request.headers.get("Idempotency-Key") or body.get("idempotency_key")
+    if key is not None and not (isinstance(key, str) and IDEMPOTENCY_KEY.fullmatch(key)):
+        return error(422, "invalid", _("The idempotency key must be 8 to 64 letters, digits, - or _."))
+    name, contact = body.get("name"), body.get("contact")
+    try:
+        booking, _slot = await service.book(
+            store(), hub(), resource, slot.id, name if isinstance(name, str) else "",
+            contact if isinstance(contact, str) else "", body.get("party_size", 1), idempotency_key=key)
+    except service.Invalid as invalid:
+        return error(422, "invalid", _("Some fields are not valid."),
+                     fields=messages.problem_messages(invalid.problems, resource.max_party))
+    except SlotFull:
+        return error(409, "slot_full", _("This slot has no room left for that many places."))
+    except SlotUnavailable:
+        return error(409, "slot_unavailable", _("This slot can no longer be booked."))
+    except NotFound:
+        abort(404, _("That slot does not exist."))
+    return jsonify(reference=booking.reference, cancel_token=booking.cancel_token, slot_id=booking.slot_id,
+                   party_size=booking.party_size, status=booking.status), 201
+
+
+@bp.post("/bookings/<reference>/cancel")
+async def cancel_booking(reference: str):
+    """Cancel with the booking's cancel_token: 200, 403 wrong token, 404 unknown reference."""
+    token = (await json_object()).get("cancel_token")
+    try:
+        booking, _slot = await service.cancel(store(), hub(), reference, token if isinstance(token, str) else "")
+    except NotFound:
+        abort(404, _("There is no booking with reference %(ref)s.", ref=reference[:20]))
+    except Forbidden:
+        abort(403, _("That cancel token is not valid for this booking."))
+    return jsonify(reference=booking.reference, slot_id=booking.slot_id, party_size=booking.party_size,
+                   status=booking.status)

@@ -1,0 +1,87 @@
+"""The locale of a request or a render, gettext for templates and views, and local time formats."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from contextvars import ContextVar
+from datetime import date, datetime
+from functools import cache
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from babel import Locale
+from babel.dates import format_date
+from babel.support import NullTranslations, Translations
+
+LOCALES = {"en": "English", "zh_CN": "中文"}
+DEFAULT = "en"
+CATALOGS = Path(__file__).resolve().parent.parent / "translations"
+
+_locale: ContextVar[str] = ContextVar("locale", default=DEFAULT)
+
+
+@cache
+def translations(locale: str) -> NullTranslations:
+    """The compiled catalog of a locale (English needs none)."""
+    return Translations.load(CATALOGS, [locale]) if locale != DEFAULT else NullTranslations()
+
+
+def current() -> str:
+    """The locale in force."""
+    return _locale.get()
+
+
+def set_current(locale: str) -> None:
+    """Use `locale` for the rest of this request."""
+    _locale.set(locale)
+
+
+@contextmanager
+def use(locale: str):
+    """Render in `locale` within the block (the hub renders outside any request)."""
+    token = _locale.set(locale)
+    try:
+        yield
+    finally:
+        _locale.reset(token)
+
+
+def gettext(message: str, **values) -> str:
+    """Translate `message` and fill its %(name)s placeholders."""
+    text = translations(current()).gettext(message)
+    return text % values if values else text
+
+
+def N_(message: str) -> str:
+    """Mark a message for the catalog; translate it later with gettext."""
+    return message
+
+
+def ngettext(singular: str, plural: str, n: int, **values) -> str:
+    """Translate with a plural form; `num` is filled in."""
+    text = translations(current()).ngettext(singular, plural, n)
+    return text % {"num": n, **values}
+
+
+def negotiate(asked: str | None, cookie: str | None, accept) -> str:
+    """?lang=, then the lang cookie, then Accept-Language."""
+    for choice in (asked, cookie):
+        if choice in LOCALES:
+            return choice
+    best = accept.best_match(["en", "zh-CN", "zh"], default="en")
+    return "zh_CN" if best.startswith("zh") else "en"
+
+
+def local_time(moment: datetime, timezone: str) -> str:
+    """'18:30' where the venue is."""
+    return moment.astimezone(ZoneInfo(timezone)).strftime("%H:%M")
+
+
+def long_date(day: date) -> str:
+    """'Tuesday, 24 November 2026' / '2026年11月24日星期二' in the current locale."""
+    return format_date(day, format="full", locale=Locale.parse(current()))
+
+
+def html_lang() -> str:
+    """The locale as an HTML lang attribute."""
+    return current().replace("_", "-")

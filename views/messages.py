@@ -1,0 +1,30 @@
+"""What the booking problems and errors say to a person, in the current locale."""
+
+from __future__ import annotations
+
+from .i18n import N_, gettext
+
+PROBLEMS = {
+    ("name", "required"): N_("Please enter your name."),
+    ("name", "too_long"): N_("That name is too long (100 characters at most)."),
+    ("contact", "required"): N_("Please enter a phone number or an e-mail address."),
+    ("contact", "too_long"): N_("That contact is too long (200 characters at most)."),
+    ("contact", "invalid"): N_("That does not look like a phone number or an e-mail address."),
+    ("party_size", "not_a_number"): N_("Please choose how many places, as a whole number."),
+    ("party_size", "too_small"): N_("At least one place, please."),
+    ("party_size", "too_large"): N_("At most %(max)s places per booking."),
+    ("slot_id", "not_a_number"): N_("slot_id must be a whole number."),
+}
+
+
+def problem_messages(problems: dict[str, str], max_party: int = 1) -> dict[str, str]:
+    """Field -> sentence, for a form or a JSON 422."""
+    return {field: gettext(PROBLEMS[field, code], max=max_party) for field, code in problems.items()}
+
+
+def slot_full() -> str:
+    return gettext("Sorry, this slot was just taken. Here are the nearest free ones.")
+
+
+def slot_unavailable() -> str:
+    return gettext("This slot can no longer be booked. Here are the nearest free ones.")
