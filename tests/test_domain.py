@@ -1,0 +1,94 @@
+"""Pure domain rules: slot generation across DST, booking rules, references."""
+
+from datetime import UTC, date, datetime, time
+
+from booking import model, schedule
+from booking.model import OpeningRule
+
+
+def hourly(weekday, opens, closes, capacity=4, minutes=30):
+    return (OpeningRule(weekday, time.fromisoformat(opens), time.fromisoformat(closes), minutes, capacity),)
+
+
+def test_plan_day_makes_slots_in_the_venue_zone():
+    day = date(2026, 7, 1)  # a Wednesday, London on summer time (UTC+1)
+    plans = schedule.plan_day(hourly(day.weekday(), "12:00", "14:00"), day, "Europe/London")
+    assert [p.starts_at for p in plans] == [datetime(2026, 7, 1, h, m, tzinfo=UTC) for h, m in
+                                           ((11, 0), (11, 30), (12, 0), (12, 30))]
+    assert all(p.local_date == day and p.capacity == 4 for p in plans)
+    assert plans[-1].ends_at == datetime(2026, 7, 1, 13, 0, tzinfo=UTC)
+
+
+def test_plan_day_ignores_other_weekdays():
+    day = date(2026, 7, 1)
+    assert schedule.plan_day(hourly((day.weekday() + 1) % 7, "12:00", "14:00"), day, "UTC") == []
+
+
+def test_spring_forward_skips_the_missing_hour():
+    day = date(2026, 3, 8)  # New York: 02:00 -> 03:00
+    plans = schedule.plan_day(hourly(day.weekday(), "01:00", "04:00", minutes=60), day, "America/New_York")
+    local = [p.starts_at.astimezone(schedule.ZoneInfo("America/New_York")).strftime("%H:%M") for p in plans]
+    assert local == ["01:00", "03:00"]
+    assert [p.starts_at.hour for p in plans] == [6, 7]  # UTC-5 then UTC-4
+
+
+def test_fall_back_gives_the_repeated_hour_once():
+    day = date(2026, 11, 1)  # New York: 02:00 -> 01:00
+    plans = schedule.plan_day(hourly(day.weekday(), "00:00", "03:00", minutes=60), day, "America/New_York")
+    assert [p.starts_at.hour for p in plans] == [4, 5, 7]  # 00:00 EDT, 01:00 EDT, 02:00 EST
+    assert len({p.starts_at for p in plans}) == len(plans)
+
+
+def test_overlapping_rules_do_not_duplicate_slots():
+    day = date(2026, 7, 1)
+    rules = hourly(day.weekday(), "12:00", "13:00") + hourly(day.weekday(), "12:00", "13:00")
+    assert len(schedule.plan_day(rules, day, "UTC")) == 2
+
+
+def test_local_today_uses_the_venue_zone():
+    late_evening_utc = datetime(2026, 11, 24, 20, 0, tzinfo=UTC)
+    assert schedule.local_today("Asia/Shanghai", late_evening_utc) == date(2026, 11, 25)
+    assert schedule.local_today("America/New_York", late_evening_utc) == date(2026, 11, 24)
+
+
+def test_booking_problems():
+    ok = model.booking_problems("Ann", "ann@example.com", 2, max_party=4)
+    assert ok == {}
+    assert model.booking_problems("Ann", "+86 138 0000 0000", 1, 1) == {}
+    assert model.booking_problems("", "", 0, 4) == {"name": "required", "contact": "required", "party_size": "too_small"}
+    assert model.booking_problems("x" * 101, "12345", 5, 4) == {"name": "too_long", "party_size": "too_large"}
+    assert model.booking_problems("Ann", "not a contact", "2", 4) == {"contact": "invalid", "party_size": "not_a_number"}
+    assert model.booking_problems("Ann", "12345", True, 4) == {"party_size": "not_a_number"}
+    assert model.booking_problems("王小明", "wang@example.cn", -1, 4) == {"party_size": "too_small"}
+
+
+def test_parse_party_size():
+    assert model.parse_party_size("3") == 3
+    assert model.parse_party_size(" 2 ") == 2
+    assert model.parse_party_size("-1") == -1
+    assert model.parse_party_size("two") is None
+    assert model.parse_party_size("9" * 40) is None
+    assert model.parse_party_size(True) is None
+
+
+def test_references_are_short_unambiguous_and_unguessable():
+    refs = {model.new_reference() for _ in range(2000)}
+    assert len(refs) == 2000
+    assert all(len(r) == 8 and set(r) <= set(model.REFERENCE_ALPHABET) for r in refs)
+    assert not set("01OIL") & set(model.REFERENCE_ALPHABET)
+    tokens = {model.new_cancel_token() for _ in range(100)}
+    assert len(tokens) == 100 and all(len(t) >= 24 for t in tokens)
+
+
+def test_cancel_token_check():
+    booking = model.Booking(1, "ABCDEFGH", 1, "Ann", "12345", 1, "confirmed", datetime.now(UTC), cancel_token="s3cret")
+    assert booking.token_matches("s3cret")
+    assert not booking.token_matches("S3cret")
+    assert not booking.token_matches("")
+    assert not booking.token_matches("秘密")
+
+
+def test_slot_remaining_is_zero_when_closed():
+    now = datetime.now(UTC)
+    assert model.Slot(1, 1, now, now, now.date(), 5, 2).remaining == 3
+    assert model.Slot(1, 1, now, now, now.date(), 5, 2, closed=True).remaining == 0

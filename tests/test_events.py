@@ -1,0 +1,92 @@
+"""SSE endpoints through the Quart test client: current state first, then every change."""
+
+import asyncio
+
+from booking import service
+
+
+async def read_until(connection, needle: bytes, timeout=2.0) -> bytes:
+    """Everything received until `needle` shows up."""
+    seen = b""
+    while needle not in seen:
+        seen += await asyncio.wait_for(connection.receive(), timeout)
+    return seen
+
+
+def remaining_in(chunk: bytes, slot_id: int) -> int:
+    text = chunk.decode()
+    row = text[text.rindex(f'data-slot-id="{slot_id}"'):]
+    return int(row.split('data-remaining="')[1].split('"')[0])
+
+
+async def test_day_stream_sends_state_then_each_change(app, client, store, hub, venue, slot, tomorrow):
+    tables = venue.resource("tables")
+    async with client.request(f"/events/day/{tables.id}/{tomorrow}") as connection:
+        first = await read_until(connection, b"</div>")
+        assert first.startswith(b"retry: 2000\n\n")
+        assert b"event: slots\n" in first and remaining_in(first, slot.id) == 10
+        assert hub.count() == 1
+
+        booking, _ = await service.book(store, hub, tables, slot.id, "Ann", "12345", 3)
+        after_booking = await read_until(connection, b"</div>")
+        assert remaining_in(after_booking, slot.id) == 7
+        assert b"Ann" not in after_booking  # public streams never carry personal data
+
+        await service.cancel(store, hub, booking.reference, booking.cancel_token)
+        after_cancel = await read_until(connection, b"</div>")
+        assert remaining_in(after_cancel, slot.id) == 10
+        await connection.disconnect()
+    for _ in range(50):
+        if hub.count() == 0:
+            break
+        await asyncio.sleep(0.01)
+    assert hub.count() == 0
+
+
+async def test_slot_stream_follows_one_slot(client, store, hub, venue, slot):
+    async with client.request(f"/events/slot/{slot.id}") as connection:
+        first = await read_until(connection, b"</p>")
+        assert b"event: slot-status" in first and b'data-remaining="10"' in first
+        await service.book(store, hub, venue.resource("tables"), slot.id, "Ann", "12345", 4)
+        assert b'data-remaining="6"' in await read_until(connection, b"</p>")
+        await connection.disconnect()
+
+
+async def test_stream_headers(client, slot):
+    async with client.request(f"/events/slot/{slot.id}") as connection:
+        await read_until(connection, b"</p>")
+        headers = connection.headers
+        await connection.disconnect()
+    assert headers["Content-Type"] == "text/event-stream"
+    assert headers["Cache-Control"] == "no-cache"
+    assert headers["X-Accel-Buffering"] == "no"
+
+
+async def test_chinese_viewers_get_their_own_render(client, store, hub, venue, slot, tomorrow):
+    tables = venue.resource("tables")
+    url = f"/events/day/{tables.id}/{tomorrow}"
+    async with client.request(url, headers={"Accept-Language": "zh-CN"}) as zh:
+        async with client.request(url) as en:
+            await read_until(zh, b"</div>")
+            await read_until(en, b"</div>")
+            before = hub.renders
+            await service.book(store, hub, tables, slot.id, "Ann", "12345", 1)
+            await read_until(zh, b"</div>")
+            await read_until(en, b"</div>")
+            assert hub.renders - before == 2  # one per locale, not per subscriber
+            await en.disconnect()
+        await zh.disconnect()
+
+
+async def test_unknown_topics_are_404(client):
+    assert (await client.get("/events/slot/999999")).status_code == 404
+    assert (await client.get("/events/day/999999/2026-01-01")).status_code == 404
+    assert (await client.get("/events/day/1/not-a-date")).status_code == 400
+
+
+async def test_shutdown_ends_open_streams_with_a_close_event(client, hub, slot):
+    async with client.request(f"/events/slot/{slot.id}") as connection:
+        await read_until(connection, b"</p>")
+        hub.close()
+        assert b"event: close" in await read_until(connection, b"event: close")
+        await connection.disconnect()

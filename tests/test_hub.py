@@ -1,0 +1,145 @@
+"""The hub: render once per change and locale, fan out the same bytes, bounded per subscriber."""
+
+import asyncio
+
+from booking.hub import PING, Hub, encode
+
+
+class Counter:
+    """A renderer that says how often it was asked, and what it was asked."""
+
+    def __init__(self):
+        self.calls = []
+        self.state = 0
+
+    async def __call__(self, topic, locale):
+        self.calls.append((topic, locale))
+        await asyncio.sleep(0)
+        return "table", f"<div id='t'>\n{topic} {locale} v{self.state}\n</div>"
+
+
+def drain(sub):
+    chunk = b"".join(sub.pending.values())
+    sub.pending.clear()
+    return chunk
+
+
+def test_encode_puts_each_line_on_its_own_data_field():
+    assert encode("slots", "<a>\n<b>", 7) == b"id: 7\nevent: slots\ndata: <a>\ndata: <b>\n\n"
+
+
+async def test_a_change_is_rendered_once_per_locale_and_fanned_out_as_the_same_bytes():
+    render = Counter()
+    hub = Hub(render)
+    english = [hub.subscribe(["day:1"], "en") for _ in range(50)]
+    chinese = [hub.subscribe(["day:1"], "zh_CN") for _ in range(30)]
+    render.state = 1
+    hub.notify("day:1")
+    await hub.settle()
+    assert sorted(render.calls) == [("day:1", "en"), ("day:1", "zh_CN")]
+    sent_en = {id(s.pending["day:1"]) for s in english}
+    assert len(sent_en) == 1 and b"en v1" in english[0].pending["day:1"]
+    assert b"zh_CN v1" in chinese[0].pending["day:1"]
+
+
+async def test_topics_without_subscribers_are_not_rendered():
+    render = Counter()
+    hub = Hub(render)
+    hub.subscribe(["day:1"], "en")
+    hub.notify("day:2")
+    await hub.settle()
+    assert render.calls == []
+
+
+async def test_new_subscribers_share_the_current_render_until_the_next_change():
+    render = Counter()
+    hub = Hub(render)
+    first = await asyncio.gather(*(hub.current("day:1", "en") for _ in range(20)))
+    assert len(render.calls) == 1 and len(set(first)) == 1
+    hub.subscribe(["day:1"], "en")
+    hub.notify("day:1")
+    await hub.settle()
+    assert len(render.calls) == 2
+    assert await hub.current("day:1", "en") != first[0]
+    assert len(render.calls) == 2
+
+
+async def test_a_burst_of_changes_coalesces_and_a_slow_subscriber_keeps_only_the_latest():
+    render = Counter()
+    hub = Hub(render)
+    slow = hub.subscribe(["day:1"], "en")
+    for state in range(1, 101):
+        render.state = state
+        hub.notify("day:1")
+    await hub.settle()
+    assert len(render.calls) < 10  # not one render per change
+    assert list(slow.pending) == ["day:1"]
+    assert b"v100" in slow.pending["day:1"]
+
+
+async def test_one_stream_on_several_topics_gets_each_topic_latest():
+    render = Counter()
+    hub = Hub(render)
+    sub = hub.subscribe(["a", "b"], "en")
+    hub.notify("a", "b", "a")
+    await hub.settle()
+    assert set(sub.pending) == {"a", "b"}
+
+
+async def test_unsubscribe_forgets_the_stream_and_its_topic():
+    hub = Hub(Counter())
+    sub = hub.subscribe(["day:1", "slot:2"], "en")
+    other = hub.subscribe(["day:1"], "en")
+    assert hub.count() == 3 and hub.count("day:1") == 2
+    hub.unsubscribe(sub)
+    assert hub.count("slot:2") == 0 and hub.count("day:1") == 1
+    hub.unsubscribe(other)
+    assert hub.count() == 0 and hub._subscribers == {} and hub._renders == {}
+
+
+async def test_messages_yield_pending_and_close_ends_the_stream():
+    hub = Hub(Counter())
+    sub = hub.subscribe(["day:1"], "en")
+    received = []
+
+    async def read():
+        async for chunk in sub.messages():
+            received.append(chunk)
+
+    reader = asyncio.create_task(read())
+    hub.notify("day:1")
+    await hub.settle()
+    await asyncio.sleep(0)
+    hub.close()
+    await asyncio.wait_for(reader, 1)
+    assert b"event: table" in received[0]
+    assert received[-1] == encode("close", "")
+
+
+async def test_heartbeat_reaches_every_stream_and_stops_on_close():
+    hub = Hub(Counter(), heartbeat=0.01)
+    subs = [hub.subscribe([f"t{i}"], "en") for i in range(3)]
+    beat = asyncio.create_task(hub.beat())
+    await asyncio.sleep(0.05)
+    assert all(drain(s) == PING for s in subs)
+    hub.close()
+    await asyncio.wait_for(beat, 1)
+
+
+async def test_a_failing_render_does_not_stop_later_changes():
+    render = Counter()
+    hub = Hub(render)
+    sub = hub.subscribe(["day:1"], "en")
+    original = render.__call__
+
+    async def broken(topic, locale):
+        raise RuntimeError("database went away")
+
+    hub._render = broken
+    hub.notify("day:1")
+    await hub.settle()
+    assert sub.pending == {}
+    hub._render = original
+    hub.notify("day:1")
+    await hub.settle()
+    assert b"event: table" in sub.pending["day:1"]

@@ -1,0 +1,161 @@
+"""The Store contract: every engine must pass these."""
+
+import asyncio
+import sqlite3
+from datetime import UTC, datetime, time, timedelta
+
+import pytest
+
+from booking import schedule
+from booking.model import Forbidden, NotFound, OpeningRule, SlotFull, SlotUnavailable
+from booking.sqlite import SqliteStore
+from booking.store import open_store, sqlite_path
+
+NOW = datetime.now(UTC)
+RULES = [OpeningRule(d, time(9), time(12), 60, 10) for d in range(7)]
+
+
+@pytest.fixture
+async def store(tmp_path):
+    store = open_store(f"sqlite:///{tmp_path}/store.db", tmp_path)
+    await store.open()
+    yield store
+    await store.close()
+
+
+@pytest.fixture
+async def resource_id(store):
+    venue_id = await store.add_venue("v", "Venue", "restaurant", "UTC")
+    rid = await store.add_resource(venue_id, "r", "Room", RULES, max_party=10, horizon_days=3, min_notice_minutes=30)
+    await store.extend_slots(NOW)
+    return rid
+
+
+@pytest.fixture
+async def slot(store, resource_id):
+    return (await store.slots_for_day(resource_id, schedule.local_today("UTC") + timedelta(days=1)))[0]
+
+
+async def book(store, slot, n=1, **kw):
+    return await store.book(slot.id, "Ann", "12345", n, NOW, **kw)
+
+
+def test_sqlite_urls(tmp_path):
+    assert sqlite_path("sqlite:///instance/x.db", tmp_path) == tmp_path / "instance/x.db"
+    assert sqlite_path("sqlite:////var/x.db", tmp_path).as_posix() == "/var/x.db"
+    with pytest.raises(ValueError):
+        open_store("mysql://x", tmp_path)
+
+
+async def test_migrations_run_once_from_empty(tmp_path):
+    path = tmp_path / "m.db"
+    for _ in range(2):  # reopening must not re-run a step
+        store = SqliteStore(path)
+        await store.open()
+        await store.close()
+    db = sqlite3.connect(path)
+    assert db.execute("SELECT version FROM schema_version").fetchall() == [(1,)]
+    assert {"venues", "resources", "opening_rules", "slots", "bookings"} <= {
+        r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+
+
+async def test_venues_come_back_with_resources_and_rules(store, resource_id):
+    venue = await store.venue("v")
+    assert venue.name == "Venue" and venue.timezone == "UTC"
+    assert venue.resource("r").id == resource_id
+    assert venue.resource("r").rules == tuple(RULES)
+    assert (await store.venue_of_resource(resource_id)).slug == "v"
+    assert await store.venue("nope") is None
+    assert [v.slug for v in await store.venues()] == ["v"]
+
+
+async def test_extend_slots_fills_the_horizon_once(store, resource_id):
+    today = schedule.local_today("UTC")
+    for offset in range(4):  # today .. today + horizon
+        assert len(await store.slots_for_day(resource_id, today + timedelta(days=offset))) == 3
+    assert await store.slots_for_day(resource_id, today + timedelta(days=4)) == []
+    assert await store.extend_slots(NOW) == 0
+    assert await store.extend_slots(NOW + timedelta(days=1)) == 3  # a day later, one more day
+
+
+async def test_book_takes_places_and_returns_the_new_count(store, slot):
+    booking, after = await book(store, slot, 3)
+    assert booking.status == "confirmed" and booking.party_size == 3 and booking.cancel_token
+    assert after.booked == 3 and after.remaining == 7
+    found, found_slot = await store.booking(booking.reference)
+    assert found.name == "Ann" and found_slot.booked == 3
+
+
+async def test_book_refuses_what_does_not_fit(store, slot):
+    await book(store, slot, 8)
+    with pytest.raises(SlotFull):
+        await book(store, slot, 3)
+    assert (await store.slot(slot.id)).booked == 8
+    await book(store, slot, 2)
+    assert (await store.slot(slot.id)).remaining == 0
+
+
+async def test_book_refuses_unknown_past_and_too_soon_slots(store, resource_id, slot):
+    with pytest.raises(NotFound):
+        await store.book(999999, "Ann", "12345", 1, NOW)
+    with pytest.raises(SlotUnavailable):
+        await store.book(slot.id, "Ann", "12345", 1, slot.starts_at - timedelta(minutes=10))  # inside min notice
+    assert (await store.slot(slot.id)).booked == 0
+
+
+async def test_idempotency_key_books_once(store, slot):
+    first, _ = await book(store, slot, 2, idempotency_key="key-123456")
+    again, after = await book(store, slot, 2, idempotency_key="key-123456")
+    assert again.reference == first.reference and again.cancel_token == first.cancel_token
+    assert after.booked == 2
+
+
+async def test_cancel_gives_the_places_back_once(store, slot):
+    booking, _ = await book(store, slot, 4)
+    with pytest.raises(Forbidden):
+        await store.cancel(booking.reference, "wrong", NOW)
+    with pytest.raises(NotFound):
+        await store.cancel("NOSUCHREF", booking.cancel_token, NOW)
+    cancelled, after, changed = await store.cancel(booking.reference, booking.cancel_token, NOW)
+    assert changed and cancelled.status == "cancelled" and after.booked == 0
+    _, again, changed = await store.cancel(booking.reference, booking.cancel_token, NOW)
+    assert not changed and again.booked == 0
+
+
+async def test_free_slots_near_skips_full_and_too_small(store, resource_id, slot):
+    await book(store, slot, 10)
+    nearby = await store.free_slots_near(slot, 5, NOW)
+    assert nearby and slot.id not in [s.id for s in nearby]
+    assert all(s.remaining >= 5 and s.resource_id == resource_id for s in nearby)
+    assert nearby == sorted(nearby, key=lambda s: s.starts_at)
+    starts = [s.starts_at for s in nearby]
+    assert min(abs(s - slot.starts_at) for s in starts) == timedelta(hours=1)
+
+
+async def test_200_concurrent_bookers_fill_exactly_the_capacity(store, slot):
+    results = await asyncio.gather(*(book(store, slot) for _ in range(200)), return_exceptions=True)
+    confirmed = [r for r in results if not isinstance(r, Exception)]
+    assert len(confirmed) == 10
+    assert all(isinstance(r, SlotFull) for r in results if isinstance(r, Exception))
+    assert (await store.slot(slot.id)).booked == 10
+    assert len({b.reference for b, _ in confirmed}) == 10
+
+
+async def test_two_connections_to_one_file_never_overbook(tmp_path, store, slot):
+    """Like two worker processes: separate connections, separate threads, one database file."""
+    other = SqliteStore(store.path)
+    await other.open()
+    try:
+        attempts = [s.book(slot.id, "Bo", "12345", 1, NOW) for s in (store, other) for _ in range(100)]
+        results = await asyncio.gather(*attempts, return_exceptions=True)
+    finally:
+        await other.close()
+    assert sum(not isinstance(r, Exception) for r in results) == 10
+    assert (await store.slot(slot.id)).booked == 10
+
+
+async def test_the_database_itself_refuses_overbooking(store, slot):
+    """The CHECK constraint is the backstop behind the conditional update."""
+    db = sqlite3.connect(store.path)
+    with pytest.raises(sqlite3.IntegrityError):
+        db.execute("UPDATE slots SET booked = capacity + 1 WHERE id = ?", (slot.id,))
