@@ -57,8 +57,8 @@ async def slot(store, venue, tomorrow):
     return (await store.slots_for_day(venue.resource("tables").id, tomorrow))[0]
 
 
-async def csrf_token(client, path: str = "/") -> str:
-    """Load a page so the session has a CSRF token, and return it."""
+async def csrf_token(client, path: str) -> str:
+    """Load a page with a form so the session has a CSRF token, and return it."""
     await client.get(path)
     async with client.session_transaction() as session:
         return session.get("csrf_token") or ""

@@ -8,6 +8,7 @@ import pytest
 
 from booking import schedule
 from booking.model import Forbidden, NotFound, OpeningRule, SlotFull, SlotUnavailable
+from booking.migrations import MIGRATIONS
 from booking.sqlite import SqliteStore
 from booking.store import open_store, sqlite_path
 
@@ -54,7 +55,8 @@ async def test_migrations_run_once_from_empty(tmp_path):
         await store.open()
         await store.close()
     db = sqlite3.connect(path)
-    assert db.execute("SELECT version FROM schema_version").fetchall() == [(1,)]
+    versions = [v for (v,) in db.execute("SELECT version FROM schema_version")]
+    assert versions == list(range(1, len(MIGRATIONS) + 1))
     assert {"venues", "resources", "opening_rules", "slots", "bookings"} <= {
         r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
 

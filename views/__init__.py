@@ -7,10 +7,12 @@ from werkzeug.exceptions import HTTPException
 
 from . import api, csrf, events, i18n, public
 from .i18n import N_
+from .services import IdConverter
 
 
 def init_app(app: Quart) -> None:
     """Wire the views into the app."""
+    app.url_map.converters["id"] = IdConverter
     app.jinja_env.add_extension("jinja2.ext.i18n")
     app.jinja_env.install_gettext_callables(
         lambda s: i18n.translations(i18n.current()).gettext(s),

@@ -21,8 +21,8 @@ def token() -> str:
 
 async def protect() -> None:
     """Refuse a form POST whose token is missing or wrong (the JSON API carries no cookies' authority)."""
-    if request.method != "POST" or request.path.startswith("/api/"):
-        return
+    if request.method != "POST" or request.path.startswith("/api/") or request.url_rule is None:
+        return  # no form to check, or no such page (a 404/405 follows)
     sent = (await request.form).get(FIELD, "").encode()
     if not sent or not hmac.compare_digest(sent, session.get(FIELD, "").encode()):
         abort(400, _("This form has expired. Please go back, reload the page and try again."))

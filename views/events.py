@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-from quart import Blueprint, Quart, abort, current_app, make_response, render_template
+from quart import Blueprint, Quart, abort, current_app, make_response, render_template, url_for
 
 from booking import topics
 from booking.hub import CLOSE_EVENT, retry
@@ -21,7 +21,7 @@ EVENTS = SimpleNamespace(SLOTS="slots", SLOT_STATUS="slot-status", CLOSE=CLOSE_E
 HEADERS = {"Content-Type": "text/event-stream", "Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 
-@bp.get("/events/day/<int:resource_id>/<day>")
+@bp.get("/events/day/<id:resource_id>/<day>")
 async def day_stream(resource_id: int, day: str):
     """A resource-day's slot table, now and after every change."""
     on = parse_day(day)
@@ -30,7 +30,7 @@ async def day_stream(resource_id: int, day: str):
     return await stream(topics.day(resource_id, on))
 
 
-@bp.get("/events/slot/<int:slot_id>")
+@bp.get("/events/slot/<id:slot_id>")
 async def slot_stream(slot_id: int):
     """One slot's remaining places, now and after every change."""
     if await store().slot(slot_id) is None:
@@ -69,6 +69,13 @@ def renderer(app: Quart):
         event, template, context = fragments[kind]
         async with app.app_context():
             with i18n.use(locale):
-                return event, await render_template(template, **await context(*args))
+                return event, await render_template(template, url_for=path_for, **await context(*args))
 
     return render
+
+
+def path_for(endpoint: str, **values) -> str:
+    """url_for for the hub's renders: a path. Outside a request Quart's url_for defaults to an absolute URL on
+    the placeholder host (http://localhost/...), which would break every link in a fragment sent over SSE."""
+    values.setdefault("_external", False)
+    return url_for(endpoint, **values)

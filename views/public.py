@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime, timedelta
 from quart import Blueprint, abort, redirect, render_template, request, url_for
 
 from booking import schedule, service
-from booking.model import Forbidden, NotFound, Resource, Slot, SlotFull, SlotUnavailable, Venue, parse_party_size
+from booking.model import MAX_ID, Forbidden, NotFound, Resource, Slot, SlotFull, SlotUnavailable, Venue, parse_party_size
 
 from . import messages
 from .i18n import gettext as _
@@ -35,7 +35,7 @@ def resource_or_404(venue: Venue, slug: str) -> Resource:
 
 
 async def slot_or_404(slot_id: int) -> tuple[Slot, Venue, Resource]:
-    slot = await store().slot(slot_id)
+    slot = await store().slot(slot_id) if 0 < slot_id <= MAX_ID else None  # JSON ints have no bound
     venue = slot and await store().venue_of_resource(slot.resource_id)
     if not slot or not venue:
         abort(404, _("That slot does not exist."))
@@ -100,7 +100,7 @@ async def day(venue: str, resource: str, day: str):
         prev_day=on - timedelta(days=1), next_day=on + timedelta(days=1), **await day_context(found, res, on))
 
 
-@bp.get("/slots/<int:slot_id>/book")
+@bp.get("/slots/<id:slot_id>/book")
 async def booking_form(slot_id: int):
     """The booking form for one slot, with its live remaining count."""
     slot, venue, resource = await slot_or_404(slot_id)
@@ -121,7 +121,7 @@ async def render_form(slot, venue, resource, *, status=200, form=None, problems=
     return await render_template("book.html", **context), status
 
 
-@bp.post("/slots/<int:slot_id>/book")
+@bp.post("/slots/<id:slot_id>/book")
 async def create_booking(slot_id: int):
     """Book, then show the confirmation; or the form again with what went wrong."""
     slot, venue, resource = await slot_or_404(slot_id)
