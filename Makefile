@@ -9,7 +9,7 @@ PY := $(VENV)/bin/python
 CATALOGS := $(patsubst %.po,%.mo,$(wildcard translations/*/LC_MESSAGES/messages.po))
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup run test browser messages clean
+.PHONY: setup run test browser postgres messages clean
 
 setup: $(VENV)/ready $(CATALOGS)
 
@@ -23,14 +23,19 @@ translations/%/LC_MESSAGES/messages.mo: translations/%/LC_MESSAGES/messages.po $
 	$(VENV)/bin/pybabel compile --use-fuzzy -i $< -o $@ -l $*
 
 run: setup
-	SLOTCAST_DEMO=1 $(PY) app.py
+	SLOTCAST_DEMO=1 SLOTCAST_ADMIN_PASSWORD="$${SLOTCAST_ADMIN_PASSWORD:-slotcast}" $(PY) app.py
 
 # Chromium from Debian's packages, for the real-browser tests (never a browser download).
 browser:
 	@command -v chromium >/dev/null || { $(SUDO) apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; }
 
-test: setup browser
+# PostgreSQL from Debian's packages; the tests start (and stop) a throwaway server of their own.
+postgres:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq postgresql >/dev/null; }
+
+test: setup browser postgres
 	$(PY) -m pytest
 
 # Re-extract the messages after changing user-facing text, then translate the new ones in the .po files.

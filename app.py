@@ -4,17 +4,22 @@ from __future__ import annotations
 
 import asyncio
 import os
+import resource
 import secrets
 import signal
+import socket
 from datetime import UTC, datetime
 from pathlib import Path
 
+from hypercorn.config import Config
+import click
 from quart import Quart
 
 import views
 from booking import demo
 from booking.hub import Hub
 from booking.store import Store, open_store
+from views.auth import hash_password
 from views.events import renderer
 from views.services import Services
 
@@ -25,7 +30,11 @@ DEFAULTS = dict(
     SECRET_KEY=None,
     HEARTBEAT_SECONDS=15.0,
     SSE_RETRY_MS=2000,
+    SSE_MAX_PER_CLIENT=200,  # one address may be a whole waiting room behind NAT
+    SSE_MAX_STREAMS=10_000,  # per process; measured in bench/
+    WRITE_TIMEOUT_SECONDS=30,  # a peer that accepts no data for this long is dropped (python app.py)
     SLOT_REFRESH_SECONDS=600,
+    ADMIN_PASSWORD=None,
     MAX_CONTENT_LENGTH=64 * 1024,
 )
 
@@ -47,6 +56,7 @@ def create_app(config: dict | None = None) -> Quart:
     app.config["SECRET_KEY"] = app.config["SECRET_KEY"] or instance_secret(Path(app.instance_path))
     app.config.update(SESSION_COOKIE_SAMESITE="Lax", SESSION_COOKIE_HTTPONLY=True)
     views.init_app(app)
+    add_commands(app)
 
     @app.before_serving
     async def start() -> None:
@@ -55,9 +65,12 @@ def create_app(config: dict | None = None) -> Quart:
         if app.config["DEMO"] and not await store.venues():
             await demo.seed(store)
         await store.extend_slots(datetime.now(UTC))
+        if app.config["ADMIN_PASSWORD"]:  # kept only as a hash
+            await store.set_staff_password("admin", hash_password(str(app.config.pop("ADMIN_PASSWORD"))))
         hub = Hub(renderer(app), heartbeat=float(app.config["HEARTBEAT_SECONDS"]))
         # Own tasks, not add_background_task: Quart would wait for those before after_serving runs.
-        loops = [asyncio.create_task(hub.beat()), asyncio.create_task(keep_slots_ahead(store, hub, app.config))]
+        loops = [asyncio.create_task(hub.beat()), asyncio.create_task(keep_slots_ahead(store, hub, app.config)),
+                 asyncio.create_task(relay_changes(store, hub)), asyncio.create_task(tick_kiosks(hub))]
         app.extensions["slotcast"] = Services(store, hub, loops)
 
     @app.after_serving
@@ -77,6 +90,37 @@ async def keep_slots_ahead(store: Store, hub: Hub, config) -> None:
         await store.extend_slots(datetime.now(UTC))
 
 
+async def relay_changes(store: Store, hub: Hub) -> None:
+    """Hand other processes' changes (PostgreSQL LISTEN) to the hub until it closes."""
+    listening = asyncio.create_task(store.listen(hub.notify, hub.resync))
+    await hub.closed()
+    listening.cancel()
+    await asyncio.gather(listening, return_exceptions=True)
+
+
+async def tick_kiosks(hub: Hub) -> None:
+    """On every minute: kiosk clocks and panels move on (the current slot changes, midnight rolls over)."""
+    while await hub.running_after(60 - datetime.now(UTC).second + 0.05):
+        hub.notify("clock:", "panel:")
+
+
+def add_commands(app: Quart) -> None:
+    """`quart --app app:create_app create-admin NAME` sets a staff password."""
+
+    @app.cli.command("create-admin")
+    @click.argument("username")
+    @click.password_option()
+    def create_admin(username: str, password: str) -> None:
+        async def save() -> None:
+            store = open_store(app.config["DATABASE_URL"], ROOT)
+            await store.open()
+            await store.set_staff_password(username, hash_password(password))
+            await store.close()
+
+        asyncio.run(save())
+        click.echo(f"Staff account {username!r} is ready.")
+
+
 def instance_secret(folder: Path) -> str:
     """A secret key kept under instance/, made on first start."""
     path = folder / "secret_key"
@@ -87,16 +131,39 @@ def instance_secret(folder: Path) -> str:
     return path.read_text().strip()
 
 
+class DroppingConfig(Config):
+    """Hypercorn's config, whose sockets drop a peer that leaves sent data unacknowledged too long.
+
+    Hypercorn has no write timeout: a stream's write waits in `drain()` for as long as the peer does not
+    read (a stalled tab) or is gone without a word (a phone off the network). TCP_USER_TIMEOUT, inherited
+    by every accepted socket, makes the kernel reset such a connection; the stream then ends as if closed.
+    """
+
+    write_timeout = 30.0
+
+    def create_sockets(self):
+        sockets = super().create_sockets()
+        for sock in sockets.secure_sockets + sockets.insecure_sockets:
+            if sock.family in (socket.AF_INET, socket.AF_INET6) and hasattr(socket, "TCP_USER_TIMEOUT"):
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT, int(self.write_timeout * 1000))
+        return sockets
+
+
 async def serve(app: Quart, bind: str) -> None:
     """Serve with Hypercorn; on SIGTERM/SIGINT end the open streams first, so shutdown is prompt."""
     from hypercorn.asyncio import serve as hypercorn_serve
-    from hypercorn.config import Config
 
-    config = Config()
+    config = DroppingConfig()
+    config.write_timeout = float(app.config["WRITE_TIMEOUT_SECONDS"])
     config.bind = [bind]
     config.backlog = 4096
     config.graceful_timeout = 5
     config.accesslog = None
+    if os.environ.get("SLOTCAST_CERTFILE") and os.environ.get("SLOTCAST_KEYFILE"):
+        # With TLS, Hypercorn offers HTTP/2 through ALPN: many tabs' streams share one connection.
+        config.certfile, config.keyfile = os.environ["SLOTCAST_CERTFILE"], os.environ["SLOTCAST_KEYFILE"]
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # one file per open stream
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -117,14 +117,24 @@ class Hub:
         return encode(event, html.strip(), version)
 
     def notify(self, *topics: str) -> None:
-        """Topics changed (after commit): re-render each once and send it to its subscribers."""
-        for topic in topics:
+        """Topics changed (after commit): re-render each once and send it to its subscribers.
+
+        A name ending in ':' is a family: every watched topic that starts with it changed.
+        """
+        for topic in [w for t in topics for w in (self._family(t) if t.endswith(":") else [t])]:
             self._versions[topic] = self._versions.get(topic, 0) + 1
             if topic not in self._subscribers:
                 continue
             self._dirty.add(topic)
             if topic not in self._refreshing:
                 self._refreshing[topic] = asyncio.create_task(self._refresh(topic))
+
+    def resync(self) -> None:
+        """Re-send every watched topic (after changes may have been missed, e.g. a lost listener)."""
+        self.notify(*list(self._subscribers))
+
+    def _family(self, prefix: str) -> list[str]:
+        return [t for t in self._subscribers if t.startswith(prefix)]
 
     async def _refresh(self, topic: str) -> None:
         """Render and fan out until no newer change is waiting (bursts coalesce)."""
@@ -152,6 +162,10 @@ class Hub:
     @property
     def closing(self) -> bool:
         return self._closing.is_set()
+
+    async def closed(self) -> None:
+        """Return once the hub closes."""
+        await self._closing.wait()
 
     async def running_after(self, seconds: float) -> bool:
         """Sleep; False as soon as the hub closes (background loops stop with it)."""

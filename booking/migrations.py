@@ -62,4 +62,34 @@ MIGRATIONS = [
     );
     CREATE INDEX bookings_by_slot ON bookings (slot_id);
     """,
+    # 2: staff, archiving, day exceptions, queue tickets and calls, attendance
+    """
+    CREATE TABLE staff (
+        id {id},
+        username TEXT NOT NULL UNIQUE,
+        password_hash TEXT NOT NULL
+    );
+    ALTER TABLE venues ADD COLUMN archived BOOLEAN NOT NULL DEFAULT FALSE;
+    ALTER TABLE resources ADD COLUMN archived BOOLEAN NOT NULL DEFAULT FALSE;
+    CREATE TABLE day_exceptions (
+        resource_id INTEGER NOT NULL REFERENCES resources(id),
+        local_date {date} NOT NULL,
+        opens TEXT,
+        closes TEXT,
+        slot_minutes INTEGER CHECK (slot_minutes > 0),
+        capacity INTEGER CHECK (capacity >= 0),
+        PRIMARY KEY (resource_id, local_date)
+    );
+    CREATE TABLE ticket_counters (
+        resource_id INTEGER NOT NULL REFERENCES resources(id),
+        local_date {date} NOT NULL,
+        last INTEGER NOT NULL,
+        PRIMARY KEY (resource_id, local_date)
+    );
+    ALTER TABLE bookings ADD COLUMN ticket INTEGER;
+    ALTER TABLE bookings ADD COLUMN attendance TEXT CHECK (attendance IN ('checked_in', 'no_show'));
+    ALTER TABLE bookings ADD COLUMN called_at {ts};
+    ALTER TABLE bookings ADD COLUMN called_to TEXT;
+    ALTER TABLE bookings ADD COLUMN requeued_at {ts};
+    """,
 ]

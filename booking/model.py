@@ -12,6 +12,7 @@ NAME_MAX = 100
 CONTACT_MAX = 200
 REFERENCE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"  # no 0/O, 1/I/L: read aloud on the phone
 REFERENCE_LENGTH = 8
+MAX_ID = 2**63 - 1  # database ids are 64-bit
 
 
 class BookingError(Exception):
@@ -38,6 +39,22 @@ class Forbidden(BookingError):
     code = "forbidden"
 
 
+class Duplicate(BookingError):
+    """Something with that slug exists already."""
+
+    code = "duplicate"
+
+
+class CapacityConflict(BookingError):
+    """A schedule change would leave booked slots with less room than they hold."""
+
+    code = "capacity_conflict"
+
+    def __init__(self, slots: list[Slot]):
+        super().__init__(slots)
+        self.slots = slots
+
+
 @dataclass(frozen=True)
 class OpeningRule:
     """One weekly opening: on `weekday` (0 = Monday) from `opens` to `closes`."""
@@ -47,6 +64,21 @@ class OpeningRule:
     closes: time
     slot_minutes: int
     capacity: int
+
+
+@dataclass(frozen=True)
+class DayException:
+    """One date that differs from the weekly rules: closed (no hours) or open other hours."""
+
+    local_date: date
+    opens: time | None = None
+    closes: time | None = None
+    slot_minutes: int = 30
+    capacity: int = 1
+
+    @property
+    def closed(self) -> bool:
+        return self.opens is None
 
 
 @dataclass(frozen=True)
@@ -61,6 +93,8 @@ class Resource:
     horizon_days: int = 14
     min_notice_minutes: int = 0
     rules: tuple[OpeningRule, ...] = ()
+    exceptions: tuple[DayException, ...] = ()
+    archived: bool = False
 
 
 @dataclass(frozen=True)
@@ -73,10 +107,21 @@ class Venue:
     kind: str
     timezone: str
     resources: tuple[Resource, ...] = ()
+    archived: bool = False
 
-    def resource(self, slug: str) -> Resource | None:
-        """The venue's resource with this slug, if any."""
-        return next((r for r in self.resources if r.slug == slug), None)
+    def resource(self, key: str | int) -> Resource | None:
+        """The venue's resource with this slug (str) or id (int), if any."""
+        return next((r for r in self.resources if key in (r.slug, r.id)), None)
+
+    @property
+    def open_resources(self) -> tuple[Resource, ...]:
+        """The resources the public can book (not archived)."""
+        return tuple(r for r in self.resources if not r.archived)
+
+    def ticket_letter(self, resource_id: int) -> str:
+        """A resource's ticket prefix: A for the venue's first resource, B for the next..."""
+        ids = [r.id for r in self.resources]
+        return chr(ord("A") + ids.index(resource_id) % 26) if resource_id in ids else "T"
 
 
 @dataclass(frozen=True)
@@ -111,10 +156,32 @@ class Booking:
     status: str
     created_at: datetime
     cancel_token: str = field(default="", repr=False)
+    ticket: int | None = None
+    attendance: str | None = None  # None, 'checked_in' or 'no_show'
+    called_at: datetime | None = None
+    called_to: str | None = None
+    requeued_at: datetime | None = None
 
     def token_matches(self, token: str | None) -> bool:
         """True when `token` is this booking's cancel secret (compared in constant time)."""
         return bool(token) and hmac.compare_digest(token.encode(), self.cancel_token.encode())
+
+
+def ticket_label(letter: str, number: int | None) -> str:
+    """'A007': a resource's letter and the booking's number in its day."""
+    return f"{letter}{number:03d}" if number else ""
+
+
+def waiting_line(entries: list[tuple[Booking, Slot]]) -> list[tuple[Booking, Slot]]:
+    """Confirmed, not yet called, not marked: in slot order, re-queued tickets at the time they went back."""
+    waiting = [(b, s) for b, s in entries if b.status == "confirmed" and not b.called_at and not b.attendance]
+    return sorted(waiting, key=lambda e: (e[0].requeued_at or e[1].starts_at, e[0].ticket or 0))
+
+
+def called_recently(entries: list[tuple[Booking, Slot]], limit: int = 5) -> list[tuple[Booking, Slot]]:
+    """The last `limit` tickets called, newest first."""
+    called = [(b, s) for b, s in entries if b.status == "confirmed" and b.called_at]
+    return sorted(called, key=lambda e: e[0].called_at, reverse=True)[:limit]
 
 
 def new_reference() -> str:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from .model import OpeningRule
+from .model import DayException, OpeningRule
 
 
 @dataclass(frozen=True)
@@ -19,13 +19,21 @@ class SlotPlan:
     capacity: int
 
 
-def plan_day(rules: tuple[OpeningRule, ...], day: date, timezone: str) -> list[SlotPlan]:
-    """The slots the rules open on `day` (a venue-local date), sorted by start.
+def plan_day(
+    rules: tuple[OpeningRule, ...], day: date, timezone: str, exceptions: tuple[DayException, ...] = (),
+) -> list[SlotPlan]:
+    """The slots the rules (or that day's exception) open on `day`, a venue-local date, by start.
 
     Wall-clock times that do not exist (spring forward) are skipped; times that occur
     twice (fall back) give one slot, at their first occurrence.
     """
     tz = ZoneInfo(timezone)
+    exception = next((e for e in exceptions if e.local_date == day), None)
+    if exception is not None:
+        if exception.closed:
+            return []
+        rules = (OpeningRule(day.weekday(), exception.opens, exception.closes, exception.slot_minutes,
+                             exception.capacity),)
     plans = {}
     for rule in rules:
         if rule.weekday != day.weekday():

@@ -15,13 +15,14 @@ from pathlib import Path
 from . import schedule
 from .migrations import MIGRATIONS
 from .model import (
-    Booking, Forbidden, NotFound, OpeningRule, Resource, Slot, SlotFull, SlotUnavailable, Venue,
-    new_cancel_token, new_reference,
+    Booking, CapacityConflict, DayException, Duplicate, Forbidden, NotFound, OpeningRule, Resource, Slot, SlotFull,
+    SlotUnavailable, Venue, new_cancel_token, new_reference, waiting_line,
 )
 
 TYPES = {"id": "INTEGER PRIMARY KEY", "ts": "TEXT", "date": "TEXT"}
 SLOT_COLUMNS = "id, resource_id, starts_at, ends_at, local_date, capacity, booked, closed"
-BOOKING_COLUMNS = "id, reference, slot_id, name, contact, party_size, status, created_at, cancel_token"
+BOOKING_COLUMNS = ("id, reference, slot_id, name, contact, party_size, status, created_at, cancel_token, ticket,"
+                   " attendance, called_at, called_to, requeued_at")
 
 
 def on_thread(method):
@@ -50,7 +51,19 @@ def to_slot(row) -> Slot:
 
 
 def to_booking(row) -> Booking:
-    return Booking(*row[:7], from_ts(row[7]), cancel_token=row[8])
+    return Booking(*row[:7], from_ts(row[7]), row[8], row[9], row[10], row[11] and from_ts(row[11]), row[12],
+                   row[13] and from_ts(row[13]))
+
+
+@contextmanager
+def unique(slug: str):
+    """Turn a unique-constraint failure into the domain's Duplicate."""
+    try:
+        yield
+    except sqlite3.IntegrityError as error:
+        if "UNIQUE" not in str(error):
+            raise
+        raise Duplicate(slug) from None
 
 
 class SqliteStore:
@@ -88,6 +101,9 @@ class SqliteStore:
             self._db = None
         self._thread.shutdown(wait=True)
 
+    async def listen(self, on_change, on_resync) -> None:
+        """Nothing to wait for: one process owns the file, and its hub hears every change directly."""
+
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
         """A write transaction that holds the lock from its first statement."""
@@ -103,7 +119,8 @@ class SqliteStore:
 
     def _load_venues(self, where: str = "", args: tuple = ()) -> list[Venue]:
         db = self._db
-        venues = db.execute(f"SELECT id, slug, name, kind, timezone FROM venues {where} ORDER BY id", args).fetchall()
+        venues = db.execute(f"SELECT id, slug, name, kind, timezone, archived FROM venues {where} ORDER BY id",
+                            args).fetchall()
         if not venues:
             return []
         ids = [v[0] for v in venues]
@@ -115,18 +132,28 @@ class SqliteStore:
         ):
             rules.setdefault(rid, []).append(
                 OpeningRule(wd, time.fromisoformat(opens), time.fromisoformat(closes), minutes, cap))
+        exceptions: dict[int, list[DayException]] = {}
+        for rid, day, opens, closes, minutes, cap in db.execute(
+            "SELECT resource_id, local_date, opens, closes, slot_minutes, capacity FROM day_exceptions"
+            f" WHERE resource_id IN (SELECT id FROM resources WHERE venue_id IN ({marks})) ORDER BY local_date", ids,
+        ):
+            exceptions.setdefault(rid, []).append(DayException(
+                date.fromisoformat(day), opens and time.fromisoformat(opens), closes and time.fromisoformat(closes),
+                minutes or 30, cap or 0))
         resources: dict[int, list[Resource]] = {}
         for row in db.execute(
-            "SELECT id, venue_id, slug, name, max_party, horizon_days, min_notice_minutes FROM resources"
+            "SELECT id, venue_id, slug, name, max_party, horizon_days, min_notice_minutes, archived FROM resources"
             f" WHERE venue_id IN ({marks}) ORDER BY id", ids,
         ):
-            resources.setdefault(row[1], []).append(Resource(*row, rules=tuple(rules.get(row[0], ()))))
-        return [Venue(*v, resources=tuple(resources.get(v[0], ()))) for v in venues]
+            resources.setdefault(row[1], []).append(Resource(
+                *row[:7], rules=tuple(rules.get(row[0], ())), exceptions=tuple(exceptions.get(row[0], ())),
+                archived=bool(row[7])))
+        return [Venue(*v[:5], resources=tuple(resources.get(v[0], ())), archived=bool(v[5])) for v in venues]
 
     @on_thread
-    def venues(self) -> list[Venue]:
-        """Every venue with its resources and rules."""
-        return self._load_venues()
+    def venues(self, include_archived: bool = False) -> list[Venue]:
+        """Every venue (open ones unless asked) with its resources, rules and exceptions."""
+        return self._load_venues("" if include_archived else "WHERE NOT archived")
 
     @on_thread
     def venue(self, slug: str) -> Venue | None:
@@ -142,15 +169,15 @@ class SqliteStore:
 
     @on_thread
     def add_venue(self, slug: str, name: str, kind: str, timezone: str) -> int:
-        """Create a venue; returns its id."""
-        with self._tx() as db:
+        """Create a venue; returns its id (Duplicate if the slug is taken)."""
+        with self._tx() as db, unique(slug):
             return db.execute("INSERT INTO venues (slug, name, kind, timezone) VALUES (?, ?, ?, ?)",
                               (slug, name, kind, timezone)).lastrowid
 
     @on_thread
     def add_resource(self, venue_id, slug, name, rules, *, max_party=1, horizon_days=14, min_notice_minutes=0) -> int:
-        """Create a resource with its weekly rules; returns its id."""
-        with self._tx() as db:
+        """Create a resource with its weekly rules; returns its id (Duplicate if the slug is taken)."""
+        with self._tx() as db, unique(slug):
             rid = db.execute(
                 "INSERT INTO resources (venue_id, slug, name, max_party, horizon_days, min_notice_minutes)"
                 " VALUES (?, ?, ?, ?, ?, ?)", (venue_id, slug, name, max_party, horizon_days, min_notice_minutes),
@@ -176,7 +203,7 @@ class SqliteStore:
                     first = max(today, date.fromisoformat(through) + timedelta(days=1)) if through else today
                     last = today + timedelta(days=resource.horizon_days)
                     for day in schedule.days(first, (last - first).days + 1):
-                        plans = schedule.plan_day(resource.rules, day, venue.timezone)
+                        plans = schedule.plan_day(resource.rules, day, venue.timezone, resource.exceptions)
                         created += db.executemany(
                             "INSERT OR IGNORE INTO slots (resource_id, starts_at, ends_at, local_date, capacity)"
                             " VALUES (?, ?, ?, ?, ?)",
@@ -223,8 +250,11 @@ class SqliteStore:
     # -- bookings
 
     @on_thread
-    def book(self, slot_id, name, contact, party_size, now, idempotency_key=None) -> tuple[Booking, Slot]:
-        """Book `party_size` places, or raise NotFound / SlotUnavailable / SlotFull. One transaction."""
+    def book(self, slot_id, name, contact, party_size, now, idempotency_key=None, for_staff=False):
+        """Book `party_size` places, or raise NotFound / SlotUnavailable / SlotFull. One transaction.
+
+        Staff may book a slot until it ends (a walk-in); the public only up to the minimum notice.
+        """
         with self._tx() as db:
             if idempotency_key:
                 row = db.execute(f"SELECT {BOOKING_COLUMNS} FROM bookings WHERE idempotency_key = ?",
@@ -233,12 +263,13 @@ class SqliteStore:
                     booking = to_booking(row)
                     return booking, self._slot(booking.slot_id)
             row = db.execute(
-                "SELECT s.starts_at, s.closed, r.min_notice_minutes FROM slots s"
-                " JOIN resources r ON r.id = s.resource_id WHERE s.id = ?", (slot_id,),
+                "SELECT s.starts_at, s.ends_at, s.closed, r.min_notice_minutes, s.resource_id, s.local_date"
+                " FROM slots s JOIN resources r ON r.id = s.resource_id WHERE s.id = ?", (slot_id,),
             ).fetchone()
             if row is None:
                 raise NotFound(slot_id)
-            if row[1] or from_ts(row[0]) < now + timedelta(minutes=row[2]):
+            too_late = from_ts(row[1]) <= now if for_staff else from_ts(row[0]) < now + timedelta(minutes=row[3])
+            if row[2] or too_late:
                 raise SlotUnavailable(slot_id)
             # The capacity check lives in this statement, never in Python.
             taken = db.execute(
@@ -248,22 +279,33 @@ class SqliteStore:
             if not taken:
                 raise SlotFull(slot_id)
             token = new_cancel_token()
+            ticket = db.execute(
+                "INSERT INTO ticket_counters (resource_id, local_date, last) VALUES (?, ?, 1)"
+                " ON CONFLICT (resource_id, local_date) DO UPDATE SET last = last + 1 RETURNING last", row[4:6],
+            ).fetchone()[0]
             for _ in range(5):
                 reference = new_reference()
                 try:
                     booking_id = db.execute(
                         "INSERT INTO bookings (reference, cancel_token, slot_id, name, contact, party_size, status,"
-                        " idempotency_key, created_at) VALUES (?, ?, ?, ?, ?, ?, 'confirmed', ?, ?)",
-                        (reference, token, slot_id, name, contact, party_size, idempotency_key, ts(now)),
+                        " idempotency_key, created_at, ticket) VALUES (?, ?, ?, ?, ?, ?, 'confirmed', ?, ?, ?)",
+                        (reference, token, slot_id, name, contact, party_size, idempotency_key, ts(now), ticket),
                     ).lastrowid
                     break
                 except sqlite3.IntegrityError:  # a reference collision: draw again
                     continue
             else:
                 raise RuntimeError("could not draw a unique reference")
-            booking = Booking(booking_id, reference, slot_id, name, contact, party_size, "confirmed",
-                              now.replace(microsecond=0), cancel_token=token)
-            return booking, self._slot(slot_id)
+            return self._booking_by_id(booking_id)
+
+    def _booking_by_id(self, booking_id: int) -> tuple[Booking, Slot] | None:
+        row = self._db.execute(f"SELECT {BOOKING_COLUMNS} FROM bookings WHERE id = ?", (booking_id,)).fetchone()
+        return (to_booking(row), self._slot(row[2])) if row else None
+
+    @on_thread
+    def booking_by_id(self, booking_id: int) -> tuple[Booking, Slot] | None:
+        """A booking by id, with its slot."""
+        return self._booking_by_id(booking_id)
 
     @on_thread
     def booking(self, reference: str) -> tuple[Booking, Slot] | None:
@@ -293,3 +335,154 @@ class SqliteStore:
             db.execute("UPDATE slots SET booked = booked - ? WHERE id = ?", (booking.party_size, booking.slot_id))
             booking = replace(booking, status="cancelled")
             return booking, self._slot(booking.slot_id), True
+
+    @on_thread
+    def bookings_on(self, venue_id: int, day: date) -> list[tuple[Booking, Slot]]:
+        """Every booking (cancelled too) in a venue's slots on a local date, by time and ticket."""
+        rows = self._db.execute(
+            f"SELECT {', '.join('b.' + c for c in BOOKING_COLUMNS.split(', '))} FROM bookings b"
+            " JOIN slots s ON s.id = b.slot_id JOIN resources r ON r.id = s.resource_id"
+            " WHERE r.venue_id = ? AND s.local_date = ? ORDER BY s.starts_at, b.ticket", (venue_id, day.isoformat()),
+        ).fetchall()
+        slots = {}
+        return [(to_booking(r), slots.get(r[2]) or slots.setdefault(r[2], self._slot(r[2]))) for r in rows]
+
+    # -- staff actions
+
+    @on_thread
+    def set_slot_closed(self, slot_id: int, closed: bool) -> Slot:
+        """Close a slot to new bookings, or open it again; bookings already made stay."""
+        with self._tx() as db:
+            if not db.execute("UPDATE slots SET closed = ? WHERE id = ?", (closed, slot_id)).rowcount:
+                raise NotFound(slot_id)
+            return self._slot(slot_id)
+
+    def _update_booking(self, booking_id: int, assignments: str, args: tuple) -> tuple[Booking, Slot]:
+        with self._tx() as db:
+            changed = db.execute(f"UPDATE bookings SET {assignments} WHERE id = ? AND status = 'confirmed'",
+                                 (*args, booking_id)).rowcount
+            if not changed:
+                raise NotFound(booking_id)
+            return self._booking_by_id(booking_id)
+
+    @on_thread
+    def set_attendance(self, booking_id: int, attendance: str | None) -> tuple[Booking, Slot]:
+        """Mark a confirmed booking checked in, no-show, or neither."""
+        return self._update_booking(booking_id, "attendance = ?", (attendance,))
+
+    @on_thread
+    def call(self, booking_id: int, counter: str, now: datetime) -> tuple[Booking, Slot]:
+        """Call a ticket to a counter or room."""
+        return self._update_booking(booking_id, "called_at = ?, called_to = ?", (ts(now), counter))
+
+    @on_thread
+    def call_next(self, resource_id: int, day: date, counter: str, now: datetime) -> tuple[Booking, Slot] | None:
+        """Call the first ticket waiting in a resource-day's line (None when nobody waits)."""
+        with self._tx() as db:
+            rows = db.execute(
+                f"SELECT {', '.join('b.' + c for c in BOOKING_COLUMNS.split(', '))} FROM bookings b"
+                " JOIN slots s ON s.id = b.slot_id WHERE s.resource_id = ? AND s.local_date = ?"
+                " AND b.status = 'confirmed' AND b.called_at IS NULL AND b.attendance IS NULL",
+                (resource_id, day.isoformat())).fetchall()
+            line = waiting_line([(to_booking(r), self._slot(r[2])) for r in rows])
+            if not line:
+                return None
+            first = line[0][0].id
+            db.execute("UPDATE bookings SET called_at = ?, called_to = ? WHERE id = ?", (ts(now), counter, first))
+            return self._booking_by_id(first)
+
+    @on_thread
+    def requeue(self, booking_id: int, now: datetime) -> tuple[Booking, Slot]:
+        """A called ticket that did not come (过号) goes back into the line, behind those due now."""
+        return self._update_booking(booking_id, "called_at = NULL, called_to = NULL, requeued_at = ?", (ts(now),))
+
+    # -- staff accounts
+
+    @on_thread
+    def set_staff_password(self, username: str, password_hash: str) -> None:
+        """Create a staff account or change its password hash."""
+        with self._tx() as db:
+            db.execute("INSERT INTO staff (username, password_hash) VALUES (?, ?) ON CONFLICT (username)"
+                       " DO UPDATE SET password_hash = excluded.password_hash", (username, password_hash))
+
+    @on_thread
+    def staff_password_hash(self, username: str) -> str | None:
+        """The stored hash of a staff account's password."""
+        row = self._db.execute("SELECT password_hash FROM staff WHERE username = ?", (username,)).fetchone()
+        return row[0] if row else None
+
+    # -- venues, resources and schedules
+
+    @on_thread
+    def update_venue(self, venue_id: int, name: str, kind: str, timezone: str, archived: bool) -> None:
+        """Change a venue's details."""
+        with self._tx() as db:
+            db.execute("UPDATE venues SET name = ?, kind = ?, timezone = ?, archived = ? WHERE id = ?",
+                       (name, kind, timezone, archived, venue_id))
+
+    @on_thread
+    def update_resource(self, resource_id: int, name: str, max_party: int, horizon_days: int,
+                        min_notice_minutes: int, archived: bool) -> None:
+        """Change a resource's details (its schedule has its own method)."""
+        with self._tx() as db:
+            db.execute("UPDATE resources SET name = ?, max_party = ?, horizon_days = ?, min_notice_minutes = ?,"
+                       " archived = ? WHERE id = ?",
+                       (name, max_party, horizon_days, min_notice_minutes, archived, resource_id))
+
+    @on_thread
+    def set_schedule(self, resource_id: int, rules: list[OpeningRule], exceptions: list[DayException],
+                     now: datetime) -> list[date]:
+        """Replace a resource's rules and exceptions and regenerate its future slots; the changed days.
+
+        Bookings are never touched: a change that would leave a booked slot with less room than it
+        holds raises CapacityConflict and changes nothing.
+        """
+        with self._tx() as db:
+            db.execute("DELETE FROM opening_rules WHERE resource_id = ?", (resource_id,))
+            db.execute("DELETE FROM day_exceptions WHERE resource_id = ?", (resource_id,))
+            db.executemany(
+                "INSERT INTO opening_rules (resource_id, weekday, opens, closes, slot_minutes, capacity)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                [(resource_id, r.weekday, r.opens.isoformat("minutes"), r.closes.isoformat("minutes"),
+                  r.slot_minutes, r.capacity) for r in rules])
+            db.executemany(
+                "INSERT INTO day_exceptions (resource_id, local_date, opens, closes, slot_minutes, capacity)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                [(resource_id, e.local_date.isoformat(), e.opens and e.opens.isoformat("minutes"),
+                  e.closes and e.closes.isoformat("minutes"), e.slot_minutes, e.capacity) for e in exceptions])
+            venue = self._load_venues("WHERE id = (SELECT venue_id FROM resources WHERE id = ?)", (resource_id,))[0]
+            resource = venue.resource(resource_id)
+            today = schedule.local_today(venue.timezone, now)
+            conflicts, changed = [], []
+            for day in schedule.days(today, resource.horizon_days + 1):
+                planned = {ts(p.starts_at): p for p in
+                           schedule.plan_day(resource.rules, day, venue.timezone, resource.exceptions)}
+                existing = {r[2]: to_slot(r) for r in db.execute(
+                    f"SELECT {SLOT_COLUMNS} FROM slots WHERE resource_id = ? AND local_date = ? AND starts_at > ?",
+                    (resource_id, day.isoformat(), ts(now)))}
+                before = len(changed)
+                for start, slot in existing.items():
+                    plan = planned.get(start)
+                    capacity = plan.capacity if plan else 0
+                    if slot.booked > capacity:
+                        conflicts.append(slot)
+                    elif plan is None:
+                        db.execute("DELETE FROM slots WHERE id = ? AND NOT EXISTS"
+                                   " (SELECT 1 FROM bookings WHERE slot_id = slots.id)", (slot.id,))
+                        db.execute("UPDATE slots SET closed = TRUE, capacity = booked WHERE id = ?", (slot.id,))
+                        changed.append(day)
+                    elif capacity != slot.capacity:
+                        db.execute("UPDATE slots SET capacity = ? WHERE id = ?", (capacity, slot.id))
+                        changed.append(day)
+                new = [p for start, p in planned.items() if start not in existing and p.starts_at > now]
+                db.executemany(
+                    "INSERT OR IGNORE INTO slots (resource_id, starts_at, ends_at, local_date, capacity)"
+                    " VALUES (?, ?, ?, ?, ?)",
+                    [(resource_id, ts(p.starts_at), ts(p.ends_at), day.isoformat(), p.capacity) for p in new])
+                if new and len(changed) == before:
+                    changed.append(day)
+            if conflicts:
+                raise CapacityConflict(conflicts)
+            db.execute("UPDATE resources SET generated_through = ? WHERE id = ?",
+                       ((today + timedelta(days=resource.horizon_days)).isoformat(), resource_id))
+            return sorted(set(changed))

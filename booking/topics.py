@@ -8,18 +8,49 @@ from .model import Slot
 
 
 def day(resource_id: int, on: date) -> str:
-    """A resource's slots on one venue-local date."""
+    """A resource's slots on one venue-local date (public)."""
     return f"day:{resource_id}:{on.isoformat()}"
 
 
 def slot(slot_id: int) -> str:
-    """One slot's remaining places."""
+    """One slot's remaining places (public)."""
     return f"slot:{slot_id}"
 
 
+def board(resource_id: int, on: date) -> str:
+    """A resource's slots with their bookings' names and contacts (staff only)."""
+    return f"board:{resource_id}:{on.isoformat()}"
+
+
+def panel(resource_id: int) -> str:
+    """A resource's kiosk panel: today's current and next slots, the tickets called (public)."""
+    return f"panel:{resource_id}"
+
+
+def clock(venue_id: int) -> str:
+    """A kiosk's date and time, in the venue's zone (public)."""
+    return f"clock:{venue_id}"
+
+
+def ticket(resource_id: int, on: date, booking_id: int) -> str:
+    """One booking's place in its day's line: 'N ahead of you' (its holder only)."""
+    return f"ticket:{resource_id}:{on.isoformat()}:{booking_id}"
+
+
+def tickets(resource_id: int, on: date) -> str:
+    """Every ticket topic of a resource-day (a family name: the hub expands it)."""
+    return f"ticket:{resource_id}:{on.isoformat()}:"
+
+
 def of_slot(s: Slot) -> tuple[str, ...]:
-    """Every topic a change to this slot touches."""
-    return day(s.resource_id, s.local_date), slot(s.id)
+    """Every topic a change in this slot's places or its line touches."""
+    return (day(s.resource_id, s.local_date), slot(s.id), board(s.resource_id, s.local_date),
+            panel(s.resource_id), tickets(s.resource_id, s.local_date))
+
+
+def of_schedule(resource_id: int, days: list[date]) -> tuple[str, ...]:
+    """Every topic a schedule change on these days touches."""
+    return (panel(resource_id), *(t for d in days for t in (day(resource_id, d), board(resource_id, d))))
 
 
 def parse(topic: str) -> tuple[str, list[str]]:

@@ -5,7 +5,9 @@ from __future__ import annotations
 from quart import Quart, current_app, g, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
-from . import api, csrf, events, i18n, public
+from . import admin, api, auth, csrf, events, i18n, kiosk, public
+from booking.model import ticket_label
+
 from .i18n import N_
 from .services import IdConverter
 
@@ -21,10 +23,10 @@ def init_app(app: Quart) -> None:
     )
     app.jinja_env.globals.update(
         csrf_token=csrf.token, locales=i18n.LOCALES, locale=i18n.current, html_lang=i18n.html_lang,
-        events=events.EVENTS,
+        events=events.EVENTS, ticket_label=ticket_label,
     )
     app.jinja_env.filters.update(local_time=i18n.local_time, long_date=i18n.long_date)
-    for module in (public, events, api):
+    for module in (public, events, api, kiosk, auth, admin):
         app.register_blueprint(module.bp)
     app.before_request(choose_locale)
     app.before_request(csrf.protect)

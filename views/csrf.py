@@ -10,6 +10,7 @@ from quart import abort, request, session
 from .i18n import gettext as _
 
 FIELD = "csrf_token"
+HEADER = "X-CSRF-Token"
 
 
 def token() -> str:
@@ -23,6 +24,7 @@ async def protect() -> None:
     """Refuse a form POST whose token is missing or wrong (the JSON API carries no cookies' authority)."""
     if request.method != "POST" or request.path.startswith("/api/") or request.url_rule is None:
         return  # no form to check, or no such page (a 404/405 follows)
-    sent = (await request.form).get(FIELD, "").encode()
+    # Forms in fragments shared over SSE carry no token; htmx sends it from the page's hx-headers instead.
+    sent = ((await request.form).get(FIELD) or request.headers.get(HEADER, "")).encode()
     if not sent or not hmac.compare_digest(sent, session.get(FIELD, "").encode()):
         abort(400, _("This form has expired. Please go back, reload the page and try again."))

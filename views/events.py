@@ -2,21 +2,39 @@
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Awaitable, Callable
 from types import SimpleNamespace
 
-from quart import Blueprint, Quart, abort, current_app, make_response, render_template, url_for
+from quart import Blueprint, Quart, abort, current_app, make_response, render_template, request, url_for
 
 from booking import topics
 from booking.hub import CLOSE_EVENT, retry
 
-from . import i18n, public
+from . import i18n
 from .i18n import gettext as _
 from .services import hub, parse_day, store
 
 bp = Blueprint("events", __name__)
 
 # Event names, used verbatim by the templates' sse-swap attributes.
-EVENTS = SimpleNamespace(SLOTS="slots", SLOT_STATUS="slot-status", CLOSE=CLOSE_EVENT)
+EVENTS = SimpleNamespace(
+    SLOTS="slots", SLOT_STATUS="slot-status", CLOCK="clock", TICKET="ticket", CLOSE=CLOSE_EVENT,
+    panel=lambda resource_id: f"panel-{resource_id}", board=lambda resource_id: f"board-{resource_id}",
+)
+
+# Topic kind -> (event name from the topic's arguments, fragment template, async context from the arguments).
+FRAGMENTS: dict[str, tuple[Callable[..., str], str, Callable[..., Awaitable[dict]]]] = {}
+
+
+def fragment(kind: str, template: str, event: Callable[..., str]):
+    """Register how a kind of topic is rendered: decorate the function that builds its context."""
+
+    def register(context):
+        FRAGMENTS[kind] = (event, template, context)
+        return context
+
+    return register
 
 HEADERS = {"Content-Type": "text/event-stream", "Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
@@ -40,16 +58,23 @@ async def slot_stream(slot_id: int):
 
 async def stream(*names: str):
     """An event stream on these topics: the current state first, then every change."""
-    the_hub, locale = hub(), i18n.current()
-    prelude = retry(current_app.config["SSE_RETRY_MS"])
+    the_hub, locale, config = hub(), i18n.current(), current_app.config
+    client, streams = request.remote_addr, open_streams()
+    if not streams.admit(client, config):
+        return _("Too many requests. Please wait a moment and try again."), 429, {"Retry-After": "30"}
+    prelude = retry(config["SSE_RETRY_MS"])
 
     async def body():
+        # Counted here: Quart gets from the check above to this line without yielding to the loop (unless
+        # writing the headers blocks), so the caps hold under concurrency (tests/test_hardening.py).
         sub = the_hub.subscribe(names, locale)  # inside the generator, so `finally` always runs
+        streams.opened(client)
         try:
             yield prelude + b"".join([await the_hub.current(name, locale) for name in names])
             async for chunk in sub.messages():
                 yield chunk
         finally:
+            streams.closed(client)
             the_hub.unsubscribe(sub)
 
     response = await make_response(body(), 200, HEADERS)
@@ -57,19 +82,43 @@ async def stream(*names: str):
     return response
 
 
+class OpenStreams:
+    """Open event streams per client address and in all, for the caps."""
+
+    def __init__(self):
+        self.per_client: Counter[str] = Counter()
+        self.total = 0
+
+    def admit(self, client: str, config) -> bool:
+        """Whether one more stream fits under SSE_MAX_PER_CLIENT and SSE_MAX_STREAMS."""
+        return self.per_client[client] < config["SSE_MAX_PER_CLIENT"] and self.total < config["SSE_MAX_STREAMS"]
+
+    def opened(self, client: str) -> None:
+        self.per_client[client] += 1
+        self.total += 1
+
+    def closed(self, client: str) -> None:
+        self.total -= 1
+        self.per_client[client] -= 1
+        if not self.per_client[client]:
+            del self.per_client[client]
+
+
+def open_streams() -> OpenStreams:
+    """This app's open streams."""
+    return current_app.extensions.setdefault("slotcast.streams", OpenStreams())
+
+
 def renderer(app: Quart):
     """The hub's render function: topic + locale -> (event name, fragment HTML)."""
-    fragments = {
-        "day": (EVENTS.SLOTS, "_slot_table.html", public.day_topic_context),
-        "slot": (EVENTS.SLOT_STATUS, "_slot_status.html", public.slot_topic_context),
-    }
 
     async def render(topic: str, locale: str) -> tuple[str, str]:
         kind, args = topics.parse(topic)
-        event, template, context = fragments[kind]
+        event, template, context = FRAGMENTS[kind]
         async with app.app_context():
             with i18n.use(locale):
-                return event, await render_template(template, url_for=path_for, **await context(*args))
+                html = await render_template(template, url_for=path_for, **await context(*args))
+                return event(*args), html
 
     return render
 

@@ -8,10 +8,14 @@ from datetime import UTC, date, datetime, timedelta
 
 from quart import Blueprint, abort, redirect, render_template, request, url_for
 
-from booking import schedule, service
-from booking.model import MAX_ID, Forbidden, NotFound, Resource, Slot, SlotFull, SlotUnavailable, Venue, parse_party_size
+from booking import schedule, service, topics
+from booking.model import (
+    MAX_ID, Forbidden, NotFound, Resource, Slot, SlotFull, SlotUnavailable, Venue, called_recently, parse_party_size,
+    waiting_line,
+)
 
 from . import messages
+from .events import EVENTS, fragment, stream
 from .i18n import gettext as _
 from .services import hub, parse_day, store
 
@@ -20,16 +24,16 @@ bp = Blueprint("public", __name__)
 IDEMPOTENCY_KEY = re.compile(r"[A-Za-z0-9_-]{8,64}")
 
 
-async def venue_or_404(slug: str) -> Venue:
+async def venue_or_404(slug: str, include_archived: bool = False) -> Venue:
     venue = await store().venue(slug)
-    if venue is None:
+    if venue is None or (venue.archived and not include_archived):
         abort(404, _("There is no venue called “%(slug)s”.", slug=slug[:60]))
     return venue
 
 
 def resource_or_404(venue: Venue, slug: str) -> Resource:
     resource = venue.resource(slug)
-    if resource is None:
+    if resource is None or resource.archived:
         abort(404, _("%(venue)s has nothing called “%(slug)s”.", venue=venue.name, slug=slug[:60]))
     return resource
 
@@ -53,6 +57,7 @@ async def day_context(venue: Venue, resource: Resource, day: date) -> dict:
     return dict(venue=venue, resource=resource, day=day, slots=slots, bookable_from=bookable_from(resource))
 
 
+@fragment("day", "_slot_table.html", event=lambda *_: EVENTS.SLOTS)
 async def day_topic_context(resource_id: str, day: str) -> dict:
     """`_slot_table.html`'s context for a day topic."""
     venue = await store().venue_of_resource(int(resource_id))
@@ -60,10 +65,22 @@ async def day_topic_context(resource_id: str, day: str) -> dict:
     return await day_context(venue, resource, date.fromisoformat(day))
 
 
+@fragment("slot", "_slot_status.html", event=lambda *_: EVENTS.SLOT_STATUS)
 async def slot_topic_context(slot_id: str) -> dict:
     """`_slot_status.html`'s context for a slot topic."""
     slot, venue, resource = await slot_or_404(int(slot_id))
     return dict(slot=slot, venue=venue, resource=resource, bookable_from=bookable_from(resource))
+
+
+@fragment("ticket", "_ticket.html", event=lambda *_: EVENTS.TICKET)
+async def ticket_context(resource_id: str, day: str, booking_id: str) -> dict:
+    """A booking's place in its day's line: its ticket, who is called, how many wait before it."""
+    booking, slot = await store().booking_by_id(int(booking_id))
+    venue = await store().venue_of_resource(slot.resource_id)
+    entries = [e for e in await store().bookings_on(venue.id, slot.local_date) if e[1].resource_id == slot.resource_id]
+    line = [b.id for b, _s in waiting_line(entries)]
+    return dict(booking=booking, letter=venue.ticket_letter(slot.resource_id), calls=called_recently(entries, 1),
+                ahead=line.index(booking.id) if booking.id in line else None)
 
 
 @bp.get("/")
@@ -167,9 +184,19 @@ async def booking_with_token(reference: str, token: str):
 
 @bp.get("/bookings/<reference>")
 async def booking(reference: str):
-    """The confirmation: reference, time, and the secret cancel link."""
+    """The confirmation: reference, time, ticket with its live place in line, and the secret cancel link."""
     context = await booking_with_token(reference, request.args.get("token", ""))
-    return await render_template("confirmation.html", **context)
+    slot = context["slot"]
+    ticket = await ticket_context(str(slot.resource_id), slot.local_date.isoformat(), str(context["booking"].id))
+    return await render_template("confirmation.html", token=request.args["token"], **{**ticket, **context})
+
+
+@bp.get("/bookings/<reference>/events")
+async def ticket_stream(reference: str):
+    """The holder's ticket, live: 'N ahead of you', and the call when it comes."""
+    context = await booking_with_token(reference, request.args.get("token", ""))
+    booking, slot = context["booking"], context["slot"]
+    return await stream(topics.ticket(slot.resource_id, slot.local_date, booking.id))
 
 
 @bp.get("/bookings/<reference>/cancel")

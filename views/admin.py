@@ -1,0 +1,316 @@
+"""The staff back office: venues and schedules, the live day board, bookings and the queue."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, timedelta
+from zoneinfo import available_timezones
+
+from quart import Blueprint, abort, redirect, render_template, request, session, url_for
+
+from booking import rules_text, schedule, service, topics
+from booking.model import (
+    KINDS, CapacityConflict, Duplicate, NotFound, SlotFull, SlotUnavailable, Venue, called_recently, waiting_line,
+)
+
+from . import messages
+from .auth import require_staff
+from .csrf import token as csrf_token
+from .events import EVENTS, fragment, stream
+from .i18n import gettext as _
+from .public import slot_or_404, venue_or_404
+from .services import hub, parse_day, store
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+bp.before_request(require_staff)
+
+SLUG = re.compile(r"[a-z0-9][a-z0-9-]{0,39}")
+
+
+# -- the day board
+
+
+@fragment("board", "_board.html", event=lambda resource_id, _day: EVENTS.board(resource_id))
+async def board_context(resource_id: str, day: str) -> dict:
+    """One resource's slots on a day with their bookings: names and contacts, so staff only."""
+    venue = await store().venue_of_resource(int(resource_id))
+    resource = venue.resource(int(resource_id))
+    on = date.fromisoformat(day)
+    entries = [e for e in await store().bookings_on(venue.id, on) if e[1].resource_id == resource.id]
+    by_slot: dict[int, list] = {}
+    for booking, slot in entries:
+        by_slot.setdefault(slot.id, []).append(booking)
+    return dict(venue=venue, resource=resource, day=on, slots=await store().slots_for_day(resource.id, on),
+                by_slot=by_slot, waiting=len(waiting_line(entries)), calls=called_recently(entries, 1),
+                letter=venue.ticket_letter(resource.id))
+
+
+@bp.get("/")
+async def index():
+    """Every venue, archived ones too."""
+    return await render_template("admin/index.html", venues=await store().venues(include_archived=True))
+
+
+@bp.get("/venues/<venue>/board")
+async def today_board(venue: str):
+    """Today's board."""
+    found = await venue_or_404(venue)
+    return redirect(url_for("admin.board", venue=venue, day=schedule.local_today(found.timezone).isoformat()))
+
+
+@bp.get("/venues/<venue>/board/<day>")
+async def board(venue: str, day: str):
+    """A venue's day: every resource's slots and bookings, live."""
+    return await board_page(await venue_or_404(venue), parse_day(day))
+
+
+async def board_page(venue: Venue, day: date, notice: str | None = None, status: int = 200):
+    boards = [await board_context(str(r.id), day.isoformat()) for r in venue.resources if not r.archived]
+    return await render_template("admin/board.html", venue=venue, day=day, boards=boards, notice=notice,
+                                 csrf=csrf_token(), prev_day=day - timedelta(days=1),
+                                 next_day=day + timedelta(days=1)), status
+
+
+@bp.get("/events/board/<id:venue_id>/<day>")
+async def board_stream(venue_id: int, day: str):
+    """The board's stream: one named event per resource (staff only: it carries names)."""
+    on = parse_day(day)
+    venue = next((v for v in await store().venues(include_archived=True) if v.id == venue_id), None)
+    if venue is None:
+        abort(404)
+    return await stream(*(topics.board(r.id, on) for r in venue.resources if not r.archived))
+
+
+async def after_action(slot, notice: str | None = None, status: int = 200):
+    """htmx gets the resource's fresh board; a plain form goes back to the board (or sees the problem)."""
+    venue = await store().venue_of_resource(slot.resource_id)
+    if request.headers.get("HX-Request"):
+        context = await board_context(str(slot.resource_id), slot.local_date.isoformat())
+        body = await render_template("_board.html", csrf=csrf_token(), notice=notice, **context)
+        return body, status, {"HX-Retarget": f"#board-{slot.resource_id}", "HX-Reswap": "outerHTML"}
+    if notice:
+        return await board_page(venue, slot.local_date, notice, status)
+    url = url_for("admin.board", venue=venue.slug, day=slot.local_date.isoformat())
+    return redirect(f"{url}#board-{slot.resource_id}", 303)
+
+
+async def booking_or_404(booking_id: int):
+    found = await store().booking_by_id(booking_id)
+    if found is None:
+        abort(404, _("That booking does not exist."))
+    return found
+
+
+@bp.post("/slots/<id:slot_id>/closed")
+async def close_slot(slot_id: int):
+    """Close a slot to new bookings, or reopen it."""
+    await slot_or_404(slot_id)
+    closed = (await request.form).get("closed") == "1"
+    return await after_action(await service.close_slot(store(), hub(), slot_id, closed))
+
+
+@bp.post("/resources/<id:resource_id>/bookings")
+async def create_booking(resource_id: int):
+    """Book on behalf of a caller or a walk-in (up to the slot's end, no notice needed)."""
+    form = await request.form
+    slot_id = form.get("slot_id", "")
+    slot, _venue, resource = await slot_or_404(int(slot_id) if slot_id.isdigit() and len(slot_id) < 19 else 0)
+    if resource.id != resource_id:
+        abort(404, _("That slot does not exist."))
+    size = form.get("party_size", "1")
+    try:
+        _booking, slot = await service.book(
+            store(), hub(), resource, slot.id, form.get("name", ""), form.get("contact", ""),
+            int(size) if size.isdigit() and len(size) < 7 else size, for_staff=True)
+    except service.Invalid as invalid:
+        problems = messages.problem_messages(invalid.problems, resource.max_party)
+        return await after_action(slot, " ".join(problems.values()), 422)
+    except SlotFull:
+        return await after_action(slot, _("That slot has no room for that many places."), 409)
+    except SlotUnavailable:
+        return await after_action(slot, _("That slot is closed or over."), 409)
+    return await after_action(slot)
+
+
+@bp.post("/bookings/<id:booking_id>/cancel")
+async def cancel_booking(booking_id: int):
+    """Cancel a booking for a caller."""
+    await booking_or_404(booking_id)
+    _booking, slot = await service.cancel_for_staff(store(), hub(), booking_id)
+    return await after_action(slot)
+
+
+@bp.post("/bookings/<id:booking_id>/attendance")
+async def mark_booking(booking_id: int):
+    """Checked in, no-show, or clear the mark."""
+    await booking_or_404(booking_id)
+    value = (await request.form).get("attendance") or None
+    if value not in (None, "checked_in", "no_show"):
+        abort(400, _("Unknown attendance mark."))
+    return await after_booking_change(service.mark(store(), hub(), booking_id, value))
+
+
+@bp.post("/bookings/<id:booking_id>/call")
+async def call_ticket(booking_id: int):
+    """Call this ticket to the counter given."""
+    await booking_or_404(booking_id)
+    counter = (await request.form).get("counter", "").strip()[:40] or session.get("counter", "")
+    return await after_booking_change(service.call(store(), hub(), booking_id, counter))
+
+
+@bp.post("/bookings/<id:booking_id>/requeue")
+async def requeue_ticket(booking_id: int):
+    """Missed its turn (过号): back into the line."""
+    await booking_or_404(booking_id)
+    return await after_booking_change(service.requeue(store(), hub(), booking_id))
+
+
+async def after_booking_change(change):
+    try:
+        _booking, slot = await change
+    except NotFound:
+        abort(409, _("That booking is cancelled."))
+    return await after_action(slot)
+
+
+@bp.post("/resources/<id:resource_id>/call-next")
+async def call_next(resource_id: int):
+    """Call the next ticket waiting in today's line of a resource."""
+    venue = await store().venue_of_resource(resource_id)
+    if venue is None:
+        abort(404)
+    form = await request.form
+    day = parse_day(form.get("day", ""))
+    session["counter"] = counter = form.get("counter", "").strip()[:40] or session.get("counter", "")
+    called = await service.call_next(store(), hub(), resource_id, day, counter)
+    if called is None:
+        slots = await store().slots_for_day(resource_id, day)
+        if not slots:
+            return redirect(url_for("admin.board", venue=venue.slug, day=day.isoformat()), 303)
+        return await after_action(slots[0], _("Nobody is waiting."), 409)
+    return await after_action(called[1])
+
+
+# -- venues and resources
+
+
+def venue_fields(form) -> tuple[dict, dict]:
+    """The venue form's values, and field -> problem."""
+    values = {k: form.get(k, "").strip() for k in ("slug", "name", "kind", "timezone")}
+    problems = {}
+    if not SLUG.fullmatch(values["slug"]):
+        problems["slug"] = _("Use 1-40 lower-case letters, digits and dashes.")
+    if not 0 < len(values["name"]) <= 100:
+        problems["name"] = _("Please enter a name (100 characters at most).")
+    if values["kind"] not in KINDS:
+        problems["kind"] = _("Choose a kind.")
+    if values["timezone"] not in available_timezones():
+        problems["timezone"] = _("Use a time zone name such as Europe/London or Asia/Shanghai.")
+    return values, problems
+
+
+@bp.route("/venues/new", methods=["GET", "POST"])
+async def new_venue():
+    """Create a venue."""
+    values, problems = {"kind": "restaurant", "timezone": "UTC"}, {}
+    if request.method == "POST":
+        values, problems = venue_fields(await request.form)
+        if not problems:
+            try:
+                await store().add_venue(values["slug"], values["name"], values["kind"], values["timezone"])
+                return redirect(url_for("admin.index"), 303)
+            except Duplicate:
+                problems["slug"] = _("That slug is taken.")
+    return await render_template("admin/venue_form.html", venue=None, values=values, problems=problems,
+                                 kinds=KINDS), 422 if problems else 200
+
+
+@bp.route("/venues/<venue>/edit", methods=["GET", "POST"])
+async def edit_venue(venue: str):
+    """Change a venue's name, kind, time zone; archive it."""
+    found = await venue_or_404(venue, include_archived=True)
+    values, problems = dict(slug=found.slug, name=found.name, kind=found.kind, timezone=found.timezone), {}
+    if request.method == "POST":
+        form = await request.form
+        values, problems = venue_fields({**form, "slug": found.slug})
+        if not problems:
+            await store().update_venue(found.id, values["name"], values["kind"], values["timezone"],
+                                       form.get("archived") == "1")
+            return redirect(url_for("admin.index"), 303)
+    return await render_template("admin/venue_form.html", venue=found, values=values, problems=problems,
+                                 kinds=KINDS), 422 if problems else 200
+
+
+def resource_fields(form) -> tuple[dict, dict, tuple]:
+    """The resource form's values, field -> problem, and the parsed (rules, exceptions)."""
+    values = {k: form.get(k, "").strip() for k in ("slug", "name", "max_party", "horizon_days",
+                                                  "min_notice_minutes", "schedule")}
+    problems = {}
+    if not SLUG.fullmatch(values["slug"]):
+        problems["slug"] = _("Use 1-40 lower-case letters, digits and dashes.")
+    if not 0 < len(values["name"]) <= 100:
+        problems["name"] = _("Please enter a name (100 characters at most).")
+    for field, low, high in (("max_party", 1, 100), ("horizon_days", 1, 365), ("min_notice_minutes", 0, 10080)):
+        text = values[field]
+        if not (text.isdigit() and low <= int(text) <= high):
+            problems[field] = _("A whole number from %(low)s to %(high)s.", low=low, high=high)
+    parsed = ([], [])
+    try:
+        parsed = rules_text.parse(values["schedule"])
+    except rules_text.RuleProblem as problem:
+        problems["schedule"] = _("Line %(line)s could not be read. Write for example: mon-fri 08:00-12:00 30 5",
+                                 line=problem.line)
+    return values, problems, parsed
+
+
+@bp.route("/venues/<venue>/resources/new", methods=["GET", "POST"])
+async def new_resource(venue: str):
+    """Add something bookable to a venue, with its weekly rules."""
+    found = await venue_or_404(venue, include_archived=True)
+    values = dict(max_party="1", horizon_days="14", min_notice_minutes="0", schedule="mon-fri 09:00-17:00 30 1")
+    problems = {}
+    if request.method == "POST":
+        values, problems, (rules, exceptions) = resource_fields(await request.form)
+        if not problems:
+            try:
+                resource_id = await store().add_resource(
+                    found.id, values["slug"], values["name"], [], max_party=int(values["max_party"]),
+                    horizon_days=int(values["horizon_days"]), min_notice_minutes=int(values["min_notice_minutes"]))
+                await service.set_schedule(store(), hub(), resource_id, rules, exceptions)
+                return redirect(url_for("admin.index"), 303)
+            except Duplicate:
+                problems["slug"] = _("That slug is taken.")
+    return await render_template("admin/resource_form.html", venue=found, resource=None, values=values,
+                                 problems=problems), 422 if problems else 200
+
+
+@bp.route("/resources/<id:resource_id>/edit", methods=["GET", "POST"])
+async def edit_resource(resource_id: int):
+    """Change a resource and its schedule; future slots follow, bookings stay."""
+    venue = await store().venue_of_resource(resource_id)
+    if venue is None:
+        abort(404, _("That resource does not exist."))
+    resource = venue.resource(resource_id)
+    values = dict(slug=resource.slug, name=resource.name, max_party=str(resource.max_party),
+                  horizon_days=str(resource.horizon_days), min_notice_minutes=str(resource.min_notice_minutes),
+                  schedule=rules_text.to_text(resource.rules, resource.exceptions))
+    problems, status = {}, 200
+    if request.method == "POST":
+        form = await request.form
+        values, problems, (rules, exceptions) = resource_fields({**form, "slug": resource.slug})
+        if not problems:
+            try:
+                await service.set_schedule(store(), hub(), resource_id, rules, exceptions)
+            except CapacityConflict as conflict:
+                times = ", ".join(f"{s.local_date} {s.starts_at.astimezone(schedule.ZoneInfo(venue.timezone)):%H:%M}"
+                                  for s in conflict.slots[:5])
+                problems["schedule"] = _("Refused: these slots hold more bookings than the new schedule allows: "
+                                         "%(times)s. Cancel or move those bookings first.", times=times)
+                status = 409
+            else:
+                await store().update_resource(resource_id, values["name"], int(values["max_party"]),
+                                              int(values["horizon_days"]), int(values["min_notice_minutes"]),
+                                              form.get("archived") == "1")
+                return redirect(url_for("admin.index"), 303)
+    return await render_template("admin/resource_form.html", venue=venue, resource=resource, values=values,
+                                 problems=problems), status if status != 200 else (422 if problems else 200)
