@@ -88,6 +88,7 @@ class Hub:
                     self._renders.pop((topic, sub.locale), None)
             if not by_locale:
                 self._subscribers.pop(topic, None)
+                self._versions.pop(topic, None)
 
     def count(self, topic: str | None = None) -> int:
         """Open streams on a topic, or on all topics."""
@@ -122,9 +123,9 @@ class Hub:
         A name ending in ':' is a family: every watched topic that starts with it changed.
         """
         for topic in [w for t in topics for w in (self._family(t) if t.endswith(":") else [t])]:
-            self._versions[topic] = self._versions.get(topic, 0) + 1
             if topic not in self._subscribers:
-                continue
+                continue  # nobody watches: nothing to render, nothing to remember
+            self._versions[topic] = self._versions.get(topic, 0) + 1
             self._dirty.add(topic)
             if topic not in self._refreshing:
                 self._refreshing[topic] = asyncio.create_task(self._refresh(topic))

@@ -94,7 +94,13 @@ async def test_unsubscribe_forgets_the_stream_and_its_topic():
     hub.unsubscribe(sub)
     assert hub.count("slot:2") == 0 and hub.count("day:1") == 1
     hub.unsubscribe(other)
-    assert hub.count() == 0 and hub._subscribers == {} and hub._renders == {}
+    assert hub.count() == 0 and hub._subscribers == {} and hub._renders == {} and hub._versions == {}
+
+
+async def test_changes_to_unwatched_topics_leave_nothing_behind():
+    hub = Hub(Counter())
+    hub.notify(*(f"slot:{i}" for i in range(1000)))
+    assert hub._versions == {} and hub._dirty == set()
 
 
 async def test_messages_yield_pending_and_close_ends_the_stream():
