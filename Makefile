@@ -9,7 +9,7 @@ PY := $(VENV)/bin/python
 CATALOGS := $(patsubst %.po,%.mo,$(wildcard translations/*/LC_MESSAGES/messages.po))
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup run test browser postgres messages clean
+.PHONY: setup run test browser postgres bench messages clean
 
 setup: $(VENV)/ready $(CATALOGS)
 
@@ -27,8 +27,8 @@ run: setup
 
 # Chromium from Debian's packages, for the real-browser tests (never a browser download).
 browser:
-	@command -v chromium >/dev/null || { $(SUDO) apt-get update -qq && \
-		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; }
+	@command -v chromium >/dev/null && fc-list | grep -qi wqy || { $(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium fonts-wqy-zenhei >/dev/null; }
 
 # PostgreSQL from Debian's packages; the tests start (and stop) a throwaway server of their own.
 postgres:
@@ -37,6 +37,17 @@ postgres:
 
 test: setup browser postgres
 	$(PY) -m pytest
+
+# Benchmarks against a real Hypercorn on 127.0.0.1, with Node and uvicorn baselines (not part of `make test`):
+# ~12 minutes; `make bench QUICK=1` (N = 1,000 only) ~2. Results in bench/results/. Its own venv: never the app's.
+bench: setup bench/.venv/ready
+	@command -v node >/dev/null || { echo "make bench needs Node.js (node) for its baseline"; exit 1; }
+	bench/.venv/bin/python bench/run.py $(if $(QUICK),--quick)
+
+bench/.venv/ready: bench/requirements.txt $(VENV)/ready
+	$(PY) -m venv bench/.venv
+	bench/.venv/bin/python -m pip install --quiet --disable-pip-version-check -r bench/requirements.txt
+	touch $@
 
 # Re-extract the messages after changing user-facing text, then translate the new ones in the .po files.
 messages: setup

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from .model import DayException, OpeningRule
+from .model import DayException, OpeningRule, Slot
 
 
 @dataclass(frozen=True)
@@ -58,3 +58,37 @@ def local_today(timezone: str, now: datetime | None = None) -> date:
 def days(first: date, count: int) -> list[date]:
     """`count` consecutive dates from `first`."""
     return [first + timedelta(days=i) for i in range(count)]
+
+
+@dataclass
+class Reconciliation:
+    """What a schedule change does to a day's future slots (bookings themselves never change)."""
+
+    remove: list[int] = field(default_factory=list)  # slot ids no longer planned (none of them booked)
+    reshape: list[tuple[int, datetime, int]] = field(default_factory=list)  # (slot id, new end, new capacity)
+    add: list[SlotPlan] = field(default_factory=list)
+    conflicts: list[Slot] = field(default_factory=list)  # booked slots the change would shrink or move
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.remove or self.reshape or self.add)
+
+
+def reconcile(existing: list[Slot], planned: list[SlotPlan], now: datetime) -> Reconciliation:
+    """Match a day's future slots to the new plan by start time.
+
+    A booked slot may keep or gain room, never lose it below its bookings, move its end or vanish.
+    """
+    result = Reconciliation()
+    by_start = {p.starts_at: p for p in planned}
+    for slot in existing:
+        plan = by_start.get(slot.starts_at)
+        if slot.booked and (plan is None or plan.ends_at != slot.ends_at or plan.capacity < slot.booked):
+            result.conflicts.append(slot)
+        elif plan is None:
+            result.remove.append(slot.id)
+        elif (plan.ends_at, plan.capacity) != (slot.ends_at, slot.capacity):
+            result.reshape.append((slot.id, plan.ends_at, plan.capacity))
+    starts = {s.starts_at for s in existing}
+    result.add = [p for p in planned if p.starts_at not in starts and p.starts_at > now]
+    return result

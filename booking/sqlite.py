@@ -41,6 +41,11 @@ def ts(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
+def precise_ts(moment: datetime) -> str:
+    """A UTC timestamp to the microsecond: for calls and re-queues, whose order within a second matters."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
 def from_ts(text: str) -> datetime:
     return datetime.fromisoformat(text).replace(tzinfo=UTC)
 
@@ -373,7 +378,7 @@ class SqliteStore:
     @on_thread
     def call(self, booking_id: int, counter: str, now: datetime) -> tuple[Booking, Slot]:
         """Call a ticket to a counter or room."""
-        return self._update_booking(booking_id, "called_at = ?, called_to = ?", (ts(now), counter))
+        return self._update_booking(booking_id, "called_at = ?, called_to = ?", (precise_ts(now), counter))
 
     @on_thread
     def call_next(self, resource_id: int, day: date, counter: str, now: datetime) -> tuple[Booking, Slot] | None:
@@ -388,13 +393,15 @@ class SqliteStore:
             if not line:
                 return None
             first = line[0][0].id
-            db.execute("UPDATE bookings SET called_at = ?, called_to = ? WHERE id = ?", (ts(now), counter, first))
+            db.execute("UPDATE bookings SET called_at = ?, called_to = ? WHERE id = ?",
+                       (precise_ts(now), counter, first))
             return self._booking_by_id(first)
 
     @on_thread
     def requeue(self, booking_id: int, now: datetime) -> tuple[Booking, Slot]:
         """A called ticket that did not come (过号) goes back into the line, behind those due now."""
-        return self._update_booking(booking_id, "called_at = NULL, called_to = NULL, requeued_at = ?", (ts(now),))
+        return self._update_booking(booking_id, "called_at = NULL, called_to = NULL, requeued_at = ?",
+                                    (precise_ts(now),))
 
     # -- staff accounts
 
@@ -455,34 +462,26 @@ class SqliteStore:
             today = schedule.local_today(venue.timezone, now)
             conflicts, changed = [], []
             for day in schedule.days(today, resource.horizon_days + 1):
-                planned = {ts(p.starts_at): p for p in
-                           schedule.plan_day(resource.rules, day, venue.timezone, resource.exceptions)}
-                existing = {r[2]: to_slot(r) for r in db.execute(
+                existing = [to_slot(r) for r in db.execute(
                     f"SELECT {SLOT_COLUMNS} FROM slots WHERE resource_id = ? AND local_date = ? AND starts_at > ?",
-                    (resource_id, day.isoformat(), ts(now)))}
-                before = len(changed)
-                for start, slot in existing.items():
-                    plan = planned.get(start)
-                    capacity = plan.capacity if plan else 0
-                    if slot.booked > capacity:
-                        conflicts.append(slot)
-                    elif plan is None:
-                        db.execute("DELETE FROM slots WHERE id = ? AND NOT EXISTS"
-                                   " (SELECT 1 FROM bookings WHERE slot_id = slots.id)", (slot.id,))
-                        db.execute("UPDATE slots SET closed = TRUE, capacity = booked WHERE id = ?", (slot.id,))
-                        changed.append(day)
-                    elif capacity != slot.capacity:
-                        db.execute("UPDATE slots SET capacity = ? WHERE id = ?", (capacity, slot.id))
-                        changed.append(day)
-                new = [p for start, p in planned.items() if start not in existing and p.starts_at > now]
-                db.executemany(
-                    "INSERT OR IGNORE INTO slots (resource_id, starts_at, ends_at, local_date, capacity)"
-                    " VALUES (?, ?, ?, ?, ?)",
-                    [(resource_id, ts(p.starts_at), ts(p.ends_at), day.isoformat(), p.capacity) for p in new])
-                if new and len(changed) == before:
+                    (resource_id, day.isoformat(), ts(now)))]
+                plans = schedule.plan_day(resource.rules, day, venue.timezone, resource.exceptions)
+                change = schedule.reconcile(existing, plans, now)
+                conflicts += change.conflicts
+                if change.changed:
                     changed.append(day)
+                # A slot that leaves the schedule goes away, or closes with no room if cancelled bookings name it.
+                for slot_id in change.remove:
+                    db.execute("DELETE FROM slots WHERE id = ? AND NOT EXISTS"
+                               " (SELECT 1 FROM bookings WHERE slot_id = slots.id)", (slot_id,))
+                    db.execute("UPDATE slots SET closed = TRUE, capacity = booked WHERE id = ?", (slot_id,))
+                db.executemany("UPDATE slots SET ends_at = ?, capacity = ? WHERE id = ?",
+                               [(ts(end), capacity, slot_id) for slot_id, end, capacity in change.reshape])
+                db.executemany(
+                    "INSERT INTO slots (resource_id, starts_at, ends_at, local_date, capacity) VALUES (?, ?, ?, ?, ?)",
+                    [(resource_id, ts(p.starts_at), ts(p.ends_at), day.isoformat(), p.capacity) for p in change.add])
             if conflicts:
                 raise CapacityConflict(conflicts)
             db.execute("UPDATE resources SET generated_through = ? WHERE id = ?",
                        ((today + timedelta(days=resource.horizon_days)).isoformat(), resource_id))
-            return sorted(set(changed))
+            return changed

@@ -92,3 +92,23 @@ def test_slot_remaining_is_zero_when_closed():
     now = datetime.now(UTC)
     assert model.Slot(1, 1, now, now, now.date(), 5, 2).remaining == 3
     assert model.Slot(1, 1, now, now, now.date(), 5, 2, closed=True).remaining == 0
+
+
+def test_reconcile_keeps_bookings_and_never_overlaps():
+    day = date(2026, 7, 1)
+    now = datetime(2026, 6, 30, tzinfo=UTC)
+    hourly_plan = schedule.plan_day(hourly(day.weekday(), "08:00", "10:00", capacity=4, minutes=60), day, "UTC")
+    existing = [model.Slot(i + 1, 1, p.starts_at, p.ends_at, day, p.capacity, 0) for i, p in enumerate(hourly_plan)]
+    half_hourly = schedule.plan_day(hourly(day.weekday(), "08:00", "10:00", capacity=4, minutes=30), day, "UTC")
+    change = schedule.reconcile(existing, half_hourly, now)
+    assert change.conflicts == [] and change.remove == []
+    assert [(i, end.hour, end.minute) for i, end, _ in change.reshape] == [(1, 8, 30), (2, 9, 30)]
+    assert [p.starts_at.strftime("%H:%M") for p in change.add] == ["08:30", "09:30"]
+
+    booked = [existing[0], model.Slot(2, 1, existing[1].starts_at, existing[1].ends_at, day, 4, 3)]
+    assert schedule.reconcile(booked, half_hourly, now).conflicts == [booked[1]]  # a booked slot may not move
+    fewer = schedule.plan_day(hourly(day.weekday(), "08:00", "10:00", capacity=2, minutes=60), day, "UTC")
+    assert schedule.reconcile(booked, fewer, now).conflicts == [booked[1]]  # nor shrink below its bookings
+    more = schedule.plan_day(hourly(day.weekday(), "08:00", "09:00", capacity=6, minutes=60), day, "UTC")
+    assert schedule.reconcile(booked, more, now).conflicts == [booked[1]]  # nor vanish
+    assert schedule.reconcile(existing, more, now).remove == [2]

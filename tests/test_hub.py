@@ -149,3 +149,22 @@ async def test_a_failing_render_does_not_stop_later_changes():
     hub.notify("day:1")
     await hub.settle()
     assert b"event: table" in sub.pending["day:1"]
+
+
+async def test_resync_resends_every_watched_topic_once():
+    render = Counter()
+    hub = Hub(render)
+    subs = [hub.subscribe(["day:1", "slot:5"], "en"), hub.subscribe(["day:2"], "zh_CN")]
+    hub.resync()  # e.g. after the PostgreSQL listener reconnected: changes may have been missed
+    await hub.settle()
+    assert sorted(render.calls) == [("day:1", "en"), ("day:2", "zh_CN"), ("slot:5", "en")]
+    assert set(subs[0].pending) == {"day:1", "slot:5"} and set(subs[1].pending) == {"day:2"}
+
+
+async def test_closed_returns_when_the_hub_closes():
+    hub = Hub(Counter())
+    waiting = asyncio.ensure_future(hub.closed())
+    await asyncio.sleep(0.01)
+    assert not waiting.done()
+    hub.close()
+    await asyncio.wait_for(waiting, 1)

@@ -63,3 +63,34 @@ async def test_a_chinese_browser_gets_chinese_pages(client, tomorrow, slot):
 async def test_english_stays_the_default(client):
     index = await (await client.get("/")).get_data(as_text=True)
     assert "Book a time" in index and "在线预约" not in index
+
+
+async def test_kiosk_back_office_and_ticket_in_chinese(app, client, store, slot):
+    from conftest import csrf_token
+    from views import auth
+
+    kiosk = await (await client.get("/kiosk/test-bistro?lang=zh_CN")).get_data(as_text=True)
+    assert 'lang="zh-CN"' in kiosk and "今日" in kiosk
+    assert not any(english in kiosk for english in ("Left today", "Full today", "No more sessions today", "Now ", "Next "))
+
+    await store.set_staff_password("admin", auth.hash_password("pw"))
+    login = await (await client.get("/admin/login")).get_data(as_text=True)
+    assert "员工登录" in login and "密码" in login and "Staff login" not in login
+    form = {"csrf_token": await csrf_token(client, "/admin/login"), "username": "admin", "password": "pw"}
+    assert (await client.post("/admin/login", form=form)).status_code == 303
+    index = await (await client.get("/admin/", follow_redirects=True)).get_data(as_text=True)
+    assert "后台管理" in index and "今日看板" in index and "退出登录" in index
+    assert "Back office" not in index and "Log out" not in index
+    board = await (await client.get(f"/admin/venues/test-bistro/board/{slot.local_date.isoformat()}",
+                                    follow_redirects=True)).get_data(as_text=True)
+    assert "叫下一位" in board and "窗口/诊室" in board and "代为预约" in board
+    assert "Call next" not in board and "Counter or room" not in board
+
+    public = app.test_client()
+    await public.get("/?lang=zh_CN")
+    form = {"csrf_token": await csrf_token(public, f"/slots/{slot.id}/book"), "name": "王小明",
+            "contact": "13800138000", "party_size": "1"}
+    booked = await public.post(f"/slots/{slot.id}/book", form=form, follow_redirects=True)
+    ticket = await booked.get_data(as_text=True)
+    assert "您的号码" in ticket and "前面还有 0 位" in ticket
+    assert "Your ticket" not in ticket and "ahead of you" not in ticket

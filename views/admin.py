@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import available_timezones
 
 from quart import Blueprint, abort, redirect, render_template, request, session, url_for
@@ -41,6 +41,7 @@ async def board_context(resource_id: str, day: str) -> dict:
     for booking, slot in entries:
         by_slot.setdefault(slot.id, []).append(booking)
     return dict(venue=venue, resource=resource, day=on, slots=await store().slots_for_day(resource.id, on),
+                now=datetime.now(UTC),
                 by_slot=by_slot, waiting=len(waiting_line(entries)), calls=called_recently(entries, 1),
                 letter=venue.ticket_letter(resource.id))
 

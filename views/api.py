@@ -9,7 +9,7 @@ from booking.model import Forbidden, NotFound, Slot, SlotFull, SlotUnavailable
 
 from . import messages
 from .i18n import gettext as _
-from .public import IDEMPOTENCY_KEY, resource_or_404, slot_or_404, venue_or_404
+from .public import IDEMPOTENCY_KEY, public_slot_or_404, resource_or_404, venue_or_404
 from .services import hub, parse_day, store
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -36,7 +36,7 @@ async def venues():
     """Every venue with its resources."""
     return jsonify([
         {"slug": v.slug, "name": v.name, "kind": v.kind, "timezone": v.timezone,
-         "resources": [{"slug": r.slug, "name": r.name} for r in v.resources]}
+         "resources": [{"slug": r.slug, "name": r.name} for r in v.open_resources]}
         for v in await store().venues()
     ])
 
@@ -60,7 +60,7 @@ async def create_booking():
     if not isinstance(slot_id, int) or isinstance(slot_id, bool):
         return error(422, "invalid", _("Some fields are not valid."),
                      fields=messages.problem_messages({"slot_id": "not_a_number"}))
-    slot, _venue, resource = await slot_or_404(slot_id)
+    slot, _venue, resource = await public_slot_or_404(slot_id)
     key = request.headers.get("Idempotency-Key") or body.get("idempotency_key")
     if key is not None and not (isinstance(key, str) and IDEMPOTENCY_KEY.fullmatch(key)):
         return error(422, "invalid", _("The idempotency key must be 8 to 64 letters, digits, - or _."))

@@ -46,6 +46,14 @@ async def slot_or_404(slot_id: int) -> tuple[Slot, Venue, Resource]:
     return slot, venue, next(r for r in venue.resources if r.id == slot.resource_id)
 
 
+async def public_slot_or_404(slot_id: int) -> tuple[Slot, Venue, Resource]:
+    """A slot the public may see and book: neither its venue nor its resource is archived."""
+    slot, venue, resource = await slot_or_404(slot_id)
+    if venue.archived or resource.archived:
+        abort(404, _("That slot does not exist."))
+    return slot, venue, resource
+
+
 def bookable_from(resource: Resource) -> datetime:
     """The earliest start a booking made now may have."""
     return datetime.now(UTC) + timedelta(minutes=resource.min_notice_minutes)
@@ -120,7 +128,7 @@ async def day(venue: str, resource: str, day: str):
 @bp.get("/slots/<id:slot_id>/book")
 async def booking_form(slot_id: int):
     """The booking form for one slot, with its live remaining count."""
-    slot, venue, resource = await slot_or_404(slot_id)
+    slot, venue, resource = await public_slot_or_404(slot_id)
     return await render_form(slot, venue, resource)
 
 
@@ -141,7 +149,7 @@ async def render_form(slot, venue, resource, *, status=200, form=None, problems=
 @bp.post("/slots/<id:slot_id>/book")
 async def create_booking(slot_id: int):
     """Book, then show the confirmation; or the form again with what went wrong."""
-    slot, venue, resource = await slot_or_404(slot_id)
+    slot, venue, resource = await public_slot_or_404(slot_id)
     form = await request.form
     key = form.get("idempotency_key", "")
     key = key if IDEMPOTENCY_KEY.fullmatch(key) else None

@@ -1,0 +1,919 @@
+"""The staff back office through Quart's test client: login, venues and schedules, the day board, live board."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from datetime import UTC, datetime, time, timedelta
+from functools import cache
+from zoneinfo import ZoneInfo
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from booking import schedule, service
+from booking.model import OpeningRule
+from conftest import csrf_token
+from views import auth
+
+PASSWORD = "pw"
+NAME, CONTACT = "Zhang Wei", "+86 138 0013 8000"  # personal data: staff screens only
+
+
+# -- helpers shared with test_kiosk.py and test_queue.py
+
+
+@pytest.fixture(autouse=True)
+def fresh_login_limits():
+    """The failed-login counter lives in the auth module: start and leave every test with a clean one."""
+    auth._failures.clear()
+    yield
+    auth._failures.clear()
+
+
+@cache
+def password_hash() -> str:
+    return auth.hash_password(PASSWORD)  # deliberately slow to make: once per run
+
+
+@pytest.fixture
+async def staff(store):
+    """A staff account 'admin' with password PASSWORD."""
+    await store.set_staff_password("admin", password_hash())
+
+
+async def log_in(client, password: str = PASSWORD, username: str = "admin", next: str | None = None):
+    """Post the login form as a browser would (with the session's CSRF token)."""
+    form = {"csrf_token": await csrf_token(client, "/admin/login"), "username": username, "password": password}
+    if next is not None:
+        form["next"] = next
+    return await client.post("/admin/login", form=form)
+
+
+@pytest.fixture
+async def admin(client, staff):
+    """The test client, logged in as staff."""
+    response = await log_in(client)
+    assert response.status_code == 303
+    assert (await client.get(response.headers["Location"])).status_code == 200  # as a browser would: a new token
+    return client
+
+
+@pytest.fixture
+def stranger(app):
+    """Another browser: nobody logged in."""
+    return app.test_client()
+
+
+async def session_token(client) -> str:
+    """The CSRF token of the client's session (made by any page with a form)."""
+    async with client.session_transaction() as session:
+        return session.get("csrf_token") or ""
+
+
+async def act(client, path: str, htmx: bool = False, token: str | None = None, **fields):
+    """A staff action: a form POST with the session's token (or the one given)."""
+    form = {"csrf_token": await session_token(client) if token is None else token, **fields}
+    return await client.post(path, form=form, headers={"HX-Request": "true"} if htmx else {})
+
+
+async def text(response) -> str:
+    return await response.get_data(as_text=True)
+
+
+async def read_until(connection, needle: bytes, timeout: float = 2.0) -> bytes:
+    """Everything received on a stream until `needle` shows up."""
+    seen = b""
+    while needle not in seen:
+        seen += await asyncio.wait_for(connection.receive(), timeout)
+    return seen
+
+
+async def streams_closed(hub) -> None:
+    """A tiny wait until the streams the test opened have unsubscribed."""
+    for _ in range(50):
+        if hub.count() == 0:
+            return
+        await asyncio.sleep(0.01)
+
+
+def events_in(chunk: bytes | str) -> list[str]:
+    """The event names in a chunk of an SSE stream, in order."""
+    return re.findall(r"^event: (\S+)$", chunk.decode() if isinstance(chunk, bytes) else chunk, re.M)
+
+
+def data_of(chunk: bytes) -> str:
+    """A chunk of an SSE stream with the `data: ` prefixes taken off: the fragments' HTML as sent."""
+    return re.sub(r"^data: ", "", chunk.decode(), flags=re.M)
+
+
+async def public_booking(app, slot_id: int, name: str = "Ann Public", contact: str = "ann@example.com",
+                         party_size: str = "1"):
+    """Book as a member of the public would, from a client of its own."""
+    public = app.test_client()
+    await public.get(f"/slots/{slot_id}/book")
+    token = await csrf_token(public, "/admin/login")  # a session token even when the slot page is a 404
+    form = {"csrf_token": token, "name": name, "contact": contact, "party_size": party_size}
+    return await public.post(f"/slots/{slot_id}/book", form=form)
+
+
+def midday_zone() -> str:
+    """A fixed-offset time zone where it is now between 12:00 and 13:00."""
+    offset = 12 - datetime.now(UTC).hour  # local = UTC + offset; Etc/GMT-5 is UTC+5
+    return "Etc/GMT" if offset == 0 else f"Etc/GMT{-offset:+d}"
+
+
+@pytest.fixture
+async def clinic(store):
+    """A clinic where it is now midday: today has sessions gone by, one under way and more to come.
+
+    Dr Li (tickets A…) and Dr Wang (tickets B…) each see 5 patients an hour, 08:00-20:00.
+    """
+    venue_id = await store.add_venue("town-clinic", "Town Clinic", "clinic", midday_zone())
+    rules = [OpeningRule(d, time(8), time(20), 60, 5) for d in range(7)]
+    await store.add_resource(venue_id, "dr-li", "Dr Li", rules, horizon_days=3)
+    await store.add_resource(venue_id, "dr-wang", "Dr Wang", rules, horizon_days=3)
+    await store.extend_slots(datetime.now(UTC))
+    return await store.venue("town-clinic")
+
+
+def clinic_today(clinic):
+    return schedule.local_today(clinic.timezone)
+
+
+async def clinic_slot(store, clinic, hour: int, resource: str = "dr-li"):
+    """Today's slot of a clinic resource that starts at `hour` (clinic time)."""
+    slots = await store.slots_for_day(clinic.resource(resource).id, clinic_today(clinic))
+    return next(s for s in slots if s.starts_at.astimezone(ZoneInfo(clinic.timezone)).hour == hour)
+
+
+async def booked_earlier(store, hub, slot, name: str = "Early Patient"):
+    """A booking in a slot of today as if made an hour before it began (for a session under way or past)."""
+    booking, slot = await store.book(slot.id, name, "12345", 1, slot.starts_at - timedelta(hours=1), for_staff=True)
+    service.changed(hub, slot)
+    return booking
+
+
+def board_url(day, venue: str = "test-bistro") -> str:
+    return f"/admin/venues/{venue}/board/{day.isoformat()}"
+
+
+def resource_form(resource, schedule_text: str, **changes) -> dict:
+    """The edit form of a resource as it stands, with a new schedule text and other changes."""
+    return {"name": resource.name, "max_party": str(resource.max_party), "horizon_days": str(resource.horizon_days),
+            "min_notice_minutes": str(resource.min_notice_minutes), "schedule": schedule_text, **changes}
+
+
+async def tables_of(store):
+    return (await store.venue("test-bistro")).resource("tables")
+
+
+# -- everything refuses strangers
+
+
+def admin_pages(venue, tomorrow) -> list[str]:
+    tables = venue.resource("tables")
+    return ["/admin/", "/admin/venues/new", "/admin/venues/test-bistro/edit", "/admin/venues/test-bistro/board",
+            board_url(tomorrow), "/admin/venues/test-bistro/resources/new", f"/admin/resources/{tables.id}/edit"]
+
+
+async def test_every_admin_page_sends_a_stranger_to_the_login(client, venue, tomorrow):
+    for page in admin_pages(venue, tomorrow):
+        response = await client.get(page)
+        assert response.status_code == 302, page
+        location = urlsplit(response.headers["Location"])
+        assert location.path == "/admin/login", page
+        assert parse_qs(location.query)["next"] == [page], page
+
+
+async def test_htmx_get_of_an_admin_page_is_401_not_a_redirect(client):
+    response = await client.get("/admin/", headers={"HX-Request": "true"})
+    assert response.status_code == 401
+
+
+async def test_every_admin_action_is_401_for_a_stranger_and_changes_nothing(client, store, hub, venue, slot, tomorrow):
+    tables = venue.resource("tables")
+    booking, _ = await service.book(store, hub, tables, slot.id, NAME, CONTACT, 2)
+    token = await csrf_token(client, "/admin/login")  # a real token: the refusal must be about the login
+    actions = [
+        (f"/admin/slots/{slot.id}/closed", {"closed": "1"}),
+        (f"/admin/resources/{tables.id}/bookings", {"slot_id": str(slot.id), "name": "X", "contact": "12345"}),
+        (f"/admin/bookings/{booking.id}/cancel", {}),
+        (f"/admin/bookings/{booking.id}/attendance", {"attendance": "no_show"}),
+        (f"/admin/bookings/{booking.id}/call", {"counter": "1"}),
+        (f"/admin/bookings/{booking.id}/requeue", {}),
+        (f"/admin/resources/{tables.id}/call-next", {"day": tomorrow.isoformat()}),
+        ("/admin/venues/new", {"slug": "intruder", "name": "Intruder", "kind": "clinic", "timezone": "UTC"}),
+        ("/admin/venues/test-bistro/edit", {"name": "Hacked", "kind": "clinic", "timezone": "UTC", "archived": "1"}),
+        ("/admin/venues/test-bistro/resources/new",
+         {"slug": "x", "name": "X", "max_party": "1", "horizon_days": "1", "min_notice_minutes": "0",
+          "schedule": "daily 08:00-09:00 30 1"}),
+        (f"/admin/resources/{tables.id}/edit", resource_form(tables, "daily 08:00-09:00 30 99", name="Hacked")),
+    ]
+    before = (await store.venues(include_archived=True), await store.bookings_on(venue.id, tomorrow),
+              await store.slots_for_day(tables.id, tomorrow))
+    for path, fields in actions:
+        response = await client.post(path, form={"csrf_token": token, **fields})
+        assert response.status_code == 401, path
+        assert "Please log in as staff." in await text(response), path
+    after = (await store.venues(include_archived=True), await store.bookings_on(venue.id, tomorrow),
+             await store.slots_for_day(tables.id, tomorrow))
+    assert after == before
+
+
+async def test_staff_board_stream_is_401_for_a_stranger(client, hub, venue, tomorrow):
+    response = await client.get(f"/admin/events/board/{venue.id}/{tomorrow}")
+    assert response.status_code == 401
+    assert hub.count() == 0
+
+
+@pytest.mark.parametrize("token", ["forged-token", "", None])
+async def test_admin_post_with_a_forged_or_missing_csrf_token_is_400_and_changes_nothing(admin, store, slot, token):
+    form = {"closed": "1"} if token is None else {"closed": "1", "csrf_token": token}
+    response = await admin.post(f"/admin/slots/{slot.id}/closed", form=form)
+    assert response.status_code == 400
+    assert "This form has expired" in await text(response)
+    assert not (await store.slot(slot.id)).closed
+
+
+async def test_admin_post_with_another_sessions_token_is_400(app, admin, store, slot):
+    other = app.test_client()
+    foreign = await csrf_token(other, "/admin/login")
+    response = await act(admin, f"/admin/slots/{slot.id}/closed", token=foreign, closed="1")
+    assert response.status_code == 400
+    assert not (await store.slot(slot.id)).closed
+
+
+async def test_csrf_token_in_the_htmx_header_is_accepted(admin, store, slot):
+    """Fragments that arrive over SSE carry no token field: htmx sends the page's token as a header."""
+    response = await admin.post(f"/admin/slots/{slot.id}/closed", form={"closed": "1"},
+                                headers={"HX-Request": "true", "X-CSRF-Token": await session_token(admin)})
+    assert response.status_code == 200
+    assert (await store.slot(slot.id)).closed
+
+
+# -- login, logout, rate limit, next
+
+
+async def test_login_page_has_a_form_with_a_csrf_token(client):
+    response = await client.get("/admin/login")
+    html = await text(response)
+    assert response.status_code == 200
+    assert 'name="csrf_token" value="' in html and 'name="password"' in html and 'type="password"' in html
+
+
+async def test_login_with_the_right_password_opens_the_back_office(client, staff):
+    response = await log_in(client)
+    assert response.status_code == 303 and response.headers["Location"] == "/admin/"
+    page = await client.get("/admin/")
+    assert page.status_code == 200 and "Test Bistro" in await text(page)
+
+
+@pytest.mark.parametrize("username, password", [("admin", "wrong"), ("nobody", "pw"), ("admin", "")])
+async def test_wrong_login_is_401_with_a_message(client, staff, username, password):
+    response = await log_in(client, password, username=username)
+    assert response.status_code == 401
+    assert "Wrong name or password." in await text(response)
+    assert (await client.get("/admin/")).status_code == 302  # still a stranger
+
+
+async def test_login_without_csrf_token_is_400(client, staff):
+    response = await client.post("/admin/login", form={"username": "admin", "password": PASSWORD})
+    assert response.status_code == 400
+    assert (await client.get("/admin/")).status_code == 302
+
+
+async def test_five_failures_block_the_address_even_with_the_right_password(client, staff):
+    for _ in range(5):
+        assert (await log_in(client, "guess")).status_code == 401
+    response = await log_in(client)
+    assert response.status_code == 429
+    assert 0 < int(response.headers["Retry-After"]) <= auth.WINDOW + 1
+    assert "Too many failed attempts" in await text(response)
+    assert (await client.get("/admin/")).status_code == 302  # not logged in
+
+
+async def test_a_success_clears_earlier_failures(client, staff):
+    for _ in range(4):
+        assert (await log_in(client, "guess")).status_code == 401
+    assert (await log_in(client)).status_code == 303
+    for _ in range(4):
+        assert (await log_in(client, "guess")).status_code == 401
+    assert (await log_in(client)).status_code == 303
+
+
+async def test_logout_ends_the_session(admin):
+    assert (await admin.get("/admin/")).status_code == 200
+    response = await act(admin, "/admin/logout")
+    assert response.status_code == 303 and response.headers["Location"] == "/admin/login"
+    assert (await admin.get("/admin/")).status_code == 302
+    await admin.get("/admin/login")  # a fresh token for the stranger's session: the refusal is about the login
+    assert (await act(admin, "/admin/venues/new", slug="late", name="Late", kind="clinic",
+                      timezone="UTC")).status_code == 401
+
+
+async def test_login_goes_back_to_the_page_asked_for(client, staff):
+    first = await client.get("/admin/venues/new")
+    asked = parse_qs(urlsplit(first.headers["Location"]).query)["next"][0]
+    page = await text(await client.get(first.headers["Location"]))
+    assert f'name="next" value="{asked}"' in page
+    response = await log_in(client, next=asked)
+    assert response.status_code == 303 and response.headers["Location"] == "/admin/venues/new"
+
+
+@pytest.mark.parametrize("target", ["//evil.example", "//evil.example/admin", "http://evil.example/admin",
+                                    "https://evil.example", "/\\evil.example", "javascript:alert(1)", "/book/x"])
+async def test_next_never_leaves_the_back_office(client, staff, target):
+    page = await text(await client.get("/admin/login", query_string={"next": target}))
+    assert 'name="next" value="/admin/"' in page
+    response = await log_in(client, next=target)
+    assert response.status_code == 303
+    assert response.headers["Location"] == "/admin/"
+
+
+# -- venues
+
+
+async def test_admin_index_lists_venues_resources_and_links(admin, venue):
+    html = await text(await admin.get("/admin/"))
+    assert "Test Bistro" in html and "Tables" in html and "Bar seats" in html
+    assert 'href="/admin/venues/test-bistro/board"' in html and 'href="/kiosk/test-bistro"' in html
+    assert f'href="/admin/resources/{venue.resource("tables").id}/edit"' in html
+
+
+async def test_create_a_venue(admin, store):
+    response = await act(admin, "/admin/venues/new", slug="town-clinic", name="Town Clinic", kind="clinic",
+                         timezone="Asia/Shanghai")
+    assert response.status_code == 303 and response.headers["Location"] == "/admin/"
+    created = await store.venue("town-clinic")
+    assert (created.name, created.kind, created.timezone, created.archived) == (
+        "Town Clinic", "clinic", "Asia/Shanghai", False)
+    assert "Town Clinic" in await text(await admin.get("/admin/"))
+
+
+@pytest.mark.parametrize("fields, message", [
+    ({"slug": "Bad Slug!"}, "Use 1-40 lower-case letters, digits and dashes."),
+    ({"slug": "-dash-first"}, "Use 1-40 lower-case letters, digits and dashes."),
+    ({"slug": "x" * 41}, "Use 1-40 lower-case letters, digits and dashes."),
+    ({"slug": "test-bistro"}, "That slug is taken."),
+    ({"timezone": "Mars/Olympus_Mons"}, "Use a time zone name such as Europe/London or Asia/Shanghai."),
+    ({"timezone": ""}, "Use a time zone name such as Europe/London or Asia/Shanghai."),
+    ({"kind": "spa"}, "Choose a kind."),
+    ({"name": ""}, "Please enter a name (100 characters at most)."),
+])
+async def test_bad_venue_is_422_with_a_message_and_nothing_stored(admin, store, fields, message):
+    before = await store.venues(include_archived=True)
+    form = {"slug": "new-place", "name": "New Place", "kind": "clinic", "timezone": "Europe/London", **fields}
+    response = await act(admin, "/admin/venues/new", **form)
+    assert response.status_code == 422
+    assert message in await text(response)
+    assert await store.venues(include_archived=True) == before
+
+
+async def test_bad_venue_form_keeps_what_was_typed(admin):
+    html = await text(await act(admin, "/admin/venues/new", slug="ok-slug", name="Kept Name", kind="barber",
+                                timezone="Nowhere/Land"))
+    assert 'value="Kept Name"' in html and 'value="Nowhere/Land"' in html and 'value="ok-slug"' in html
+
+
+async def test_edit_a_venue(admin, store):
+    response = await act(admin, "/admin/venues/test-bistro/edit", name="Bistro Two", kind="restaurant",
+                         timezone="Europe/Paris")
+    assert response.status_code == 303
+    edited = await store.venue("test-bistro")
+    assert (edited.name, edited.timezone, edited.slug) == ("Bistro Two", "Europe/Paris", "test-bistro")
+
+
+async def test_edit_venue_with_a_bad_time_zone_is_422_and_changes_nothing(admin, store, venue):
+    response = await act(admin, "/admin/venues/test-bistro/edit", name="Other", kind="restaurant", timezone="Bad/Zone")
+    assert response.status_code == 422
+    assert await store.venue("test-bistro") == venue
+
+
+async def test_archiving_a_venue_hides_it_from_the_public_but_not_from_staff(admin, stranger, store, tomorrow):
+    response = await act(admin, "/admin/venues/test-bistro/edit", name="Test Bistro", kind="restaurant",
+                         timezone="UTC", archived="1")
+    assert response.status_code == 303
+    assert (await store.venue("test-bistro")).archived
+    assert "Test Bistro" not in await text(await stranger.get("/"))
+    for path in ("/book/test-bistro", f"/book/test-bistro/tables/{tomorrow}", "/kiosk/test-bistro"):
+        assert (await stranger.get(path)).status_code == 404, path
+    staff_index = await text(await admin.get("/admin/"))
+    assert "Test Bistro" in staff_index and "(archived)" in staff_index
+    assert (await admin.get("/admin/venues/test-bistro/edit")).status_code == 200
+    # and back again
+    await act(admin, "/admin/venues/test-bistro/edit", name="Test Bistro", kind="restaurant", timezone="UTC")
+    assert (await stranger.get("/book/test-bistro")).status_code == 200
+
+
+async def test_unknown_venue_in_admin_is_404(admin):
+    assert (await admin.get("/admin/venues/nowhere/edit")).status_code == 404
+    assert (await admin.get("/admin/venues/nowhere/board/2030-01-01")).status_code == 404
+    assert (await admin.get("/admin/resources/999999/edit")).status_code == 404
+
+
+# -- resources and schedules
+
+
+async def test_create_a_resource_with_a_schedule(admin, store, tomorrow):
+    closed_day = tomorrow + timedelta(days=1)
+    text_ = f"daily 08:00-12:00 30 3\n{closed_day} closed   # staff outing\n"
+    response = await act(admin, "/admin/venues/test-bistro/resources/new", slug="terrace", name="Terrace",
+                         max_party="6", horizon_days="10", min_notice_minutes="60", schedule=text_)
+    assert response.status_code == 303
+    terrace = (await store.venue("test-bistro")).resource("terrace")
+    assert (terrace.name, terrace.max_party, terrace.horizon_days, terrace.min_notice_minutes) == (
+        "Terrace", 6, 10, 60)
+    assert len(terrace.rules) == 7 and terrace.exceptions[0].local_date == closed_day
+    slots = await store.slots_for_day(terrace.id, tomorrow)
+    assert [s.starts_at.strftime("%H:%M") for s in slots] == [
+        "08:00", "08:30", "09:00", "09:30", "10:00", "10:30", "11:00", "11:30"]
+    assert {s.capacity for s in slots} == {3}
+    assert await store.slots_for_day(terrace.id, closed_day) == []
+    assert await store.slots_for_day(terrace.id, tomorrow + timedelta(days=9))  # up to its horizon (10 days)
+    assert await store.slots_for_day(terrace.id, tomorrow + timedelta(days=10)) == []
+    # the public can book it at once
+    day_page = await admin.get(f"/book/test-bistro/terrace/{tomorrow}")
+    assert day_page.status_code == 200 and f'data-slot-id="{slots[0].id}"' in await text(day_page)
+
+
+async def test_resource_form_shows_the_schedule_as_text(admin, venue):
+    html = await text(await admin.get(f"/admin/resources/{venue.resource('tables').id}/edit"))
+    assert "mon 08:00-20:00 60 10" in html and "sun 08:00-20:00 60 10" in html
+
+
+@pytest.mark.parametrize("schedule_text, line", [
+    ("daily 08:00-12:00 30 3\nevery tuesday morning", 2),
+    ("mon-fri 12:00-08:00 30 3", 1),  # closes before it opens
+    ("mon 08:00-12:00 30 3\n\nmon 08:00-12:00 thirty 3", 3),  # blank lines count
+    ("# comment\ntue 08:00-12:00 30 3 # ok\nfri 25:00-26:00 30 3", 3),
+    ("mon 08:00-12:00 30", 1),
+    ("daily 08:00-12:00 30 3\n2026-02-30 closed", 2),
+    ("mon 08:00-12:00 1 3", 1),  # slots shorter than five minutes
+])
+async def test_unreadable_rules_are_422_with_the_line_number(admin, store, schedule_text, line):
+    before = await store.venue("test-bistro")
+    response = await act(admin, "/admin/venues/test-bistro/resources/new", slug="terrace", name="Terrace",
+                         max_party="2", horizon_days="7", min_notice_minutes="0", schedule=schedule_text)
+    assert response.status_code == 422
+    assert f"Line {line} could not be read." in await text(response)
+    assert await store.venue("test-bistro") == before  # no resource, no slots
+
+
+async def test_editing_with_unreadable_rules_is_422_and_changes_nothing(admin, store, venue, tomorrow):
+    tables = venue.resource("tables")
+    slots = await store.slots_for_day(tables.id, tomorrow)
+    response = await act(admin, f"/admin/resources/{tables.id}/edit",
+                         **resource_form(tables, "daily 08:00-20:00 60 12\nsat 10:00", name="Renamed"))
+    assert response.status_code == 422
+    assert "Line 2 could not be read." in await text(response)
+    assert await tables_of(store) == tables
+    assert await store.slots_for_day(tables.id, tomorrow) == slots
+
+
+@pytest.mark.parametrize("field, value", [("max_party", "0"), ("horizon_days", "366"), ("min_notice_minutes", "-5"),
+                                          ("max_party", "many")])
+async def test_bad_resource_numbers_are_422(admin, store, venue, field, value):
+    tables = venue.resource("tables")
+    response = await act(admin, f"/admin/resources/{tables.id}/edit",
+                         **resource_form(tables, "daily 08:00-20:00 60 10", **{field: value}))
+    assert response.status_code == 422
+    assert "A whole number from" in await text(response)
+    assert await tables_of(store) == tables
+
+
+async def test_regenerating_slots_keeps_bookings(admin, store, hub, venue, slot, tomorrow):
+    tables = venue.resource("tables")
+    booking, _ = await service.book(store, hub, tables, slot.id, NAME, CONTACT, 3)
+    # more places per slot
+    edit = f"/admin/resources/{tables.id}/edit"
+    response = await act(admin, edit, **resource_form(tables, "daily 08:00-20:00 60 12"))
+    assert response.status_code == 303
+    after = await store.slots_for_day(tables.id, tomorrow)
+    assert after[0].id == slot.id and (after[0].capacity, after[0].booked) == (12, 3)
+    assert {s.capacity for s in after} == {12} and len(after) == 12
+    # shorter evenings: the unbooked late slots go, the booked morning slot stays as it is
+    response = await act(admin, edit, **resource_form(tables, "daily 08:00-18:00 60 12"))
+    assert response.status_code == 303
+    after = await store.slots_for_day(tables.id, tomorrow)
+    assert [s.starts_at.hour for s in after] == list(range(8, 18))
+    assert after[0].id == slot.id and (after[0].capacity, after[0].booked) == (12, 3)
+    kept, _slot = await store.booking_by_id(booking.id)
+    assert (kept.status, kept.slot_id, kept.party_size, kept.name) == ("confirmed", slot.id, 3, NAME)
+    assert [r.closes.hour for r in (await tables_of(store)).rules] == [18] * 7
+
+
+async def test_schedule_change_shows_at_once_on_the_public_day_page(admin, stranger, venue, tomorrow):
+    tables = venue.resource("tables")
+    await act(admin, f"/admin/resources/{tables.id}/edit", **resource_form(tables, "daily 08:00-10:00 60 4"))
+    html = await text(await stranger.get(f"/book/test-bistro/tables/{tomorrow}"))
+    assert len(re.findall(r'<tr data-slot-id="\d+"', html)) == 2 and 'data-remaining="4"' in html
+
+
+@pytest.mark.parametrize("schedule_text", [
+    "daily 08:00-20:00 60 2",  # fewer places than the 3 booked
+    "daily 09:00-20:00 60 10",  # the booked 08:00 slot would vanish
+    "daily 08:00-20:00 60 10\n{day} closed",  # its day closed
+])
+async def test_a_change_below_the_bookings_is_refused_with_409_and_changes_nothing(
+        admin, store, hub, venue, slot, tomorrow, schedule_text):
+    tables = venue.resource("tables")
+    await service.book(store, hub, tables, slot.id, NAME, CONTACT, 3)
+    before = [await store.slots_for_day(tables.id, tomorrow + timedelta(days=n)) for n in range(-1, 7)]
+    response = await act(admin, f"/admin/resources/{tables.id}/edit",
+                         **resource_form(tables, schedule_text.format(day=tomorrow), name="Renamed"))
+    assert response.status_code == 409
+    html = await text(response)
+    assert "Refused: these slots hold more bookings than the new schedule allows" in html
+    assert f"{tomorrow} 08:00" in html and "Cancel or move those bookings first." in html
+    assert await tables_of(store) == tables  # rules, exceptions and name as they were
+    assert [await store.slots_for_day(tables.id, tomorrow + timedelta(days=n)) for n in range(-1, 7)] == before
+
+
+async def test_a_closed_date_removes_that_days_unbooked_slots(admin, stranger, store, venue, tomorrow):
+    tables = venue.resource("tables")
+    later = tomorrow + timedelta(days=1)
+    later_slots = await store.slots_for_day(tables.id, later)
+    response = await act(admin, f"/admin/resources/{tables.id}/edit",
+                         **resource_form(tables, f"daily 08:00-20:00 60 10\n{tomorrow} closed"))
+    assert response.status_code == 303
+    assert await store.slots_for_day(tables.id, tomorrow) == []
+    assert await store.slots_for_day(tables.id, later) == later_slots  # other days untouched
+    assert 'data-slot-id="' not in await text(await stranger.get(f"/book/test-bistro/tables/{tomorrow}"))
+    # lifting the exception brings the day back
+    await act(admin, f"/admin/resources/{tables.id}/edit", **resource_form(tables, "daily 08:00-20:00 60 10"))
+    assert len(await store.slots_for_day(tables.id, tomorrow)) == 12
+
+
+async def test_a_changed_hours_exception_applies_to_that_day_only(admin, store, venue, tomorrow):
+    tables = venue.resource("tables")
+    response = await act(admin, f"/admin/resources/{tables.id}/edit",
+                         **resource_form(tables, f"daily 08:00-20:00 60 10\n{tomorrow} 10:00-12:00 30 4"))
+    assert response.status_code == 303
+    slots = await store.slots_for_day(tables.id, tomorrow)
+    assert [(s.starts_at.strftime("%H:%M"), s.capacity) for s in slots] == [
+        ("10:00", 4), ("10:30", 4), ("11:00", 4), ("11:30", 4)]
+    assert len(await store.slots_for_day(tables.id, tomorrow + timedelta(days=1))) == 12
+
+
+async def test_archiving_a_resource_hides_it_from_the_public_but_not_from_staff(admin, stranger, store, venue,
+                                                                                tomorrow):
+    bar = venue.resource("bar")
+    response = await act(admin, f"/admin/resources/{bar.id}/edit",
+                         **resource_form(bar, "daily 18:00-20:00 60 2", archived="1"))
+    assert response.status_code == 303
+    assert (await store.venue("test-bistro")).resource("bar").archived
+    assert "Bar seats" not in await text(await stranger.get("/book/test-bistro"))
+    assert (await stranger.get(f"/book/test-bistro/bar/{tomorrow}")).status_code == 404
+    assert (await stranger.get("/book/test-bistro/bar")).status_code == 404
+    assert "Bar seats" not in await text(await stranger.get("/kiosk/test-bistro"))
+    staff_index = await text(await admin.get("/admin/"))
+    assert "Bar seats" in staff_index and "(archived)" in staff_index
+    assert (await admin.get(f"/admin/resources/{bar.id}/edit")).status_code == 200
+
+
+async def test_archived_resources_slots_cannot_be_booked_by_the_public(admin, stranger, store, venue, tomorrow):
+    bar = venue.resource("bar")
+    bar_slot = (await store.slots_for_day(bar.id, tomorrow))[0]
+    await act(admin, f"/admin/resources/{bar.id}/edit", **resource_form(bar, "daily 18:00-20:00 60 2", archived="1"))
+    assert (await stranger.get(f"/slots/{bar_slot.id}/book")).status_code == 404
+    assert (await public_booking(stranger.app, bar_slot.id)).status_code == 404
+    api = await stranger.post("/api/v1/bookings", json={"slot_id": bar_slot.id, "name": "A", "contact": "12345"})
+    assert api.status_code == 404
+    listed = await (await stranger.get("/api/v1/venues")).get_json()
+    assert [r["slug"] for r in listed[0]["resources"]] == ["tables"]
+    assert (await store.slot(bar_slot.id)).booked == 0
+
+
+async def test_archived_venues_slots_cannot_be_booked_by_the_public(admin, stranger, store, slot):
+    await act(admin, "/admin/venues/test-bistro/edit", name="Test Bistro", kind="restaurant", timezone="UTC",
+              archived="1")
+    assert (await stranger.get(f"/slots/{slot.id}/book")).status_code == 404
+    assert (await public_booking(stranger.app, slot.id)).status_code == 404
+    api = await stranger.post("/api/v1/bookings", json={"slot_id": slot.id, "name": "A", "contact": "12345"})
+    assert api.status_code == 404
+    assert (await store.slot(slot.id)).booked == 0
+
+
+# -- the day board
+
+
+async def test_board_shows_names_and_contacts_to_staff_only(admin, stranger, store, hub, venue, slot, tomorrow):
+    tables = venue.resource("tables")
+    await service.book(store, hub, tables, slot.id, NAME, CONTACT, 2)
+    board = await admin.get(board_url(tomorrow))
+    html = await text(board)
+    assert board.status_code == 200
+    assert NAME in html and CONTACT in html and "A001" in html
+    assert f'id="board-{tables.id}"' in html and f'id="board-{venue.resource("bar").id}"' in html
+    assert f'sse-connect="/admin/events/board/{venue.id}/{tomorrow}"' in html
+    for path in (f"/book/test-bistro/tables/{tomorrow}", f"/slots/{slot.id}/book", "/kiosk/test-bistro",
+                 "/book/test-bistro"):
+        page = await stranger.get(path)
+        assert page.status_code == 200, path
+        html = await text(page)
+        assert NAME not in html and CONTACT not in html, path
+    assert (await stranger.get(board_url(tomorrow))).status_code == 302
+
+
+async def test_public_streams_never_carry_names(app, store, hub, venue, slot, tomorrow):
+    tables = venue.resource("tables")
+    public = app.test_client()
+    async with public.request(f"/events/day/{tables.id}/{tomorrow}") as day_stream, \
+            public.request(f"/events/slot/{slot.id}") as slot_stream, \
+            public.request("/kiosk/test-bistro/events") as kiosk_stream:
+        await read_until(day_stream, b"</div>")
+        await read_until(slot_stream, b"</p>")
+        await read_until(kiosk_stream, f"event: panel-{venue.resource('bar').id}".encode())
+        await service.book(store, hub, tables, slot.id, NAME, CONTACT, 2)
+        seen = [await read_until(day_stream, b'data-remaining="8"'),
+                await read_until(slot_stream, b'data-remaining="8"'),
+                await read_until(kiosk_stream, f"event: panel-{tables.id}".encode())]
+        for connection in (day_stream, slot_stream, kiosk_stream):
+            await connection.disconnect()
+    for chunk in seen:
+        assert NAME.encode() not in chunk and CONTACT.encode() not in chunk
+    await streams_closed(hub)
+
+
+async def test_today_board_redirects_to_the_dated_board(admin):
+    response = await admin.get("/admin/venues/test-bistro/board")
+    assert response.status_code == 302
+    assert response.headers["Location"] == board_url(schedule.local_today("UTC"))
+
+
+async def test_board_with_a_bad_date_is_400(admin):
+    assert (await admin.get("/admin/venues/test-bistro/board/tomorrow")).status_code == 400
+
+
+async def test_staff_book_for_a_caller(admin, store, venue, slot, tomorrow):
+    tables = venue.resource("tables")
+    response = await act(admin, f"/admin/resources/{tables.id}/bookings", slot_id=str(slot.id), name=NAME,
+                         contact=CONTACT, party_size="3")
+    assert response.status_code == 303
+    assert response.headers["Location"] == f"{board_url(tomorrow)}#board-{tables.id}"
+    [(booking, booked_slot)] = await store.bookings_on(venue.id, tomorrow)
+    assert (booking.name, booking.contact, booking.party_size, booking.status) == (NAME, CONTACT, 3, "confirmed")
+    assert booked_slot.id == slot.id and booked_slot.booked == 3
+    assert NAME in await text(await admin.get(board_url(tomorrow)))
+
+
+async def test_staff_can_book_inside_the_minimum_notice_the_public_cannot(admin, app, store, venue, slot, tomorrow):
+    tables = venue.resource("tables")
+    await store.update_resource(tables.id, tables.name, tables.max_party, tables.horizon_days, 3 * 24 * 60, False)
+    assert (await public_booking(app, slot.id)).status_code == 409
+    response = await act(admin, f"/admin/resources/{tables.id}/bookings", slot_id=str(slot.id), name=NAME,
+                         contact=CONTACT, party_size="1")
+    assert response.status_code == 303
+    assert (await store.slot(slot.id)).booked == 1
+
+
+async def test_staff_booking_problems_are_shown_on_the_board(admin, store, venue, slot, tomorrow):
+    tables = venue.resource("tables")
+    response = await act(admin, f"/admin/resources/{tables.id}/bookings", slot_id=str(slot.id), name="",
+                         contact=CONTACT, party_size="9")
+    assert response.status_code == 422
+    html = await text(response)
+    assert 'role="alert"' in html and f'id="board-{tables.id}"' in html
+    assert (await store.slot(slot.id)).booked == 0
+
+
+async def test_staff_booking_of_a_full_slot_is_409(admin, store, hub, venue, tomorrow):
+    bar = venue.resource("bar")
+    bar_slot = (await store.slots_for_day(bar.id, tomorrow))[0]
+    await service.book(store, hub, bar, bar_slot.id, "Someone", "12345", 1)
+    await service.book(store, hub, bar, bar_slot.id, "Someone else", "12346", 1)
+    response = await act(admin, f"/admin/resources/{bar.id}/bookings", slot_id=str(bar_slot.id), name=NAME,
+                         contact=CONTACT, party_size="1")
+    assert response.status_code == 409
+    assert "That slot has no room for that many places." in await text(response)
+    assert (await store.slot(bar_slot.id)).booked == 2
+
+
+async def test_staff_booking_a_slot_of_another_resource_is_404(admin, store, venue, tomorrow):
+    bar_slot = (await store.slots_for_day(venue.resource("bar").id, tomorrow))[0]
+    response = await act(admin, f"/admin/resources/{venue.resource('tables').id}/bookings", slot_id=str(bar_slot.id),
+                         name=NAME, contact=CONTACT, party_size="1")
+    assert response.status_code == 404
+    assert (await store.slot(bar_slot.id)).booked == 0
+
+
+async def test_staff_cancel(admin, store, hub, venue, slot, tomorrow):
+    booking, _ = await service.book(store, hub, venue.resource("tables"), slot.id, NAME, CONTACT, 4)
+    response = await act(admin, f"/admin/bookings/{booking.id}/cancel")
+    assert response.status_code == 303
+    cancelled, freed = await store.booking_by_id(booking.id)
+    assert cancelled.status == "cancelled" and freed.booked == 0
+    html = await text(await admin.get(board_url(tomorrow)))
+    assert "cancelled" in html
+    # a second cancel changes nothing
+    assert (await act(admin, f"/admin/bookings/{booking.id}/cancel")).status_code == 303
+    assert (await store.slot(slot.id)).booked == 0
+
+
+@pytest.mark.parametrize("mark, shown", [("checked_in", "checked in"), ("no_show", "no-show")])
+async def test_staff_mark_attendance(admin, store, hub, venue, slot, tomorrow, mark, shown):
+    booking, _ = await service.book(store, hub, venue.resource("tables"), slot.id, NAME, CONTACT, 1)
+    response = await act(admin, f"/admin/bookings/{booking.id}/attendance", attendance=mark)
+    assert response.status_code == 303
+    assert (await store.booking_by_id(booking.id))[0].attendance == mark
+    assert f"<em>{shown}</em>" in await text(await admin.get(board_url(tomorrow)))
+    # and cleared again
+    await act(admin, f"/admin/bookings/{booking.id}/attendance", attendance="")
+    assert (await store.booking_by_id(booking.id))[0].attendance is None
+
+
+async def test_unknown_attendance_mark_is_400(admin, store, hub, venue, slot):
+    booking, _ = await service.book(store, hub, venue.resource("tables"), slot.id, NAME, CONTACT, 1)
+    assert (await act(admin, f"/admin/bookings/{booking.id}/attendance", attendance="asleep")).status_code == 400
+    assert (await store.booking_by_id(booking.id))[0].attendance is None
+
+
+async def test_actions_on_a_cancelled_booking_are_409(admin, store, hub, venue, slot):
+    booking, _ = await service.book(store, hub, venue.resource("tables"), slot.id, NAME, CONTACT, 1)
+    await service.cancel(store, hub, booking.reference, booking.cancel_token)
+    for path, fields in ((f"/admin/bookings/{booking.id}/attendance", {"attendance": "checked_in"}),
+                         (f"/admin/bookings/{booking.id}/call", {"counter": "2"})):
+        assert (await act(admin, path, **fields)).status_code == 409, path
+    assert (await store.booking_by_id(booking.id))[0].called_at is None
+
+
+async def test_actions_on_unknown_bookings_and_slots_are_404(admin):
+    for path in ("/admin/bookings/999999/cancel", "/admin/bookings/999999/call", "/admin/bookings/999999/requeue",
+                 "/admin/slots/999999/closed"):
+        assert (await act(admin, path)).status_code == 404, path
+    assert (await act(admin, "/admin/resources/999999/call-next", day="2030-01-01")).status_code == 404
+
+
+async def test_close_and_reopen_a_slot(admin, app, store, venue, slot, tomorrow):
+    response = await act(admin, f"/admin/slots/{slot.id}/closed", closed="1")
+    assert response.status_code == 303
+    assert (await store.slot(slot.id)).closed
+    refused = await public_booking(app, slot.id)
+    assert refused.status_code == 409
+    assert (await store.slot(slot.id)).booked == 0
+    public_day = await text(await app.test_client().get(f"/book/test-bistro/tables/{tomorrow}"))
+    assert f'data-slot-id="{slot.id}" data-remaining="0"' in public_day
+    assert (await act(admin, f"/admin/slots/{slot.id}/closed", closed="0")).status_code == 303
+    assert not (await store.slot(slot.id)).closed
+    assert (await public_booking(app, slot.id)).status_code == 303
+    assert (await store.slot(slot.id)).booked == 1
+
+
+async def test_closing_a_slot_keeps_its_bookings(admin, store, hub, venue, slot):
+    booking, _ = await service.book(store, hub, venue.resource("tables"), slot.id, NAME, CONTACT, 2)
+    await act(admin, f"/admin/slots/{slot.id}/closed", closed="1")
+    assert (await store.booking_by_id(booking.id))[0].status == "confirmed"
+    assert (await store.slot(slot.id)).booked == 2
+
+
+async def test_htmx_action_returns_the_resources_board_fragment(admin, store, hub, venue, slot, tomorrow):
+    tables = venue.resource("tables")
+    booking, _ = await service.book(store, hub, tables, slot.id, NAME, CONTACT, 2)
+    response = await act(admin, f"/admin/bookings/{booking.id}/attendance", htmx=True, attendance="checked_in")
+    assert response.status_code == 200
+    assert response.headers["HX-Retarget"] == f"#board-{tables.id}"
+    assert response.headers["HX-Reswap"] == "outerHTML"
+    html = (await text(response)).strip()
+    assert html.startswith(f'<section id="board-{tables.id}"') and html.endswith("</section>")
+    assert "<html" not in html and "<em>checked in</em>" in html and NAME in html
+    assert f'name="csrf_token" value="{await session_token(admin)}"' in html
+
+
+@pytest.mark.parametrize("path, fields", [
+    ("/admin/slots/{slot}/closed", {"closed": "1"}),
+    ("/admin/bookings/{booking}/cancel", {}),
+    ("/admin/bookings/{booking}/attendance", {"attendance": "no_show"}),
+    ("/admin/bookings/{booking}/call", {"counter": "Room 2"}),
+    ("/admin/resources/{tables}/call-next", {"day": "{day}"}),
+    ("/admin/resources/{tables}/bookings", {"slot_id": "{slot}", "name": "Walk In", "contact": "55555"}),
+])
+async def test_every_board_action_answers_htmx_with_the_fragment_and_forms_with_a_redirect(
+        admin, store, hub, venue, slot, tomorrow, path, fields):
+    tables = venue.resource("tables")
+    names = dict(slot=slot.id, tables=tables.id, day=tomorrow)
+    for htmx in (True, False):
+        booking, _ = await service.book(store, hub, tables, slot.id, NAME, CONTACT, 1)
+        names["booking"] = booking.id
+        response = await act(admin, path.format(**names), htmx=htmx,
+                             **{k: v.format(**names) for k, v in fields.items()})
+        if htmx:
+            assert response.status_code == 200
+            assert response.headers["HX-Retarget"] == f"#board-{tables.id}"
+            assert (await text(response)).lstrip().startswith(f'<section id="board-{tables.id}"')
+        else:
+            assert response.status_code == 303
+            assert response.headers["Location"] == f"{board_url(tomorrow)}#board-{tables.id}"
+        await act(admin, f"/admin/slots/{slot.id}/closed", closed="0")
+
+
+# -- live
+
+
+async def test_staff_board_stream_shows_a_public_booking_at_once(app, admin, hub, venue, slot, tomorrow):
+    tables, bar = venue.resource("tables"), venue.resource("bar")
+    async with admin.request(f"/admin/events/board/{venue.id}/{tomorrow}") as connection:
+        first = await read_until(connection, f"event: board-{bar.id}".encode())
+        while first.count(b"</section>") < 2:
+            first += await asyncio.wait_for(connection.receive(), 2)
+        assert first.startswith(b"retry: ")
+        assert events_in(first) == [f"board-{tables.id}", f"board-{bar.id}"]
+        assert connection.headers["Content-Type"] == "text/event-stream"
+        assert (await public_booking(app, slot.id, name="Phone Booker", contact="07700 900123")).status_code == 303
+        update = await read_until(connection, b"Phone Booker")
+        assert f"event: board-{tables.id}".encode() in update and b"07700 900123" in update
+        assert f'id="board-{tables.id}"'.encode() in update
+        await connection.disconnect()
+    await streams_closed(hub)
+
+
+async def test_staff_board_stream_for_an_unknown_venue_is_404(admin):
+    assert (await admin.get(f"/admin/events/board/999999/2030-01-01")).status_code == 404
+    assert (await admin.get(f"/admin/events/board/1/not-a-day")).status_code == 400
+
+
+async def test_one_staff_action_reaches_every_other_staff_board(app, admin, staff, store, hub, venue, slot, tomorrow):
+    other = app.test_client()
+    assert (await log_in(other)).status_code == 303
+    tables = venue.resource("tables")
+    booking, _ = await service.book(store, hub, tables, slot.id, NAME, CONTACT, 1)
+    async with other.request(f"/admin/events/board/{venue.id}/{tomorrow}") as connection:
+        await read_until(connection, NAME.encode())
+        await act(admin, f"/admin/bookings/{booking.id}/attendance", attendance="no_show")
+        assert b"<em>no-show</em>" in await read_until(connection, b"<em>no-show</em>")
+        await connection.disconnect()
+    await streams_closed(hub)
+
+
+async def clear_of_minute_tick() -> None:
+    """The kiosks' minute tick re-renders clocks and panels: keep a render count away from it."""
+    second = datetime.now(UTC).second + datetime.now(UTC).microsecond / 1e6
+    if second > 58.5:
+        await asyncio.sleep(60.2 - second)
+
+
+async def test_one_booking_renders_public_kiosk_and_staff_topics_once_each(store, hub, venue, slot, tomorrow):
+    tables = venue.resource("tables")
+    watched = [f"day:{tables.id}:{tomorrow}", f"panel:{tables.id}", f"board:{tables.id}:{tomorrow}"]
+    subscribers = [hub.subscribe(watched, "en") for _ in range(3)]
+    rendered: list[str] = []
+    render = hub._render
+
+    async def counting(topic, locale):
+        rendered.append(topic)
+        return await render(topic, locale)
+
+    hub._render = counting
+    try:
+        await clear_of_minute_tick()
+        before = hub.renders
+        await service.book(store, hub, tables, slot.id, NAME, CONTACT, 1)
+        await hub.settle()
+        assert sorted(rendered) == sorted(watched)  # each exactly once, for three subscribers each
+        assert hub.renders - before == 3
+        for sub in subscribers:
+            assert set(sub.pending) == set(watched)
+            assert NAME.encode() in sub.pending[watched[2]]
+            assert NAME.encode() not in sub.pending[watched[0]] + sub.pending[watched[1]]
+    finally:
+        hub._render = render
+        for sub in subscribers:
+            hub.unsubscribe(sub)
+
+
+async def test_one_public_booking_over_real_streams_renders_each_topic_once(app, admin, hub, venue, slot, tomorrow):
+    tables = venue.resource("tables")
+    public = app.test_client()
+    rendered: list[str] = []
+    render = hub._render
+
+    async def counting(topic, locale):
+        rendered.append(topic)
+        return await render(topic, locale)
+
+    hub._render = counting
+    try:
+        async with public.request(f"/events/day/{tables.id}/{tomorrow}") as day_a, \
+                public.request(f"/events/day/{tables.id}/{tomorrow}") as day_b, \
+                public.request("/kiosk/test-bistro/events") as kiosk_a, \
+                public.request("/kiosk/test-bistro/events") as kiosk_b, \
+                admin.request(f"/admin/events/board/{venue.id}/{tomorrow}") as board_a, \
+                admin.request(f"/admin/events/board/{venue.id}/{tomorrow}") as board_b:
+            streams = (day_a, day_b, kiosk_a, kiosk_b, board_a, board_b)
+            for connection in streams:
+                await read_until(connection, b"</")
+            await clear_of_minute_tick()
+            await hub.settle()
+            rendered.clear()
+            assert (await public_booking(app, slot.id, name="Ann Public")).status_code == 303
+            needles = [b'data-remaining="9"'] * 2 + [f"event: panel-{tables.id}".encode()] * 2 + [b"Ann Public"] * 2
+            for connection, needle in zip(streams, needles):
+                await read_until(connection, needle)
+            await hub.settle()
+            for connection in streams:
+                await connection.disconnect()
+    finally:
+        hub._render = render
+    assert sorted(rendered) == sorted([f"day:{tables.id}:{tomorrow}", f"panel:{tables.id}",
+                                       f"board:{tables.id}:{tomorrow}"])
+    await streams_closed(hub)
