@@ -94,6 +94,5 @@ async def set_schedule(store: Store, hub: Hub, resource_id: int, rules: list[Ope
                        exceptions: list[DayException]) -> list[date]:
     """New weekly rules and exceptions; future slots follow (raises CapacityConflict)."""
     days = await store.set_schedule(resource_id, rules, exceptions, now())
-    hub.notify(topics.panel(resource_id), *(t for d in days for t in (topics.day(resource_id, d),
-                                                                     topics.board(resource_id, d))))
+    hub.notify(*topics.of_schedule(resource_id, days))
     return days

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime, time, timedelta
 
 import pytest
@@ -14,9 +15,11 @@ EVERY_DAY = [OpeningRule(d, time(8), time(20), 60, 10) for d in range(7)]
 
 
 @pytest.fixture
-async def app(tmp_path):
-    """The app, started (before_serving ran), on its own database."""
-    app = create_app({"DATABASE_URL": f"sqlite:///{tmp_path}/test.db", "SECRET_KEY": "test", "TESTING": True})
+async def app(tmp_path, request):
+    """The app, started (before_serving ran), on its own database (PostgreSQL if SLOTCAST_TEST_ENGINE=postgres)."""
+    on_postgres = os.environ.get("SLOTCAST_TEST_ENGINE") == "postgres"
+    url = request.getfixturevalue("pg_url") if on_postgres else f"sqlite:///{tmp_path}/test.db"
+    app = create_app({"DATABASE_URL": url, "SECRET_KEY": "test", "TESTING": True})
     async with app.test_app():
         store = app.extensions["slotcast"].store
         venue_id = await store.add_venue("test-bistro", "Test Bistro", "restaurant", "UTC")
@@ -62,3 +65,22 @@ async def csrf_token(client, path: str) -> str:
     await client.get(path)
     async with client.session_transaction() as session:
         return session.get("csrf_token") or ""
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """A throwaway PostgreSQL server for the whole run; a test that needs it fails (never skips) without it."""
+    from postgres_server import PostgresServer
+
+    server = PostgresServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def pg_url(postgres, request):
+    """The URL of a new, empty PostgreSQL database of its own, dropped after the test."""
+    name = "t_" + "".join(c if c.isalnum() else "_" for c in request.node.name.lower())[:50]
+    postgres.drop_database(name)
+    yield postgres.create_database(name)
+    postgres.drop_database(name)

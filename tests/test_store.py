@@ -1,24 +1,30 @@
-"""The Store contract: every engine must pass these."""
+"""The Store contract: every engine (SQLite and PostgreSQL) must pass these."""
 
 import asyncio
 import sqlite3
 from datetime import UTC, datetime, time, timedelta
 
+import asyncpg
 import pytest
 
 from booking import schedule
 from booking.model import Forbidden, NotFound, OpeningRule, SlotFull, SlotUnavailable
 from booking.migrations import MIGRATIONS
-from booking.sqlite import SqliteStore
 from booking.store import open_store, sqlite_path
 
 NOW = datetime.now(UTC)
 RULES = [OpeningRule(d, time(9), time(12), 60, 10) for d in range(7)]
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def url(request, tmp_path):
+    """An empty database of each engine."""
+    return f"sqlite:///{tmp_path}/store.db" if request.param == "sqlite" else request.getfixturevalue("pg_url")
+
+
 @pytest.fixture
-async def store(tmp_path):
-    store = open_store(f"sqlite:///{tmp_path}/store.db", tmp_path)
+async def store(url, tmp_path):
+    store = open_store(url, tmp_path)
     await store.open()
     yield store
     await store.close()
@@ -41,6 +47,18 @@ async def book(store, slot, n=1, **kw):
     return await store.book(slot.id, "Ann", "12345", n, NOW, **kw)
 
 
+async def query(url, tmp_path, sql: str, *args) -> list[tuple]:
+    """Rows of one SQL statement, run by the engine's own driver behind the store's back."""
+    if url.startswith("sqlite"):
+        with sqlite3.connect(sqlite_path(url, tmp_path)) as db:
+            return db.execute(sql.replace("$1", "?"), args).fetchall()
+    db = await asyncpg.connect(url)
+    try:
+        return [tuple(r) for r in await db.fetch(sql, *args)]
+    finally:
+        await db.close()
+
+
 def test_sqlite_urls(tmp_path):
     assert sqlite_path("sqlite:///instance/x.db", tmp_path) == tmp_path / "instance/x.db"
     assert sqlite_path("sqlite:////var/x.db", tmp_path).as_posix() == "/var/x.db"
@@ -48,17 +66,28 @@ def test_sqlite_urls(tmp_path):
         open_store("mysql://x", tmp_path)
 
 
-async def test_migrations_run_once_from_empty(tmp_path):
-    path = tmp_path / "m.db"
+TABLES = {"sqlite": "SELECT name FROM sqlite_master WHERE type = 'table'",
+          "postgresql": "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"}
+
+
+async def test_migrations_run_once_from_empty(url, tmp_path):
     for _ in range(2):  # reopening must not re-run a step
-        store = SqliteStore(path)
+        store = open_store(url, tmp_path)
         await store.open()
         await store.close()
-    db = sqlite3.connect(path)
-    versions = [v for (v,) in db.execute("SELECT version FROM schema_version")]
+    versions = [v for (v,) in await query(url, tmp_path, "SELECT version FROM schema_version ORDER BY version")]
     assert versions == list(range(1, len(MIGRATIONS) + 1))
     assert {"venues", "resources", "opening_rules", "slots", "bookings"} <= {
-        r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        r[0] for r in await query(url, tmp_path, TABLES[url.split(":")[0]])}
+
+
+@pytest.mark.postgres
+async def test_postgres_workers_starting_together_migrate_once(pg_url, tmp_path):
+    stores = [open_store(pg_url, tmp_path) for _ in range(4)]
+    await asyncio.gather(*(s.open() for s in stores))
+    await asyncio.gather(*(s.close() for s in stores))
+    versions = [v for (v,) in await query(pg_url, tmp_path, "SELECT version FROM schema_version ORDER BY version")]
+    assert versions == list(range(1, len(MIGRATIONS) + 1))
 
 
 async def test_venues_come_back_with_resources_and_rules(store, resource_id):
@@ -112,6 +141,12 @@ async def test_idempotency_key_books_once(store, slot):
     assert after.booked == 2
 
 
+async def test_one_idempotency_key_sent_many_times_at_once_books_once(store, slot):
+    results = await asyncio.gather(*(book(store, slot, 2, idempotency_key="key-racing-1") for _ in range(20)))
+    assert len({b.reference for b, _ in results}) == 1
+    assert (await store.slot(slot.id)).booked == 2
+
+
 async def test_cancel_gives_the_places_back_once(store, slot):
     booking, _ = await book(store, slot, 4)
     with pytest.raises(Forbidden):
@@ -143,9 +178,9 @@ async def test_200_concurrent_bookers_fill_exactly_the_capacity(store, slot):
     assert len({b.reference for b, _ in confirmed}) == 10
 
 
-async def test_two_connections_to_one_file_never_overbook(tmp_path, store, slot):
-    """Like two worker processes: separate connections, separate threads, one database file."""
-    other = SqliteStore(store.path)
+async def test_two_stores_on_one_database_never_overbook(url, tmp_path, store, slot):
+    """Like two worker processes: separate connections (and threads or pools), one database."""
+    other = open_store(url, tmp_path)
     await other.open()
     try:
         attempts = [s.book(slot.id, "Bo", "12345", 1, NOW) for s in (store, other) for _ in range(100)]
@@ -156,8 +191,7 @@ async def test_two_connections_to_one_file_never_overbook(tmp_path, store, slot)
     assert (await store.slot(slot.id)).booked == 10
 
 
-async def test_the_database_itself_refuses_overbooking(store, slot):
+async def test_the_database_itself_refuses_overbooking(url, tmp_path, store, slot):
     """The CHECK constraint is the backstop behind the conditional update."""
-    db = sqlite3.connect(store.path)
-    with pytest.raises(sqlite3.IntegrityError):
-        db.execute("UPDATE slots SET booked = capacity + 1 WHERE id = ?", (slot.id,))
+    with pytest.raises((sqlite3.IntegrityError, asyncpg.CheckViolationError)):
+        await query(url, tmp_path, "UPDATE slots SET booked = capacity + 1 WHERE id = $1", slot.id)

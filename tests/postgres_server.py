@@ -1,0 +1,116 @@
+"""A throwaway PostgreSQL for tests and benchmarks: Debian's binaries, initdb into a temp folder, a free port."""
+
+from __future__ import annotations
+
+import glob
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def binaries() -> Path:
+    """The folder of Debian's PostgreSQL programs (newest version), or of `initdb` on PATH."""
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=lambda p: int(p.split("/")[4]))
+    initdb = found[-1] if found else shutil.which("initdb")
+    if not initdb:
+        raise RuntimeError("PostgreSQL is not installed: run `make postgres` (Debian's postgresql package)")
+    return Path(initdb).resolve().parent
+
+
+class PostgresServer:
+    """A private PostgreSQL cluster on 127.0.0.1; `durable=False` turns fsync off for fast tests."""
+
+    def __init__(self, durable: bool = False):
+        self.bin = binaries()
+        self.port = free_port()
+        self.folder = Path(tempfile.mkdtemp(prefix="slotcast-pg-"))
+        self.data = self.folder / "data"
+        self.durable = durable
+        # initdb refuses to run as root: then the cluster belongs to the `postgres` user.
+        self.user = [] if os.geteuid() else ["runuser", "-u", "postgres", "--"]
+
+    def url(self, database: str = "postgres") -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
+
+    def _run(self, program: str, *args: str, timeout: float = 60) -> str:
+        done = subprocess.run([*self.user, str(self.bin / program), *args], capture_output=True, text=True,
+                              timeout=timeout, cwd=self.folder)
+        if done.returncode:
+            raise RuntimeError(f"{program} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}\n{self.log()}")
+        return done.stdout
+
+    def start(self) -> PostgresServer:
+        """initdb and start; raises with the server's log when PostgreSQL cannot be started."""
+        began = time.monotonic()
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+        self.started_in = time.monotonic() - began
+        return self
+
+    def _start(self) -> None:
+        if self.user:
+            try:
+                pwd.getpwnam("postgres")
+            except KeyError:
+                raise RuntimeError("initdb refuses root, and there is no `postgres` user to run it as"
+                                   " (Debian's postgresql package creates one: `make postgres`)") from None
+            shutil.chown(self.folder, "postgres", "postgres")
+        self._run("initdb", "-D", str(self.data), "-U", "postgres", "-A", "trust", "-E", "UTF8",
+                  "--locale=C", "--no-sync")
+        settings = [f"port={self.port}", "listen_addresses=127.0.0.1", f"unix_socket_directories={self.folder}",
+                    "max_connections=300", "shared_buffers=128MB"]
+        if not self.durable:
+            settings += ["fsync=off", "synchronous_commit=off", "full_page_writes=off"]
+        options = " ".join(f"-c {s}" for s in settings)
+        self._run("pg_ctl", "-D", str(self.data), "-l", str(self.folder / "server.log"), "-o", options,
+                  "-w", "-t", "30", "start")
+
+    def sql(self, statement: str, database: str = "postgres") -> str:
+        """Run one statement with psql; its unaligned output."""
+        return self._run("psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1",
+                         "-p", str(self.port), "-U", "postgres", "-d", database, "-c", statement)
+
+    def create_database(self, name: str) -> str:
+        """A new empty database; its URL."""
+        self.sql(f'CREATE DATABASE "{name}"')
+        return self.url(name)
+
+    def drop_database(self, name: str) -> None:
+        self.sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    def stop(self) -> None:
+        """Stop the server and delete its folder."""
+        try:
+            if (self.data / "postmaster.pid").exists():
+                self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop")
+        finally:
+            shutil.rmtree(self.folder, ignore_errors=True)
+
+    def log(self) -> str:
+        path = self.folder / "server.log"
+        return path.read_text(errors="replace")[-4000:] if path.exists() else ""
+
+
+if __name__ == "__main__":  # a server for trying things by hand; Ctrl-C stops it
+    server = PostgresServer().start()
+    print(f"{server.url()} (started in {server.started_in:.1f} s)", flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        server.stop()

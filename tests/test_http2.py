@@ -1,0 +1,42 @@
+"""With SLOTCAST_CERTFILE and SLOTCAST_KEYFILE, `python app.py` serves TLS and offers HTTP/2 (ALPN)."""
+
+from __future__ import annotations
+
+import socket
+import ssl
+import subprocess
+import sys
+import time
+
+from live_server import ROOT, LiveServer
+
+
+def negotiated(port: int) -> str | None:
+    """The protocol the server picks when a client offers h2 and http/1.1."""
+    context = ssl.create_default_context()
+    context.check_hostname, context.verify_mode = False, ssl.CERT_NONE  # a self-signed test certificate
+    context.set_alpn_protocols(["h2", "http/1.1"])
+    with socket.create_connection(("127.0.0.1", port), timeout=2) as raw:
+        with context.wrap_socket(raw, server_hostname="localhost") as tls:
+            return tls.selected_alpn_protocol()
+
+
+def test_tls_serves_http2(tmp_path):
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
+                    "-days", "1", "-subj", "/CN=localhost"], check=True, capture_output=True)
+    server = LiveServer(tmp_path, {"SLOTCAST_CERTFILE": str(cert), "SLOTCAST_KEYFILE": str(key)})
+    with server.log_path.open("wb") as log:
+        server.process = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=server.env, stdout=log,
+                                          stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 15
+        while True:
+            try:
+                assert negotiated(server.port) == "h2"
+                break
+            except (ConnectionError, ssl.SSLError, TimeoutError):
+                assert server.process.poll() is None and time.monotonic() < deadline, server.log()
+                time.sleep(0.1)
+    finally:
+        server.stop()

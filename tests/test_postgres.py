@@ -1,0 +1,184 @@
+"""PostgreSQL only: change notices inside the transaction, and listening for other processes' changes."""
+
+import asyncio
+import json
+import os
+import signal
+import time as clock
+from datetime import UTC, datetime, time, timedelta
+
+import asyncpg
+import pytest
+
+from booking import schedule, topics
+from booking.model import OpeningRule, SlotFull
+from booking.postgres import CHANNEL, LISTENER_NAME, PostgresStore
+
+NOW = datetime.now(UTC)
+
+pytestmark = pytest.mark.postgres
+
+
+@pytest.fixture
+async def stores(pg_url):
+    """Two stores on one database, like two worker processes; the second checks its listener every 0.5 s."""
+    first, second = PostgresStore(pg_url), PostgresStore(pg_url, keepalive=0.5)
+    await first.open()
+    await second.open()
+    yield first, second
+    await first.close()
+    await second.close()
+
+
+@pytest.fixture
+async def slot(stores):
+    store = stores[0]
+    venue_id = await store.add_venue("v", "Venue", "restaurant", "UTC")
+    rid = await store.add_resource(venue_id, "r", "Room", [OpeningRule(d, time(9), time(12), 60, 2) for d in range(7)])
+    await store.extend_slots(NOW)
+    return (await store.slots_for_day(rid, schedule.local_today("UTC") + timedelta(days=1)))[0]
+
+
+class Recorder:
+    """on_change / on_resync callbacks that queue what they were given."""
+
+    def __init__(self):
+        self.changes: asyncio.Queue = asyncio.Queue()
+        self.resyncs: asyncio.Queue = asyncio.Queue()
+
+    def on_change(self, *names):
+        self.changes.put_nowait(names)
+
+    def on_resync(self):
+        self.resyncs.put_nowait(clock.monotonic())
+
+
+async def test_a_booking_announces_its_topics_on_commit_only(pg_url, stores, slot):
+    store = stores[0]
+    heard: asyncio.Queue = asyncio.Queue()
+    db = await asyncpg.connect(pg_url)
+    await db.add_listener(CHANNEL, lambda *notice: heard.put_nowait(notice[3]))
+    try:
+        _, after = await store.book(slot.id, "Ann", "12345", 2, NOW)
+        payload = await asyncio.wait_for(heard.get(), 2)
+        assert json.loads(payload) == {"o": store.origin, "t": list(topics.of_slot(after))}
+        assert len(payload.encode()) < 8000 and "Ann" not in payload
+        with pytest.raises(SlotFull):  # rolled back: no notice
+            await store.book(slot.id, "Bo", "12345", 1, NOW)
+        await asyncio.sleep(0.2)
+        assert heard.empty()
+    finally:
+        await db.close()
+
+
+async def test_many_topics_are_split_into_notices_under_8000_bytes(pg_url, stores):
+    store, names = stores[0], [f"day:{n}:2026-01-01" for n in range(1000)]  # ~21 kB of topic names
+    heard: asyncio.Queue = asyncio.Queue()
+    db = await asyncpg.connect(pg_url)
+    await db.add_listener(CHANNEL, lambda *notice: heard.put_nowait(notice[3]))
+    try:
+        async with store._tx() as tx:
+            await store._announce(tx, *names)
+        payloads, received = [], []
+        while len(received) < len(names):
+            payloads.append(await asyncio.wait_for(heard.get(), 2))
+            received += json.loads(payloads[-1])["t"]
+    finally:
+        await db.close()
+    assert received == names and len(payloads) > 1
+    assert all(len(p.encode()) < 8000 for p in payloads)
+
+
+async def test_listen_relays_other_processes_changes_only(stores, slot):
+    mine, other = stores
+    seen = Recorder()
+    listening = asyncio.create_task(mine.listen(seen.on_change, seen.on_resync))
+    try:
+        await asyncio.wait_for(seen.resyncs.get(), 5)  # listening now
+        await mine.book(slot.id, "Ann", "12345", 1, NOW)  # its own hub has it already
+        _, after = await other.book(slot.id, "Bo", "12345", 1, NOW)
+        assert await asyncio.wait_for(seen.changes.get(), 2) == topics.of_slot(after)
+        assert seen.changes.empty()
+    finally:
+        listening.cancel()
+        await asyncio.gather(listening, return_exceptions=True)
+
+
+async def test_every_write_that_changes_a_page_is_announced(stores, slot):
+    mine, other = stores
+    seen = Recorder()
+    listening = asyncio.create_task(other.listen(seen.on_change, seen.on_resync))
+    try:
+        await asyncio.wait_for(seen.resyncs.get(), 5)
+        booking, _ = await mine.book(slot.id, "Ann", "12345", 1, NOW)
+        writes = [
+            lambda: mine.call(booking.id, "Room 1", NOW),
+            lambda: mine.requeue(booking.id, NOW),
+            lambda: mine.call_next(slot.resource_id, slot.local_date, "Room 2", NOW),
+            lambda: mine.set_attendance(booking.id, "checked_in"),
+            lambda: mine.set_slot_closed(slot.id, True),
+            lambda: mine.cancel(booking.reference, booking.cancel_token, NOW),
+        ]
+        assert await asyncio.wait_for(seen.changes.get(), 2) == topics.of_slot(slot)  # the booking
+        for write in writes:
+            await write()
+            assert await asyncio.wait_for(seen.changes.get(), 2) == topics.of_slot(slot)
+        days = await mine.set_schedule(slot.resource_id, [], [], NOW)  # closes every future slot
+        assert days and await asyncio.wait_for(seen.changes.get(), 2) == topics.of_schedule(slot.resource_id, days)
+    finally:
+        listening.cancel()
+        await asyncio.gather(listening, return_exceptions=True)
+
+
+async def test_a_lost_listener_reconnects_and_resyncs(pg_url, stores, slot):
+    mine, other = stores
+    seen = Recorder()
+    listening = asyncio.create_task(other.listen(seen.on_change, seen.on_resync))
+    admin = await asyncpg.connect(pg_url)
+    try:
+        await asyncio.wait_for(seen.resyncs.get(), 5)
+        killed_at = clock.monotonic()
+        assert await admin.fetchval(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = $1"
+            " AND datname = current_database()", LISTENER_NAME) == 1
+        resynced_at = await asyncio.wait_for(seen.resyncs.get(), 10)
+        print(f"listener back {resynced_at - killed_at:.2f} s after it was killed")
+        _, after = await mine.book(slot.id, "Ann", "12345", 1, NOW)
+        assert await asyncio.wait_for(seen.changes.get(), 2) == topics.of_slot(after)
+    finally:
+        await admin.close()
+        listening.cancel()
+        await asyncio.gather(listening, return_exceptions=True)
+
+
+async def test_a_hung_listener_is_noticed_by_its_liveness_check(pg_url, stores):
+    """A peer that stops answering (no FIN, as after a network cut) fails the periodic SELECT 1."""
+    seen = Recorder()
+    listening = asyncio.create_task(stores[1].listen(seen.on_change, seen.on_resync))
+    admin = await asyncpg.connect(pg_url)
+    pid = None
+    try:
+        await asyncio.wait_for(seen.resyncs.get(), 5)
+        pid = await admin.fetchval("SELECT pid FROM pg_stat_activity WHERE application_name = $1"
+                                   " AND datname = current_database()", LISTENER_NAME)
+        os.kill(pid, signal.SIGSTOP)  # the backend freezes; its socket stays open
+        frozen_at = clock.monotonic()
+        resynced_at = await asyncio.wait_for(seen.resyncs.get(), 5)
+        print(f"hung listener replaced after {resynced_at - frozen_at:.2f} s (checks every 0.5 s)")
+        assert resynced_at - frozen_at < 2 * stores[1].keepalive + 1
+    finally:
+        if pid:
+            os.kill(pid, signal.SIGCONT)
+        await admin.close()
+        listening.cancel()
+        await asyncio.gather(listening, return_exceptions=True)
+
+
+async def test_listen_stops_promptly_when_cancelled(stores):
+    seen = Recorder()
+    listening = asyncio.create_task(stores[1].listen(seen.on_change, seen.on_resync))
+    await asyncio.wait_for(seen.resyncs.get(), 5)
+    began = clock.monotonic()
+    listening.cancel()
+    await asyncio.gather(listening, return_exceptions=True)
+    assert clock.monotonic() - began < 0.5
