@@ -9,7 +9,7 @@ PY := $(VENV)/bin/python
 CATALOGS := $(patsubst %.po,%.mo,$(wildcard translations/*/LC_MESSAGES/messages.po))
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup run test browser postgres bench messages clean
+.PHONY: setup run test test-postgres bench-postgres browser postgres bench messages clean
 
 setup: $(VENV)/ready $(CATALOGS)
 
@@ -37,6 +37,14 @@ postgres:
 
 test: setup browser postgres
 	$(PY) -m pytest
+
+# The test-client suite again, with the app on PostgreSQL instead of SQLite (~2 minutes; not part of `test`).
+test-postgres: setup postgres
+	SLOTCAST_TEST_ENGINE=postgres $(PY) -m pytest -m "not browser and not postgres" --ignore=tests/test_hardening.py
+
+# PostgreSQL booking throughput and NOTIFY delay on a throwaway server (prints the numbers).
+bench-postgres: setup postgres
+	$(PY) bench/pg_bookings.py
 
 # Benchmarks against a real Hypercorn on 127.0.0.1, with Node and uvicorn baselines (not part of `make test`):
 # ~12 minutes; `make bench QUICK=1` (N = 1,000 only) ~2. Results in bench/results/. Its own venv: never the app's.

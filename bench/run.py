@@ -1,0 +1,649 @@
+"""`make bench`: Slotcast under Hypercorn, side by side with a Node `http` and a uvicorn + sse-starlette baseline.
+
+    bench/.venv/bin/python bench/run.py [--quick]
+
+Everything runs on 127.0.0.1; every loop is bounded in count and time. Writes bench/results/results.md,
+bench/results/bench.png and bench/results/raw.json (results-quick.* with --quick).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import random
+import re
+import resource
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+RESULTS = BENCH / "results"
+APP_PYTHON = str(ROOT / ".venv" / "bin" / "python")
+TICK = os.sysconf("SC_CLK_TCK")
+SOURCES = ",".join(f"127.0.0.{i}" for i in range(1, 9))  # spreads the client ports over 8 source addresses
+LONDON_TOMORROW = (datetime.now(ZoneInfo("Europe/London")) + timedelta(days=1)).date().isoformat()
+UTC_DAYS = [(datetime.now(UTC) + timedelta(days=d)).date().isoformat() for d in range(1, 8)]
+COMMANDS: list[str] = []
+WORK = Path(tempfile.mkdtemp(prefix="slotcast-bench-"))
+
+
+def note(command: str, port: int = 0) -> None:
+    """Keep a command for the report, in a form that can be run again."""
+    command = command.replace(str(WORK), "WORK").replace(str(ROOT) + "/", "").replace(sys.executable, "bench/.venv/bin/python")
+    command = command.replace(f"={port}", "=PORT").replace(f" {port} ", " PORT ") if port else command
+    if command not in COMMANDS:
+        COMMANDS.append(command)
+
+
+def log(*args) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}]", *args, flush=True)
+
+
+def free_port() -> int:
+    """A free port below the ephemeral range, so the load clients' own ports never take it."""
+    while True:
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", random.randrange(20000, 32000)))
+            except OSError:
+                continue
+            return probe.getsockname()[1]
+
+
+def pct(values: list[float], p: float) -> float:
+    """The p-th percentile (nearest rank) of `values`, in the same unit."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(p / 100 * len(ordered)) - 1))] if ordered else float("nan")
+
+
+async def http(port: int, method: str, path: str, body: dict | None = None) -> tuple[int, bytes]:
+    """One request on its own connection: (status, body)."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        data = json.dumps(body).encode() if body is not None else b""
+        writer.write(f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+                     f"Content-Type: application/json\r\nContent-Length: {len(data)}\r\n\r\n".encode() + data)
+        answer = await asyncio.wait_for(reader.read(), 30)
+    finally:
+        writer.close()
+    head, _, text = answer.partition(b"\r\n\r\n")
+    return int(head.split(b" ", 2)[1]), text
+
+
+# -- servers
+
+
+@dataclass
+class Server:
+    """One server process under test."""
+
+    name: str
+    argv: list[str]
+    stream_path: str = "/events"
+    env: dict = field(default_factory=dict)
+    port: int = 0
+    process: subprocess.Popen | None = None
+
+    async def start(self) -> Server:
+        self.port = free_port()
+        env = {**os.environ, **{k: v.replace("{port}", str(self.port)) for k, v in self.env.items()}}
+        argv = [a.replace("{port}", str(self.port)) for a in self.argv]
+        note(" ".join(f"{k}={v}" for k, v in env.items() if k in self.env) + " " + " ".join(argv), self.port)
+        self.process = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                                        stderr=open(RESULTS / f"{self.name}.log.tmp", "ab"))
+        for _ in range(400):
+            if self.process.poll() is not None:
+                raise RuntimeError(f"{self.name} exited: see bench/results/{self.name}.log.tmp")
+            try:
+                _, writer = await asyncio.open_connection("127.0.0.1", self.port)
+                writer.close()
+                await asyncio.sleep(0.3)  # let it finish starting up (Slotcast: migrations, slots)
+                return self
+            except OSError:
+                await asyncio.sleep(0.05)
+        raise RuntimeError(f"{self.name} did not start")
+
+    async def stop(self) -> None:
+        self.process.send_signal(signal.SIGTERM)
+        for _ in range(200):
+            if self.process.poll() is not None:
+                return
+            await asyncio.sleep(0.05)
+        self.process.kill()
+        self.process.wait()
+
+    def rss(self) -> int:
+        status = Path(f"/proc/{self.process.pid}/status").read_text()
+        return int(re.search(r"VmRSS:\s+(\d+) kB", status).group(1)) * 1024
+
+    def cpu(self) -> float:
+        """CPU seconds (user + system) the process used so far."""
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / TICK
+
+    async def trigger(self, version: int) -> tuple[float, float]:
+        """Cause one change: the monotonic times its request was sent and its 201 arrived."""
+        sent = time.monotonic()
+        status, _ = await http(self.port, "POST", "/publish", {})
+        assert status == 201, status
+        return sent, time.monotonic()
+
+
+class Slotcast(Server):
+    """Slotcast (python app.py: Hypercorn, one process) on a fresh copy of the seeded database."""
+
+    slots: list[int]
+
+    async def start(self) -> Slotcast:
+        shutil.copy(self.seed, self.seed + ".run")
+        for suffix in ("-wal", "-shm"):
+            Path(self.seed + ".run" + suffix).unlink(missing_ok=True)
+        await super().start()
+        status, body = await http(self.port, "GET", f"/api/v1/venues/harbour-kitchen/resources/terrace/slots"
+                                                    f"?date={LONDON_TOMORROW}")
+        self.slots = [s["id"] for s in json.loads(body)["slots"]]
+        return self
+
+    async def trigger(self, version: int) -> tuple[float, float]:
+        sent = time.monotonic()
+        status, body = await http(self.port, "POST", "/api/v1/bookings", {
+            "slot_id": self.slots[version % len(self.slots)], "name": "Bench", "contact": "bench@example.com"})
+        assert status == 201, (status, body)
+        return sent, time.monotonic()
+
+
+DAY = {"path": "", "resource": ""}  # Slotcast's day stream, found on its day page at start
+
+
+def slotcast(seed: str, **config) -> Slotcast:
+    env = {"HOST": "127.0.0.1", "PORT": "{port}", "SLOTCAST_DATABASE_URL": f"sqlite:///{seed}.run",
+           "SLOTCAST_SECRET_KEY": "bench", "SLOTCAST_SSE_MAX_PER_CLIENT": "20000",
+           "SLOTCAST_SSE_MAX_STREAMS": "20000", **{f"SLOTCAST_{k}": str(v) for k, v in config.items()}}
+    s = Slotcast("slotcast", [APP_PYTHON, "app.py"], env=env)
+    s.stream_path, s.resource, s.seed = DAY["path"], DAY["resource"], seed
+    return s
+
+
+def baselines(fragment: str) -> list[Server]:
+    return [Server("node", ["node", "bench/baselines/node_sse.js", "{port}", fragment]),
+            Server("uvicorn", [sys.executable, "bench/baselines/starlette_sse.py", "{port}", fragment])]
+
+
+# -- load client workers
+
+
+class Subscribers:
+    """`count` SSE streams over several load.py processes."""
+
+    def __init__(self, server: Server, count: int, path: str, event: str = "slots", processes: int = 2):
+        self.server, self.count, self.path, self.event = server, count, path, event
+        self.processes = processes if count >= 1000 else 1
+        self.workers: list[asyncio.subprocess.Process] = []
+
+    async def __aenter__(self) -> Subscribers:
+        share = [self.count // self.processes + (i < self.count % self.processes) for i in range(self.processes)]
+        argv = [sys.executable, str(BENCH / "load.py"), "sse", str(self.server.port), self.path]
+        note(" ".join(argv + ["COUNT", self.event, SOURCES]), self.server.port)
+        self.workers = [await asyncio.create_subprocess_exec(
+            *argv, str(n), self.event, SOURCES, stdin=subprocess.PIPE, stdout=subprocess.PIPE, limit=2**28)
+            for n in share]
+        opened = [await self._read(w) for w in self.workers]
+        failed = sum(o["failed"] for o in opened)
+        if failed:
+            raise RuntimeError(f"{failed} of {self.count} streams failed to open: {opened[0]['error']}")
+        self.open_seconds = max(o["done"] for o in opened) - min(o["began"] for o in opened)
+        return self
+
+    async def _read(self, worker) -> dict:
+        line = await asyncio.wait_for(worker.stdout.readline(), 120)
+        if not line:
+            raise RuntimeError("a load worker died")
+        return json.loads(line)
+
+    async def ask(self, command: str) -> list[dict]:
+        for w in self.workers:
+            w.stdin.write(command.encode() + b"\n")
+        await asyncio.gather(*(w.stdin.drain() for w in self.workers))
+        return [await self._read(w) for w in self.workers]
+
+    async def report(self, first: int, last: int) -> tuple[dict[int, list[float]], int]:
+        """Arrival times per event id, and how many streams missed an id for good."""
+        times: dict[int, list[float]] = {k: [] for k in range(first, last + 1)}
+        lost = 0
+        for answer in await self.ask(f"report {first} {last}"):
+            for k, ts in answer["times"].items():
+                times[int(k)] += ts
+            lost += sum(answer["lost"].values())
+        return times, lost
+
+    async def bytes(self) -> int:
+        return sum(a["bytes"] for a in await self.ask("bytes"))
+
+    async def __aexit__(self, *exc) -> None:
+        for w in self.workers:
+            if w.returncode is None:
+                w.stdin.write(b"quit\n")
+        await asyncio.wait_for(asyncio.gather(*(w.wait() for w in self.workers)), 30)
+
+
+async def broadcasts(server: Server, subs: Subscribers, count: int, every: float) -> dict:
+    """`count` changes, one every `every` s; per change the delay from its request to each stream's receipt.
+
+    Measured from the change's request being sent, not from its 201: the baselines answer 201 after queueing
+    every write (Node after writing them all), Slotcast answers first and then fans out, so "from the 201"
+    would flatter the baselines by their whole fan-out time.
+    """
+    cpu0, sent, answered = server.cpu(), {}, {}
+    began = time.monotonic()
+    for k in range(1, count + 1):
+        await asyncio.sleep(max(0.0, began + (k - 1) * every - time.monotonic()))
+        sent[k], answered[k] = await server.trigger(k)
+    await asyncio.sleep(max(1.0, every))
+    cpu = server.cpu() - cpu0
+    times, lost = await subs.report(1, count)
+    delays = [t - sent[k] for k, ts in times.items() for t in ts]
+    per_change = [max(ts) - sent[k] if ts else float("inf") for k, ts in times.items()]
+    p99_per_change = [pct([t - sent[k] for t in ts], 99) for k, ts in times.items()]
+    return dict(delays=delays, per_change=per_change, p99_per_change=p99_per_change, lost=lost, cpu=cpu, count=count,
+                answer=[answered[k] - sent[k] for k in sent])
+
+
+# -- scenarios
+
+
+async def fanout(server: Server, n: int, changes: int, every: float, path: str | None = None) -> dict:
+    """N idle streams: time to open, RSS per connection, then `changes` broadcasts."""
+    await server.start()
+    try:
+        rss0 = server.rss()
+        async with Subscribers(server, n, path or server.stream_path) as subs:
+            kiosks = None
+            if isinstance(server, Slotcast):  # plus a kiosk topic: ten wall screens of the same venue
+                kiosks = await Subscribers(server, 10, "/kiosk/harbour-kitchen/events",
+                                           f"panel-{server.resource}").__aenter__()
+            await asyncio.sleep(2)
+            rss = server.rss()
+            result = await broadcasts(server, subs, changes, every)
+            if kiosks:
+                result["lost"] += (await kiosks.report(1, changes))[1]
+                await kiosks.__aexit__()
+            result.update(open_seconds=subs.open_seconds, rss_per_conn=(rss - rss0) / n, rss=rss)
+    finally:
+        await server.stop()
+    return result
+
+
+def summary(result: dict, n: int) -> dict:
+    d = result["delays"]
+    return dict(n=n, open_s=result["open_seconds"], p50_ms=pct(d, 50) * 1e3, p99_ms=pct(d, 99) * 1e3,
+                max_ms=max(d) * 1e3, lost=result["lost"], kb_per_conn=result["rss_per_conn"] / 1024,
+                answer_ms=statistics.median(result["answer"]) * 1e3, cpu_ms=result["cpu"] / result["count"] * 1e3, us_per_sub=result["cpu"] / result["count"] / n * 1e6)
+
+
+async def polling_vs_push(seed: str, pages: int, seconds: float, quick: bool) -> list[dict]:
+    """The same 1,000 pages polling every 5 s, or held open by SSE, with bookings at a steady rate."""
+    rows = []
+    for mode, every in (("poll every 5 s", 10.0), ("push", 1.0), ("push", 10.0)):
+        server = await slotcast(seed).start()
+        try:
+            total0 = booked_total(json.loads((await http(server.port, "GET", poll_path()))[1]))
+            cpu0, began = server.cpu(), time.monotonic()
+            if mode == "push":
+                async with Subscribers(server, pages, server.stream_path) as subs:
+                    cpu0, began = server.cpu(), time.monotonic()
+                    bytes0 = await subs.bytes()
+                    result = await broadcasts(server, subs, max(1, int(seconds / every)), every)
+                    await asyncio.sleep(max(0.0, began + seconds - time.monotonic()))
+                    sent_bytes, staleness = await subs.bytes() - bytes0, result["delays"]
+                    unseen, errors = result["lost"], 0
+            else:
+                poller = await asyncio.create_subprocess_exec(
+                    sys.executable, str(BENCH / "load.py"), "poll", str(server.port), poll_path(), str(pages), "5",
+                    str(seconds), SOURCES, stdout=subprocess.PIPE, limit=2**28)
+                note(f"bench/.venv/bin/python bench/load.py poll PORT '{poll_path()}' {pages} 5 {seconds:g} {SOURCES}")
+                sent = {}
+                for k in range(1, int(seconds / every) + 1):
+                    await asyncio.sleep(max(0.0, began + k * every - 5 - time.monotonic()))
+                    sent[k] = (await server.trigger(k))[0]
+                answer = json.loads(await poller.stdout.readline())
+                await poller.wait()
+                sent_bytes = answer["bytes"]
+                seen = [next((t for t, total in page if t >= at and total - total0 >= k), None)
+                        for page in answer["answers"] for k, at in sent.items()]
+                staleness = [t - at for t, at in zip(seen, [at for _ in answer["answers"] for at in sent.values()]) if t]
+                unseen, errors = seen.count(None), answer["errors"]  # a booking just before the end: no poll left
+            cpu = server.cpu() - cpu0
+            elapsed = time.monotonic() - began
+        finally:
+            await server.stop()
+        label = f"{mode}, 1 booking / {every:g} s"
+        rows.append(dict(mode=label, cpu_s_per_min=cpu / elapsed * 60, mb_per_min=sent_bytes / elapsed * 60 / 1e6,
+                         stale_p50_ms=pct(staleness, 50) * 1e3, stale_p99_ms=pct(staleness, 99) * 1e3,
+                         unseen=unseen, errors=errors))
+        log(rows[-1])
+    return rows
+
+
+def poll_path() -> str:
+    return f"/api/v1/venues/harbour-kitchen/resources/terrace/slots?date={LONDON_TOMORROW}"
+
+
+def booked_total(body: dict) -> int:
+    return sum(s["booked"] for s in body["slots"])
+
+
+async def burst(seed: str, bookers: int, seconds: float) -> dict:
+    """1,000 bookers at once on one 100-place slot; then 50 bookers for `seconds` over 1,000 slots."""
+    server = await slotcast(seed).start()
+    try:
+        hall = []
+        for day in UTC_DAYS:
+            _, body = await http(server.port, "GET", f"/api/v1/venues/bench-hall/resources/hall/slots?date={day}")
+            hall += [s["id"] for s in json.loads(body)["slots"]]
+        target, many = hall[0], hall[1:1001]
+
+        async def book(slot_id: int) -> tuple[int, float]:
+            began = time.monotonic()
+            status, _ = await http(server.port, "POST", "/api/v1/bookings",
+                                   {"slot_id": slot_id, "name": "Bench", "contact": "bench@example.com"})
+            return status, time.monotonic() - began
+
+        answers = await asyncio.gather(*(book(target) for _ in range(bookers)))
+        _, body = await http(server.port, "GET", f"/api/v1/venues/bench-hall/resources/hall/slots?date={UTC_DAYS[0]}")
+        booked = next(s["booked"] for s in json.loads(body)["slots"] if s["id"] == target)
+        times = [t for _, t in answers]
+        result = dict(bookers=bookers, confirmed=sum(s == 201 for s, _ in answers),
+                      full=sum(s == 409 for s, _ in answers), booked=booked,
+                      p50_ms=pct(times, 50) * 1e3, p99_ms=pct(times, 99) * 1e3)
+
+        done, latencies, stop = 0, [], time.monotonic() + seconds
+
+        async def booker(i: int) -> None:
+            nonlocal done
+            n = i
+            while time.monotonic() < stop:
+                status, took = await book(many[n % len(many)])
+                assert status == 201, status
+                done, n = done + 1, n + 50
+                latencies.append(took)
+
+        began = time.monotonic()
+        await asyncio.gather(*(booker(i) for i in range(50)))
+        result.update(per_second=done / (time.monotonic() - began), slots=len(many),
+                      many_p50_ms=pct(latencies, 50) * 1e3, many_p99_ms=pct(latencies, 99) * 1e3)
+    finally:
+        await server.stop()
+    return result
+
+
+async def profile(seed: str, n: int, seconds: int) -> list[tuple[float, float, str]]:
+    """py-spy on Slotcast during broadcasts to `n` streams: the functions with the most time, self and total."""
+    server = await slotcast(seed).start()
+    raw = RESULTS / "profile.tmp"
+    try:
+        async with Subscribers(server, n, server.stream_path) as subs:
+            spy = await asyncio.create_subprocess_exec(
+                str(Path(sys.executable).parent / "py-spy"), "record", "--pid", str(server.process.pid),
+                "--duration", str(seconds), "--rate", "250", "--format", "raw", "--output", str(raw), "--nonblocking",
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            note(f"bench/.venv/bin/py-spy record --pid SLOTCAST_PID --duration {seconds} --rate 250 --format raw "
+                 "--nonblocking")
+            await broadcasts(server, subs, seconds - 2, 1.0)
+            await spy.wait()
+    finally:
+        await server.stop()
+    if not raw.exists():
+        return []
+    self_time, total, samples = {}, {}, 0
+    for line in raw.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        frames = [re.sub(r" \((.*/)?([^/]+)\)$", r" (\2)", f) for f in stack.split(";") if f]
+        samples += int(count)
+        for f in set(frames):
+            total[f] = total.get(f, 0) + int(count)
+        if frames:
+            self_time[frames[-1]] = self_time.get(frames[-1], 0) + int(count)
+    top = sorted(self_time, key=self_time.get, reverse=True)[:20]
+    return [(self_time[f] / samples * 100, total[f] / samples * 100, f) for f in top]
+
+
+# -- the report
+
+
+def fsync_ms(folder: str = "/tmp", rounds: int = 100) -> float:
+    """How long one 4 KB write + fsync takes where the benchmark database lives."""
+    fd, name = tempfile.mkstemp(dir=folder)
+    try:
+        began = time.perf_counter()
+        for _ in range(rounds):
+            os.write(fd, b"x" * 4096)
+            os.fsync(fd)
+        return (time.perf_counter() - began) / rounds * 1e3
+    finally:
+        os.close(fd)
+        os.unlink(name)
+
+
+def machine() -> list[str]:
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor())
+    versions = subprocess.run([APP_PYTHON, "-c", "import importlib.metadata as m, sys; print(sys.version.split()[0],"
+                               " *(m.version(p) for p in ('quart', 'hypercorn')))"], capture_output=True, text=True)
+    py, quart, hypercorn = versions.stdout.split()
+    from importlib.metadata import version
+    return [f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.node()}: {os.cpu_count()} cores ({cpu}), "
+            f"{os.sysconf('SC_PHYS_PAGES') * os.sysconf('SC_PAGE_SIZE') / 2**30:.0f} GiB, Linux {platform.release()}; "
+            f"load average at start {os.getloadavg()[0]:.2f} (other sessions' tests may share the 2 cores)",
+            f"Slotcast: Python {py}, Quart {quart}, Hypercorn {hypercorn} (one process, SQLite); "
+            f"Node {subprocess.run(['node', '--version'], capture_output=True, text=True).stdout.strip()}; "
+            f"uvicorn {version('uvicorn')} + Starlette {version('starlette')} + sse-starlette "
+            f"{version('sse-starlette')} (Python {platform.python_version()}, asyncio loop, h11)"]
+
+
+def table(rows: list[dict], columns: list[tuple[str, str, str]]) -> list[str]:
+    lines = ["| " + " | ".join(title for title, _, _ in columns) + " |", "|" + "---|" * len(columns)]
+    for row in rows:
+        lines.append("| " + " | ".join(format(row[key], fmt) if isinstance(row[key], float) else str(row[key])
+                                        for _, key, fmt in columns) + " |")
+    return lines
+
+
+def plot(fan: list[dict], soak: dict | None, out: Path) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2 if soak else 1, figsize=(12 if soak else 6, 4.5), squeeze=False)
+    ax = axes[0][0]
+    for name, color in (("slotcast", "C0"), ("node", "C2"), ("uvicorn", "C3")):
+        rows = [r for r in fan if r["server"] == name]
+        ns = [r["n"] for r in rows]
+        ax.plot(ns, [r["p99_ms"] for r in rows], "o-", color=color, label=f"{name} p99")
+        ax.plot(ns, [r["p50_ms"] for r in rows], "o--", color=color, alpha=0.5, label=f"{name} p50")
+    ax.set(xlabel="open streams", ylabel="delay from the change request to receipt (ms)",
+           title="Fan-out of one change", yscale="log")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    if soak:
+        ax = axes[0][1]
+        ax.plot(range(1, len(soak["per_change"]) + 1), [d * 1e3 for d in soak["per_change"]], ".-", label="last stream")
+        ax.plot(range(1, len(soak["per_change"]) + 1), [d * 1e3 for d in soak["p99_per_change"]], ".-", label="p99",
+                alpha=0.6)
+        ax.axhline(750, color="red", linestyle=":", label="750 ms target")
+        ax.set(xlabel="booking (one a second)", ylabel="delay (ms)", title=f"Slotcast soak, {soak['n']:,} streams")
+        ax.legend(fontsize=8)
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(out, dpi=110)
+
+
+async def payload(seed: str, work: Path) -> tuple[Path, int]:
+    """Slotcast's own day fragment (so every server pushes the same bytes), and the size of one event."""
+    probe = await slotcast(seed).start()
+    try:
+        _, page = await http(probe.port, "GET", f"/book/harbour-kitchen/terrace/{LONDON_TOMORROW}")
+        path = re.search(rb'sse-connect="([^"]+)"', page).group(1).decode()
+        DAY.update(path=path, resource=path.split("/")[3])
+        reader, writer = await asyncio.open_connection("127.0.0.1", probe.port)
+        writer.write(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
+        first = b""
+        while b"</div>" not in first:
+            first += await asyncio.wait_for(reader.read(65536), 10)
+        writer.close()
+    finally:
+        await probe.stop()
+    lines = [line[6:] for line in first.decode().splitlines() if line.startswith("data: ")]
+    fragment = work / "fragment.html"
+    fragment.write_text("\n".join(lines))
+    size = len("id: 1\nevent: slots\n\n") + sum(len(f"data: {line}\n".encode()) for line in lines)
+    log(f"payload: {size} bytes per event; day stream {DAY['path']}")
+    return fragment, size
+
+
+async def main(quick: bool, sizes: list[int], only: set[str], name: str) -> None:
+    RESULTS.mkdir(exist_ok=True)
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    header, began = machine(), time.monotonic()
+    work = WORK
+    seed = str(work / "seed.db")
+    subprocess.run([APP_PYTHON, str(BENCH / "seed.py"), seed], check=True, cwd=ROOT)
+    note(f".venv/bin/python bench/seed.py {seed}")
+    fragment, message_bytes = await payload(seed, work)
+    results: dict = dict(sizes=sizes)
+
+    if "fanout" in only:
+        results["fanout"] = []
+        for n in sizes:
+            for server in [slotcast(seed)] + baselines(str(fragment)):
+                result = await fanout(server, n, 5 if quick else 10, 1.0 if n < 10000 else 1.5)
+                results["fanout"].append(dict(server=server.name, **summary(result, n)))
+                log(results["fanout"][-1])
+    if "soak" in only:
+        soak_n, soak_seconds = (1000, 15) if quick else (max(sizes), 60)
+        server = await slotcast(seed).start()
+        try:
+            async with Subscribers(server, soak_n, server.stream_path) as subs:
+                await asyncio.sleep(2)
+                results["soak"] = dict(n=soak_n, seconds=soak_seconds, **await broadcasts(server, subs, soak_seconds, 1.0))
+        finally:
+            await server.stop()
+        log(f"soak: slowest change {max(results['soak']['per_change']) * 1e3:.0f} ms, lost {results['soak']['lost']}")
+    if "polling" in only:
+        results["polling"] = await polling_vs_push(seed, 1000, 20 if quick else 60, quick)
+    if "burst" in only:
+        results["burst"] = await burst(seed, 1000, 5 if quick else 10)
+        log(results["burst"])
+        # The same on tmpfs: SQLite's synchronous=FULL fsyncs each commit; this shows what the disk costs.
+        shm = Path(tempfile.mkdtemp(dir="/dev/shm", prefix="slotcast-bench-"))
+        try:
+            results["burst_tmpfs"] = await burst(str(shutil.copy(seed, shm / "seed.db")), 1000, 5 if quick else 10)
+            log(results["burst_tmpfs"])
+        finally:
+            shutil.rmtree(shm, ignore_errors=True)
+    if "profile" in only:
+        try:
+            results["profile"] = await profile(seed, max(sizes), 12)
+        except Exception as error:  # the profile is a bonus: never lose the run for it
+            log(f"profile failed: {error!r}")
+
+    if "soak" in results:
+        results["soak"]["p99_ms"] = pct(results["soak"].pop("delays"), 99) * 1e3  # not every delivery: the file stays small
+    (RESULTS / f"{name}.json").write_text(json.dumps(results, indent=1))
+    if "fanout" in results:
+        plot(results["fanout"], results.get("soak"), RESULTS / f"{name}.png")
+    header.append(f"load average at the end {os.getloadavg()[0]:.2f}; the whole run took "
+                  f"{(time.monotonic() - began) / 60:.1f} min")
+    report = write_report(results, header, message_bytes, quick)
+    (RESULTS / f"{name}.md").write_text(report)
+    shutil.rmtree(work, ignore_errors=True)
+    print(report)
+
+
+def write_report(results: dict, header: list[str], message_bytes: int, quick: bool) -> str:
+    """The Markdown report: machine, tables, ratios, profile and the exact commands."""
+    lines = [f"# Slotcast benchmark{' (quick)' if quick else ''}", "", *[f"- {h}" for h in header],
+             f"- payload: Slotcast's day fragment for harbour-kitchen/terrace, {message_bytes} bytes per SSE event; "
+             "the baselines push the same bytes", ""]
+    if fan := results.get("fanout"):
+        lines += ["## Fan-out: one change to N open day pages", "",
+                  "Delays run from the change's request being sent to each stream's receipt of the complete event "
+                  "(Slotcast: a booking through the JSON API; baselines: POST /publish). \"201\" is the median time "
+                  "until the booker had its answer. Slotcast runs ten kiosk streams beside the N pages (counted in "
+                  "\"lost\"). RSS/conn is the server's resident memory growth per open idle stream; CPU is the "
+                  "server's user+system time per change.", "",
+                  *table(fan, [("server", "server", ""), ("N", "n", ""), ("open all (s)", "open_s", ".1f"),
+                               ("201 (ms)", "answer_ms", ".1f"), ("p50 (ms)", "p50_ms", ".1f"),
+                               ("p99 (ms)", "p99_ms", ".1f"), ("max (ms)", "max_ms", ".1f"), ("lost", "lost", ""),
+                               ("RSS/conn (KB)", "kb_per_conn", ".1f"), ("CPU/change (ms)", "cpu_ms", ".1f"),
+                               ("µs/subscriber", "us_per_sub", ".1f")]),
+                  "", "Ratios, baseline ÷ Slotcast (above 1: Slotcast is better):", ""]
+        for n in results["sizes"]:
+            ours = next(r for r in fan if r["server"] == "slotcast" and r["n"] == n)
+            for other in ("node", "uvicorn"):
+                theirs = next(r for r in fan if r["server"] == other and r["n"] == n)
+                lines.append(f"- N={n:,} vs {other}: p99 {theirs['p99_ms'] / ours['p99_ms']:.2f}×, "
+                             f"CPU/change {theirs['cpu_ms'] / ours['cpu_ms']:.2f}×, "
+                             f"RSS/conn {theirs['kb_per_conn'] / ours['kb_per_conn']:.2f}×")
+        lines.append("")
+    if soak := results.get("soak"):
+        lines += [f"## Soak: {soak['n']:,} streams, one booking a second for {soak['seconds']} s", "",
+                  f"- slowest change (request to the last stream): {max(soak['per_change']) * 1e3:.0f} ms; "
+                  f"p99 over all deliveries {soak['p99_ms']:.0f} ms; "
+                  f"changes slower than 750 ms: {sum(d > 0.75 for d in soak['per_change'])}; lost {soak['lost']}", ""]
+    if pvp := results.get("polling"):
+        lines += ["## Polling versus push, 1,000 pages", "",
+                  "Polling pages GET the day's JSON slots (`/api/v1/.../slots?date=`, the cheapest server path to the "
+                  "day's state) every 5 s on keep-alive connections; push pages hold the day stream open. Staleness: "
+                  "from a booking's request to the page holding it. Bytes: as received by the clients.", "",
+                  *table(pvp, [("mode", "mode", ""), ("server CPU (s/min)", "cpu_s_per_min", ".2f"),
+                               ("sent (MB/min)", "mb_per_min", ".2f"), ("staleness p50 (ms)", "stale_p50_ms", ".0f"),
+                               ("staleness p99 (ms)", "stale_p99_ms", ".0f"),
+                               ("not shown by the end", "unseen", ""), ("keep-alive reopened", "errors", "")]), "",
+                  f"- server CPU, polling ÷ push at one booking per 10 s: "
+                  f"{pvp[0]['cpu_s_per_min'] / pvp[2]['cpu_s_per_min']:.1f}×", ""]
+    if "burst" in results:
+        lines += ["## Burst (bookings through the JSON API, one connection each, the client in the same 2 cores)", ""]
+        for key, where in (("burst", f"SQLite file on disk (fsync {fsync_ms():.1f} ms)"), ("burst_tmpfs", "on tmpfs")):
+            if b := results.get(key):
+                lines += [
+                    f"- {where}: {b['bookers']:,} concurrent bookers on one slot of 100 places: {b['confirmed']} "
+                    f"confirmed (201), {b['full']} slot_full (409), slot.booked = {b['booked']}; "
+                    f"response p50 {b['p50_ms']:.0f} ms, p99 {b['p99_ms']:.0f} ms. 50 concurrent bookers over "
+                    f"{b['slots']:,} slots: {b['per_second']:.0f} bookings/s "
+                    f"(p50 {b['many_p50_ms']:.1f} ms, p99 {b['many_p99_ms']:.1f} ms)"]
+        lines.append("")
+    if top := results.get("profile"):
+        lines += [f"## Where Slotcast's time goes (py-spy, {max(results['sizes']):,} streams, a booking a second)", "",
+                  "| self % | total % | function |", "|---|---|---|",
+                  *[f"| {s:.1f} | {t:.1f} | `{f}` |" for s, t, f in top], ""]
+    lines += ["## Commands", "", "```", "make bench" + (" QUICK=1" if quick else ""), *COMMANDS, "```", ""]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="N = 1,000 only, short phases (1-2 minutes)")
+    parser.add_argument("--sizes", default="", help="comma-separated N for the fan-out (default 1000,5000,10000)")
+    parser.add_argument("--only", default="fanout,soak,polling,burst,profile", help="scenarios to run")
+    parser.add_argument("--name", help="results file name (default results, or results-quick)")
+    args = parser.parse_args()
+    sizes = [int(n) for n in args.sizes.split(",") if n] or ([1000] if args.quick else [1000, 5000, 10000])
+    only = set(args.only.split(","))
+    if args.quick and "--only" not in sys.argv:
+        only.discard("profile")
+    asyncio.run(main(args.quick, sizes, only, args.name or ("results-quick" if args.quick else "results")))

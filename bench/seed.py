@@ -1,0 +1,29 @@
+"""Seed a benchmark database (run with the app's Python): the demo venues, plus a hall of 5-minute slots of 100
+places, 08:00-20:00 every day (144 a day: over 1,000 bookable slots from tomorrow on)."""
+
+import asyncio
+import sys
+from datetime import UTC, datetime, time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from booking import demo  # noqa: E402
+from booking.model import OpeningRule  # noqa: E402
+from booking.store import open_store  # noqa: E402
+
+
+async def main(path: str) -> None:
+    store = open_store(f"sqlite:///{Path(path).resolve()}", ROOT)
+    await store.open()
+    await demo.seed(store)
+    hall = await store.add_venue("bench-hall", "Bench Hall", "restaurant", "UTC")
+    await store.add_resource(hall, "hall", "Hall", [OpeningRule(d, time(8), time(20), 5, 100) for d in range(7)],
+                             max_party=8, horizon_days=8)
+    await store.extend_slots(datetime.now(UTC))
+    await store.close()
+
+
+if __name__ == "__main__":
+    asyncio.run(main(sys.argv[1]))

@@ -1,0 +1,327 @@
+"""The live path under abuse, against a real `python app.py` (Hypercorn): stream caps, stalled readers,
+heartbeats and dead peers, SIGTERM with 1,000 open streams, and kill -9 in the middle of a booking burst."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import resource
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+VENUE, RESOURCE = "harbour-kitchen", "terrace"  # demo: open every day 11:00-21:00, 20 places an hour
+TOMORROW = (datetime.now(ZoneInfo("Europe/London")) + timedelta(days=1)).date().isoformat()
+TCP_REPAIR = 19  # close a socket without a FIN or RST: the peer vanishes as a phone leaving the network does
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def raise_open_files_limit() -> None:
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+class Server:
+    """`python app.py` with the demo venues on `folder`/slotcast.db; the same port across restarts."""
+
+    def __init__(self, folder: Path, **config):
+        self.port, self.folder = free_port(), folder
+        self.env = {**os.environ, "HOST": "127.0.0.1", "PORT": str(self.port), "SLOTCAST_DEMO": "1",
+                    "SLOTCAST_DATABASE_URL": f"sqlite:///{folder / 'slotcast.db'}", "SLOTCAST_SECRET_KEY": "test",
+                    **{f"SLOTCAST_{key}": str(value) for key, value in config.items()}}
+        self.process: subprocess.Popen | None = None
+
+    async def start(self) -> Server:
+        """Start and wait until the API answers."""
+        log = (self.folder / "server.log").open("ab")
+        self.process = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=self.env, stdout=log, stderr=log)
+        for _ in range(300):
+            assert self.process.poll() is None, (self.folder / "server.log").read_text()[-3000:]
+            try:
+                if (await request(self.port, "GET", "/api/v1/venues"))[0] == 200:
+                    return self
+            except OSError:
+                await asyncio.sleep(0.05)
+        raise AssertionError("the server did not start")
+
+    async def stop(self, sig=signal.SIGTERM) -> float:
+        """Send `sig`; the seconds until the process was gone."""
+        began = time.monotonic()
+        self.process.send_signal(sig)
+        while self.process.poll() is None:
+            assert time.monotonic() - began < 15, "the server did not exit"
+            await asyncio.sleep(0.02)
+        return time.monotonic() - began
+
+    def rss(self) -> int:
+        """The server's resident memory in bytes."""
+        status = Path(f"/proc/{self.process.pid}/status").read_text()
+        return int(re.search(r"VmRSS:\s+(\d+) kB", status).group(1)) * 1024
+
+
+@pytest.fixture
+async def server(tmp_path):
+    """A started server; tests that need other settings make their own."""
+    servers = []
+
+    async def make(**config) -> Server:
+        servers.append(await Server(tmp_path, **config).start())
+        return servers[-1]
+
+    yield make
+    for s in servers:
+        if s.process.poll() is None:
+            s.process.kill()
+            s.process.wait()
+
+
+# -- a small HTTP/1.1 client on raw asyncio streams
+
+
+async def request(port: int, method: str, path: str, body: dict | None = None) -> tuple[int, dict | str]:
+    """One request on its own connection: (status, JSON or text)."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        data = json.dumps(body).encode() if body is not None else b""
+        writer.write(f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+                     f"Content-Type: application/json\r\nContent-Length: {len(data)}\r\n\r\n".encode() + data)
+        answer = await asyncio.wait_for(reader.read(), 10)
+    finally:
+        writer.close()
+    head, _, text = answer.partition(b"\r\n\r\n")
+    status = int(head.split(b" ", 2)[1])
+    return status, json.loads(text) if b"application/json" in head else text.decode()
+
+
+class Stream:
+    """An SSE connection as a browser's EventSource holds it."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, status: int, head: bytes):
+        self.reader, self.writer, self.status, self.head, self.seen = reader, writer, status, head, b""
+
+    @classmethod
+    async def open(cls, port: int, path: str, source: str = "127.0.0.1", last_id: str | None = None) -> Stream:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port, local_addr=(source, 0))
+        extra = f"Last-Event-ID: {last_id}\r\n" if last_id else ""
+        writer.write(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n{extra}\r\n".encode())
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
+        return cls(reader, writer, int(head.split(b" ", 2)[1]), head)
+
+    async def until(self, needle: bytes, timeout: float = 5.0) -> bytes:
+        """Read until `needle` arrives; everything read so far."""
+        async with asyncio.timeout(timeout):
+            while needle not in self.seen:
+                chunk = await self.reader.read(65536)
+                if not chunk:
+                    raise EOFError(self.seen[-300:])
+                self.seen += chunk
+        return self.seen
+
+    def last_id(self) -> str | None:
+        ids = re.findall(rb"^id: (\d+)$", self.seen, re.M)
+        return ids[-1].decode() if ids else None
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+async def day_stream_path(port: int) -> str:
+    """The day page's `sse-connect` URL, as a browser finds it."""
+    status, html = await request(port, "GET", f"/book/{VENUE}/{RESOURCE}/{TOMORROW}")
+    assert status == 200
+    return re.search(r'sse-connect="([^"]+)"', html).group(1)
+
+
+async def slot_ids(port: int, day: str = TOMORROW) -> list[int]:
+    status, body = await request(port, "GET", f"/api/v1/venues/{VENUE}/resources/{RESOURCE}/slots?date={day}")
+    assert status == 200
+    return [s["id"] for s in body["slots"]]
+
+
+async def book(port: int, slot_id: int, party_size: int = 1) -> tuple[int, dict]:
+    return await request(port, "POST", "/api/v1/bookings",
+                         {"slot_id": slot_id, "name": "Load Test", "contact": "load@example.com", "party_size": party_size})
+
+
+async def open_many(port: int, path: str, count: int, sources: list[str]) -> list[Stream]:
+    """`count` streams spread over `sources`, opened together, each once its first event arrived."""
+    async def one(i: int) -> Stream:
+        stream = await Stream.open(port, path, sources[i % len(sources)])
+        if stream.status == 200:
+            await stream.until(b"\n\n", 10)
+        return stream
+
+    return list(await asyncio.gather(*(one(i) for i in range(count))))
+
+
+# -- caps
+
+
+async def test_caps_refuse_past_the_limit_with_429_and_serve_everyone_else(server):
+    s = await server(SSE_MAX_PER_CLIENT=200, SSE_MAX_STREAMS=260)
+    path = await day_stream_path(s.port)
+
+    crowd = await open_many(s.port, path, 300, ["127.0.0.1"])
+    statuses = [c.status for c in crowd]
+    assert statuses.count(200) == 200 and statuses.count(429) == 100
+    refused = next(c for c in crowd if c.status == 429)
+    assert re.search(rb"(?i)^retry-after: \d+\r$", refused.head, re.M)
+    await refused.until(b"Too many requests")
+
+    # Another address is still served, up to the total cap.
+    others = await open_many(s.port, path, 60, ["127.0.0.2"])
+    assert [o.status for o in others] == [200] * 60
+    assert (await Stream.open(s.port, path, "127.0.0.3")).status == 429  # 260 open in all
+
+    # Everyone admitted keeps getting updates.
+    admitted = [c for c in crowd if c.status == 200] + others
+    status, _ = await book(s.port, (await slot_ids(s.port))[-1])
+    assert status == 201
+    await asyncio.gather(*(a.until(b"\nid: 1\n", 5) for a in admitted))
+
+    # Closed streams free their places.
+    for c in admitted[:5]:
+        c.close()
+    await asyncio.sleep(0.2)
+    assert (await Stream.open(s.port, path, "127.0.0.1")).status == 200
+
+
+# -- slow and stalled readers
+
+
+async def test_a_stalled_reader_is_dropped_and_delays_nobody(server):
+    s = await server(WRITE_TIMEOUT_SECONDS=1, SSE_MAX_PER_CLIENT=1)
+    path = await day_stream_path(s.port)
+    slots = await slot_ids(s.port)
+    readers = await open_many(s.port, path, 20, [f"127.0.1.{i}" for i in range(1, 21)])
+
+    # A client that sends its request and never reads a byte (a frozen tab), with a small receive buffer.
+    stalled = socket.socket()
+    stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    stalled.bind(("127.0.0.9", 0))
+    stalled.connect(("127.0.0.1", s.port))
+    stalled.sendall(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
+    await asyncio.sleep(0.2)
+    assert (await Stream.open(s.port, path, "127.0.0.9")).status == 429  # it holds its address's one place
+    rss_before = s.rss()
+
+    delays, dropped_after = [], None
+    began = time.monotonic()
+    for n in range(60):  # 60 changes of ~4 KB each, one every 50 ms: far more than the stalled buffers hold
+        status, _ = await book(s.port, slots[n % len(slots)])
+        assert status == 201
+        sent = time.monotonic()
+        await asyncio.gather(*(r.until(f"\nid: {n + 1}\n".encode(), 2) for r in readers))
+        delays.append(time.monotonic() - sent)
+        if dropped_after is None and (await Stream.open(s.port, path, "127.0.0.9")).status == 200:
+            dropped_after = time.monotonic() - began  # its place is free: the server dropped it
+        await asyncio.sleep(0.05)
+
+    assert max(delays) < 0.5, f"the others waited up to {max(delays):.3f} s"
+    assert dropped_after is not None and dropped_after < 4, "the stalled reader was never dropped"
+    assert s.rss() - rss_before < 8 * 2**20
+    stalled.close()
+
+
+# -- heartbeats and dead peers
+
+
+async def test_idle_streams_get_a_heartbeat_and_vanished_peers_are_reaped(server):
+    s = await server(HEARTBEAT_SECONDS=1, SSE_MAX_PER_CLIENT=1)
+    path = await day_stream_path(s.port)
+    idle = await Stream.open(s.port, path, "127.0.0.4")
+    gone = await Stream.open(s.port, path, "127.0.0.5")
+    await gone.until(b"\n\n")
+    await idle.until(b": ping\n\n", 2)  # with nothing to say, the stream still carries a comment
+    await gone.until(b": ping\n\n", 1)
+    await asyncio.sleep(0.1)  # its ping acknowledged: nothing in flight to it any more
+
+    try:
+        gone.writer.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, TCP_REPAIR, 1)
+    except OSError:
+        pytest.skip("TCP_REPAIR needs CAP_NET_ADMIN: cannot make a peer vanish silently here")
+    gone.close()  # no FIN, no RST: the server learns of it only when it next writes
+    assert (await Stream.open(s.port, path, "127.0.0.5")).status == 429  # a heartbeat just went: ~1 s to the next
+    began = time.monotonic()
+    while (await Stream.open(s.port, path, "127.0.0.5")).status == 429:
+        assert time.monotonic() - began < 2.5, "the vanished peer was never reaped"
+        await asyncio.sleep(0.05)
+
+
+# -- graceful shutdown
+
+
+async def test_sigterm_with_1000_streams_is_prompt_and_pages_reconnect(server):
+    raise_open_files_limit()
+    s = await server(SSE_RETRY_MS=100, SSE_MAX_PER_CLIENT=1000)
+    path = await day_stream_path(s.port)
+    streams = await open_many(s.port, path, 1000, ["127.0.0.1"])
+    assert all(st.status == 200 for st in streams)
+
+    took = await s.stop(signal.SIGTERM)
+    assert took < 3, f"SIGTERM took {took:.1f} s with 1,000 open streams"
+    await asyncio.gather(*(st.until(b"event: close\n", 2) for st in streams))  # each told to close
+    last_ids = [st.last_id() for st in streams]
+    for st in streams:
+        st.close()
+
+    # A restart on the same port: each page reconnects after `retry` (as EventSource does, with Last-Event-ID).
+    await s.start()
+    back = await asyncio.gather(*(Stream.open(s.port, path, last_id=i) for i in last_ids))
+    assert all(b.status == 200 for b in back)
+    await asyncio.gather(*(b.until(b"event: slots\n") for b in back))
+    assert (await book(s.port, (await slot_ids(s.port))[0]))[0] == 201
+    await asyncio.gather(*(b.until(b"\nid: 1\n", 5) for b in back))
+    for b in back:
+        b.close()
+
+
+# -- durability
+
+
+async def test_kill_9_mid_burst_keeps_every_confirmed_booking(server, tmp_path):
+    s = await server()
+    slots = [i for day in (1, 2, 3) for i in await slot_ids(
+        s.port, (datetime.now(ZoneInfo("Europe/London")) + timedelta(days=day)).date().isoformat())]
+    confirmed: list[dict] = []
+
+    async def booker(n: int) -> None:
+        for i in range(1000):
+            try:
+                status, body = await book(s.port, slots[(n * 7 + i) % len(slots)], 1 + (n + i) % 3)
+            except (OSError, asyncio.IncompleteReadError, IndexError, ValueError):
+                return  # the server is gone
+            if status == 201:
+                confirmed.append(body)
+
+    bookers = [asyncio.create_task(booker(n)) for n in range(40)]
+    while len(confirmed) < 150:
+        await asyncio.sleep(0.005)
+    await s.stop(signal.SIGKILL)
+    await asyncio.wait_for(asyncio.gather(*bookers), 15)
+
+    await s.start()  # recovers the same file
+    db = sqlite3.connect(tmp_path / "slotcast.db")
+    stored = dict(db.execute("SELECT reference, party_size FROM bookings WHERE status = 'confirmed'"))
+    assert all(stored.get(b["reference"]) == b["party_size"] for b in confirmed)
+    mismatched = db.execute(
+        "SELECT s.id FROM slots s LEFT JOIN bookings b ON b.slot_id = s.id AND b.status = 'confirmed'"
+        " GROUP BY s.id HAVING s.booked != COALESCE(SUM(b.party_size), 0) OR s.booked > s.capacity").fetchall()
+    assert mismatched == []
+    assert len(stored) >= len(confirmed) >= 150
