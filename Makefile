@@ -9,7 +9,7 @@ PY := $(VENV)/bin/python
 CATALOGS := $(patsubst %.po,%.mo,$(wildcard translations/*/LC_MESSAGES/messages.po))
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup run test test-postgres bench-postgres browser postgres bench messages clean
+.PHONY: setup run test bench-postgres browser postgres bench messages clean
 
 setup: $(VENV)/ready $(CATALOGS)
 
@@ -35,12 +35,13 @@ postgres:
 	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq postgresql >/dev/null; }
 
+# Everything, then the views' suites again with the app on PostgreSQL, so the two stores cannot drift apart.
 test: setup browser postgres
 	$(PY) -m pytest
+	SLOTCAST_TEST_ENGINE=postgres $(PY) -m pytest -m "not browser and not postgres" $(VIEW_TESTS)
 
-# The test-client suite again, with the app on PostgreSQL instead of SQLite (~2 minutes; not part of `test`).
-test-postgres: setup postgres
-	SLOTCAST_TEST_ENGINE=postgres $(PY) -m pytest -m "not browser and not postgres" --ignore=tests/test_hardening.py
+VIEW_TESTS := tests/test_pages.py tests/test_api.py tests/test_events.py tests/test_admin.py tests/test_kiosk.py \
+	tests/test_queue.py tests/test_i18n.py
 
 # PostgreSQL booking throughput and NOTIFY delay on a throwaway server (prints the numbers).
 bench-postgres: setup postgres

@@ -36,6 +36,7 @@ def fragment(kind: str, template: str, event: Callable[..., str]):
 
     return register
 
+
 HEADERS = {"Content-Type": "text/event-stream", "Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 
