@@ -173,8 +173,10 @@ def ticket_label(letter: str, number: int | None) -> str:
 
 
 def waiting_line(entries: list[tuple[Booking, Slot]]) -> list[tuple[Booking, Slot]]:
-    """Confirmed, not yet called, not marked: in slot order, re-queued tickets at the time they went back."""
-    waiting = [(b, s) for b, s in entries if b.status == "confirmed" and not b.called_at and not b.attendance]
+    """Confirmed, not yet called, not a no-show (checked in means arrived: still waiting for the call),
+    in slot order; a re-queued ticket stands where the time it went back puts it."""
+    waiting = [(b, s) for b, s in entries
+               if b.status == "confirmed" and not b.called_at and b.attendance != "no_show"]
     return sorted(waiting, key=lambda e: (e[0].requeued_at or e[1].starts_at, e[0].ticket or 0))
 
 

@@ -426,7 +426,7 @@ class PostgresStore:
             rows = await db.fetch(  # locked, so two counters calling at once never call the same ticket
                 f"SELECT {BOOKING_AND_SLOT} FROM bookings b JOIN slots s ON s.id = b.slot_id"
                 " WHERE s.resource_id = $1 AND s.local_date = $2 AND b.status = 'confirmed'"
-                " AND b.called_at IS NULL AND b.attendance IS NULL FOR UPDATE OF b", resource_id, day)
+                " AND b.called_at IS NULL AND COALESCE(b.attendance, '') != 'no_show' FOR UPDATE OF b", resource_id, day)
             line = waiting_line([pair(r) for r in rows])
             if not line:
                 return None

@@ -387,7 +387,8 @@ class SqliteStore:
             rows = db.execute(
                 f"SELECT {', '.join('b.' + c for c in BOOKING_COLUMNS.split(', '))} FROM bookings b"
                 " JOIN slots s ON s.id = b.slot_id WHERE s.resource_id = ? AND s.local_date = ?"
-                " AND b.status = 'confirmed' AND b.called_at IS NULL AND b.attendance IS NULL",
+                " AND b.status = 'confirmed' AND b.called_at IS NULL"
+                " AND COALESCE(b.attendance, '') != 'no_show'",
                 (resource_id, day.isoformat())).fetchall()
             line = waiting_line([(to_booking(r), self._slot(r[2])) for r in rows])
             if not line:

@@ -112,3 +112,23 @@ def test_reconcile_keeps_bookings_and_never_overlaps():
     more = schedule.plan_day(hourly(day.weekday(), "08:00", "09:00", capacity=6, minutes=60), day, "UTC")
     assert schedule.reconcile(booked, more, now).conflicts == [booked[1]]  # nor vanish
     assert schedule.reconcile(existing, more, now).remove == [2]
+
+
+def test_waiting_line_order_and_who_waits():
+    day = date(2026, 7, 1)
+    nine, ten = datetime(2026, 7, 1, 9, tzinfo=UTC), datetime(2026, 7, 1, 10, tzinfo=UTC)
+    early, late = model.Slot(1, 1, nine, ten, day, 5, 3), model.Slot(2, 1, ten, ten, day, 5, 2)
+
+    def booking(i, ticket, **kw):
+        return model.Booking(i, f"R{i}", 1, "x", "12345", 1, kw.pop("status", "confirmed"), nine, ticket=ticket, **kw)
+
+    entries = [
+        (booking(1, 3), late), (booking(2, 1), early), (booking(3, 2), early, ),
+        (booking(4, 4, attendance="checked_in"), late),  # arrived: still waits for the call
+        (booking(5, 5, attendance="no_show"), early), (booking(6, 6, status="cancelled"), early),
+        (booking(7, 7, called_at=nine), early),
+        (booking(8, 8, requeued_at=datetime(2026, 7, 1, 9, 30, tzinfo=UTC)), early),  # 过号: back at 09:30
+    ]
+    assert [b.ticket for b, _ in model.waiting_line(entries)] == [1, 2, 8, 3, 4]
+    assert [b.ticket for b, _ in model.called_recently(entries)] == [7]
+    assert model.ticket_label("B", 7) == "B007" and model.ticket_label("A", None) == ""
