@@ -12,8 +12,8 @@ import socket
 from datetime import UTC, datetime
 from pathlib import Path
 
-from hypercorn.config import Config
 import click
+from hypercorn.config import Config
 from quart import Quart
 
 import views
@@ -37,6 +37,8 @@ DEFAULTS = dict(
     GC_THRESHOLDS=[2000, 10, 1000],  # Python's default is [2000, 10, 10]
     SLOT_REFRESH_SECONDS=600,
     ADMIN_PASSWORD=None,
+    CERTFILE=None,  # with KEYFILE: `python app.py` serves HTTPS, and HTTP/2 through ALPN
+    KEYFILE=None,
     MAX_CONTENT_LENGTH=64 * 1024,
 )
 
@@ -161,9 +163,9 @@ async def serve(app: Quart, bind: str) -> None:
     config.backlog = 4096
     config.graceful_timeout = 5
     config.accesslog = None
-    if os.environ.get("SLOTCAST_CERTFILE") and os.environ.get("SLOTCAST_KEYFILE"):
+    if app.config["CERTFILE"] and app.config["KEYFILE"]:
         # With TLS, Hypercorn offers HTTP/2 through ALPN: many tabs' streams share one connection.
-        config.certfile, config.keyfile = os.environ["SLOTCAST_CERTFILE"], os.environ["SLOTCAST_KEYFILE"]
+        config.certfile, config.keyfile = app.config["CERTFILE"], app.config["KEYFILE"]
     hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # one file per open stream
     # A full collection walks every live object, ~180 per open stream: 0.5-0.9 s at 10,000 streams (bench/).
