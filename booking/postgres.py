@@ -152,6 +152,11 @@ class PostgresStore:
         async with self._pool.acquire() as db:
             return await self._one_venue(db, "WHERE slug = $1", slug)
 
+    async def venue_by_id(self, venue_id: int) -> Venue | None:
+        """The venue with this id."""
+        async with self._pool.acquire() as db:
+            return await self._one_venue(db, "WHERE id = $1", venue_id)
+
     async def venue_of_resource(self, resource_id: int) -> Venue | None:
         """The venue that owns a resource."""
         async with self._pool.acquire() as db:

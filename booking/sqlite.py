@@ -167,6 +167,12 @@ class SqliteStore:
         return found[0] if found else None
 
     @on_thread
+    def venue_by_id(self, venue_id: int) -> Venue | None:
+        """The venue with this id."""
+        found = self._load_venues("WHERE id = ?", (venue_id,))
+        return found[0] if found else None
+
+    @on_thread
     def venue_of_resource(self, resource_id: int) -> Venue | None:
         """The venue that owns a resource."""
         found = self._load_venues("WHERE id = (SELECT venue_id FROM resources WHERE id = ?)", (resource_id,))

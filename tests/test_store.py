@@ -195,3 +195,9 @@ async def test_the_database_itself_refuses_overbooking(url, tmp_path, store, slo
     """The CHECK constraint is the backstop behind the conditional update."""
     with pytest.raises((sqlite3.IntegrityError, asyncpg.CheckViolationError)):
         await query(url, tmp_path, "UPDATE slots SET booked = capacity + 1 WHERE id = $1", slot.id)
+
+
+async def test_venue_by_id(store, resource_id):
+    venue = await store.venue("v")
+    assert (await store.venue_by_id(venue.id)) == venue
+    assert await store.venue_by_id(venue.id + 1000) is None

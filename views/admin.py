@@ -76,7 +76,7 @@ async def board_page(venue: Venue, day: date, notice: str | None = None, status:
 async def board_stream(venue_id: int, day: str):
     """The board's stream: one named event per resource (staff only: it carries names)."""
     on = parse_day(day)
-    venue = next((v for v in await store().venues(include_archived=True) if v.id == venue_id), None)
+    venue = await store().venue_by_id(venue_id)
     if venue is None:
         abort(404)
     return await stream(*(topics.board(r.id, on) for r in venue.resources if not r.archived))

@@ -35,7 +35,7 @@ async def kiosk_stream(venue: str):
 @fragment("clock", "_kiosk_clock.html", event=lambda *_: EVENTS.CLOCK)
 async def clock_context(venue_id: str) -> dict:
     """Today's date and the time, where the venue is."""
-    venue = next(v for v in await store().venues() if v.id == int(venue_id))
+    venue = await store().venue_by_id(int(venue_id))
     return dict(venue=venue, now=datetime.now(UTC).astimezone(ZoneInfo(venue.timezone)))
 
 

@@ -43,7 +43,7 @@ async def slot_or_404(slot_id: int) -> tuple[Slot, Venue, Resource]:
     venue = slot and await store().venue_of_resource(slot.resource_id)
     if not slot or not venue:
         abort(404, _("That slot does not exist."))
-    return slot, venue, next(r for r in venue.resources if r.id == slot.resource_id)
+    return slot, venue, venue.resource(slot.resource_id)
 
 
 async def public_slot_or_404(slot_id: int) -> tuple[Slot, Venue, Resource]:
@@ -69,7 +69,7 @@ async def day_context(venue: Venue, resource: Resource, day: date) -> dict:
 async def day_topic_context(resource_id: str, day: str) -> dict:
     """`_slot_table.html`'s context for a day topic."""
     venue = await store().venue_of_resource(int(resource_id))
-    resource = next(r for r in venue.resources if r.id == int(resource_id))
+    resource = venue.resource(int(resource_id))
     return await day_context(venue, resource, date.fromisoformat(day))
 
 
@@ -186,7 +186,7 @@ async def booking_with_token(reference: str, token: str):
     if not booking.token_matches(token):
         abort(403, _("This link is not valid for booking %(ref)s.", ref=booking.reference))
     venue = await store().venue_of_resource(slot.resource_id)
-    resource = next(r for r in venue.resources if r.id == slot.resource_id)
+    resource = venue.resource(slot.resource_id)
     return dict(booking=booking, slot=slot, venue=venue, resource=resource)
 
 
