@@ -92,5 +92,5 @@ async def test_kiosk_back_office_and_ticket_in_chinese(app, client, store, slot)
             "contact": "13800138000", "party_size": "1"}
     booked = await public.post(f"/slots/{slot.id}/book", form=form, follow_redirects=True)
     ticket = await booked.get_data(as_text=True)
-    assert "您的号码" in ticket and "前面还有 0 位" in ticket
+    assert "您的号码" in ticket and "下一位就是您" in ticket
     assert "Your ticket" not in ticket and "ahead of you" not in ticket

@@ -186,7 +186,7 @@ async def test_confirmation_shows_the_ticket_and_how_many_are_ahead(app, store, 
 async def test_first_in_line_has_nobody_ahead(app, store, venue, slot):
     reference, token = booking_link(await public_booking(app, slot.id))
     html = await text(await app.test_client().get(f"/bookings/{reference}", query_string={"token": token}))
-    assert "<strong>A001</strong>" in html and "0 ahead of you" in html
+    assert "<strong>A001</strong>" in html and "You are first in line." in html and 'data-ahead="0"' in html
 
 
 async def test_ticket_stream_counts_down_and_says_when_it_is_your_turn(app, admin, store, hub, venue, tomorrow):
@@ -226,7 +226,7 @@ async def test_ticket_stream_follows_a_requeue(app, admin, store, hub, venue, to
         assert b"It is your turn: Room 1" in await read_until(connection, b"</div>")
         await act(admin, f"/admin/bookings/{booking.id}/requeue")
         back = await read_until(connection, b"</div>")
-        assert b"It is your turn" not in back and b"ahead of you" in back
+        assert b"It is your turn" not in back and b"You are first in line." in back
         await connection.disconnect()
     await streams_closed(hub)
 
