@@ -6,6 +6,7 @@ import os
 from datetime import UTC, datetime, time, timedelta
 
 import pytest
+from helpers import log_in, midday_zone, password_hash
 
 from app import create_app
 from booking import schedule
@@ -60,13 +61,6 @@ async def slot(store, venue, tomorrow):
     return (await store.slots_for_day(venue.resource("tables").id, tomorrow))[0]
 
 
-async def csrf_token(client, path: str) -> str:
-    """Load a page with a form so the session has a CSRF token, and return it."""
-    await client.get(path)
-    async with client.session_transaction() as session:
-        return session.get("csrf_token") or ""
-
-
 @pytest.fixture(scope="session")
 def postgres():
     """A throwaway PostgreSQL server for the whole run; a test that needs it fails (never skips) without it."""
@@ -84,3 +78,41 @@ def pg_url(postgres, request):
     postgres.drop_database(name)
     yield postgres.create_database(name)
     postgres.drop_database(name)
+
+
+# -- staff
+
+
+@pytest.fixture
+async def staff(store):
+    """A staff account 'admin' with password PASSWORD."""
+    await store.set_staff_password("admin", password_hash())
+
+
+@pytest.fixture
+async def admin(client, staff):
+    """The test client, logged in as staff."""
+    response = await log_in(client)
+    assert response.status_code == 303
+    assert (await client.get(response.headers["Location"])).status_code == 200  # as a browser would: a new token
+    return client
+
+
+@pytest.fixture
+def stranger(app):
+    """Another browser: nobody logged in."""
+    return app.test_client()
+
+
+@pytest.fixture
+async def clinic(store):
+    """A clinic where it is now midday: today has sessions gone by, one under way and more to come.
+
+    Dr Li (tickets A…) and Dr Wang (tickets B…) each see 5 patients an hour, 08:00-20:00.
+    """
+    venue_id = await store.add_venue("town-clinic", "Town Clinic", "clinic", midday_zone())
+    rules = [OpeningRule(d, time(8), time(20), 60, 5) for d in range(7)]
+    await store.add_resource(venue_id, "dr-li", "Dr Li", rules, horizon_days=3)
+    await store.add_resource(venue_id, "dr-wang", "Dr Wang", rules, horizon_days=3)
+    await store.extend_slots(datetime.now(UTC))
+    return await store.venue("town-clinic")

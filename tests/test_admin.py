@@ -4,169 +4,30 @@ from __future__ import annotations
 
 import asyncio
 import re
-from datetime import UTC, datetime, time, timedelta
-from functools import cache
-from zoneinfo import ZoneInfo
+from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from helpers import (
+    CONTACT,
+    NAME,
+    PASSWORD,
+    act,
+    board_url,
+    csrf_token,
+    events_in,
+    log_in,
+    public_booking,
+    read_until,
+    resource_form,
+    session_token,
+    streams_closed,
+    tables_of,
+    text,
+)
 
 from booking import schedule, service
-from booking.model import OpeningRule
-from conftest import csrf_token
 from views import auth
-
-PASSWORD = "pw"
-NAME, CONTACT = "Zhang Wei", "+86 138 0013 8000"  # personal data: staff screens only
-
-
-# -- helpers shared with test_kiosk.py and test_queue.py
-
-
-@pytest.fixture(autouse=True)
-def fresh_login_limits():
-    """The failed-login counter lives in the auth module: start and leave every test with a clean one."""
-    auth._failures.clear()
-    yield
-    auth._failures.clear()
-
-
-@cache
-def password_hash() -> str:
-    return auth.hash_password(PASSWORD)  # deliberately slow to make: once per run
-
-
-@pytest.fixture
-async def staff(store):
-    """A staff account 'admin' with password PASSWORD."""
-    await store.set_staff_password("admin", password_hash())
-
-
-async def log_in(client, password: str = PASSWORD, username: str = "admin", next: str | None = None):
-    """Post the login form as a browser would (with the session's CSRF token)."""
-    form = {"csrf_token": await csrf_token(client, "/admin/login"), "username": username, "password": password}
-    if next is not None:
-        form["next"] = next
-    return await client.post("/admin/login", form=form)
-
-
-@pytest.fixture
-async def admin(client, staff):
-    """The test client, logged in as staff."""
-    response = await log_in(client)
-    assert response.status_code == 303
-    assert (await client.get(response.headers["Location"])).status_code == 200  # as a browser would: a new token
-    return client
-
-
-@pytest.fixture
-def stranger(app):
-    """Another browser: nobody logged in."""
-    return app.test_client()
-
-
-async def session_token(client) -> str:
-    """The CSRF token of the client's session (made by any page with a form)."""
-    async with client.session_transaction() as session:
-        return session.get("csrf_token") or ""
-
-
-async def act(client, path: str, htmx: bool = False, token: str | None = None, **fields):
-    """A staff action: a form POST with the session's token (or the one given)."""
-    form = {"csrf_token": await session_token(client) if token is None else token, **fields}
-    return await client.post(path, form=form, headers={"HX-Request": "true"} if htmx else {})
-
-
-async def text(response) -> str:
-    return await response.get_data(as_text=True)
-
-
-async def read_until(connection, needle: bytes, timeout: float = 2.0) -> bytes:
-    """Everything received on a stream until `needle` shows up."""
-    seen = b""
-    while needle not in seen:
-        seen += await asyncio.wait_for(connection.receive(), timeout)
-    return seen
-
-
-async def streams_closed(hub) -> None:
-    """A tiny wait until the streams the test opened have unsubscribed."""
-    for _ in range(50):
-        if hub.count() == 0:
-            return
-        await asyncio.sleep(0.01)
-
-
-def events_in(chunk: bytes | str) -> list[str]:
-    """The event names in a chunk of an SSE stream, in order."""
-    return re.findall(r"^event: (\S+)$", chunk.decode() if isinstance(chunk, bytes) else chunk, re.M)
-
-
-def data_of(chunk: bytes) -> str:
-    """A chunk of an SSE stream with the `data: ` prefixes taken off: the fragments' HTML as sent."""
-    return re.sub(r"^data: ", "", chunk.decode(), flags=re.M)
-
-
-async def public_booking(app, slot_id: int, name: str = "Ann Public", contact: str = "ann@example.com",
-                         party_size: str = "1"):
-    """Book as a member of the public would, from a client of its own."""
-    public = app.test_client()
-    await public.get(f"/slots/{slot_id}/book")
-    token = await csrf_token(public, "/admin/login")  # a session token even when the slot page is a 404
-    form = {"csrf_token": token, "name": name, "contact": contact, "party_size": party_size}
-    return await public.post(f"/slots/{slot_id}/book", form=form)
-
-
-def midday_zone() -> str:
-    """A fixed-offset time zone where it is now between 12:00 and 13:00."""
-    offset = 12 - datetime.now(UTC).hour  # local = UTC + offset; Etc/GMT-5 is UTC+5
-    return "Etc/GMT" if offset == 0 else f"Etc/GMT{-offset:+d}"
-
-
-@pytest.fixture
-async def clinic(store):
-    """A clinic where it is now midday: today has sessions gone by, one under way and more to come.
-
-    Dr Li (tickets A…) and Dr Wang (tickets B…) each see 5 patients an hour, 08:00-20:00.
-    """
-    venue_id = await store.add_venue("town-clinic", "Town Clinic", "clinic", midday_zone())
-    rules = [OpeningRule(d, time(8), time(20), 60, 5) for d in range(7)]
-    await store.add_resource(venue_id, "dr-li", "Dr Li", rules, horizon_days=3)
-    await store.add_resource(venue_id, "dr-wang", "Dr Wang", rules, horizon_days=3)
-    await store.extend_slots(datetime.now(UTC))
-    return await store.venue("town-clinic")
-
-
-def clinic_today(clinic):
-    return schedule.local_today(clinic.timezone)
-
-
-async def clinic_slot(store, clinic, hour: int, resource: str = "dr-li"):
-    """Today's slot of a clinic resource that starts at `hour` (clinic time)."""
-    slots = await store.slots_for_day(clinic.resource(resource).id, clinic_today(clinic))
-    return next(s for s in slots if s.starts_at.astimezone(ZoneInfo(clinic.timezone)).hour == hour)
-
-
-async def booked_earlier(store, hub, slot, name: str = "Early Patient"):
-    """A booking in a slot of today as if made an hour before it began (for a session under way or past)."""
-    booking, slot = await store.book(slot.id, name, "12345", 1, slot.starts_at - timedelta(hours=1), for_staff=True)
-    service.changed(hub, slot)
-    return booking
-
-
-def board_url(day, venue: str = "test-bistro") -> str:
-    return f"/admin/venues/{venue}/board/{day.isoformat()}"
-
-
-def resource_form(resource, schedule_text: str, **changes) -> dict:
-    """The edit form of a resource as it stands, with a new schedule text and other changes."""
-    return {"name": resource.name, "max_party": str(resource.max_party), "horizon_days": str(resource.horizon_days),
-            "min_notice_minutes": str(resource.min_notice_minutes), "schedule": schedule_text, **changes}
-
-
-async def tables_of(store):
-    return (await store.venue("test-bistro")).resource("tables")
-
 
 # -- everything refuses strangers
 
@@ -828,8 +689,8 @@ async def test_staff_board_stream_shows_a_public_booking_at_once(app, admin, hub
 
 
 async def test_staff_board_stream_for_an_unknown_venue_is_404(admin):
-    assert (await admin.get(f"/admin/events/board/999999/2030-01-01")).status_code == 404
-    assert (await admin.get(f"/admin/events/board/1/not-a-day")).status_code == 400
+    assert (await admin.get("/admin/events/board/999999/2030-01-01")).status_code == 404
+    assert (await admin.get("/admin/events/board/1/not-a-day")).status_code == 400
 
 
 async def test_one_staff_action_reaches_every_other_staff_board(app, admin, staff, store, hub, venue, slot, tomorrow):

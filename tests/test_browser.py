@@ -10,7 +10,6 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-
 from live_server import ROOT, LiveServer, read_to_end
 
 pytestmark = pytest.mark.browser

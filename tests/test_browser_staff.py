@@ -14,10 +14,15 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 import pytest
-
 from live_server import LiveServer
 from test_browser import (  # noqa: F401  (browser and new_page are fixtures, used by name)
-    POST_RESPONSE_AT, SHOTS, TIMEOUT_MS, browser, new_page, open_live, record_delay,
+    POST_RESPONSE_AT,
+    SHOTS,
+    TIMEOUT_MS,
+    browser,
+    new_page,
+    open_live,
+    record_delay,
 )
 
 pytestmark = pytest.mark.browser

@@ -66,7 +66,8 @@ async def test_english_stays_the_default(client):
 
 
 async def test_kiosk_back_office_and_ticket_in_chinese(app, client, store, slot):
-    from conftest import csrf_token
+    from helpers import csrf_token
+
     from views import auth
 
     kiosk = await (await client.get("/kiosk/test-bistro?lang=zh_CN")).get_data(as_text=True)

@@ -6,11 +6,22 @@ import re
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-from booking import service
-from test_admin import (  # noqa: F401  (fixtures)
-    CONTACT, NAME, act, admin, booked_earlier, clinic, clinic_slot, clinic_today, data_of, events_in,
-    fresh_login_limits, public_booking, read_until, staff, stranger, streams_closed, text,
+from helpers import (
+    CONTACT,
+    NAME,
+    act,
+    booked_earlier,
+    clinic_slot,
+    clinic_today,
+    data_of,
+    events_in,
+    public_booking,
+    read_until,
+    streams_closed,
+    text,
 )
+
+from booking import service
 
 
 def left_today(html: str, resource_id: int) -> int:

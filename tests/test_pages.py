@@ -8,9 +8,9 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from babel.dates import format_date
+from helpers import csrf_token
 
 from booking import schedule
-from conftest import csrf_token
 
 CONTACT = "+44 20 7946 0000"
 

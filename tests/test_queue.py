@@ -5,12 +5,20 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-from booking import service
-from test_admin import (  # noqa: F401  (fixtures)
-    act, admin, booked_earlier, board_url, clinic, clinic_slot, clinic_today, fresh_login_limits, public_booking,
-    read_until, staff, streams_closed, text,
+from helpers import (
+    act,
+    board_url,
+    booked_earlier,
+    clinic_slot,
+    clinic_today,
+    public_booking,
+    read_until,
+    streams_closed,
+    text,
 )
 from test_pages import booking_link
+
+from booking import service
 
 
 async def book(store, hub, resource, slot, name="Patient"):

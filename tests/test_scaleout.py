@@ -10,7 +10,6 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-
 from live_server import LiveServer
 
 VENUE, RESOURCE, ZONE = "harbour-kitchen", "terrace", "Europe/London"  # demo: open daily 11-21, capacity 20

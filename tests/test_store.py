@@ -8,8 +8,8 @@ import asyncpg
 import pytest
 
 from booking import schedule
-from booking.model import Forbidden, NotFound, OpeningRule, SlotFull, SlotUnavailable
 from booking.migrations import MIGRATIONS
+from booking.model import Forbidden, NotFound, OpeningRule, SlotFull, SlotUnavailable
 from booking.store import open_store, sqlite_path
 
 NOW = datetime.now(UTC)

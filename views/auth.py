@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections import defaultdict, deque
 
-from quart import Blueprint, abort, redirect, render_template, request, session, url_for
+from quart import Blueprint, abort, current_app, redirect, render_template, request, session, url_for
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from .i18n import gettext as _
@@ -14,7 +14,11 @@ from .services import store
 bp = Blueprint("auth", __name__, url_prefix="/admin")
 
 ATTEMPTS, WINDOW = 5, 300.0  # failed logins allowed per client address per window (seconds)
-_failures: dict[str, deque[float]] = defaultdict(deque)
+
+
+def failures() -> dict[str, deque[float]]:
+    """This app's recent failed logins, per client address."""
+    return current_app.extensions.setdefault("slotcast.login_failures", defaultdict(deque))
 
 
 def hash_password(password: str) -> str:
@@ -43,7 +47,7 @@ def safe_next(target: str | None) -> str:
 
 def blocked_for(address: str) -> float:
     """Seconds until this address may try again (0 when it may)."""
-    recent = _failures[address]
+    recent = failures()[address]
     while recent and recent[0] < time.monotonic() - WINDOW:
         recent.popleft()
     return WINDOW - (time.monotonic() - recent[0]) if len(recent) >= ATTEMPTS else 0
@@ -68,10 +72,10 @@ async def log_in():
     username, password = form.get("username", "").strip(), form.get("password", "")
     stored = await store().staff_password_hash(username) if username else None
     if not stored or not check_password_hash(stored, password):
-        _failures[address].append(time.monotonic())
+        failures()[address].append(time.monotonic())
         return await render_template("login.html", next=safe_next(form.get("next")),
                                      error=_("Wrong name or password."), username=username), 401
-    _failures.pop(address, None)
+    failures().pop(address, None)
     session.clear()
     session["staff"] = username
     return redirect(safe_next(form.get("next")), 303)
