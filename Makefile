@@ -48,8 +48,8 @@ bench-postgres: setup postgres
 	$(PY) bench/pg_bookings.py
 
 # Benchmarks against a real Hypercorn on 127.0.0.1, with Node and uvicorn baselines (not part of `make test`):
-# ~12 minutes; `make bench QUICK=1` (N = 1,000 only) ~2. Results in bench/results/. Its own venv: never the app's.
-bench: setup bench/.venv/ready
+# ~9 minutes; `make bench QUICK=1` (N = 1,000 only) ~2.5. Results in bench/results/. Its own venv: never the app's.
+bench: setup postgres bench/.venv/ready
 	@command -v node >/dev/null || { echo "make bench needs Node.js (node) for its baseline"; exit 1; }
 	bench/.venv/bin/python bench/run.py $(if $(QUICK),--quick)
 

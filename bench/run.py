@@ -1,15 +1,17 @@
 """`make bench`: Slotcast under Hypercorn, side by side with a Node `http` and a uvicorn + sse-starlette baseline.
 
-    bench/.venv/bin/python bench/run.py [--quick]
+    bench/.venv/bin/python bench/run.py [--quick] [--sizes 1000,5000] [--only fanout,soak,...] [--name NAME]
 
-Everything runs on 127.0.0.1; every loop is bounded in count and time. Writes bench/results/results.md,
-bench/results/bench.png and bench/results/raw.json (results-quick.* with --quick).
+Slotcast runs as one process on SQLite, and scaled out as the README says: one process per core on one
+PostgreSQL database (a throwaway server, as the tests start). Everything runs on 127.0.0.1; every loop is bounded
+in count and time. Writes bench/results/results.{md,png,json} (results-quick.* with --quick).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import platform
@@ -31,6 +33,9 @@ from zoneinfo import ZoneInfo
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
+sys.path.insert(0, str(ROOT / "tests"))
+from postgres_server import PostgresServer  # noqa: E402  (the tests' throwaway PostgreSQL: stdlib only)
+
 RESULTS = BENCH / "results"
 APP_PYTHON = str(ROOT / ".venv" / "bin" / "python")
 TICK = os.sysconf("SC_CLK_TCK")
@@ -38,6 +43,7 @@ SOURCES = ",".join(f"127.0.0.{i}" for i in range(1, 9))  # spreads the client po
 LONDON_TOMORROW = (datetime.now(ZoneInfo("Europe/London")) + timedelta(days=1)).date().isoformat()
 UTC_DAYS = [(datetime.now(UTC) + timedelta(days=d)).date().isoformat() for d in range(1, 8)]
 COMMANDS: list[str] = []
+ALIASES: dict[str, str] = {}  # text -> what the report shows instead (e.g. PostgreSQL's port)
 WORK = Path(tempfile.mkdtemp(prefix="slotcast-bench-"))
 
 
@@ -45,6 +51,8 @@ def note(command: str, port: int = 0) -> None:
     """Keep a command for the report, in a form that can be run again."""
     command = command.replace(str(WORK), "WORK").replace(str(ROOT) + "/", "").replace(sys.executable, "bench/.venv/bin/python")
     command = command.replace(f"={port}", "=PORT").replace(f" {port} ", " PORT ") if port else command
+    for text, alias in ALIASES.items():
+        command = command.replace(text, alias)
     if command not in COMMANDS:
         COMMANDS.append(command)
 
@@ -102,7 +110,7 @@ class Server:
         self.port = free_port()
         env = {**os.environ, **{k: v.replace("{port}", str(self.port)) for k, v in self.env.items()}}
         argv = [a.replace("{port}", str(self.port)) for a in self.argv]
-        note(" ".join(f"{k}={v}" for k, v in env.items() if k in self.env) + " " + " ".join(argv), self.port)
+        note(" ".join([*(f"{k}={v}" for k, v in env.items() if k in self.env), *argv]), self.port)
         self.process = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
                                         stderr=open(RESULTS / f"{self.name}.log.tmp", "ab"))
         for _ in range(400):
@@ -118,6 +126,8 @@ class Server:
         raise RuntimeError(f"{self.name} did not start")
 
     async def stop(self) -> None:
+        if self.process is None:
+            return
         self.process.send_signal(signal.SIGTERM)
         for _ in range(200):
             if self.process.poll() is not None:
@@ -132,8 +142,12 @@ class Server:
 
     def cpu(self) -> float:
         """CPU seconds (user + system) the process used so far."""
-        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / TICK
+        return cpu_seconds(self.process.pid)
+
+    @property
+    def ports(self) -> list[int]:
+        """Where its streams connect (a cluster has several)."""
+        return [self.port]
 
     async def trigger(self, version: int) -> tuple[float, float]:
         """Cause one change: the monotonic times its request was sent and its 201 arrived."""
@@ -141,6 +155,36 @@ class Server:
         status, _ = await http(self.port, "POST", "/publish", {})
         assert status == 201, status
         return sent, time.monotonic()
+
+
+def cpu_seconds(pid: int, reaped: bool = False) -> float:
+    """CPU seconds (user + system) process `pid` used so far; with `reaped`, also its children that ended."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except FileNotFoundError:  # a child that just ended: its time went to its parent
+        return 0.0
+    return sum(int(f) for f in fields[11:15 if reaped else 13]) / TICK
+
+
+async def day_stream(port: int) -> str:
+    """The path of the terrace's day stream for tomorrow, as Slotcast's own day page connects to it."""
+    _, page = await http(port, "GET", f"/book/harbour-kitchen/terrace/{LONDON_TOMORROW}")
+    return re.search(rb'sse-connect="([^"]+)"', page).group(1).decode()
+
+
+async def terrace_slots(port: int) -> list[int]:
+    """Tomorrow's terrace slots: the changes of the fan-out are bookings there, in turn."""
+    _, body = await http(port, "GET", f"/api/v1/venues/harbour-kitchen/resources/terrace/slots?date={LONDON_TOMORROW}")
+    return [s["id"] for s in json.loads(body)["slots"]]
+
+
+async def book(port: int, slot_id: int) -> tuple[float, float]:
+    """One booking through the JSON API: the monotonic times its request was sent and its 201 arrived."""
+    sent = time.monotonic()
+    status, body = await http(port, "POST", "/api/v1/bookings",
+                              {"slot_id": slot_id, "name": "Bench", "contact": "bench@example.com"})
+    assert status == 201, (status, body)
+    return sent, time.monotonic()
 
 
 class Slotcast(Server):
@@ -153,29 +197,72 @@ class Slotcast(Server):
         for suffix in ("-wal", "-shm"):
             Path(self.seed + ".run" + suffix).unlink(missing_ok=True)
         await super().start()
-        status, body = await http(self.port, "GET", f"/api/v1/venues/harbour-kitchen/resources/terrace/slots"
-                                                    f"?date={LONDON_TOMORROW}")
-        self.slots = [s["id"] for s in json.loads(body)["slots"]]
+        self.slots = await terrace_slots(self.port)
         return self
 
     async def trigger(self, version: int) -> tuple[float, float]:
-        sent = time.monotonic()
-        status, body = await http(self.port, "POST", "/api/v1/bookings", {
-            "slot_id": self.slots[version % len(self.slots)], "name": "Bench", "contact": "bench@example.com"})
-        assert status == 201, (status, body)
-        return sent, time.monotonic()
+        return await book(self.port, self.slots[version % len(self.slots)])
 
 
 DAY = {"path": "", "resource": ""}  # Slotcast's day stream, found on its day page at start
 
 
+def slotcast_env(url: str, **config) -> dict:
+    return {"HOST": "127.0.0.1", "PORT": "{port}", "SLOTCAST_DATABASE_URL": url, "SLOTCAST_SECRET_KEY": "bench",
+            "SLOTCAST_SSE_MAX_PER_CLIENT": "20000", "SLOTCAST_SSE_MAX_STREAMS": "20000",
+            **{f"SLOTCAST_{k}": str(v) for k, v in config.items()}}
+
+
 def slotcast(seed: str, **config) -> Slotcast:
-    env = {"HOST": "127.0.0.1", "PORT": "{port}", "SLOTCAST_DATABASE_URL": f"sqlite:///{seed}.run",
-           "SLOTCAST_SECRET_KEY": "bench", "SLOTCAST_SSE_MAX_PER_CLIENT": "20000",
-           "SLOTCAST_SSE_MAX_STREAMS": "20000", **{f"SLOTCAST_{k}": str(v) for k, v in config.items()}}
-    s = Slotcast("slotcast", [APP_PYTHON, "app.py"], env=env)
+    s = Slotcast("slotcast", [APP_PYTHON, "app.py"], env=slotcast_env(f"sqlite:///{seed}.run", **config))
     s.stream_path, s.resource, s.seed = DAY["path"], DAY["resource"], seed
     return s
+
+
+class Cluster:
+    """Slotcast scaled out as the README says: `size` processes (python app.py, same secret key) on one PostgreSQL
+    database, changes crossing between them by LISTEN/NOTIFY. The streams are spread over all the processes;
+    the bookings go through the first, so the others learn of each change from PostgreSQL."""
+
+    def __init__(self, pg: PostgresServer, size: int):
+        self.pg, self.name = pg, f"slotcast ×{size} (PostgreSQL)"
+        self.workers = [Server(f"slotcast-pg{i}", [APP_PYTHON, "app.py"], env=slotcast_env(pg.url("run")))
+                        for i in range(size)]
+
+    async def start(self) -> Cluster:
+        self.pg.drop_database("run")
+        self.pg.sql("CREATE DATABASE run TEMPLATE seed")  # a fresh copy of the seeded database
+        note("psql -h 127.0.0.1 -p PGPORT -U postgres -c 'CREATE DATABASE run TEMPLATE seed'  # after DROP DATABASE run")
+        try:
+            for worker in self.workers:
+                await worker.start()
+        except BaseException:
+            await self.stop()
+            raise
+        self.port = self.workers[0].port
+        self.stream_path = await day_stream(self.port)
+        self.resource, self.slots = self.stream_path.split("/")[3], await terrace_slots(self.port)
+        return self
+
+    async def stop(self) -> None:
+        await asyncio.gather(*(w.stop() for w in self.workers))
+
+    @property
+    def ports(self) -> list[int]:
+        return [w.port for w in self.workers]
+
+    def rss(self) -> int:
+        return sum(w.rss() for w in self.workers)
+
+    def cpu(self) -> float:
+        """The processes' CPU seconds plus PostgreSQL's (the postmaster, its backends, and those that ended)."""
+        postmaster = int((self.pg.data / "postmaster.pid").read_text().split()[0])
+        backends = Path(f"/proc/{postmaster}/task/{postmaster}/children").read_text().split()
+        return (sum(w.cpu() for w in self.workers) + cpu_seconds(postmaster, reaped=True)
+                + sum(cpu_seconds(int(b)) for b in backends))
+
+    async def trigger(self, version: int) -> tuple[float, float]:
+        return await book(self.port, self.slots[version % len(self.slots)])
 
 
 def baselines(fragment: str) -> list[Server]:
@@ -187,24 +274,30 @@ def baselines(fragment: str) -> list[Server]:
 
 
 class Subscribers:
-    """`count` SSE streams over several load.py processes."""
+    """`count` SSE streams over several load.py processes, spread over the server's ports."""
 
     def __init__(self, server: Server, count: int, path: str, event: str = "slots", processes: int = 2):
         self.server, self.count, self.path, self.event = server, count, path, event
-        self.processes = processes if count >= 1000 else 1
+        self.ports = server.ports
+        self.processes = max(len(self.ports), processes if count >= 1000 else 1)
         self.workers: list[asyncio.subprocess.Process] = []
 
     async def __aenter__(self) -> Subscribers:
         share = [self.count // self.processes + (i < self.count % self.processes) for i in range(self.processes)]
-        argv = [sys.executable, str(BENCH / "load.py"), "sse", str(self.server.port), self.path]
-        note(" ".join(argv + ["COUNT", self.event, SOURCES]), self.server.port)
+        argv = [sys.executable, str(BENCH / "load.py"), "sse"]
+        note(" ".join(argv + ["PORT", self.path, "COUNT", self.event, SOURCES]))
         self.workers = [await asyncio.create_subprocess_exec(
-            *argv, str(n), self.event, SOURCES, stdin=subprocess.PIPE, stdout=subprocess.PIPE, limit=2**28)
-            for n in share]
-        opened = [await self._read(w) for w in self.workers]
-        failed = sum(o["failed"] for o in opened)
-        if failed:
-            raise RuntimeError(f"{failed} of {self.count} streams failed to open: {opened[0]['error']}")
+            *argv, str(self.ports[i % len(self.ports)]), self.path, str(n), self.event, SOURCES,
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, limit=2**28) for i, n in enumerate(share)]
+        try:
+            opened = [await self._read(w) for w in self.workers]
+            failed = sum(o["failed"] for o in opened)
+            if failed:
+                raise RuntimeError(f"{failed} of {self.count} streams failed to open: "
+                                   f"{next(o['error'] for o in opened if o['error'])}")
+        except BaseException:
+            await self.__aexit__()
+            raise
         self.open_seconds = max(o["done"] for o in opened) - min(o["began"] for o in opened)
         return self
 
@@ -220,24 +313,35 @@ class Subscribers:
         await asyncio.gather(*(w.stdin.drain() for w in self.workers))
         return [await self._read(w) for w in self.workers]
 
-    async def report(self, first: int, last: int) -> tuple[dict[int, list[float]], int]:
-        """Arrival times per event id, and how many streams missed an id for good."""
+    async def report(self, first: int, last: int) -> tuple[dict[int, list[float]], int, dict[int, dict]]:
+        """Arrival times per event id, how many streams missed an id for good, and the arrival times by port."""
         times: dict[int, list[float]] = {k: [] for k in range(first, last + 1)}
+        by_port = {port: {k: [] for k in times} for port in self.ports}
         lost = 0
-        for answer in await self.ask(f"report {first} {last}"):
+        for i, answer in enumerate(await self.ask(f"report {first} {last}")):
             for k, ts in answer["times"].items():
                 times[int(k)] += ts
+                by_port[self.ports[i % len(self.ports)]][int(k)] += ts
             lost += sum(answer["lost"].values())
-        return times, lost
+        return times, lost, by_port
 
     async def bytes(self) -> int:
         return sum(a["bytes"] for a in await self.ask("bytes"))
+
+    def cpu(self) -> float:
+        """CPU seconds the load workers used so far (they share the cores with the servers)."""
+        return sum(cpu_seconds(w.pid) for w in self.workers)
 
     async def __aexit__(self, *exc) -> None:
         for w in self.workers:
             if w.returncode is None:
                 w.stdin.write(b"quit\n")
-        await asyncio.wait_for(asyncio.gather(*(w.wait() for w in self.workers)), 30)
+        try:
+            await asyncio.wait_for(asyncio.gather(*(w.wait() for w in self.workers)), 30)
+        except TimeoutError:
+            for w in self.workers:
+                if w.returncode is None:
+                    w.kill()
 
 
 async def broadcasts(server: Server, subs: Subscribers, count: int, every: float) -> dict:
@@ -247,40 +351,39 @@ async def broadcasts(server: Server, subs: Subscribers, count: int, every: float
     every write (Node after writing them all), Slotcast answers first and then fans out, so "from the 201"
     would flatter the baselines by their whole fan-out time.
     """
-    cpu0, sent, answered = server.cpu(), {}, {}
+    cpu0, client0, sent, answered = server.cpu(), subs.cpu(), {}, {}
     began = time.monotonic()
     for k in range(1, count + 1):
         await asyncio.sleep(max(0.0, began + (k - 1) * every - time.monotonic()))
         sent[k], answered[k] = await server.trigger(k)
-    await asyncio.sleep(max(1.0, every))
-    cpu = server.cpu() - cpu0
-    times, lost = await subs.report(1, count)
+    await asyncio.sleep(max(2.0, every))  # a late delivery would count as lost
+    cpu, client_cpu = server.cpu() - cpu0, subs.cpu() - client0
+    times, lost, by_port = await subs.report(1, count)
     delays = [t - sent[k] for k, ts in times.items() for t in ts]
     per_change = [max(ts) - sent[k] if ts else float("inf") for k, ts in times.items()]
     p99_per_change = [pct([t - sent[k] for t in ts], 99) for k, ts in times.items()]
+    p99_by_port = [pct([t - sent[k] for k, ts in port.items() for t in ts], 99) for port in by_port.values()]
     return dict(delays=delays, per_change=per_change, p99_per_change=p99_per_change, lost=lost, cpu=cpu, count=count,
-                answer=[answered[k] - sent[k] for k in sent])
+                client_cpu=client_cpu, answer=[answered[k] - sent[k] for k in sent], p99_by_port=p99_by_port)
 
 
 # -- scenarios
 
 
-async def fanout(server: Server, n: int, changes: int, every: float, path: str | None = None) -> dict:
+async def fanout(server: Server | Cluster, n: int, changes: int, every: float) -> dict:
     """N idle streams: time to open, RSS per connection, then `changes` broadcasts."""
     await server.start()
     try:
         rss0 = server.rss()
-        async with Subscribers(server, n, path or server.stream_path) as subs:
-            kiosks = None
-            if isinstance(server, Slotcast):  # plus a kiosk topic: ten wall screens of the same venue
-                kiosks = await Subscribers(server, 10, "/kiosk/harbour-kitchen/events",
-                                           f"panel-{server.resource}").__aenter__()
+        kiosk = server.name.startswith("slotcast")  # plus a kiosk topic: ten wall screens of the same venue
+        async with (Subscribers(server, n, server.stream_path) as subs,
+                    Subscribers(server, 10, "/kiosk/harbour-kitchen/events", f"panel-{server.resource}")
+                    if kiosk else contextlib.nullcontext() as kiosks):
             await asyncio.sleep(2)
             rss = server.rss()
             result = await broadcasts(server, subs, changes, every)
             if kiosks:
                 result["lost"] += (await kiosks.report(1, changes))[1]
-                await kiosks.__aexit__()
             result.update(open_seconds=subs.open_seconds, rss_per_conn=(rss - rss0) / n, rss=rss)
     finally:
         await server.stop()
@@ -291,7 +394,10 @@ def summary(result: dict, n: int) -> dict:
     d = result["delays"]
     return dict(n=n, open_s=result["open_seconds"], p50_ms=pct(d, 50) * 1e3, p99_ms=pct(d, 99) * 1e3,
                 max_ms=max(d) * 1e3, lost=result["lost"], kb_per_conn=result["rss_per_conn"] / 1024,
-                answer_ms=statistics.median(result["answer"]) * 1e3, cpu_ms=result["cpu"] / result["count"] * 1e3, us_per_sub=result["cpu"] / result["count"] / n * 1e6)
+                answer_ms=statistics.median(result["answer"]) * 1e3, cpu_ms=result["cpu"] / result["count"] * 1e3,
+                us_per_sub=result["cpu"] / result["count"] / n * 1e6,
+                client_cpu_ms=result["client_cpu"] / result["count"] * 1e3,
+                p99_by_port_ms=[p * 1e3 for p in result["p99_by_port"]])
 
 
 async def polling_vs_push(seed: str, pages: int, seconds: float, quick: bool) -> list[dict]:
@@ -469,7 +575,7 @@ def plot(fan: list[dict], soak: dict | None, out: Path) -> None:
 
     fig, axes = plt.subplots(1, 2 if soak else 1, figsize=(12 if soak else 6, 4.5), squeeze=False)
     ax = axes[0][0]
-    for name, color in (("slotcast", "C0"), ("node", "C2"), ("uvicorn", "C3")):
+    for name, color in zip(dict.fromkeys(r["server"] for r in fan), ("C0", "C1", "C2", "C3", "C4")):
         rows = [r for r in fan if r["server"] == name]
         ns = [r["n"] for r in rows]
         ax.plot(ns, [r["p99_ms"] for r in rows], "o-", color=color, label=f"{name} p99")
@@ -495,8 +601,7 @@ async def payload(seed: str, work: Path) -> tuple[Path, int]:
     """Slotcast's own day fragment (so every server pushes the same bytes), and the size of one event."""
     probe = await slotcast(seed).start()
     try:
-        _, page = await http(probe.port, "GET", f"/book/harbour-kitchen/terrace/{LONDON_TOMORROW}")
-        path = re.search(rb'sse-connect="([^"]+)"', page).group(1).decode()
+        path = await day_stream(probe.port)
         DAY.update(path=path, resource=path.split("/")[3])
         reader, writer = await asyncio.open_connection("127.0.0.1", probe.port)
         writer.write(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
@@ -514,25 +619,47 @@ async def payload(seed: str, work: Path) -> tuple[Path, int]:
     return fragment, size
 
 
+def postgres(header: list[str]) -> PostgresServer:
+    """A throwaway PostgreSQL (fsync on, as in production) holding the seeded database as a template."""
+    pg = PostgresServer(durable=True).start()
+    ALIASES[f"127.0.0.1:{pg.port}/"] = "127.0.0.1:PGPORT/"
+    note("python tests/postgres_server.py  # initdb + pg_ctl start on 127.0.0.1:PGPORT (here with fsync on)")
+    try:
+        seed = pg.create_database("seed")
+        subprocess.run([APP_PYTHON, str(BENCH / "seed.py"), seed], check=True, cwd=ROOT)
+        note(f".venv/bin/python bench/seed.py {seed}")
+    except BaseException:
+        pg.stop()
+        raise
+    header.append(f"PostgreSQL {pg.sql('SHOW server_version').split()[0]} (Debian's, initdb into a temp folder, fsync on, "
+                  f"started in {pg.started_in:.1f} s) for the scale-out rows: {os.cpu_count()} Slotcast processes")
+    return pg
+
+
 async def main(quick: bool, sizes: list[int], only: set[str], name: str) -> None:
     RESULTS.mkdir(exist_ok=True)
+    for old in RESULTS.glob("*.log.tmp"):  # the servers' logs, kept from the last run only
+        old.unlink()
     hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     header, began = machine(), time.monotonic()
-    work = WORK
-    seed = str(work / "seed.db")
+    seed = str(WORK / "seed.db")
     subprocess.run([APP_PYTHON, str(BENCH / "seed.py"), seed], check=True, cwd=ROOT)
     note(f".venv/bin/python bench/seed.py {seed}")
-    fragment, message_bytes = await payload(seed, work)
+    fragment, message_bytes = await payload(seed, WORK)
     results: dict = dict(sizes=sizes)
 
     if "fanout" in only:
         results["fanout"] = []
-        for n in sizes:
-            for server in [slotcast(seed)] + baselines(str(fragment)):
-                result = await fanout(server, n, 5 if quick else 10, 1.0 if n < 10000 else 1.5)
-                results["fanout"].append(dict(server=server.name, **summary(result, n)))
-                log(results["fanout"][-1])
+        pg = postgres(header)
+        try:
+            for n in sizes:
+                for server in [slotcast(seed), Cluster(pg, os.cpu_count())] + baselines(str(fragment)):
+                    result = await fanout(server, n, 5 if quick else 10, 1.0 if n < 10000 else 1.5)
+                    results["fanout"].append(dict(server=server.name, **summary(result, n)))
+                    log(results["fanout"][-1])
+        finally:
+            pg.stop()
     if "soak" in only:
         soak_n, soak_seconds = (1000, 15) if quick else (max(sizes), 60)
         server = await slotcast(seed).start()
@@ -570,7 +697,6 @@ async def main(quick: bool, sizes: list[int], only: set[str], name: str) -> None
                   f"{(time.monotonic() - began) / 60:.1f} min")
     report = write_report(results, header, message_bytes, quick)
     (RESULTS / f"{name}.md").write_text(report)
-    shutil.rmtree(work, ignore_errors=True)
     print(report)
 
 
@@ -585,20 +711,28 @@ def write_report(results: dict, header: list[str], message_bytes: int, quick: bo
                   "(Slotcast: a booking through the JSON API; baselines: POST /publish). \"201\" is the median time "
                   "until the booker had its answer. Slotcast runs ten kiosk streams beside the N pages (counted in "
                   "\"lost\"). RSS/conn is the server's resident memory growth per open idle stream; CPU is the "
-                  "server's user+system time per change.", "",
+                  "server's user+system time per change; client CPU the load workers' (on the same cores).", "",
                   *table(fan, [("server", "server", ""), ("N", "n", ""), ("open all (s)", "open_s", ".1f"),
                                ("201 (ms)", "answer_ms", ".1f"), ("p50 (ms)", "p50_ms", ".1f"),
                                ("p99 (ms)", "p99_ms", ".1f"), ("max (ms)", "max_ms", ".1f"), ("lost", "lost", ""),
                                ("RSS/conn (KB)", "kb_per_conn", ".1f"), ("CPU/change (ms)", "cpu_ms", ".1f"),
-                               ("µs/subscriber", "us_per_sub", ".1f")]),
+                               ("µs/subscriber", "us_per_sub", ".1f"),
+                               ("client CPU/change (ms)", "client_cpu_ms", ".1f")]),
                   "", "Ratios, baseline ÷ Slotcast (above 1: Slotcast is better):", ""]
         for n in results["sizes"]:
-            ours = next(r for r in fan if r["server"] == "slotcast" and r["n"] == n)
-            for other in ("node", "uvicorn"):
-                theirs = next(r for r in fan if r["server"] == other and r["n"] == n)
-                lines.append(f"- N={n:,} vs {other}: p99 {theirs['p99_ms'] / ours['p99_ms']:.2f}×, "
-                             f"CPU/change {theirs['cpu_ms'] / ours['cpu_ms']:.2f}×, "
-                             f"RSS/conn {theirs['kb_per_conn'] / ours['kb_per_conn']:.2f}×")
+            rows = {r["server"]: r for r in fan if r["n"] == n}
+            for ours in (r for name, r in rows.items() if name.startswith("slotcast")):
+                for other in ("node", "uvicorn"):
+                    theirs = rows[other]
+                    lines.append(f"- N={n:,}, {ours['server']} vs {other}: p99 {theirs['p99_ms'] / ours['p99_ms']:.2f}×, "
+                                 f"CPU/change {theirs['cpu_ms'] / ours['cpu_ms']:.2f}×, "
+                                 f"RSS/conn {theirs['kb_per_conn'] / ours['kb_per_conn']:.2f}×")
+        lines += ["", "The scale-out rows: the streams are split evenly over the processes and every booking goes "
+                  "through the first, so the others learn of it from PostgreSQL (NOTIFY in the booking's transaction, "
+                  "one LISTEN connection per process) and render it themselves. RSS is the processes' sum; CPU "
+                  "includes PostgreSQL's. p99 per process (the booking's own, then the other):", ""]
+        lines += [f"- N={r['n']:,}: " + ", ".join(f"{p:.1f} ms" for p in r["p99_by_port_ms"])
+                  for r in fan if "PostgreSQL" in r["server"]]
         lines.append("")
     if soak := results.get("soak"):
         lines += [f"## Soak: {soak['n']:,} streams, one booking a second for {soak['seconds']} s", "",
@@ -646,4 +780,7 @@ if __name__ == "__main__":
     only = set(args.only.split(","))
     if args.quick and "--only" not in sys.argv:
         only.discard("profile")
-    asyncio.run(main(args.quick, sizes, only, args.name or ("results-quick" if args.quick else "results")))
+    try:
+        asyncio.run(main(args.quick, sizes, only, args.name or ("results-quick" if args.quick else "results")))
+    finally:
+        shutil.rmtree(WORK, ignore_errors=True)

@@ -1,5 +1,8 @@
 """Seed a benchmark database (run with the app's Python): the demo venues, plus a hall of 5-minute slots of 100
-places, 08:00-20:00 every day (144 a day: over 1,000 bookable slots from tomorrow on)."""
+places, 08:00-20:00 every day (144 a day: over 1,000 bookable slots from tomorrow on).
+
+    .venv/bin/python bench/seed.py FILE_OR_URL   # a SQLite file, or a postgresql:// URL of an empty database
+"""
 
 import asyncio
 import sys
@@ -14,8 +17,8 @@ from booking.model import OpeningRule  # noqa: E402
 from booking.store import open_store  # noqa: E402
 
 
-async def main(path: str) -> None:
-    store = open_store(f"sqlite:///{Path(path).resolve()}", ROOT)
+async def main(target: str) -> None:
+    store = open_store(target if "://" in target else f"sqlite:///{Path(target).resolve()}", ROOT)
     await store.open()
     await demo.seed(store)
     hall = await store.add_venue("bench-hall", "Bench Hall", "restaurant", "UTC")
