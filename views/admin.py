@@ -18,7 +18,7 @@ from .auth import require_staff
 from .csrf import token as csrf_token
 from .events import EVENTS, fragment, stream
 from .i18n import gettext as _
-from .public import slot_or_404, venue_or_404
+from .public import parse_party, slot_or_404, venue_or_404
 from .services import hub, parse_day, store
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -118,11 +118,10 @@ async def create_booking(resource_id: int):
     slot, _venue, resource = await slot_or_404(int(slot_id) if slot_id.isdigit() and len(slot_id) < 19 else 0)
     if resource.id != resource_id:
         abort(404, _("That slot does not exist."))
-    size = form.get("party_size", "1")
     try:
         _booking, slot = await service.book(
             store(), hub(), resource, slot.id, form.get("name", ""), form.get("contact", ""),
-            int(size) if size.isdigit() and len(size) < 7 else size, for_staff=True)
+            parse_party(form.get("party_size", "1"), resource), for_staff=True)
     except service.Invalid as invalid:
         problems = messages.problem_messages(invalid.problems, resource.max_party)
         return await after_action(slot, " ".join(problems.values()), 422)
