@@ -497,3 +497,12 @@ async def test_unknown_lang_is_ignored(client):
     assert response.status_code == 200
     assert '<html lang="en">' in await text(response)
     assert "lang=" not in response.headers.get("Set-Cookie", "")
+
+
+async def test_switching_language_on_the_confirmation_keeps_its_token(client, slot):
+    reference, token = await make_booking(client, slot.id)
+    html = await text(await client.get(f"/bookings/{reference}", query_string={"token": token}))
+    switch = re.search(r'<a href="([^"]+)" hreflang="zh-CN">', html).group(1).replace("&amp;", "&")
+    assert switch.startswith(f"/bookings/{reference}?") and f"token={token}" in switch and "lang=zh_CN" in switch
+    chinese = await client.get(switch)
+    assert chinese.status_code == 200 and 'lang="zh-CN"' in await text(chinese)

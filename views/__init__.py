@@ -23,6 +23,7 @@ def init_app(app: Quart) -> None:
     )
     app.jinja_env.globals.update(
         csrf_token=csrf.token, locales=i18n.LOCALES, locale=i18n.current, html_lang=i18n.html_lang,
+        this_page_in=i18n.this_page_in,
         events=events.EVENTS, ticket_label=ticket_label,
     )
     app.jinja_env.filters.update(local_time=i18n.local_time, long_date=i18n.long_date)

@@ -7,11 +7,13 @@ from contextvars import ContextVar
 from datetime import date, datetime
 from functools import cache
 from pathlib import Path
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from babel import Locale
 from babel.dates import format_date
 from babel.support import NullTranslations, Translations
+from quart import request
 
 LOCALES = {"en": "English", "zh_CN": "中文"}
 DEFAULT = "en"
@@ -70,6 +72,11 @@ def negotiate(asked: str | None, cookie: str | None, accept) -> str:
             return choice
     best = accept.best_match(["en", "zh-CN", "zh"], default="en")
     return "zh_CN" if best.startswith("zh") else "en"
+
+
+def this_page_in(locale: str) -> str:
+    """The current page's address with ?lang= set, its other query arguments kept (a confirmation's token)."""
+    return f"{request.path}?{urlencode({**request.args.to_dict(), 'lang': locale})}"
 
 
 def local_time(moment: datetime, timezone: str) -> str:
