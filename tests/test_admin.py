@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
 
@@ -713,10 +714,9 @@ async def clear_of_minute_tick() -> None:
         await asyncio.sleep(60.2 - second)
 
 
-async def test_one_booking_renders_public_kiosk_and_staff_topics_once_each(store, hub, venue, slot, tomorrow):
-    tables = venue.resource("tables")
-    watched = [f"day:{tables.id}:{tomorrow}", f"panel:{tables.id}", f"board:{tables.id}:{tomorrow}"]
-    subscribers = [hub.subscribe(watched, "en") for _ in range(3)]
+@contextmanager
+def renders_of(hub):
+    """The topics the hub renders inside the block, in order."""
     rendered: list[str] = []
     render = hub._render
 
@@ -726,34 +726,33 @@ async def test_one_booking_renders_public_kiosk_and_staff_topics_once_each(store
 
     hub._render = counting
     try:
-        await clear_of_minute_tick()
-        before = hub.renders
-        await service.book(store, hub, tables, slot.id, NAME, CONTACT, 1)
-        await hub.settle()
-        assert sorted(rendered) == sorted(watched)  # each exactly once, for three subscribers each
-        assert hub.renders - before == 3
-        for sub in subscribers:
-            assert set(sub.pending) == set(watched)
-            assert NAME.encode() in sub.pending[watched[2]]
-            assert NAME.encode() not in sub.pending[watched[0]] + sub.pending[watched[1]]
+        yield rendered
     finally:
         hub._render = render
-        for sub in subscribers:
-            hub.unsubscribe(sub)
+
+
+async def test_one_booking_renders_public_kiosk_and_staff_topics_once_each(store, hub, venue, slot, tomorrow):
+    tables = venue.resource("tables")
+    watched = [f"day:{tables.id}:{tomorrow}", f"panel:{tables.id}", f"board:{tables.id}:{tomorrow}"]
+    subscribers = [hub.subscribe(watched, "en") for _ in range(3)]
+    await clear_of_minute_tick()
+    before = hub.renders
+    with renders_of(hub) as rendered:
+        await service.book(store, hub, tables, slot.id, NAME, CONTACT, 1)
+        await hub.settle()
+    assert sorted(rendered) == sorted(watched)  # each exactly once, for three subscribers each
+    assert hub.renders - before == 3
+    for sub in subscribers:
+        assert set(sub.pending) == set(watched)
+        assert NAME.encode() in sub.pending[watched[2]]
+        assert NAME.encode() not in sub.pending[watched[0]] + sub.pending[watched[1]]
+        hub.unsubscribe(sub)
 
 
 async def test_one_public_booking_over_real_streams_renders_each_topic_once(app, admin, hub, venue, slot, tomorrow):
     tables = venue.resource("tables")
     public = app.test_client()
-    rendered: list[str] = []
-    render = hub._render
-
-    async def counting(topic, locale):
-        rendered.append(topic)
-        return await render(topic, locale)
-
-    hub._render = counting
-    try:
+    with renders_of(hub) as rendered:
         async with public.request(f"/events/day/{tables.id}/{tomorrow}") as day_a, \
                 public.request(f"/events/day/{tables.id}/{tomorrow}") as day_b, \
                 public.request("/kiosk/test-bistro/events") as kiosk_a, \
@@ -773,8 +772,6 @@ async def test_one_public_booking_over_real_streams_renders_each_topic_once(app,
             await hub.settle()
             for connection in streams:
                 await connection.disconnect()
-    finally:
-        hub._render = render
     assert sorted(rendered) == sorted([f"day:{tables.id}:{tomorrow}", f"panel:{tables.id}",
                                        f"board:{tables.id}:{tomorrow}"])
     await streams_closed(hub)
