@@ -9,7 +9,6 @@ import resource
 import secrets
 import signal
 import socket
-from datetime import UTC, datetime
 from pathlib import Path
 
 import click
@@ -18,11 +17,13 @@ from quart import Quart
 
 import views
 from booking import demo
+from booking.clock import SystemClock
 from booking.hub import Hub
+from booking.service import Service
 from booking.store import Store, open_store
 from views.auth import hash_password
-from views.events import renderer
-from views.services import Services
+from views.events import FAREWELL, PING, renderer
+from views.runtime import Runtime
 
 ROOT = Path(__file__).resolve().parent
 DEFAULTS = dict(
@@ -51,8 +52,10 @@ class Slotcast(Quart):
         return adapter if adapter or request is not None else self.url_map.bind("localhost")
 
 
-def create_app(config: dict | None = None) -> Quart:
-    """The app, configured from DEFAULTS, SLOTCAST_* environment variables, then `config`."""
+def create_app(config: dict | None = None, clock=None) -> Quart:
+    """The app, configured from DEFAULTS, SLOTCAST_* environment variables, then `config`; on the system's clock
+    unless given another (tests steer time with booking.clock.ManualClock)."""
+    clock = clock or SystemClock()
     app = Slotcast(__name__, instance_path=str(ROOT / "instance"))
     app.config.from_mapping(DEFAULTS)
     app.config.from_prefixed_env("SLOTCAST")
@@ -64,34 +67,37 @@ def create_app(config: dict | None = None) -> Quart:
 
     @app.before_serving
     async def start() -> None:
-        store = open_store(app.config["DATABASE_URL"], ROOT)
+        hub = Hub(renderer(app), clock=clock, heartbeat=float(app.config["HEARTBEAT_SECONDS"]), ping=PING,
+                  farewell=FAREWELL)
+        store = open_store(app.config["DATABASE_URL"], ROOT, notify=hub.notify)
         await store.open()
+        service = Service(store, clock)
         if app.config["DEMO"] and not await store.venues():
             await demo.seed(store)
-        await store.extend_slots(datetime.now(UTC))
+        await store.extend_slots(clock.now())
         if app.config["ADMIN_PASSWORD"]:  # kept only as a hash
-            await store.set_staff_password("admin", hash_password(str(app.config.pop("ADMIN_PASSWORD"))))
-        hub = Hub(renderer(app), heartbeat=float(app.config["HEARTBEAT_SECONDS"]))
+            await service.set_staff_password("admin", hash_password(str(app.config.pop("ADMIN_PASSWORD"))))
         # Own tasks, not add_background_task: Quart would wait for those before after_serving runs.
-        loops = [asyncio.create_task(hub.beat()), asyncio.create_task(keep_slots_ahead(store, hub, app.config)),
-                 asyncio.create_task(relay_changes(store, hub)), asyncio.create_task(tick_kiosks(hub))]
-        app.extensions["slotcast"] = Services(store, hub, loops)
+        loops = [asyncio.create_task(hub.beat()), asyncio.create_task(hub.expire()),
+                 asyncio.create_task(keep_slots_ahead(store, hub, clock, app.config)),
+                 asyncio.create_task(relay_changes(store, hub))]
+        app.extensions["slotcast"] = Runtime(store, service, hub, clock, loops)
 
     @app.after_serving
     async def stop() -> None:
-        services = app.extensions.pop("slotcast", None)
-        if services:
-            services.hub.close()
-            await asyncio.gather(*services.loops)
-            await services.store.close()
+        running = app.extensions.pop("slotcast", None)
+        if running:
+            running.hub.close()
+            await asyncio.gather(*running.loops)
+            await running.store.close()
 
     return app
 
 
-async def keep_slots_ahead(store: Store, hub: Hub, config) -> None:
+async def keep_slots_ahead(store: Store, hub: Hub, clock, config) -> None:
     """Create new days' slots as days pass, so every resource stays bookable to its horizon."""
     while await hub.running_after(float(config["SLOT_REFRESH_SECONDS"])):
-        await store.extend_slots(datetime.now(UTC))
+        await store.extend_slots(clock.now())
 
 
 async def relay_changes(store: Store, hub: Hub) -> None:
@@ -100,12 +106,6 @@ async def relay_changes(store: Store, hub: Hub) -> None:
     await hub.closed()
     listening.cancel()
     await asyncio.gather(listening, return_exceptions=True)
-
-
-async def tick_kiosks(hub: Hub) -> None:
-    """On every minute: kiosk clocks and panels move on (the current slot changes, midnight rolls over)."""
-    while await hub.running_after(60 - datetime.now(UTC).second + 0.05):
-        hub.notify("clock:", "panel:")
 
 
 def add_commands(app: Quart) -> None:

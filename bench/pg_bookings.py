@@ -3,7 +3,7 @@ exactness under a rush, and how fast a booking's NOTIFY reaches listening stores
 
     .venv/bin/python bench/pg_bookings.py [--seconds 5] [--concurrency 40] [--processes 1] [--no-fsync]
 
-Each process is one worker's PostgresStore (asyncpg pool of 10) with `--concurrency` booking loops.
+Each process is one worker's PostgreSQL store (asyncpg pool of 10) with `--concurrency` booking loops.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from booking import schedule  # noqa: E402
 from booking.model import OpeningRule, SlotFull  # noqa: E402
-from booking.postgres import PostgresStore  # noqa: E402
+from booking.store import open_store  # noqa: E402
 from postgres_server import PostgresServer  # noqa: E402
 
 RESOURCES = 100  # "many slots" spreads over resources: each resource-day also has one ticket counter row
@@ -31,7 +31,7 @@ RESOURCES = 100  # "many slots" spreads over resources: each resource-day also h
 
 async def seed(url: str) -> tuple[int, list[int], int]:
     """A venue with RESOURCES resources (24 slots a day, huge capacity): the hot slot, all slots, a 500-place slot."""
-    store = PostgresStore(url)
+    store = open_store(url, ROOT)
     await store.open()
     venue = await store.add_venue("bench", "Bench", "restaurant", "UTC")
     rules = [OpeningRule(d, time(0), time(23, 59), 60, 1_000_000) for d in range(7)]
@@ -49,7 +49,7 @@ async def seed(url: str) -> tuple[int, list[int], int]:
 
 async def book_for(url: str, slot_ids: list[int], seconds: float, concurrency: int, start_at: float) -> int:
     """Book random slots of `slot_ids` from `concurrency` loops for `seconds`; how many were confirmed."""
-    store = PostgresStore(url)
+    store = open_store(url, ROOT)
     await store.open()
     await asyncio.sleep(max(0.0, start_at - clock.time()))
     done, stop = 0, clock.monotonic() + seconds
@@ -80,7 +80,7 @@ def throughput(url: str, slot_ids: list[int], args) -> float:
 
 async def rush(url: str, slot_id: int, attempts: int) -> tuple[int, int]:
     """`attempts` bookers at once on a 500-place slot: (confirmed, booked as stored)."""
-    store = PostgresStore(url)
+    store = open_store(url, ROOT)
     await store.open()
     results = await asyncio.gather(*(store.book(slot_id, "Rush", "12345", 1, datetime.now(UTC))
                                      for _ in range(attempts)), return_exceptions=True)
@@ -92,8 +92,8 @@ async def rush(url: str, slot_id: int, attempts: int) -> tuple[int, int]:
 
 async def delivery(url: str, slot_ids: list[int], listeners: int, count: int) -> tuple[list[float], list[float]]:
     """Seconds from the start of a booking until each listening store heard of it; the bookings' own seconds."""
-    booker = PostgresStore(url)
-    stores = [PostgresStore(url) for _ in range(listeners)]
+    booker = open_store(url, ROOT)
+    stores = [open_store(url, ROOT) for _ in range(listeners)]
     heard: list[float] = []
     started: list[float] = [0.0]
     ready = asyncio.Queue()

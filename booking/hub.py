@@ -3,27 +3,25 @@
 from __future__ import annotations
 
 import asyncio
+import heapq
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from datetime import datetime
+from typing import NamedTuple
+
+from .clock import SystemClock
 
 log = logging.getLogger(__name__)
 
-Renderer = Callable[[str, str], Awaitable[tuple[str, str]]]  # (topic, locale) -> (event name, html)
 
-PING = b": ping\n\n"
-CLOSE_EVENT = "close"
+class Render(NamedTuple):
+    """A topic's message as it goes out, and until when it holds (None: until the data changes)."""
 
-
-def encode(event: str, data: str, id: int | None = None) -> bytes:
-    """One SSE message: `id`, `event`, and one `data:` line per line of `data`."""
-    head = f"id: {id}\nevent: {event}\n" if id is not None else f"event: {event}\n"
-    lines = "".join(f"data: {line}\n" for line in data.splitlines() or [""])
-    return (head + lines + "\n").encode()
+    message: bytes
+    valid_until: datetime | None = None
 
 
-def retry(milliseconds: int) -> bytes:
-    """The SSE field that sets the browser's reconnect delay."""
-    return f"retry: {milliseconds}\n\n".encode()
+Renderer = Callable[[str, str, int], Awaitable[Render]]  # (topic, locale, version) -> Render
 
 
 class Subscriber:
@@ -54,14 +52,24 @@ class Subscriber:
 
 
 class Hub:
-    """Topics, versions and subscribers; how a topic looks is the renderer's business."""
+    """Topics, versions and subscribers; how a topic looks (and its bytes on the wire) is the renderer's business.
 
-    def __init__(self, render: Renderer, heartbeat: float = 15.0):
+    A topic is re-rendered when its data changes (`notify`) and when its render expires: a render may depend on
+    the clock ("Past", the notice cut-off, a kiosk's now/next), so it says until when it holds, and at that
+    moment the hub renders the topic again, once for all its subscribers.
+    """
+
+    def __init__(self, render: Renderer, *, clock=None, heartbeat: float = 15.0, ping: bytes = b"",
+                 farewell: bytes = b""):
         self._render = render
+        self._clock = clock or SystemClock()
         self._heartbeat = heartbeat
+        self._ping, self._farewell = ping, farewell
         self._subscribers: dict[str, dict[str, set[Subscriber]]] = {}  # topic -> locale -> streams
         self._versions: dict[str, int] = {}
         self._renders: dict[tuple[str, str], tuple[int, asyncio.Future]] = {}  # latest render per topic+locale
+        self._expiries: list[tuple[datetime, str]] = []  # heap of (when a render expires, topic)
+        self._timer = asyncio.Event()  # wakes the expiry loop when an earlier expiry arrives
         self._dirty: set[str] = set()
         self._refreshing: dict[str, asyncio.Task] = {}
         self.renders = 0  # how many fragments were rendered, for tests and benchmarks
@@ -98,24 +106,34 @@ class Hub:
     # -- rendering
 
     async def current(self, topic: str, locale: str) -> bytes:
-        """The topic's message as of now, rendered at most once per version and locale."""
+        """The topic's message as of now: rendered at most once per version and locale, and never expired."""
         version = self._versions.get(topic, 0)
         key = (topic, locale)
         kept = self._renders.get(key)
-        if kept is None or kept[0] != version:
-            kept = (version, asyncio.ensure_future(self._encode(topic, locale, version)))
+        if kept is None or kept[0] != version or self._expired(kept[1]):
+            kept = (version, asyncio.ensure_future(self._render_once(topic, locale, version)))
             self._renders[key] = kept
         try:
-            return await asyncio.shield(kept[1])
+            return (await asyncio.shield(kept[1])).message
         except Exception:
             if self._renders.get(key) is kept:
                 del self._renders[key]  # let the next caller try again
             raise
 
-    async def _encode(self, topic: str, locale: str, version: int) -> bytes:
+    def _expired(self, render: asyncio.Future) -> bool:
+        if not render.done() or render.cancelled() or render.exception():
+            return False
+        until = render.result().valid_until
+        return until is not None and until <= self._clock.now()
+
+    async def _render_once(self, topic: str, locale: str, version: int) -> Render:
         self.renders += 1
-        event, html = await self._render(topic, locale)
-        return encode(event, html.strip(), version)
+        render = await self._render(topic, locale, version)
+        if render.valid_until is not None:
+            if not self._expiries or render.valid_until < self._expiries[0][0]:
+                self._timer.set()
+            heapq.heappush(self._expiries, (render.valid_until, topic))
+        return render
 
     def notify(self, *topics: str) -> None:
         """Topics changed (after commit): re-render each once and send it to its subscribers.
@@ -158,6 +176,19 @@ class Hub:
         while self._refreshing:
             await asyncio.gather(*self._refreshing.values(), return_exceptions=True)
 
+    async def expire(self) -> None:
+        """Until the hub closes: re-render each watched topic when its render expires (one timer for all)."""
+        while not self.closing:
+            self._timer.clear()
+            await self._clock.wait(self._timer, self._expiries[0][0] if self._expiries else None)
+            now, due = self._clock.now(), set()
+            while self._expiries and self._expiries[0][0] <= now:
+                due.add(heapq.heappop(self._expiries)[1])
+            # Only topics whose kept render has expired: a change since may have rendered them afresh.
+            self.notify(*(t for t in due if any(self._expired(self._renders[t, locale][1])
+                                                for locale in self._subscribers.get(t, {})
+                                                if (t, locale) in self._renders)))
+
     # -- liveness and shutdown
 
     @property
@@ -177,18 +208,18 @@ class Hub:
         return False
 
     async def beat(self) -> None:
-        """Send a heartbeat comment to every stream until the hub closes (one timer for all)."""
+        """Send the heartbeat to every stream until the hub closes (one timer for all)."""
         while await self.running_after(self._heartbeat):
             for sub in self._all():
-                sub.offer("", PING)
+                sub.offer("", self._ping)
 
     def close(self) -> None:
-        """End every stream with a named close event (server shutdown)."""
+        """End every stream with the farewell message (server shutdown)."""
         self._closing.set()
-        message = encode(CLOSE_EVENT, "")
+        self._timer.set()
         for sub in self._all():
             sub.closed = True
-            sub.offer("", message)
+            sub.offer("", self._farewell)
 
     def _all(self) -> set[Subscriber]:
         return {s for by_locale in self._subscribers.values() for streams in by_locale.values() for s in streams}

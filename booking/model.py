@@ -5,7 +5,8 @@ from __future__ import annotations
 import hmac
 import secrets
 from dataclasses import dataclass, field
-from datetime import date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 KINDS = ("restaurant", "clinic", "barber")
 NAME_MAX = 100
@@ -167,6 +168,69 @@ class Booking:
         return bool(token) and hmac.compare_digest(token.encode(), self.cancel_token.encode())
 
 
+# What a slot is to someone who wants to book it now (one rule for stores, views and templates).
+OPEN, FULL, CLOSED, PAST, NOT_YET = "open", "full", "closed", "past", "not_yet"
+
+
+def local_today(timezone: str, now: datetime | None = None) -> date:
+    """Today's date where the venue is (at `now`, else at the system's time)."""
+    return (now or datetime.now(UTC)).astimezone(ZoneInfo(timezone)).date()
+
+
+def next_midnight(timezone: str, now: datetime) -> datetime:
+    """The next start of a day where the venue is, as an aware datetime."""
+    tz = ZoneInfo(timezone)
+    return datetime.combine(now.astimezone(tz).date() + timedelta(days=1), time(), tz)
+
+
+def bookable_from(resource: Resource, now: datetime) -> datetime:
+    """The earliest start the public may book at `now` (the minimum notice)."""
+    return now + timedelta(minutes=resource.min_notice_minutes)
+
+
+def horizon(resource: Resource, timezone: str, now: datetime) -> date:
+    """The last venue-local date the public may book at `now`."""
+    return local_today(timezone, now) + timedelta(days=resource.horizon_days)
+
+
+def slot_state(slot: Slot, resource: Resource, timezone: str, now: datetime, for_staff: bool = False) -> str:
+    """OPEN, FULL, CLOSED, PAST (over, or inside the minimum notice) or NOT_YET (beyond the horizon).
+
+    Staff may book a slot until it ends (a walk-in) and whatever its date; the public up to the notice.
+    """
+    if slot.closed:
+        return CLOSED
+    if slot.ends_at <= now if for_staff else slot.starts_at < bookable_from(resource, now):
+        return PAST
+    if not for_staff and slot.local_date > horizon(resource, timezone, now):
+        return NOT_YET
+    return OPEN if slot.remaining else FULL
+
+
+def state_changes_at(slot: Slot, resource: Resource, timezone: str, now: datetime,
+                     for_staff: bool = False) -> datetime | None:
+    """The next moment the clock alone changes `slot_state` (None: not before the data changes)."""
+    state = slot_state(slot, resource, timezone, now, for_staff)
+    if state == NOT_YET:
+        return next_midnight(timezone, now)
+    if state in (OPEN, FULL):
+        return slot.ends_at if for_staff else slot.starts_at - timedelta(minutes=resource.min_notice_minutes)
+    return None
+
+
+def valid_until(*moments: datetime | None) -> datetime | None:
+    """The earliest of these moments (None when there is none): until when a render holds."""
+    return min((m for m in moments if m is not None), default=None)
+
+
+def now_and_next(slots: list[Slot], now: datetime) -> tuple[Slot | None, Slot | None, list[Slot]]:
+    """The slot under way, the next one, and every open slot not yet over (a kiosk's view of a day)."""
+    ahead = [s for s in slots if s.ends_at > now and not s.closed]
+    current = ahead[0] if ahead and ahead[0].starts_at <= now else None
+    coming = [s for s in ahead if s is not current]
+    return current, coming[0] if coming else None, ahead
+
+
 def ticket_label(letter: str, number: int | None) -> str:
     """'A007': a resource's letter and the booking's number in its day."""
     return f"{letter}{number:03d}" if number else ""
@@ -184,6 +248,20 @@ def called_recently(entries: list[tuple[Booking, Slot]], limit: int = 5) -> list
     """The last `limit` tickets called, newest first."""
     called = [(b, s) for b, s in entries if b.status == "confirmed" and b.called_at]
     return sorted(called, key=lambda e: e[0].called_at, reverse=True)[:limit]
+
+
+def place_in_line(entries: list[tuple[Booking, Slot]], booking_id: int) -> int | None:
+    """How many wait before this booking (None when it does not wait: called, cancelled, no-show)."""
+    line = [b.id for b, _s in waiting_line(entries)]
+    return line.index(booking_id) if booking_id in line else None
+
+
+def bookings_by_slot(entries: list[tuple[Booking, Slot]]) -> dict[int, list[Booking]]:
+    """Slot id -> its bookings, in the entries' order (a staff board's rows)."""
+    grouped: dict[int, list[Booking]] = {}
+    for booking, slot in entries:
+        grouped.setdefault(slot.id, []).append(booking)
+    return grouped
 
 
 def new_reference() -> str:

@@ -1,25 +1,18 @@
-"""The PostgreSQL store: an asyncpg pool, the shared migrations, and LISTEN/NOTIFY between processes."""
+"""PostgreSQL for the one SQL store: an asyncpg pool, and LISTEN/NOTIFY between processes."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import logging
+import re
 import secrets
 from collections.abc import Callable
-from contextlib import asynccontextmanager
-from dataclasses import replace
-from datetime import date, datetime, time, timedelta
+from functools import cache
 
 import asyncpg
 
-from . import schedule, topics
-from .migrations import MIGRATIONS
-from .model import (
-    Booking, CapacityConflict, DayException, Duplicate, Forbidden, NotFound, OpeningRule, Resource, Slot, SlotFull,
-    SlotUnavailable, Venue, new_cancel_token, new_reference, waiting_line,
-)
-from .sqlite import BOOKING_COLUMNS, SLOT_COLUMNS
+from .sql import UniqueViolation
 
 log = logging.getLogger(__name__)
 
@@ -28,39 +21,77 @@ CHANNEL = "slotcast"
 NOTICE_BYTES = 7000  # pg_notify refuses payloads of 8,000 bytes or more
 MIGRATION_LOCK = 0x51075CA5  # pg_advisory_xact_lock key: workers starting together migrate one at a time
 LISTENER_NAME = "slotcast-listener"  # application_name of the listening connection (see pg_stat_activity)
-B = len(BOOKING_COLUMNS.split(", "))  # a booking's columns come first in joined rows
-BOOKING_AND_SLOT = ", ".join([f"b.{c}" for c in BOOKING_COLUMNS.split(", ")]
-                             + [f"s.{c}" for c in SLOT_COLUMNS.split(", ")])
+PARAMETER = re.compile(r"(?<!:):([A-Za-z_]\w*)")  # :name, not a ::cast
 
 
-def to_slot(row) -> Slot:
-    return Slot(*row[:8])
+@cache
+def translate(sql: str) -> tuple[str, tuple[str, ...]]:
+    """`:name` parameters -> asyncpg's `$n`, and the names in their order."""
+    names: dict[str, int] = {}
+    text = PARAMETER.sub(lambda m: f"${names.setdefault(m[1], len(names) + 1)}", sql)
+    return text, tuple(names)
 
 
-def pair(row) -> tuple[Booking, Slot]:
-    """A booking and its slot from a BOOKING_AND_SLOT row."""
-    return Booking(*row[:B]), to_slot(row[B:])
+def notices(origin: str, names: tuple[str, ...]) -> list[str]:
+    """Payloads for these topics, each under pg_notify's size limit: {"o": origin, "t": [topics]}."""
+    batches, size = [[]], 0
+    for name in names:
+        if size + len(name) > NOTICE_BYTES:
+            batches.append([])
+            size = 0
+        batches[-1].append(name)
+        size += len(name) + 3
+    return [json.dumps({"o": origin, "t": b}, separators=(",", ":")) for b in batches]
 
 
-def hhmm(moment: time | None) -> str | None:
-    return moment and moment.isoformat("minutes")
+class PostgresTx:
+    """The store's view of one pooled connection."""
+
+    types = TYPES
+
+    def __init__(self, db: asyncpg.Connection, origin: str):
+        self._db = db
+        self._origin = origin
+        self.changes: list[str] = []
+
+    async def _call(self, method, sql: str, params: dict):
+        text, names = translate(sql)
+        try:
+            return await method(text, *[params[n] for n in names])
+        except asyncpg.UniqueViolationError as error:
+            raise UniqueViolation(str(error)) from None
+
+    async def fetch(self, sql: str, **params) -> list[asyncpg.Record]:
+        return await self._call(self._db.fetch, sql, params)
+
+    async def fetch_one(self, sql: str, **params) -> asyncpg.Record | None:
+        return await self._call(self._db.fetchrow, sql, params)
+
+    async def fetch_value(self, sql: str, **params):
+        return await self._call(self._db.fetchval, sql, params)
+
+    async def execute(self, sql: str, **params) -> int:
+        status = await self._call(self._db.execute, sql, params)
+        count = status.rsplit(" ", 1)[-1]  # "UPDATE 3", "INSERT 0 1"
+        return int(count) if count.isdigit() else 0
+
+    async def execute_many(self, sql: str, rows) -> None:
+        if rows:
+            text, names = translate(sql)
+            await self._db.executemany(text, [[row[n] for n in names] for row in rows])
+
+    async def changed(self, *names: str) -> None:
+        """Tell the other processes: pg_notify is delivered if and only if the transaction commits."""
+        self.changes.extend(names)
+        await self._db.execute(f"SELECT pg_notify('{CHANNEL}', p) FROM unnest($1::text[]) AS p",
+                               notices(self._origin, names))
+
+    async def lock_schema(self) -> None:
+        await self._db.execute("SELECT pg_advisory_xact_lock($1)", MIGRATION_LOCK)
 
 
-@asynccontextmanager
-async def unique(slug: str):
-    """Turn a unique-constraint failure into the domain's Duplicate."""
-    try:
-        yield
-    except asyncpg.UniqueViolationError:
-        raise Duplicate(slug) from None
-
-
-class KeyTaken(Exception):
-    """A concurrent request with the same idempotency key committed first."""
-
-
-class PostgresStore:
-    """A Store over one PostgreSQL database, shared by any number of processes."""
+class PostgresDatabase:
+    """One PostgreSQL database, shared by any number of processes."""
 
     def __init__(self, url: str, pool_size: int = 10, keepalive: float = 5.0):
         self.url = url
@@ -70,16 +101,9 @@ class PostgresStore:
         self._pool: asyncpg.Pool | None = None
 
     async def open(self) -> None:
-        """Connect the pool and migrate (under an advisory lock, so concurrent starts migrate once)."""
+        """Connect the pool."""
         self._pool = await asyncpg.create_pool(self.url, min_size=2, max_size=self.pool_size,
                                                server_settings={"application_name": "slotcast"})
-        async with self._tx() as db:
-            await db.execute("SELECT pg_advisory_xact_lock($1)", MIGRATION_LOCK)
-            await db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
-            done = await db.fetchval("SELECT COALESCE(MAX(version), 0) FROM schema_version")
-            for version, step in enumerate(MIGRATIONS[done:], start=done + 1):
-                await db.execute(step.format(**TYPES))
-                await db.execute("INSERT INTO schema_version VALUES ($1)", version)
 
     async def close(self) -> None:
         """Close the pool."""
@@ -87,372 +111,17 @@ class PostgresStore:
             await self._pool.close()
             self._pool = None
 
-    @asynccontextmanager
-    async def _tx(self):
-        """A pooled connection in a READ COMMITTED transaction."""
+    async def read(self, body, *args):
+        """body(tx, *args) on a pooled connection."""
+        async with self._pool.acquire() as db:
+            return await body(PostgresTx(db, self.origin), *args)
+
+    async def write(self, body, *args):
+        """body(tx, *args) in one READ COMMITTED transaction; its result and the topics it touched."""
         async with self._pool.acquire() as db, db.transaction():
-            yield db
-
-    async def _announce(self, db, *names: str) -> None:
-        """Tell the other processes these topics change: pg_notify is delivered if and only if we commit."""
-        batches, size = [[]], 0
-        for name in names:
-            if size + len(name) > NOTICE_BYTES:
-                batches.append([])
-                size = 0
-            batches[-1].append(name)
-            size += len(name) + 3
-        await db.execute(f"SELECT pg_notify('{CHANNEL}', p) FROM unnest($1::text[]) AS p",
-                         [json.dumps({"o": self.origin, "t": b}, separators=(",", ":")) for b in batches])
-
-    # -- venues and resources
-
-    async def _load_venues(self, db, where: str = "", *args) -> list[Venue]:
-        venues = await db.fetch(f"SELECT id, slug, name, kind, timezone, archived FROM venues {where} ORDER BY id",
-                                *args)
-        if not venues:
-            return []
-        ids = [v[0] for v in venues]
-        rules: dict[int, list[OpeningRule]] = {}
-        for rid, wd, opens, closes, minutes, cap in await db.fetch(
-            "SELECT resource_id, weekday, opens, closes, slot_minutes, capacity FROM opening_rules"
-            " WHERE resource_id IN (SELECT id FROM resources WHERE venue_id = ANY($1)) ORDER BY id", ids,
-        ):
-            rules.setdefault(rid, []).append(
-                OpeningRule(wd, time.fromisoformat(opens), time.fromisoformat(closes), minutes, cap))
-        exceptions: dict[int, list[DayException]] = {}
-        for rid, day, opens, closes, minutes, cap in await db.fetch(
-            "SELECT resource_id, local_date, opens, closes, slot_minutes, capacity FROM day_exceptions"
-            " WHERE resource_id IN (SELECT id FROM resources WHERE venue_id = ANY($1)) ORDER BY local_date", ids,
-        ):
-            exceptions.setdefault(rid, []).append(DayException(
-                day, opens and time.fromisoformat(opens), closes and time.fromisoformat(closes), minutes or 30,
-                cap or 0))
-        resources: dict[int, list[Resource]] = {}
-        for row in await db.fetch(
-            "SELECT id, venue_id, slug, name, max_party, horizon_days, min_notice_minutes, archived FROM resources"
-            " WHERE venue_id = ANY($1) ORDER BY id", ids,
-        ):
-            resources.setdefault(row[1], []).append(Resource(
-                *row[:7], rules=tuple(rules.get(row[0], ())), exceptions=tuple(exceptions.get(row[0], ())),
-                archived=row[7]))
-        return [Venue(*v[:5], resources=tuple(resources.get(v[0], ())), archived=v[5]) for v in venues]
-
-    async def _one_venue(self, db, where: str, *args) -> Venue | None:
-        found = await self._load_venues(db, where, *args)
-        return found[0] if found else None
-
-    async def venues(self, include_archived: bool = False) -> list[Venue]:
-        """Every venue (open ones unless asked) with its resources, rules and exceptions."""
-        async with self._pool.acquire() as db:
-            return await self._load_venues(db, "" if include_archived else "WHERE NOT archived")
-
-    async def venue(self, slug: str) -> Venue | None:
-        """The venue with this slug."""
-        async with self._pool.acquire() as db:
-            return await self._one_venue(db, "WHERE slug = $1", slug)
-
-    async def venue_by_id(self, venue_id: int) -> Venue | None:
-        """The venue with this id."""
-        async with self._pool.acquire() as db:
-            return await self._one_venue(db, "WHERE id = $1", venue_id)
-
-    async def venue_of_resource(self, resource_id: int) -> Venue | None:
-        """The venue that owns a resource."""
-        async with self._pool.acquire() as db:
-            return await self._one_venue(db, "WHERE id = (SELECT venue_id FROM resources WHERE id = $1)", resource_id)
-
-    async def add_venue(self, slug: str, name: str, kind: str, timezone: str) -> int:
-        """Create a venue; returns its id (Duplicate if the slug is taken)."""
-        async with unique(slug):
-            return await self._pool.fetchval(
-                "INSERT INTO venues (slug, name, kind, timezone) VALUES ($1, $2, $3, $4) RETURNING id",
-                slug, name, kind, timezone)
-
-    async def _insert_rules(self, db, resource_id: int, rules: list[OpeningRule]) -> None:
-        await db.executemany(
-            "INSERT INTO opening_rules (resource_id, weekday, opens, closes, slot_minutes, capacity)"
-            " VALUES ($1, $2, $3, $4, $5, $6)",
-            [(resource_id, r.weekday, hhmm(r.opens), hhmm(r.closes), r.slot_minutes, r.capacity) for r in rules])
-
-    async def add_resource(self, venue_id, slug, name, rules, *, max_party=1, horizon_days=14,
-                           min_notice_minutes=0) -> int:
-        """Create a resource with its weekly rules; returns its id (Duplicate if the slug is taken)."""
-        async with unique(slug), self._tx() as db:
-            rid = await db.fetchval(
-                "INSERT INTO resources (venue_id, slug, name, max_party, horizon_days, min_notice_minutes)"
-                " VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
-                venue_id, slug, name, max_party, horizon_days, min_notice_minutes)
-            await self._insert_rules(db, rid, rules)
-            return rid
-
-    async def update_venue(self, venue_id: int, name: str, kind: str, timezone: str, archived: bool) -> None:
-        """Change a venue's details."""
-        await self._pool.execute("UPDATE venues SET name = $1, kind = $2, timezone = $3, archived = $4 WHERE id = $5",
-                                 name, kind, timezone, archived, venue_id)
-
-    async def update_resource(self, resource_id: int, name: str, max_party: int, horizon_days: int,
-                              min_notice_minutes: int, archived: bool) -> None:
-        """Change a resource's details (its schedule has its own method)."""
-        await self._pool.execute(
-            "UPDATE resources SET name = $1, max_party = $2, horizon_days = $3, min_notice_minutes = $4,"
-            " archived = $5 WHERE id = $6", name, max_party, horizon_days, min_notice_minutes, archived, resource_id)
-
-    async def _insert_slots(self, db, resource_id: int, plans: list[schedule.SlotPlan]) -> int:
-        """Store planned slots (skipping those that exist); how many were new."""
-        status = await db.execute(
-            "INSERT INTO slots (resource_id, starts_at, ends_at, local_date, capacity)"
-            " SELECT $1, * FROM unnest($2::timestamptz[], $3::timestamptz[], $4::date[], $5::int[])"
-            " ON CONFLICT DO NOTHING",
-            resource_id, [p.starts_at for p in plans], [p.ends_at for p in plans], [p.local_date for p in plans],
-            [p.capacity for p in plans])
-        return int(status.split()[-1])  # "INSERT 0 <rows>"
-
-    async def extend_slots(self, now: datetime) -> int:
-        """Create the missing slots of every resource up to its booking horizon."""
-        created = 0
-        for venue in await self.venues(include_archived=True):
-            today = schedule.local_today(venue.timezone, now)
-            for resource in venue.resources:
-                async with self._tx() as db:
-                    through = await db.fetchval(  # the row lock serialises workers extending at once
-                        "SELECT generated_through FROM resources WHERE id = $1 FOR UPDATE", resource.id)
-                    first = max(today, through + timedelta(days=1)) if through else today
-                    last = today + timedelta(days=resource.horizon_days)
-                    created += await self._insert_slots(db, resource.id, [
-                        p for day in schedule.days(first, (last - first).days + 1)
-                        for p in schedule.plan_day(resource.rules, day, venue.timezone, resource.exceptions)])
-                    if first <= last:
-                        await db.execute("UPDATE resources SET generated_through = $1 WHERE id = $2",
-                                         last, resource.id)
-        return created
-
-    async def set_schedule(self, resource_id: int, rules: list[OpeningRule], exceptions: list[DayException],
-                           now: datetime) -> list[date]:
-        """Replace a resource's rules and exceptions and regenerate its future slots; the changed days.
-
-        Bookings are never touched: a change that would leave a booked slot with less room than it
-        holds raises CapacityConflict and changes nothing.
-        """
-        async with self._tx() as db:
-            await db.execute("SELECT 1 FROM resources WHERE id = $1 FOR UPDATE", resource_id)  # one change at a time
-            await db.execute("DELETE FROM opening_rules WHERE resource_id = $1", resource_id)
-            await db.execute("DELETE FROM day_exceptions WHERE resource_id = $1", resource_id)
-            await self._insert_rules(db, resource_id, rules)
-            await db.executemany(
-                "INSERT INTO day_exceptions (resource_id, local_date, opens, closes, slot_minutes, capacity)"
-                " VALUES ($1, $2, $3, $4, $5, $6)",
-                [(resource_id, e.local_date, hhmm(e.opens), hhmm(e.closes), e.slot_minutes, e.capacity)
-                 for e in exceptions])
-            venue = await self._one_venue(db, "WHERE id = (SELECT venue_id FROM resources WHERE id = $1)", resource_id)
-            resource = venue.resource(resource_id)
-            today = schedule.local_today(venue.timezone, now)
-            last = today + timedelta(days=resource.horizon_days)
-            existing: dict[date, dict[datetime, Slot]] = {}
-            for row in await db.fetch(  # locked: no booking can squeeze in between the check and the change
-                f"SELECT {SLOT_COLUMNS} FROM slots WHERE resource_id = $1 AND local_date BETWEEN $2 AND $3"
-                " AND starts_at > $4 FOR UPDATE", resource_id, today, last, now,
-            ):
-                existing.setdefault(row[4], {})[row[2]] = to_slot(row)
-            conflicts, changed, gone, reshaped, new = [], [], [], [], []
-            for day in schedule.days(today, resource.horizon_days + 1):
-                plans = schedule.plan_day(resource.rules, day, venue.timezone, resource.exceptions)
-                change = schedule.reconcile(list(existing.get(day, {}).values()), plans, now)
-                conflicts += change.conflicts
-                gone += change.remove
-                reshaped += change.reshape
-                new += change.add
-                if change.changed:
-                    changed.append(day)
-            if conflicts:
-                raise CapacityConflict(conflicts)
-            # A slot that leaves the schedule goes away, or closes with no room if cancelled bookings name it.
-            await db.execute("DELETE FROM slots WHERE id = ANY($1) AND NOT EXISTS"
-                             " (SELECT 1 FROM bookings WHERE slot_id = slots.id)", gone)
-            await db.execute("UPDATE slots SET closed = TRUE, capacity = booked WHERE id = ANY($1)", gone)
-            await db.executemany("UPDATE slots SET ends_at = $2, capacity = $3 WHERE id = $1", reshaped)
-            await self._insert_slots(db, resource_id, new)
-            await db.execute("UPDATE resources SET generated_through = $1 WHERE id = $2", last, resource_id)
-            await self._announce(db, *topics.of_schedule(resource_id, changed))
-            return changed
-
-    # -- slots
-
-    async def slots_for_day(self, resource_id: int, day: date) -> list[Slot]:
-        """A resource's slots on a venue-local date, in time order."""
-        rows = await self._pool.fetch(
-            f"SELECT {SLOT_COLUMNS} FROM slots WHERE resource_id = $1 AND local_date = $2 ORDER BY starts_at",
-            resource_id, day)
-        return [to_slot(r) for r in rows]
-
-    async def slot(self, slot_id: int) -> Slot | None:
-        """One slot by id."""
-        row = await self._pool.fetchrow(f"SELECT {SLOT_COLUMNS} FROM slots WHERE id = $1", slot_id)
-        return to_slot(row) if row else None
-
-    async def free_slots_near(self, slot: Slot, party_size: int, now: datetime, limit: int = 3) -> list[Slot]:
-        """Bookable slots of the same resource with room for the party, nearest in time first."""
-        rows = await self._pool.fetch(
-            f"SELECT {SLOT_COLUMNS} FROM slots s WHERE resource_id = $1 AND id != $2 AND NOT closed"
-            " AND capacity - booked >= $3 AND starts_at >= $4::timestamptz + make_interval(mins =>"
-            " (SELECT min_notice_minutes FROM resources r WHERE r.id = s.resource_id))"
-            " ORDER BY abs(extract(epoch FROM starts_at - $5::timestamptz)), starts_at LIMIT $6",
-            slot.resource_id, slot.id, party_size, now, slot.starts_at, limit)
-        return sorted((to_slot(r) for r in rows), key=lambda s: s.starts_at)
-
-    async def set_slot_closed(self, slot_id: int, closed: bool) -> Slot:
-        """Close a slot to new bookings, or open it again; bookings already made stay."""
-        async with self._tx() as db:
-            row = await db.fetchrow(f"UPDATE slots SET closed = $1 WHERE id = $2 RETURNING {SLOT_COLUMNS}",
-                                    closed, slot_id)
-            if row is None:
-                raise NotFound(slot_id)
-            await self._announce(db, *topics.of_slot(to_slot(row)))
-            return to_slot(row)
-
-    # -- bookings
-
-    async def book(self, slot_id, name, contact, party_size, now, idempotency_key=None, for_staff=False):
-        """Book `party_size` places, or raise NotFound / SlotUnavailable / SlotFull. One transaction.
-
-        Staff may book a slot until it ends (a walk-in); the public only up to the minimum notice.
-        """
-        try:
-            async with self._tx() as db:
-                if idempotency_key and (done := await self._booking_where(db, "idempotency_key", idempotency_key)):
-                    return done
-                row = await db.fetchrow(
-                    f"SELECT {SLOT_COLUMNS}, (SELECT min_notice_minutes FROM resources r WHERE r.id = resource_id)"
-                    " FROM slots WHERE id = $1", slot_id)
-                if row is None:
-                    raise NotFound(slot_id)
-                slot = to_slot(row)
-                too_late = slot.ends_at <= now if for_staff else slot.starts_at < now + timedelta(minutes=row[8])
-                if slot.closed or too_late:
-                    raise SlotUnavailable(slot_id)
-                await self._announce(db, *topics.of_slot(slot))  # before the row lock, to hold it briefly
-                # The capacity check lives in this statement, never in Python. Exact under READ COMMITTED:
-                # a concurrent booker waits for the row, then re-checks the condition on the new count.
-                after = await db.fetchrow(
-                    f"UPDATE slots SET booked = booked + $1 WHERE id = $2 AND booked + $1 <= capacity"
-                    f" RETURNING {SLOT_COLUMNS}", party_size, slot_id)
-                if after is None:
-                    raise SlotFull(slot_id)
-                ticket = await db.fetchval(
-                    "INSERT INTO ticket_counters (resource_id, local_date, last) VALUES ($1, $2, 1)"
-                    " ON CONFLICT (resource_id, local_date) DO UPDATE SET last = ticket_counters.last + 1"
-                    " RETURNING last", slot.resource_id, slot.local_date)
-                token = new_cancel_token()
-                for _ in range(5):
-                    row = await db.fetchrow(
-                        "INSERT INTO bookings (reference, cancel_token, slot_id, name, contact, party_size, status,"
-                        " idempotency_key, created_at, ticket) VALUES ($1, $2, $3, $4, $5, $6, 'confirmed', $7, $8, $9)"
-                        f" ON CONFLICT DO NOTHING RETURNING {BOOKING_COLUMNS}",
-                        new_reference(), token, slot_id, name, contact, party_size, idempotency_key, now, ticket)
-                    if row:
-                        return Booking(*row), to_slot(after)
-                    # A unique column was taken: the same idempotency key, committed by a concurrent
-                    # request meanwhile (this insert waited for it), or else the reference: draw again.
-                    if idempotency_key and await db.fetchval(
-                            "SELECT 1 FROM bookings WHERE idempotency_key = $1", idempotency_key):
-                        raise KeyTaken  # roll back our places and ticket
-                raise RuntimeError("could not draw a unique reference")
-        except KeyTaken:
-            async with self._pool.acquire() as db:
-                return await self._booking_where(db, "idempotency_key", idempotency_key)
-
-    async def _booking_where(self, db, column: str, value, lock: str = "") -> tuple[Booking, Slot] | None:
-        """The booking whose unique `column` is `value`, with its slot."""
-        row = await db.fetchrow(f"SELECT {BOOKING_AND_SLOT} FROM bookings b JOIN slots s ON s.id = b.slot_id"
-                                f" WHERE b.{column} = $1 {lock}", value)
-        return pair(row) if row else None
-
-    async def booking_by_id(self, booking_id: int) -> tuple[Booking, Slot] | None:
-        """A booking by id, with its slot."""
-        async with self._pool.acquire() as db:
-            return await self._booking_where(db, "id", booking_id)
-
-    async def booking(self, reference: str) -> tuple[Booking, Slot] | None:
-        """A booking by reference, with its slot."""
-        async with self._pool.acquire() as db:
-            return await self._booking_where(db, "reference", reference)
-
-    async def cancel(self, reference: str, token: str, now: datetime) -> tuple[Booking, Slot, bool]:
-        """Cancel with the secret token; the places go back. Returns whether anything changed."""
-        async with self._tx() as db:
-            # FOR UPDATE: a concurrent cancel waits here, then sees 'cancelled'.
-            found = await self._booking_where(db, "reference", reference, "FOR UPDATE OF b")
-            if found is None:
-                raise NotFound(reference)
-            booking, slot = found
-            if not booking.token_matches(token):
-                raise Forbidden(reference)
-            if booking.status == "cancelled":
-                return booking, slot, False
-            await db.execute("UPDATE bookings SET status = 'cancelled', cancelled_at = $1 WHERE id = $2",
-                             now, booking.id)
-            await self._announce(db, *topics.of_slot(slot))
-            row = await db.fetchrow(f"UPDATE slots SET booked = booked - $1 WHERE id = $2 RETURNING {SLOT_COLUMNS}",
-                                    booking.party_size, slot.id)
-            return replace(booking, status="cancelled"), to_slot(row), True
-
-    async def bookings_on(self, venue_id: int, day: date) -> list[tuple[Booking, Slot]]:
-        """Every booking (cancelled too) in a venue's slots on a local date, by time and ticket."""
-        rows = await self._pool.fetch(
-            f"SELECT {BOOKING_AND_SLOT} FROM bookings b JOIN slots s ON s.id = b.slot_id"
-            " JOIN resources r ON r.id = s.resource_id WHERE r.venue_id = $1 AND s.local_date = $2"
-            " ORDER BY s.starts_at, b.ticket", venue_id, day)
-        return [pair(r) for r in rows]
-
-    # -- the line: attendance and calls
-
-    async def _update_booking(self, db, booking_id: int, assignments: str, *args) -> tuple[Booking, Slot]:
-        """Change a confirmed booking (`assignments` use $1…) and announce it; NotFound otherwise."""
-        if not await db.fetchval(f"UPDATE bookings SET {assignments} WHERE id = ${len(args) + 1}"
-                                 " AND status = 'confirmed' RETURNING TRUE", *args, booking_id):
-            raise NotFound(booking_id)
-        booking, slot = await self._booking_where(db, "id", booking_id)
-        await self._announce(db, *topics.of_slot(slot))
-        return booking, slot
-
-    async def set_attendance(self, booking_id: int, attendance: str | None) -> tuple[Booking, Slot]:
-        """Mark a confirmed booking checked in, no-show, or neither."""
-        async with self._tx() as db:
-            return await self._update_booking(db, booking_id, "attendance = $1", attendance)
-
-    async def call(self, booking_id: int, counter: str, now: datetime) -> tuple[Booking, Slot]:
-        """Call a ticket to a counter or room."""
-        async with self._tx() as db:
-            return await self._update_booking(db, booking_id, "called_at = $1, called_to = $2", now, counter)
-
-    async def call_next(self, resource_id: int, day: date, counter: str, now: datetime) -> tuple[Booking, Slot] | None:
-        """Call the first ticket waiting in a resource-day's line (None when nobody waits)."""
-        async with self._tx() as db:
-            rows = await db.fetch(  # locked, so two counters calling at once never call the same ticket
-                f"SELECT {BOOKING_AND_SLOT} FROM bookings b JOIN slots s ON s.id = b.slot_id"
-                " WHERE s.resource_id = $1 AND s.local_date = $2 AND b.status = 'confirmed'"
-                " AND b.called_at IS NULL AND COALESCE(b.attendance, '') != 'no_show' FOR UPDATE OF b", resource_id, day)
-            line = waiting_line([pair(r) for r in rows])
-            if not line:
-                return None
-            return await self._update_booking(db, line[0][0].id, "called_at = $1, called_to = $2", now, counter)
-
-    async def requeue(self, booking_id: int, now: datetime) -> tuple[Booking, Slot]:
-        """A called ticket that did not come (过号) goes back into the line, behind those due now."""
-        async with self._tx() as db:
-            return await self._update_booking(db, booking_id, "called_at = NULL, called_to = NULL, requeued_at = $1",
-                                              now)
-
-    # -- staff accounts
-
-    async def set_staff_password(self, username: str, password_hash: str) -> None:
-        """Create a staff account or change its password hash."""
-        await self._pool.execute("INSERT INTO staff (username, password_hash) VALUES ($1, $2) ON CONFLICT (username)"
-                                 " DO UPDATE SET password_hash = excluded.password_hash", username, password_hash)
-
-    async def staff_password_hash(self, username: str) -> str | None:
-        """The stored hash of a staff account's password."""
-        return await self._pool.fetchval("SELECT password_hash FROM staff WHERE username = $1", username)
+            tx = PostgresTx(db, self.origin)
+            result = await body(tx, *args)
+        return result, tx.changes
 
     # -- changes made by other processes
 

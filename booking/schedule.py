@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from .model import DayException, OpeningRule, Slot
+from .model import DayException, OpeningRule, Slot, local_today  # noqa: F401  (local_today: re-exported)
 
 
 @dataclass(frozen=True)
@@ -48,11 +48,6 @@ def plan_day(
                 plans[utc] = SlotPlan(utc, utc + step, day, rule.capacity)
             wall += step
     return [plans[k] for k in sorted(plans)]
-
-
-def local_today(timezone: str, now: datetime | None = None) -> date:
-    """Today's date where the venue is."""
-    return (now or datetime.now(UTC)).astimezone(ZoneInfo(timezone)).date()
 
 
 def days(first: date, count: int) -> list[date]:

@@ -1,12 +1,12 @@
-"""Booking actions: validate, write through the store, then tell the hub what changed."""
+"""Every write: validate, stamp with the clock, then one store call (the store tells who listens what changed)."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date
 
-from . import topics
-from .hub import Hub
-from .model import Booking, BookingError, DayException, NotFound, OpeningRule, Resource, Slot, booking_problems
+from .model import (
+    Booking, BookingError, DayException, NotFound, OpeningRule, Resource, Slot, Venue, booking_problems,
+)
 from .store import Store
 
 
@@ -20,79 +20,79 @@ class Invalid(BookingError):
         self.problems = problems
 
 
-def now() -> datetime:
-    return datetime.now(UTC)
+class Service:
+    """The domain's actions, over a store and a clock."""
 
+    def __init__(self, store: Store, clock):
+        self.store = store
+        self.clock = clock
 
-def changed(hub: Hub, slot: Slot) -> Slot:
-    """Tell the hub about a committed change in a slot (its places, bookings or line)."""
-    hub.notify(*topics.of_slot(slot))
-    return slot
+    async def book(self, resource: Resource, slot_id: int, name: str, contact: str, party_size: object,
+                   idempotency_key: str | None = None, for_staff: bool = False) -> tuple[Booking, Slot]:
+        """Book places in a slot of `resource`; raises Invalid, NotFound, SlotUnavailable or SlotFull."""
+        problems = booking_problems(name, contact, party_size, resource.max_party)
+        if problems:
+            raise Invalid(problems)
+        return await self.store.book(slot_id, name.strip(), contact.strip(), party_size, self.clock.now(),
+                                     idempotency_key, for_staff=for_staff)
 
+    async def cancel(self, reference: str, token: str) -> tuple[Booking, Slot]:
+        """Cancel a booking with its secret token; raises NotFound or Forbidden."""
+        booking, slot, _changed = await self.store.cancel(reference, token, self.clock.now())
+        return booking, slot
 
-async def book(
-    store: Store, hub: Hub, resource: Resource, slot_id: int, name: str, contact: str, party_size: object,
-    idempotency_key: str | None = None, for_staff: bool = False,
-) -> tuple[Booking, Slot]:
-    """Book places in a slot of `resource`; raises Invalid, NotFound, SlotUnavailable or SlotFull."""
-    problems = booking_problems(name, contact, party_size, resource.max_party)
-    if problems:
-        raise Invalid(problems)
-    booking, slot = await store.book(slot_id, name.strip(), contact.strip(), party_size, now(), idempotency_key,
-                                     for_staff=for_staff)
-    return booking, changed(hub, slot)
+    async def cancel_for_staff(self, booking_id: int) -> tuple[Booking, Slot]:
+        """Staff cancel a booking (they need no token)."""
+        found = await self.store.booking_by_id(booking_id)
+        if found is None:
+            raise NotFound(booking_id)
+        return await self.cancel(found[0].reference, found[0].cancel_token)
 
+    async def close_slot(self, slot_id: int, closed: bool) -> Slot:
+        """Close a slot to new bookings, or reopen it."""
+        return await self.store.set_slot_closed(slot_id, closed)
 
-async def cancel(store: Store, hub: Hub, reference: str, token: str) -> tuple[Booking, Slot]:
-    """Cancel a booking with its secret token; raises NotFound or Forbidden."""
-    booking, slot, was_changed = await store.cancel(reference, token, now())
-    if was_changed:
-        changed(hub, slot)
-    return booking, slot
+    async def mark(self, booking_id: int, attendance: str | None) -> tuple[Booking, Slot]:
+        """Mark a booking checked in or no-show (None clears the mark)."""
+        return await self.store.set_attendance(booking_id, attendance)
 
+    async def call(self, booking_id: int, counter: str) -> tuple[Booking, Slot]:
+        """Call one ticket to a counter or room."""
+        return await self.store.call(booking_id, counter, self.clock.now())
 
-async def cancel_for_staff(store: Store, hub: Hub, booking_id: int) -> tuple[Booking, Slot]:
-    """Staff cancel a booking (they need no token)."""
-    found = await store.booking_by_id(booking_id)
-    if found is None:
-        raise NotFound(booking_id)
-    return await cancel(store, hub, found[0].reference, found[0].cancel_token)
+    async def call_next(self, resource_id: int, day: date, counter: str) -> tuple[Booking, Slot] | None:
+        """Call the next ticket waiting in a resource's line; None when nobody waits."""
+        return await self.store.call_next(resource_id, day, counter, self.clock.now())
 
+    async def requeue(self, booking_id: int) -> tuple[Booking, Slot]:
+        """A called ticket missed its turn (过号): back into the line."""
+        return await self.store.requeue(booking_id, self.clock.now())
 
-async def close_slot(store: Store, hub: Hub, slot_id: int, closed: bool) -> Slot:
-    """Close a slot to new bookings, or reopen it."""
-    return changed(hub, await store.set_slot_closed(slot_id, closed))
+    async def add_venue(self, slug: str, name: str, kind: str, timezone: str) -> int:
+        """A new venue (raises Duplicate when the slug is taken)."""
+        return await self.store.add_venue(slug, name, kind, timezone)
 
+    async def edit_venue(self, venue: Venue, name: str, kind: str, timezone: str, archived: bool) -> None:
+        """A venue's new details; its pages follow at once."""
+        await self.store.update_venue(venue.id, name, kind, timezone, archived)
 
-async def mark(store: Store, hub: Hub, booking_id: int, attendance: str | None) -> tuple[Booking, Slot]:
-    """Mark a booking checked in or no-show (None clears the mark)."""
-    booking, slot = await store.set_attendance(booking_id, attendance)
-    return booking, changed(hub, slot)
+    async def add_resource(self, venue: Venue, slug: str, name: str, max_party: int, horizon_days: int,
+                           min_notice_minutes: int, rules: list[OpeningRule], exceptions: list[DayException]) -> int:
+        """A new resource with its schedule and its slots, in one transaction (raises Duplicate)."""
+        return await self.store.add_resource(
+            venue.id, slug, name, rules, exceptions=exceptions, max_party=max_party, horizon_days=horizon_days,
+            min_notice_minutes=min_notice_minutes, now=self.clock.now())
 
+    async def edit_resource(self, resource: Resource, name: str, max_party: int, horizon_days: int,
+                            min_notice_minutes: int, archived: bool, rules: list[OpeningRule],
+                            exceptions: list[DayException]) -> list[date]:
+        """A resource's details and schedule, its slots regenerated with them in one transaction.
 
-async def call(store: Store, hub: Hub, booking_id: int, counter: str) -> tuple[Booking, Slot]:
-    """Call one ticket to a counter or room."""
-    booking, slot = await store.call(booking_id, counter, now())
-    return booking, changed(hub, slot)
+        Raises CapacityConflict (and changes nothing) when a booked slot would lose room, move or vanish.
+        """
+        return await self.store.edit_resource(resource.id, name, max_party, horizon_days, min_notice_minutes,
+                                              archived, rules, exceptions, self.clock.now())
 
-
-async def call_next(store: Store, hub: Hub, resource_id: int, day: date, counter: str) -> tuple[Booking, Slot] | None:
-    """Call the next ticket waiting in a resource's line; None when nobody waits."""
-    called = await store.call_next(resource_id, day, counter, now())
-    if called:
-        changed(hub, called[1])
-    return called
-
-
-async def requeue(store: Store, hub: Hub, booking_id: int) -> tuple[Booking, Slot]:
-    """A called ticket missed its turn (过号): back into the line."""
-    booking, slot = await store.requeue(booking_id, now())
-    return booking, changed(hub, slot)
-
-
-async def set_schedule(store: Store, hub: Hub, resource_id: int, rules: list[OpeningRule],
-                       exceptions: list[DayException]) -> list[date]:
-    """New weekly rules and exceptions; future slots follow (raises CapacityConflict)."""
-    days = await store.set_schedule(resource_id, rules, exceptions, now())
-    hub.notify(*topics.of_schedule(resource_id, days))
-    return days
+    async def set_staff_password(self, username: str, password_hash: str) -> None:
+        """Create a staff account or change its password."""
+        await self.store.set_staff_password(username, password_hash)

@@ -12,9 +12,9 @@ def day(resource_id: int, on: date) -> str:
     return f"day:{resource_id}:{on.isoformat()}"
 
 
-def slot(slot_id: int) -> str:
+def slot(resource_id: int, slot_id: int) -> str:
     """One slot's remaining places (public)."""
-    return f"slot:{slot_id}"
+    return f"slot:{resource_id}:{slot_id}"
 
 
 def board(resource_id: int, on: date) -> str:
@@ -44,16 +44,22 @@ def tickets(resource_id: int, on: date) -> str:
 
 def of_slot(s: Slot) -> tuple[str, ...]:
     """Every topic a change in this slot's places or its line touches."""
-    return (day(s.resource_id, s.local_date), slot(s.id), board(s.resource_id, s.local_date),
+    return (day(s.resource_id, s.local_date), slot(s.resource_id, s.id), board(s.resource_id, s.local_date),
             panel(s.resource_id), tickets(s.resource_id, s.local_date))
 
 
-def of_schedule(resource_id: int, days: list[date]) -> tuple[str, ...]:
-    """Every topic a schedule change on these days touches."""
+def of_days(resource_id: int, days: list[date]) -> tuple[str, ...]:
+    """Every topic that new slots on these days touch."""
     return (panel(resource_id), *(t for d in days for t in (day(resource_id, d), board(resource_id, d))))
 
 
-def parse(topic: str) -> tuple[str, list[str]]:
-    """('day', ['3', '2026-11-24']) from 'day:3:2026-11-24'."""
+def of_resource(resource_id: int) -> tuple[str, ...]:
+    """Every topic of a resource (families: its details or schedule changed)."""
+    return (f"day:{resource_id}:", f"slot:{resource_id}:", f"board:{resource_id}:", panel(resource_id),
+            f"ticket:{resource_id}:")
+
+
+def parse(topic: str) -> tuple[str, list[int | date]]:
+    """('day', [3, date(2026, 11, 24)]) from 'day:3:2026-11-24': ids as ints, dates as dates."""
     kind, *args = topic.split(":")
-    return kind, args
+    return kind, [int(a) if a.isdigit() else date.fromisoformat(a) for a in args]

@@ -10,23 +10,30 @@ from helpers import log_in, midday_zone, password_hash
 
 from app import create_app
 from booking import schedule
+from booking.clock import SystemClock
 from booking.model import OpeningRule
 
 EVERY_DAY = [OpeningRule(d, time(8), time(20), 60, 10) for d in range(7)]
 
 
 @pytest.fixture
-async def app(tmp_path, request):
+def clock():
+    """The app's clock: the system's (a test module steers time by overriding this with a ManualClock)."""
+    return SystemClock()
+
+
+@pytest.fixture
+async def app(tmp_path, request, clock):
     """The app, started (before_serving ran), on its own database (PostgreSQL if SLOTCAST_TEST_ENGINE=postgres)."""
     on_postgres = os.environ.get("SLOTCAST_TEST_ENGINE") == "postgres"
     url = request.getfixturevalue("pg_url") if on_postgres else f"sqlite:///{tmp_path}/test.db"
-    app = create_app({"DATABASE_URL": url, "SECRET_KEY": "test", "TESTING": True})
+    app = create_app({"DATABASE_URL": url, "SECRET_KEY": "test", "TESTING": True}, clock=clock)
     async with app.test_app():
         store = app.extensions["slotcast"].store
         venue_id = await store.add_venue("test-bistro", "Test Bistro", "restaurant", "UTC")
         await store.add_resource(venue_id, "tables", "Tables", EVERY_DAY, max_party=4, horizon_days=7)
         await store.add_resource(venue_id, "bar", "Bar seats", [OpeningRule(d, time(18), time(20), 60, 2) for d in range(7)])
-        await store.extend_slots(datetime.now(UTC))
+        await store.extend_slots(clock.now())
         yield app
 
 
@@ -43,6 +50,12 @@ def store(app):
 @pytest.fixture
 def hub(app):
     return app.extensions["slotcast"].hub
+
+
+@pytest.fixture
+def service(app):
+    """Every write, as the views make it."""
+    return app.extensions["slotcast"].service
 
 
 @pytest.fixture

@@ -27,7 +27,7 @@ from helpers import (
     text,
 )
 
-from booking import schedule, service
+from booking import schedule
 from views import auth
 
 # -- everything refuses strangers
@@ -53,9 +53,9 @@ async def test_htmx_get_of_an_admin_page_is_401_not_a_redirect(client):
     assert response.status_code == 401
 
 
-async def test_every_admin_action_is_401_for_a_stranger_and_changes_nothing(client, store, hub, venue, slot, tomorrow):
+async def test_every_admin_action_is_401_for_a_stranger_and_changes_nothing(client, store, hub, venue, slot, tomorrow, service):
     tables = venue.resource("tables")
-    booking, _ = await service.book(store, hub, tables, slot.id, NAME, CONTACT, 2)
+    booking, _ = await service.book(tables, slot.id, NAME, CONTACT, 2)
     token = await csrf_token(client, "/admin/login")  # a real token: the refusal must be about the login
     actions = [
         (f"/admin/slots/{slot.id}/closed", {"closed": "1"}),
@@ -344,9 +344,9 @@ async def test_bad_resource_numbers_are_422(admin, store, venue, field, value):
     assert await tables_of(store) == tables
 
 
-async def test_regenerating_slots_keeps_bookings(admin, store, hub, venue, slot, tomorrow):
+async def test_regenerating_slots_keeps_bookings(admin, store, hub, venue, slot, tomorrow, service):
     tables = venue.resource("tables")
-    booking, _ = await service.book(store, hub, tables, slot.id, NAME, CONTACT, 3)
+    booking, _ = await service.book(tables, slot.id, NAME, CONTACT, 3)
     # more places per slot
     edit = f"/admin/resources/{tables.id}/edit"
     response = await act(admin, edit, **resource_form(tables, "daily 08:00-20:00 60 12"))
@@ -372,15 +372,47 @@ async def test_schedule_change_shows_at_once_on_the_public_day_page(admin, stran
     assert len(re.findall(r'<tr data-slot-id="\d+"', html)) == 2 and 'data-remaining="4"' in html
 
 
+async def test_a_raised_horizon_opens_the_new_days_at_once(admin, stranger, store, venue, tomorrow):
+    tables = venue.resource("tables")
+    far = tomorrow + timedelta(days=9)  # beyond today + 7
+    assert await store.slots_for_day(tables.id, far) == []
+    response = await act(admin, f"/admin/resources/{tables.id}/edit",
+                         **resource_form(tables, "daily 08:00-20:00 60 10", horizon_days="14"))
+    assert response.status_code == 303
+    html = await text(await stranger.get(f"/book/test-bistro/tables/{far}"))
+    assert len(re.findall(r'<tr data-slot-id="\d+"', html)) == 12 and html.count(">Book</a>") == 12
+    assert (await public_booking(stranger.app, (await store.slots_for_day(tables.id, far))[3].id)).status_code == 303
+
+
+async def test_a_lowered_horizon_refuses_bookings_past_it_at_once_and_keeps_those_made(
+        admin, stranger, store, venue, tomorrow, service):
+    tables = venue.resource("tables")
+    day5, day6 = tomorrow + timedelta(days=4), tomorrow + timedelta(days=5)
+    booked = (await store.slots_for_day(tables.id, day5))[2]
+    booking, _ = await service.book(tables, booked.id, NAME, CONTACT, 2)
+    free = (await store.slots_for_day(tables.id, day5))[5]
+    response = await act(admin, f"/admin/resources/{tables.id}/edit",
+                         **resource_form(tables, "daily 08:00-20:00 60 10", horizon_days="2"))
+    assert response.status_code == 303
+    assert (await public_booking(stranger.app, booked.id)).status_code in (404, 409)
+    assert (await public_booking(stranger.app, free.id)).status_code in (404, 409)
+    assert [s.id for s in await store.slots_for_day(tables.id, day5)] == [booked.id]  # unbooked slots went
+    assert await store.slots_for_day(tables.id, day6) == []
+    assert ">Book</a>" not in await text(await stranger.get(f"/book/test-bistro/tables/{day5}"))
+    kept, slot = await store.booking_by_id(booking.id)
+    assert (kept.status, slot.booked) == ("confirmed", 2)
+    assert NAME in await text(await admin.get(board_url(day5)))  # staff still see it
+
+
 @pytest.mark.parametrize("schedule_text", [
     "daily 08:00-20:00 60 2",  # fewer places than the 3 booked
     "daily 09:00-20:00 60 10",  # the booked 08:00 slot would vanish
     "daily 08:00-20:00 60 10\n{day} closed",  # its day closed
 ])
 async def test_a_change_below_the_bookings_is_refused_with_409_and_changes_nothing(
-        admin, store, hub, venue, slot, tomorrow, schedule_text):
+        admin, store, hub, venue, slot, tomorrow, schedule_text, service):
     tables = venue.resource("tables")
-    await service.book(store, hub, tables, slot.id, NAME, CONTACT, 3)
+    await service.book(tables, slot.id, NAME, CONTACT, 3)
     before = [await store.slots_for_day(tables.id, tomorrow + timedelta(days=n)) for n in range(-1, 7)]
     response = await act(admin, f"/admin/resources/{tables.id}/edit",
                          **resource_form(tables, schedule_text.format(day=tomorrow), name="Renamed"))
@@ -460,9 +492,9 @@ async def test_archived_venues_slots_cannot_be_booked_by_the_public(admin, stran
 # -- the day board
 
 
-async def test_board_shows_names_and_contacts_to_staff_only(admin, stranger, store, hub, venue, slot, tomorrow):
+async def test_board_shows_names_and_contacts_to_staff_only(admin, stranger, store, hub, venue, slot, tomorrow, service):
     tables = venue.resource("tables")
-    await service.book(store, hub, tables, slot.id, NAME, CONTACT, 2)
+    await service.book(tables, slot.id, NAME, CONTACT, 2)
     board = await admin.get(board_url(tomorrow))
     html = await text(board)
     assert board.status_code == 200
@@ -478,7 +510,7 @@ async def test_board_shows_names_and_contacts_to_staff_only(admin, stranger, sto
     assert (await stranger.get(board_url(tomorrow))).status_code == 302
 
 
-async def test_public_streams_never_carry_names(app, store, hub, venue, slot, tomorrow):
+async def test_public_streams_never_carry_names(app, store, hub, venue, slot, tomorrow, service):
     tables = venue.resource("tables")
     public = app.test_client()
     async with public.request(f"/events/day/{tables.id}/{tomorrow}") as day_stream, \
@@ -487,7 +519,7 @@ async def test_public_streams_never_carry_names(app, store, hub, venue, slot, to
         await read_until(day_stream, b"</div>")
         await read_until(slot_stream, b"</p>")
         await read_until(kiosk_stream, f"event: panel-{venue.resource('bar').id}".encode())
-        await service.book(store, hub, tables, slot.id, NAME, CONTACT, 2)
+        await service.book(tables, slot.id, NAME, CONTACT, 2)
         seen = [await read_until(day_stream, b'data-remaining="8"'),
                 await read_until(slot_stream, b'data-remaining="8"'),
                 await read_until(kiosk_stream, f"event: panel-{tables.id}".encode())]
@@ -520,9 +552,11 @@ async def test_staff_book_for_a_caller(admin, store, venue, slot, tomorrow):
     assert NAME in await text(await admin.get(board_url(tomorrow)))
 
 
-async def test_staff_can_book_inside_the_minimum_notice_the_public_cannot(admin, app, store, venue, slot, tomorrow):
+async def test_staff_can_book_inside_the_minimum_notice_the_public_cannot(admin, app, store, venue, slot, tomorrow,
+                                                                         service):
     tables = venue.resource("tables")
-    await store.update_resource(tables.id, tables.name, tables.max_party, tables.horizon_days, 3 * 24 * 60, False)
+    await service.edit_resource(tables, tables.name, tables.max_party, tables.horizon_days, 3 * 24 * 60, False,
+                                list(tables.rules), list(tables.exceptions))
     assert (await public_booking(app, slot.id)).status_code == 409
     response = await act(admin, f"/admin/resources/{tables.id}/bookings", slot_id=str(slot.id), name=NAME,
                          contact=CONTACT, party_size="1")
@@ -540,11 +574,11 @@ async def test_staff_booking_problems_are_shown_on_the_board(admin, store, venue
     assert (await store.slot(slot.id)).booked == 0
 
 
-async def test_staff_booking_of_a_full_slot_is_409(admin, store, hub, venue, tomorrow):
+async def test_staff_booking_of_a_full_slot_is_409(admin, store, hub, venue, tomorrow, service):
     bar = venue.resource("bar")
     bar_slot = (await store.slots_for_day(bar.id, tomorrow))[0]
-    await service.book(store, hub, bar, bar_slot.id, "Someone", "12345", 1)
-    await service.book(store, hub, bar, bar_slot.id, "Someone else", "12346", 1)
+    await service.book(bar, bar_slot.id, "Someone", "12345", 1)
+    await service.book(bar, bar_slot.id, "Someone else", "12346", 1)
     response = await act(admin, f"/admin/resources/{bar.id}/bookings", slot_id=str(bar_slot.id), name=NAME,
                          contact=CONTACT, party_size="1")
     assert response.status_code == 409
@@ -560,8 +594,8 @@ async def test_staff_booking_a_slot_of_another_resource_is_404(admin, store, ven
     assert (await store.slot(bar_slot.id)).booked == 0
 
 
-async def test_staff_cancel(admin, store, hub, venue, slot, tomorrow):
-    booking, _ = await service.book(store, hub, venue.resource("tables"), slot.id, NAME, CONTACT, 4)
+async def test_staff_cancel(admin, store, hub, venue, slot, tomorrow, service):
+    booking, _ = await service.book(venue.resource("tables"), slot.id, NAME, CONTACT, 4)
     response = await act(admin, f"/admin/bookings/{booking.id}/cancel")
     assert response.status_code == 303
     cancelled, freed = await store.booking_by_id(booking.id)
@@ -574,8 +608,8 @@ async def test_staff_cancel(admin, store, hub, venue, slot, tomorrow):
 
 
 @pytest.mark.parametrize("mark, shown", [("checked_in", "checked in"), ("no_show", "no-show")])
-async def test_staff_mark_attendance(admin, store, hub, venue, slot, tomorrow, mark, shown):
-    booking, _ = await service.book(store, hub, venue.resource("tables"), slot.id, NAME, CONTACT, 1)
+async def test_staff_mark_attendance(admin, store, hub, venue, slot, tomorrow, mark, shown, service):
+    booking, _ = await service.book(venue.resource("tables"), slot.id, NAME, CONTACT, 1)
     response = await act(admin, f"/admin/bookings/{booking.id}/attendance", attendance=mark)
     assert response.status_code == 303
     assert (await store.booking_by_id(booking.id))[0].attendance == mark
@@ -585,15 +619,15 @@ async def test_staff_mark_attendance(admin, store, hub, venue, slot, tomorrow, m
     assert (await store.booking_by_id(booking.id))[0].attendance is None
 
 
-async def test_unknown_attendance_mark_is_400(admin, store, hub, venue, slot):
-    booking, _ = await service.book(store, hub, venue.resource("tables"), slot.id, NAME, CONTACT, 1)
+async def test_unknown_attendance_mark_is_400(admin, store, hub, venue, slot, service):
+    booking, _ = await service.book(venue.resource("tables"), slot.id, NAME, CONTACT, 1)
     assert (await act(admin, f"/admin/bookings/{booking.id}/attendance", attendance="asleep")).status_code == 400
     assert (await store.booking_by_id(booking.id))[0].attendance is None
 
 
-async def test_actions_on_a_cancelled_booking_are_409(admin, store, hub, venue, slot):
-    booking, _ = await service.book(store, hub, venue.resource("tables"), slot.id, NAME, CONTACT, 1)
-    await service.cancel(store, hub, booking.reference, booking.cancel_token)
+async def test_actions_on_a_cancelled_booking_are_409(admin, store, hub, venue, slot, service):
+    booking, _ = await service.book(venue.resource("tables"), slot.id, NAME, CONTACT, 1)
+    await service.cancel(booking.reference, booking.cancel_token)
     for path, fields in ((f"/admin/bookings/{booking.id}/attendance", {"attendance": "checked_in"}),
                          (f"/admin/bookings/{booking.id}/call", {"counter": "2"})):
         assert (await act(admin, path, **fields)).status_code == 409, path
@@ -622,16 +656,16 @@ async def test_close_and_reopen_a_slot(admin, app, store, venue, slot, tomorrow)
     assert (await store.slot(slot.id)).booked == 1
 
 
-async def test_closing_a_slot_keeps_its_bookings(admin, store, hub, venue, slot):
-    booking, _ = await service.book(store, hub, venue.resource("tables"), slot.id, NAME, CONTACT, 2)
+async def test_closing_a_slot_keeps_its_bookings(admin, store, hub, venue, slot, service):
+    booking, _ = await service.book(venue.resource("tables"), slot.id, NAME, CONTACT, 2)
     await act(admin, f"/admin/slots/{slot.id}/closed", closed="1")
     assert (await store.booking_by_id(booking.id))[0].status == "confirmed"
     assert (await store.slot(slot.id)).booked == 2
 
 
-async def test_htmx_action_returns_the_resources_board_fragment(admin, store, hub, venue, slot, tomorrow):
+async def test_htmx_action_returns_the_resources_board_fragment(admin, store, hub, venue, slot, tomorrow, service):
     tables = venue.resource("tables")
-    booking, _ = await service.book(store, hub, tables, slot.id, NAME, CONTACT, 2)
+    booking, _ = await service.book(tables, slot.id, NAME, CONTACT, 2)
     response = await act(admin, f"/admin/bookings/{booking.id}/attendance", htmx=True, attendance="checked_in")
     assert response.status_code == 200
     assert response.headers["HX-Retarget"] == f"#board-{tables.id}"
@@ -651,11 +685,11 @@ async def test_htmx_action_returns_the_resources_board_fragment(admin, store, hu
     ("/admin/resources/{tables}/bookings", {"slot_id": "{slot}", "name": "Walk In", "contact": "55555"}),
 ])
 async def test_every_board_action_answers_htmx_with_the_fragment_and_forms_with_a_redirect(
-        admin, store, hub, venue, slot, tomorrow, path, fields):
+        admin, store, hub, venue, slot, tomorrow, path, fields, service):
     tables = venue.resource("tables")
     names = dict(slot=slot.id, tables=tables.id, day=tomorrow)
     for htmx in (True, False):
-        booking, _ = await service.book(store, hub, tables, slot.id, NAME, CONTACT, 1)
+        booking, _ = await service.book(tables, slot.id, NAME, CONTACT, 1)
         names["booking"] = booking.id
         response = await act(admin, path.format(**names), htmx=htmx,
                              **{k: v.format(**names) for k, v in fields.items()})
@@ -694,11 +728,11 @@ async def test_staff_board_stream_for_an_unknown_venue_is_404(admin):
     assert (await admin.get("/admin/events/board/1/not-a-day")).status_code == 400
 
 
-async def test_one_staff_action_reaches_every_other_staff_board(app, admin, staff, store, hub, venue, slot, tomorrow):
+async def test_one_staff_action_reaches_every_other_staff_board(app, admin, staff, store, hub, venue, slot, tomorrow, service):
     other = app.test_client()
     assert (await log_in(other)).status_code == 303
     tables = venue.resource("tables")
-    booking, _ = await service.book(store, hub, tables, slot.id, NAME, CONTACT, 1)
+    booking, _ = await service.book(tables, slot.id, NAME, CONTACT, 1)
     async with other.request(f"/admin/events/board/{venue.id}/{tomorrow}") as connection:
         await read_until(connection, NAME.encode())
         await act(admin, f"/admin/bookings/{booking.id}/attendance", attendance="no_show")
@@ -708,7 +742,7 @@ async def test_one_staff_action_reaches_every_other_staff_board(app, admin, staf
 
 
 async def clear_of_minute_tick() -> None:
-    """The kiosks' minute tick re-renders clocks and panels: keep a render count away from it."""
+    """A kiosk clock's render expires every minute: keep a render count away from that moment."""
     second = datetime.now(UTC).second + datetime.now(UTC).microsecond / 1e6
     if second > 58.5:
         await asyncio.sleep(60.2 - second)
@@ -720,9 +754,9 @@ def renders_of(hub):
     rendered: list[str] = []
     render = hub._render
 
-    async def counting(topic, locale):
+    async def counting(topic, locale, version):
         rendered.append(topic)
-        return await render(topic, locale)
+        return await render(topic, locale, version)
 
     hub._render = counting
     try:
@@ -731,14 +765,14 @@ def renders_of(hub):
         hub._render = render
 
 
-async def test_one_booking_renders_public_kiosk_and_staff_topics_once_each(store, hub, venue, slot, tomorrow):
+async def test_one_booking_renders_public_kiosk_and_staff_topics_once_each(store, hub, venue, slot, tomorrow, service):
     tables = venue.resource("tables")
     watched = [f"day:{tables.id}:{tomorrow}", f"panel:{tables.id}", f"board:{tables.id}:{tomorrow}"]
     subscribers = [hub.subscribe(watched, "en") for _ in range(3)]
     await clear_of_minute_tick()
     before = hub.renders
     with renders_of(hub) as rendered:
-        await service.book(store, hub, tables, slot.id, NAME, CONTACT, 1)
+        await service.book(tables, slot.id, NAME, CONTACT, 1)
         await hub.settle()
     assert sorted(rendered) == sorted(watched)  # each exactly once, for three subscribers each
     assert hub.renders - before == 3

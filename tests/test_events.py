@@ -2,7 +2,6 @@
 
 import asyncio
 
-from booking import service
 
 
 async def read_until(connection, needle: bytes, timeout=2.0) -> bytes:
@@ -19,7 +18,7 @@ def remaining_in(chunk: bytes, slot_id: int) -> int:
     return int(row.split('data-remaining="')[1].split('"')[0])
 
 
-async def test_day_stream_sends_state_then_each_change(app, client, store, hub, venue, slot, tomorrow):
+async def test_day_stream_sends_state_then_each_change(app, client, store, hub, venue, slot, tomorrow, service):
     tables = venue.resource("tables")
     async with client.request(f"/events/day/{tables.id}/{tomorrow}") as connection:
         first = await read_until(connection, b"</div>")
@@ -27,12 +26,12 @@ async def test_day_stream_sends_state_then_each_change(app, client, store, hub, 
         assert b"event: slots\n" in first and remaining_in(first, slot.id) == 10
         assert hub.count() == 1
 
-        booking, _ = await service.book(store, hub, tables, slot.id, "Ann", "12345", 3)
+        booking, _ = await service.book(tables, slot.id, "Ann", "12345", 3)
         after_booking = await read_until(connection, b"</div>")
         assert remaining_in(after_booking, slot.id) == 7
         assert b"Ann" not in after_booking  # public streams never carry personal data
 
-        await service.cancel(store, hub, booking.reference, booking.cancel_token)
+        await service.cancel(booking.reference, booking.cancel_token)
         after_cancel = await read_until(connection, b"</div>")
         assert remaining_in(after_cancel, slot.id) == 10
         await connection.disconnect()
@@ -43,11 +42,11 @@ async def test_day_stream_sends_state_then_each_change(app, client, store, hub, 
     assert hub.count() == 0
 
 
-async def test_slot_stream_follows_one_slot(client, store, hub, venue, slot):
+async def test_slot_stream_follows_one_slot(client, store, hub, venue, slot, service):
     async with client.request(f"/events/slot/{slot.id}") as connection:
         first = await read_until(connection, b"</p>")
         assert b"event: slot-status" in first and b'data-remaining="10"' in first
-        await service.book(store, hub, venue.resource("tables"), slot.id, "Ann", "12345", 4)
+        await service.book(venue.resource("tables"), slot.id, "Ann", "12345", 4)
         assert b'data-remaining="6"' in await read_until(connection, b"</p>")
         await connection.disconnect()
 
@@ -62,7 +61,7 @@ async def test_stream_headers(client, slot):
     assert headers["X-Accel-Buffering"] == "no"
 
 
-async def test_chinese_viewers_get_their_own_render(client, store, hub, venue, slot, tomorrow):
+async def test_chinese_viewers_get_their_own_render(client, store, hub, venue, slot, tomorrow, service):
     tables = venue.resource("tables")
     url = f"/events/day/{tables.id}/{tomorrow}"
     async with client.request(url, headers={"Accept-Language": "zh-CN"}) as zh:
@@ -70,7 +69,7 @@ async def test_chinese_viewers_get_their_own_render(client, store, hub, venue, s
             await read_until(zh, b"</div>")
             await read_until(en, b"</div>")
             before = hub.renders
-            await service.book(store, hub, tables, slot.id, "Ann", "12345", 1)
+            await service.book(tables, slot.id, "Ann", "12345", 1)
             await read_until(zh, b"</div>")
             await read_until(en, b"</div>")
             assert hub.renders - before == 2  # one per locale, not per subscriber

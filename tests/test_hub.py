@@ -1,31 +1,34 @@
 """The hub: render once per change and locale, fan out the same bytes, bounded per subscriber."""
 
 import asyncio
+from datetime import UTC, datetime, timedelta
 
-from booking.hub import PING, Hub, encode
+from booking.clock import ManualClock
+from booking.hub import Hub, Render
+
+PING, BYE = b": ping\n\n", b"event: close\n\n"
+T0 = datetime(2026, 11, 29, 13, 48, tzinfo=UTC)
 
 
 class Counter:
-    """A renderer that says how often it was asked, and what it was asked."""
+    """A renderer that says how often it was asked, and what it was asked; its renders hold until `valid_until`."""
 
     def __init__(self):
         self.calls = []
         self.state = 0
+        self.valid_until = None
 
-    async def __call__(self, topic, locale):
+    async def __call__(self, topic, locale, version):
         self.calls.append((topic, locale))
         await asyncio.sleep(0)
-        return "table", f"<div id='t'>\n{topic} {locale} v{self.state}\n</div>"
+        return Render(f"id: {version}\nevent: table\ndata: {topic} {locale} v{self.state}\n\n".encode(),
+                      self.valid_until)
 
 
 def drain(sub):
     chunk = b"".join(sub.pending.values())
     sub.pending.clear()
     return chunk
-
-
-def test_encode_puts_each_line_on_its_own_data_field():
-    assert encode("slots", "<a>\n<b>", 7) == b"id: 7\nevent: slots\ndata: <a>\ndata: <b>\n\n"
 
 
 async def test_a_change_is_rendered_once_per_locale_and_fanned_out_as_the_same_bytes():
@@ -104,7 +107,7 @@ async def test_changes_to_unwatched_topics_leave_nothing_behind():
 
 
 async def test_messages_yield_pending_and_close_ends_the_stream():
-    hub = Hub(Counter())
+    hub = Hub(Counter(), farewell=BYE)
     sub = hub.subscribe(["day:1"], "en")
     received = []
 
@@ -119,11 +122,11 @@ async def test_messages_yield_pending_and_close_ends_the_stream():
     hub.close()
     await asyncio.wait_for(reader, 1)
     assert b"event: table" in received[0]
-    assert received[-1] == encode("close", "")
+    assert received[-1] == BYE
 
 
 async def test_heartbeat_reaches_every_stream_and_stops_on_close():
-    hub = Hub(Counter(), heartbeat=0.01)
+    hub = Hub(Counter(), heartbeat=0.01, ping=PING)
     subs = [hub.subscribe([f"t{i}"], "en") for i in range(3)]
     beat = asyncio.create_task(hub.beat())
     await asyncio.sleep(0.05)
@@ -138,7 +141,7 @@ async def test_a_failing_render_does_not_stop_later_changes():
     sub = hub.subscribe(["day:1"], "en")
     original = render.__call__
 
-    async def broken(topic, locale):
+    async def broken(topic, locale, version):
         raise RuntimeError("database went away")
 
     hub._render = broken
@@ -168,3 +171,59 @@ async def test_closed_returns_when_the_hub_closes():
     assert not waiting.done()
     hub.close()
     await asyncio.wait_for(waiting, 1)
+
+
+async def test_a_render_that_expired_is_never_handed_to_a_new_subscriber():
+    render, clock = Counter(), ManualClock(T0)
+    hub = Hub(render, clock=clock)
+    render.valid_until = T0 + timedelta(minutes=12)  # e.g. a slot's notice cut-off
+    first = await hub.current("day:1", "en")
+    clock.advance(minutes=11)
+    assert await hub.current("day:1", "en") is first and len(render.calls) == 1
+    render.state = 1
+    clock.advance(minutes=1)
+    assert b"v1" in await hub.current("day:1", "en") and len(render.calls) == 2
+
+
+async def test_an_expired_render_is_sent_again_once_for_all_subscribers():
+    render, clock = Counter(), ManualClock(T0)
+    hub = Hub(render, clock=clock)
+    render.valid_until = T0 + timedelta(minutes=12)
+    subs = [hub.subscribe(["day:1"], "en") for _ in range(20)]
+    await hub.current("day:1", "en")
+    expiring = asyncio.create_task(hub.expire())
+    try:
+        await asyncio.sleep(0.01)
+        assert all(not s.pending for s in subs)  # nothing before its time
+        render.state, render.valid_until = 1, None
+        clock.advance(minutes=12)
+        await asyncio.sleep(0.01)
+        await hub.settle()
+        assert len(render.calls) == 2 and len({id(s.pending["day:1"]) for s in subs}) == 1
+        assert b"v1" in subs[0].pending["day:1"]
+        clock.advance(hours=1)  # the new render holds until the data changes: nothing more
+        await asyncio.sleep(0.01)
+        assert len(render.calls) == 2
+    finally:
+        hub.close()
+        await asyncio.wait_for(expiring, 1)
+
+
+async def test_a_render_refreshed_by_a_change_is_not_expired_again():
+    render, clock = Counter(), ManualClock(T0)
+    hub = Hub(render, clock=clock)
+    hub.subscribe(["day:1"], "en")
+    render.valid_until = T0 + timedelta(minutes=5)
+    await hub.current("day:1", "en")
+    render.valid_until = T0 + timedelta(minutes=30)
+    hub.notify("day:1")  # a booking: rendered afresh, holding until later
+    await hub.settle()
+    expiring = asyncio.create_task(hub.expire())
+    try:
+        clock.advance(minutes=6)
+        await asyncio.sleep(0.01)
+        await hub.settle()
+        assert len(render.calls) == 2
+    finally:
+        hub.close()
+        await asyncio.wait_for(expiring, 1)

@@ -21,7 +21,6 @@ from helpers import (
     text,
 )
 
-from booking import service
 
 
 def left_today(html: str, resource_id: int) -> int:
@@ -73,31 +72,31 @@ async def test_kiosk_shows_the_current_and_next_session_and_what_is_left_today(c
     assert left_today(html, clinic.resource("dr-li").id) == 40 and "Left today: 40" in li
 
 
-async def test_kiosk_says_full_plainly(client, store, hub, clinic):
+async def test_kiosk_says_full_plainly(client, store, hub, clinic, service):
     dr_li = clinic.resource("dr-li")
     now = await clinic_slot(store, clinic, 12)
     for n in range(5):
-        await service.book(store, hub, dr_li, now.id, f"Patient {n}", "12345", 1, for_staff=True)
+        await service.book(dr_li, now.id, f"Patient {n}", "12345", 1, for_staff=True)
     li = panel(await text(await client.get("/kiosk/town-clinic")), dr_li.id)
     assert re.search(r'<div class="full">\s*<dt>Now 12:00–13:00</dt>\s*<dd data-remaining="0">Full</dd>', li)
     assert "Left today: 35" in li
 
 
-async def test_a_fully_booked_day_says_full_today(client, store, hub, clinic):
+async def test_a_fully_booked_day_says_full_today(client, store, hub, clinic, service):
     dr_wang = clinic.resource("dr-wang")
     for slot in await store.slots_for_day(dr_wang.id, clinic_today(clinic)):
         if slot.ends_at > datetime.now(UTC):
             for _ in range(slot.capacity):
-                await service.book(store, hub, dr_wang, slot.id, "Busy Day", "12345", 1, for_staff=True)
+                await service.book(dr_wang, slot.id, "Busy Day", "12345", 1, for_staff=True)
     wang = panel(await text(await client.get("/kiosk/town-clinic")), dr_wang.id)
     assert "Full today" in wang and 'class="today full"' in wang
 
 
-async def test_kiosk_carries_no_personal_data(client, store, hub, clinic):
+async def test_kiosk_carries_no_personal_data(client, store, hub, clinic, service):
     dr_li = clinic.resource("dr-li")
-    await service.book(store, hub, dr_li, (await clinic_slot(store, clinic, 15)).id, NAME, CONTACT, 1)
+    await service.book(dr_li, (await clinic_slot(store, clinic, 15)).id, NAME, CONTACT, 1)
     earlier = await booked_earlier(store, hub, await clinic_slot(store, clinic, 9), name="Early Name")
-    await service.call(store, hub, earlier.id, "Room 1")
+    await service.call(earlier.id, "Room 1")
     html = await text(await client.get("/kiosk/town-clinic"))
     for private in (NAME, CONTACT, "Early Name", "12345"):
         assert private not in html
@@ -112,9 +111,9 @@ async def test_unknown_or_archived_venue_kiosk_is_404(client, store, clinic):
     assert (await client.get("/kiosk/town-clinic/events")).status_code == 404
 
 
-async def test_archived_resource_has_no_panel(client, store, clinic):
+async def test_archived_resource_has_no_panel(client, service, clinic):
     dr_wang = clinic.resource("dr-wang")
-    await store.update_resource(dr_wang.id, dr_wang.name, 1, 3, 0, True)
+    await service.edit_resource(dr_wang, dr_wang.name, 1, 3, 0, True, list(dr_wang.rules), [])
     html = await text(await client.get("/kiosk/town-clinic"))
     assert re.findall(r'<section id="panel-(\d+)"', html) == [str(clinic.resource("dr-li").id)]
     assert "Dr Wang" not in html
@@ -171,20 +170,6 @@ async def test_kiosk_shows_the_called_number_and_room_after_call_next(admin, str
         await connection.disconnect()
     await streams_closed(hub)
     assert {(await store.booking_by_id(b.id))[0].called_to for b in (first, second)} == {"Room 2", "Room 3"}
-
-
-async def test_the_minute_tick_refreshes_clock_and_panels(client, hub, clinic):
-    """What the app's minute loop does (and at midnight the date rolls over with it)."""
-    li, wang = (clinic.resource(s).id for s in ("dr-li", "dr-wang"))
-    async with client.request("/kiosk/town-clinic/events") as connection:
-        await read_until(connection, f"event: panel-{wang}".encode())
-        hub.notify("clock:", "panel:")
-        seen = await read_until(connection, b"event: clock")
-        while seen.count(b"event: panel-") < 2:
-            seen += await read_until(connection, b"</section>")
-        assert sorted(events_in(seen)) == sorted(["clock", f"panel-{li}", f"panel-{wang}"])
-        await connection.disconnect()
-    await streams_closed(hub)
 
 
 async def test_kiosk_stream_after_a_schedule_change(admin, stranger, store, hub, clinic):

@@ -12,7 +12,8 @@ import pytest
 
 from booking import schedule, topics
 from booking.model import OpeningRule, SlotFull
-from booking.postgres import CHANNEL, LISTENER_NAME, PostgresStore
+from booking.postgres import CHANNEL, LISTENER_NAME, PostgresDatabase
+from booking.sql import SqlStore
 
 NOW = datetime.now(UTC)
 
@@ -22,7 +23,7 @@ pytestmark = pytest.mark.postgres
 @pytest.fixture
 async def stores(pg_url):
     """Two stores on one database, like two worker processes; the second checks its listener every 0.5 s."""
-    first, second = PostgresStore(pg_url), PostgresStore(pg_url, keepalive=0.5)
+    first, second = SqlStore(PostgresDatabase(pg_url)), SqlStore(PostgresDatabase(pg_url, keepalive=0.5))
     await first.open()
     await second.open()
     yield first, second
@@ -61,7 +62,7 @@ async def test_a_booking_announces_its_topics_on_commit_only(pg_url, stores, slo
     try:
         _, after = await store.book(slot.id, "Ann", "12345", 2, NOW)
         payload = await asyncio.wait_for(heard.get(), 2)
-        assert json.loads(payload) == {"o": store.origin, "t": list(topics.of_slot(after))}
+        assert json.loads(payload) == {"o": store.db.origin, "t": list(topics.of_slot(after))}
         assert len(payload.encode()) < 8000 and "Ann" not in payload
         with pytest.raises(SlotFull):  # rolled back: no notice
             await store.book(slot.id, "Bo", "12345", 1, NOW)
@@ -77,8 +78,10 @@ async def test_many_topics_are_split_into_notices_under_8000_bytes(pg_url, store
     db = await asyncpg.connect(pg_url)
     await db.add_listener(CHANNEL, lambda *notice: heard.put_nowait(notice[3]))
     try:
-        async with store._tx() as tx:
-            await store._announce(tx, *names)
+        async def announce(tx):
+            await tx.changed(*names)
+
+        await store.db.write(announce)
         payloads, received = [], []
         while len(received) < len(names):
             payloads.append(await asyncio.wait_for(heard.get(), 2))
@@ -124,7 +127,7 @@ async def test_every_write_that_changes_a_page_is_announced(stores, slot):
             await write()
             assert await asyncio.wait_for(seen.changes.get(), 2) == topics.of_slot(slot)
         days = await mine.set_schedule(slot.resource_id, [], [], NOW)  # closes every future slot
-        assert days and await asyncio.wait_for(seen.changes.get(), 2) == topics.of_schedule(slot.resource_id, days)
+        assert days and await asyncio.wait_for(seen.changes.get(), 2) == topics.of_resource(slot.resource_id)
     finally:
         listening.cancel()
         await asyncio.gather(listening, return_exceptions=True)
@@ -165,7 +168,7 @@ async def test_a_hung_listener_is_noticed_by_its_liveness_check(pg_url, stores):
         frozen_at = clock.monotonic()
         resynced_at = await asyncio.wait_for(seen.resyncs.get(), 5)
         print(f"hung listener replaced after {resynced_at - frozen_at:.2f} s (checks every 0.5 s)")
-        assert resynced_at - frozen_at < 2 * stores[1].keepalive + 1
+        assert resynced_at - frozen_at < 2 * stores[1].db.keepalive + 1
     finally:
         if pid:
             os.kill(pid, signal.SIGCONT)

@@ -18,11 +18,10 @@ from helpers import (
 )
 from test_pages import booking_link
 
-from booking import service
 
 
-async def book(store, hub, resource, slot, name="Patient"):
-    booking, _ = await service.book(store, hub, resource, slot.id, name, "12345", 1)
+async def book(service, resource, slot, name="Patient"):
+    booking, _ = await service.book(resource, slot.id, name, "12345", 1)
     return booking
 
 
@@ -56,23 +55,23 @@ async def ticket_called(store, booking_id) -> bool:
 # -- numbers
 
 
-async def test_tickets_are_numbered_in_order_per_resource_and_day(store, hub, venue, tomorrow):
+async def test_tickets_are_numbered_in_order_per_resource_and_day(store, hub, venue, tomorrow, service):
     tables, bar = venue.resource("tables"), venue.resource("bar")
     tables_tomorrow = await slots_of(store, tables, tomorrow)
-    first = [await book(store, hub, tables, tables_tomorrow[i]) for i in (5, 0, 5)]
+    first = [await book(service, tables, tables_tomorrow[i]) for i in (5, 0, 5)]
     assert [b.ticket for b in first] == [1, 2, 3]
-    assert (await book(store, hub, bar, (await slots_of(store, bar, tomorrow))[0])).ticket == 1
+    assert (await book(service, bar, (await slots_of(store, bar, tomorrow))[0])).ticket == 1
     later = tomorrow + timedelta(days=1)
-    assert (await book(store, hub, tables, (await slots_of(store, tables, later))[0])).ticket == 1
+    assert (await book(service, tables, (await slots_of(store, tables, later))[0])).ticket == 1
     # a cancelled ticket's number is never given out again
-    await service.cancel(store, hub, first[2].reference, first[2].cancel_token)
-    assert (await book(store, hub, tables, tables_tomorrow[1])).ticket == 4
+    await service.cancel(first[2].reference, first[2].cancel_token)
+    assert (await book(service, tables, tables_tomorrow[1])).ticket == 4
 
 
-async def test_ticket_labels_use_one_letter_per_resource(admin, store, hub, venue, tomorrow):
+async def test_ticket_labels_use_one_letter_per_resource(admin, store, hub, venue, tomorrow, service):
     tables, bar = venue.resource("tables"), venue.resource("bar")
-    await book(store, hub, tables, (await slots_of(store, tables, tomorrow))[0], "Tab Le")
-    await book(store, hub, bar, (await slots_of(store, bar, tomorrow))[0], "Ba R")
+    await book(service, tables, (await slots_of(store, tables, tomorrow))[0], "Tab Le")
+    await book(service, bar, (await slots_of(store, bar, tomorrow))[0], "Ba R")
     html = await text(await admin.get(board_url(tomorrow)))
     assert re.search(r"<strong>A001</strong> Tab Le", html) and re.search(r"<strong>B001</strong> Ba R", html)
 
@@ -80,10 +79,10 @@ async def test_ticket_labels_use_one_letter_per_resource(admin, store, hub, venu
 # -- calling
 
 
-async def test_call_next_goes_by_slot_start_then_ticket(admin, store, hub, venue, tomorrow):
+async def test_call_next_goes_by_slot_start_then_ticket(admin, store, hub, venue, tomorrow, service):
     tables = venue.resource("tables")
     slots = await slots_of(store, tables, tomorrow)  # 08:00, 09:00, 10:00, ...
-    ten, eight_a, eight_b, nine = [await book(store, hub, tables, slots[i]) for i in (2, 0, 0, 1)]
+    ten, eight_a, eight_b, nine = [await book(service, tables, slots[i]) for i in (2, 0, 0, 1)]
     assert [b.ticket for b in (ten, eight_a, eight_b, nine)] == [1, 2, 3, 4]
     called = [await press_call_next(admin, store, venue, tables, tomorrow, "Desk 1") for _ in range(4)]
     # the board shows the ticket just called, even when calls come within one second
@@ -94,11 +93,11 @@ async def test_call_next_goes_by_slot_start_then_ticket(admin, store, hub, venue
     assert "Nobody is waiting." in await text(nobody)
 
 
-async def test_call_next_skips_cancelled_marked_and_already_called_tickets(admin, store, hub, venue, tomorrow):
+async def test_call_next_skips_cancelled_marked_and_already_called_tickets(admin, store, hub, venue, tomorrow, service):
     tables = venue.resource("tables")
     slot = (await slots_of(store, tables, tomorrow))[0]
-    gone, no_show, called, waiting = [await book(store, hub, tables, slot) for _ in range(4)]
-    await service.cancel(store, hub, gone.reference, gone.cancel_token)
+    gone, no_show, called, waiting = [await book(service, tables, slot) for _ in range(4)]
+    await service.cancel(gone.reference, gone.cancel_token)
     await act(admin, f"/admin/bookings/{no_show.id}/attendance", attendance="no_show")
     await act(admin, f"/admin/bookings/{called.id}/call", counter="Room 1")
     assert (await call_next(admin, tables, tomorrow)).status_code == 303
@@ -107,18 +106,18 @@ async def test_call_next_skips_cancelled_marked_and_already_called_tickets(admin
     assert (await call_next(admin, tables, tomorrow)).status_code == 409
 
 
-async def test_call_next_only_calls_its_own_resource_and_day(admin, store, hub, venue, tomorrow):
+async def test_call_next_only_calls_its_own_resource_and_day(admin, store, hub, venue, tomorrow, service):
     tables, bar = venue.resource("tables"), venue.resource("bar")
-    at_bar = await book(store, hub, bar, (await slots_of(store, bar, tomorrow))[0])
-    later = await book(store, hub, tables, (await slots_of(store, tables, tomorrow + timedelta(days=1)))[0])
+    at_bar = await book(service, bar, (await slots_of(store, bar, tomorrow))[0])
+    later = await book(service, tables, (await slots_of(store, tables, tomorrow + timedelta(days=1)))[0])
     assert (await call_next(admin, tables, tomorrow)).status_code == 409
     assert not await ticket_called(store, at_bar.id) and not await ticket_called(store, later.id)
 
 
-async def test_call_a_ticket_to_a_counter(admin, store, hub, venue, tomorrow):
+async def test_call_a_ticket_to_a_counter(admin, store, hub, venue, tomorrow, service):
     tables = venue.resource("tables")
     slot = (await slots_of(store, tables, tomorrow))[0]
-    first, second = await book(store, hub, tables, slot), await book(store, hub, tables, slot)
+    first, second = await book(service, tables, slot), await book(service, tables, slot)
     response = await act(admin, f"/admin/bookings/{second.id}/call", counter="Room 3")
     assert response.status_code == 303
     called, _ = await store.booking_by_id(second.id)
@@ -130,10 +129,10 @@ async def test_call_a_ticket_to_a_counter(admin, store, hub, venue, tomorrow):
     assert await ticket_called(store, first.id)
 
 
-async def test_the_counter_is_remembered_for_the_session(admin, store, hub, venue, tomorrow):
+async def test_the_counter_is_remembered_for_the_session(admin, store, hub, venue, tomorrow, service):
     tables = venue.resource("tables")
     slot = (await slots_of(store, tables, tomorrow))[0]
-    first, second = await book(store, hub, tables, slot), await book(store, hub, tables, slot)
+    first, second = await book(service, tables, slot), await book(service, tables, slot)
     await call_next(admin, tables, tomorrow, "Room 7")
     await call_next(admin, tables, tomorrow)  # the same clerk, the same room
     assert (await store.booking_by_id(second.id))[0].called_to == "Room 7"
@@ -145,11 +144,11 @@ async def test_call_next_with_a_bad_day_is_400(admin, venue):
     assert response.status_code == 400
 
 
-async def test_missed_ticket_requeues_behind_those_due_and_ahead_of_later_ones(admin, store, hub, clinic):
+async def test_missed_ticket_requeues_behind_those_due_and_ahead_of_later_ones(admin, store, hub, clinic, service):
     dr_li, today = clinic.resource("dr-li"), clinic_today(clinic)
     ten = await booked_earlier(store, hub, await clinic_slot(store, clinic, 10))  # A001
     nine = await booked_earlier(store, hub, await clinic_slot(store, clinic, 9))  # A002
-    three = await book(store, hub, dr_li, await clinic_slot(store, clinic, 15))  # A003, due this afternoon
+    three = await book(service, dr_li, await clinic_slot(store, clinic, 15))  # A003, due this afternoon
     assert [ten.ticket, nine.ticket, three.ticket] == [1, 2, 3]
     await call_next(admin, dr_li, today, "Room 2")
     assert await ticket_called(store, nine.id)  # the 09:00 patient first
@@ -163,10 +162,10 @@ async def test_missed_ticket_requeues_behind_those_due_and_ahead_of_later_ones(a
     assert order == [(1, "A001"), (2, "A002"), (3, "A003")]
 
 
-async def test_requeue_button_shows_only_for_called_tickets(admin, store, hub, venue, tomorrow):
+async def test_requeue_button_shows_only_for_called_tickets(admin, store, hub, venue, tomorrow, service):
     tables = venue.resource("tables")
     slot = (await slots_of(store, tables, tomorrow))[0]
-    booking = await book(store, hub, tables, slot)
+    booking = await book(service, tables, slot)
     requeue = f'action="/admin/bookings/{booking.id}/requeue"'
     assert requeue not in await text(await admin.get(board_url(tomorrow)))
     await act(admin, f"/admin/bookings/{booking.id}/call", counter="1")
@@ -176,11 +175,11 @@ async def test_requeue_button_shows_only_for_called_tickets(admin, store, hub, v
 # -- the holder's ticket
 
 
-async def test_confirmation_shows_the_ticket_and_how_many_are_ahead(app, store, hub, venue, tomorrow):
+async def test_confirmation_shows_the_ticket_and_how_many_are_ahead(app, store, hub, venue, tomorrow, service):
     tables = venue.resource("tables")
     slots = await slots_of(store, tables, tomorrow)
-    await book(store, hub, tables, slots[0])
-    await book(store, hub, tables, slots[1])
+    await book(service, tables, slots[0])
+    await book(service, tables, slots[1])
     reference, token = booking_link(await public_booking(app, slots[2].id))
     client = app.test_client()
     page = await client.get(f"/bookings/{reference}", query_string={"token": token})
@@ -197,11 +196,11 @@ async def test_first_in_line_has_nobody_ahead(app, store, venue, slot):
     assert "<strong>A001</strong>" in html and "You are first in line." in html and 'data-ahead="0"' in html
 
 
-async def test_ticket_stream_counts_down_and_says_when_it_is_your_turn(app, admin, store, hub, venue, tomorrow):
+async def test_ticket_stream_counts_down_and_says_when_it_is_your_turn(app, admin, store, hub, venue, tomorrow, service):
     tables = venue.resource("tables")
     slots = await slots_of(store, tables, tomorrow)
-    await book(store, hub, tables, slots[0])
-    await book(store, hub, tables, slots[0])
+    await book(service, tables, slots[0])
+    await book(service, tables, slots[0])
     reference, token = booking_link(await public_booking(app, slots[1].id, name="Holder Name"))
     holder = app.test_client()
     async with holder.request(f"/bookings/{reference}/events", query_string={"token": token}) as connection:

@@ -9,7 +9,8 @@ from . import admin, api, auth, csrf, events, i18n, kiosk, public
 from booking.model import ticket_label
 
 from .i18n import N_
-from .services import IdConverter
+from .lookups import IdConverter
+from .messages import kind_label
 
 
 def init_app(app: Quart) -> None:
@@ -24,7 +25,7 @@ def init_app(app: Quart) -> None:
     app.jinja_env.globals.update(
         csrf_token=csrf.token, locales=i18n.LOCALES, locale=i18n.current, html_lang=i18n.html_lang,
         this_page_in=i18n.this_page_in,
-        events=events.EVENTS, ticket_label=ticket_label,
+        events=events.EVENTS, ticket_label=ticket_label, kind_label=kind_label,
     )
     app.jinja_env.filters.update(local_time=i18n.local_time, long_date=i18n.long_date)
     for module in (public, events, api, kiosk, auth, admin):

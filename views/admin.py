@@ -3,23 +3,28 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime, timedelta
-from zoneinfo import available_timezones
+from datetime import date, timedelta
+from zoneinfo import ZoneInfo, available_timezones
 
 from quart import Blueprint, abort, redirect, render_template, request, session, url_for
 
-from booking import rules_text, schedule, service, topics
+from booking import rules_text, topics
 from booking.model import (
-    KINDS, CapacityConflict, Duplicate, NotFound, SlotFull, SlotUnavailable, Venue, called_recently, waiting_line,
+    KINDS, CapacityConflict, Duplicate, NotFound, Resource, SlotFull, SlotUnavailable, Venue, bookings_by_slot,
+    called_recently, local_today, slot_state, state_changes_at, valid_until, waiting_line,
 )
+from booking.service import Invalid
 
 from . import messages
 from .auth import require_staff
 from .csrf import token as csrf_token
 from .events import EVENTS, fragment, stream
+from .fragments import htmx_asked, htmx_swap, inline
 from .i18n import gettext as _
-from .public import parse_party, slot_or_404, venue_or_404
-from .services import hub, parse_day, store
+from .lookups import (
+    booking_or_404, parse_day, parse_party, resource_by_id_or_404, slot_or_404, venue_or_404,
+)
+from .runtime import now, service, store
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 bp.before_request(require_staff)
@@ -30,20 +35,22 @@ SLUG = re.compile(r"[a-z0-9][a-z0-9-]{0,39}")
 # -- the day board
 
 
-@fragment("board", "_board.html", event=lambda resource_id, _day: EVENTS.board(resource_id))
-async def board_context(resource_id: str, day: str) -> dict:
+async def board_context(venue: Venue, resource: Resource, day: date) -> dict:
     """One resource's slots on a day with their bookings: names and contacts, so staff only."""
-    venue = await store().venue_of_resource(int(resource_id))
-    resource = venue.resource(int(resource_id))
-    on = date.fromisoformat(day)
-    entries = [e for e in await store().bookings_on(venue.id, on) if e[1].resource_id == resource.id]
-    by_slot: dict[int, list] = {}
-    for booking, slot in entries:
-        by_slot.setdefault(slot.id, []).append(booking)
-    return dict(venue=venue, resource=resource, day=on, slots=await store().slots_for_day(resource.id, on),
-                now=datetime.now(UTC),
-                by_slot=by_slot, waiting=len(waiting_line(entries)), calls=called_recently(entries, 1),
+    at = now()
+    slots = await store().slots_for_day(resource.id, day)
+    entries = await store().bookings_of(resource.id, day)
+    return dict(venue=venue, resource=resource, day=day, slots=slots, by_slot=bookings_by_slot(entries),
+                states={s.id: slot_state(s, resource, venue.timezone, at, for_staff=True) for s in slots},
+                valid_until=valid_until(*(state_changes_at(s, resource, venue.timezone, at, True) for s in slots)),
+                waiting=len(waiting_line(entries)), calls=called_recently(entries, 1),
                 letter=venue.ticket_letter(resource.id))
+
+
+@fragment("board", "_board.html", event=lambda resource_id, _day: EVENTS.board(resource_id))
+async def board_topic(resource_id: int, day: date) -> dict:
+    venue = await store().venue_of_resource(resource_id)
+    return await board_context(venue, venue.resource(resource_id), day)
 
 
 @bp.get("/")
@@ -56,7 +63,7 @@ async def index():
 async def today_board(venue: str):
     """Today's board."""
     found = await venue_or_404(venue)
-    return redirect(url_for("admin.board", venue=venue, day=schedule.local_today(found.timezone).isoformat()))
+    return redirect(url_for("admin.board", venue=venue, day=local_today(found.timezone, now()).isoformat()))
 
 
 @bp.get("/venues/<venue>/board/<day>")
@@ -66,7 +73,8 @@ async def board(venue: str, day: str):
 
 
 async def board_page(venue: Venue, day: date, notice: str | None = None, status: int = 200):
-    boards = [await board_context(str(r.id), day.isoformat()) for r in venue.resources if not r.archived]
+    """The board page: every open resource's board, each live on its own named event."""
+    boards = [(r, await inline("_board.html", await board_context(venue, r, day))) for r in venue.open_resources]
     return await render_template("admin/board.html", venue=venue, day=day, boards=boards, notice=notice,
                                  csrf=csrf_token(), prev_day=day - timedelta(days=1),
                                  next_day=day + timedelta(days=1)), status
@@ -79,27 +87,20 @@ async def board_stream(venue_id: int, day: str):
     venue = await store().venue_by_id(venue_id)
     if venue is None:
         abort(404)
-    return await stream(*(topics.board(r.id, on) for r in venue.resources if not r.archived))
+    return await stream(*(topics.board(r.id, on) for r in venue.open_resources))
 
 
 async def after_action(slot, notice: str | None = None, status: int = 200):
     """htmx gets the resource's fresh board; a plain form goes back to the board (or sees the problem)."""
     venue = await store().venue_of_resource(slot.resource_id)
-    if request.headers.get("HX-Request"):
-        context = await board_context(str(slot.resource_id), slot.local_date.isoformat())
-        body = await render_template("_board.html", csrf=csrf_token(), notice=notice, **context)
-        return body, status, {"HX-Retarget": f"#board-{slot.resource_id}", "HX-Reswap": "outerHTML"}
+    if htmx_asked():
+        context = await board_context(venue, venue.resource(slot.resource_id), slot.local_date)
+        return await htmx_swap("_board.html", dict(context, csrf=csrf_token(), notice=notice),
+                               f"board-{slot.resource_id}", status)
     if notice:
         return await board_page(venue, slot.local_date, notice, status)
     url = url_for("admin.board", venue=venue.slug, day=slot.local_date.isoformat())
     return redirect(f"{url}#board-{slot.resource_id}", 303)
-
-
-async def booking_or_404(booking_id: int):
-    found = await store().booking_by_id(booking_id)
-    if found is None:
-        abort(404, _("That booking does not exist."))
-    return found
 
 
 @bp.post("/slots/<id:slot_id>/closed")
@@ -107,7 +108,7 @@ async def close_slot(slot_id: int):
     """Close a slot to new bookings, or reopen it."""
     await slot_or_404(slot_id)
     closed = (await request.form).get("closed") == "1"
-    return await after_action(await service.close_slot(store(), hub(), slot_id, closed))
+    return await after_action(await service().close_slot(slot_id, closed))
 
 
 @bp.post("/resources/<id:resource_id>/bookings")
@@ -119,10 +120,10 @@ async def create_booking(resource_id: int):
     if resource.id != resource_id:
         abort(404, _("That slot does not exist."))
     try:
-        _booking, slot = await service.book(
-            store(), hub(), resource, slot.id, form.get("name", ""), form.get("contact", ""),
+        _booking, slot = await service().book(
+            resource, slot.id, form.get("name", ""), form.get("contact", ""),
             parse_party(form.get("party_size", "1"), resource), for_staff=True)
-    except service.Invalid as invalid:
+    except Invalid as invalid:
         problems = messages.problem_messages(invalid.problems, resource.max_party)
         return await after_action(slot, " ".join(problems.values()), 422)
     except SlotFull:
@@ -136,7 +137,7 @@ async def create_booking(resource_id: int):
 async def cancel_booking(booking_id: int):
     """Cancel a booking for a caller."""
     await booking_or_404(booking_id)
-    _booking, slot = await service.cancel_for_staff(store(), hub(), booking_id)
+    _booking, slot = await service().cancel_for_staff(booking_id)
     return await after_action(slot)
 
 
@@ -147,7 +148,7 @@ async def mark_booking(booking_id: int):
     value = (await request.form).get("attendance") or None
     if value not in (None, "checked_in", "no_show"):
         abort(400, _("Unknown attendance mark."))
-    return await after_booking_change(service.mark(store(), hub(), booking_id, value))
+    return await after_booking_change(service().mark(booking_id, value))
 
 
 @bp.post("/bookings/<id:booking_id>/call")
@@ -155,14 +156,14 @@ async def call_ticket(booking_id: int):
     """Call this ticket to the counter given."""
     await booking_or_404(booking_id)
     counter = (await request.form).get("counter", "").strip()[:40] or session.get("counter", "")
-    return await after_booking_change(service.call(store(), hub(), booking_id, counter))
+    return await after_booking_change(service().call(booking_id, counter))
 
 
 @bp.post("/bookings/<id:booking_id>/requeue")
 async def requeue_ticket(booking_id: int):
     """Missed its turn (过号): back into the line."""
     await booking_or_404(booking_id)
-    return await after_booking_change(service.requeue(store(), hub(), booking_id))
+    return await after_booking_change(service().requeue(booking_id))
 
 
 async def after_booking_change(change):
@@ -176,13 +177,11 @@ async def after_booking_change(change):
 @bp.post("/resources/<id:resource_id>/call-next")
 async def call_next(resource_id: int):
     """Call the next ticket waiting in today's line of a resource."""
-    venue = await store().venue_of_resource(resource_id)
-    if venue is None:
-        abort(404)
+    venue, _resource = await resource_by_id_or_404(resource_id)
     form = await request.form
     day = parse_day(form.get("day", ""))
     session["counter"] = counter = form.get("counter", "").strip()[:40] or session.get("counter", "")
-    called = await service.call_next(store(), hub(), resource_id, day, counter)
+    called = await service().call_next(resource_id, day, counter)
     if called is None:
         slots = await store().slots_for_day(resource_id, day)
         if not slots:
@@ -217,7 +216,7 @@ async def new_venue():
         values, problems = venue_fields(await request.form)
         if not problems:
             try:
-                await store().add_venue(values["slug"], values["name"], values["kind"], values["timezone"])
+                await service().add_venue(values["slug"], values["name"], values["kind"], values["timezone"])
                 return redirect(url_for("admin.index"), 303)
             except Duplicate:
                 problems["slug"] = _("That slug is taken.")
@@ -234,7 +233,7 @@ async def edit_venue(venue: str):
         form = await request.form
         values, problems = venue_fields({**form, "slug": found.slug})
         if not problems:
-            await store().update_venue(found.id, values["name"], values["kind"], values["timezone"],
+            await service().edit_venue(found, values["name"], values["kind"], values["timezone"],
                                        form.get("archived") == "1")
             return redirect(url_for("admin.index"), 303)
     return await render_template("admin/venue_form.html", venue=found, values=values, problems=problems,
@@ -273,10 +272,8 @@ async def new_resource(venue: str):
         values, problems, (rules, exceptions) = resource_fields(await request.form)
         if not problems:
             try:
-                resource_id = await store().add_resource(
-                    found.id, values["slug"], values["name"], [], max_party=int(values["max_party"]),
-                    horizon_days=int(values["horizon_days"]), min_notice_minutes=int(values["min_notice_minutes"]))
-                await service.set_schedule(store(), hub(), resource_id, rules, exceptions)
+                await service().add_resource(found, values["slug"], values["name"], *numbers(values), rules,
+                                             exceptions)
                 return redirect(url_for("admin.index"), 303)
             except Duplicate:
                 problems["slug"] = _("That slug is taken.")
@@ -284,13 +281,15 @@ async def new_resource(venue: str):
                                  problems=problems), 422 if problems else 200
 
 
+def numbers(values: dict) -> tuple[int, int, int]:
+    """The resource form's checked numbers: max party, horizon days, minimum notice minutes."""
+    return int(values["max_party"]), int(values["horizon_days"]), int(values["min_notice_minutes"])
+
+
 @bp.route("/resources/<id:resource_id>/edit", methods=["GET", "POST"])
 async def edit_resource(resource_id: int):
-    """Change a resource and its schedule; future slots follow, bookings stay."""
-    venue = await store().venue_of_resource(resource_id)
-    if venue is None:
-        abort(404, _("That resource does not exist."))
-    resource = venue.resource(resource_id)
+    """Change a resource and its schedule; future slots follow at once, bookings stay."""
+    venue, resource = await resource_by_id_or_404(resource_id)
     values = dict(slug=resource.slug, name=resource.name, max_party=str(resource.max_party),
                   horizon_days=str(resource.horizon_days), min_notice_minutes=str(resource.min_notice_minutes),
                   schedule=rules_text.to_text(resource.rules, resource.exceptions))
@@ -298,19 +297,17 @@ async def edit_resource(resource_id: int):
     if request.method == "POST":
         form = await request.form
         values, problems, (rules, exceptions) = resource_fields({**form, "slug": resource.slug})
+        status = 422
         if not problems:
             try:
-                await service.set_schedule(store(), hub(), resource_id, rules, exceptions)
+                await service().edit_resource(resource, values["name"], *numbers(values),
+                                              form.get("archived") == "1", rules, exceptions)
+                return redirect(url_for("admin.index"), 303)
             except CapacityConflict as conflict:
-                times = ", ".join(f"{s.local_date} {s.starts_at.astimezone(schedule.ZoneInfo(venue.timezone)):%H:%M}"
-                                  for s in conflict.slots[:5])
+                zone = ZoneInfo(venue.timezone)
+                times = ", ".join(f"{s.local_date} {s.starts_at.astimezone(zone):%H:%M}" for s in conflict.slots[:5])
                 problems["schedule"] = _("Refused: these slots hold more bookings than the new schedule allows: "
                                          "%(times)s. Cancel or move those bookings first.", times=times)
                 status = 409
-            else:
-                await store().update_resource(resource_id, values["name"], int(values["max_party"]),
-                                              int(values["horizon_days"]), int(values["min_notice_minutes"]),
-                                              form.get("archived") == "1")
-                return redirect(url_for("admin.index"), 303)
     return await render_template("admin/resource_form.html", venue=venue, resource=resource, values=values,
-                                 problems=problems), status if status != 200 else (422 if problems else 200)
+                                 problems=problems), status

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from quart import Blueprint, abort, jsonify, request
 
-from booking import service
 from booking.model import Forbidden, NotFound, Slot, SlotFull, SlotUnavailable
+from booking.service import Invalid
 
 from . import messages
 from .i18n import gettext as _
-from .public import IDEMPOTENCY_KEY, public_slot_or_404, resource_or_404, venue_or_404
-from .services import hub, parse_day, store
+from .lookups import parse_day, public_slot_or_404, resource_or_404, venue_or_404
+from .public import IDEMPOTENCY_KEY
+from .runtime import service, store
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -66,10 +67,10 @@ async def create_booking():
         return error(422, "invalid", _("The idempotency key must be 8 to 64 letters, digits, - or _."))
     name, contact = body.get("name"), body.get("contact")
     try:
-        booking, _slot = await service.book(
-            store(), hub(), resource, slot.id, name if isinstance(name, str) else "",
+        booking, _slot = await service().book(
+            resource, slot.id, name if isinstance(name, str) else "",
             contact if isinstance(contact, str) else "", body.get("party_size", 1), idempotency_key=key)
-    except service.Invalid as invalid:
+    except Invalid as invalid:
         return error(422, "invalid", _("Some fields are not valid."),
                      fields=messages.problem_messages(invalid.problems, resource.max_party))
     except SlotFull:
@@ -87,7 +88,7 @@ async def cancel_booking(reference: str):
     """Cancel with the booking's cancel_token: 200, 403 wrong token, 404 unknown reference."""
     token = (await json_object()).get("cancel_token")
     try:
-        booking, _slot = await service.cancel(store(), hub(), reference, token if isinstance(token, str) else "")
+        booking, _slot = await service().cancel(reference, token if isinstance(token, str) else "")
     except NotFound:
         abort(404, _("There is no booking with reference %(ref)s.", ref=reference[:20]))
     except Forbidden:

@@ -9,7 +9,7 @@ from quart import Blueprint, abort, current_app, redirect, render_template, requ
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from .i18n import gettext as _
-from .services import store
+from .runtime import store
 
 bp = Blueprint("auth", __name__, url_prefix="/admin")
 

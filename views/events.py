@@ -1,4 +1,4 @@
-"""The SSE endpoints, and how the hub renders each topic (once per change and locale)."""
+"""The SSE endpoints, the SSE wire format, and how the hub renders each topic (once per change and locale)."""
 
 from __future__ import annotations
 
@@ -9,21 +9,39 @@ from types import SimpleNamespace
 from quart import Blueprint, Quart, abort, current_app, make_response, render_template, request, url_for
 
 from booking import topics
-from booking.hub import CLOSE_EVENT, retry
+from booking.hub import Render
 
 from . import i18n
 from .i18n import gettext as _
-from .services import hub, parse_day, store
+from .lookups import parse_day
+from .runtime import hub, store
 
 bp = Blueprint("events", __name__)
 
 # Event names, used verbatim by the templates' sse-swap attributes.
 EVENTS = SimpleNamespace(
-    SLOTS="slots", SLOT_STATUS="slot-status", CLOCK="clock", TICKET="ticket", CLOSE=CLOSE_EVENT,
+    SLOTS="slots", SLOT_STATUS="slot-status", CLOCK="clock", TICKET="ticket", CLOSE="close",
     panel=lambda resource_id: f"panel-{resource_id}", board=lambda resource_id: f"board-{resource_id}",
 )
 
+
+def encode(event: str, data: str, id: int | None = None) -> bytes:
+    """One SSE message: `id`, `event`, and one `data:` line per line of `data`."""
+    head = f"id: {id}\nevent: {event}\n" if id is not None else f"event: {event}\n"
+    lines = "".join(f"data: {line}\n" for line in data.splitlines() or [""])
+    return (head + lines + "\n").encode()
+
+
+def retry(milliseconds: int) -> bytes:
+    """The SSE field that sets the browser's reconnect delay."""
+    return f"retry: {milliseconds}\n\n".encode()
+
+
+PING = b": ping\n\n"  # a comment: keeps proxies from timing out, and shows a vanished peer on the failed write
+FAREWELL = encode(EVENTS.CLOSE, "")  # the last message of every stream at shutdown (sse-close on the page)
+
 # Topic kind -> (event name from the topic's arguments, fragment template, async context from the arguments).
+# A context may hold `valid_until`: the moment the clock alone would change the fragment.
 FRAGMENTS: dict[str, tuple[Callable[..., str], str, Callable[..., Awaitable[dict]]]] = {}
 
 
@@ -53,9 +71,10 @@ async def day_stream(resource_id: int, day: str):
 @bp.get("/events/slot/<id:slot_id>")
 async def slot_stream(slot_id: int):
     """One slot's remaining places, now and after every change."""
-    if await store().slot(slot_id) is None:
+    slot = await store().slot(slot_id)
+    if slot is None:
         abort(404, _("That slot does not exist."))
-    return await stream(topics.slot(slot_id))
+    return await stream(topics.slot(slot.resource_id, slot_id))
 
 
 async def stream(*names: str):
@@ -112,15 +131,16 @@ def open_streams() -> OpenStreams:
 
 
 def renderer(app: Quart):
-    """The hub's render function: topic + locale -> (event name, fragment HTML)."""
+    """The hub's render function: topic + locale + version -> the SSE message, and until when it holds."""
 
-    async def render(topic: str, locale: str) -> tuple[str, str]:
+    async def render(topic: str, locale: str, version: int) -> Render:
         kind, args = topics.parse(topic)
         event, template, context = FRAGMENTS[kind]
         async with app.app_context():
             with i18n.use(locale):
-                html = await render_template(template, url_for=path_for, **await context(*args))
-                return event(*args), html
+                values = await context(*args)
+                html = await render_template(template, url_for=path_for, **values)
+        return Render(encode(event(*args), html.strip(), version), values.get("valid_until"))
 
     return render
 

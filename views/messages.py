@@ -28,3 +28,11 @@ def slot_full() -> str:
 
 def slot_unavailable() -> str:
     return gettext("This slot can no longer be booked. Here are the nearest free ones.")
+
+
+KINDS = {"restaurant": N_("Restaurant"), "clinic": N_("Clinic"), "barber": N_("Barber")}
+
+
+def kind_label(kind: str) -> str:
+    """A venue kind as people say it, in the current locale."""
+    return gettext(KINDS[kind]) if kind in KINDS else kind

@@ -1,0 +1,570 @@
+"""The one SQL store: every query written once, run on SQLite or PostgreSQL through a small database interface.
+
+A store method hands a *body* — an async function of a transaction `tx` — to the engine: `db.read(body, …)`
+or `db.write(body, …)`. A body awaits nothing but `tx` (SQLite runs it to the end on its one thread), and calls
+`tx.changed(*topics)` for what it touches: PostgreSQL announces those topics to the other processes inside the
+transaction (delivered only on commit), and after the commit this process's `notify` gets the same list.
+Statements use `:name` parameters; an engine translates each text once (PostgreSQL's `$n`; SQLite drops the row
+locks, as BEGIN IMMEDIATE already holds the whole file).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import fields, replace
+from datetime import UTC, date, datetime, time, timedelta
+from functools import cache
+from typing import Any, Protocol, TypeVar, get_args, get_type_hints
+
+from . import schedule, topics
+from .migrations import MIGRATIONS
+from .model import (
+    CLOSED, NOT_YET, PAST, Booking, CapacityConflict, DayException, Duplicate, Forbidden, NotFound, OpeningRule,
+    Resource, Slot, SlotFull, SlotUnavailable, Venue, new_cancel_token, new_reference, slot_state, waiting_line,
+)
+
+T = TypeVar("T")
+Row = Mapping[str, Any]
+
+
+class UniqueViolation(Exception):
+    """A row would repeat a unique value (each engine turns its driver's error into this)."""
+
+
+class Tx(Protocol):
+    """One connection, inside a transaction for writes."""
+
+    types: Mapping[str, str]  # the engine's column types for {id}, {ts} and {date} in MIGRATIONS
+
+    async def fetch(self, sql: str, **params) -> list[Row]: ...
+    async def fetch_one(self, sql: str, **params) -> Row | None: ...
+    async def fetch_value(self, sql: str, **params) -> Any: ...
+    async def execute(self, sql: str, **params) -> int: ...  # rows affected
+    async def execute_many(self, sql: str, rows: Sequence[Mapping[str, Any]]) -> None: ...
+    async def changed(self, *names: str) -> None: ...  # topics this transaction touches
+    async def lock_schema(self) -> None: ...  # concurrent starts migrate one at a time
+
+
+class Database(Protocol):
+    """What an engine offers the store."""
+
+    async def open(self) -> None: ...
+    async def close(self) -> None: ...
+    async def read(self, body: Callable[..., Awaitable[T]], *args) -> T: ...
+    async def write(self, body: Callable[..., Awaitable[T]], *args) -> tuple[T, list[str]]: ...  # and its topics
+    async def listen(self, on_change: Callable[..., object], on_resync: Callable[[], object]) -> None: ...
+
+
+class KeyTaken(Exception):
+    """A concurrent request with the same idempotency key committed first: roll back and return its booking."""
+
+
+@cache
+def _converters(cls: type) -> dict[str, Callable[[Any], Any]]:
+    """Field name -> how a column value becomes that field (SQLite hands back text and 0/1)."""
+    hints = get_type_hints(cls)
+    converters = {}
+    for f in fields(cls):
+        types = get_args(hints[f.name]) or (hints[f.name],)
+        parse = next((PARSE[t] for t in types if t in PARSE), None)
+        converters[f.name] = _converter(parse) if parse else _same
+    return converters
+
+
+PARSE = {datetime: lambda text: datetime.fromisoformat(text).replace(tzinfo=UTC), date: date.fromisoformat,
+         time: time.fromisoformat, bool: bool}
+
+
+def _same(value):
+    return value
+
+
+def _converter(parse):
+    def convert(value):
+        return parse(value) if isinstance(value, str | int) and not isinstance(value, bool) else value
+
+    return convert
+
+
+as_date = _converter(date.fromisoformat)
+
+
+def build(cls: type[T], row: Row, **extra) -> T:
+    """A dataclass from a row, by column name (columns it has no field for are left out)."""
+    converters = _converters(cls)
+    return cls(**{k: converters[k](row[k]) for k in row.keys() if k in converters}, **extra)
+
+
+def hhmm(moment: time | None) -> str | None:
+    return moment and moment.isoformat("minutes")
+
+
+class SqlStore:
+    """The Store, over any Database; `notify(*topics)` hears every change this process commits."""
+
+    def __init__(self, db: Database, notify: Callable[..., object] = lambda *names: None):
+        self.db = db
+        self.notify = notify
+
+    async def _write(self, body: Callable[..., Awaitable[T]], *args) -> T:
+        result, changed = await self.db.write(body, *args)
+        if changed:
+            self.notify(*dict.fromkeys(changed))
+        return result
+
+    async def open(self) -> None:
+        """Connect and bring the schema up to date."""
+        await self.db.open()
+        await self.db.write(_migrate)
+
+    async def close(self) -> None:
+        await self.db.close()
+
+    async def listen(self, on_change, on_resync) -> None:
+        """Until cancelled: on_change(*topics) for other processes' changes, on_resync() when some may be lost."""
+        await self.db.listen(on_change, on_resync)
+
+    # -- venues and resources
+
+    async def venues(self, include_archived: bool = False) -> list[Venue]:
+        """Every venue (open ones unless asked) with its resources, rules and exceptions."""
+        return await self.db.read(_venues, "" if include_archived else "WHERE NOT archived", {})
+
+    async def venue(self, slug: str) -> Venue | None:
+        """The venue with this slug."""
+        return await self.db.read(_venue, "WHERE slug = :slug", {"slug": slug})
+
+    async def venue_by_id(self, venue_id: int) -> Venue | None:
+        """The venue with this id."""
+        return await self.db.read(_venue, "WHERE id = :id", {"id": venue_id})
+
+    async def venue_of_resource(self, resource_id: int) -> Venue | None:
+        """The venue that owns a resource."""
+        return await self.db.read(_venue, OF_RESOURCE, {"resource_id": resource_id})
+
+    async def add_venue(self, slug: str, name: str, kind: str, timezone: str) -> int:
+        """Create a venue; returns its id (Duplicate if the slug is taken)."""
+        return await self._write(_add_venue, slug, name, kind, timezone)
+
+    async def update_venue(self, venue_id: int, name: str, kind: str, timezone: str, archived: bool) -> None:
+        """Change a venue's details."""
+        await self._write(_update_venue, venue_id, name, kind, timezone, archived)
+
+    async def add_resource(self, venue_id: int, slug: str, name: str, rules: list[OpeningRule], *,
+                           exceptions: list[DayException] = (), max_party: int = 1, horizon_days: int = 14,
+                           min_notice_minutes: int = 0, now: datetime | None = None) -> int:
+        """Create a resource with its schedule, and its slots when given `now`; returns its id (or Duplicate)."""
+        return await self._write(_add_resource, venue_id, slug, name, rules, exceptions,
+                                 dict(max_party=max_party, horizon_days=horizon_days,
+                                      min_notice_minutes=min_notice_minutes), now)
+
+    async def edit_resource(self, resource_id: int, name: str, max_party: int, horizon_days: int,
+                            min_notice_minutes: int, archived: bool, rules: list[OpeningRule],
+                            exceptions: list[DayException], now: datetime) -> list[date]:
+        """Save a resource's details and schedule and regenerate its slots with them, in one transaction.
+
+        Returns the days whose slots changed; raises CapacityConflict (changing nothing) when a booked slot
+        would be left with less room than it holds.
+        """
+        details = dict(name=name, max_party=max_party, horizon_days=horizon_days,
+                       min_notice_minutes=min_notice_minutes, archived=archived)
+        return await self._write(_edit_resource, resource_id, details, rules, exceptions, now)
+
+    async def set_schedule(self, resource_id: int, rules: list[OpeningRule], exceptions: list[DayException],
+                           now: datetime) -> list[date]:
+        """New weekly rules and exceptions, the rest unchanged; like edit_resource."""
+        return await self._write(_edit_resource, resource_id, {}, rules, exceptions, now)
+
+    async def extend_slots(self, now: datetime) -> int:
+        """Create the missing slots of every resource up to its booking horizon; how many were new."""
+        created = 0
+        for venue in await self.venues(include_archived=True):
+            for resource in venue.resources:
+                created += await self._write(_extend, venue, resource, now)
+        return created
+
+    # -- slots
+
+    async def slots_for_day(self, resource_id: int, day: date) -> list[Slot]:
+        """A resource's slots on a venue-local date, in time order."""
+        return await self.db.read(_slots, "resource_id = :resource_id AND local_date = :day",
+                                  {"resource_id": resource_id, "day": day})
+
+    async def slot(self, slot_id: int) -> Slot | None:
+        """One slot by id."""
+        return await self.db.read(_slot, slot_id)
+
+    async def free_slots_near(self, slot: Slot, party_size: int, now: datetime, limit: int = 3) -> list[Slot]:
+        """Slots of the same resource the public can book now with room for the party, nearest in time first."""
+        return await self.db.read(_free_near, slot, party_size, now, limit)
+
+    async def set_slot_closed(self, slot_id: int, closed: bool) -> Slot:
+        """Close a slot to new bookings, or open it again; bookings already made stay."""
+        return await self._write(_set_closed, slot_id, closed)
+
+    # -- bookings
+
+    async def book(self, slot_id: int, name: str, contact: str, party_size: int, now: datetime,
+                   idempotency_key: str | None = None, for_staff: bool = False) -> tuple[Booking, Slot]:
+        """Book `party_size` places, or raise NotFound / SlotUnavailable / SlotFull. One transaction."""
+        try:
+            return await self._write(_book, slot_id, name, contact, party_size, now, idempotency_key, for_staff)
+        except KeyTaken:
+            return await self.db.read(_booking_where, "idempotency_key", idempotency_key)
+
+    async def booking(self, reference: str) -> tuple[Booking, Slot] | None:
+        """A booking by reference, with its slot."""
+        return await self.db.read(_booking_where, "reference", reference)
+
+    async def booking_by_id(self, booking_id: int) -> tuple[Booking, Slot] | None:
+        """A booking by id, with its slot."""
+        return await self.db.read(_booking_where, "id", booking_id)
+
+    async def cancel(self, reference: str, token: str, now: datetime) -> tuple[Booking, Slot, bool]:
+        """Cancel with the secret token; the places go back. Returns whether anything changed."""
+        return await self._write(_cancel, reference, token, now)
+
+    async def bookings_on(self, venue_id: int, day: date) -> list[tuple[Booking, Slot]]:
+        """Every booking (cancelled too) in a venue's slots on a local date, by time and ticket."""
+        return await self.db.read(_entries, "r.venue_id = :venue_id", {"venue_id": venue_id, "day": day})
+
+    async def bookings_of(self, resource_id: int, day: date) -> list[tuple[Booking, Slot]]:
+        """Every booking (cancelled too) in a resource's slots on a local date, by time and ticket."""
+        return await self.db.read(_entries, "s.resource_id = :resource_id", {"resource_id": resource_id, "day": day})
+
+    # -- the line: attendance and calls
+
+    async def set_attendance(self, booking_id: int, attendance: str | None) -> tuple[Booking, Slot]:
+        """Mark a confirmed booking checked in, no-show, or neither."""
+        return await self._write(_update_booking, booking_id, "attendance = :attendance", {"attendance": attendance})
+
+    async def call(self, booking_id: int, counter: str, now: datetime) -> tuple[Booking, Slot]:
+        """Call a ticket to a counter or room."""
+        return await self._write(_update_booking, booking_id, CALL, {"now": now, "counter": counter})
+
+    async def call_next(self, resource_id: int, day: date, counter: str, now: datetime) -> tuple[Booking, Slot] | None:
+        """Call the first ticket waiting in a resource-day's line (None when nobody waits)."""
+        return await self._write(_call_next, resource_id, day, counter, now)
+
+    async def requeue(self, booking_id: int, now: datetime) -> tuple[Booking, Slot]:
+        """A called ticket that did not come (过号) goes back into the line, behind those due now."""
+        return await self._write(_update_booking, booking_id, REQUEUE, {"now": now})
+
+    # -- staff accounts
+
+    async def set_staff_password(self, username: str, password_hash: str) -> None:
+        """Create a staff account or change its password hash."""
+        await self._write(_set_password, username, password_hash)
+
+    async def staff_password_hash(self, username: str) -> str | None:
+        """The stored hash of a staff account's password."""
+        return await self.db.read(_password_hash, username)
+
+
+# The transaction bodies: each takes the transaction first and awaits nothing else.
+
+OF_RESOURCE = "WHERE id = (SELECT venue_id FROM resources WHERE id = :resource_id)"
+CALL = "called_at = :now, called_to = :counter"
+REQUEUE = "called_at = NULL, called_to = NULL, requeued_at = :now"
+
+
+async def _migrate(tx: Tx) -> None:
+    await tx.lock_schema()
+    await tx.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+    done = await tx.fetch_value("SELECT COALESCE(MAX(version), 0) FROM schema_version")
+    for version, step in enumerate(MIGRATIONS[done:], start=done + 1):
+        for statement in step.format(**tx.types).split(";"):
+            if statement.strip():
+                await tx.execute(statement)
+        await tx.execute("INSERT INTO schema_version (version) VALUES (:version)", version=version)
+
+
+async def _venues(tx: Tx, where: str, params: dict) -> list[Venue]:
+    venues = await tx.fetch(f"SELECT * FROM venues {where} ORDER BY id", **params)
+    if not venues:
+        return []
+    of_these = f"SELECT id FROM resources WHERE venue_id IN (SELECT id FROM venues {where})"
+    rules: dict[int, list[OpeningRule]] = {}
+    for row in await tx.fetch(f"SELECT * FROM opening_rules WHERE resource_id IN ({of_these}) ORDER BY id", **params):
+        rules.setdefault(row["resource_id"], []).append(build(OpeningRule, row))
+    exceptions: dict[int, list[DayException]] = {}
+    for row in await tx.fetch(
+        "SELECT resource_id, local_date, opens, closes, COALESCE(slot_minutes, 30) AS slot_minutes,"
+        f" COALESCE(capacity, 0) AS capacity FROM day_exceptions WHERE resource_id IN ({of_these})"
+        " ORDER BY local_date", **params,
+    ):
+        exceptions.setdefault(row["resource_id"], []).append(build(DayException, row))
+    resources: dict[int, list[Resource]] = {}
+    for row in await tx.fetch(
+        f"SELECT * FROM resources WHERE venue_id IN (SELECT id FROM venues {where}) ORDER BY id", **params,
+    ):
+        resources.setdefault(row["venue_id"], []).append(build(
+            Resource, row, rules=tuple(rules.get(row["id"], ())), exceptions=tuple(exceptions.get(row["id"], ()))))
+    return [build(Venue, v, resources=tuple(resources.get(v["id"], ()))) for v in venues]
+
+
+async def _venue(tx: Tx, where: str, params: dict) -> Venue | None:
+    found = await _venues(tx, where, params)
+    return found[0] if found else None
+
+
+async def _add_venue(tx: Tx, slug: str, name: str, kind: str, timezone: str) -> int:
+    try:
+        return await tx.fetch_value(
+            "INSERT INTO venues (slug, name, kind, timezone) VALUES (:slug, :name, :kind, :timezone) RETURNING id",
+            slug=slug, name=name, kind=kind, timezone=timezone)
+    except UniqueViolation:
+        raise Duplicate(slug) from None
+
+
+async def _update_venue(tx: Tx, venue_id: int, name: str, kind: str, timezone: str, archived: bool) -> None:
+    await tx.execute("UPDATE venues SET name = :name, kind = :kind, timezone = :timezone, archived = :archived"
+                     " WHERE id = :id", id=venue_id, name=name, kind=kind, timezone=timezone, archived=archived)
+    resource_ids = [r["id"] for r in await tx.fetch("SELECT id FROM resources WHERE venue_id = :id", id=venue_id)]
+    await tx.changed(topics.clock(venue_id), *(t for r in resource_ids for t in topics.of_resource(r)))
+
+
+async def _add_resource(tx: Tx, venue_id: int, slug: str, name: str, rules, exceptions, numbers: dict,
+                        now: datetime | None) -> int:
+    try:
+        resource_id = await tx.fetch_value(
+            "INSERT INTO resources (venue_id, slug, name, max_party, horizon_days, min_notice_minutes)"
+            " VALUES (:venue_id, :slug, :name, :max_party, :horizon_days, :min_notice_minutes) RETURNING id",
+            venue_id=venue_id, slug=slug, name=name, **numbers)
+    except UniqueViolation:
+        raise Duplicate(slug) from None
+    await _save_schedule(tx, resource_id, rules, exceptions)
+    if now is not None:
+        await _regenerate(tx, resource_id, now)
+    return resource_id
+
+
+async def _edit_resource(tx: Tx, resource_id: int, details: dict, rules, exceptions, now: datetime) -> list[date]:
+    # The row lock makes concurrent edits of one resource take turns.
+    if await tx.fetch_one("SELECT id FROM resources WHERE id = :id FOR UPDATE", id=resource_id) is None:
+        raise NotFound(resource_id)
+    if details:
+        await tx.execute(f"UPDATE resources SET {', '.join(f'{k} = :{k}' for k in details)} WHERE id = :id",
+                         id=resource_id, **details)
+    await tx.execute("DELETE FROM opening_rules WHERE resource_id = :id", id=resource_id)
+    await tx.execute("DELETE FROM day_exceptions WHERE resource_id = :id", id=resource_id)
+    await _save_schedule(tx, resource_id, rules, exceptions)
+    return await _regenerate(tx, resource_id, now)
+
+
+async def _save_schedule(tx: Tx, resource_id: int, rules, exceptions) -> None:
+    await tx.execute_many(
+        "INSERT INTO opening_rules (resource_id, weekday, opens, closes, slot_minutes, capacity)"
+        " VALUES (:resource_id, :weekday, :opens, :closes, :slot_minutes, :capacity)",
+        [dict(resource_id=resource_id, weekday=r.weekday, opens=hhmm(r.opens), closes=hhmm(r.closes),
+              slot_minutes=r.slot_minutes, capacity=r.capacity) for r in rules])
+    await tx.execute_many(
+        "INSERT INTO day_exceptions (resource_id, local_date, opens, closes, slot_minutes, capacity)"
+        " VALUES (:resource_id, :local_date, :opens, :closes, :slot_minutes, :capacity)",
+        [dict(resource_id=resource_id, local_date=e.local_date, opens=hhmm(e.opens), closes=hhmm(e.closes),
+              slot_minutes=e.slot_minutes, capacity=e.capacity) for e in exceptions])
+
+
+async def _regenerate(tx: Tx, resource_id: int, now: datetime) -> list[date]:
+    """Bring a resource's future slots in line with its stored schedule and horizon; the days that changed.
+
+    Bookings are never touched. A booked slot may gain room, never lose it below its bookings, move or vanish
+    (CapacityConflict, raised before anything is written); beyond a lowered horizon it stays, unbookable.
+    """
+    venue = await _venue(tx, OF_RESOURCE, {"resource_id": resource_id})
+    resource = venue.resource(resource_id)
+    today = schedule.local_today(venue.timezone, now)
+    last = today + timedelta(days=resource.horizon_days)
+    existing: dict[date, list[Slot]] = {}
+    for slot in await _slots(tx, "resource_id = :resource_id AND local_date >= :today AND starts_at > :now",
+                             {"resource_id": resource_id, "today": today, "now": now}, "FOR UPDATE"):
+        existing.setdefault(slot.local_date, []).append(slot)  # locked: no booking squeezes in meanwhile
+    changed, gone, reshaped, added, conflicts = [], [], [], [], []
+    for day in sorted({*schedule.days(today, resource.horizon_days + 1), *existing}):
+        plans = schedule.plan_day(resource.rules, day, venue.timezone, resource.exceptions) if day <= last else []
+        change = schedule.reconcile(existing.get(day, []), plans, now)
+        if day > last:  # beyond the horizon: unbooked slots go, booked ones stay as they are
+            change.conflicts, change.reshape = [], []
+        conflicts += change.conflicts
+        gone += change.remove
+        reshaped += change.reshape
+        added += change.add
+        if change.changed:
+            changed.append(day)
+    if conflicts:
+        raise CapacityConflict(conflicts)
+    for slot_id in gone:  # a slot that leaves the schedule goes away, or closes if cancelled bookings name it
+        await tx.execute("DELETE FROM slots WHERE id = :id AND NOT EXISTS"
+                         " (SELECT 1 FROM bookings WHERE slot_id = slots.id)", id=slot_id)
+        await tx.execute("UPDATE slots SET closed = TRUE, capacity = booked WHERE id = :id", id=slot_id)
+    await tx.execute_many("UPDATE slots SET ends_at = :ends_at, capacity = :capacity WHERE id = :id",
+                          [dict(id=i, ends_at=end, capacity=capacity) for i, end, capacity in reshaped])
+    await _insert_slots(tx, resource_id, added)
+    await tx.execute("UPDATE resources SET generated_through = :last WHERE id = :id", last=last, id=resource_id)
+    await tx.changed(*topics.of_resource(resource_id))
+    return changed
+
+
+async def _insert_slots(tx: Tx, resource_id: int, plans: list[schedule.SlotPlan]) -> None:
+    await tx.execute_many(
+        "INSERT INTO slots (resource_id, starts_at, ends_at, local_date, capacity)"
+        " VALUES (:resource_id, :starts_at, :ends_at, :local_date, :capacity) ON CONFLICT DO NOTHING",
+        [dict(resource_id=resource_id, starts_at=p.starts_at, ends_at=p.ends_at, local_date=p.local_date,
+              capacity=p.capacity) for p in plans])
+
+
+async def _extend(tx: Tx, venue: Venue, resource: Resource, now: datetime) -> int:
+    # The row lock makes processes extending at once take turns.
+    through = await tx.fetch_value("SELECT generated_through FROM resources WHERE id = :id FOR UPDATE",
+                                   id=resource.id)
+    today = schedule.local_today(venue.timezone, now)
+    first = max(today, as_date(through) + timedelta(days=1)) if through else today
+    last = today + timedelta(days=resource.horizon_days)
+    if first > last:
+        return 0
+    days = schedule.days(first, (last - first).days + 1)
+    count = "SELECT COUNT(*) FROM slots WHERE resource_id = :id AND local_date BETWEEN :first AND :last"
+    before = await tx.fetch_value(count, id=resource.id, first=first, last=last)
+    await _insert_slots(tx, resource.id, [p for day in days for p in schedule.plan_day(
+        resource.rules, day, venue.timezone, resource.exceptions)])
+    created = await tx.fetch_value(count, id=resource.id, first=first, last=last) - before
+    await tx.execute("UPDATE resources SET generated_through = :last WHERE id = :id", last=last, id=resource.id)
+    if created:
+        await tx.changed(*topics.of_days(resource.id, days))
+    return created
+
+
+async def _slots(tx: Tx, where: str, params: dict, then: str = "") -> list[Slot]:
+    """Slots by a condition, in time order; `then` follows the ORDER BY (LIMIT, FOR UPDATE)."""
+    rows = await tx.fetch(f"SELECT * FROM slots WHERE {where} ORDER BY starts_at {then}", **params)
+    return [build(Slot, r) for r in rows]
+
+
+async def _slot(tx: Tx, slot_id: int) -> Slot | None:
+    row = await tx.fetch_one("SELECT * FROM slots WHERE id = :id", id=slot_id)
+    return build(Slot, row) if row else None
+
+
+async def _free_near(tx: Tx, slot: Slot, party_size: int, now: datetime, limit: int) -> list[Slot]:
+    venue = await _venue(tx, OF_RESOURCE, {"resource_id": slot.resource_id})
+    resource = venue.resource(slot.resource_id)
+    free = ("resource_id = :resource_id AND id != :id AND NOT closed AND capacity - booked >= :size"
+            " AND starts_at >= :earliest AND starts_at {} :at")
+    params = dict(resource_id=slot.resource_id, id=slot.id, size=party_size, at=slot.starts_at,
+                  earliest=now + timedelta(minutes=resource.min_notice_minutes))
+    later = await _slots(tx, free.format(">="), params, f"LIMIT {int(limit)}")
+    earlier = await tx.fetch(f"SELECT * FROM slots WHERE {free.format('<')} ORDER BY starts_at DESC"
+                             f" LIMIT {int(limit)}", **params)
+    near = [s for s in later + [build(Slot, r) for r in earlier]
+            if slot_state(s, resource, venue.timezone, now) not in (CLOSED, PAST, NOT_YET)]
+    near.sort(key=lambda s: (abs(s.starts_at - slot.starts_at), s.starts_at))
+    return sorted(near[:limit], key=lambda s: s.starts_at)
+
+
+async def _set_closed(tx: Tx, slot_id: int, closed: bool) -> Slot:
+    row = await tx.fetch_one("UPDATE slots SET closed = :closed WHERE id = :id RETURNING *", closed=closed, id=slot_id)
+    if row is None:
+        raise NotFound(slot_id)
+    slot = build(Slot, row)
+    await tx.changed(*topics.of_slot(slot))
+    return slot
+
+
+async def _book(tx: Tx, slot_id: int, name: str, contact: str, party_size: int, now: datetime,
+                key: str | None, for_staff: bool) -> tuple[Booking, Slot]:
+    if key and (done := await _booking_where(tx, "idempotency_key", key)):
+        return done
+    slot = await _slot(tx, slot_id)
+    if slot is None:
+        raise NotFound(slot_id)
+    row = await tx.fetch_one("SELECT r.*, v.timezone FROM resources r JOIN venues v ON v.id = r.venue_id"
+                             " WHERE r.id = :id", id=slot.resource_id)
+    if slot_state(slot, build(Resource, row), row["timezone"], now, for_staff) in (CLOSED, PAST, NOT_YET):
+        raise SlotUnavailable(slot_id)
+    await tx.changed(*topics.of_slot(slot))  # before the row lock, to hold it briefly
+    # The capacity check lives in this statement, never in Python. Exact under READ COMMITTED too:
+    # a concurrent booker waits for the row, then re-checks the condition on the new count.
+    after = await tx.fetch_one("UPDATE slots SET booked = booked + :n WHERE id = :id AND booked + :n <= capacity"
+                               " RETURNING *", n=party_size, id=slot_id)
+    if after is None:
+        raise SlotFull(slot_id)
+    ticket = await tx.fetch_value(
+        "INSERT INTO ticket_counters (resource_id, local_date, last) VALUES (:resource_id, :day, 1)"
+        " ON CONFLICT (resource_id, local_date) DO UPDATE SET last = ticket_counters.last + 1 RETURNING last",
+        resource_id=slot.resource_id, day=slot.local_date)
+    token = new_cancel_token()
+    for _ in range(5):
+        row = await tx.fetch_one(
+            "INSERT INTO bookings (reference, cancel_token, slot_id, name, contact, party_size, status,"
+            " idempotency_key, created_at, ticket) VALUES (:reference, :token, :slot_id, :name, :contact, :n,"
+            " 'confirmed', :key, :now, :ticket) ON CONFLICT DO NOTHING RETURNING *",
+            reference=new_reference(), token=token, slot_id=slot_id, name=name, contact=contact, n=party_size,
+            key=key, now=now, ticket=ticket)
+        if row:
+            return build(Booking, row), build(Slot, after)
+        # A unique column was taken: the same idempotency key, committed by a concurrent request meanwhile
+        # (PostgreSQL made this insert wait for it), or else the reference: draw again.
+        if key and await tx.fetch_value("SELECT 1 FROM bookings WHERE idempotency_key = :key", key=key):
+            raise KeyTaken
+    raise RuntimeError("could not draw a unique reference")
+
+
+async def _booking_where(tx: Tx, column: str, value, lock: str = "") -> tuple[Booking, Slot] | None:
+    """The booking whose unique `column` is `value`, with its slot."""
+    row = await tx.fetch_one(f"SELECT * FROM bookings WHERE {column} = :value {lock}", value=value)
+    return (build(Booking, row), await _slot(tx, row["slot_id"])) if row else None
+
+
+async def _cancel(tx: Tx, reference: str, token: str, now: datetime) -> tuple[Booking, Slot, bool]:
+    found = await _booking_where(tx, "reference", reference, "FOR UPDATE")  # a concurrent cancel waits here
+    if found is None:
+        raise NotFound(reference)
+    booking, slot = found
+    if not booking.token_matches(token):
+        raise Forbidden(reference)
+    if booking.status == "cancelled":
+        return booking, slot, False
+    await tx.execute("UPDATE bookings SET status = 'cancelled', cancelled_at = :now WHERE id = :id",
+                     now=now, id=booking.id)
+    await tx.changed(*topics.of_slot(slot))
+    row = await tx.fetch_one("UPDATE slots SET booked = booked - :n WHERE id = :id RETURNING *",
+                             n=booking.party_size, id=slot.id)
+    return replace(booking, status="cancelled"), build(Slot, row), True
+
+
+async def _entries(tx: Tx, where: str, params: dict, lock: str = "") -> list[tuple[Booking, Slot]]:
+    """Bookings with their slots on a day (`params` has `day`), by time and ticket."""
+    scope = f"FROM slots s JOIN resources r ON r.id = s.resource_id WHERE {where} AND s.local_date = :day"
+    slots = {r["id"]: build(Slot, r) for r in await tx.fetch(f"SELECT s.* {scope}", **params)}
+    rows = await tx.fetch(f"SELECT b.* FROM bookings b WHERE b.slot_id IN (SELECT s.id {scope})"
+                          f" ORDER BY b.ticket {lock}", **params)
+    entries = [(build(Booking, r), slots[r["slot_id"]]) for r in rows]
+    return sorted(entries, key=lambda e: e[1].starts_at)  # stable: tickets stay in order within a slot
+
+
+async def _update_booking(tx: Tx, booking_id: int, assignments: str, params: dict) -> tuple[Booking, Slot]:
+    if not await tx.fetch_value(f"UPDATE bookings SET {assignments} WHERE id = :id AND status = 'confirmed'"
+                                " RETURNING id", id=booking_id, **params):
+        raise NotFound(booking_id)
+    booking, slot = await _booking_where(tx, "id", booking_id)
+    await tx.changed(*topics.of_slot(slot))
+    return booking, slot
+
+
+async def _call_next(tx: Tx, resource_id: int, day: date, counter: str, now: datetime) -> tuple[Booking, Slot] | None:
+    # Locked, so two counters calling at once never call the same ticket.
+    entries = await _entries(tx, "s.resource_id = :resource_id", {"resource_id": resource_id, "day": day},
+                             "FOR UPDATE")
+    line = waiting_line(entries)
+    if not line:
+        return None
+    return await _update_booking(tx, line[0][0].id, CALL, {"now": now, "counter": counter})
+
+
+async def _set_password(tx: Tx, username: str, password_hash: str) -> None:
+    await tx.execute("INSERT INTO staff (username, password_hash) VALUES (:username, :hash) ON CONFLICT (username)"
+                     " DO UPDATE SET password_hash = excluded.password_hash", username=username, hash=password_hash)
+
+
+async def _password_hash(tx: Tx, username: str) -> str | None:
+    return await tx.fetch_value("SELECT password_hash FROM staff WHERE username = :username", username=username)

@@ -1,0 +1,84 @@
+"""Renders that depend on the clock, with the app's clock steered by hand: no sleeping past a minute."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+
+import pytest
+from helpers import data_of, read_until, streams_closed, text
+
+from booking.clock import ManualClock
+
+DAY = "2026-12-01"
+START = datetime(2026, 12, 1, 11, 20, tzinfo=UTC)  # the test bistro is in UTC: 40 minutes before its 12:00 table
+
+
+@pytest.fixture
+def clock():
+    return ManualClock(START)
+
+
+@pytest.fixture
+async def tables(service, venue):
+    """The bistro's tables, booked online up to 30 minutes ahead."""
+    tables = venue.resource("tables")
+    await service.edit_resource(tables, tables.name, tables.max_party, tables.horizon_days, 30, False,
+                                list(tables.rules), [])
+    return tables
+
+
+def row(html: str, hour: str) -> str:
+    """The slot table's row that starts at `hour` (e.g. '12:00')."""
+    return re.search(rf"<tr [^>]*>\s*<td>{hour}–.*?</tr>", html, re.S).group(0)
+
+
+async def test_page_and_new_streams_agree_once_a_slot_passes_its_notice_cut_off(app, client, clock, hub, tables):
+    path = f"/events/day/{tables.id}/{DAY}"
+    async with client.request(path) as early:
+        first = data_of(await read_until(early, b"</div>"))
+        assert "Book" in row(first, "12:00")
+        clock.set(datetime(2026, 12, 1, 11, 31, tzinfo=UTC))  # 12:00 is inside the notice now
+        update = data_of(await read_until(early, b"</div>"))
+        assert "Past" in row(update, "12:00") and "Book" in row(update, "13:00")
+        await early.disconnect()
+    page = await text(await client.get(f"/book/test-bistro/tables/{DAY}"))
+    async with app.test_client().request(path) as late:
+        fresh = data_of(await read_until(late, b"</div>"))
+        await late.disconnect()
+    for hour in ("12:00", "13:00"):
+        assert row(page, hour) == row(fresh, hour) == row(update, hour)
+    await streams_closed(hub)
+
+
+async def test_a_new_stream_never_gets_a_render_the_clock_has_overtaken(app, client, clock, hub, tables):
+    path = f"/events/day/{tables.id}/{DAY}"
+    async with client.request(path) as watching:  # keeps the topic's render alive in the hub
+        assert "Book" in row(data_of(await read_until(watching, b"</div>")), "12:00")
+        hub._timer.set = lambda: None  # the expiry loop sleeps through: only the new stream's own check is left
+        try:
+            clock.set(datetime(2026, 12, 1, 11, 45, tzinfo=UTC))
+            async with app.test_client().request(path) as newcomer:
+                assert "Past" in row(data_of(await read_until(newcomer, b"</div>")), "12:00")
+                await newcomer.disconnect()
+        finally:
+            del hub._timer.set
+        await watching.disconnect()
+    await streams_closed(hub)
+
+
+async def test_the_kiosk_rolls_over_at_midnight(app, client, clock, hub, venue):
+    tables = venue.resource("tables")
+    clock.set(datetime(2026, 12, 1, 23, 59, 30, tzinfo=UTC))
+    async with client.request("/kiosk/test-bistro/events") as kiosk:
+        before = data_of(await read_until(kiosk, f"event: panel-{venue.resource('bar').id}".encode()))
+        assert "23:59" in before and "No more sessions today" in before
+        clock.set(datetime(2026, 12, 2, 0, 0, 5, tzinfo=UTC))
+        after = data_of(await read_until(kiosk, b"Left today"))
+        while after.count("event: ") < 3:  # the clock and both panels
+            after += data_of(await read_until(kiosk, b"</section>"))
+        assert 'datetime="2026-12-02T00:00' in after and ">00:00</time>" in after
+        tables_panel = after[after.index(f'id="panel-{tables.id}"'):]
+        assert "Next 08:00–09:00" in tables_panel and "Left today: 120" in tables_panel
+        await kiosk.disconnect()
+    await streams_closed(hub)

@@ -1,0 +1,101 @@
+"""What a URL or a form names, found or turned into a clear 404/400: ids, dates, venues, slots, bookings."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from quart import abort
+from werkzeug.routing import IntegerConverter
+
+from booking.model import MAX_ID, Booking, Resource, Slot, Venue, parse_party_size
+
+from .i18n import gettext as _
+from .runtime import store
+
+
+class IdConverter(IntegerConverter):
+    """A database id in a URL: 1 to 2**63 - 1, so a huge number is a 404, not an overflow."""
+
+    regex = r"\d{1,19}"
+
+    def __init__(self, map, *args, **kwargs):
+        super().__init__(map, min=1, max=MAX_ID)
+
+
+def parse_day(text: str) -> date:
+    """A YYYY-MM-DD date from a URL or form, or a 400 that says what was wrong."""
+    try:
+        if len(text) == 10 and text[4] == text[7] == "-":
+            return date.fromisoformat(text)
+    except ValueError:
+        pass
+    abort(400, _("“%(text)s” is not a date. Use the form YYYY-MM-DD.", text=text[:40]))
+
+
+def parse_party(raw: str, resource: Resource) -> object:
+    """A form's party size: the only choice when there is one, else the number sent (or the text, to refuse)."""
+    if resource.max_party == 1 and not raw:
+        return 1
+    size = parse_party_size(raw)
+    return raw if size is None else size
+
+
+async def venue_or_404(slug: str, include_archived: bool = False) -> Venue:
+    """The venue with this slug (archived ones for staff only)."""
+    venue = await store().venue(slug)
+    if venue is None or (venue.archived and not include_archived):
+        abort(404, _("There is no venue called “%(slug)s”.", slug=slug[:60]))
+    return venue
+
+
+def resource_or_404(venue: Venue, slug: str) -> Resource:
+    """A venue's resource the public can see."""
+    resource = venue.resource(slug)
+    if resource is None or resource.archived:
+        abort(404, _("%(venue)s has nothing called “%(slug)s”.", venue=venue.name, slug=slug[:60]))
+    return resource
+
+
+async def resource_by_id_or_404(resource_id: int) -> tuple[Venue, Resource]:
+    """A resource by id, with its venue (staff pages)."""
+    venue = await store().venue_of_resource(resource_id)
+    if venue is None:
+        abort(404, _("That resource does not exist."))
+    return venue, venue.resource(resource_id)
+
+
+async def slot_or_404(slot_id: int) -> tuple[Slot, Venue, Resource]:
+    """A slot with its venue and resource."""
+    slot = await store().slot(slot_id) if 0 < slot_id <= MAX_ID else None  # JSON ints have no bound
+    venue = slot and await store().venue_of_resource(slot.resource_id)
+    if not slot or not venue:
+        abort(404, _("That slot does not exist."))
+    return slot, venue, venue.resource(slot.resource_id)
+
+
+async def public_slot_or_404(slot_id: int) -> tuple[Slot, Venue, Resource]:
+    """A slot the public may see and book: neither its venue nor its resource is archived."""
+    slot, venue, resource = await slot_or_404(slot_id)
+    if venue.archived or resource.archived:
+        abort(404, _("That slot does not exist."))
+    return slot, venue, resource
+
+
+async def booking_or_404(booking_id: int) -> tuple[Booking, Slot]:
+    """A booking by id, with its slot (staff pages)."""
+    found = await store().booking_by_id(booking_id)
+    if found is None:
+        abort(404, _("That booking does not exist."))
+    return found
+
+
+async def booking_with_token(reference: str, token: str) -> dict:
+    """A booking its holder opens with the secret from their link: booking, slot, venue and resource."""
+    found = await store().booking(reference)
+    if found is None:
+        abort(404, _("There is no booking with reference %(ref)s.", ref=reference[:20]))
+    booking, slot = found
+    if not booking.token_matches(token):
+        abort(403, _("This link is not valid for booking %(ref)s.", ref=booking.reference))
+    venue = await store().venue_of_resource(slot.resource_id)
+    return dict(booking=booking, slot=slot, venue=venue, resource=venue.resource(slot.resource_id))

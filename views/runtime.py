@@ -1,0 +1,48 @@
+"""What the running app holds — store, service, hub, clock — as the views reach it."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from quart import current_app
+
+from booking.hub import Hub
+from booking.service import Service
+from booking.store import Store
+
+
+@dataclass
+class Runtime:
+    """What the app starts and stops: the store, the service over it, the hub, the clock, the background loops."""
+
+    store: Store
+    service: Service
+    hub: Hub
+    clock: object
+    loops: list[asyncio.Task] = field(default_factory=list)
+
+
+def runtime() -> Runtime:
+    return current_app.extensions["slotcast"]
+
+
+def store() -> Store:
+    """The open store (reads; writes go through the service)."""
+    return runtime().store
+
+
+def service() -> Service:
+    """Every write: bookings, the line, venues and schedules."""
+    return runtime().service
+
+
+def hub() -> Hub:
+    """The change hub."""
+    return runtime().hub
+
+
+def now() -> datetime:
+    """The app clock's time (UTC)."""
+    return runtime().clock.now()
