@@ -15,30 +15,25 @@ import contextlib
 import json
 import os
 import platform
-import random
 import re
-import resource
 import shutil
-import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
-sys.path.insert(0, str(ROOT / "tests"))
-from postgres_server import PostgresServer  # noqa: E402  (the tests' throwaway PostgreSQL: stdlib only)
+sys.path.insert(0, str(ROOT / "tests"))  # the tests' harness and throwaway PostgreSQL: stdlib only
+from live_server import LiveServer, cpu_seconds, raise_open_files_limit  # noqa: E402
+from postgres_server import PostgresServer  # noqa: E402
 
 RESULTS = BENCH / "results"
 APP_PYTHON = str(ROOT / ".venv" / "bin" / "python")
-TICK = os.sysconf("SC_CLK_TCK")
 SOURCES = ",".join(f"127.0.0.{i}" for i in range(1, 9))  # spreads the client ports over 8 source addresses
 LONDON_TOMORROW = (datetime.now(ZoneInfo("Europe/London")) + timedelta(days=1)).date().isoformat()
 UTC_DAYS = [(datetime.now(UTC) + timedelta(days=d)).date().isoformat() for d in range(1, 8)]
@@ -59,17 +54,6 @@ def note(command: str, port: int = 0) -> None:
 
 def log(*args) -> None:
     print(f"[{time.strftime('%H:%M:%S')}]", *args, flush=True)
-
-
-def free_port() -> int:
-    """A free port below the ephemeral range, so the load clients' own ports never take it."""
-    while True:
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", random.randrange(20000, 32000)))
-            except OSError:
-                continue
-            return probe.getsockname()[1]
 
 
 def pct(values: list[float], p: float) -> float:
@@ -95,54 +79,27 @@ async def http(port: int, method: str, path: str, body: dict | None = None) -> t
 # -- servers
 
 
-@dataclass
-class Server:
-    """One server process under test."""
+class Server(LiveServer):
+    """One server under test, by the tests' harness: Slotcast (`config`: its settings) or a baseline's `command`."""
 
-    name: str
-    argv: list[str]
-    stream_path: str = "/events"
-    env: dict = field(default_factory=dict)
-    port: int = 0
-    process: subprocess.Popen | None = None
+    stream_path = "/events"
 
-    async def start(self) -> Server:
-        self.port = free_port()
-        env = {**os.environ, **{k: v.replace("{port}", str(self.port)) for k, v in self.env.items()}}
-        argv = [a.replace("{port}", str(self.port)) for a in self.argv]
-        note(" ".join([*(f"{k}={v}" for k, v in env.items() if k in self.env), *argv]), self.port)
-        self.process = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                                        stderr=open(RESULTS / f"{self.name}.log.tmp", "ab"))
-        for _ in range(400):
-            if self.process.poll() is not None:
-                raise RuntimeError(f"{self.name} exited: see bench/results/{self.name}.log.tmp")
+    def __init__(self, name: str, command: list[str] | None = None, **config):
+        super().__init__(WORK, python=APP_PYTHON, command=command, **config)
+        self.name, self.log_path = name, RESULTS / f"{name}.log.tmp"
+
+    async def astart(self) -> Server:
+        added = {k: v for k, v in self.env.items() if os.environ.get(k) != v}
+        note(" ".join([*(f"{k}={v}" for k, v in added.items()), *self.command]), self.port)
+        return await super().astart(timeout=30)
+
+    async def astop(self) -> None:
+        """SIGTERM (kill -9 after 10 s); an unclean exit is logged, and the run goes on."""
+        if self.process is not None:
             try:
-                _, writer = await asyncio.open_connection("127.0.0.1", self.port)
-                writer.close()
-                await asyncio.sleep(0.3)  # let it finish starting up (Slotcast: migrations, slots)
-                return self
-            except OSError:
-                await asyncio.sleep(0.05)
-        raise RuntimeError(f"{self.name} did not start")
-
-    async def stop(self) -> None:
-        if self.process is None:
-            return
-        self.process.send_signal(signal.SIGTERM)
-        for _ in range(200):
-            if self.process.poll() is not None:
-                return
-            await asyncio.sleep(0.05)
-        self.process.kill()
-        self.process.wait()
-
-    def rss(self) -> int:
-        status = Path(f"/proc/{self.process.pid}/status").read_text()
-        return int(re.search(r"VmRSS:\s+(\d+) kB", status).group(1)) * 1024
-
-    def cpu(self) -> float:
-        """CPU seconds (user + system) the process used so far."""
-        return cpu_seconds(self.process.pid)
+                await super().astop(timeout=10)
+            except AssertionError as error:
+                log(f"{self.name}: {str(error).splitlines()[0]}")
 
     @property
     def ports(self) -> list[int]:
@@ -155,15 +112,6 @@ class Server:
         status, _ = await http(self.port, "POST", "/publish", {})
         assert status == 201, status
         return sent, time.monotonic()
-
-
-def cpu_seconds(pid: int, reaped: bool = False) -> float:
-    """CPU seconds (user + system) process `pid` used so far; with `reaped`, also its children that ended."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except FileNotFoundError:  # a child that just ended: its time went to its parent
-        return 0.0
-    return sum(int(f) for f in fields[11:15 if reaped else 13]) / TICK
 
 
 async def day_stream(port: int) -> str:
@@ -192,11 +140,11 @@ class Slotcast(Server):
 
     slots: list[int]
 
-    async def start(self) -> Slotcast:
+    async def astart(self) -> Slotcast:
         shutil.copy(self.seed, self.seed + ".run")
         for suffix in ("-wal", "-shm"):
             Path(self.seed + ".run" + suffix).unlink(missing_ok=True)
-        await super().start()
+        await super().astart()
         self.slots = await terrace_slots(self.port)
         return self
 
@@ -207,14 +155,12 @@ class Slotcast(Server):
 DAY = {"path": "", "resource": ""}  # Slotcast's day stream, found on its day page at start
 
 
-def slotcast_env(url: str, **config) -> dict:
-    return {"HOST": "127.0.0.1", "PORT": "{port}", "SLOTCAST_DATABASE_URL": url, "SLOTCAST_SECRET_KEY": "bench",
-            "SLOTCAST_SSE_MAX_PER_CLIENT": "20000", "SLOTCAST_SSE_MAX_STREAMS": "20000",
-            **{f"SLOTCAST_{k}": str(v) for k, v in config.items()}}
+def slotcast_config(url: str, **config) -> dict:
+    return dict(DATABASE_URL=url, SECRET_KEY="bench", SSE_MAX_PER_CLIENT=20000, SSE_MAX_STREAMS=20000, **config)
 
 
 def slotcast(seed: str, **config) -> Slotcast:
-    s = Slotcast("slotcast", [APP_PYTHON, "app.py"], env=slotcast_env(f"sqlite:///{seed}.run", **config))
+    s = Slotcast("slotcast", **slotcast_config(f"sqlite:///{seed}.run", **config))
     s.stream_path, s.resource, s.seed = DAY["path"], DAY["resource"], seed
     return s
 
@@ -226,26 +172,25 @@ class Cluster:
 
     def __init__(self, pg: PostgresServer, size: int):
         self.pg, self.name = pg, f"slotcast ×{size} (PostgreSQL)"
-        self.workers = [Server(f"slotcast-pg{i}", [APP_PYTHON, "app.py"], env=slotcast_env(pg.url("run")))
-                        for i in range(size)]
+        self.workers = [Server(f"slotcast-pg{i}", **slotcast_config(pg.url("run"))) for i in range(size)]
 
-    async def start(self) -> Cluster:
+    async def astart(self) -> Cluster:
         self.pg.drop_database("run")
         self.pg.sql("CREATE DATABASE run TEMPLATE seed")  # a fresh copy of the seeded database
         note("psql -h 127.0.0.1 -p PGPORT -U postgres -c 'CREATE DATABASE run TEMPLATE seed'  # after DROP DATABASE run")
         try:
             for worker in self.workers:
-                await worker.start()
+                await worker.astart()
         except BaseException:
-            await self.stop()
+            await self.astop()
             raise
         self.port = self.workers[0].port
         self.stream_path = await day_stream(self.port)
         self.resource, self.slots = self.stream_path.split("/")[3], await terrace_slots(self.port)
         return self
 
-    async def stop(self) -> None:
-        await asyncio.gather(*(w.stop() for w in self.workers))
+    async def astop(self) -> None:
+        await asyncio.gather(*(w.astop() for w in self.workers))
 
     @property
     def ports(self) -> list[int]:
@@ -372,7 +317,7 @@ async def broadcasts(server: Server, subs: Subscribers, count: int, every: float
 
 async def fanout(server: Server | Cluster, n: int, changes: int, every: float) -> dict:
     """N idle streams: time to open, RSS per connection, then `changes` broadcasts."""
-    await server.start()
+    await server.astart()
     try:
         rss0 = server.rss()
         kiosk = server.name.startswith("slotcast")  # plus a kiosk topic: ten wall screens of the same venue
@@ -386,7 +331,7 @@ async def fanout(server: Server | Cluster, n: int, changes: int, every: float) -
                 result["lost"] += (await kiosks.report(1, changes))[1]
             result.update(open_seconds=subs.open_seconds, rss_per_conn=(rss - rss0) / n, rss=rss)
     finally:
-        await server.stop()
+        await server.astop()
     return result
 
 
@@ -404,7 +349,7 @@ async def polling_vs_push(seed: str, pages: int, seconds: float, quick: bool) ->
     """The same 1,000 pages polling every 5 s, or held open by SSE, with bookings at a steady rate."""
     rows = []
     for mode, every in (("poll every 5 s", 10.0), ("push", 1.0), ("push", 10.0)):
-        server = await slotcast(seed).start()
+        server = await slotcast(seed).astart()
         try:
             total0 = booked_total(json.loads((await http(server.port, "GET", poll_path()))[1]))
             cpu0, began = server.cpu(), time.monotonic()
@@ -435,7 +380,7 @@ async def polling_vs_push(seed: str, pages: int, seconds: float, quick: bool) ->
             cpu = server.cpu() - cpu0
             elapsed = time.monotonic() - began
         finally:
-            await server.stop()
+            await server.astop()
         label = f"{mode}, 1 booking / {every:g} s"
         rows.append(dict(mode=label, cpu_s_per_min=cpu / elapsed * 60, mb_per_min=sent_bytes / elapsed * 60 / 1e6,
                          stale_p50_ms=pct(staleness, 50) * 1e3, stale_p99_ms=pct(staleness, 99) * 1e3,
@@ -454,7 +399,7 @@ def booked_total(body: dict) -> int:
 
 async def burst(seed: str, bookers: int, seconds: float) -> dict:
     """1,000 bookers at once on one 100-place slot; then 50 bookers for `seconds` over 1,000 slots."""
-    server = await slotcast(seed).start()
+    server = await slotcast(seed).astart()
     try:
         hall = []
         for day in UTC_DAYS:
@@ -492,13 +437,13 @@ async def burst(seed: str, bookers: int, seconds: float) -> dict:
         result.update(per_second=done / (time.monotonic() - began), slots=len(many),
                       many_p50_ms=pct(latencies, 50) * 1e3, many_p99_ms=pct(latencies, 99) * 1e3)
     finally:
-        await server.stop()
+        await server.astop()
     return result
 
 
 async def profile(seed: str, n: int, seconds: int) -> list[tuple[float, float, str]]:
     """py-spy on Slotcast during broadcasts to `n` streams: the functions with the most time, self and total."""
-    server = await slotcast(seed).start()
+    server = await slotcast(seed).astart()
     raw = RESULTS / "profile.tmp"
     try:
         async with Subscribers(server, n, server.stream_path) as subs:
@@ -511,7 +456,7 @@ async def profile(seed: str, n: int, seconds: int) -> list[tuple[float, float, s
             await broadcasts(server, subs, seconds - 2, 1.0)
             await spy.wait()
     finally:
-        await server.stop()
+        await server.astop()
     if not raw.exists():
         return []
     self_time, total, samples = {}, {}, 0
@@ -599,7 +544,7 @@ def plot(fan: list[dict], soak: dict | None, out: Path) -> None:
 
 async def payload(seed: str, work: Path) -> tuple[Path, int]:
     """Slotcast's own day fragment (so every server pushes the same bytes), and the size of one event."""
-    probe = await slotcast(seed).start()
+    probe = await slotcast(seed).astart()
     try:
         path = await day_stream(probe.port)
         DAY.update(path=path, resource=path.split("/")[3])
@@ -610,7 +555,7 @@ async def payload(seed: str, work: Path) -> tuple[Path, int]:
             first += await asyncio.wait_for(reader.read(65536), 10)
         writer.close()
     finally:
-        await probe.stop()
+        await probe.astop()
     lines = [line[6:] for line in first.decode().splitlines() if line.startswith("data: ")]
     fragment = work / "fragment.html"
     fragment.write_text("\n".join(lines))
@@ -640,8 +585,7 @@ async def main(quick: bool, sizes: list[int], only: set[str], name: str) -> None
     RESULTS.mkdir(exist_ok=True)
     for old in RESULTS.glob("*.log.tmp"):  # the servers' logs, kept from the last run only
         old.unlink()
-    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
-    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    raise_open_files_limit()
     header, began = machine(), time.monotonic()
     seed = str(WORK / "seed.db")
     subprocess.run([APP_PYTHON, str(BENCH / "seed.py"), seed], check=True, cwd=ROOT)
@@ -662,13 +606,13 @@ async def main(quick: bool, sizes: list[int], only: set[str], name: str) -> None
             pg.stop()
     if "soak" in only:
         soak_n, soak_seconds = (1000, 15) if quick else (max(sizes), 60)
-        server = await slotcast(seed).start()
+        server = await slotcast(seed).astart()
         try:
             async with Subscribers(server, soak_n, server.stream_path) as subs:
                 await asyncio.sleep(2)
                 results["soak"] = dict(n=soak_n, seconds=soak_seconds, **await broadcasts(server, subs, soak_seconds, 1.0))
         finally:
-            await server.stop()
+            await server.astop()
         log(f"soak: slowest change {max(results['soak']['per_change']) * 1e3:.0f} ms, lost {results['soak']['lost']}")
     if "polling" in only:
         results["polling"] = await polling_vs_push(seed, 1000, 20 if quick else 60, quick)

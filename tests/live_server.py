@@ -1,101 +1,162 @@
-"""A real Slotcast server for end-to-end tests: `python app.py` as a subprocess on a free loopback port."""
+"""The tests' and the benchmark's one live-server harness (stdlib only): `python app.py` on a free loopback port."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
+import random
+import re
+import resource
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
-import urllib.error
 import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+TICK = os.sysconf("SC_CLK_TCK")
+GIVEN: set[int] = set()  # the ports free_port() returned
+SELF_SIGNED = ssl.create_default_context()  # for a server the tests started with their own certificate
+SELF_SIGNED.check_hostname, SELF_SIGNED.verify_mode = False, ssl.CERT_NONE
 
 
 def free_port() -> int:
-    """A loopback port nobody listens on right now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+    """A free loopback port, new in this process, below the ephemeral range: no client's own port takes it."""
+    while True:
+        port = random.randrange(20000, 32000)
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        if port not in GIVEN:
+            GIVEN.add(port)
+            return port
+
+
+def raise_open_files_limit() -> None:
+    """Let this process open as many files as the hard limit allows (thousands of client connections)."""
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+def cpu_seconds(pid: int, reaped: bool = False) -> float:
+    """CPU seconds (user + system) process `pid` used so far; with `reaped`, also its children that ended."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except FileNotFoundError:  # a child that just ended: its time went to its parent
+        return 0.0
+    return sum(int(f) for f in fields[11:15 if reaped else 13]) / TICK
 
 
 class LiveServer:
-    """`python app.py` with the demo venues on its own SQLite file; start(), then stop() with SIGTERM."""
+    """`python app.py` with the demo venues on `folder`/slotcast.db (or another `command`), on a port of its own."""
 
-    def __init__(self, folder: Path, env: dict[str, str] | None = None):
-        self.folder = folder
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log_path = folder / "server.log"
-        self.env = {
-            **os.environ,
+    def __init__(self, folder: Path, env: dict[str, str] | None = None, *, python: str = sys.executable,
+                 command: list[str] | None = None, **config):
+        # `config`: the app's settings, as SLOTCAST_<KEY>; `command`: another server instead, "{port}" in it becomes
+        # the port; `env` goes on top. The port stays the same across restarts.
+        self.folder, self.port, self.log_path = folder, free_port(), folder / "server.log"
+        self.app = command is None
+        self.command = [python, "app.py"] if self.app else [arg.replace("{port}", str(self.port)) for arg in command]
+        app_env = {
             "HOST": "127.0.0.1",
             "PORT": str(self.port),
             "SLOTCAST_DATABASE_URL": f"sqlite:///{folder / 'slotcast.db'}",  # absolute: four slashes
             "SLOTCAST_DEMO": "1",
             "SLOTCAST_SECRET_KEY": "live-server-test-secret",  # keep instance/secret_key untouched
             "PYTHONUNBUFFERED": "1",
-            **(env or {}),
+            **{f"SLOTCAST_{key}": str(value) for key, value in config.items()},
         }
+        self.env = {**os.environ, **(app_env if self.app else {}), **(env or {})}
+        self.url = f"{'https' if self.env.get('SLOTCAST_CERTFILE') else 'http'}://127.0.0.1:{self.port}"
         self.process: subprocess.Popen | None = None
 
     def start(self, timeout: float = 15.0) -> LiveServer:
-        """Start the server and wait until it answers."""
-        log = self.log_path.open("wb")
-        self.process = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=self.env,
-                                        stdout=log, stderr=subprocess.STDOUT)
-        log.close()
+        """Start the process and wait until it answers."""
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(self.command, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        while not self.answers():
             if self.process.poll() is not None:
                 raise RuntimeError(f"the server exited with {self.process.returncode}:\n{self.log()}")
-            try:
-                with urllib.request.urlopen(self.url + "/api/v1/venues", timeout=1) as answer:
-                    if answer.status == 200:
-                        return self
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                time.sleep(0.05)
-        self.process.kill()
-        raise RuntimeError(f"the server did not answer within {timeout} s:\n{self.log()}")
+            if time.monotonic() > deadline:
+                self.kill()
+                raise RuntimeError(f"the server did not answer within {timeout} s:\n{self.log()}")
+            time.sleep(0.05)
+        return self
 
-    def stop(self, timeout: float = 5.0) -> float:
-        """SIGTERM; the seconds it took to exit. Fails (and kills it) if it takes longer than `timeout`."""
+    def answers(self) -> bool:
+        """Whether it is up: the app's API answers 200, another command accepts a connection."""
+        try:
+            if not self.app:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                return True
+            with urllib.request.urlopen(self.url + "/api/v1/venues", timeout=1, context=SELF_SIGNED) as answer:
+                return answer.status == 200
+        except OSError:  # refused, reset, timed out, or an HTTP error status
+            return False
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 5.0) -> float:
+        """Send `sig`; the seconds until it was gone. Fails past `timeout` (then kill -9) or if SIGTERM exits non-zero."""
         assert self.process is not None
         began = time.monotonic()
-        self.process.send_signal(signal.SIGTERM)
+        self.process.send_signal(sig)
         try:
             code = self.process.wait(timeout)
         except subprocess.TimeoutExpired:
+            self.kill()
+            raise AssertionError(f"the server did not exit within {timeout} s of {signal.Signals(sig).name}:\n"
+                                 f"{self.log()}") from None
+        took = time.monotonic() - began
+        assert code == 0 or sig != signal.SIGTERM, f"the server exited with {code} after SIGTERM:\n{self.log()}"
+        return took
+
+    def kill(self) -> None:
+        """kill -9 unless it has exited already (a teardown after a failure)."""
+        if self.process is not None and self.process.poll() is None:
             self.process.kill()
             self.process.wait()
-            raise AssertionError(f"the server did not exit within {timeout} s of SIGTERM:\n{self.log()}") from None
-        took = time.monotonic() - began
-        assert code == 0, f"the server exited with {code} after SIGTERM:\n{self.log()}"
-        return took
+
+    # start() and stop() from a coroutine, leaving its event loop (and the connections it holds) running
+    async def astart(self, timeout: float = 15.0) -> LiveServer:
+        return await asyncio.to_thread(self.start, timeout)
+
+    async def astop(self, sig: int = signal.SIGTERM, timeout: float = 5.0) -> float:
+        return await asyncio.to_thread(self.stop, sig, timeout)
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")[-4000:] if self.log_path.exists() else ""
 
+    def rss(self) -> int:
+        """Its resident memory in bytes."""
+        status = Path(f"/proc/{self.process.pid}/status").read_text()
+        return int(re.search(r"VmRSS:\s+(\d+) kB", status).group(1)) * 1024
+
+    def cpu(self) -> float:
+        """CPU seconds (user + system) it used so far."""
+        return cpu_seconds(self.process.pid)
+
     # -- HTTP helpers
 
     def get_json(self, path: str):
-        with urllib.request.urlopen(self.url + path, timeout=5) as answer:
+        with urllib.request.urlopen(self.url + path, timeout=5, context=SELF_SIGNED) as answer:
             return json.load(answer)
 
     def post_json(self, path: str, body: dict):
         request = urllib.request.Request(self.url + path, data=json.dumps(body).encode(), method="POST",
                                          headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(request, timeout=5) as answer:
+        with urllib.request.urlopen(request, timeout=5, context=SELF_SIGNED) as answer:
             return json.load(answer)
 
     @contextmanager
     def stream(self, path: str):
-        """An open SSE connection (raw socket), once its first event has arrived."""
+        """An open SSE connection (raw socket, plain HTTP), once its first event has arrived."""
         sock = socket.create_connection(("127.0.0.1", self.port), timeout=5)
         try:
             sock.sendall(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n".encode())

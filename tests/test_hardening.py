@@ -5,74 +5,20 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import re
-import resource
 import signal
 import socket
 import sqlite3
-import subprocess
-import sys
 import time
 from datetime import datetime, timedelta
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from live_server import LiveServer, raise_open_files_limit
 
-ROOT = Path(__file__).resolve().parent.parent
 VENUE, RESOURCE = "harbour-kitchen", "terrace"  # demo: open every day 11:00-21:00, 20 places an hour
 TOMORROW = (datetime.now(ZoneInfo("Europe/London")) + timedelta(days=1)).date().isoformat()
 TCP_REPAIR = 19  # close a socket without a FIN or RST: the peer vanishes as a phone leaving the network does
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def raise_open_files_limit() -> None:
-    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
-    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-
-
-class Server:
-    """`python app.py` with the demo venues on `folder`/slotcast.db; the same port across restarts."""
-
-    def __init__(self, folder: Path, **config):
-        self.port, self.folder = free_port(), folder
-        self.env = {**os.environ, "HOST": "127.0.0.1", "PORT": str(self.port), "SLOTCAST_DEMO": "1",
-                    "SLOTCAST_DATABASE_URL": f"sqlite:///{folder / 'slotcast.db'}", "SLOTCAST_SECRET_KEY": "test",
-                    **{f"SLOTCAST_{key}": str(value) for key, value in config.items()}}
-        self.process: subprocess.Popen | None = None
-
-    async def start(self) -> Server:
-        """Start and wait until the API answers."""
-        log = (self.folder / "server.log").open("ab")
-        self.process = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=self.env, stdout=log, stderr=log)
-        for _ in range(300):
-            assert self.process.poll() is None, (self.folder / "server.log").read_text()[-3000:]
-            try:
-                if (await request(self.port, "GET", "/api/v1/venues"))[0] == 200:
-                    return self
-            except OSError:
-                await asyncio.sleep(0.05)
-        raise AssertionError("the server did not start")
-
-    async def stop(self, sig=signal.SIGTERM) -> float:
-        """Send `sig`; the seconds until the process was gone."""
-        began = time.monotonic()
-        self.process.send_signal(sig)
-        while self.process.poll() is None:
-            assert time.monotonic() - began < 15, "the server did not exit"
-            await asyncio.sleep(0.02)
-        return time.monotonic() - began
-
-    def rss(self) -> int:
-        """The server's resident memory in bytes."""
-        status = Path(f"/proc/{self.process.pid}/status").read_text()
-        return int(re.search(r"VmRSS:\s+(\d+) kB", status).group(1)) * 1024
 
 
 @pytest.fixture
@@ -80,15 +26,13 @@ async def server(tmp_path):
     """A started server; tests that need other settings make their own."""
     servers = []
 
-    async def make(**config) -> Server:
-        servers.append(await Server(tmp_path, **config).start())
+    async def make(**config) -> LiveServer:
+        servers.append(await LiveServer(tmp_path, **config).astart())
         return servers[-1]
 
     yield make
     for s in servers:
-        if s.process.poll() is None:
-            s.process.kill()
-            s.process.wait()
+        s.kill()
 
 
 # -- a small HTTP/1.1 client on raw asyncio streams
@@ -274,7 +218,7 @@ async def test_sigterm_with_1000_streams_is_prompt_and_pages_reconnect(server):
     streams = await open_many(s.port, path, 1000, ["127.0.0.1"])
     assert all(st.status == 200 for st in streams)
 
-    took = await s.stop(signal.SIGTERM)
+    took = await s.astop(signal.SIGTERM)
     assert took < 3, f"SIGTERM took {took:.1f} s with 1,000 open streams"
     await asyncio.gather(*(st.until(b"event: close\n", 2) for st in streams))  # each told to close
     last_ids = [st.last_id() for st in streams]
@@ -282,7 +226,7 @@ async def test_sigterm_with_1000_streams_is_prompt_and_pages_reconnect(server):
         st.close()
 
     # A restart on the same port: each page reconnects after `retry` (as EventSource does, with Last-Event-ID).
-    await s.start()
+    await s.astart()
     back = await asyncio.gather(*(Stream.open(s.port, path, last_id=i) for i in last_ids))
     assert all(b.status == 200 for b in back)
     await asyncio.gather(*(b.until(b"event: slots\n") for b in back))
@@ -313,10 +257,10 @@ async def test_kill_9_mid_burst_keeps_every_confirmed_booking(server, tmp_path):
     bookers = [asyncio.create_task(booker(n)) for n in range(40)]
     while len(confirmed) < 150:
         await asyncio.sleep(0.005)
-    await s.stop(signal.SIGKILL)
+    await s.astop(signal.SIGKILL)
     await asyncio.wait_for(asyncio.gather(*bookers), 15)
 
-    await s.start()  # recovers the same file
+    await s.astart()  # recovers the same file
     db = sqlite3.connect(tmp_path / "slotcast.db")
     stored = dict(db.execute("SELECT reference, party_size FROM bookings WHERE status = 'confirmed'"))
     assert all(stored.get(b["reference"]) == b["party_size"] for b in confirmed)

@@ -5,10 +5,8 @@ from __future__ import annotations
 import socket
 import ssl
 import subprocess
-import sys
-import time
 
-from live_server import ROOT, LiveServer
+from live_server import LiveServer
 
 
 def negotiated(port: int) -> str | None:
@@ -25,18 +23,8 @@ def test_tls_serves_http2(tmp_path):
     cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
     subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
                     "-days", "1", "-subj", "/CN=localhost"], check=True, capture_output=True)
-    server = LiveServer(tmp_path, {"SLOTCAST_CERTFILE": str(cert), "SLOTCAST_KEYFILE": str(key)})
-    with server.log_path.open("wb") as log:
-        server.process = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=server.env, stdout=log,
-                                          stderr=subprocess.STDOUT)
+    server = LiveServer(tmp_path, {"SLOTCAST_CERTFILE": str(cert), "SLOTCAST_KEYFILE": str(key)}).start()  # over HTTPS
     try:
-        deadline = time.monotonic() + 15
-        while True:
-            try:
-                assert negotiated(server.port) == "h2"
-                break
-            except (ConnectionError, ssl.SSLError, TimeoutError):
-                assert server.process.poll() is None and time.monotonic() < deadline, server.log()
-                time.sleep(0.1)
+        assert negotiated(server.port) == "h2"
     finally:
         server.stop()
