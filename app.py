@@ -23,9 +23,11 @@ from booking.service import Service
 from booking.store import Store, open_store
 from views.auth import hash_password
 from views.events import FAREWELL, PING, renderer
+from views.headers import served_over_https
 from views.runtime import Runtime
 
 ROOT = Path(__file__).resolve().parent
+DEMO_PASSWORD = "slotcast"  # `make run`'s staff password: refused outside demo mode
 DEFAULTS = dict(
     DATABASE_URL="sqlite:///instance/slotcast.db",
     DEMO=False,
@@ -40,6 +42,8 @@ DEFAULTS = dict(
     ADMIN_PASSWORD=None,
     CERTFILE=None,  # with KEYFILE: `python app.py` serves HTTPS, and HTTP/2 through ALPN
     KEYFILE=None,
+    PUBLIC_URL=None,  # e.g. https://book.example.org: links that leave the site (a booking's manage link) use it
+    TRUSTED_PROXIES="",  # our own proxies' addresses, comma-separated: only they may say X-Forwarded-For/-Proto
     MAX_CONTENT_LENGTH=64 * 1024,
 )
 
@@ -62,6 +66,9 @@ def create_app(config: dict | None = None, clock=None) -> Quart:
     app.config.update(config or {})
     app.config["SECRET_KEY"] = app.config["SECRET_KEY"] or instance_secret(Path(app.instance_path))
     app.config.update(SESSION_COOKIE_SAMESITE="Lax", SESSION_COOKIE_HTTPONLY=True)
+    if served_over_https(app.config):  # a __Host- cookie: sent only over HTTPS, only to this host, for every path
+        app.config.update(SESSION_COOKIE_NAME="__Host-session", SESSION_COOKIE_SECURE=True, SESSION_COOKIE_PATH="/",
+                          SESSION_COOKIE_DOMAIN=None)
     views.init_app(app)
     add_commands(app)
 
@@ -75,8 +82,11 @@ def create_app(config: dict | None = None, clock=None) -> Quart:
         if app.config["DEMO"] and not await store.venues():
             await demo.seed(store)
         await store.extend_slots(clock.now())
-        if app.config["ADMIN_PASSWORD"]:  # kept only as a hash
-            await service.set_staff_password("admin", hash_password(str(app.config.pop("ADMIN_PASSWORD"))))
+        if app.config["ADMIN_PASSWORD"]:  # kept only as a hash, and only for a new account
+            password = str(app.config.pop("ADMIN_PASSWORD"))
+            if password == DEMO_PASSWORD and not app.config["DEMO"]:
+                raise RuntimeError(f"SLOTCAST_ADMIN_PASSWORD={DEMO_PASSWORD} is the demo's: choose another")
+            await service.add_staff("admin", hash_password(password))
         # Own tasks, not add_background_task: Quart would wait for those before after_serving runs.
         loops = [asyncio.create_task(hub.beat()), asyncio.create_task(hub.expire()),
                  asyncio.create_task(keep_slots_ahead(store, hub, clock, app.config)),
@@ -118,7 +128,7 @@ def add_commands(app: Quart) -> None:
         async def save() -> None:
             store = open_store(app.config["DATABASE_URL"], ROOT)
             await store.open()
-            await store.set_staff_password(username, hash_password(password))
+            await Service(store, SystemClock()).set_staff_password(username, hash_password(password))
             await store.close()
 
         asyncio.run(save())
@@ -126,12 +136,14 @@ def add_commands(app: Quart) -> None:
 
 
 def instance_secret(folder: Path) -> str:
-    """A secret key kept under instance/, made on first start."""
+    """A secret key kept under instance/ (readable by this user only), made on first start."""
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     path = folder / "secret_key"
-    if not path.exists():
-        folder.mkdir(parents=True, exist_ok=True)
-        path.write_text(secrets.token_urlsafe(32))
-        path.chmod(0o600)
+    try:
+        with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as key:
+            key.write(secrets.token_urlsafe(32))
+    except FileExistsError:
+        pass
     return path.read_text().strip()
 
 

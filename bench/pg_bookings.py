@@ -21,8 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-from booking import schedule  # noqa: E402
-from booking.model import OpeningRule, SlotFull  # noqa: E402
+from booking.model import OpeningRule, SlotFull, local_today  # noqa: E402
 from booking.store import open_store  # noqa: E402
 from postgres_server import PostgresServer  # noqa: E402
 
@@ -40,7 +39,7 @@ async def seed(url: str) -> tuple[int, list[int], int]:
     small = await store.add_resource(venue, "small", "Small", [OpeningRule(d, time(9), time(10), 60, 500)
                                                                 for d in range(7)], horizon_days=3)
     await store.extend_slots(datetime.now(UTC))
-    tomorrow = schedule.local_today("UTC") + timedelta(days=1)
+    tomorrow = local_today("UTC") + timedelta(days=1)
     slots = [s.id for rid in ids for s in await store.slots_for_day(rid, tomorrow)]
     rush = (await store.slots_for_day(small, tomorrow))[0].id
     await store.close()

@@ -92,4 +92,14 @@ MIGRATIONS = [
     ALTER TABLE bookings ADD COLUMN called_to TEXT;
     ALTER TABLE bookings ADD COLUMN requeued_at {ts};
     """,
+    # 3: login limits every process sees, staff session versions, idempotency fingerprints
+    """
+    CREATE TABLE login_limits (
+        key TEXT PRIMARY KEY,
+        attempts INTEGER NOT NULL,
+        window_start {ts} NOT NULL
+    );
+    ALTER TABLE staff ADD COLUMN session_version INTEGER NOT NULL DEFAULT 1;
+    ALTER TABLE bookings ADD COLUMN request_fingerprint TEXT;
+    """,
 ]

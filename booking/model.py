@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hmac
+import re
 import secrets
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -38,6 +40,12 @@ class SlotUnavailable(BookingError):
 
 class Forbidden(BookingError):
     code = "forbidden"
+
+
+class IdempotencyMismatch(BookingError):
+    """An idempotency key sent again with a different request: never the first booking's secrets."""
+
+    code = "idempotency_mismatch"
 
 
 class Duplicate(BookingError):
@@ -274,14 +282,33 @@ def new_cancel_token() -> str:
     return secrets.token_urlsafe(18)
 
 
+def clean_text(text: str) -> str:
+    """A name or contact as stored: Unicode NFC, without surrounding space."""
+    return unicodedata.normalize("NFC", text or "").strip()
+
+
+ZERO_WIDTH_JOINER = "\u200d"  # keeps emoji sequences (families, flags of professions) whole
+EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s.]+(\.[^@\s.]+)+")
+PHONE = re.compile(r"\+?[0-9(][0-9 ().-]{3,30}")
+
+
+def unreadable(text: str) -> bool:
+    """True for text with control or format characters (bidi overrides, zero-width spaces), or nothing visible."""
+    if any(unicodedata.category(c) in ("Cc", "Cf", "Cs", "Co", "Cn") and c != ZERO_WIDTH_JOINER for c in text):
+        return True
+    return not any(unicodedata.category(c)[0] in "LNS" for c in text)
+
+
 def booking_problems(name: str, contact: str, party_size: object, max_party: int) -> dict[str, str]:
     """Field -> problem code for a booking request; empty when it is acceptable."""
     problems = {}
-    name, contact = (name or "").strip(), (contact or "").strip()
+    name, contact = clean_text(name), clean_text(contact)
     if not name:
         problems["name"] = "required"
     elif len(name) > NAME_MAX:
         problems["name"] = "too_long"
+    elif unreadable(name):
+        problems["name"] = "invalid"
     if not contact:
         problems["contact"] = "required"
     elif len(contact) > CONTACT_MAX:
@@ -298,12 +325,12 @@ def booking_problems(name: str, contact: str, party_size: object, max_party: int
 
 
 def looks_like_contact(contact: str) -> bool:
-    """True for something that could be an e-mail address or a phone number."""
+    """True for something shaped like an e-mail address or a phone number (5 to 20 digits)."""
+    if unreadable(contact):
+        return False
     if "@" in contact:
-        local, _, domain = contact.rpartition("@")
-        return bool(local) and "." in domain and " " not in contact
-    digits = sum(c.isdigit() for c in contact)
-    return digits >= 5 and all(c.isdigit() or c in "+-() ." for c in contact)
+        return bool(EMAIL.fullmatch(contact))
+    return bool(PHONE.fullmatch(contact)) and 5 <= sum(c.isdigit() for c in contact) <= 20
 
 
 def parse_party_size(raw: object) -> int | None:
@@ -312,6 +339,6 @@ def parse_party_size(raw: object) -> int | None:
         return None
     if isinstance(raw, int):
         return raw
-    if isinstance(raw, str) and raw.strip().lstrip("-").isdigit() and len(raw.strip()) <= 6:
+    if isinstance(raw, str) and re.fullmatch(r"-?[0-9]{1,6}", raw.strip()):
         return int(raw.strip())
     return None

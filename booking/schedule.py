@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from .model import DayException, OpeningRule, Slot, local_today  # noqa: F401  (local_today: re-exported)
+from .model import DayException, OpeningRule, Slot
 
 
 @dataclass(frozen=True)

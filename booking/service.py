@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import date
+import hashlib
+from datetime import date, timedelta
 
 from .model import (
-    Booking, BookingError, DayException, NotFound, OpeningRule, Resource, Slot, Venue, booking_problems,
+    Booking, BookingError, DayException, NotFound, OpeningRule, Resource, Slot, Venue, booking_problems, clean_text,
 )
 from .store import Store
 
@@ -33,8 +34,9 @@ class Service:
         problems = booking_problems(name, contact, party_size, resource.max_party)
         if problems:
             raise Invalid(problems)
-        return await self.store.book(slot_id, name.strip(), contact.strip(), party_size, self.clock.now(),
-                                     idempotency_key, for_staff=for_staff)
+        name, contact = clean_text(name), clean_text(contact)
+        return await self.store.book(slot_id, name, contact, party_size, self.clock.now(), idempotency_key,
+                                     for_staff=for_staff, fingerprint=fingerprint(slot_id, name, contact, party_size))
 
     async def cancel(self, reference: str, token: str) -> tuple[Booking, Slot]:
         """Cancel a booking with its secret token; raises NotFound or Forbidden."""
@@ -94,5 +96,27 @@ class Service:
                                               archived, rules, exceptions, self.clock.now())
 
     async def set_staff_password(self, username: str, password_hash: str) -> None:
-        """Create a staff account or change its password."""
+        """Create a staff account or change its password (its open sessions end)."""
         await self.store.set_staff_password(username, password_hash)
+
+    async def add_staff(self, username: str, password_hash: str) -> bool:
+        """Create a staff account unless it exists (a password set since is never overwritten)."""
+        return await self.store.add_staff(username, password_hash)
+
+    async def end_staff_sessions(self, username: str) -> None:
+        """Log a staff account out everywhere."""
+        await self.store.end_staff_sessions(username)
+
+    async def count_login(self, keys: list[str], window: timedelta) -> list[tuple[int, timedelta]]:
+        """Count a login attempt under each key before the password is checked: (attempts, time left) per key."""
+        now = self.clock.now()
+        return [(n, start + window - now) for n, start in await self.store.count_attempt(keys, now, window)]
+
+    async def forget_logins(self, keys: list[str]) -> None:
+        """A login succeeded: its keys start afresh."""
+        await self.store.forget_attempts(keys)
+
+
+def fingerprint(slot_id: int, name: str, contact: str, party_size: int) -> str:
+    """What makes a booking request the same request (stored with its idempotency key)."""
+    return hashlib.sha256(f"{slot_id}\0{name}\0{contact}\0{party_size}".encode()).hexdigest()

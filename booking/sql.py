@@ -19,8 +19,10 @@ from typing import Any, Protocol, TypeVar, get_args, get_type_hints
 from . import schedule, topics
 from .migrations import MIGRATIONS
 from .model import (
-    CLOSED, NOT_YET, PAST, Booking, CapacityConflict, DayException, Duplicate, Forbidden, NotFound, OpeningRule,
-    Resource, Slot, SlotFull, SlotUnavailable, Venue, new_cancel_token, new_reference, slot_state, waiting_line,
+    CLOSED, NOT_YET, PAST, Booking, CapacityConflict, DayException, Duplicate, Forbidden, IdempotencyMismatch,
+    NotFound, OpeningRule,
+    Resource, Slot, SlotFull, SlotUnavailable, Venue, local_today, new_cancel_token, new_reference, slot_state,
+    waiting_line,
 )
 
 T = TypeVar("T")
@@ -87,6 +89,7 @@ def _converter(parse):
 
 
 as_date = _converter(date.fromisoformat)
+as_moment = _converter(PARSE[datetime])
 
 
 def build(cls: type[T], row: Row, **extra) -> T:
@@ -205,12 +208,18 @@ class SqlStore:
     # -- bookings
 
     async def book(self, slot_id: int, name: str, contact: str, party_size: int, now: datetime,
-                   idempotency_key: str | None = None, for_staff: bool = False) -> tuple[Booking, Slot]:
-        """Book `party_size` places, or raise NotFound / SlotUnavailable / SlotFull. One transaction."""
+                   idempotency_key: str | None = None, for_staff: bool = False,
+                   fingerprint: str = "") -> tuple[Booking, Slot]:
+        """Book `party_size` places, or raise NotFound / SlotUnavailable / SlotFull. One transaction.
+
+        A key seen before answers with its booking when `fingerprint` (of the request) is the same,
+        and raises IdempotencyMismatch when it is not.
+        """
+        key = (idempotency_key, fingerprint)
         try:
-            return await self._write(_book, slot_id, name, contact, party_size, now, idempotency_key, for_staff)
+            return await self._write(_book, slot_id, name, contact, party_size, now, key, for_staff)
         except KeyTaken:
-            return await self.db.read(_booking_where, "idempotency_key", idempotency_key)
+            return await self.db.read(_replay, *key)
 
     async def booking(self, reference: str) -> tuple[Booking, Slot] | None:
         """A booking by reference, with its slot."""
@@ -256,9 +265,34 @@ class SqlStore:
         """Create a staff account or change its password hash."""
         await self._write(_set_password, username, password_hash)
 
+    async def add_staff(self, username: str, password_hash: str) -> bool:
+        """Create a staff account unless it exists; whether it was created."""
+        return await self._write(_add_staff, username, password_hash)
+
     async def staff_password_hash(self, username: str) -> str | None:
         """The stored hash of a staff account's password."""
         return await self.db.read(_password_hash, username)
+
+    async def staff_session_version(self, username: str) -> int | None:
+        """The version a staff member's sessions must carry (None: no such account)."""
+        return await self.db.read(_session_version, username)
+
+    async def end_staff_sessions(self, username: str) -> None:
+        """Every session of this account stops working (logout, new password)."""
+        await self._write(_end_sessions, username)
+
+    # -- limits every process sees
+
+    async def count_attempt(self, keys: list[str], now: datetime, window: timedelta) -> list[tuple[int, datetime]]:
+        """Count one attempt under each key (e.g. a client address, a user name) in its window, atomically.
+
+        Returns (attempts in the window, its start) per key; a window older than `window` starts again.
+        """
+        return await self._write(_count_attempt, keys, now, window)
+
+    async def forget_attempts(self, keys: list[str]) -> None:
+        """Clear these keys' counts (a login that succeeded)."""
+        await self._write(_forget_attempts, keys)
 
 
 # The transaction bodies: each takes the transaction first and awaits nothing else.
@@ -373,7 +407,7 @@ async def _regenerate(tx: Tx, resource_id: int, now: datetime) -> list[date]:
     """
     venue = await _venue(tx, OF_RESOURCE, {"resource_id": resource_id})
     resource = venue.resource(resource_id)
-    today = schedule.local_today(venue.timezone, now)
+    today = local_today(venue.timezone, now)
     last = today + timedelta(days=resource.horizon_days)
     existing: dict[date, list[Slot]] = {}
     for slot in await _slots(tx, "resource_id = :resource_id AND local_date >= :today AND starts_at > :now",
@@ -417,7 +451,7 @@ async def _extend(tx: Tx, venue: Venue, resource: Resource, now: datetime) -> in
     # The row lock makes processes extending at once take turns.
     through = await tx.fetch_value("SELECT generated_through FROM resources WHERE id = :id FOR UPDATE",
                                    id=resource.id)
-    today = schedule.local_today(venue.timezone, now)
+    today = local_today(venue.timezone, now)
     first = max(today, as_date(through) + timedelta(days=1)) if through else today
     last = today + timedelta(days=resource.horizon_days)
     if first > last:
@@ -470,9 +504,22 @@ async def _set_closed(tx: Tx, slot_id: int, closed: bool) -> Slot:
     return slot
 
 
+async def _replay(tx: Tx, key: str | None, fingerprint: str) -> tuple[Booking, Slot] | None:
+    """The booking made earlier with this idempotency key, if the request is the same (else a mismatch)."""
+    if not key:
+        return None
+    row = await tx.fetch_one("SELECT id, request_fingerprint FROM bookings WHERE idempotency_key = :key", key=key)
+    if row is None:
+        return None
+    if row["request_fingerprint"] != fingerprint:
+        raise IdempotencyMismatch(key)
+    return await _booking_where(tx, "id", row["id"])
+
+
 async def _book(tx: Tx, slot_id: int, name: str, contact: str, party_size: int, now: datetime,
-                key: str | None, for_staff: bool) -> tuple[Booking, Slot]:
-    if key and (done := await _booking_where(tx, "idempotency_key", key)):
+                idempotency: tuple[str | None, str], for_staff: bool) -> tuple[Booking, Slot]:
+    key, fingerprint = idempotency
+    if done := await _replay(tx, key, fingerprint):
         return done
     slot = await _slot(tx, slot_id)
     if slot is None:
@@ -496,10 +543,10 @@ async def _book(tx: Tx, slot_id: int, name: str, contact: str, party_size: int, 
     for _ in range(5):
         row = await tx.fetch_one(
             "INSERT INTO bookings (reference, cancel_token, slot_id, name, contact, party_size, status,"
-            " idempotency_key, created_at, ticket) VALUES (:reference, :token, :slot_id, :name, :contact, :n,"
-            " 'confirmed', :key, :now, :ticket) ON CONFLICT DO NOTHING RETURNING *",
+            " idempotency_key, request_fingerprint, created_at, ticket) VALUES (:reference, :token, :slot_id, :name,"
+            " :contact, :n, 'confirmed', :key, :fingerprint, :now, :ticket) ON CONFLICT DO NOTHING RETURNING *",
             reference=new_reference(), token=token, slot_id=slot_id, name=name, contact=contact, n=party_size,
-            key=key, now=now, ticket=ticket)
+            key=key, fingerprint=fingerprint, now=now, ticket=ticket)
         if row:
             return build(Booking, row), build(Slot, after)
         # A unique column was taken: the same idempotency key, committed by a concurrent request meanwhile
@@ -563,7 +610,40 @@ async def _call_next(tx: Tx, resource_id: int, day: date, counter: str, now: dat
 
 async def _set_password(tx: Tx, username: str, password_hash: str) -> None:
     await tx.execute("INSERT INTO staff (username, password_hash) VALUES (:username, :hash) ON CONFLICT (username)"
-                     " DO UPDATE SET password_hash = excluded.password_hash", username=username, hash=password_hash)
+                     " DO UPDATE SET password_hash = excluded.password_hash,"
+                     " session_version = staff.session_version + 1", username=username, hash=password_hash)
+
+
+async def _add_staff(tx: Tx, username: str, password_hash: str) -> bool:
+    return bool(await tx.execute("INSERT INTO staff (username, password_hash) VALUES (:username, :hash)"
+                                 " ON CONFLICT (username) DO NOTHING", username=username, hash=password_hash))
+
+
+async def _session_version(tx: Tx, username: str) -> int | None:
+    return await tx.fetch_value("SELECT session_version FROM staff WHERE username = :username", username=username)
+
+
+async def _end_sessions(tx: Tx, username: str) -> None:
+    await tx.execute("UPDATE staff SET session_version = session_version + 1 WHERE username = :username",
+                     username=username)
+
+
+async def _count_attempt(tx: Tx, keys: list[str], now: datetime, window: timedelta) -> list[tuple[int, datetime]]:
+    counted = []
+    for key in keys:  # one statement each: the count and the check are one step, whoever else counts at once
+        row = await tx.fetch_one(
+            "INSERT INTO login_limits (key, attempts, window_start) VALUES (:key, 1, :now) ON CONFLICT (key)"
+            " DO UPDATE SET attempts = CASE WHEN login_limits.window_start <= :since THEN 1"
+            " ELSE login_limits.attempts + 1 END, window_start = CASE WHEN login_limits.window_start <= :since"
+            " THEN :now ELSE login_limits.window_start END RETURNING attempts, window_start",
+            key=key, now=now, since=now - window)
+        counted.append((row["attempts"], as_moment(row["window_start"])))
+    return counted
+
+
+async def _forget_attempts(tx: Tx, keys: list[str]) -> None:
+    for key in keys:
+        await tx.execute("DELETE FROM login_limits WHERE key = :key", key=key)
 
 
 async def _password_hash(tx: Tx, username: str) -> str | None:

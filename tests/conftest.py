@@ -9,9 +9,8 @@ import pytest
 from helpers import log_in, midday_zone, password_hash
 
 from app import create_app
-from booking import schedule
 from booking.clock import SystemClock
-from booking.model import OpeningRule
+from booking.model import OpeningRule, local_today
 
 EVERY_DAY = [OpeningRule(d, time(8), time(20), 60, 10) for d in range(7)]
 
@@ -60,7 +59,7 @@ def service(app):
 
 @pytest.fixture
 def tomorrow():
-    return schedule.local_today("UTC") + timedelta(days=1)
+    return local_today("UTC") + timedelta(days=1)
 
 
 @pytest.fixture

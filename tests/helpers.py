@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from functools import cache
 from zoneinfo import ZoneInfo
 
-from booking import schedule
+from booking.model import local_today
 from views import auth
 
 PASSWORD = "pw"
@@ -94,7 +94,7 @@ def midday_zone() -> str:
 
 
 def clinic_today(clinic):
-    return schedule.local_today(clinic.timezone)
+    return local_today(clinic.timezone)
 
 
 async def clinic_slot(store, clinic, hour: int, resource: str = "dr-li"):

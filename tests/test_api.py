@@ -173,8 +173,8 @@ async def test_unknown_slot_is_404(client, slot_id):
 
 
 @pytest.mark.parametrize("data, content_type", [
-    ("name=Ana", "application/x-www-form-urlencoded"),
     ("{not json", "application/json"),
+    (b"{\"name\": \"\xff\xfe\"}", "application/json"),  # not UTF-8
     ("[1, 2]", "application/json"),
     ("", "application/json"),
     ('"text"', "application/json"),
@@ -255,7 +255,8 @@ async def test_cancel_of_an_unknown_reference_is_404(client):
 
 async def test_cancel_with_a_non_json_body_is_400(client, slot):
     created = await (await book(client, slot.id)).get_json()
-    response = await client.post(f"/api/v1/bookings/{created['reference']}/cancel", data="cancel_token=x")
+    response = await client.post(f"/api/v1/bookings/{created['reference']}/cancel", data="{cancel_token",
+                                 headers={"Content-Type": "application/json"})
     await error_of(response, 400, "bad_request")
 
 

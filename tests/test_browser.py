@@ -25,6 +25,8 @@ TIMEOUT_MS = 5000
 
 # Test-side instrumentation (the app has no custom JavaScript): count the SSE extension's events.
 # htmx:sseBeforeMessage fires on the sse-swap element while it is still in the page, so it bubbles here.
+# wait_for_function gets arrow functions, never bare expressions: Playwright evaluates a string again on every
+# poll with eval(), which the app's Content-Security-Policy refuses; a function is evaluated once and then called.
 SSE_PROBE = """
 window.__sse = {open: 0, messages: 0, errors: 0};
 document.addEventListener('htmx:sseOpen', () => window.__sse.open++);
@@ -87,20 +89,31 @@ def browser():
 
 @pytest.fixture
 def new_page(browser):
-    """A page in a context of its own (a separate visitor); all are closed after the test."""
-    contexts = []
+    """A page in a context of its own (a separate visitor); all are closed after the test, which fails if the
+    browser refused anything under the Content-Security-Policy (an inline style or script, eval, another origin)."""
+    contexts, refused = [], []
+
+    def note(text: str, what: str, page) -> None:
+        if "Content Security Policy" in text or "Refused to" in text:
+            refused.append(f"{what} at {page.url if page else '?'}: {text}")
 
     def make(**options):
         context = browser.new_context(**options)
         context.set_default_timeout(TIMEOUT_MS)
         if options.get("java_script_enabled", True):
             context.add_init_script(SSE_PROBE)
+        # Chromium reports each CSP violation as a console message (scripts or not) or, for eval, a page error.
+        context.on("console", lambda message: note(message.text, f"console {message.type}", message.page))
+        context.on("weberror", lambda error: note(str(error.error), "page error", error.page))
         contexts.append(context)
         return context.new_page()
 
     yield make
     for context in contexts:
         context.close()
+    if refused:
+        pytest.fail("the browser refused content under the Content-Security-Policy:\n" + "\n".join(refused),
+                    pytrace=False)
 
 
 # -- helpers
@@ -132,7 +145,7 @@ def bookable_slot(server: LiveServer, index: int, room: int = 8) -> dict:
 def open_live(page, server: LiveServer, path: str) -> None:
     """Load a page and wait until its SSE stream is open and the first (full-state) event was swapped in."""
     page.goto(server.url + path)
-    page.wait_for_function("window.__sse.open >= 1 && window.__sse.messages >= 1")
+    page.wait_for_function("() => window.__sse.open >= 1 && window.__sse.messages >= 1")
     assert page.evaluate("window.__sse.errors") == 0
 
 
@@ -148,7 +161,7 @@ def watch_row(page, slot_id: int, expected: int) -> None:
 
 def changed_at(page, slot_id: int, expected: int) -> float:
     """Wait until the row shows `expected` in this same document; when it did (epoch ms)."""
-    page.wait_for_function("window.__changedAt !== null", timeout=TIMEOUT_MS)
+    page.wait_for_function("() => window.__changedAt !== null", timeout=TIMEOUT_MS)
     assert page.evaluate("window.__sameDocument === true"), "the page reloaded instead of updating live"
     assert row_remaining(page, slot_id) == expected
     return page.evaluate("window.__changedAt")

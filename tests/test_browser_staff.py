@@ -173,7 +173,7 @@ def watch(page, key: str, selector: str, attribute: str | None, expected: str, e
 
 def seen_at(page, key: str, timeout: float = TIMEOUT_MS) -> float:
     """Wait until the watched change happened in this same document; when (epoch ms)."""
-    page.wait_for_function(f"window.__at && window.__at[{key!r}] !== null", timeout=timeout)
+    page.wait_for_function(f"() => window.__at && window.__at[{key!r}] !== null", timeout=timeout)
     assert page.evaluate("window.__sameDocument === true"), "the page reloaded instead of updating live"
     return page.evaluate(f"window.__at[{key!r}]")
 
@@ -301,7 +301,7 @@ def test_a_burst_of_bookings_converges_on_kiosk_and_board(server, target, new_pa
     seen_at(kiosk, "burst")
     truth = {s["id"]: s["remaining"] for s in bookable_today(server, target, room=0)}
     for slot_id in set(booked):
-        board.wait_for_function(f"""document.querySelector('tr[data-slot-id="{slot_id}"]')
+        board.wait_for_function(f"""() => document.querySelector('tr[data-slot-id="{slot_id}"]')
                                     .dataset.remaining === '{truth[slot_id]}'""", timeout=2000)
     kiosk.wait_for_timeout(300)  # nothing later may undo it
     assert left_today(kiosk, panel) == before - len(booked)
@@ -336,14 +336,14 @@ def test_kiosk_survives_a_server_restart(server, target, new_page):
     stopped = time.time() * 1000
     server.start()
     ready = time.time() * 1000
-    kiosk.wait_for_function("window.__openedAt.length >= 1", timeout=RECONNECT_WITHIN_MS + 2000)
+    kiosk.wait_for_function("() => window.__openedAt.length >= 1", timeout=RECONNECT_WITHIN_MS + 2000)
     opened = kiosk.evaluate("window.__openedAt[0]")
     record_delay("kiosk-reconnect-after-restart", opened - ready)
     print(f"\nstop took {took:.2f} s; down {ready - stopped:.0f} ms; kiosk reopened {opened - stopped:.0f} ms after "
           f"the stop, {opened - ready:.0f} ms after the new server answered")
     assert opened - ready < RECONNECT_WITHIN_MS
     assert kiosk.evaluate("window.__sameDocument === true"), "the kiosk reloaded"
-    kiosk.wait_for_function(f"document.querySelector({panel!r}).dataset.leftToday === '{before}'")
+    kiosk.wait_for_function(f"() => document.querySelector({panel!r}).dataset.leftToday === '{before}'")
 
     watch(kiosk, "after-restart", panel, "data-left-today", str(before - party))
     booking = server.post_json("/api/v1/bookings", {"slot_id": slot["id"], "name": "After Restart",

@@ -2,7 +2,8 @@
 
 from datetime import UTC, datetime, timedelta
 
-from booking import demo, schedule
+from booking import demo
+from booking.model import local_today
 from booking.store import open_store
 
 
@@ -15,7 +16,7 @@ async def test_demo_venues_have_free_slots_most_days_ahead(tmp_path):
         venues = await store.venues()
         assert {v.kind for v in venues} == {"restaurant", "clinic", "barber"}
         for venue in venues:
-            today = schedule.local_today(venue.timezone)
+            today = local_today(venue.timezone)
             open_days = 0
             for offset in range(1, 15):
                 day = today + timedelta(days=offset)

@@ -3,7 +3,7 @@
 from datetime import UTC, date, datetime, time
 
 from booking import model, schedule
-from booking.model import OpeningRule
+from booking.model import OpeningRule, local_today
 
 
 def hourly(weekday, opens, closes, capacity=4, minutes=30):
@@ -47,8 +47,8 @@ def test_overlapping_rules_do_not_duplicate_slots():
 
 def test_local_today_uses_the_venue_zone():
     late_evening_utc = datetime(2026, 11, 24, 20, 0, tzinfo=UTC)
-    assert schedule.local_today("Asia/Shanghai", late_evening_utc) == date(2026, 11, 25)
-    assert schedule.local_today("America/New_York", late_evening_utc) == date(2026, 11, 24)
+    assert local_today("Asia/Shanghai", late_evening_utc) == date(2026, 11, 25)
+    assert local_today("America/New_York", late_evening_utc) == date(2026, 11, 24)
 
 
 def test_booking_problems():

@@ -10,8 +10,8 @@ from datetime import UTC, datetime, time, timedelta
 import asyncpg
 import pytest
 
-from booking import schedule, topics
-from booking.model import OpeningRule, SlotFull
+from booking import topics
+from booking.model import OpeningRule, SlotFull, local_today
 from booking.postgres import CHANNEL, LISTENER_NAME, PostgresDatabase
 from booking.sql import SqlStore
 
@@ -37,7 +37,7 @@ async def slot(stores):
     venue_id = await store.add_venue("v", "Venue", "restaurant", "UTC")
     rid = await store.add_resource(venue_id, "r", "Room", [OpeningRule(d, time(9), time(12), 60, 2) for d in range(7)])
     await store.extend_slots(NOW)
-    return (await store.slots_for_day(rid, schedule.local_today("UTC") + timedelta(days=1)))[0]
+    return (await store.slots_for_day(rid, local_today("UTC") + timedelta(days=1)))[0]
 
 
 class Recorder:

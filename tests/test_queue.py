@@ -73,7 +73,8 @@ async def test_ticket_labels_use_one_letter_per_resource(admin, store, hub, venu
     await book(service, tables, (await slots_of(store, tables, tomorrow))[0], "Tab Le")
     await book(service, bar, (await slots_of(store, bar, tomorrow))[0], "Ba R")
     html = await text(await admin.get(board_url(tomorrow)))
-    assert re.search(r"<strong>A001</strong> Tab Le", html) and re.search(r"<strong>B001</strong> Ba R", html)
+    assert re.search(r"<strong>A001</strong> <bdi>Tab Le</bdi>", html)
+    assert re.search(r"<strong>B001</strong> <bdi>Ba R</bdi>", html)
 
 
 # -- calling

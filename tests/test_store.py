@@ -7,9 +7,8 @@ from datetime import UTC, datetime, time, timedelta
 import asyncpg
 import pytest
 
-from booking import schedule
 from booking.migrations import MIGRATIONS
-from booking.model import Forbidden, NotFound, OpeningRule, SlotFull, SlotUnavailable
+from booking.model import Forbidden, NotFound, OpeningRule, SlotFull, SlotUnavailable, local_today
 from booking.store import open_store, sqlite_path
 
 NOW = datetime.now(UTC)
@@ -40,7 +39,7 @@ async def resource_id(store):
 
 @pytest.fixture
 async def slot(store, resource_id):
-    return (await store.slots_for_day(resource_id, schedule.local_today("UTC") + timedelta(days=1)))[0]
+    return (await store.slots_for_day(resource_id, local_today("UTC") + timedelta(days=1)))[0]
 
 
 async def book(store, slot, n=1, **kw):
@@ -101,7 +100,7 @@ async def test_venues_come_back_with_resources_and_rules(store, resource_id):
 
 
 async def test_extend_slots_fills_the_horizon_once(store, resource_id):
-    today = schedule.local_today("UTC")
+    today = local_today("UTC")
     for offset in range(4):  # today .. today + horizon
         assert len(await store.slots_for_day(resource_id, today + timedelta(days=offset))) == 3
     assert await store.slots_for_day(resource_id, today + timedelta(days=4)) == []

@@ -5,11 +5,12 @@ from __future__ import annotations
 from quart import Quart, current_app, g, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
-from . import admin, api, auth, csrf, events, i18n, kiosk, public
+from . import admin, api, auth, csrf, events, headers, i18n, kiosk, public
 from booking.model import ticket_label
 
 from .i18n import N_
-from .lookups import IdConverter
+from .clients import public_url
+from .lookups import IdConverter, refuse_nul
 from .messages import kind_label
 
 
@@ -25,14 +26,16 @@ def init_app(app: Quart) -> None:
     app.jinja_env.globals.update(
         csrf_token=csrf.token, locales=i18n.LOCALES, locale=i18n.current, html_lang=i18n.html_lang,
         this_page_in=i18n.this_page_in,
-        events=events.EVENTS, ticket_label=ticket_label, kind_label=kind_label,
+        events=events.EVENTS, ticket_label=ticket_label, kind_label=kind_label, public_url=public_url,
     )
     app.jinja_env.filters.update(local_time=i18n.local_time, long_date=i18n.long_date)
     for module in (public, events, api, kiosk, auth, admin):
         app.register_blueprint(module.bp)
     app.before_request(choose_locale)
+    app.before_request(refuse_nul)
     app.before_request(csrf.protect)
     app.after_request(remember_locale)
+    app.after_request(headers.secure)
     app.register_error_handler(HTTPException, http_error)
     app.register_error_handler(Exception, unexpected_error)
 
@@ -59,9 +62,11 @@ async def http_error(error: HTTPException):
     """A clear message: a JSON error for the API, a page otherwise."""
     custom = error.description != type(error).description  # abort(code, message) was given a message
     message = error.description if custom else i18n.gettext(DEFAULT_MESSAGES.get(error.code, "Something went wrong."))
+    # A 405 must name the methods that work (werkzeug's MethodNotAllowed knows them; this new response drops them).
+    allow = {"Allow": ", ".join(error.valid_methods)} if getattr(error, "valid_methods", None) else {}
     if wants_json():
-        return jsonify(error=message, code=CODES.get(error.code, "error")), error.code
-    return await render_template("error.html", status=error.code, message=message), error.code
+        return jsonify(error=message, code=CODES.get(error.code, "error")), error.code, allow
+    return await render_template("error.html", status=error.code, message=message), error.code, allow
 
 
 async def unexpected_error(error: Exception):
@@ -74,7 +79,7 @@ async def unexpected_error(error: Exception):
 
 
 CODES = {400: "bad_request", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
-         409: "conflict", 413: "too_large", 422: "invalid", 429: "too_many_requests"}
+         409: "conflict", 413: "too_large", 415: "unsupported_media_type", 422: "invalid", 429: "too_many_requests"}
 DEFAULT_MESSAGES = {
     400: N_("The request could not be understood."),
     403: N_("You are not allowed to do that."),

@@ -22,7 +22,7 @@ from .events import EVENTS, fragment, stream
 from .fragments import htmx_asked, htmx_swap, inline
 from .i18n import gettext as _
 from .lookups import (
-    booking_or_404, parse_day, parse_party, resource_by_id_or_404, slot_or_404, venue_or_404,
+    booking_or_404, parse_day, parse_party, resource_by_id_or_404, slot_or_404, venue_or_404, whole_number,
 )
 from .runtime import now, service, store
 
@@ -116,7 +116,7 @@ async def create_booking(resource_id: int):
     """Book on behalf of a caller or a walk-in (up to the slot's end, no notice needed)."""
     form = await request.form
     slot_id = form.get("slot_id", "")
-    slot, _venue, resource = await slot_or_404(int(slot_id) if slot_id.isdigit() and len(slot_id) < 19 else 0)
+    slot, _venue, resource = await slot_or_404(whole_number(slot_id, 18) or 0)
     if resource.id != resource_id:
         abort(404, _("That slot does not exist."))
     try:
@@ -250,8 +250,8 @@ def resource_fields(form) -> tuple[dict, dict, tuple]:
     if not 0 < len(values["name"]) <= 100:
         problems["name"] = _("Please enter a name (100 characters at most).")
     for field, low, high in (("max_party", 1, 100), ("horizon_days", 1, 365), ("min_notice_minutes", 0, 10080)):
-        text = values[field]
-        if not (text.isdigit() and low <= int(text) <= high):
+        number = whole_number(values[field])
+        if number is None or not low <= number <= high:
             problems[field] = _("A whole number from %(low)s to %(high)s.", low=low, high=high)
     parsed = ([], [])
     try:

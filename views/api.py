@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
+
 from quart import Blueprint, abort, jsonify, request
 
-from booking.model import Forbidden, NotFound, Slot, SlotFull, SlotUnavailable
+from booking.model import Forbidden, IdempotencyMismatch, NotFound, Slot, SlotFull, SlotUnavailable
 from booking.service import Invalid
 
 from . import messages
@@ -25,8 +27,22 @@ def error(status: int, code: str, message: str, **extra):
     return jsonify(error=message, code=code, **extra), status
 
 
+@bp.before_request
+async def refuse_cross_site_writes():
+    """A state-changing call must be JSON from an integration, not a form another site makes a browser send."""
+    if request.method == "POST":
+        if request.headers.get("Sec-Fetch-Site") == "cross-site":
+            abort(403, _("Calls from another site's pages are refused."))
+        if request.mimetype != "application/json":
+            abort(415, _("Send the body as application/json."))
+
+
 async def json_object() -> dict:
-    body = await request.get_json(force=True, silent=True)
+    """The request's JSON object, or a 400 that says what to send."""
+    try:
+        body = json.loads(await request.get_data())
+    except (UnicodeDecodeError, ValueError):
+        body = None
     if not isinstance(body, dict):
         abort(400, _("Send a JSON object."))
     return body
@@ -62,14 +78,15 @@ async def create_booking():
         return error(422, "invalid", _("Some fields are not valid."),
                      fields=messages.problem_messages({"slot_id": "not_a_number"}))
     slot, _venue, resource = await public_slot_or_404(slot_id)
-    key = request.headers.get("Idempotency-Key") or body.get("idempotency_key")
+    key = request.headers.get("Idempotency-Key", body.get("idempotency_key"))
     if key is not None and not (isinstance(key, str) and IDEMPOTENCY_KEY.fullmatch(key)):
         return error(422, "invalid", _("The idempotency key must be 8 to 64 letters, digits, - or _."))
     name, contact = body.get("name"), body.get("contact")
     try:
         booking, _slot = await service().book(
             resource, slot.id, name if isinstance(name, str) else "",
-            contact if isinstance(contact, str) else "", body.get("party_size", 1), idempotency_key=key)
+            contact if isinstance(contact, str) else "", body.get("party_size", 1),
+            idempotency_key=key and f"api:{key}")  # the API's keys never reach the booking form's
     except Invalid as invalid:
         return error(422, "invalid", _("Some fields are not valid."),
                      fields=messages.problem_messages(invalid.problems, resource.max_party))
@@ -77,8 +94,13 @@ async def create_booking():
         return error(409, "slot_full", _("This slot has no room left for that many places."))
     except SlotUnavailable:
         return error(409, "slot_unavailable", _("This slot can no longer be booked."))
+    except IdempotencyMismatch:
+        return error(422, "idempotency_mismatch", _("This idempotency key was used for a different booking request."))
     except NotFound:
         abort(404, _("That slot does not exist."))
+    if booking.status == "cancelled":  # a replay of a request whose booking has been cancelled since
+        return error(409, "booking_cancelled", _("That booking was made and has since been cancelled."),
+                     reference=booking.reference)
     return jsonify(reference=booking.reference, cancel_token=booking.cancel_token, slot_id=booking.slot_id,
                    party_size=booking.party_size, status=booking.status), 201
 

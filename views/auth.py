@@ -1,24 +1,23 @@
-"""Staff login: password hashes in the store, a signed session, rate-limited attempts."""
+"""Staff login: password hashes in the store, attempts limited in the database, sessions that logout ends."""
 
 from __future__ import annotations
 
-import time
-from collections import defaultdict, deque
+import asyncio
+from datetime import timedelta
+from functools import cache
 
-from quart import Blueprint, abort, current_app, redirect, render_template, request, session, url_for
+from quart import Blueprint, abort, redirect, render_template, request, session, url_for
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from .clients import client_address
 from .i18n import gettext as _
-from .runtime import store
+from .runtime import now, service, store
 
 bp = Blueprint("auth", __name__, url_prefix="/admin")
 
-ATTEMPTS, WINDOW = 5, 300.0  # failed logins allowed per client address per window (seconds)
-
-
-def failures() -> dict[str, deque[float]]:
-    """This app's recent failed logins, per client address."""
-    return current_app.extensions.setdefault("slotcast.login_failures", defaultdict(deque))
+ATTEMPTS, WINDOW = 5, timedelta(minutes=5)  # login attempts allowed per client address and per name per window
+IDLE, LIFETIME = timedelta(hours=2), timedelta(hours=12)  # a staff session ends after either
+HASHING = asyncio.Semaphore(2)  # password checks at once (each ~0.1 s of a core, off the event loop)
 
 
 def hash_password(password: str) -> str:
@@ -26,31 +25,49 @@ def hash_password(password: str) -> str:
     return generate_password_hash(password)
 
 
+@cache
+def dummy_hash() -> str:
+    """What a wrong name is checked against, so it costs the time a wrong password does."""
+    return hash_password("no such account")
+
+
+async def password_matches(stored: str | None, password: str) -> bool:
+    """Check a password on a worker thread (never on the loop that serves every page and stream)."""
+    async with HASHING:
+        matches = await asyncio.to_thread(check_password_hash, stored or await asyncio.to_thread(dummy_hash),
+                                          password)
+    return matches and stored is not None
+
+
 def staff() -> str | None:
-    """The logged-in staff member's name."""
+    """The logged-in staff member's name (as the session says; require_staff checks it)."""
     return session.get("staff")
 
 
 async def require_staff():
-    """Before every staff request: a page sends strangers to the login, anything else is a 401."""
+    """Before every staff request: a valid session goes on; a page sends strangers to the login, the rest is 401."""
+    if await session_valid():
+        session["seen"] = now().timestamp()
+        return None
+    session.pop("staff", None)
+    if request.method != "GET" or request.headers.get("HX-Request") or "/events/" in request.path:
+        abort(401, _("Please log in as staff."))
+    return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+
+
+async def session_valid() -> bool:
+    """A staff session not idle too long, not too old, and not ended by a logout or a new password since."""
     if staff() is None:
-        if request.method != "GET" or request.headers.get("HX-Request") or "/events/" in request.path:
-            abort(401, _("Please log in as staff."))
-        return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
-    return None
+        return False
+    at = now().timestamp()
+    if at - session.get("seen", 0) > IDLE.total_seconds() or at - session.get("since", 0) > LIFETIME.total_seconds():
+        return False
+    return session.get("version") == await store().staff_session_version(staff())
 
 
 def safe_next(target: str | None) -> str:
     """Only ever go back to a staff page of this site."""
     return target if target and target.startswith("/admin") and not target.startswith("//") else url_for("admin.index")
-
-
-def blocked_for(address: str) -> float:
-    """Seconds until this address may try again (0 when it may)."""
-    recent = failures()[address]
-    while recent and recent[0] < time.monotonic() - WINDOW:
-        recent.popleft()
-    return WINDOW - (time.monotonic() - recent[0]) if len(recent) >= ATTEMPTS else 0
 
 
 @bp.get("/login")
@@ -61,28 +78,32 @@ async def login():
 
 @bp.post("/login")
 async def log_in():
-    """Check the password; too many failures from one address wait a while."""
-    address = request.remote_addr or "?"
-    wait = blocked_for(address)
-    if wait:
+    """Check the password; too many attempts from one address, or at one name, wait a while."""
+    form = await request.form
+    username, password = form.get("username", "").strip()[:100], form.get("password", "")
+    keys = [f"address:{client_address()}", f"name:{username.lower()}"]
+    # Counted before the password is checked, in the database: parallel guesses and other processes count too.
+    counts = await service().count_login(keys, WINDOW)
+    blocked = [left for attempts, left in counts if attempts > ATTEMPTS]
+    if blocked:
+        wait = max(blocked).total_seconds()
         return await render_template("login.html", next=safe_next(None), error=_(
             "Too many failed attempts. Try again in %(minutes)s minutes.", minutes=int(wait // 60) + 1)), 429, {
             "Retry-After": str(int(wait) + 1)}
-    form = await request.form
-    username, password = form.get("username", "").strip(), form.get("password", "")
-    stored = await store().staff_password_hash(username) if username else None
-    if not stored or not check_password_hash(stored, password):
-        failures()[address].append(time.monotonic())
+    if not await password_matches(await store().staff_password_hash(username) if username else None, password):
         return await render_template("login.html", next=safe_next(form.get("next")),
                                      error=_("Wrong name or password."), username=username), 401
-    failures().pop(address, None)
+    await service().forget_logins(keys)
     session.clear()
-    session["staff"] = username
+    at = now().timestamp()
+    session.update(staff=username, version=await store().staff_session_version(username), since=at, seen=at)
     return redirect(safe_next(form.get("next")), 303)
 
 
 @bp.post("/logout")
 async def log_out():
-    """Forget the staff session."""
+    """End the staff member's sessions, this one and any copy of its cookie."""
+    if await session_valid():
+        await service().end_staff_sessions(staff())
     session.clear()
     return redirect(url_for("auth.login"), 303)

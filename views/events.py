@@ -6,12 +6,13 @@ from collections import Counter
 from collections.abc import Awaitable, Callable
 from types import SimpleNamespace
 
-from quart import Blueprint, Quart, abort, current_app, make_response, render_template, request, url_for
+from quart import Blueprint, Quart, abort, current_app, make_response, render_template, url_for
 
 from booking import topics
 from booking.hub import Render
 
 from . import i18n
+from .clients import client_group
 from .i18n import gettext as _
 from .lookups import parse_day
 from .runtime import hub, store
@@ -80,7 +81,7 @@ async def slot_stream(slot_id: int):
 async def stream(*names: str):
     """An event stream on these topics: the current state first, then every change."""
     the_hub, locale, config = hub(), i18n.current(), current_app.config
-    client, streams = request.remote_addr, open_streams()
+    client, streams = client_group(), open_streams()
     if not streams.admit(client, config):
         return _("Too many requests. Please wait a moment and try again."), 429, {"Retry-After": "30"}
     prelude = retry(config["SSE_RETRY_MS"])

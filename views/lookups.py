@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 
-from quart import abort
+from quart import abort, request
 from werkzeug.routing import IntegerConverter
 
 from booking.model import MAX_ID, Booking, Resource, Slot, Venue, parse_party_size
@@ -22,14 +23,31 @@ class IdConverter(IntegerConverter):
         super().__init__(map, min=1, max=MAX_ID)
 
 
+FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2199, 12, 31)  # a day page's neighbours stay valid dates
+
+
 def parse_day(text: str) -> date:
     """A YYYY-MM-DD date from a URL or form, or a 400 that says what was wrong."""
     try:
-        if len(text) == 10 and text[4] == text[7] == "-":
-            return date.fromisoformat(text)
+        if len(text) == 10 and text[4] == text[7] == "-" and FIRST_DAY <= (day := date.fromisoformat(text)) <= LAST_DAY:
+            return day
     except ValueError:
         pass
     abort(400, _("“%(text)s” is not a date. Use the form YYYY-MM-DD.", text=text[:40]))
+
+
+def whole_number(text: str, digits: int = 6) -> int | None:
+    """A non-negative whole number in ASCII digits (int() would take '²' or '٣'), else None."""
+    return int(text) if re.fullmatch(rf"[0-9]{{1,{digits}}}", text or "") else None
+
+
+async def refuse_nul() -> None:
+    """Before every request: a NUL in the path, query or form is refused (PostgreSQL's text cannot hold it)."""
+    values = [request.path, *request.args.values()]
+    if request.method == "POST" and request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        values += (await request.form).values()
+    if any("\x00" in v for v in values):
+        abort(400, _("The request could not be understood."))
 
 
 def parse_party(raw: str, resource: Resource) -> object:

@@ -7,6 +7,7 @@ from .i18n import N_, gettext
 PROBLEMS = {
     ("name", "required"): N_("Please enter your name."),
     ("name", "too_long"): N_("That name is too long (100 characters at most)."),
+    ("name", "invalid"): N_("Please write the name in letters (no control or invisible characters)."),
     ("contact", "required"): N_("Please enter a phone number or an e-mail address."),
     ("contact", "too_long"): N_("That contact is too long (200 characters at most)."),
     ("contact", "invalid"): N_("That does not look like a phone number or an e-mail address."),

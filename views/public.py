@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import base64
+import hmac
 import re
 import secrets
 from datetime import date, timedelta
 
-from quart import Blueprint, abort, redirect, render_template, request, url_for
+from quart import Blueprint, abort, current_app, redirect, render_template, request, url_for
 
 from booking import topics
 from booking.model import (
@@ -15,7 +17,7 @@ from booking.model import (
 )
 from booking.service import Invalid
 
-from . import messages
+from . import csrf, messages
 from .events import EVENTS, fragment, stream
 from .fragments import htmx_asked, htmx_swap
 from .i18n import gettext as _
@@ -25,6 +27,26 @@ from .runtime import now, service, store
 bp = Blueprint("public", __name__)
 
 IDEMPOTENCY_KEY = re.compile(r"[A-Za-z0-9_-]{8,64}")
+
+
+def form_key() -> str:
+    """An idempotency key for one load of the booking form, signed for this session: 16 hex digits + 22."""
+    token = secrets.token_hex(8)
+    return token + key_signature(token)
+
+
+def key_signature(token: str) -> str:
+    digest = hmac.new(current_app.config["SECRET_KEY"].encode(), f"{token}:{csrf.token()}".encode(), "sha256")
+    return base64.urlsafe_b64encode(digest.digest()[:16]).decode().rstrip("=")
+
+
+def issued_key(sent: str) -> str | None:
+    """The form's key as stored (scoped to the form), if this server issued it to this session; else a 400."""
+    if not sent:
+        return None
+    if len(sent) != 38 or not hmac.compare_digest(key_signature(sent[:16]), sent[16:]):
+        abort(400, _("This form has expired. Please go back, reload the page and try again."))
+    return f"form:{sent[:16]}"
 
 
 # -- fragments: the same contexts for the page, the htmx answer and the SSE message
@@ -120,7 +142,7 @@ async def render_form(slot, venue, resource, *, status=200, form=None, problems=
     """The form page, or just the form when htmx posted it (swapped in place)."""
     context = dict(
         slot_context(slot, venue, resource), form=form or {}, problems=problems or {}, notice=notice,
-        alternatives=alternatives, idempotency_key=idempotency_key or secrets.token_urlsafe(16),
+        alternatives=alternatives, idempotency_key=idempotency_key or form_key(),
     )
     if htmx_asked() and request.method == "POST":
         return await htmx_swap("_booking_form.html", context, "booking-form", status)
@@ -132,15 +154,15 @@ async def create_booking(slot_id: int):
     """Book, then show the confirmation; or the form again with what went wrong."""
     slot, venue, resource = await public_slot_or_404(slot_id)
     form = await request.form
-    key = form.get("idempotency_key", "")
-    key = key if IDEMPOTENCY_KEY.fullmatch(key) else None
+    sent = form.get("idempotency_key", "")
+    key = issued_key(sent)
     fields = {name: form.get(name, "") for name in ("name", "contact", "party_size")}
     party_size = parse_party(fields["party_size"], resource)
     try:
         booking, _slot = await service().book(resource, slot.id, fields["name"], fields["contact"], party_size,
                                               idempotency_key=key)
     except Invalid as invalid:
-        return await render_form(slot, venue, resource, status=422, form=fields, idempotency_key=key,
+        return await render_form(slot, venue, resource, status=422, form=fields, idempotency_key=sent,
                                  problems=messages.problem_messages(invalid.problems, resource.max_party))
     except (SlotFull, SlotUnavailable) as refused:
         latest = await store().slot(slot.id)
@@ -148,7 +170,7 @@ async def create_booking(slot_id: int):
         nearby = await store().free_slots_near(latest, size, now())
         notice = messages.slot_full() if isinstance(refused, SlotFull) else messages.slot_unavailable()
         return await render_form(latest, venue, resource, status=409, form=fields, notice=notice,
-                                 alternatives=nearby, idempotency_key=key)
+                                 alternatives=nearby, idempotency_key=sent)
     return redirect(url_for("public.booking", reference=booking.reference, token=booking.cancel_token), 303)
 
 

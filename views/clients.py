@@ -1,0 +1,50 @@
+"""Who a request comes from (through proxies only when they are trusted), and links that leave the site."""
+
+from __future__ import annotations
+
+import ipaddress
+
+from quart import current_app, request, url_for
+
+
+def trusted_proxies() -> set[str]:
+    """SLOTCAST_TRUSTED_PROXIES: the addresses of our own proxies, comma-separated (none by default)."""
+    return {p.strip() for p in str(current_app.config.get("TRUSTED_PROXIES") or "").split(",") if p.strip()}
+
+
+def client_address() -> str:
+    """The client's address: the peer's, or, when the peer is a trusted proxy, the last address it was handed
+    by someone it does not trust (X-Forwarded-For lists each hop; anything left of that is the client's say)."""
+    peer, trusted = request.remote_addr or "?", trusted_proxies()
+    if peer not in trusted:
+        return peer
+    hops = [h.strip() for h in request.headers.get("X-Forwarded-For", "").split(",") if h.strip()]
+    for hop in reversed(hops):
+        if hop not in trusted:
+            return hop
+    return peer
+
+
+def client_group() -> str:
+    """The client for per-client caps: its address, or its /64 for IPv6 (one household or phone has many)."""
+    address = client_address()
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    return str(ipaddress.ip_network(f"{ip}/64", strict=False)) if ip.version == 6 else address
+
+
+def https() -> bool:
+    """Whether the client reached us over HTTPS (directly, or through a trusted proxy that says so)."""
+    if request.scheme == "https":
+        return True
+    return request.remote_addr in trusted_proxies() and request.headers.get("X-Forwarded-Proto") == "https"
+
+
+def public_url(endpoint: str, **values) -> str:
+    """A link meant to be kept or shared: absolute on SLOTCAST_PUBLIC_URL when set, else a path (never built
+    from the request's Host header, which the client chooses)."""
+    path = url_for(endpoint, **values)
+    base = current_app.config.get("PUBLIC_URL")
+    return f"{base.rstrip('/')}{path}" if base else path
