@@ -45,6 +45,7 @@ DEFAULTS = dict(
     PUBLIC_URL=None,  # e.g. https://book.example.org: links that leave the site (a booking's manage link) use it
     TRUSTED_PROXIES="",  # our own proxies' addresses, comma-separated: only they may say X-Forwarded-For/-Proto
     MAX_CONTENT_LENGTH=64 * 1024,
+    BOOKINGS_PER_MINUTE=60,  # booking attempts per client address (0: no limit); many people share a clinic's Wi-Fi
 )
 
 

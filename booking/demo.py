@@ -16,7 +16,8 @@ def weekly(days: range | tuple[int, ...], opens: str, closes: str, minutes: int,
 async def seed(store: Store) -> None:
     """Create the demo venues (call on an empty database)."""
     every_day, weekdays, not_monday = range(7), range(6), range(1, 7)
-    harbour = await store.add_venue("harbour-kitchen", "Harbour Kitchen", "restaurant", "Europe/London")
+    harbour = await store.add_venue("harbour-kitchen", "Harbour Kitchen", "restaurant", "Europe/London",
+                                    per_person_limit=2)
     await store.add_resource(
         harbour, "window-tables", "Window tables",
         weekly(not_monday, "12:00", "15:00", 30, 12) + weekly(not_monday, "18:00", "22:30", 30, 16),
@@ -24,14 +25,15 @@ async def seed(store: Store) -> None:
     await store.add_resource(
         harbour, "terrace", "Terrace", weekly(every_day, "11:00", "21:00", 60, 20),
         max_party=8, horizon_days=30, min_notice_minutes=30)
-    clinic = await store.add_venue("riverside-clinic", "Riverside Clinic", "clinic", "Asia/Shanghai")
+    clinic = await store.add_venue("riverside-clinic", "Riverside Clinic", "clinic", "Asia/Shanghai", per_person_limit=1)
+    release = dict(release_days_before=7, release_time=time(8))  # 放号: each day opens a week ahead at 08:00
     await store.add_resource(
         clinic, "cardiology-wang", "Cardiology — Dr. Wang",
         weekly(weekdays, "08:00", "12:00", 30, 5) + weekly(weekdays, "13:30", "17:00", 30, 4),
-        max_party=1, horizon_days=14)
+        max_party=1, horizon_days=14, **release)
     await store.add_resource(
         clinic, "paediatrics-li", "Paediatrics — Dr. Li",
-        weekly(every_day, "08:00", "12:00", 60, 8), max_party=1, horizon_days=14)
-    barber = await store.add_venue("corner-barber", "Corner Barber", "barber", "America/New_York")
+        weekly(every_day, "08:00", "12:00", 60, 8), max_party=1, horizon_days=14, **release)
+    barber = await store.add_venue("corner-barber", "Corner Barber", "barber", "America/New_York", per_person_limit=1)
     await store.add_resource(
         barber, "chair-1", "Chair 1", weekly(not_monday, "09:00", "19:00", 30, 1), max_party=1, horizon_days=21)

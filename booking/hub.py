@@ -129,6 +129,9 @@ class Hub:
     async def _render_once(self, topic: str, locale: str, version: int) -> Render:
         self.renders += 1
         render = await self._render(topic, locale, version)
+        if render.valid_until is not None and render.valid_until <= self._clock.now():
+            log.warning("a render of %s expired as it was made; kept until the data changes", topic)
+            render = render._replace(valid_until=None)
         if render.valid_until is not None:
             if not self._expiries or render.valid_until < self._expiries[0][0]:
                 self._timer.set()

@@ -102,4 +102,17 @@ MIGRATIONS = [
     ALTER TABLE staff ADD COLUMN session_version INTEGER NOT NULL DEFAULT 1;
     ALTER TABLE bookings ADD COLUMN request_fingerprint TEXT;
     """,
+    # 4: release rules (放号), per-person limits
+    """
+    ALTER TABLE resources ADD COLUMN release_days_before INTEGER CHECK (release_days_before >= 0);
+    ALTER TABLE resources ADD COLUMN release_time TEXT;
+    ALTER TABLE venues ADD COLUMN per_person_limit INTEGER NOT NULL DEFAULT 0 CHECK (per_person_limit >= 0);
+    CREATE TABLE person_days (
+        contact_key TEXT NOT NULL,
+        resource_id INTEGER NOT NULL REFERENCES resources(id),
+        local_date {date} NOT NULL,
+        active INTEGER NOT NULL CHECK (active >= 0),
+        PRIMARY KEY (contact_key, resource_id, local_date)
+    );
+    """,
 ]

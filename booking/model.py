@@ -48,6 +48,26 @@ class IdempotencyMismatch(BookingError):
     code = "idempotency_mismatch"
 
 
+class NotOpenYet(BookingError):
+    """The slot's day is not released yet: it opens at `opens_at`."""
+
+    code = "not_open_yet"
+
+    def __init__(self, opens_at: datetime):
+        super().__init__(opens_at)
+        self.opens_at = opens_at
+
+
+class LimitReached(BookingError):
+    """This contact holds as many bookings of this resource on this day as the venue allows (`limit`)."""
+
+    code = "limit_reached"
+
+    def __init__(self, limit: int):
+        super().__init__(limit)
+        self.limit = limit
+
+
 class Duplicate(BookingError):
     """Something with that slug exists already."""
 
@@ -104,6 +124,12 @@ class Resource:
     rules: tuple[OpeningRule, ...] = ()
     exceptions: tuple[DayException, ...] = ()
     archived: bool = False
+    release_days_before: int | None = None  # with release_time: day D opens N days before, at T (放号)
+    release_time: time | None = None
+
+
+RESOURCE_SETTINGS = ("name", "max_party", "horizon_days", "min_notice_minutes", "release_days_before",
+                     "release_time", "archived")
 
 
 @dataclass(frozen=True)
@@ -117,6 +143,7 @@ class Venue:
     timezone: str
     resources: tuple[Resource, ...] = ()
     archived: bool = False
+    per_person_limit: int = 0  # active bookings one contact may hold per resource and day (0: no limit)
 
     def resource(self, key: str | int) -> Resource | None:
         """The venue's resource with this slug (str) or id (int), if any."""
@@ -201,6 +228,17 @@ def horizon(resource: Resource, timezone: str, now: datetime) -> date:
     return local_today(timezone, now) + timedelta(days=resource.horizon_days)
 
 
+def opens_at(slot: Slot, resource: Resource, timezone: str) -> datetime:
+    """When the public may book this slot: its day enters the horizon at midnight, or is released (放号) later."""
+    tz = ZoneInfo(timezone)
+    moment = datetime.combine(slot.local_date - timedelta(days=resource.horizon_days), time(), tz)
+    if resource.release_days_before is not None and resource.release_time is not None:
+        release = datetime.combine(slot.local_date - timedelta(days=resource.release_days_before),
+                                   resource.release_time, tz)
+        moment = max(moment, release)
+    return moment
+
+
 def slot_state(slot: Slot, resource: Resource, timezone: str, now: datetime, for_staff: bool = False) -> str:
     """OPEN, FULL, CLOSED, PAST (over, or inside the minimum notice) or NOT_YET (beyond the horizon).
 
@@ -210,7 +248,7 @@ def slot_state(slot: Slot, resource: Resource, timezone: str, now: datetime, for
         return CLOSED
     if slot.ends_at <= now if for_staff else slot.starts_at < bookable_from(resource, now):
         return PAST
-    if not for_staff and slot.local_date > horizon(resource, timezone, now):
+    if not for_staff and now < opens_at(slot, resource, timezone):
         return NOT_YET
     return OPEN if slot.remaining else FULL
 
@@ -220,10 +258,25 @@ def state_changes_at(slot: Slot, resource: Resource, timezone: str, now: datetim
     """The next moment the clock alone changes `slot_state` (None: not before the data changes)."""
     state = slot_state(slot, resource, timezone, now, for_staff)
     if state == NOT_YET:
-        return next_midnight(timezone, now)
+        return opens_at(slot, resource, timezone)
     if state in (OPEN, FULL):
         return slot.ends_at if for_staff else slot.starts_at - timedelta(minutes=resource.min_notice_minutes)
     return None
+
+
+COUNTDOWN_STEPS = ((timedelta(days=2), timedelta(days=1)), (timedelta(hours=2), timedelta(hours=1)),
+                   (timedelta(minutes=1), timedelta(minutes=1)), (timedelta(), timedelta(seconds=10)))
+
+
+def countdown(until: datetime, now: datetime) -> tuple[int, timedelta, datetime]:
+    """A countdown to `until` as shown: (whole units left, the unit, when that number changes).
+
+    Coarse far away, finer near the moment: days, then hours, then minutes, then ten seconds.
+    """
+    left = max(until - now, timedelta())
+    unit = next(unit for above, unit in COUNTDOWN_STEPS if left >= above)
+    count = -(-left // unit)  # rounded up: "in 1 min" until the last second of it
+    return count, unit, until - max(count - 1, 0) * unit
 
 
 def valid_until(*moments: datetime | None) -> datetime | None:
@@ -256,6 +309,14 @@ def called_recently(entries: list[tuple[Booking, Slot]], limit: int = 5) -> list
     """The last `limit` tickets called, newest first."""
     called = [(b, s) for b, s in entries if b.status == "confirmed" and b.called_at]
     return sorted(called, key=lambda e: e[0].called_at, reverse=True)[:limit]
+
+
+def contact_key(contact: str) -> str:
+    """A contact as the per-person limit compares it: an e-mail address lower-cased, a phone number's digits."""
+    contact = clean_text(contact)
+    if "@" in contact:
+        return contact.lower()
+    return ("+" if contact.startswith("+") else "") + "".join(c for c in contact if c.isdigit())
 
 
 def place_in_line(entries: list[tuple[Booking, Slot]], booking_id: int) -> int | None:

@@ -6,7 +6,8 @@ import hashlib
 from datetime import date, timedelta
 
 from .model import (
-    Booking, BookingError, DayException, NotFound, OpeningRule, Resource, Slot, Venue, booking_problems, clean_text,
+    RESOURCE_SETTINGS, Booking, BookingError, DayException, NotFound, OpeningRule, Resource, Slot, Venue,
+    booking_problems, clean_text,
 )
 from .store import Store
 
@@ -29,14 +30,17 @@ class Service:
         self.clock = clock
 
     async def book(self, resource: Resource, slot_id: int, name: str, contact: str, party_size: object,
-                   idempotency_key: str | None = None, for_staff: bool = False) -> tuple[Booking, Slot]:
-        """Book places in a slot of `resource`; raises Invalid, NotFound, SlotUnavailable or SlotFull."""
+                   idempotency_key: str | None = None, for_staff: bool = False,
+                   over_limit: bool = False) -> tuple[Booking, Slot]:
+        """Book places in a slot of `resource`; raises Invalid, NotFound, NotOpenYet, SlotUnavailable,
+        LimitReached or SlotFull. Only staff may book `over_limit` (the venue's per-person limit)."""
         problems = booking_problems(name, contact, party_size, resource.max_party)
         if problems:
             raise Invalid(problems)
         name, contact = clean_text(name), clean_text(contact)
         return await self.store.book(slot_id, name, contact, party_size, self.clock.now(), idempotency_key,
-                                     for_staff=for_staff, fingerprint=fingerprint(slot_id, name, contact, party_size))
+                                     for_staff=for_staff, fingerprint=fingerprint(slot_id, name, contact, party_size),
+                                     over_limit=for_staff and over_limit)
 
     async def cancel(self, reference: str, token: str) -> tuple[Booking, Slot]:
         """Cancel a booking with its secret token; raises NotFound or Forbidden."""
@@ -70,30 +74,34 @@ class Service:
         """A called ticket missed its turn (过号): back into the line."""
         return await self.store.requeue(booking_id, self.clock.now())
 
-    async def add_venue(self, slug: str, name: str, kind: str, timezone: str) -> int:
+    async def add_venue(self, slug: str, name: str, kind: str, timezone: str, per_person_limit: int = 0) -> int:
         """A new venue (raises Duplicate when the slug is taken)."""
-        return await self.store.add_venue(slug, name, kind, timezone)
+        return await self.store.add_venue(slug, name, kind, timezone, per_person_limit)
 
-    async def edit_venue(self, venue: Venue, name: str, kind: str, timezone: str, archived: bool) -> None:
+    async def edit_venue(self, venue: Venue, name: str, kind: str, timezone: str, archived: bool,
+                         per_person_limit: int | None = None) -> None:
         """A venue's new details; its pages follow at once."""
-        await self.store.update_venue(venue.id, name, kind, timezone, archived)
+        limit = venue.per_person_limit if per_person_limit is None else per_person_limit
+        await self.store.update_venue(venue.id, name, kind, timezone, archived, limit)
 
-    async def add_resource(self, venue: Venue, slug: str, name: str, max_party: int, horizon_days: int,
-                           min_notice_minutes: int, rules: list[OpeningRule], exceptions: list[DayException]) -> int:
-        """A new resource with its schedule and its slots, in one transaction (raises Duplicate)."""
-        return await self.store.add_resource(
-            venue.id, slug, name, rules, exceptions=exceptions, max_party=max_party, horizon_days=horizon_days,
-            min_notice_minutes=min_notice_minutes, now=self.clock.now())
+    async def add_resource(self, venue: Venue, slug: str, name: str, rules: list[OpeningRule],
+                           exceptions: list[DayException] = (), **settings) -> int:
+        """A new resource with its schedule and its slots, in one transaction (raises Duplicate).
 
-    async def edit_resource(self, resource: Resource, name: str, max_party: int, horizon_days: int,
-                            min_notice_minutes: int, archived: bool, rules: list[OpeningRule],
-                            exceptions: list[DayException]) -> list[date]:
-        """A resource's details and schedule, its slots regenerated with them in one transaction.
-
-        Raises CapacityConflict (and changes nothing) when a booked slot would lose room, move or vanish.
+        `settings`: max_party, horizon_days, min_notice_minutes, release_days_before, release_time.
         """
-        return await self.store.edit_resource(resource.id, name, max_party, horizon_days, min_notice_minutes,
-                                              archived, rules, exceptions, self.clock.now())
+        return await self.store.add_resource(venue.id, slug, name, rules, exceptions=exceptions,
+                                             now=self.clock.now(), **settings)
+
+    async def edit_resource(self, resource: Resource, rules: list[OpeningRule] | None = None,
+                            exceptions: list[DayException] | None = None, **changes) -> list[date]:
+        """A resource's settings (`changes` to RESOURCE_SETTINGS) and schedule (unchanged when None), its slots
+        regenerated with them in one transaction. Raises CapacityConflict (changing nothing) when a booked slot
+        would lose room, move or vanish."""
+        settings = {k: getattr(resource, k) for k in RESOURCE_SETTINGS} | changes
+        return await self.store.edit_resource(
+            resource.id, settings, list(resource.rules if rules is None else rules),
+            list(resource.exceptions if exceptions is None else exceptions), self.clock.now())
 
     async def set_staff_password(self, username: str, password_hash: str) -> None:
         """Create a staff account or change its password (its open sessions end)."""
@@ -107,8 +115,8 @@ class Service:
         """Log a staff account out everywhere."""
         await self.store.end_staff_sessions(username)
 
-    async def count_login(self, keys: list[str], window: timedelta) -> list[tuple[int, timedelta]]:
-        """Count a login attempt under each key before the password is checked: (attempts, time left) per key."""
+    async def count_attempt(self, keys: list[str], window: timedelta) -> list[tuple[int, timedelta]]:
+        """Count an attempt (a login, a booking) under each key, before acting on it: (attempts, time left) per key."""
         now = self.clock.now()
         return [(n, start + window - now) for n, start in await self.store.count_attempt(keys, now, window)]
 

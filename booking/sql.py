@@ -20,7 +20,7 @@ from . import schedule, topics
 from .migrations import MIGRATIONS
 from .model import (
     CLOSED, NOT_YET, PAST, Booking, CapacityConflict, DayException, Duplicate, Forbidden, IdempotencyMismatch,
-    NotFound, OpeningRule,
+    RESOURCE_SETTINGS, LimitReached, NotFound, NotOpenYet, OpeningRule, contact_key, opens_at,
     Resource, Slot, SlotFull, SlotUnavailable, Venue, local_today, new_cancel_token, new_reference, slot_state,
     waiting_line,
 )
@@ -145,33 +145,32 @@ class SqlStore:
         """The venue that owns a resource."""
         return await self.db.read(_venue, OF_RESOURCE, {"resource_id": resource_id})
 
-    async def add_venue(self, slug: str, name: str, kind: str, timezone: str) -> int:
+    async def add_venue(self, slug: str, name: str, kind: str, timezone: str, per_person_limit: int = 0) -> int:
         """Create a venue; returns its id (Duplicate if the slug is taken)."""
-        return await self._write(_add_venue, slug, name, kind, timezone)
+        return await self._write(_add_venue, slug, name, kind, timezone, per_person_limit)
 
-    async def update_venue(self, venue_id: int, name: str, kind: str, timezone: str, archived: bool) -> None:
+    async def update_venue(self, venue_id: int, name: str, kind: str, timezone: str, archived: bool,
+                           per_person_limit: int = 0) -> None:
         """Change a venue's details."""
-        await self._write(_update_venue, venue_id, name, kind, timezone, archived)
+        await self._write(_update_venue, venue_id, name, kind, timezone, archived, per_person_limit)
 
     async def add_resource(self, venue_id: int, slug: str, name: str, rules: list[OpeningRule], *,
-                           exceptions: list[DayException] = (), max_party: int = 1, horizon_days: int = 14,
-                           min_notice_minutes: int = 0, now: datetime | None = None) -> int:
-        """Create a resource with its schedule, and its slots when given `now`; returns its id (or Duplicate)."""
-        return await self._write(_add_resource, venue_id, slug, name, rules, exceptions,
-                                 dict(max_party=max_party, horizon_days=horizon_days,
-                                      min_notice_minutes=min_notice_minutes), now)
+                           exceptions: list[DayException] = (), now: datetime | None = None, **settings) -> int:
+        """Create a resource with its schedule (and its slots when given `now`); returns its id (or Duplicate).
 
-    async def edit_resource(self, resource_id: int, name: str, max_party: int, horizon_days: int,
-                            min_notice_minutes: int, archived: bool, rules: list[OpeningRule],
+        `settings`: any of RESOURCE_SETTINGS but the name (max_party=1, horizon_days=14, … by default).
+        """
+        return await self._write(_add_resource, venue_id, slug, rules, exceptions,
+                                 columns({"max_party": 1, "horizon_days": 14, **settings, "name": name}), now)
+
+    async def edit_resource(self, resource_id: int, settings: dict, rules: list[OpeningRule],
                             exceptions: list[DayException], now: datetime) -> list[date]:
-        """Save a resource's details and schedule and regenerate its slots with them, in one transaction.
+        """Save a resource's settings and schedule and regenerate its slots with them, in one transaction.
 
         Returns the days whose slots changed; raises CapacityConflict (changing nothing) when a booked slot
         would be left with less room than it holds.
         """
-        details = dict(name=name, max_party=max_party, horizon_days=horizon_days,
-                       min_notice_minutes=min_notice_minutes, archived=archived)
-        return await self._write(_edit_resource, resource_id, details, rules, exceptions, now)
+        return await self._write(_edit_resource, resource_id, columns(settings), rules, exceptions, now)
 
     async def set_schedule(self, resource_id: int, rules: list[OpeningRule], exceptions: list[DayException],
                            now: datetime) -> list[date]:
@@ -208,16 +207,16 @@ class SqlStore:
     # -- bookings
 
     async def book(self, slot_id: int, name: str, contact: str, party_size: int, now: datetime,
-                   idempotency_key: str | None = None, for_staff: bool = False,
-                   fingerprint: str = "") -> tuple[Booking, Slot]:
-        """Book `party_size` places, or raise NotFound / SlotUnavailable / SlotFull. One transaction.
+                   idempotency_key: str | None = None, for_staff: bool = False, fingerprint: str = "",
+                   over_limit: bool = False) -> tuple[Booking, Slot]:
+        """Book `party_size` places, or raise NotFound / NotOpenYet / SlotUnavailable / LimitReached / SlotFull.
 
-        A key seen before answers with its booking when `fingerprint` (of the request) is the same,
-        and raises IdempotencyMismatch when it is not.
+        One transaction. A key seen before answers with its booking when `fingerprint` (of the request) is the
+        same, and raises IdempotencyMismatch when it is not. Staff may book `over_limit` (the per-person limit).
         """
         key = (idempotency_key, fingerprint)
         try:
-            return await self._write(_book, slot_id, name, contact, party_size, now, key, for_staff)
+            return await self._write(_book, slot_id, name, contact, party_size, now, key, (for_staff, over_limit))
         except KeyTaken:
             return await self.db.read(_replay, *key)
 
@@ -342,29 +341,40 @@ async def _venue(tx: Tx, where: str, params: dict) -> Venue | None:
     return found[0] if found else None
 
 
-async def _add_venue(tx: Tx, slug: str, name: str, kind: str, timezone: str) -> int:
+async def _add_venue(tx: Tx, slug: str, name: str, kind: str, timezone: str, limit: int) -> int:
     try:
         return await tx.fetch_value(
-            "INSERT INTO venues (slug, name, kind, timezone) VALUES (:slug, :name, :kind, :timezone) RETURNING id",
-            slug=slug, name=name, kind=kind, timezone=timezone)
+            "INSERT INTO venues (slug, name, kind, timezone, per_person_limit)"
+            " VALUES (:slug, :name, :kind, :timezone, :limit) RETURNING id",
+            slug=slug, name=name, kind=kind, timezone=timezone, limit=limit)
     except UniqueViolation:
         raise Duplicate(slug) from None
 
 
-async def _update_venue(tx: Tx, venue_id: int, name: str, kind: str, timezone: str, archived: bool) -> None:
-    await tx.execute("UPDATE venues SET name = :name, kind = :kind, timezone = :timezone, archived = :archived"
-                     " WHERE id = :id", id=venue_id, name=name, kind=kind, timezone=timezone, archived=archived)
+async def _update_venue(tx: Tx, venue_id: int, name: str, kind: str, timezone: str, archived: bool,
+                        limit: int) -> None:
+    await tx.execute("UPDATE venues SET name = :name, kind = :kind, timezone = :timezone, archived = :archived,"
+                     " per_person_limit = :limit WHERE id = :id", id=venue_id, name=name, kind=kind,
+                     timezone=timezone, archived=archived, limit=limit)
     resource_ids = [r["id"] for r in await tx.fetch("SELECT id FROM resources WHERE venue_id = :id", id=venue_id)]
     await tx.changed(topics.clock(venue_id), *(t for r in resource_ids for t in topics.of_resource(r)))
 
 
-async def _add_resource(tx: Tx, venue_id: int, slug: str, name: str, rules, exceptions, numbers: dict,
+def columns(settings: dict) -> dict:
+    """A resource's settings as its columns hold them (only known names: they go into the SQL text)."""
+    unknown = set(settings) - set(RESOURCE_SETTINGS)
+    if unknown:
+        raise ValueError(f"not a resource setting: {sorted(unknown)}")
+    return {k: hhmm(v) if isinstance(v, time) else v for k, v in settings.items()}
+
+
+async def _add_resource(tx: Tx, venue_id: int, slug: str, rules, exceptions, settings: dict,
                         now: datetime | None) -> int:
     try:
         resource_id = await tx.fetch_value(
-            "INSERT INTO resources (venue_id, slug, name, max_party, horizon_days, min_notice_minutes)"
-            " VALUES (:venue_id, :slug, :name, :max_party, :horizon_days, :min_notice_minutes) RETURNING id",
-            venue_id=venue_id, slug=slug, name=name, **numbers)
+            f"INSERT INTO resources (venue_id, slug, {', '.join(settings)})"
+            f" VALUES (:venue_id, :slug, {', '.join(f':{k}' for k in settings)}) RETURNING id",
+            venue_id=venue_id, slug=slug, **settings)
     except UniqueViolation:
         raise Duplicate(slug) from None
     await _save_schedule(tx, resource_id, rules, exceptions)
@@ -517,18 +527,31 @@ async def _replay(tx: Tx, key: str | None, fingerprint: str) -> tuple[Booking, S
 
 
 async def _book(tx: Tx, slot_id: int, name: str, contact: str, party_size: int, now: datetime,
-                idempotency: tuple[str | None, str], for_staff: bool) -> tuple[Booking, Slot]:
-    key, fingerprint = idempotency
+                idempotency: tuple[str | None, str], staff: tuple[bool, bool]) -> tuple[Booking, Slot]:
+    (key, fingerprint), (for_staff, over_limit) = idempotency, staff
     if done := await _replay(tx, key, fingerprint):
         return done
     slot = await _slot(tx, slot_id)
     if slot is None:
         raise NotFound(slot_id)
-    row = await tx.fetch_one("SELECT r.*, v.timezone FROM resources r JOIN venues v ON v.id = r.venue_id"
-                             " WHERE r.id = :id", id=slot.resource_id)
-    if slot_state(slot, build(Resource, row), row["timezone"], now, for_staff) in (CLOSED, PAST, NOT_YET):
+    row = await tx.fetch_one("SELECT r.*, v.timezone, v.per_person_limit FROM resources r"
+                             " JOIN venues v ON v.id = r.venue_id WHERE r.id = :id", id=slot.resource_id)
+    resource = build(Resource, row)
+    state = slot_state(slot, resource, row["timezone"], now, for_staff)
+    if state == NOT_YET:
+        raise NotOpenYet(opens_at(slot, resource, row["timezone"]))
+    if state in (CLOSED, PAST):
         raise SlotUnavailable(slot_id)
-    await tx.changed(*topics.of_slot(slot))  # before the row lock, to hold it briefly
+    await tx.changed(*topics.of_slot(slot))  # before the row locks, to hold them briefly
+    limit = 0 if over_limit else row["per_person_limit"]
+    # The per-person limit, like the capacity, is one conditional statement: exact under any concurrency.
+    if await tx.fetch_value(
+        "INSERT INTO person_days (contact_key, resource_id, local_date, active) VALUES (:person, :resource_id, :day, 1)"
+        " ON CONFLICT (contact_key, resource_id, local_date) DO UPDATE SET active = person_days.active + 1"
+        " WHERE :limit = 0 OR person_days.active < :limit RETURNING active",
+        person=contact_key(contact), resource_id=slot.resource_id, day=slot.local_date, limit=limit,
+    ) is None:
+        raise LimitReached(limit)
     # The capacity check lives in this statement, never in Python. Exact under READ COMMITTED too:
     # a concurrent booker waits for the row, then re-checks the condition on the new count.
     after = await tx.fetch_one("UPDATE slots SET booked = booked + :n WHERE id = :id AND booked + :n <= capacity"
@@ -573,6 +596,9 @@ async def _cancel(tx: Tx, reference: str, token: str, now: datetime) -> tuple[Bo
         return booking, slot, False
     await tx.execute("UPDATE bookings SET status = 'cancelled', cancelled_at = :now WHERE id = :id",
                      now=now, id=booking.id)
+    await tx.execute("UPDATE person_days SET active = active - 1 WHERE contact_key = :person"
+                     " AND resource_id = :resource_id AND local_date = :day AND active > 0",
+                     person=contact_key(booking.contact), resource_id=slot.resource_id, day=slot.local_date)
     await tx.changed(*topics.of_slot(slot))
     row = await tx.fetch_one("UPDATE slots SET booked = booked - :n WHERE id = :id RETURNING *",
                              n=booking.party_size, id=slot.id)

@@ -555,8 +555,7 @@ async def test_staff_book_for_a_caller(admin, store, venue, slot, tomorrow):
 async def test_staff_can_book_inside_the_minimum_notice_the_public_cannot(admin, app, store, venue, slot, tomorrow,
                                                                          service):
     tables = venue.resource("tables")
-    await service.edit_resource(tables, tables.name, tables.max_party, tables.horizon_days, 3 * 24 * 60, False,
-                                list(tables.rules), list(tables.exceptions))
+    await service.edit_resource(tables, min_notice_minutes=3 * 24 * 60)
     assert (await public_booking(app, slot.id)).status_code == 409
     response = await act(admin, f"/admin/resources/{tables.id}/bookings", slot_id=str(slot.id), name=NAME,
                          contact=CONTACT, party_size="1")

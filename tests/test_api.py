@@ -52,7 +52,8 @@ async def test_slots_of_a_day_have_times_with_offsets_and_counts(client, store, 
     assert body["date"] == tomorrow.isoformat()
     assert [s["id"] for s in body["slots"]] == [s.id for s in expected] and len(expected) == 12
     first = body["slots"][0]
-    assert set(first) == {"id", "start", "end", "capacity", "booked", "remaining"}
+    assert set(first) == {"id", "start", "end", "capacity", "booked", "remaining", "opens_at"}
+    assert first["opens_at"] is None  # open now
     start, end = datetime.fromisoformat(first["start"]), datetime.fromisoformat(first["end"])
     assert first["start"].endswith("+00:00") and start.utcoffset() == timedelta(0)
     assert start == datetime.combine(tomorrow, datetime.min.time(), UTC).replace(hour=8)

@@ -8,6 +8,7 @@ Run: .venv/bin/python -m pytest tests/test_browser_staff.py -q -s   (needs Debia
 
 from __future__ import annotations
 
+import itertools
 import time
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
@@ -24,6 +25,8 @@ from test_browser import (  # noqa: F401  (browser and new_page are fixtures, us
     open_live,
     record_delay,
 )
+
+PEOPLE = itertools.count(1)  # a new contact per booking: the demo venues limit bookings per person
 
 pytestmark = pytest.mark.browser
 
@@ -239,7 +242,7 @@ def test_public_booking_appears_on_kiosk_and_staff_board_live(server, target, ne
 def test_call_next_on_the_board_shows_on_the_kiosk(server, target, new_page):
     """Staff press "Call next" with a room: the kiosk shows that ticket and room in its calling area, live."""
     slot = today_slot(server, target)
-    server.post_json("/api/v1/bookings", {"slot_id": slot["id"], "name": "Queue Walker", "contact": "q@example.org",
+    server.post_json("/api/v1/bookings", {"slot_id": slot["id"], "name": "Queue Walker", "contact": f"q{next(PEOPLE)}@example.org",
                                           "party_size": 1})  # someone is waiting, whatever ran before
     kiosk, panel = open_kiosk(new_page, server, target, viewport={"width": 1920, "height": 1080})
     board = open_board(new_page, server, target, viewport={"width": 1440, "height": 900})
@@ -296,7 +299,7 @@ def test_a_burst_of_bookings_converges_on_kiosk_and_board(server, target, new_pa
     booked = [free[i % len(free)]["id"] for i in range(4)]
     watch(kiosk, "burst", panel, "data-left-today", str(before - len(booked)))
     for slot_id in booked:
-        server.post_json("/api/v1/bookings", {"slot_id": slot_id, "name": "Burst Booker", "contact": "b@example.org",
+        server.post_json("/api/v1/bookings", {"slot_id": slot_id, "name": "Burst Booker", "contact": f"b{next(PEOPLE)}@example.org",
                                               "party_size": 1})
     seen_at(kiosk, "burst")
     truth = {s["id"]: s["remaining"] for s in bookable_today(server, target, room=0)}
@@ -347,7 +350,7 @@ def test_kiosk_survives_a_server_restart(server, target, new_page):
 
     watch(kiosk, "after-restart", panel, "data-left-today", str(before - party))
     booking = server.post_json("/api/v1/bookings", {"slot_id": slot["id"], "name": "After Restart",
-                                                    "contact": "r@example.org", "party_size": party})
+                                                    "contact": f"r{next(PEOPLE)}@example.org", "party_size": party})
     answered = time.time() * 1000
     assert booking["status"] == "confirmed"
     delay = seen_at(kiosk, "after-restart") - answered

@@ -4,6 +4,7 @@ heartbeats and dead peers, SIGTERM with 1,000 open streams, and kill -9 in the m
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import re
 import signal
@@ -16,6 +17,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from live_server import LiveServer, raise_open_files_limit
 
+PEOPLE = itertools.count(1)  # a new contact per booking: the demo venues limit bookings per person
+
 VENUE, RESOURCE = "harbour-kitchen", "terrace"  # demo: open every day 11:00-21:00, 20 places an hour
 TOMORROW = (datetime.now(ZoneInfo("Europe/London")) + timedelta(days=1)).date().isoformat()
 TCP_REPAIR = 19  # close a socket without a FIN or RST: the peer vanishes as a phone leaving the network does
@@ -26,8 +29,8 @@ async def server(tmp_path):
     """A started server; tests that need other settings make their own."""
     servers = []
 
-    async def make(**config) -> LiveServer:
-        servers.append(await LiveServer(tmp_path, **config).astart())
+    async def make(**config) -> LiveServer:  # the load comes from one address: no booking rate per address
+        servers.append(await LiveServer(tmp_path, **{"BOOKINGS_PER_MINUTE": 0, **config}).astart())
         return servers[-1]
 
     yield make
@@ -100,7 +103,7 @@ async def slot_ids(port: int, day: str = TOMORROW) -> list[int]:
 
 async def book(port: int, slot_id: int, party_size: int = 1) -> tuple[int, dict]:
     return await request(port, "POST", "/api/v1/bookings",
-                         {"slot_id": slot_id, "name": "Load Test", "contact": "load@example.com", "party_size": party_size})
+                         {"slot_id": slot_id, "name": "Load Test", "contact": f"load{next(PEOPLE)}@example.com", "party_size": party_size})
 
 
 async def open_many(port: int, path: str, count: int, sources: list[str]) -> list[Stream]:

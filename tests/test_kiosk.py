@@ -113,7 +113,7 @@ async def test_unknown_or_archived_venue_kiosk_is_404(client, store, clinic):
 
 async def test_archived_resource_has_no_panel(client, service, clinic):
     dr_wang = clinic.resource("dr-wang")
-    await service.edit_resource(dr_wang, dr_wang.name, 1, 3, 0, True, list(dr_wang.rules), [])
+    await service.edit_resource(dr_wang, archived=True)
     html = await text(await client.get("/kiosk/town-clinic"))
     assert re.findall(r'<section id="panel-(\d+)"', html) == [str(clinic.resource("dr-li").id)]
     assert "Dr Wang" not in html

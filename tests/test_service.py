@@ -29,7 +29,8 @@ async def service(tmp_path, heard):
 @pytest.fixture
 async def venue(service):
     venue_id = await service.add_venue("v", "Venue", "clinic", "UTC")
-    await service.add_resource(await service.store.venue("v"), "desk", "Desk", 2, 3, 30, RULES, [])
+    await service.add_resource(await service.store.venue("v"), "desk", "Desk", RULES, max_party=2, horizon_days=3,
+                               min_notice_minutes=30)
     assert venue_id
     return await service.store.venue("v")
 
@@ -86,11 +87,11 @@ async def test_editing_a_resource_saves_and_regenerates_in_one_transaction(servi
     slot = (await service.store.slots_for_day(desk.id, day))[0]
     await service.book(desk, slot.id, "Ann", "12345", 2)
     with pytest.raises(CapacityConflict):  # fewer places than booked: nothing saved, not even the name
-        await service.edit_resource(desk, "Renamed", 2, 3, 30, False, [OpeningRule(d, time(9), time(17), 60, 1)
-                                                                        for d in range(7)], [])
+        await service.edit_resource(desk, [OpeningRule(d, time(9), time(17), 60, 1) for d in range(7)],
+                                    name="Renamed")
     assert (await service.store.venue("v")).resource("desk") == desk
     heard.clear()
-    days = await service.edit_resource(desk, "Desk", 2, 5, 30, False, RULES, [])
+    days = await service.edit_resource(desk, horizon_days=5)
     assert days == [NOON.date() + timedelta(days=n) for n in (4, 5)]  # a raised horizon: the new days at once
     assert len(await service.store.slots_for_day(desk.id, NOON.date() + timedelta(days=5))) == 8
     assert heard == [(f"day:{desk.id}:", f"slot:{desk.id}:", f"board:{desk.id}:", f"panel:{desk.id}",

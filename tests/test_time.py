@@ -23,8 +23,7 @@ def clock():
 async def tables(service, venue):
     """The bistro's tables, booked online up to 30 minutes ahead."""
     tables = venue.resource("tables")
-    await service.edit_resource(tables, tables.name, tables.max_party, tables.horizon_days, 30, False,
-                                list(tables.rules), [])
+    await service.edit_resource(tables, min_notice_minutes=30)
     return tables
 
 

@@ -62,11 +62,11 @@ async def http_error(error: HTTPException):
     """A clear message: a JSON error for the API, a page otherwise."""
     custom = error.description != type(error).description  # abort(code, message) was given a message
     message = error.description if custom else i18n.gettext(DEFAULT_MESSAGES.get(error.code, "Something went wrong."))
-    # A 405 must name the methods that work (werkzeug's MethodNotAllowed knows them; this new response drops them).
-    allow = {"Allow": ", ".join(error.valid_methods)} if getattr(error, "valid_methods", None) else {}
+    # This new response keeps what the error's own would say: a 405's Allow, a 429's Retry-After.
+    kept = {k: v for k, v in error.get_headers() if k in ("Allow", "Retry-After")}
     if wants_json():
-        return jsonify(error=message, code=CODES.get(error.code, "error")), error.code, allow
-    return await render_template("error.html", status=error.code, message=message), error.code, allow
+        return jsonify(error=message, code=CODES.get(error.code, "error")), error.code, kept
+    return await render_template("error.html", status=error.code, message=message), error.code, kept
 
 
 async def unexpected_error(error: Exception):

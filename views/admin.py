@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import re
-from datetime import date, timedelta
+from datetime import date, time, timedelta
 from zoneinfo import ZoneInfo, available_timezones
 
 from quart import Blueprint, abort, redirect, render_template, request, session, url_for
 
 from booking import rules_text, topics
 from booking.model import (
-    KINDS, CapacityConflict, Duplicate, NotFound, Resource, SlotFull, SlotUnavailable, Venue, bookings_by_slot,
+    KINDS, CapacityConflict, Duplicate, LimitReached, NotFound, Resource, SlotFull, SlotUnavailable, Venue, bookings_by_slot,
     called_recently, local_today, slot_state, state_changes_at, valid_until, waiting_line,
 )
 from booking.service import Invalid
@@ -122,7 +122,7 @@ async def create_booking(resource_id: int):
     try:
         _booking, slot = await service().book(
             resource, slot.id, form.get("name", ""), form.get("contact", ""),
-            parse_party(form.get("party_size", "1"), resource), for_staff=True)
+            parse_party(form.get("party_size", "1"), resource), for_staff=True, over_limit=form.get("over_limit") == "1")
     except Invalid as invalid:
         problems = messages.problem_messages(invalid.problems, resource.max_party)
         return await after_action(slot, " ".join(problems.values()), 422)
@@ -130,6 +130,9 @@ async def create_booking(resource_id: int):
         return await after_action(slot, _("That slot has no room for that many places."), 409)
     except SlotUnavailable:
         return await after_action(slot, _("That slot is closed or over."), 409)
+    except LimitReached as refused:
+        return await after_action(slot, messages.limit_reached(refused.limit) + " " + _(
+            "Tick “over the limit” to book all the same."), 409)
     return await after_action(slot)
 
 
@@ -195,8 +198,11 @@ async def call_next(resource_id: int):
 
 def venue_fields(form) -> tuple[dict, dict]:
     """The venue form's values, and field -> problem."""
-    values = {k: form.get(k, "").strip() for k in ("slug", "name", "kind", "timezone")}
+    values = {k: form.get(k, "").strip() for k in ("slug", "name", "kind", "timezone", "per_person_limit")}
     problems = {}
+    limit = whole_number(values["per_person_limit"] or "0")
+    if limit is None or limit > 50:
+        problems["per_person_limit"] = _("A whole number from %(low)s to %(high)s.", low=0, high=50)
     if not SLUG.fullmatch(values["slug"]):
         problems["slug"] = _("Use 1-40 lower-case letters, digits and dashes.")
     if not 0 < len(values["name"]) <= 100:
@@ -216,7 +222,8 @@ async def new_venue():
         values, problems = venue_fields(await request.form)
         if not problems:
             try:
-                await service().add_venue(values["slug"], values["name"], values["kind"], values["timezone"])
+                await service().add_venue(values["slug"], values["name"], values["kind"], values["timezone"],
+                                          int(values["per_person_limit"] or 0))
                 return redirect(url_for("admin.index"), 303)
             except Duplicate:
                 problems["slug"] = _("That slug is taken.")
@@ -228,38 +235,64 @@ async def new_venue():
 async def edit_venue(venue: str):
     """Change a venue's name, kind, time zone; archive it."""
     found = await venue_or_404(venue, include_archived=True)
-    values, problems = dict(slug=found.slug, name=found.name, kind=found.kind, timezone=found.timezone), {}
+    values = dict(slug=found.slug, name=found.name, kind=found.kind, timezone=found.timezone,
+                  per_person_limit=str(found.per_person_limit))
+    problems = {}
     if request.method == "POST":
         form = await request.form
         values, problems = venue_fields({**form, "slug": found.slug})
         if not problems:
             await service().edit_venue(found, values["name"], values["kind"], values["timezone"],
-                                       form.get("archived") == "1")
+                                       form.get("archived") == "1", int(values["per_person_limit"] or 0))
             return redirect(url_for("admin.index"), 303)
     return await render_template("admin/venue_form.html", venue=found, values=values, problems=problems,
                                  kinds=KINDS), 422 if problems else 200
 
 
-def resource_fields(form) -> tuple[dict, dict, tuple]:
-    """The resource form's values, field -> problem, and the parsed (rules, exceptions)."""
-    values = {k: form.get(k, "").strip() for k in ("slug", "name", "max_party", "horizon_days",
-                                                  "min_notice_minutes", "schedule")}
-    problems = {}
+RESOURCE_FIELDS = ("slug", "name", "max_party", "horizon_days", "min_notice_minutes", "release_days_before",
+                   "release_time", "schedule")
+NUMBERS = (("max_party", 1, 100), ("horizon_days", 1, 365), ("min_notice_minutes", 0, 10080))
+
+
+def resource_values(resource: Resource) -> dict:
+    """The resource form filled in from a resource."""
+    return dict(slug=resource.slug, name=resource.name, max_party=str(resource.max_party),
+                horizon_days=str(resource.horizon_days), min_notice_minutes=str(resource.min_notice_minutes),
+                release_days_before="" if resource.release_days_before is None else str(resource.release_days_before),
+                release_time=resource.release_time.isoformat("minutes") if resource.release_time else "",
+                schedule=rules_text.to_text(resource.rules, resource.exceptions))
+
+
+def resource_fields(form) -> tuple[dict, dict, dict, tuple]:
+    """The resource form's values, field -> problem, the settings they make, and the parsed (rules, exceptions)."""
+    values = {k: form.get(k, "").strip() for k in RESOURCE_FIELDS}
+    problems, settings = {}, {"name": values["name"]}
     if not SLUG.fullmatch(values["slug"]):
         problems["slug"] = _("Use 1-40 lower-case letters, digits and dashes.")
     if not 0 < len(values["name"]) <= 100:
         problems["name"] = _("Please enter a name (100 characters at most).")
-    for field, low, high in (("max_party", 1, 100), ("horizon_days", 1, 365), ("min_notice_minutes", 0, 10080)):
-        number = whole_number(values[field])
-        if number is None or not low <= number <= high:
+    for field, low, high in NUMBERS:
+        settings[field] = whole_number(values[field])
+        if settings[field] is None or not low <= settings[field] <= high:
             problems[field] = _("A whole number from %(low)s to %(high)s.", low=low, high=high)
+    settings["release_days_before"] = days = whole_number(values["release_days_before"])
+    settings["release_time"] = at = clock_time(values["release_time"])
+    if values["release_days_before"] and (days is None or days > 365):
+        problems["release_days_before"] = _("Leave empty, or a whole number from %(low)s to %(high)s.", low=0, high=365)
+    elif (days is None) != (at is None):
+        problems["release_time"] = _("A release needs both: how many days before, and the time (HH:MM).")
     parsed = ([], [])
     try:
         parsed = rules_text.parse(values["schedule"])
     except rules_text.RuleProblem as problem:
         problems["schedule"] = _("Line %(line)s could not be read. Write for example: mon-fri 08:00-12:00 30 5",
                                  line=problem.line)
-    return values, problems, parsed
+    return values, problems, settings, parsed
+
+
+def clock_time(text: str) -> time | None:
+    """An HH:MM time of day, or None."""
+    return time(int(text[:2]), int(text[3:])) if re.fullmatch(r"([01][0-9]|2[0-3]):[0-5][0-9]", text) else None
 
 
 @bp.route("/venues/<venue>/resources/new", methods=["GET", "POST"])
@@ -269,11 +302,11 @@ async def new_resource(venue: str):
     values = dict(max_party="1", horizon_days="14", min_notice_minutes="0", schedule="mon-fri 09:00-17:00 30 1")
     problems = {}
     if request.method == "POST":
-        values, problems, (rules, exceptions) = resource_fields(await request.form)
+        values, problems, settings, (rules, exceptions) = resource_fields(await request.form)
         if not problems:
             try:
-                await service().add_resource(found, values["slug"], values["name"], *numbers(values), rules,
-                                             exceptions)
+                await service().add_resource(found, values["slug"], settings.pop("name"), rules, exceptions,
+                                             **settings)
                 return redirect(url_for("admin.index"), 303)
             except Duplicate:
                 problems["slug"] = _("That slug is taken.")
@@ -281,27 +314,19 @@ async def new_resource(venue: str):
                                  problems=problems), 422 if problems else 200
 
 
-def numbers(values: dict) -> tuple[int, int, int]:
-    """The resource form's checked numbers: max party, horizon days, minimum notice minutes."""
-    return int(values["max_party"]), int(values["horizon_days"]), int(values["min_notice_minutes"])
-
-
 @bp.route("/resources/<id:resource_id>/edit", methods=["GET", "POST"])
 async def edit_resource(resource_id: int):
     """Change a resource and its schedule; future slots follow at once, bookings stay."""
     venue, resource = await resource_by_id_or_404(resource_id)
-    values = dict(slug=resource.slug, name=resource.name, max_party=str(resource.max_party),
-                  horizon_days=str(resource.horizon_days), min_notice_minutes=str(resource.min_notice_minutes),
-                  schedule=rules_text.to_text(resource.rules, resource.exceptions))
-    problems, status = {}, 200
+    values, problems, status = resource_values(resource), {}, 200
     if request.method == "POST":
         form = await request.form
-        values, problems, (rules, exceptions) = resource_fields({**form, "slug": resource.slug})
+        values, problems, settings, (rules, exceptions) = resource_fields({**form, "slug": resource.slug})
         status = 422
         if not problems:
             try:
-                await service().edit_resource(resource, values["name"], *numbers(values),
-                                              form.get("archived") == "1", rules, exceptions)
+                await service().edit_resource(resource, rules, exceptions, archived=form.get("archived") == "1",
+                                              **settings)
                 return redirect(url_for("admin.index"), 303)
             except CapacityConflict as conflict:
                 zone = ZoneInfo(venue.timezone)

@@ -3,24 +3,34 @@
 from __future__ import annotations
 
 import json
+from zoneinfo import ZoneInfo
 
 from quart import Blueprint, abort, jsonify, request
+from werkzeug.exceptions import TooManyRequests
 
-from booking.model import Forbidden, IdempotencyMismatch, NotFound, Slot, SlotFull, SlotUnavailable
+from booking.model import (
+    NOT_YET, Forbidden, IdempotencyMismatch, LimitReached, NotFound, NotOpenYet, Resource, Slot, SlotFull,
+    SlotUnavailable, Venue, opens_at, slot_state,
+)
 from booking.service import Invalid
 
 from . import messages
+from .clients import within_booking_rate
 from .i18n import gettext as _
 from .lookups import parse_day, public_slot_or_404, resource_or_404, venue_or_404
 from .public import IDEMPOTENCY_KEY
-from .runtime import service, store
+from .runtime import now, service, store
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
 
-def slot_json(slot: Slot) -> dict:
+def slot_json(slot: Slot, venue: Venue, resource: Resource) -> dict:
+    """A slot for integrators; `opens_at` is when the public may book it, while that is still to come (else null)."""
+    zone, at = ZoneInfo(venue.timezone), now()
+    opens = opens_at(slot, resource, venue.timezone) if slot_state(slot, resource, venue.timezone, at) == NOT_YET else None
     return {"id": slot.id, "start": slot.starts_at.isoformat(), "end": slot.ends_at.isoformat(),
-            "capacity": slot.capacity, "booked": slot.booked, "remaining": slot.remaining}
+            "capacity": slot.capacity, "booked": slot.booked, "remaining": slot.remaining,
+            "opens_at": opens and opens.astimezone(zone).isoformat()}
 
 
 def error(status: int, code: str, message: str, **extra):
@@ -66,7 +76,8 @@ async def slots(venue: str, resource: str):
     if "date" not in request.args:
         abort(400, _("Add ?date=YYYY-MM-DD."))
     day = parse_day(request.args["date"])
-    return jsonify(date=day.isoformat(), slots=[slot_json(s) for s in await store().slots_for_day(res.id, day)])
+    slots = await store().slots_for_day(res.id, day)
+    return jsonify(date=day.isoformat(), slots=[slot_json(s, found, res) for s in slots])
 
 
 @bp.post("/bookings")
@@ -77,7 +88,9 @@ async def create_booking():
     if not isinstance(slot_id, int) or isinstance(slot_id, bool):
         return error(422, "invalid", _("Some fields are not valid."),
                      fields=messages.problem_messages({"slot_id": "not_a_number"}))
-    slot, _venue, resource = await public_slot_or_404(slot_id)
+    slot, venue, resource = await public_slot_or_404(slot_id)
+    if wait := await within_booking_rate():
+        raise TooManyRequests(_("Too many bookings from your network. Please try again in a minute."), retry_after=wait)
     key = request.headers.get("Idempotency-Key", body.get("idempotency_key"))
     if key is not None and not (isinstance(key, str) and IDEMPOTENCY_KEY.fullmatch(key)):
         return error(422, "invalid", _("The idempotency key must be 8 to 64 letters, digits, - or _."))
@@ -94,6 +107,11 @@ async def create_booking():
         return error(409, "slot_full", _("This slot has no room left for that many places."))
     except SlotUnavailable:
         return error(409, "slot_unavailable", _("This slot can no longer be booked."))
+    except NotOpenYet as refused:
+        return error(409, "not_open_yet", messages.not_open_yet(refused.opens_at, venue.timezone),
+                     opens_at=refused.opens_at.astimezone(ZoneInfo(venue.timezone)).isoformat())
+    except LimitReached as refused:
+        return error(409, "limit_reached", messages.limit_reached(refused.limit), limit=refused.limit)
     except IdempotencyMismatch:
         return error(422, "idempotency_mismatch", _("This idempotency key was used for a different booking request."))
     except NotFound:

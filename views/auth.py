@@ -83,7 +83,7 @@ async def log_in():
     username, password = form.get("username", "").strip()[:100], form.get("password", "")
     keys = [f"address:{client_address()}", f"name:{username.lower()}"]
     # Counted before the password is checked, in the database: parallel guesses and other processes count too.
-    counts = await service().count_login(keys, WINDOW)
+    counts = await service().count_attempt(keys, WINDOW)
     blocked = [left for attempts, left in counts if attempts > ATTEMPTS]
     if blocked:
         wait = max(blocked).total_seconds()

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import ipaddress
+from datetime import timedelta
 
 from quart import current_app, request, url_for
+
+from .runtime import service
 
 
 def trusted_proxies() -> set[str]:
@@ -48,3 +51,15 @@ def public_url(endpoint: str, **values) -> str:
     path = url_for(endpoint, **values)
     base = current_app.config.get("PUBLIC_URL")
     return f"{base.rstrip('/')}{path}" if base else path
+
+
+async def within_booking_rate() -> float:
+    """Count a booking attempt from this client; 0 when it may go on, else the seconds until it may.
+
+    SLOTCAST_BOOKINGS_PER_MINUTE per client address, counted in the database so that every process shares it.
+    """
+    limit = int(current_app.config["BOOKINGS_PER_MINUTE"])
+    if not limit:
+        return 0
+    [(attempts, left)] = await service().count_attempt([f"book:{client_address()}"], timedelta(minutes=1))
+    return max(left.total_seconds(), 1) if attempts > limit else 0

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from .i18n import N_, gettext
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from .i18n import N_, gettext, long_date, ngettext
 
 PROBLEMS = {
     ("name", "required"): N_("Please enter your name."),
@@ -29,6 +32,29 @@ def slot_full() -> str:
 
 def slot_unavailable() -> str:
     return gettext("This slot can no longer be booked. Here are the nearest free ones.")
+
+
+def not_open_yet(opens_at: datetime, timezone: str) -> str:
+    local = opens_at.astimezone(ZoneInfo(timezone))
+    return gettext("This day opens for booking on %(day)s at %(time)s.", day=long_date(local.date()),
+                   time=local.strftime("%H:%M"))
+
+
+def countdown(count: int, unit: timedelta) -> str:
+    """'in 3 days', 'in 5 h', 'in 12 min', 'in 40 s'."""
+    if unit >= timedelta(days=1):
+        return ngettext("in %(num)s day", "in %(num)s days", count, num=count)
+    if unit >= timedelta(hours=1):
+        return gettext("in %(num)s h", num=count)
+    if unit >= timedelta(minutes=1):
+        return gettext("in %(num)s min", num=count)
+    return gettext("in %(num)s s", num=count * 10) if count > 1 else gettext("in a few seconds")
+
+
+def limit_reached(limit: int) -> str:
+    return ngettext("One person may hold %(num)s booking of this a day, and you hold it already.",
+                    "One person may hold %(num)s bookings of this a day, and you hold them already.", limit,
+                    num=limit)
 
 
 KINDS = {"restaurant": N_("Restaurant"), "clinic": N_("Clinic"), "barber": N_("Barber")}

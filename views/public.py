@@ -7,18 +7,22 @@ import hmac
 import re
 import secrets
 from datetime import date, timedelta
+from zoneinfo import ZoneInfo
 
 from quart import Blueprint, abort, current_app, redirect, render_template, request, url_for
+from werkzeug.exceptions import TooManyRequests
 
 from booking import topics
 from booking.model import (
-    Forbidden, NotFound, Resource, Slot, SlotFull, SlotUnavailable, Venue, called_recently, horizon,
-    local_today, place_in_line, slot_state, state_changes_at, valid_until,
+    NOT_YET, Forbidden, LimitReached, NotFound, NotOpenYet, Resource, Slot, SlotFull, SlotUnavailable, Venue,
+    called_recently, countdown, horizon, local_today, opens_at, place_in_line, slot_state, state_changes_at,
+    valid_until,
 )
 from booking.service import Invalid
 
 from . import csrf, messages
 from .events import EVENTS, fragment, stream
+from .clients import within_booking_rate
 from .fragments import htmx_asked, htmx_swap
 from .i18n import gettext as _
 from .lookups import booking_with_token, parse_day, parse_party, public_slot_or_404, resource_or_404, venue_or_404
@@ -53,10 +57,16 @@ def issued_key(sent: str) -> str | None:
 
 
 def slot_states(venue: Venue, resource: Resource, slots: list[Slot]) -> dict:
-    """Each slot's state for the public now, and until when those states hold."""
+    """Each slot's state for the public now, when the next of them opens (放号) with its countdown, and until when
+    all that holds."""
     at = now()
-    return dict(states={s.id: slot_state(s, resource, venue.timezone, at) for s in slots},
-                valid_until=valid_until(*(state_changes_at(s, resource, venue.timezone, at) for s in slots)))
+    states = {s.id: slot_state(s, resource, venue.timezone, at) for s in slots}
+    opening = min((opens_at(s, resource, venue.timezone) for s in slots if states[s.id] == NOT_YET), default=None)
+    count, unit, recount_at = countdown(opening, at) if opening else (0, None, None)
+    return dict(states=states, opens=opening and opening.astimezone(ZoneInfo(venue.timezone)),
+                countdown=opening and messages.countdown(count, unit),
+                valid_until=valid_until(recount_at, *(state_changes_at(s, resource, venue.timezone, at)
+                                                      for s in slots)))
 
 
 async def day_context(venue: Venue, resource: Resource, day: date) -> dict:
@@ -153,6 +163,8 @@ async def render_form(slot, venue, resource, *, status=200, form=None, problems=
 async def create_booking(slot_id: int):
     """Book, then show the confirmation; or the form again with what went wrong."""
     slot, venue, resource = await public_slot_or_404(slot_id)
+    if wait := await within_booking_rate():
+        raise TooManyRequests(_("Too many bookings from your network. Please try again in a minute."), retry_after=wait)
     form = await request.form
     sent = form.get("idempotency_key", "")
     key = issued_key(sent)
@@ -164,6 +176,11 @@ async def create_booking(slot_id: int):
     except Invalid as invalid:
         return await render_form(slot, venue, resource, status=422, form=fields, idempotency_key=sent,
                                  problems=messages.problem_messages(invalid.problems, resource.max_party))
+    except (NotOpenYet, LimitReached) as refused:
+        notice = (messages.limit_reached(refused.limit) if isinstance(refused, LimitReached)
+                  else messages.not_open_yet(refused.opens_at, venue.timezone))
+        return await render_form(slot, venue, resource, status=409, form=fields, notice=notice, idempotency_key=sent,
+                                 alternatives=None)
     except (SlotFull, SlotUnavailable) as refused:
         latest = await store().slot(slot.id)
         size = party_size if isinstance(party_size, int) and party_size > 0 else 1
