@@ -9,6 +9,7 @@ import resource
 import secrets
 import signal
 import socket
+from datetime import timedelta
 from pathlib import Path
 
 import click
@@ -45,7 +46,9 @@ DEFAULTS = dict(
     PUBLIC_URL=None,  # e.g. https://book.example.org: links that leave the site (a booking's manage link) use it
     TRUSTED_PROXIES="",  # our own proxies' addresses, comma-separated: only they may say X-Forwarded-For/-Proto
     MAX_CONTENT_LENGTH=64 * 1024,
-    BOOKINGS_PER_MINUTE=60,  # booking attempts per client address (0: no limit); many people share a clinic's Wi-Fi
+    BOOKINGS_PER_MINUTE=60,
+    OFFER_MINUTES=10,  # a place freed for the waitlist is held this long for the one it is offered to
+    OFFER_CHECK_SECONDS=5,  # how often offers past their time are passed on  # booking attempts per client address (0: no limit); many people share a clinic's Wi-Fi
 )
 
 
@@ -77,7 +80,8 @@ def create_app(config: dict | None = None, clock=None) -> Quart:
     async def start() -> None:
         hub = Hub(renderer(app), clock=clock, heartbeat=float(app.config["HEARTBEAT_SECONDS"]), ping=PING,
                   farewell=FAREWELL)
-        store = open_store(app.config["DATABASE_URL"], ROOT, notify=hub.notify)
+        store = open_store(app.config["DATABASE_URL"], ROOT, notify=hub.notify,
+                           offer_for=timedelta(minutes=float(app.config["OFFER_MINUTES"])))
         await store.open()
         service = Service(store, clock)
         if app.config["DEMO"] and not await store.venues():
@@ -91,6 +95,7 @@ def create_app(config: dict | None = None, clock=None) -> Quart:
         # Own tasks, not add_background_task: Quart would wait for those before after_serving runs.
         loops = [asyncio.create_task(hub.beat()), asyncio.create_task(hub.expire()),
                  asyncio.create_task(keep_slots_ahead(store, hub, clock, app.config)),
+                 asyncio.create_task(pass_on_offers(service, hub, app.config)),
                  asyncio.create_task(relay_changes(store, hub))]
         app.extensions["slotcast"] = Runtime(store, service, hub, clock, loops)
 
@@ -109,6 +114,12 @@ async def keep_slots_ahead(store: Store, hub: Hub, clock, config) -> None:
     """Create new days' slots as days pass, so every resource stays bookable to its horizon."""
     while await hub.running_after(float(config["SLOT_REFRESH_SECONDS"])):
         await store.extend_slots(clock.now())
+
+
+async def pass_on_offers(service: Service, hub: Hub, config) -> None:
+    """Waitlist offers past their time pass to the next in line (every process may do it: each offer once)."""
+    while await hub.running_after(float(config["OFFER_CHECK_SECONDS"])):
+        await service.expire_offers()
 
 
 async def relay_changes(store: Store, hub: Hub) -> None:

@@ -115,4 +115,22 @@ MIGRATIONS = [
         PRIMARY KEY (contact_key, resource_id, local_date)
     );
     """,
+    # 5: the waitlist (候补): places held for an offer
+    """
+    ALTER TABLE slots ADD COLUMN held INTEGER NOT NULL DEFAULT 0 CHECK (held >= 0);
+    CREATE TABLE waitlist (
+        id {id},
+        reference TEXT NOT NULL UNIQUE,
+        cancel_token TEXT NOT NULL,
+        slot_id INTEGER NOT NULL REFERENCES slots(id),
+        name TEXT NOT NULL,
+        contact TEXT NOT NULL,
+        party_size INTEGER NOT NULL CHECK (party_size > 0),
+        status TEXT NOT NULL CHECK (status IN ('waiting', 'offered', 'booked', 'expired', 'left')),
+        created_at {ts} NOT NULL,
+        offered_until {ts},
+        booking_id INTEGER REFERENCES bookings(id)
+    );
+    CREATE INDEX waitlist_by_slot ON waitlist (slot_id, status);
+    """,
 ]

@@ -68,6 +68,18 @@ class LimitReached(BookingError):
         self.limit = limit
 
 
+class SlotAvailable(BookingError):
+    """The slot has room for the party: book it rather than wait."""
+
+    code = "slot_available"
+
+
+class OfferGone(BookingError):
+    """The waitlist entry holds no offer (any more): it expired, was taken up, or never came."""
+
+    code = "offer_expired"
+
+
 class Duplicate(BookingError):
     """Something with that slug exists already."""
 
@@ -172,11 +184,12 @@ class Slot:
     capacity: int
     booked: int
     closed: bool = False
+    held: int = 0  # places held for a waitlist offer: taken to everyone else
 
     @property
     def remaining(self) -> int:
         """Places still free (0 when closed)."""
-        return 0 if self.closed else self.capacity - self.booked
+        return 0 if self.closed else self.capacity - self.booked - self.held
 
 
 @dataclass(frozen=True)
@@ -290,6 +303,27 @@ def now_and_next(slots: list[Slot], now: datetime) -> tuple[Slot | None, Slot | 
     current = ahead[0] if ahead and ahead[0].starts_at <= now else None
     coming = [s for s in ahead if s is not current]
     return current, coming[0] if coming else None, ahead
+
+
+@dataclass(frozen=True)
+class WaitlistEntry:
+    """Someone waiting for a place in a full slot; `offered` holds places for them until `offered_until`."""
+
+    id: int
+    reference: str
+    slot_id: int
+    name: str
+    contact: str
+    party_size: int
+    status: str  # waiting, offered, booked, expired, left
+    created_at: datetime
+    cancel_token: str = field(default="", repr=False)
+    offered_until: datetime | None = None
+    booking_id: int | None = None
+
+    def token_matches(self, token: str | None) -> bool:
+        """True when `token` is this entry's secret (compared in constant time)."""
+        return bool(token) and hmac.compare_digest(token.encode(), self.cancel_token.encode())
 
 
 def ticket_label(letter: str, number: int | None) -> str:

@@ -78,7 +78,8 @@ def reconcile(existing: list[Slot], planned: list[SlotPlan], now: datetime) -> R
     by_start = {p.starts_at: p for p in planned}
     for slot in existing:
         plan = by_start.get(slot.starts_at)
-        if slot.booked and (plan is None or plan.ends_at != slot.ends_at or plan.capacity < slot.booked):
+        taken = slot.booked + slot.held  # held places are promised to a waitlist offer
+        if taken and (plan is None or plan.ends_at != slot.ends_at or plan.capacity < taken):
             result.conflicts.append(slot)
         elif plan is None:
             result.remove.append(slot.id)

@@ -7,7 +7,7 @@ from datetime import date, timedelta
 
 from .model import (
     RESOURCE_SETTINGS, Booking, BookingError, DayException, NotFound, OpeningRule, Resource, Slot, Venue,
-    booking_problems, clean_text,
+    WaitlistEntry, booking_problems, clean_text,
 )
 from .store import Store
 
@@ -55,8 +55,29 @@ class Service:
         return await self.cancel(found[0].reference, found[0].cancel_token)
 
     async def close_slot(self, slot_id: int, closed: bool) -> Slot:
-        """Close a slot to new bookings, or reopen it."""
-        return await self.store.set_slot_closed(slot_id, closed)
+        """Close a slot to new bookings, or reopen it (its free places are offered to its waitlist first)."""
+        return await self.store.set_slot_closed(slot_id, closed, self.clock.now())
+
+    async def join_waitlist(self, resource: Resource, slot_id: int, name: str, contact: str,
+                            party_size: object) -> tuple[WaitlistEntry, int]:
+        """Wait for a place in a full slot; raises Invalid, NotFound, SlotAvailable, LimitReached, …"""
+        problems = booking_problems(name, contact, party_size, resource.max_party)
+        if problems:
+            raise Invalid(problems)
+        return await self.store.join_waitlist(slot_id, clean_text(name), clean_text(contact), party_size,
+                                              self.clock.now())
+
+    async def accept_offer(self, reference: str, token: str) -> tuple[Booking, Slot]:
+        """Take up the place a waitlist offer holds: it becomes a booking."""
+        return await self.store.accept_offer(reference, token, self.clock.now())
+
+    async def leave_waitlist(self, reference: str, token: str) -> WaitlistEntry:
+        """Stop waiting; a place held for this entry passes on."""
+        return await self.store.leave_waitlist(reference, token, self.clock.now())
+
+    async def expire_offers(self) -> int:
+        """Offers whose time is up pass to the next in line (or back to the public)."""
+        return await self.store.expire_offers(self.clock.now())
 
     async def mark(self, booking_id: int, attendance: str | None) -> tuple[Booking, Slot]:
         """Mark a booking checked in or no-show (None clears the mark)."""

@@ -20,7 +20,8 @@ from . import schedule, topics
 from .migrations import MIGRATIONS
 from .model import (
     CLOSED, NOT_YET, PAST, Booking, CapacityConflict, DayException, Duplicate, Forbidden, IdempotencyMismatch,
-    RESOURCE_SETTINGS, LimitReached, NotFound, NotOpenYet, OpeningRule, contact_key, opens_at,
+    RESOURCE_SETTINGS, LimitReached, NotFound, NotOpenYet, OfferGone, OpeningRule, SlotAvailable, WaitlistEntry,
+    contact_key, opens_at,
     Resource, Slot, SlotFull, SlotUnavailable, Venue, local_today, new_cancel_token, new_reference, slot_state,
     waiting_line,
 )
@@ -105,9 +106,11 @@ def hhmm(moment: time | None) -> str | None:
 class SqlStore:
     """The Store, over any Database; `notify(*topics)` hears every change this process commits."""
 
-    def __init__(self, db: Database, notify: Callable[..., object] = lambda *names: None):
+    def __init__(self, db: Database, notify: Callable[..., object] = lambda *names: None,
+                 offer_for: timedelta = timedelta(minutes=10)):
         self.db = db
         self.notify = notify
+        self.offer_for = offer_for  # how long a freed place is held for the waitlist entry it is offered to
 
     async def _write(self, body: Callable[..., Awaitable[T]], *args) -> T:
         result, changed = await self.db.write(body, *args)
@@ -170,12 +173,13 @@ class SqlStore:
         Returns the days whose slots changed; raises CapacityConflict (changing nothing) when a booked slot
         would be left with less room than it holds.
         """
-        return await self._write(_edit_resource, resource_id, columns(settings), rules, exceptions, now)
+        return await self._write(_edit_resource, resource_id, columns(settings), rules, exceptions, now,
+                                 self.offer_for)
 
     async def set_schedule(self, resource_id: int, rules: list[OpeningRule], exceptions: list[DayException],
                            now: datetime) -> list[date]:
         """New weekly rules and exceptions, the rest unchanged; like edit_resource."""
-        return await self._write(_edit_resource, resource_id, {}, rules, exceptions, now)
+        return await self._write(_edit_resource, resource_id, {}, rules, exceptions, now, self.offer_for)
 
     async def extend_slots(self, now: datetime) -> int:
         """Create the missing slots of every resource up to its booking horizon; how many were new."""
@@ -200,9 +204,9 @@ class SqlStore:
         """Slots of the same resource the public can book now with room for the party, nearest in time first."""
         return await self.db.read(_free_near, slot, party_size, now, limit)
 
-    async def set_slot_closed(self, slot_id: int, closed: bool) -> Slot:
-        """Close a slot to new bookings, or open it again; bookings already made stay."""
-        return await self._write(_set_closed, slot_id, closed)
+    async def set_slot_closed(self, slot_id: int, closed: bool, now: datetime | None = None) -> Slot:
+        """Close a slot to new bookings, or open it again (its free places go to its waitlist first)."""
+        return await self._write(_set_closed, slot_id, closed, now, self.offer_for)
 
     # -- bookings
 
@@ -229,8 +233,41 @@ class SqlStore:
         return await self.db.read(_booking_where, "id", booking_id)
 
     async def cancel(self, reference: str, token: str, now: datetime) -> tuple[Booking, Slot, bool]:
-        """Cancel with the secret token; the places go back. Returns whether anything changed."""
-        return await self._write(_cancel, reference, token, now)
+        """Cancel with the secret token; the places go back (to the slot's waitlist first, as offers).
+        Returns whether anything changed."""
+        return await self._write(_cancel, reference, token, now, self.offer_for)
+
+    # -- the waitlist (候补)
+
+    async def join_waitlist(self, slot_id: int, name: str, contact: str, party_size: int,
+                            now: datetime) -> tuple[WaitlistEntry, int]:
+        """Wait for places in a full slot: the entry and its place in line (1 = next). Raises NotFound,
+        SlotAvailable (book it instead), NotOpenYet, SlotUnavailable or LimitReached."""
+        return await self._write(_join, slot_id, name, contact, party_size, now)
+
+    async def waitlist_entry(self, reference: str) -> tuple[WaitlistEntry, Slot, int | None] | None:
+        """An entry by reference, its slot, and its place in line (None once it waits no more)."""
+        return await self.db.read(_entry, "reference", reference)
+
+    async def waitlist_entry_by_id(self, entry_id: int) -> tuple[WaitlistEntry, Slot, int | None] | None:
+        """An entry by id, like waitlist_entry."""
+        return await self.db.read(_entry, "id", entry_id)
+
+    async def accept_offer(self, reference: str, token: str, now: datetime) -> tuple[Booking, Slot]:
+        """Turn an offer's held places into a booking. Raises NotFound, Forbidden or OfferGone."""
+        return await self._write(_accept, reference, token, now)
+
+    async def leave_waitlist(self, reference: str, token: str, now: datetime) -> WaitlistEntry:
+        """Stop waiting (an offer held passes on). Raises NotFound or Forbidden."""
+        return await self._write(_leave, reference, token, now, self.offer_for)
+
+    async def expire_offers(self, now: datetime) -> int:
+        """Offers past their time pass on to the next in line, or back to the public; how many expired."""
+        return await self._write(_expire_offers, now, self.offer_for)
+
+    async def waitlist_counts(self, resource_id: int, day: date) -> dict[int, int]:
+        """Slot id -> entries waiting or holding an offer, for a resource's day (staff boards)."""
+        return await self.db.read(_waitlist_counts, resource_id, day)
 
     async def bookings_on(self, venue_id: int, day: date) -> list[tuple[Booking, Slot]]:
         """Every booking (cancelled too) in a venue's slots on a local date, by time and ticket."""
@@ -383,7 +420,8 @@ async def _add_resource(tx: Tx, venue_id: int, slug: str, rules, exceptions, set
     return resource_id
 
 
-async def _edit_resource(tx: Tx, resource_id: int, details: dict, rules, exceptions, now: datetime) -> list[date]:
+async def _edit_resource(tx: Tx, resource_id: int, details: dict, rules, exceptions, now: datetime,
+                         offer_for: timedelta) -> list[date]:
     # The row lock makes concurrent edits of one resource take turns.
     if await tx.fetch_one("SELECT id FROM resources WHERE id = :id FOR UPDATE", id=resource_id) is None:
         raise NotFound(resource_id)
@@ -393,7 +431,7 @@ async def _edit_resource(tx: Tx, resource_id: int, details: dict, rules, excepti
     await tx.execute("DELETE FROM opening_rules WHERE resource_id = :id", id=resource_id)
     await tx.execute("DELETE FROM day_exceptions WHERE resource_id = :id", id=resource_id)
     await _save_schedule(tx, resource_id, rules, exceptions)
-    return await _regenerate(tx, resource_id, now)
+    return await _regenerate(tx, resource_id, now, offer_for)
 
 
 async def _save_schedule(tx: Tx, resource_id: int, rules, exceptions) -> None:
@@ -409,7 +447,7 @@ async def _save_schedule(tx: Tx, resource_id: int, rules, exceptions) -> None:
               slot_minutes=e.slot_minutes, capacity=e.capacity) for e in exceptions])
 
 
-async def _regenerate(tx: Tx, resource_id: int, now: datetime) -> list[date]:
+async def _regenerate(tx: Tx, resource_id: int, now: datetime, offer_for: timedelta | None = None) -> list[date]:
     """Bring a resource's future slots in line with its stored schedule and horizon; the days that changed.
 
     Bookings are never touched. A booked slot may gain room, never lose it below its bookings, move or vanish
@@ -443,6 +481,8 @@ async def _regenerate(tx: Tx, resource_id: int, now: datetime) -> list[date]:
         await tx.execute("UPDATE slots SET closed = TRUE, capacity = booked WHERE id = :id", id=slot_id)
     await tx.execute_many("UPDATE slots SET ends_at = :ends_at, capacity = :capacity WHERE id = :id",
                           [dict(id=i, ends_at=end, capacity=capacity) for i, end, capacity in reshaped])
+    for slot_id, _end, _capacity in reshaped if offer_for else ():  # more room: the waitlist's first
+        await _offer_freed(tx, slot_id, now, offer_for)
     await _insert_slots(tx, resource_id, added)
     await tx.execute("UPDATE resources SET generated_through = :last WHERE id = :id", last=last, id=resource_id)
     await tx.changed(*topics.of_resource(resource_id))
@@ -505,13 +545,41 @@ async def _free_near(tx: Tx, slot: Slot, party_size: int, now: datetime, limit: 
     return sorted(near[:limit], key=lambda s: s.starts_at)
 
 
-async def _set_closed(tx: Tx, slot_id: int, closed: bool) -> Slot:
+async def _set_closed(tx: Tx, slot_id: int, closed: bool, now: datetime | None, offer_for: timedelta) -> Slot:
     row = await tx.fetch_one("UPDATE slots SET closed = :closed WHERE id = :id RETURNING *", closed=closed, id=slot_id)
     if row is None:
         raise NotFound(slot_id)
     slot = build(Slot, row)
     await tx.changed(*topics.of_slot(slot))
+    if not closed and now is not None:
+        slot = await _offer_freed(tx, slot_id, now, offer_for)
     return slot
+
+
+async def _offer_freed(tx: Tx, slot_id: int, now: datetime, offer_for: timedelta) -> Slot:
+    """Offer a slot's free places to its waitlist, first come first served among those whose party fits; each
+    offer holds its places (taken to everyone else) until it is accepted, left or expires."""
+    slot = await _slot(tx, slot_id)
+    free = slot.remaining if slot.starts_at > now else 0
+    if free:
+        for entry in await tx.fetch(
+            "SELECT id, party_size FROM waitlist WHERE slot_id = :id AND status = 'waiting' ORDER BY id FOR UPDATE",
+            id=slot_id,
+        ):
+            if entry["party_size"] <= free:
+                await tx.execute("UPDATE waitlist SET status = 'offered', offered_until = :until WHERE id = :id",
+                                 until=now + offer_for, id=entry["id"])
+                await tx.execute("UPDATE slots SET held = held + :n WHERE id = :id", n=entry["party_size"], id=slot_id)
+                free -= entry["party_size"]
+        slot = await _slot(tx, slot_id)
+    return slot
+
+
+async def _release_hold(tx: Tx, entry: WaitlistEntry, status: str) -> None:
+    """An entry stops waiting or holding: its held places go free (the caller offers them on)."""
+    await tx.execute("UPDATE waitlist SET status = :status WHERE id = :id", status=status, id=entry.id)
+    if entry.status == "offered":
+        await tx.execute("UPDATE slots SET held = held - :n WHERE id = :id", n=entry.party_size, id=entry.slot_id)
 
 
 async def _replay(tx: Tx, key: str | None, fingerprint: str) -> tuple[Booking, Slot] | None:
@@ -554,15 +622,21 @@ async def _book(tx: Tx, slot_id: int, name: str, contact: str, party_size: int, 
         raise LimitReached(limit)
     # The capacity check lives in this statement, never in Python. Exact under READ COMMITTED too:
     # a concurrent booker waits for the row, then re-checks the condition on the new count.
-    after = await tx.fetch_one("UPDATE slots SET booked = booked + :n WHERE id = :id AND booked + :n <= capacity"
-                               " RETURNING *", n=party_size, id=slot_id)
+    after = await tx.fetch_one("UPDATE slots SET booked = booked + :n WHERE id = :id"
+                               " AND booked + held + :n <= capacity RETURNING *", n=party_size, id=slot_id)
     if after is None:
         raise SlotFull(slot_id)
+    return await _insert_booking(tx, build(Slot, after), name, contact, party_size, now, key, fingerprint)
+
+
+async def _insert_booking(tx: Tx, slot: Slot, name: str, contact: str, party_size: int, now: datetime,
+                          key: str | None = None, fingerprint: str = "") -> tuple[Booking, Slot]:
+    """The booking row for places already taken in `slot`, with the day's next ticket."""
     ticket = await tx.fetch_value(
         "INSERT INTO ticket_counters (resource_id, local_date, last) VALUES (:resource_id, :day, 1)"
         " ON CONFLICT (resource_id, local_date) DO UPDATE SET last = ticket_counters.last + 1 RETURNING last",
         resource_id=slot.resource_id, day=slot.local_date)
-    token = new_cancel_token()
+    token, slot_id = new_cancel_token(), slot.id
     for _ in range(5):
         row = await tx.fetch_one(
             "INSERT INTO bookings (reference, cancel_token, slot_id, name, contact, party_size, status,"
@@ -571,7 +645,7 @@ async def _book(tx: Tx, slot_id: int, name: str, contact: str, party_size: int, 
             reference=new_reference(), token=token, slot_id=slot_id, name=name, contact=contact, n=party_size,
             key=key, fingerprint=fingerprint, now=now, ticket=ticket)
         if row:
-            return build(Booking, row), build(Slot, after)
+            return build(Booking, row), slot
         # A unique column was taken: the same idempotency key, committed by a concurrent request meanwhile
         # (PostgreSQL made this insert wait for it), or else the reference: draw again.
         if key and await tx.fetch_value("SELECT 1 FROM bookings WHERE idempotency_key = :key", key=key):
@@ -585,7 +659,8 @@ async def _booking_where(tx: Tx, column: str, value, lock: str = "") -> tuple[Bo
     return (build(Booking, row), await _slot(tx, row["slot_id"])) if row else None
 
 
-async def _cancel(tx: Tx, reference: str, token: str, now: datetime) -> tuple[Booking, Slot, bool]:
+async def _cancel(tx: Tx, reference: str, token: str, now: datetime,
+                  offer_for: timedelta) -> tuple[Booking, Slot, bool]:
     found = await _booking_where(tx, "reference", reference, "FOR UPDATE")  # a concurrent cancel waits here
     if found is None:
         raise NotFound(reference)
@@ -600,9 +675,116 @@ async def _cancel(tx: Tx, reference: str, token: str, now: datetime) -> tuple[Bo
                      " AND resource_id = :resource_id AND local_date = :day AND active > 0",
                      person=contact_key(booking.contact), resource_id=slot.resource_id, day=slot.local_date)
     await tx.changed(*topics.of_slot(slot))
-    row = await tx.fetch_one("UPDATE slots SET booked = booked - :n WHERE id = :id RETURNING *",
-                             n=booking.party_size, id=slot.id)
-    return replace(booking, status="cancelled"), build(Slot, row), True
+    await tx.execute("UPDATE slots SET booked = booked - :n WHERE id = :id", n=booking.party_size, id=slot.id)
+    return replace(booking, status="cancelled"), await _offer_freed(tx, slot.id, now, offer_for), True
+
+
+async def _join(tx: Tx, slot_id: int, name: str, contact: str, party_size: int,
+                now: datetime) -> tuple[WaitlistEntry, int]:
+    slot = await _slot(tx, slot_id)
+    if slot is None:
+        raise NotFound(slot_id)
+    row = await tx.fetch_one("SELECT r.*, v.timezone, v.per_person_limit FROM resources r"
+                             " JOIN venues v ON v.id = r.venue_id WHERE r.id = :id", id=slot.resource_id)
+    resource = build(Resource, row)
+    state = slot_state(slot, resource, row["timezone"], now)
+    if state == NOT_YET:
+        raise NotOpenYet(opens_at(slot, resource, row["timezone"]))
+    if state in (CLOSED, PAST):
+        raise SlotUnavailable(slot_id)
+    if slot.remaining >= party_size:
+        raise SlotAvailable(slot_id)
+    limit, person = row["per_person_limit"], contact_key(contact)
+    if limit:  # bookings held and entries waiting count alike
+        held = await tx.fetch_value("SELECT active FROM person_days WHERE contact_key = :person"
+                                    " AND resource_id = :r AND local_date = :day",
+                                    person=person, r=slot.resource_id, day=slot.local_date) or 0
+        waiting = [w for w in await tx.fetch(
+            "SELECT contact FROM waitlist w JOIN slots s ON s.id = w.slot_id WHERE s.resource_id = :r"
+            " AND s.local_date = :day AND w.status IN ('waiting', 'offered')", r=slot.resource_id,
+            day=slot.local_date) if contact_key(w["contact"]) == person]
+        if held + len(waiting) >= limit:
+            raise LimitReached(limit)
+    for _ in range(5):
+        entry = await tx.fetch_one(
+            "INSERT INTO waitlist (reference, cancel_token, slot_id, name, contact, party_size, status, created_at)"
+            " VALUES (:reference, :token, :slot_id, :name, :contact, :n, 'waiting', :now) ON CONFLICT DO NOTHING"
+            " RETURNING *", reference=new_reference(), token=new_cancel_token(), slot_id=slot_id, name=name,
+            contact=contact, n=party_size, now=now)
+        if entry:
+            await tx.changed(*topics.of_slot(slot))
+            return build(WaitlistEntry, entry), await _position(tx, build(WaitlistEntry, entry))
+    raise RuntimeError("could not draw a unique reference")
+
+
+async def _position(tx: Tx, entry: WaitlistEntry) -> int | None:
+    if entry.status != "waiting":
+        return None
+    return await tx.fetch_value("SELECT COUNT(*) FROM waitlist WHERE slot_id = :slot_id AND status = 'waiting'"
+                                " AND id <= :id", slot_id=entry.slot_id, id=entry.id)
+
+
+async def _entry(tx: Tx, column: str, value, lock: str = "") -> tuple[WaitlistEntry, Slot, int | None] | None:
+    row = await tx.fetch_one(f"SELECT * FROM waitlist WHERE {column} = :value {lock}", value=value)
+    if row is None:
+        return None
+    entry = build(WaitlistEntry, row)
+    return entry, await _slot(tx, entry.slot_id), await _position(tx, entry)
+
+
+async def _holder_entry(tx: Tx, reference: str, token: str) -> tuple[WaitlistEntry, Slot]:
+    found = await _entry(tx, "reference", reference, "FOR UPDATE")  # a concurrent accept, leave or expiry waits
+    if found is None:
+        raise NotFound(reference)
+    if not found[0].token_matches(token):
+        raise Forbidden(reference)
+    return found[0], found[1]
+
+
+async def _accept(tx: Tx, reference: str, token: str, now: datetime) -> tuple[Booking, Slot]:
+    entry, slot = await _holder_entry(tx, reference, token)
+    if entry.status != "offered" or entry.offered_until <= now:
+        raise OfferGone(reference)
+    # The held places become booked ones: the capacity never moves, so no other booking can be squeezed out.
+    await tx.execute("UPDATE slots SET held = held - :n, booked = booked + :n WHERE id = :id",
+                     n=entry.party_size, id=slot.id)
+    await tx.execute(
+        "INSERT INTO person_days (contact_key, resource_id, local_date, active) VALUES (:person, :r, :day, 1)"
+        " ON CONFLICT (contact_key, resource_id, local_date) DO UPDATE SET active = person_days.active + 1",
+        person=contact_key(entry.contact), r=slot.resource_id, day=slot.local_date)
+    booking, slot = await _insert_booking(tx, await _slot(tx, slot.id), entry.name, entry.contact,
+                                          entry.party_size, now)
+    await tx.execute("UPDATE waitlist SET status = 'booked', booking_id = :booking WHERE id = :id",
+                     booking=booking.id, id=entry.id)
+    await tx.changed(*topics.of_slot(slot))
+    return booking, slot
+
+
+async def _leave(tx: Tx, reference: str, token: str, now: datetime, offer_for: timedelta) -> WaitlistEntry:
+    entry, slot = await _holder_entry(tx, reference, token)
+    if entry.status in ("waiting", "offered"):
+        await _release_hold(tx, entry, "left")
+        await _offer_freed(tx, slot.id, now, offer_for)
+        await tx.changed(*topics.of_slot(slot))
+        entry = replace(entry, status="left")
+    return entry
+
+
+async def _expire_offers(tx: Tx, now: datetime, offer_for: timedelta) -> int:
+    rows = await tx.fetch("SELECT * FROM waitlist WHERE status = 'offered' AND offered_until <= :now FOR UPDATE",
+                          now=now)
+    for entry in (build(WaitlistEntry, r) for r in rows):
+        await _release_hold(tx, entry, "expired")
+        slot = await _offer_freed(tx, entry.slot_id, now, offer_for)
+        await tx.changed(*topics.of_slot(slot))
+    return len(rows)
+
+
+async def _waitlist_counts(tx: Tx, resource_id: int, day: date) -> dict[int, int]:
+    rows = await tx.fetch("SELECT w.slot_id, COUNT(*) AS n FROM waitlist w JOIN slots s ON s.id = w.slot_id"
+                          " WHERE s.resource_id = :r AND s.local_date = :day AND w.status IN ('waiting', 'offered')"
+                          " GROUP BY w.slot_id", r=resource_id, day=day)
+    return {r["slot_id"]: r["n"] for r in rows}
 
 
 async def _entries(tx: Tx, where: str, params: dict, lock: str = "") -> list[tuple[Booking, Slot]]:

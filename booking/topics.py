@@ -42,10 +42,15 @@ def tickets(resource_id: int, on: date) -> str:
     return f"ticket:{resource_id}:{on.isoformat()}:"
 
 
+def waiting(resource_id: int, on: date, entry_id: int) -> str:
+    """One waitlist entry's place and offer (its holder only)."""
+    return f"wait:{resource_id}:{on.isoformat()}:{entry_id}"
+
+
 def of_slot(s: Slot) -> tuple[str, ...]:
-    """Every topic a change in this slot's places or its line touches."""
+    """Every topic a change in this slot's places, its line or its waitlist touches."""
     return (day(s.resource_id, s.local_date), slot(s.resource_id, s.id), board(s.resource_id, s.local_date),
-            panel(s.resource_id), tickets(s.resource_id, s.local_date))
+            panel(s.resource_id), tickets(s.resource_id, s.local_date), f"wait:{s.resource_id}:{s.local_date}:")
 
 
 def of_days(resource_id: int, days: list[date]) -> tuple[str, ...]:
@@ -56,7 +61,7 @@ def of_days(resource_id: int, days: list[date]) -> tuple[str, ...]:
 def of_resource(resource_id: int) -> tuple[str, ...]:
     """Every topic of a resource (families: its details or schedule changed)."""
     return (f"day:{resource_id}:", f"slot:{resource_id}:", f"board:{resource_id}:", panel(resource_id),
-            f"ticket:{resource_id}:")
+            f"ticket:{resource_id}:", f"wait:{resource_id}:")
 
 
 def parse(topic: str) -> tuple[str, list[int | date]]:

@@ -8,7 +8,9 @@ import asyncpg
 import pytest
 
 from booking.migrations import MIGRATIONS
-from booking.model import Forbidden, NotFound, OpeningRule, SlotFull, SlotUnavailable, local_today
+from booking.model import (
+    Forbidden, NotFound, OfferGone, OpeningRule, SlotAvailable, SlotFull, SlotUnavailable, local_today,
+)
 from booking.store import open_store, sqlite_path
 
 NOW = datetime.now(UTC)
@@ -200,3 +202,81 @@ async def test_venue_by_id(store, resource_id):
     venue = await store.venue("v")
     assert (await store.venue_by_id(venue.id)) == venue
     assert await store.venue_by_id(venue.id + 1000) is None
+
+
+# -- the waitlist (候补): a freed place is offered to exactly one entry, held, then booked or passed on
+
+
+async def fill_and_wait(store, slot, *parties):
+    """Fill the slot (one booking per place), then line up waitlist entries of these party sizes."""
+    bookings = [(await store.book(slot.id, f"B{n}", f"+44 7700 9000{n:02d}", 1, NOW))[0] for n in range(10)]
+    entries = [(await store.join_waitlist(slot.id, f"W{n}", f"w{n}@example.com", size, NOW))[0]
+               for n, size in enumerate(parties)]
+    return bookings, entries
+
+
+async def test_joining_a_slot_with_room_is_refused(store, slot):
+    with pytest.raises(SlotAvailable):
+        await store.join_waitlist(slot.id, "Ann", "12345", 1, NOW)
+
+
+async def test_a_freed_place_is_offered_to_the_first_whose_party_fits_and_held(store, slot):
+    bookings, (pair, single, later) = await fill_and_wait(store, slot, 2, 1, 1)
+    assert [(await store.waitlist_entry(e.reference))[2] for e in (pair, single, later)] == [1, 2, 3]
+    _, after, _ = await store.cancel(bookings[0].reference, bookings[0].cancel_token, NOW)
+    assert (after.booked, after.held, after.remaining) == (9, 1, 0)  # held for the offer: taken to everyone else
+    offered, _, position = await store.waitlist_entry(single.reference)
+    assert offered.status == "offered" and offered.offered_until == NOW + store.offer_for and position is None
+    assert (await store.waitlist_entry(pair.reference))[0].status == "waiting"
+    with pytest.raises(SlotFull):
+        await book(store, slot)
+    booking, full = await store.accept_offer(single.reference, single.cancel_token, NOW)
+    assert booking.status == "confirmed" and booking.name == "W1" and (full.booked, full.held) == (10, 0)
+    assert (await store.waitlist_entry(single.reference))[0].status == "booked"
+    with pytest.raises(OfferGone):
+        await store.accept_offer(single.reference, single.cancel_token, NOW)
+
+
+async def test_an_offer_that_expires_passes_on_and_with_nobody_left_the_place_returns(store, slot):
+    bookings, (first, second) = await fill_and_wait(store, slot, 1, 1)
+    await store.cancel(bookings[0].reference, bookings[0].cancel_token, NOW)
+    assert await store.expire_offers(NOW + store.offer_for - timedelta(seconds=1)) == 0
+    assert await store.expire_offers(NOW + store.offer_for) == 1
+    assert (await store.waitlist_entry(first.reference))[0].status == "expired"
+    assert (await store.waitlist_entry(second.reference))[0].status == "offered"
+    with pytest.raises(OfferGone):
+        await store.accept_offer(first.reference, first.cancel_token, NOW + store.offer_for)
+    await store.leave_waitlist(second.reference, second.cancel_token, NOW)  # nobody left: back to the public
+    assert (await store.slot(slot.id)).remaining == 1
+
+
+async def test_accepting_needs_the_entrys_token(store, slot):
+    bookings, (first,) = await fill_and_wait(store, slot, 1)
+    await store.cancel(bookings[0].reference, bookings[0].cancel_token, NOW)
+    with pytest.raises(Forbidden):
+        await store.accept_offer(first.reference, "wrong", NOW)
+    with pytest.raises(NotFound):
+        await store.accept_offer("NOSUCHREF", first.cancel_token, NOW)
+
+
+async def test_an_accept_racing_the_expiry_ends_one_way_only(store, slot):
+    bookings, (first, second) = await fill_and_wait(store, slot, 1, 1)
+    await store.cancel(bookings[0].reference, bookings[0].cancel_token, NOW)
+    late = NOW + store.offer_for - timedelta(microseconds=1)  # the accept comes just in time, the expiry at time
+    results = await asyncio.gather(store.accept_offer(first.reference, first.cancel_token, late),
+                                   store.expire_offers(NOW + store.offer_for), return_exceptions=True)
+    after = await store.slot(slot.id)
+    status = (await store.waitlist_entry(first.reference))[0].status
+    assert status in ("booked", "expired") and after.booked + after.held == 10
+    assert (status == "booked") == (not isinstance(results[0], Exception))
+    entries = await store.bookings_of(slot.resource_id, slot.local_date)
+    assert after.booked == sum(b.status == "confirmed" for b, s in entries if s.id == slot.id)
+
+
+async def test_many_cancellations_at_once_never_offer_a_place_twice(store, slot):
+    bookings, entries = await fill_and_wait(store, slot, *[1] * 6)
+    await asyncio.gather(*(store.cancel(b.reference, b.cancel_token, NOW) for b in bookings[:3]))
+    statuses = [(await store.waitlist_entry(e.reference))[0].status for e in entries]
+    assert statuses == ["offered"] * 3 + ["waiting"] * 3
+    after = await store.slot(slot.id)
+    assert (after.booked, after.held) == (7, 3)

@@ -41,6 +41,7 @@ async def board_context(venue: Venue, resource: Resource, day: date) -> dict:
     slots = await store().slots_for_day(resource.id, day)
     entries = await store().bookings_of(resource.id, day)
     return dict(venue=venue, resource=resource, day=day, slots=slots, by_slot=bookings_by_slot(entries),
+                waitlist=await store().waitlist_counts(resource.id, day),
                 states={s.id: slot_state(s, resource, venue.timezone, at, for_staff=True) for s in slots},
                 valid_until=valid_until(*(state_changes_at(s, resource, venue.timezone, at, True) for s in slots)),
                 waiting=len(waiting_line(entries)), calls=called_recently(entries, 1),

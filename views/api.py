@@ -9,8 +9,8 @@ from quart import Blueprint, abort, jsonify, request
 from werkzeug.exceptions import TooManyRequests
 
 from booking.model import (
-    NOT_YET, Forbidden, IdempotencyMismatch, LimitReached, NotFound, NotOpenYet, Resource, Slot, SlotFull,
-    SlotUnavailable, Venue, opens_at, slot_state,
+    NOT_YET, Forbidden, IdempotencyMismatch, LimitReached, NotFound, NotOpenYet, OfferGone, Resource, Slot,
+    SlotAvailable, SlotFull, SlotUnavailable, Venue, opens_at, slot_state,
 )
 from booking.service import Invalid
 
@@ -135,3 +135,74 @@ async def cancel_booking(reference: str):
         abort(403, _("That cancel token is not valid for this booking."))
     return jsonify(reference=booking.reference, slot_id=booking.slot_id, party_size=booking.party_size,
                    status=booking.status)
+
+
+def entry_json(entry, position) -> dict:
+    return {"reference": entry.reference, "slot_id": entry.slot_id, "party_size": entry.party_size,
+            "status": entry.status, "position": position,
+            "expires_at": entry.offered_until.isoformat() if entry.status == "offered" else None}
+
+
+@bp.post("/waitlist")
+async def join_waitlist():
+    """Wait for a full slot: 201 {reference, position, cancel_token, status}; 409 slot_available when it has room."""
+    body = await json_object()
+    slot_id = body.get("slot_id")
+    if not isinstance(slot_id, int) or isinstance(slot_id, bool):
+        return error(422, "invalid", _("Some fields are not valid."),
+                     fields=messages.problem_messages({"slot_id": "not_a_number"}))
+    slot, venue, resource = await public_slot_or_404(slot_id)
+    if wait := await within_booking_rate():
+        raise TooManyRequests(_("Too many bookings from your network. Please try again in a minute."), retry_after=wait)
+    name, contact = body.get("name"), body.get("contact")
+    try:
+        entry, position = await service().join_waitlist(
+            resource, slot.id, name if isinstance(name, str) else "", contact if isinstance(contact, str) else "",
+            body.get("party_size", 1))
+    except Invalid as invalid:
+        return error(422, "invalid", _("Some fields are not valid."),
+                     fields=messages.problem_messages(invalid.problems, resource.max_party))
+    except (SlotAvailable, SlotUnavailable, NotOpenYet, LimitReached) as refused:
+        return error(409, refused.code, messages.refusal(refused, venue.timezone))
+    return jsonify({**entry_json(entry, position), "cancel_token": entry.cancel_token}), 201
+
+
+@bp.get("/waitlist/<reference>")
+async def waitlist_entry(reference: str):
+    """An entry's status and place (`?token=` its cancel_token): waiting, offered (until expires_at), booked, …"""
+    found = await store().waitlist_entry(reference)
+    if found is None:
+        abort(404, _("There is no waitlist entry %(ref)s.", ref=reference[:20]))
+    entry, _slot, position = found
+    if not entry.token_matches(request.args.get("token", "")):
+        abort(403, _("That cancel token is not valid for this waitlist entry."))
+    return jsonify(entry_json(entry, position))
+
+
+@bp.post("/waitlist/<reference>/accept")
+async def accept_offer(reference: str):
+    """Take up an offer with the entry's cancel_token: 201 with the booking; 409 offer_expired."""
+    token = (await json_object()).get("cancel_token")
+    try:
+        booking, _slot = await service().accept_offer(reference, token if isinstance(token, str) else "")
+    except NotFound:
+        abort(404, _("There is no waitlist entry %(ref)s.", ref=reference[:20]))
+    except Forbidden:
+        abort(403, _("That cancel token is not valid for this waitlist entry."))
+    except OfferGone:
+        return error(409, "offer_expired", _("This offer is no longer open: it expired or was taken up."))
+    return jsonify(reference=booking.reference, cancel_token=booking.cancel_token, slot_id=booking.slot_id,
+                   party_size=booking.party_size, status=booking.status), 201
+
+
+@bp.post("/waitlist/<reference>/leave")
+async def leave_waitlist(reference: str):
+    """Stop waiting (a held place passes on): 200."""
+    token = (await json_object()).get("cancel_token")
+    try:
+        entry = await service().leave_waitlist(reference, token if isinstance(token, str) else "")
+    except NotFound:
+        abort(404, _("There is no waitlist entry %(ref)s.", ref=reference[:20]))
+    except Forbidden:
+        abort(403, _("That cancel token is not valid for this waitlist entry."))
+    return jsonify(entry_json(entry, None))

@@ -21,7 +21,7 @@ bp = Blueprint("events", __name__)
 
 # Event names, used verbatim by the templates' sse-swap attributes.
 EVENTS = SimpleNamespace(
-    SLOTS="slots", SLOT_STATUS="slot-status", CLOCK="clock", TICKET="ticket", CLOSE="close",
+    SLOTS="slots", SLOT_STATUS="slot-status", CLOCK="clock", TICKET="ticket", WAITING="waiting", CLOSE="close",
     panel=lambda resource_id: f"panel-{resource_id}", board=lambda resource_id: f"board-{resource_id}",
 )
 

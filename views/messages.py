@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from booking.model import LimitReached, NotOpenYet, SlotAvailable
+
 from .i18n import N_, gettext, long_date, ngettext
 
 PROBLEMS = {
@@ -49,6 +51,17 @@ def countdown(count: int, unit: timedelta) -> str:
     if unit >= timedelta(minutes=1):
         return gettext("in %(num)s min", num=count)
     return gettext("in %(num)s s", num=count * 10) if count > 1 else gettext("in a few seconds")
+
+
+def refusal(refused: Exception, timezone: str) -> str:
+    """What a refused waitlist request says (the booking form's refusals have their own words)."""
+    if isinstance(refused, LimitReached):
+        return limit_reached(refused.limit)
+    if isinstance(refused, NotOpenYet):
+        return not_open_yet(refused.opens_at, timezone)
+    if isinstance(refused, SlotAvailable):
+        return gettext("This time has room: book it with the form above.")
+    return gettext("This slot can no longer be booked.")
 
 
 def limit_reached(limit: int) -> str:

@@ -148,11 +148,13 @@ async def booking_form(slot_id: int):
 
 
 async def render_form(slot, venue, resource, *, status=200, form=None, problems=None, notice=None,
-                      alternatives=(), idempotency_key=None):
-    """The form page, or just the form when htmx posted it (swapped in place)."""
+                      alternatives=(), idempotency_key=None, wait_form=None, wait_problems=None):
+    """The form page (with the waitlist's form when the slot is full), or just the booking form when htmx posted
+    it (swapped in place)."""
     context = dict(
         slot_context(slot, venue, resource), form=form or {}, problems=problems or {}, notice=notice,
-        alternatives=alternatives, idempotency_key=idempotency_key or form_key(),
+        alternatives=alternatives, idempotency_key=idempotency_key or form_key(), wait_form=wait_form or {},
+        wait_problems=wait_problems or {},
     )
     if htmx_asked() and request.method == "POST":
         return await htmx_swap("_booking_form.html", context, "booking-form", status)

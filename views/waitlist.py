@@ -1,0 +1,116 @@
+"""The waitlist (候补): join a full slot, follow your place live, take up a freed place or leave."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from quart import Blueprint, abort, redirect, render_template, request, url_for
+from werkzeug.exceptions import TooManyRequests
+
+from booking import topics
+from booking.model import (
+    Forbidden, LimitReached, NotFound, NotOpenYet, OfferGone, SlotAvailable, SlotUnavailable, WaitlistEntry,
+)
+from booking.service import Invalid
+
+from . import messages
+from .clients import within_booking_rate
+from .csrf import token as csrf_token
+from .events import EVENTS, fragment, stream
+from .i18n import gettext as _
+from .lookups import parse_party, public_slot_or_404
+from .public import render_form
+from .runtime import service, store
+
+bp = Blueprint("waitlist", __name__)
+
+
+async def entry_with_token(reference: str, token: str) -> dict:
+    """A waitlist entry its holder opens with the secret from their link, with its slot, venue and resource."""
+    found = await store().waitlist_entry(reference)
+    if found is None:
+        abort(404, _("There is no waitlist entry %(ref)s.", ref=reference[:20]))
+    entry, slot, position = found
+    if not entry.token_matches(token):
+        abort(403, _("This link is not valid for waitlist entry %(ref)s.", ref=entry.reference))
+    venue = await store().venue_of_resource(slot.resource_id)
+    return dict(entry=entry, slot=slot, position=position, venue=venue, resource=venue.resource(slot.resource_id))
+
+
+async def waiting_context(entry: WaitlistEntry, slot, position, venue, **_rest) -> dict:
+    """What `_waiting.html` needs: the entry, its place, its offer, and the booking it became."""
+    booking = entry.booking_id and (await store().booking_by_id(entry.booking_id))[0]
+    return dict(entry=entry, slot=slot, position=position, venue=venue, booking=booking,
+                valid_until=entry.offered_until if entry.status == "offered" else None)
+
+
+@fragment("wait", "_waiting.html", event=lambda *_: EVENTS.WAITING)
+async def waiting_topic(resource_id: int, day: date, entry_id: int) -> dict:
+    found = await store().waitlist_entry_by_id(entry_id)
+    entry, slot, position = found
+    return await waiting_context(entry, slot, position, await store().venue_of_resource(resource_id))
+
+
+@bp.post("/slots/<id:slot_id>/waitlist")
+async def join(slot_id: int):
+    """Join a full slot's waitlist; then the entry's own live page."""
+    slot, venue, resource = await public_slot_or_404(slot_id)
+    if wait := await within_booking_rate():
+        raise TooManyRequests(_("Too many bookings from your network. Please try again in a minute."), retry_after=wait)
+    form = await request.form
+    fields = {name: form.get(name, "") for name in ("name", "contact", "party_size")}
+    try:
+        entry, _position = await service().join_waitlist(resource, slot.id, fields["name"], fields["contact"],
+                                                          parse_party(fields["party_size"], resource))
+    except Invalid as invalid:
+        return await render_form(slot, venue, resource, status=422, wait_form=fields,
+                                 wait_problems=messages.problem_messages(invalid.problems, resource.max_party))
+    except (SlotAvailable, SlotUnavailable, NotOpenYet, LimitReached) as refused:
+        return await render_form(await store().slot(slot.id), venue, resource, status=409, wait_form=fields,
+                                 notice=messages.refusal(refused, venue.timezone), alternatives=None)
+    return redirect(url_for("waitlist.entry", reference=entry.reference, token=entry.cancel_token), 303)
+
+
+@bp.get("/waitlist/<reference>")
+async def entry(reference: str):
+    """The holder's page: their place in line, live, and the offer when a place frees."""
+    token = request.args.get("token", "")
+    context = await entry_with_token(reference, token)
+    return await render_template("waitlist.html", token=token, csrf=csrf_token(),
+                                 **{**context, **await waiting_context(**context)})
+
+
+@bp.get("/waitlist/<reference>/events")
+async def entry_stream(reference: str):
+    """The holder's entry, live."""
+    context = await entry_with_token(reference, request.args.get("token", ""))
+    entry, slot = context["entry"], context["slot"]
+    return await stream(topics.waiting(slot.resource_id, slot.local_date, entry.id))
+
+
+@bp.post("/waitlist/<reference>/accept")
+async def accept(reference: str):
+    """Take up the offered place: on to the booking's confirmation."""
+    token = (await request.form).get("token", "")
+    try:
+        booking, _slot = await service().accept_offer(reference, token)
+    except NotFound:
+        abort(404, _("There is no waitlist entry %(ref)s.", ref=reference[:20]))
+    except Forbidden:
+        abort(403, _("This link is not valid for waitlist entry %(ref)s.", ref=reference[:20]))
+    except OfferGone:
+        abort(409, _("This offer is no longer open: it expired or was taken up."))
+    return redirect(url_for("public.booking", reference=booking.reference, token=booking.cancel_token), 303)
+
+
+@bp.post("/waitlist/<reference>/leave")
+async def leave(reference: str):
+    """Stop waiting; a place held for you passes on."""
+    token = (await request.form).get("token", "")
+    try:
+        await service().leave_waitlist(reference, token)
+    except NotFound:
+        abort(404, _("There is no waitlist entry %(ref)s.", ref=reference[:20]))
+    except Forbidden:
+        abort(403, _("This link is not valid for waitlist entry %(ref)s.", ref=reference[:20]))
+    return redirect(url_for("waitlist.entry", reference=reference, token=token), 303)
