@@ -1,10 +1,12 @@
 """Load client worker: many SSE subscribers or polling pages on raw asyncio protocols, driven over stdin.
 
-    python bench/load.py sse  PORT PATH COUNT EVENT SOURCES   # then stdin: "report A B" | "bytes" | "quit"
+    python bench/load.py sse  PORT PATH COUNT EVENT SOURCES [MARK]  # stdin: "report A B" | "bytes" | "marked" | "quit"
     python bench/load.py poll PORT PATH COUNT INTERVAL SECONDS SOURCES
 
 Every line on stdout is one JSON object. Times are time.monotonic() (CLOCK_MONOTONIC: one clock for all
-processes on this machine), so the driver can subtract its own booking times from them.
+processes on this machine), so the driver can subtract its own booking times from them. With MARK, each stream
+also keeps when the first event of the wanted name whose text holds MARK arrived ("marked": those times, null
+for a stream that has had none).
 """
 
 from __future__ import annotations
@@ -28,10 +30,11 @@ def say(**fields) -> None:
 class Subscriber(asyncio.Protocol):
     """One EventSource: records when each event id of the wanted name arrived complete."""
 
-    def __init__(self, request: bytes, event: bytes, opened: asyncio.Future):
-        self.request, self.event, self.opened = request, event, opened
+    def __init__(self, request: bytes, event: bytes, opened: asyncio.Future, mark: bytes = b""):
+        self.request, self.event, self.opened, self.mark = request, event, opened, mark
         self.buffer = b""
         self.seen: dict[int, float] = {}
+        self.marked: float | None = None  # when the first wanted event holding `mark` arrived
         self.bytes = 0
         self.transport = None
 
@@ -53,6 +56,8 @@ class Subscriber(asyncio.Protocol):
             name = buffer[stop + 8:buffer.find(b"\n", stop + 1)] if buffer.startswith(b"event: ", stop + 1) else None
             if name is None or name == self.event:
                 self.seen.setdefault(int(buffer[at + 5:stop]), now)
+                if self.mark and self.marked is None and buffer.find(self.mark, stop, buffer.find(b"\n\n", stop)) >= 0:
+                    self.marked = now
             at = buffer.find(b"\nid: ", stop)
         self.buffer = buffer[end + 2:]
         if self.seen and not self.opened.done():
@@ -63,7 +68,7 @@ class Subscriber(asyncio.Protocol):
             self.opened.set_exception(ConnectionError(f"closed before the first event: {self.buffer[:200]!r}"))
 
 
-async def subscribe(port: int, path: str, count: int, event: str, sources: list[str]) -> None:
+async def subscribe(port: int, path: str, count: int, event: str, sources: list[str], mark: str = "") -> None:
     """Open `count` streams, then answer the driver's commands until "quit"."""
     loop = asyncio.get_running_loop()
     request = f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n".encode()
@@ -73,7 +78,7 @@ async def subscribe(port: int, path: str, count: int, event: str, sources: list[
     async def one(i: int) -> None:
         async with gate:
             opened = loop.create_future()
-            sub = Subscriber(request, event.encode(), opened)
+            sub = Subscriber(request, event.encode(), opened, mark.encode())
             await loop.create_connection(lambda: sub, "127.0.0.1", port, local_addr=(sources[i % len(sources)], 0))
             subs.append(sub)
             await asyncio.wait_for(opened, 60)
@@ -96,6 +101,8 @@ async def subscribe(port: int, path: str, count: int, event: str, sources: list[
             say(times=times, lost=lost)
         elif line[0] == "bytes":
             say(bytes=sum(s.bytes for s in subs))
+        elif line[0] == "marked":
+            say(times=[s.marked for s in subs])
     for sub in subs:
         sub.transport.close()
 
@@ -178,8 +185,8 @@ def main() -> None:
     except ImportError:
         pass
     if mode == "sse":
-        event, sources = rest
-        asyncio.run(subscribe(int(port), path, int(count), event, sources.split(",")))
+        event, sources, *mark = rest
+        asyncio.run(subscribe(int(port), path, int(count), event, sources.split(","), *mark))
     else:
         interval, seconds, sources = rest
         asyncio.run(poll(int(port), path, int(count), float(interval), float(seconds), sources.split(",")))

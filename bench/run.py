@@ -1,6 +1,7 @@
 """`make bench`: Slotcast under Hypercorn, side by side with a Node `http` and a uvicorn + sse-starlette baseline.
 
     bench/.venv/bin/python bench/run.py [--quick] [--sizes 1000,5000] [--only fanout,soak,...] [--name NAME]
+                                        [--release PAGES,BOOKERS]
 
 Slotcast runs as one process on SQLite, and scaled out as the README says: one process per core on one
 PostgreSQL database (a throwaway server, as the tests start). Everything runs on 127.0.0.1; every loop is bounded
@@ -17,12 +18,15 @@ import json
 import os
 import platform
 import re
+import shlex
 import shutil
+import sqlite3
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -65,18 +69,28 @@ def pct(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(p / 100 * len(ordered)) - 1))] if ordered else float("nan")
 
 
-async def http(port: int, method: str, path: str, body: dict | None = None) -> tuple[int, bytes]:
-    """One request on its own connection: (status, body)."""
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+def request_bytes(method: str, path: str, body: dict | None = None) -> bytes:
+    """One HTTP/1.1 request (JSON body, Connection: close), as it goes on the wire."""
+    data = json.dumps(body).encode() if body is not None else b""
+    return (f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(data)}\r\n\r\n".encode() + data)
+
+
+async def answer_of(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> tuple[int, bytes]:
+    """The answer to a request sent on this connection, read to its end: (status, body)."""
     try:
-        data = json.dumps(body).encode() if body is not None else b""
-        writer.write(f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
-                     f"Content-Type: application/json\r\nContent-Length: {len(data)}\r\n\r\n".encode() + data)
         answer = await asyncio.wait_for(reader.read(), 30)
     finally:
         writer.close()
     head, _, text = answer.partition(b"\r\n\r\n")
     return int(head.split(b" ", 2)[1]), text
+
+
+async def http(port: int, method: str, path: str, body: dict | None = None) -> tuple[int, bytes]:
+    """One request on its own connection: (status, body)."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(request_bytes(method, path, body))
+    return await answer_of(reader, writer)
 
 
 # -- servers
@@ -224,20 +238,22 @@ def baselines(fragment: str) -> list[Server]:
 
 
 class Subscribers:
-    """`count` SSE streams over several load.py processes, spread over the server's ports."""
+    """`count` SSE streams over several load.py processes, spread over the server's ports. With `mark`, each stream
+    also keeps when the first event holding that text arrived (`marked()`)."""
 
-    def __init__(self, server: Server, count: int, path: str, event: str = "slots", processes: int = 2):
-        self.server, self.count, self.path, self.event = server, count, path, event
+    def __init__(self, server: Server, count: int, path: str, event: str = "slots", processes: int = 2,
+                 mark: str = ""):
+        self.server, self.count, self.path, self.event, self.mark = server, count, path, event, mark
         self.ports = server.ports
         self.processes = max(len(self.ports), processes if count >= 1000 else 1)
         self.workers: list[asyncio.subprocess.Process] = []
 
     async def __aenter__(self) -> Subscribers:
         share = [self.count // self.processes + (i < self.count % self.processes) for i in range(self.processes)]
-        argv = [sys.executable, str(BENCH / "load.py"), "sse"]
-        note(" ".join(argv + ["PORT", self.path, "COUNT", self.event, SOURCES]))
+        argv, mark = [sys.executable, str(BENCH / "load.py"), "sse"], [self.mark] if self.mark else []
+        note(" ".join(argv + ["PORT", self.path, "COUNT", self.event, SOURCES, *map(shlex.quote, mark)]))
         self.workers = [await asyncio.create_subprocess_exec(
-            *argv, str(self.ports[i % len(self.ports)]), self.path, str(n), self.event, SOURCES,
+            *argv, str(self.ports[i % len(self.ports)]), self.path, str(n), self.event, SOURCES, *mark,
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, limit=2**28) for i, n in enumerate(share)]
         try:
             opened = [await self._read(w) for w in self.workers]
@@ -277,6 +293,10 @@ class Subscribers:
 
     async def bytes(self) -> int:
         return sum(a["bytes"] for a in await self.ask("bytes"))
+
+    async def marked(self) -> list[float | None]:
+        """Per stream, when the first event holding `mark` arrived (None: none yet)."""
+        return [t for a in await self.ask("marked") for t in a["times"]]
 
     def cpu(self) -> float:
         """CPU seconds the load workers used so far (they share the cores with the servers)."""
@@ -446,6 +466,105 @@ async def burst(seed: str, bookers: int, seconds: float) -> dict:
     return result
 
 
+RELEASE_MARK = ">Book</a>"  # a Book link in the day's table: it is bookable (the load client asks for no language)
+
+
+def error_code(status: int, body: bytes) -> str:
+    """A refusal's `code` from the JSON API ("" for a 201; the status when the body says none)."""
+    if status == 201:
+        return ""
+    try:
+        return json.loads(body)["code"]
+    except (ValueError, KeyError, TypeError):
+        return str(status)
+
+
+async def release(seed: str, pages: int, bookers: int, early: int = 5) -> dict:
+    """放号: `pages` day pages wait for their day's release; at the instant `bookers` fire at its slots at once.
+
+    bench-hall's "release" resource (bench/seed.py: ten slots of 10 places a day, no limit per person) gets its
+    rule in a copy of the seeded database just before the server starts: day D opens one day before, at the first
+    whole minute (UTC, the venue's zone) that leaves `lead` seconds to start the server and open the pages. The
+    rule has minute resolution, so the scenario waits up to a minute more for it. The bookers' connections are
+    open 2.5 s before; `early` more bookings go 1 s before the instant, each on its own connection, and must be
+    refused (409 not_open_yet). Delays run from the instant to a page's receipt of the first `slots` event with
+    a Book link; the bookers' latency from their request's send to their answer.
+    """
+    began = time.monotonic()
+    lead = 15 + pages * 0.004  # seconds: the server's start (~2 s) and opening the pages (5,000: ~3 s) fit well
+    instant = (datetime.now(UTC) + timedelta(seconds=lead)).replace(second=0, microsecond=0) + timedelta(minutes=1)
+    day = instant.date() + timedelta(days=1)
+    db = WORK / "release.db"
+    shutil.copy(seed, db)
+    with contextlib.closing(sqlite3.connect(db)) as conn, conn:
+        (resource_id,) = conn.execute("SELECT r.id FROM resources r JOIN venues v ON v.id = r.venue_id "
+                                      "WHERE v.slug = 'bench-hall' AND r.slug = 'release'").fetchone()
+        conn.execute("UPDATE resources SET release_days_before = 1, release_time = ? WHERE id = ?",
+                     (f"{instant:%H:%M}", resource_id))
+    note(f"sqlite3 WORK/release.db \"UPDATE resources SET release_days_before = 1, release_time = 'HH:MM' WHERE "
+         f"slug = 'release'\"  # HH:MM UTC: the first whole minute >= {lead:.0f} s ahead; then Slotcast on it")
+    server = await slotcast(str(db)).astart()
+    try:
+        slots_path = f"/api/v1/venues/bench-hall/resources/release/slots?date={day}"
+        slots = json.loads((await http(server.port, "GET", slots_path))[1])["slots"]
+        if not slots or any(s["opens_at"] is None or datetime.fromisoformat(s["opens_at"]) != instant for s in slots):
+            raise RuntimeError(f"day {day} does not open at {instant:%H:%M} UTC: {slots}")
+        ids, places = [s["id"] for s in slots], sum(s["capacity"] for s in slots)
+        async with Subscribers(server, pages, f"/events/day/{resource_id}/{day}", mark=RELEASE_MARK) as subs:
+            ready = time.monotonic()
+            at = ready + (instant - datetime.now(UTC)).total_seconds()  # the instant on CLOCK_MONOTONIC (the pages')
+            if at - ready < 3:
+                raise RuntimeError(f"the pages were open only {at - ready:.1f} s before the release: raise `lead`")
+            await asyncio.sleep(max(0.0, at - 2.5 - time.monotonic()))
+            cpu0 = server.cpu()
+            connections = await asyncio.gather(*(asyncio.open_connection("127.0.0.1", server.port)
+                                                 for _ in range(bookers)))
+            requests = [request_bytes("POST", "/api/v1/bookings", {
+                "slot_id": ids[i % len(ids)], "name": "Bench", "contact": f"bench{next(PEOPLE)}@example.com"})
+                for i in range(bookers)]
+
+            async def too_early(slot_id: int) -> tuple[str, float]:
+                status, body = await http(server.port, "POST", "/api/v1/bookings", {
+                    "slot_id": slot_id, "name": "Bench", "contact": f"bench{next(PEOPLE)}@example.com"})
+                return error_code(status, body), time.monotonic()
+
+            async def booked(reader, writer) -> tuple[str, float]:
+                status, body = await answer_of(reader, writer)
+                return error_code(status, body), time.monotonic()
+
+            await asyncio.sleep(max(0.0, at - 1 - time.monotonic()))
+            probes = asyncio.gather(*(too_early(ids[i % len(ids)]) for i in range(early)))
+            await asyncio.sleep(max(0.0, at - time.monotonic()))
+            sent = []
+            for (_, writer), request in zip(connections, requests):
+                writer.write(request)
+                sent.append(time.monotonic())
+            answers = await asyncio.gather(*(booked(reader, writer) for reader, writer in connections))
+            early_answers = await probes
+            deadline = time.monotonic() + 15  # every page should have it by now; wait a little for stragglers
+            while None in (marked := await subs.marked()) and time.monotonic() < deadline:
+                await asyncio.sleep(0.5)
+            cpu = server.cpu() - cpu0
+        final = json.loads((await http(server.port, "GET", slots_path))[1])["slots"]
+    finally:
+        await server.astop()
+    delays = [t - at for t in marked if t is not None]
+    codes = Counter(code for code, _ in answers)
+    latencies = [done - s for (_, done), s in zip(answers, sent)]
+    return dict(pages=pages, bookers=bookers, slots=len(ids), places=places, release=instant.isoformat(),
+                day=day.isoformat(), open_s=subs.open_seconds, waited_s=at - ready,
+                got=len(delays), lost=pages - len(delays), before=sum(d < 0 for d in delays),
+                first_ms=min(delays, default=float("nan")) * 1e3, p50_ms=pct(delays, 50) * 1e3,
+                p99_ms=pct(delays, 99) * 1e3, max_ms=max(delays, default=float("nan")) * 1e3,
+                confirmed=codes.pop("", 0), booked=sum(s["booked"] for s in final),
+                full=codes.pop("slot_full", 0), not_open_yet=codes.pop("not_open_yet", 0), other=dict(codes),
+                sent_s=sent[-1] - sent[0] if sent else 0.0,
+                book_p50_ms=pct(latencies, 50) * 1e3, book_p99_ms=pct(latencies, 99) * 1e3,
+                sold_out_ms=(max((t for c, t in answers if not c), default=at) - at) * 1e3,
+                early=early, early_refused=sum(c == "not_open_yet" and t < at for c, t in early_answers),
+                early_codes=[c or "201" for c, _ in early_answers], cpu_s=cpu, seconds=time.monotonic() - began)
+
+
 async def profile(seed: str, n: int, seconds: int) -> list[tuple[float, float, str]]:
     """py-spy on Slotcast during broadcasts to `n` streams: the functions with the most time, self and total."""
     server = await slotcast(seed).astart()
@@ -586,7 +705,8 @@ def postgres(header: list[str]) -> PostgresServer:
     return pg
 
 
-async def main(quick: bool, sizes: list[int], only: set[str], name: str) -> None:
+async def main(quick: bool, sizes: list[int], only: set[str], name: str, release_size: tuple[int, int],
+               invocation: str) -> None:
     RESULTS.mkdir(exist_ok=True)
     for old in RESULTS.glob("*.log.tmp"):  # the servers' logs, kept from the last run only
         old.unlink()
@@ -631,6 +751,9 @@ async def main(quick: bool, sizes: list[int], only: set[str], name: str) -> None
             log(results["burst_tmpfs"])
         finally:
             shutil.rmtree(shm, ignore_errors=True)
+    if "release" in only:
+        results["release"] = await release(seed, *release_size)
+        log(results["release"])
     if "profile" in only:
         try:
             results["profile"] = await profile(seed, max(sizes), 12)
@@ -644,12 +767,12 @@ async def main(quick: bool, sizes: list[int], only: set[str], name: str) -> None
         plot(results["fanout"], results.get("soak"), RESULTS / f"{name}.png")
     header.append(f"load average at the end {os.getloadavg()[0]:.2f}; the whole run took "
                   f"{(time.monotonic() - began) / 60:.1f} min")
-    report = write_report(results, header, message_bytes, quick)
+    report = write_report(results, header, message_bytes, quick, invocation)
     (RESULTS / f"{name}.md").write_text(report)
     print(report)
 
 
-def write_report(results: dict, header: list[str], message_bytes: int, quick: bool) -> str:
+def write_report(results: dict, header: list[str], message_bytes: int, quick: bool, invocation: str) -> str:
     """The Markdown report: machine, tables, ratios, profile and the exact commands."""
     lines = [f"# Slotcast benchmark{' (quick)' if quick else ''}", "", *[f"- {h}" for h in header],
              f"- payload: Slotcast's day fragment for harbour-kitchen/terrace, {message_bytes} bytes per SSE event; "
@@ -710,26 +833,63 @@ def write_report(results: dict, header: list[str], message_bytes: int, quick: bo
                     f"{b['slots']:,} slots: {b['per_second']:.0f} bookings/s "
                     f"(p50 {b['many_p50_ms']:.1f} ms, p99 {b['many_p99_ms']:.1f} ms)"]
         lines.append("")
+    if r := results.get("release"):
+        others = ", ".join(f"{n} {code}" for code, n in r["other"].items())
+        lines += [f"## Release (放号): {r['pages']:,} pages waiting, {r['bookers']:,} bookers at the instant", "",
+                  f"bench-hall's `release` resource: {r['slots']} slots, {r['places']} places in all on day D "
+                  f"({r['day']}), no limit per person, each booker its own contact. Its rule (1 day before, at "
+                  f"{r['release'][11:16]} UTC) was written into the database before the server started; the pages "
+                  f"(GET /events/day/…/D) were open {r['waited_s']:.0f} s before the instant. At the instant the "
+                  "bookers, their connections opened 2.5 s before, each sent POST /api/v1/bookings, spread over the "
+                  "slots. Page delay: from the instant to the page's receipt of the first `slots` event holding a "
+                  "Book link (`>Book</a>`); \"got\": pages that had it, \"lost\": pages that never did. Booking "
+                  "latency: from the request's send to its answer. CPU: the server's user+system seconds from 2.5 s "
+                  "before the instant until every page had the bookable table.", "",
+                  *table([r], [("pages", "pages", ""), ("got", "got", ""), ("lost", "lost", ""),
+                               ("first (ms)", "first_ms", ".0f"), ("p50 (ms)", "p50_ms", ".0f"),
+                               ("p99 (ms)", "p99_ms", ".0f"), ("max (ms)", "max_ms", ".0f"),
+                               ("bookers", "bookers", ""), ("places", "places", ""), ("confirmed", "confirmed", ""),
+                               ("booked", "booked", ""), ("409 slot_full", "full", ""),
+                               ("409 not_open_yet", "not_open_yet", ""), ("booking p50 (ms)", "book_p50_ms", ".0f"),
+                               ("booking p99 (ms)", "book_p99_ms", ".0f"), ("sold out (ms)", "sold_out_ms", ".0f"),
+                               ("server CPU (s)", "cpu_s", ".2f")]), "",
+                  f"- {r['early']} bookings sent 1 s before the instant: {r['early_refused']} refused 409 not_open_yet "
+                  f"before it (answers: {', '.join(r['early_codes'])}); pages with a Book link before the instant: "
+                  f"{r['before']}" + (f"; other answers to the bookers: {others}" if others else ""),
+                  f"- confirmed {'==' if r['confirmed'] == r['places'] == r['booked'] else '!='} places "
+                  f"(booked: the slots' booked total read back afterwards); \"sold out\": from the instant to the "
+                  f"last 201; the {r['bookers']:,} requests took {r['sent_s'] * 1e3:.0f} ms to send; "
+                  f"{r['pages']:,} pages opened in {r['open_s']:.1f} s; the scenario took {r['seconds']:.0f} s",
+                  ""]
     if top := results.get("profile"):
         lines += [f"## Where Slotcast's time goes (py-spy, {max(results['sizes']):,} streams, a booking a second)", "",
                   "| self % | total % | function |", "|---|---|---|",
                   *[f"| {s:.1f} | {t:.1f} | `{f}` |" for s, t, f in top], ""]
-    lines += ["## Commands", "", "```", "make bench" + (" QUICK=1" if quick else ""), *COMMANDS, "```", ""]
+    lines += ["## Commands", "", "```", invocation, *COMMANDS, "```", ""]
     return "\n".join(lines)
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="N = 1,000 only, short phases (1-2 minutes)")
+    parser.add_argument("--quick", action="store_true", help="N = 1,000 only, short phases (2-4 minutes)")
     parser.add_argument("--sizes", default="", help="comma-separated N for the fan-out (default 1000,5000,10000)")
-    parser.add_argument("--only", default="fanout,soak,polling,burst,profile", help="scenarios to run")
+    parser.add_argument("--only", default="fanout,soak,polling,burst,release,profile", help="scenarios to run")
+    parser.add_argument("--release", default="", metavar="PAGES,BOOKERS",
+                        help="the release scenario's size (default 5000,1000; with --quick 1000,500)")
     parser.add_argument("--name", help="results file name (default results, or results-quick)")
     args = parser.parse_args()
     sizes = [int(n) for n in args.sizes.split(",") if n] or ([1000] if args.quick else [1000, 5000, 10000])
     only = set(args.only.split(","))
+    release_size = tuple(int(n) for n in args.release.split(",")) if args.release else (
+        (1000, 500) if args.quick else (5000, 1000))
+    if len(release_size) != 2:
+        parser.error("--release takes PAGES,BOOKERS")
+    invocation = ("make bench" + (" QUICK=1" if args.quick else "") if set(sys.argv[1:]) <= {"--quick"}
+                  else shlex.join(["bench/.venv/bin/python", "bench/run.py", *sys.argv[1:]]))
     if args.quick and "--only" not in sys.argv:
         only.discard("profile")
     try:
-        asyncio.run(main(args.quick, sizes, only, args.name or ("results-quick" if args.quick else "results")))
+        asyncio.run(main(args.quick, sizes, only, args.name or ("results-quick" if args.quick else "results"),
+                         release_size, invocation))
     finally:
         shutil.rmtree(WORK, ignore_errors=True)

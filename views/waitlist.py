@@ -17,6 +17,7 @@ from . import messages
 from .clients import within_booking_rate
 from .csrf import token as csrf_token
 from .events import EVENTS, fragment, stream
+from .fragments import htmx_asked
 from .i18n import gettext as _
 from .lookups import parse_party, public_slot_or_404
 from .public import render_form
@@ -100,7 +101,10 @@ async def accept(reference: str):
         abort(403, _("This link is not valid for waitlist entry %(ref)s.", ref=reference[:20]))
     except OfferGone:
         abort(409, _("This offer is no longer open: it expired or was taken up."))
-    return redirect(url_for("public.booking", reference=booking.reference, token=booking.cancel_token), 303)
+    url = url_for("public.booking", reference=booking.reference, token=booking.cancel_token)
+    if htmx_asked():  # the entry's own stream swaps the form away as the answer comes: htmx would not push the URL
+        return "", 200, {"HX-Redirect": url}
+    return redirect(url, 303)
 
 
 @bp.post("/waitlist/<reference>/leave")
