@@ -42,14 +42,14 @@ test: setup browser postgres
 
 VIEW_TESTS := tests/test_pages.py tests/test_api.py tests/test_events.py tests/test_admin.py tests/test_kiosk.py \
 	tests/test_queue.py tests/test_i18n.py tests/test_time.py tests/test_security.py tests/test_headers.py \
-	tests/test_fairness.py tests/test_waitlist.py
+	tests/test_fairness.py tests/test_waitlist.py tests/test_ops.py tests/test_exports.py
 
 # PostgreSQL booking throughput and NOTIFY delay on a throwaway server (prints the numbers).
 bench-postgres: setup postgres
 	$(PY) bench/pg_bookings.py
 
 # Benchmarks against a real Hypercorn on 127.0.0.1, with Node and uvicorn baselines (not part of `make test`):
-# ~9 minutes; `make bench QUICK=1` (N = 1,000 only) ~2.5. Results in bench/results/. Its own venv: never the app's.
+# ~11 minutes; `make bench QUICK=1` (N = 1,000 only) ~4. Results in bench/results/. Its own venv: never the app's.
 bench: setup postgres bench/.venv/ready
 	@command -v node >/dev/null || { echo "make bench needs Node.js (node) for its baseline"; exit 1; }
 	bench/.venv/bin/python bench/run.py $(if $(QUICK),--quick)

@@ -21,7 +21,7 @@ from booking import demo
 from booking.clock import SystemClock
 from booking.hub import Hub
 from booking.service import Service
-from booking.store import Store, open_store
+from booking.store import Store, open_store, sqlite_path
 from views.auth import hash_password
 from views.events import FAREWELL, PING, renderer
 from views.headers import served_over_https
@@ -48,7 +48,11 @@ DEFAULTS = dict(
     MAX_CONTENT_LENGTH=64 * 1024,
     BOOKINGS_PER_MINUTE=60,
     OFFER_MINUTES=10,  # a place freed for the waitlist is held this long for the one it is offered to
-    OFFER_CHECK_SECONDS=5,  # how often offers past their time are passed on  # booking attempts per client address (0: no limit); many people share a clinic's Wi-Fi
+    OFFER_CHECK_SECONDS=5,  # how often offers past their time are passed on
+    DRAIN_SECONDS=1.0,  # on SIGTERM, /readyz says 503 this long before the streams close (raise it behind a balancer)
+    METRICS_TOKEN=None,  # GET /metrics needs "Authorization: Bearer <token>"; unset: no /metrics
+    LOG_FORMAT="text",  # or "json": one line per request and per closed stream
+    RETENTION_DAYS=90,  # names and contacts of bookings that ended longer ago are erased, daily  # booking attempts per client address (0: no limit); many people share a clinic's Wi-Fi
 )
 
 
@@ -78,12 +82,13 @@ def create_app(config: dict | None = None, clock=None) -> Quart:
 
     @app.before_serving
     async def start() -> None:
+        metrics = app.extensions["slotcast.metrics"]
         hub = Hub(renderer(app), clock=clock, heartbeat=float(app.config["HEARTBEAT_SECONDS"]), ping=PING,
-                  farewell=FAREWELL)
+                  farewell=FAREWELL, on_broadcast=metrics.broadcast)
         store = open_store(app.config["DATABASE_URL"], ROOT, notify=hub.notify,
                            offer_for=timedelta(minutes=float(app.config["OFFER_MINUTES"])))
         await store.open()
-        service = Service(store, clock)
+        service = Service(store, clock, observe=metrics.booking)
         if app.config["DEMO"] and not await store.venues():
             await demo.seed(store)
         await store.extend_slots(clock.now())
@@ -96,6 +101,7 @@ def create_app(config: dict | None = None, clock=None) -> Quart:
         loops = [asyncio.create_task(hub.beat()), asyncio.create_task(hub.expire()),
                  asyncio.create_task(keep_slots_ahead(store, hub, clock, app.config)),
                  asyncio.create_task(pass_on_offers(service, hub, app.config)),
+                 asyncio.create_task(forget_old_people(service, hub, app.config)),
                  asyncio.create_task(relay_changes(store, hub))]
         app.extensions["slotcast"] = Runtime(store, service, hub, clock, loops)
 
@@ -122,6 +128,14 @@ async def pass_on_offers(service: Service, hub: Hub, config) -> None:
         await service.expire_offers()
 
 
+async def forget_old_people(service: Service, hub: Hub, config) -> None:
+    """Daily, from start-up: erase personal data of bookings that ended more than RETENTION_DAYS ago."""
+    while True:
+        await service.erase_ended(timedelta(days=float(config["RETENTION_DAYS"])))
+        if not await hub.running_after(86400):
+            return
+
+
 async def relay_changes(store: Store, hub: Hub) -> None:
     """Hand other processes' changes (PostgreSQL LISTEN) to the hub until it closes."""
     listening = asyncio.create_task(store.listen(hub.notify, hub.resync))
@@ -131,7 +145,7 @@ async def relay_changes(store: Store, hub: Hub) -> None:
 
 
 def add_commands(app: Quart) -> None:
-    """`quart --app app:create_app create-admin NAME` sets a staff password."""
+    """`create-admin NAME` sets a staff password; `backup PATH` copies the SQLite database."""
 
     @app.cli.command("create-admin")
     @click.argument("username")
@@ -145,6 +159,18 @@ def add_commands(app: Quart) -> None:
 
         asyncio.run(save())
         click.echo(f"Staff account {username!r} is ready.")
+
+    @app.cli.command("backup")
+    @click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+    def backup(path: Path) -> None:
+        """`quart --app app:create_app backup PATH`: a consistent copy of the SQLite database, while it serves."""
+        url = app.config["DATABASE_URL"]
+        if not url.startswith("sqlite"):
+            raise click.ClickException("This database is PostgreSQL: back it up with pg_dump (see the README).")
+        from booking.sqlite import backup as sqlite_backup
+
+        sqlite_backup(sqlite_path(url, ROOT), path)
+        click.echo(f"Backed up to {path}.")
 
 
 def instance_secret(folder: Path) -> str:
@@ -204,7 +230,10 @@ async def serve(app: Quart, bind: str) -> None:
     async def shutdown_trigger() -> None:
         await stop.wait()
         if "slotcast" in app.extensions:
-            app.extensions["slotcast"].hub.close()
+            running = app.extensions["slotcast"]
+            running.draining = True  # /readyz turns 503: a balancer stops sending new pages
+            await asyncio.sleep(float(app.config["DRAIN_SECONDS"]))
+            running.hub.close()
 
     await hypercorn_serve(app, config, shutdown_trigger=shutdown_trigger)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import heapq
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from datetime import datetime
 from typing import NamedTuple
@@ -60,8 +61,9 @@ class Hub:
     """
 
     def __init__(self, render: Renderer, *, clock=None, heartbeat: float = 15.0, ping: bytes = b"",
-                 farewell: bytes = b""):
+                 farewell: bytes = b"", on_broadcast: Callable[[float], object] = lambda seconds: None):
         self._render = render
+        self._on_broadcast = on_broadcast  # hears how long each change took to render and hand over
         self._clock = clock or SystemClock()
         self._heartbeat = heartbeat
         self._ping, self._farewell = ping, farewell
@@ -163,6 +165,7 @@ class Hub:
         try:
             while topic in self._dirty:
                 self._dirty.discard(topic)
+                began = time.perf_counter()
                 for locale in list(self._subscribers.get(topic, {})):
                     try:
                         message = await self.current(topic, locale)
@@ -171,6 +174,7 @@ class Hub:
                         continue
                     for sub in list(self._subscribers.get(topic, {}).get(locale, ())):
                         sub.offer(topic, message)
+                self._on_broadcast(time.perf_counter() - began)
         finally:
             del self._refreshing[topic]
 

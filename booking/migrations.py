@@ -133,4 +133,18 @@ MIGRATIONS = [
     );
     CREATE INDEX waitlist_by_slot ON waitlist (slot_id, status);
     """,
+    # 6: the staff audit trail
+    """
+    CREATE TABLE audit_log (
+        id {id},
+        at {ts} NOT NULL,
+        actor TEXT NOT NULL,
+        address TEXT NOT NULL,
+        action TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        venue_id INTEGER,
+        local_date {date}
+    );
+    CREATE INDEX audit_by_time ON audit_log (at);
+    """,
 ]

@@ -326,6 +326,20 @@ class WaitlistEntry:
         return bool(token) and hmac.compare_digest(token.encode(), self.cancel_token.encode())
 
 
+@dataclass(frozen=True)
+class AuditEntry:
+    """One staff action, as the audit trail keeps it: who, what, when, from where."""
+
+    id: int
+    at: datetime
+    actor: str
+    address: str
+    action: str
+    subject: str
+    venue_id: int | None = None
+    local_date: date | None = None
+
+
 def ticket_label(letter: str, number: int | None) -> str:
     """'A007': a resource's letter and the booking's number in its day."""
     return f"{letter}{number:03d}" if number else ""

@@ -99,6 +99,8 @@ class PostgresDatabase:
         self.keepalive = keepalive  # seconds between liveness checks of the listening connection
         self.origin = secrets.token_hex(8)  # tags this instance's notices: its own hub has those already
         self._pool: asyncpg.Pool | None = None
+        self.listening = False  # whether the LISTEN connection is up (readiness)
+        self.reconnects = 0  # listening connections opened after the first (metrics)
 
     async def open(self) -> None:
         """Connect the pool."""
@@ -145,6 +147,7 @@ class PostgresDatabase:
         try:
             db.add_termination_listener(lambda _: lost.set())
             await db.add_listener(CHANNEL, lambda *notice: self._relay(notice[3], on_change))
+            self.listening = True
             on_resync()  # notices sent while nobody listened are gone: re-send every served topic
             while not lost.is_set():
                 try:
@@ -155,6 +158,8 @@ class PostgresDatabase:
         except Exception as error:  # a dead connection shows up as one of several errors
             log.warning("lost the listening connection: %s", error)
         finally:
+            self.listening = False
+            self.reconnects += 1
             db.terminate()
         return True
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from datetime import date, timedelta
 
 from .model import (
-    RESOURCE_SETTINGS, Booking, BookingError, DayException, NotFound, OpeningRule, Resource, Slot, Venue,
+    RESOURCE_SETTINGS, AuditEntry, Booking, BookingError, DayException, NotFound, OpeningRule, Resource, Slot, Venue,
     WaitlistEntry, booking_problems, clean_text,
 )
 from .store import Store
@@ -25,9 +26,10 @@ class Invalid(BookingError):
 class Service:
     """The domain's actions, over a store and a clock."""
 
-    def __init__(self, store: Store, clock):
+    def __init__(self, store: Store, clock, observe: Callable[[str], object] = lambda outcome: None):
         self.store = store
         self.clock = clock
+        self.observe = observe  # hears each booking attempt's outcome: 'created' or the refusal's code
 
     async def book(self, resource: Resource, slot_id: int, name: str, contact: str, party_size: object,
                    idempotency_key: str | None = None, for_staff: bool = False,
@@ -35,12 +37,18 @@ class Service:
         """Book places in a slot of `resource`; raises Invalid, NotFound, NotOpenYet, SlotUnavailable,
         LimitReached or SlotFull. Only staff may book `over_limit` (the venue's per-person limit)."""
         problems = booking_problems(name, contact, party_size, resource.max_party)
-        if problems:
-            raise Invalid(problems)
-        name, contact = clean_text(name), clean_text(contact)
-        return await self.store.book(slot_id, name, contact, party_size, self.clock.now(), idempotency_key,
-                                     for_staff=for_staff, fingerprint=fingerprint(slot_id, name, contact, party_size),
-                                     over_limit=for_staff and over_limit)
+        try:
+            if problems:
+                raise Invalid(problems)
+            name, contact = clean_text(name), clean_text(contact)
+            booked = await self.store.book(slot_id, name, contact, party_size, self.clock.now(), idempotency_key,
+                                           for_staff=for_staff, over_limit=for_staff and over_limit,
+                                           fingerprint=fingerprint(slot_id, name, contact, party_size))
+        except BookingError as refused:
+            self.observe(refused.code)
+            raise
+        self.observe("created")
+        return booked
 
     async def cancel(self, reference: str, token: str) -> tuple[Booking, Slot]:
         """Cancel a booking with its secret token; raises NotFound or Forbidden."""
@@ -123,6 +131,24 @@ class Service:
         return await self.store.edit_resource(
             resource.id, settings, list(resource.rules if rules is None else rules),
             list(resource.exceptions if exceptions is None else exceptions), self.clock.now())
+
+    async def record(self, actor: str, address: str, action: str, subject: str, venue_id: int | None = None,
+                     day: date | None = None) -> None:
+        """Keep a staff action in the audit trail, stamped with the clock."""
+        await self.store.record(AuditEntry(0, self.clock.now(), actor, address, action, subject, venue_id, day))
+
+    async def erase_ended(self, retention: timedelta) -> int:
+        """Erase personal data of bookings and waitlist entries that ended more than `retention` ago."""
+        erased = await self.store.erase_ended(self.clock.now() - retention)
+        if erased:
+            await self.record("retention", "-", "erase_ended", f"{erased} erased, older than {retention.days} days")
+        return erased
+
+    async def erase_person(self, contact: str, actor: str, address: str) -> int:
+        """Erase one person's data on request (matched by their contact, normalised)."""
+        erased = await self.store.erase_person(contact)
+        await self.record(actor, address, "erase_person", f"{erased} erased")
+        return erased
 
     async def set_staff_password(self, username: str, password_hash: str) -> None:
         """Create a staff account or change its password (its open sessions end)."""

@@ -20,7 +20,7 @@ from . import schedule, topics
 from .migrations import MIGRATIONS
 from .model import (
     CLOSED, NOT_YET, PAST, Booking, CapacityConflict, DayException, Duplicate, Forbidden, IdempotencyMismatch,
-    RESOURCE_SETTINGS, LimitReached, NotFound, NotOpenYet, OfferGone, OpeningRule, SlotAvailable, WaitlistEntry,
+    RESOURCE_SETTINGS, AuditEntry, LimitReached, NotFound, NotOpenYet, OfferGone, OpeningRule, SlotAvailable, WaitlistEntry,
     contact_key, opens_at,
     Resource, Slot, SlotFull, SlotUnavailable, Venue, local_today, new_cancel_token, new_reference, slot_state,
     waiting_line,
@@ -50,6 +50,8 @@ class Tx(Protocol):
 
 class Database(Protocol):
     """What an engine offers the store."""
+
+    listening: bool  # whether other processes' changes reach this one now (always, for a one-process engine)
 
     async def open(self) -> None: ...
     async def close(self) -> None: ...
@@ -125,6 +127,14 @@ class SqlStore:
 
     async def close(self) -> None:
         await self.db.close()
+
+    async def trouble(self) -> str | None:
+        """Why this store cannot serve now (None: it can): the database must answer, a listener be connected."""
+        try:
+            await self.db.read(_ping)
+        except Exception as error:  # whatever the driver says, the answer is "not ready"
+            return f"database: {type(error).__name__}"
+        return None if self.db.listening else "listener: not connected"
 
     async def listen(self, on_change, on_resync) -> None:
         """Until cancelled: on_change(*topics) for other processes' changes, on_resync() when some may be lost."""
@@ -277,6 +287,11 @@ class SqlStore:
         """Every booking (cancelled too) in a resource's slots on a local date, by time and ticket."""
         return await self.db.read(_entries, "s.resource_id = :resource_id", {"resource_id": resource_id, "day": day})
 
+    async def bookings_between(self, venue_id: int, first: date, last: date) -> list[tuple[Booking, Slot]]:
+        """Every booking (cancelled too) in a venue's slots on the local dates first..last, by time and ticket."""
+        return await self.db.read(_entries_in, "r.venue_id = :venue_id AND s.local_date BETWEEN :first AND :last",
+                                  {"venue_id": venue_id, "first": first, "last": last})
+
     # -- the line: attendance and calls
 
     async def set_attendance(self, booking_id: int, attendance: str | None) -> tuple[Booking, Slot]:
@@ -317,6 +332,26 @@ class SqlStore:
         """Every session of this account stops working (logout, new password)."""
         await self._write(_end_sessions, username)
 
+    # -- the audit trail, retention and erasure
+
+    async def record(self, entry: AuditEntry) -> None:
+        """Keep a staff action in the audit trail (it is never edited)."""
+        await self._write(_record, entry)
+
+    async def audit_trail(self, venue_id: int | None = None, day: date | None = None,
+                          limit: int = 200) -> list[AuditEntry]:
+        """The newest staff actions first, of one venue and day when given."""
+        return await self.db.read(_audit_trail, venue_id, day, limit)
+
+    async def erase_ended(self, before: datetime) -> int:
+        """Erase names and contacts of bookings and waitlist entries whose slot ended before `before`; how many.
+        Counts, times and references stay."""
+        return await self._write(_erase, "s.ends_at < :before", {"before": before}, None)
+
+    async def erase_person(self, contact: str) -> int:
+        """Erase one person's names and contacts everywhere (matched by the normalised contact); how many."""
+        return await self._write(_erase, "TRUE", {}, contact_key(contact))
+
     # -- limits every process sees
 
     async def count_attempt(self, keys: list[str], now: datetime, window: timedelta) -> list[tuple[int, datetime]]:
@@ -336,6 +371,10 @@ class SqlStore:
 OF_RESOURCE = "WHERE id = (SELECT venue_id FROM resources WHERE id = :resource_id)"
 CALL = "called_at = :now, called_to = :counter"
 REQUEUE = "called_at = NULL, called_to = NULL, requeued_at = :now"
+
+
+async def _ping(tx: Tx) -> None:
+    await tx.fetch_value("SELECT 1")
 
 
 async def _migrate(tx: Tx) -> None:
@@ -789,7 +828,12 @@ async def _waitlist_counts(tx: Tx, resource_id: int, day: date) -> dict[int, int
 
 async def _entries(tx: Tx, where: str, params: dict, lock: str = "") -> list[tuple[Booking, Slot]]:
     """Bookings with their slots on a day (`params` has `day`), by time and ticket."""
-    scope = f"FROM slots s JOIN resources r ON r.id = s.resource_id WHERE {where} AND s.local_date = :day"
+    return await _entries_in(tx, f"{where} AND s.local_date = :day", params, lock)
+
+
+async def _entries_in(tx: Tx, where: str, params: dict, lock: str = "") -> list[tuple[Booking, Slot]]:
+    """Bookings with their slots in the slots `where` picks (`s` slots, `r` resources), by time and ticket."""
+    scope = f"FROM slots s JOIN resources r ON r.id = s.resource_id WHERE {where}"
     slots = {r["id"]: build(Slot, r) for r in await tx.fetch(f"SELECT s.* {scope}", **params)}
     rows = await tx.fetch(f"SELECT b.* FROM bookings b WHERE b.slot_id IN (SELECT s.id {scope})"
                           f" ORDER BY b.ticket {lock}", **params)
@@ -834,6 +878,32 @@ async def _session_version(tx: Tx, username: str) -> int | None:
 async def _end_sessions(tx: Tx, username: str) -> None:
     await tx.execute("UPDATE staff SET session_version = session_version + 1 WHERE username = :username",
                      username=username)
+
+
+async def _record(tx: Tx, entry: AuditEntry) -> None:
+    await tx.execute("INSERT INTO audit_log (at, actor, address, action, subject, venue_id, local_date)"
+                     " VALUES (:at, :actor, :address, :action, :subject, :venue_id, :local_date)",
+                     at=entry.at, actor=entry.actor, address=entry.address, action=entry.action,
+                     subject=entry.subject, venue_id=entry.venue_id, local_date=entry.local_date)
+
+
+async def _audit_trail(tx: Tx, venue_id: int | None, day: date | None, limit: int) -> list[AuditEntry]:
+    where = " AND ".join(["TRUE", *(["venue_id = :venue_id"] if venue_id else []), *(["local_date = :day"] if day else [])])
+    rows = await tx.fetch(f"SELECT * FROM audit_log WHERE {where} ORDER BY at DESC, id DESC LIMIT {int(limit)}",
+                          **({"venue_id": venue_id} if venue_id else {}), **({"day": day} if day else {}))
+    return [build(AuditEntry, r) for r in rows]
+
+
+async def _erase(tx: Tx, where: str, params: dict, person: str | None) -> int:
+    """Blank the name and contact of matching bookings and waitlist entries (of one person, when given)."""
+    erased = 0
+    for table in ("bookings", "waitlist"):
+        rows = await tx.fetch(f"SELECT t.id, t.contact FROM {table} t JOIN slots s ON s.id = t.slot_id"
+                              f" WHERE {where} AND t.contact != ''", **params)
+        for row in rows:
+            if person is None or contact_key(row["contact"]) == person:
+                erased += await tx.execute(f"UPDATE {table} SET name = '', contact = '' WHERE id = :id", id=row["id"])
+    return erased
 
 
 async def _count_attempt(tx: Tx, keys: list[str], now: datetime, window: timedelta) -> list[tuple[int, datetime]]:

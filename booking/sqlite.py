@@ -84,6 +84,7 @@ class SqliteTx:
 class SqliteDatabase:
     """One SQLite file, one connection, one thread: statements never wait for each other's locks."""
 
+    listening = True  # one process owns the file: nothing to listen to
     def __init__(self, path: Path):
         self.path = path
         self._thread = ThreadPoolExecutor(1, thread_name_prefix="sqlite")
@@ -136,3 +137,11 @@ class SqliteDatabase:
 
     async def listen(self, on_change, on_resync) -> None:
         """Nothing to wait for: one process owns the file, and its hub hears every change directly."""
+
+
+def backup(source: Path, target: Path) -> None:
+    """A consistent copy of a database in use (SQLite's online backup, never a file copy), private like it."""
+    target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.close(os.open(target, os.O_CREAT | os.O_RDWR, 0o600))
+    with sqlite3.connect(source) as live, sqlite3.connect(target) as copy:
+        live.backup(copy)

@@ -5,7 +5,8 @@ from __future__ import annotations
 from quart import Quart, current_app, g, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
-from . import admin, api, auth, csrf, events, headers, i18n, kiosk, public, waitlist
+from . import admin, api, auth, csrf, events, headers, i18n, kiosk, ops, public, waitlist
+from . import exports
 from booking.model import ticket_label
 
 from .i18n import N_
@@ -29,7 +30,8 @@ def init_app(app: Quart) -> None:
         events=events.EVENTS, ticket_label=ticket_label, kind_label=kind_label, public_url=public_url,
     )
     app.jinja_env.filters.update(local_time=i18n.local_time, long_date=i18n.long_date)
-    for module in (public, waitlist, events, api, kiosk, auth, admin):
+    ops.init_app(app)
+    for module in (public, waitlist, events, api, kiosk, auth, admin, ops, exports):
         app.register_blueprint(module.bp)
     app.before_request(choose_locale)
     app.before_request(refuse_nul)

@@ -6,17 +6,19 @@ import re
 from datetime import date, time, timedelta
 from zoneinfo import ZoneInfo, available_timezones
 
-from quart import Blueprint, abort, redirect, render_template, request, session, url_for
+from quart import Blueprint, abort, g, redirect, render_template, request, session, url_for
 
 from booking import rules_text, topics
 from booking.model import (
-    KINDS, CapacityConflict, Duplicate, LimitReached, NotFound, Resource, SlotFull, SlotUnavailable, Venue, bookings_by_slot,
-    called_recently, local_today, slot_state, state_changes_at, valid_until, waiting_line,
+    KINDS, CapacityConflict, Duplicate, LimitReached, NotFound, Resource, SlotFull, SlotUnavailable, Venue,
+    bookings_by_slot, called_recently, local_today, looks_like_contact, slot_state, state_changes_at, valid_until,
+    waiting_line,
 )
 from booking.service import Invalid
 
 from . import messages
-from .auth import require_staff
+from .auth import require_staff, staff
+from .clients import client_address
 from .csrf import token as csrf_token
 from .events import EVENTS, fragment, stream
 from .fragments import htmx_asked, htmx_swap, inline
@@ -28,6 +30,16 @@ from .runtime import now, service, store
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 bp.before_request(require_staff)
+
+
+@bp.after_request
+async def audit(response):
+    """Every staff action that went through is kept in the audit trail: who, what, on which venue and day."""
+    if request.method == "POST" and response.status_code < 400:
+        venue_id, day = g.get("audit_scope", (None, None))
+        await service().record(staff(), client_address(), request.endpoint.removeprefix("admin."), request.path,
+                               venue_id, day)
+    return response
 
 SLUG = re.compile(r"[a-z0-9][a-z0-9-]{0,39}")
 
@@ -94,6 +106,7 @@ async def board_stream(venue_id: int, day: str):
 async def after_action(slot, notice: str | None = None, status: int = 200):
     """htmx gets the resource's fresh board; a plain form goes back to the board (or sees the problem)."""
     venue = await store().venue_of_resource(slot.resource_id)
+    g.audit_scope = (venue.id, slot.local_date)
     if htmx_asked():
         context = await board_context(venue, venue.resource(slot.resource_id), slot.local_date)
         return await htmx_swap("_board.html", dict(context, csrf=csrf_token(), notice=notice),
@@ -337,3 +350,33 @@ async def edit_resource(resource_id: int):
                 status = 409
     return await render_template("admin/resource_form.html", venue=venue, resource=resource, values=values,
                                  problems=problems), status
+
+
+# -- the audit trail and erasure on request
+
+
+@bp.get("/audit")
+async def audit_trail():
+    """Staff actions, newest first; ?venue=slug&day=YYYY-MM-DD narrow it. Never editable here."""
+    venue = await venue_or_404(request.args["venue"], include_archived=True) if request.args.get("venue") else None
+    day = parse_day(request.args["day"]) if request.args.get("day") else None
+    entries = await store().audit_trail(venue.id if venue else None, day)
+    return await render_template("admin/audit.html", entries=entries, venue=venue, day=day,
+                                 venues=await store().venues(include_archived=True))
+
+
+@bp.route("/erase", methods=["GET", "POST"])
+async def erase_person():
+    """Erase one person's name and contact from every booking and waitlist entry, on their request."""
+    erased, problem, contact = None, None, ""
+    if request.method == "POST":
+        form = await request.form
+        contact = form.get("contact", "").strip()[:200]
+        if not looks_like_contact(contact):
+            problem = _("That does not look like a phone number or an e-mail address.")
+        elif form.get("confirm") != "1":
+            problem = _("Tick the box to confirm: this cannot be undone.")
+        else:
+            erased = await service().erase_person(contact, staff(), client_address())
+    return await render_template("admin/erase.html", erased=erased, problem=problem, contact=contact), \
+        422 if problem else 200

@@ -9,6 +9,7 @@ from functools import cache
 from quart import Blueprint, abort, redirect, render_template, request, session, url_for
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from . import ops
 from .clients import client_address
 from .i18n import gettext as _
 from .runtime import now, service, store
@@ -91,12 +92,15 @@ async def log_in():
             "Too many failed attempts. Try again in %(minutes)s minutes.", minutes=int(wait // 60) + 1)), 429, {
             "Retry-After": str(int(wait) + 1)}
     if not await password_matches(await store().staff_password_hash(username) if username else None, password):
+        ops.metrics().login_failures.inc()
+        await service().record(username[:100] or "-", client_address(), "login_failed", "/admin/login")
         return await render_template("login.html", next=safe_next(form.get("next")),
                                      error=_("Wrong name or password."), username=username), 401
     await service().forget_logins(keys)
     session.clear()
     at = now().timestamp()
     session.update(staff=username, version=await store().staff_session_version(username), since=at, seen=at)
+    await service().record(username, client_address(), "login", "/admin/login")
     return redirect(safe_next(form.get("next")), 303)
 
 
@@ -105,5 +109,6 @@ async def log_out():
     """End the staff member's sessions, this one and any copy of its cookie."""
     if await session_valid():
         await service().end_staff_sessions(staff())
+        await service().record(staff(), client_address(), "logout", "/admin/logout")
     session.clear()
     return redirect(url_for("auth.login"), 303)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from types import SimpleNamespace
@@ -11,7 +12,7 @@ from quart import Blueprint, Quart, abort, current_app, make_response, render_te
 from booking import topics
 from booking.hub import Render
 
-from . import i18n
+from . import i18n, ops
 from .clients import client_group
 from .i18n import gettext as _
 from .lookups import parse_day
@@ -56,6 +57,7 @@ def fragment(kind: str, template: str, event: Callable[..., str]):
     return register
 
 
+STREAM_KINDS = {"day": "day", "slot": "slot", "clock": "kiosk", "board": "board", "ticket": "ticket", "wait": "waitlist"}
 HEADERS = {"Content-Type": "text/event-stream", "Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 
@@ -80,24 +82,32 @@ async def slot_stream(slot_id: int):
 
 async def stream(*names: str):
     """An event stream on these topics: the current state first, then every change."""
-    the_hub, locale, config = hub(), i18n.current(), current_app.config
+    the_hub, locale, config, counted = hub(), i18n.current(), current_app.config, ops.metrics()
     client, streams = client_group(), open_streams()
     if not streams.admit(client, config):
+        counted.refused.inc()
         return _("Too many requests. Please wait a moment and try again."), 429, {"Retry-After": "30"}
-    prelude = retry(config["SSE_RETRY_MS"])
+    prelude, kind, line = retry(config["SSE_RETRY_MS"]), STREAM_KINDS[topics.parse(names[0])[0]], ops.stream_log()
 
     async def body():
         # Counted here: Quart gets from the check above to this line without yielding to the loop (unless
         # writing the headers blocks), so the caps hold under concurrency (tests/test_hardening.py).
         sub = the_hub.subscribe(names, locale)  # inside the generator, so `finally` always runs
         streams.opened(client)
+        counted.streams.labels(kind).inc()
+        began, sent = time.monotonic(), 0
         try:
-            yield prelude + b"".join([await the_hub.current(name, locale) for name in names])
+            first = prelude + b"".join([await the_hub.current(name, locale) for name in names])
+            sent += len(first)
+            yield first
             async for chunk in sub.messages():
+                sent += len(chunk)
                 yield chunk
         finally:
             streams.closed(client)
+            counted.streams.labels(kind).dec()
             the_hub.unsubscribe(sub)
+            ops.stream_closed(line, kind, time.monotonic() - began, sent)
 
     response = await make_response(body(), 200, HEADERS)
     response.timeout = None  # Quart's response timeout would cut the stream

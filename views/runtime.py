@@ -22,6 +22,7 @@ class Runtime:
     hub: Hub
     clock: object
     loops: list[asyncio.Task] = field(default_factory=list)
+    draining: bool = False  # shutting down: /readyz says so before the streams are told to close
 
 
 def runtime() -> Runtime:
