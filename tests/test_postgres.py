@@ -1,4 +1,4 @@
-"""PostgreSQL only: change notices inside the transaction, and listening for other processes' changes."""
+"""PostgreSQL only: change notices inside the transaction, listening for other processes' changes, pg_dump."""
 
 import asyncio
 import json
@@ -6,6 +6,7 @@ import os
 import signal
 import time as clock
 from datetime import UTC, datetime, time, timedelta
+from pathlib import Path
 
 import asyncpg
 import pytest
@@ -185,3 +186,23 @@ async def test_listen_stops_promptly_when_cancelled(stores):
     listening.cancel()
     await asyncio.gather(listening, return_exceptions=True)
     assert clock.monotonic() - began < 0.5
+
+
+async def test_a_pg_dump_restores_with_every_booking_and_migrates_cleanly(postgres, pg_url, stores, slot):
+    booking, _ = await stores[0].book(slot.id, "Ann", "12345", 1, NOW)
+    dump = Path(postgres.folder) / "slotcast.dump"  # pg_dump runs as the server's user: its folder
+    source = pg_url.rsplit("/", 1)[1]
+    postgres._run("pg_dump", "-h", "127.0.0.1", "-p", str(postgres.port), "-U", "postgres", "-Fc", "-f", str(dump),
+                  source)
+    restored_url = postgres.create_database(source + "_restored")
+    try:
+        postgres._run("pg_restore", "-h", "127.0.0.1", "-p", str(postgres.port), "-U", "postgres",
+                      "-d", restored_url.rsplit("/", 1)[1], str(dump))
+        restored = SqlStore(PostgresDatabase(restored_url))
+        await restored.open()  # the migrations find the restored schema_version: nothing to do, no error
+        try:
+            assert (await restored.booking(booking.reference))[0].name == "Ann"
+        finally:
+            await restored.close()
+    finally:
+        postgres.drop_database(source + "_restored")
