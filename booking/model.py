@@ -192,8 +192,18 @@ class Slot:
         return 0 if self.closed else self.capacity - self.booked - self.held
 
 
+class HeldBySecret:
+    """A record its holder proves theirs with the secret from their link (`cancel_token`)."""
+
+    cancel_token: str
+
+    def token_matches(self, token: str | None) -> bool:
+        """True when `token` is this record's secret (compared in constant time)."""
+        return bool(token) and hmac.compare_digest(token.encode(), self.cancel_token.encode())
+
+
 @dataclass(frozen=True)
-class Booking:
+class Booking(HeldBySecret):
     """A confirmed or cancelled booking of `party_size` places in one slot."""
 
     id: int
@@ -210,10 +220,6 @@ class Booking:
     called_at: datetime | None = None
     called_to: str | None = None
     requeued_at: datetime | None = None
-
-    def token_matches(self, token: str | None) -> bool:
-        """True when `token` is this booking's cancel secret (compared in constant time)."""
-        return bool(token) and hmac.compare_digest(token.encode(), self.cancel_token.encode())
 
 
 # What a slot is to someone who wants to book it now (one rule for stores, views and templates).
@@ -306,7 +312,7 @@ def now_and_next(slots: list[Slot], now: datetime) -> tuple[Slot | None, Slot | 
 
 
 @dataclass(frozen=True)
-class WaitlistEntry:
+class WaitlistEntry(HeldBySecret):
     """Someone waiting for a place in a full slot; `offered` holds places for them until `offered_until`."""
 
     id: int
@@ -320,10 +326,6 @@ class WaitlistEntry:
     cancel_token: str = field(default="", repr=False)
     offered_until: datetime | None = None
     booking_id: int | None = None
-
-    def token_matches(self, token: str | None) -> bool:
-        """True when `token` is this entry's secret (compared in constant time)."""
-        return bool(token) and hmac.compare_digest(token.encode(), self.cancel_token.encode())
 
 
 @dataclass(frozen=True)

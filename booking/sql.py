@@ -638,19 +638,9 @@ async def _book(tx: Tx, slot_id: int, name: str, contact: str, party_size: int, 
     (key, fingerprint), (for_staff, over_limit) = idempotency, staff
     if done := await _replay(tx, key, fingerprint):
         return done
-    slot = await _slot(tx, slot_id)
-    if slot is None:
-        raise NotFound(slot_id)
-    row = await tx.fetch_one("SELECT r.*, v.timezone, v.per_person_limit FROM resources r"
-                             " JOIN venues v ON v.id = r.venue_id WHERE r.id = :id", id=slot.resource_id)
-    resource = build(Resource, row)
-    state = slot_state(slot, resource, row["timezone"], now, for_staff)
-    if state == NOT_YET:
-        raise NotOpenYet(opens_at(slot, resource, row["timezone"]))
-    if state in (CLOSED, PAST):
-        raise SlotUnavailable(slot_id)
+    slot, venue_limit = await _open_slot(tx, slot_id, now, for_staff)
     await tx.changed(*topics.of_slot(slot))  # before the row locks, to hold them briefly
-    limit = 0 if over_limit else row["per_person_limit"]
+    limit = 0 if over_limit else venue_limit
     # The per-person limit, like the capacity, is one conditional statement: exact under any concurrency.
     if await tx.fetch_value(
         "INSERT INTO person_days (contact_key, resource_id, local_date, active) VALUES (:person, :resource_id, :day, 1)"
@@ -666,6 +656,23 @@ async def _book(tx: Tx, slot_id: int, name: str, contact: str, party_size: int, 
     if after is None:
         raise SlotFull(slot_id)
     return await _insert_booking(tx, build(Slot, after), name, contact, party_size, now, key, fingerprint)
+
+
+async def _open_slot(tx: Tx, slot_id: int, now: datetime, for_staff: bool = False) -> tuple[Slot, int]:
+    """A slot that can be booked (or waited for) now, and its venue's per-person limit; else NotFound, NotOpenYet
+    or SlotUnavailable."""
+    slot = await _slot(tx, slot_id)
+    if slot is None:
+        raise NotFound(slot_id)
+    row = await tx.fetch_one("SELECT r.*, v.timezone, v.per_person_limit FROM resources r"
+                             " JOIN venues v ON v.id = r.venue_id WHERE r.id = :id", id=slot.resource_id)
+    resource = build(Resource, row)
+    state = slot_state(slot, resource, row["timezone"], now, for_staff)
+    if state == NOT_YET:
+        raise NotOpenYet(opens_at(slot, resource, row["timezone"]))
+    if state in (CLOSED, PAST):
+        raise SlotUnavailable(slot_id)
+    return slot, row["per_person_limit"]
 
 
 async def _insert_booking(tx: Tx, slot: Slot, name: str, contact: str, party_size: int, now: datetime,
@@ -720,20 +727,10 @@ async def _cancel(tx: Tx, reference: str, token: str, now: datetime,
 
 async def _join(tx: Tx, slot_id: int, name: str, contact: str, party_size: int,
                 now: datetime) -> tuple[WaitlistEntry, int]:
-    slot = await _slot(tx, slot_id)
-    if slot is None:
-        raise NotFound(slot_id)
-    row = await tx.fetch_one("SELECT r.*, v.timezone, v.per_person_limit FROM resources r"
-                             " JOIN venues v ON v.id = r.venue_id WHERE r.id = :id", id=slot.resource_id)
-    resource = build(Resource, row)
-    state = slot_state(slot, resource, row["timezone"], now)
-    if state == NOT_YET:
-        raise NotOpenYet(opens_at(slot, resource, row["timezone"]))
-    if state in (CLOSED, PAST):
-        raise SlotUnavailable(slot_id)
+    slot, limit = await _open_slot(tx, slot_id, now)
     if slot.remaining >= party_size:
         raise SlotAvailable(slot_id)
-    limit, person = row["per_person_limit"], contact_key(contact)
+    person = contact_key(contact)
     if limit:  # bookings held and entries waiting count alike
         held = await tx.fetch_value("SELECT active FROM person_days WHERE contact_key = :person"
                                     " AND resource_id = :r AND local_date = :day",

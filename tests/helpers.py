@@ -8,6 +8,9 @@ from datetime import UTC, datetime, timedelta
 from functools import cache
 from zoneinfo import ZoneInfo
 
+import pytest
+
+from booking.clock import ManualClock
 from booking.model import local_today
 from views import auth
 
@@ -121,3 +124,13 @@ def resource_form(resource, schedule_text: str, **changes) -> dict:
 
 async def tables_of(store):
     return (await store.venue("test-bistro")).resource("tables")
+
+
+def clock_at(start: datetime):
+    """A test module's `clock` fixture: the app's time stands at `start` until the test moves it."""
+
+    @pytest.fixture
+    def clock():
+        return ManualClock(start)
+
+    return clock

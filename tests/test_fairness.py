@@ -6,9 +6,8 @@ import asyncio
 from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
-from helpers import CONTACT, NAME, act, csrf_token, data_of, read_until, streams_closed, text
+from helpers import CONTACT, NAME, act, clock_at, csrf_token, data_of, read_until, streams_closed, text
 
-from booking.clock import ManualClock
 from booking.model import (
     NOT_YET, OPEN, LimitReached, NotOpenYet, Resource, Slot, contact_key, countdown, opens_at, slot_state,
 )
@@ -18,9 +17,7 @@ RELEASE = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)  # tables for 3 December open 
 DAY = date(2026, 12, 3)
 
 
-@pytest.fixture
-def clock():
-    return ManualClock(START)
+clock = clock_at(START)
 
 
 @pytest.fixture

@@ -11,19 +11,16 @@ import unicodedata
 from datetime import UTC, datetime
 
 import pytest
-from helpers import CONTACT, NAME, act, csrf_token, log_in, password_hash, text
+from helpers import CONTACT, NAME, act, clock_at, csrf_token, log_in, password_hash, text
 
 from app import DEMO_PASSWORD, create_app, instance_secret
-from booking.clock import ManualClock
 from booking.store import open_store, sqlite_path
 from views import auth
 
 FORWARDED = {"TRUSTED_PROXIES": "<local>"}  # the test client's peer address plays our own proxy
 
 
-@pytest.fixture
-def clock():
-    return ManualClock(datetime.now(UTC))
+clock = clock_at(datetime.now(UTC))
 
 
 def from_address(address: str) -> dict:

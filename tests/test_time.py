@@ -6,17 +6,14 @@ import re
 from datetime import UTC, datetime
 
 import pytest
-from helpers import data_of, read_until, streams_closed, text
+from helpers import clock_at, data_of, read_until, streams_closed, text
 
-from booking.clock import ManualClock
 
 DAY = "2026-12-01"
 START = datetime(2026, 12, 1, 11, 20, tzinfo=UTC)  # the test bistro is in UTC: 40 minutes before its 12:00 table
 
 
-@pytest.fixture
-def clock():
-    return ManualClock(START)
+clock = clock_at(START)
 
 
 @pytest.fixture

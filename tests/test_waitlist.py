@@ -6,17 +6,14 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from helpers import CONTACT, NAME, board_url, csrf_token, data_of, read_until, streams_closed, text
+from helpers import CONTACT, NAME, board_url, clock_at, csrf_token, data_of, read_until, streams_closed, text
 
-from booking.clock import ManualClock
 
 START = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 DAY = "2026-12-02"
 
 
-@pytest.fixture
-def clock():
-    return ManualClock(START)
+clock = clock_at(START)
 
 
 @pytest.fixture

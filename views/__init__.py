@@ -61,7 +61,9 @@ def wants_json() -> bool:
 
 
 async def http_error(error: HTTPException):
-    """A clear message: a JSON error for the API, a page otherwise."""
+    """A clear message: a JSON error for the API, a page otherwise (or the response the view aborted with)."""
+    if error.response is not None:
+        return error.response
     custom = error.description != type(error).description  # abort(code, message) was given a message
     message = error.description if custom else i18n.gettext(DEFAULT_MESSAGES.get(error.code, "Something went wrong."))
     # This new response keeps what the error's own would say: a 405's Allow, a 429's Retry-After.

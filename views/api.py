@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from zoneinfo import ZoneInfo
 
-from quart import Blueprint, abort, jsonify, request
+from quart import Blueprint, abort, jsonify, make_response, request
 from werkzeug.exceptions import TooManyRequests
 
 from booking.model import (
@@ -80,25 +80,36 @@ async def slots(venue: str, resource: str):
     return jsonify(date=day.isoformat(), slots=[slot_json(s, found, res) for s in slots])
 
 
+async def requested_slot(body: dict) -> tuple[Slot, Venue, Resource]:
+    """The public slot a booking or waitlist request names (422 unless slot_id is a whole number), within the
+    client's booking rate (429)."""
+    slot_id = body.get("slot_id")
+    if not isinstance(slot_id, int) or isinstance(slot_id, bool):
+        abort(await make_response(error(422, "invalid", _("Some fields are not valid."),
+                                        fields=messages.problem_messages({"slot_id": "not_a_number"}))))
+    found = await public_slot_or_404(slot_id)
+    if wait := await within_booking_rate():
+        raise TooManyRequests(_("Too many bookings from your network. Please try again in a minute."), retry_after=wait)
+    return found
+
+
+def text(body: dict, field: str) -> str:
+    """A text field of a JSON body ('' when it is missing or not a string)."""
+    value = body.get(field)
+    return value if isinstance(value, str) else ""
+
+
 @bp.post("/bookings")
 async def create_booking():
     """Book: 201, or 409 slot_full / slot_unavailable, 422 invalid, 404 unknown slot."""
     body = await json_object()
-    slot_id = body.get("slot_id")
-    if not isinstance(slot_id, int) or isinstance(slot_id, bool):
-        return error(422, "invalid", _("Some fields are not valid."),
-                     fields=messages.problem_messages({"slot_id": "not_a_number"}))
-    slot, venue, resource = await public_slot_or_404(slot_id)
-    if wait := await within_booking_rate():
-        raise TooManyRequests(_("Too many bookings from your network. Please try again in a minute."), retry_after=wait)
+    slot, venue, resource = await requested_slot(body)
     key = request.headers.get("Idempotency-Key", body.get("idempotency_key"))
     if key is not None and not (isinstance(key, str) and IDEMPOTENCY_KEY.fullmatch(key)):
         return error(422, "invalid", _("The idempotency key must be 8 to 64 letters, digits, - or _."))
-    name, contact = body.get("name"), body.get("contact")
     try:
         booking, _slot = await service().book(
-            resource, slot.id, name if isinstance(name, str) else "",
-            contact if isinstance(contact, str) else "", body.get("party_size", 1),
+            resource, slot.id, text(body, "name"), text(body, "contact"), body.get("party_size", 1),
             idempotency_key=key and f"api:{key}")  # the API's keys never reach the booking form's
     except Invalid as invalid:
         return error(422, "invalid", _("Some fields are not valid."),
@@ -126,9 +137,9 @@ async def create_booking():
 @bp.post("/bookings/<reference>/cancel")
 async def cancel_booking(reference: str):
     """Cancel with the booking's cancel_token: 200, 403 wrong token, 404 unknown reference."""
-    token = (await json_object()).get("cancel_token")
+    token = text(await json_object(), "cancel_token")
     try:
-        booking, _slot = await service().cancel(reference, token if isinstance(token, str) else "")
+        booking, _slot = await service().cancel(reference, token)
     except NotFound:
         abort(404, _("There is no booking with reference %(ref)s.", ref=reference[:20]))
     except Forbidden:
@@ -147,18 +158,10 @@ def entry_json(entry, position) -> dict:
 async def join_waitlist():
     """Wait for a full slot: 201 {reference, position, cancel_token, status}; 409 slot_available when it has room."""
     body = await json_object()
-    slot_id = body.get("slot_id")
-    if not isinstance(slot_id, int) or isinstance(slot_id, bool):
-        return error(422, "invalid", _("Some fields are not valid."),
-                     fields=messages.problem_messages({"slot_id": "not_a_number"}))
-    slot, venue, resource = await public_slot_or_404(slot_id)
-    if wait := await within_booking_rate():
-        raise TooManyRequests(_("Too many bookings from your network. Please try again in a minute."), retry_after=wait)
-    name, contact = body.get("name"), body.get("contact")
+    slot, venue, resource = await requested_slot(body)
     try:
-        entry, position = await service().join_waitlist(
-            resource, slot.id, name if isinstance(name, str) else "", contact if isinstance(contact, str) else "",
-            body.get("party_size", 1))
+        entry, position = await service().join_waitlist(resource, slot.id, text(body, "name"), text(body, "contact"),
+                                                        body.get("party_size", 1))
     except Invalid as invalid:
         return error(422, "invalid", _("Some fields are not valid."),
                      fields=messages.problem_messages(invalid.problems, resource.max_party))
@@ -182,9 +185,9 @@ async def waitlist_entry(reference: str):
 @bp.post("/waitlist/<reference>/accept")
 async def accept_offer(reference: str):
     """Take up an offer with the entry's cancel_token: 201 with the booking; 409 offer_expired."""
-    token = (await json_object()).get("cancel_token")
+    token = text(await json_object(), "cancel_token")
     try:
-        booking, _slot = await service().accept_offer(reference, token if isinstance(token, str) else "")
+        booking, _slot = await service().accept_offer(reference, token)
     except NotFound:
         abort(404, _("There is no waitlist entry %(ref)s.", ref=reference[:20]))
     except Forbidden:
@@ -198,9 +201,9 @@ async def accept_offer(reference: str):
 @bp.post("/waitlist/<reference>/leave")
 async def leave_waitlist(reference: str):
     """Stop waiting (a held place passes on): 200."""
-    token = (await json_object()).get("cancel_token")
+    token = text(await json_object(), "cancel_token")
     try:
-        entry = await service().leave_waitlist(reference, token if isinstance(token, str) else "")
+        entry = await service().leave_waitlist(reference, token)
     except NotFound:
         abort(404, _("There is no waitlist entry %(ref)s.", ref=reference[:20]))
     except Forbidden:
