@@ -174,3 +174,12 @@ async def test_staff_erase_one_persons_data_on_request(admin, store, service, ve
     assert (await store.booking(theirs.reference))[0].contact == ""
     assert (await store.booking(other.reference))[0].contact == "bo@example.com"
     assert (await store.audit_trail())[0].action == "erase_person"
+
+
+async def test_schedule_changes_are_kept_under_their_venue(app, admin, venue):
+    tables = venue.resource("tables")
+    form = {"name": "Tables", "max_party": "4", "horizon_days": "7", "min_notice_minutes": "0",
+            "schedule": "daily 08:00-20:00 60 10"}
+    assert (await act(admin, f"/admin/resources/{tables.id}/edit", **form)).status_code == 303
+    [entry] = await app.extensions["slotcast"].store.audit_trail(venue.id)
+    assert (entry.action, entry.subject, entry.actor) == ("edit_resource", f"/admin/resources/{tables.id}/edit", "admin")

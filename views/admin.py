@@ -249,6 +249,7 @@ async def new_venue():
 async def edit_venue(venue: str):
     """Change a venue's name, kind, time zone; archive it."""
     found = await venue_or_404(venue, include_archived=True)
+    g.audit_scope = (found.id, None)
     values = dict(slug=found.slug, name=found.name, kind=found.kind, timezone=found.timezone,
                   per_person_limit=str(found.per_person_limit))
     problems = {}
@@ -313,6 +314,7 @@ def clock_time(text: str) -> time | None:
 async def new_resource(venue: str):
     """Add something bookable to a venue, with its weekly rules."""
     found = await venue_or_404(venue, include_archived=True)
+    g.audit_scope = (found.id, None)
     values = dict(max_party="1", horizon_days="14", min_notice_minutes="0", schedule="mon-fri 09:00-17:00 30 1")
     problems = {}
     if request.method == "POST":
@@ -332,6 +334,7 @@ async def new_resource(venue: str):
 async def edit_resource(resource_id: int):
     """Change a resource and its schedule; future slots follow at once, bookings stay."""
     venue, resource = await resource_by_id_or_404(resource_id)
+    g.audit_scope = (venue.id, None)
     values, problems, status = resource_values(resource), {}, 200
     if request.method == "POST":
         form = await request.form
