@@ -130,9 +130,12 @@ class Hub:
 
     async def _render_once(self, topic: str, locale: str, version: int) -> Render:
         self.renders += 1
+        began = self._clock.now()
         render = await self._render(topic, locale, version)
-        if render.valid_until is not None and render.valid_until <= self._clock.now():
-            log.warning("a render of %s expired as it was made; kept until the data changes", topic)
+        # Expired before it began: the context is wrong, and re-rendering would spin. (Expired while it was being
+        # made, e.g. at midnight, is fine: its expiry is due at once and the topic is rendered again.)
+        if render.valid_until is not None and render.valid_until <= began:
+            log.warning("a render of %s expired before it was made; kept until the data changes", topic)
             render = render._replace(valid_until=None)
         if render.valid_until is not None:
             if not self._expiries or render.valid_until < self._expiries[0][0]:

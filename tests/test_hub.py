@@ -227,3 +227,31 @@ async def test_a_render_refreshed_by_a_change_is_not_expired_again():
     finally:
         hub.close()
         await asyncio.wait_for(expiring, 1)
+
+
+async def test_a_render_the_clock_overtakes_while_it_is_made_is_made_again():
+    clock = ManualClock(T0)
+
+    class SlowAtMidnight(Counter):
+        async def __call__(self, topic, locale, version):
+            render = await super().__call__(topic, locale, version)
+            if len(self.calls) == 1:
+                clock.set(T0 + timedelta(minutes=13))  # the moment passes while the first render is being made
+            return render
+
+    render = SlowAtMidnight()
+    render.valid_until = T0 + timedelta(minutes=12)
+    hub = Hub(render, clock=clock)
+    sub = hub.subscribe(["day:1"], "en")
+    expiring = asyncio.create_task(hub.expire())
+    try:
+        await hub.current("day:1", "en")
+        render.state, render.valid_until = 1, None
+        for _ in range(50):
+            await asyncio.sleep(0.01)
+            if "day:1" in sub.pending:
+                break
+        assert b"v1" in sub.pending["day:1"] and len(render.calls) == 2
+    finally:
+        hub.close()
+        await asyncio.wait_for(expiring, 1)
