@@ -514,9 +514,9 @@ async def _regenerate(tx: Tx, resource_id: int, now: datetime, offer_for: timede
             changed.append(day)
     if conflicts:
         raise CapacityConflict(conflicts)
-    for slot_id in gone:  # a slot that leaves the schedule goes away, or closes if cancelled bookings name it
-        await tx.execute("DELETE FROM slots WHERE id = :id AND NOT EXISTS"
-                         " (SELECT 1 FROM bookings WHERE slot_id = slots.id)", id=slot_id)
+    for slot_id in gone:  # a slot that leaves the schedule goes away, or closes if past bookings or entries name it
+        await tx.execute("DELETE FROM slots WHERE id = :id AND NOT EXISTS (SELECT 1 FROM bookings WHERE slot_id = :id)"
+                         " AND NOT EXISTS (SELECT 1 FROM waitlist WHERE slot_id = :id)", id=slot_id)
         await tx.execute("UPDATE slots SET closed = TRUE, capacity = booked WHERE id = :id", id=slot_id)
     await tx.execute_many("UPDATE slots SET ends_at = :ends_at, capacity = :capacity WHERE id = :id",
                           [dict(id=i, ends_at=end, capacity=capacity) for i, end, capacity in reshaped])

@@ -280,3 +280,15 @@ async def test_many_cancellations_at_once_never_offer_a_place_twice(store, slot)
     assert statuses == ["offered"] * 3 + ["waiting"] * 3
     after = await store.slot(slot.id)
     assert (after.booked, after.held) == (7, 3)
+
+
+async def test_a_slot_only_its_waitlist_names_can_leave_the_schedule(store):
+    """A slot of no places is full from the start: people may wait for it, though nobody ever booked it."""
+    venue_id = await store.add_venue("w", "W", "clinic", "UTC")
+    rid = await store.add_resource(venue_id, "nil", "Nil", [OpeningRule(d, time(9), time(10), 60, 0) for d in range(7)])
+    await store.extend_slots(NOW)
+    slot = (await store.slots_for_day(rid, local_today("UTC") + timedelta(days=1)))[0]
+    entry, _ = await store.join_waitlist(slot.id, "Ann", "12345", 1, NOW)
+    await store.set_schedule(rid, [], [], NOW)  # the slot leaves the schedule: it closes, its waiter's entry stays
+    assert (await store.slot(slot.id)).closed
+    assert (await store.waitlist_entry(entry.reference))[0].status == "waiting"
