@@ -6,7 +6,7 @@ import asyncio
 from datetime import timedelta
 from functools import cache
 
-from quart import Blueprint, abort, redirect, render_template, request, session, url_for
+from quart import Blueprint, abort, current_app, redirect, render_template, request, session, url_for
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from . import ops
@@ -18,7 +18,7 @@ bp = Blueprint("auth", __name__, url_prefix="/admin")
 
 ATTEMPTS, WINDOW = 5, timedelta(minutes=5)  # login attempts allowed per client address and per name per window
 IDLE, LIFETIME = timedelta(hours=2), timedelta(hours=12)  # a staff session ends after either
-HASHING = asyncio.Semaphore(2)  # password checks at once (each ~0.1 s of a core, off the event loop)
+HASHING = 2  # password checks at once (each ~0.1 s of a core, off the event loop)
 
 
 def hash_password(password: str) -> str:
@@ -32,9 +32,16 @@ def dummy_hash() -> str:
     return hash_password("no such account")
 
 
+def hashing() -> asyncio.Semaphore:
+    """This app's limit on password checks at once (one per app: an asyncio primitive keeps to one event loop)."""
+    if "slotcast.hashing" not in current_app.extensions:
+        current_app.extensions["slotcast.hashing"] = asyncio.Semaphore(HASHING)
+    return current_app.extensions["slotcast.hashing"]
+
+
 async def password_matches(stored: str | None, password: str) -> bool:
     """Check a password on a worker thread (never on the loop that serves every page and stream)."""
-    async with HASHING:
+    async with hashing():
         matches = await asyncio.to_thread(check_password_hash, stored or await asyncio.to_thread(dummy_hash),
                                           password)
     return matches and stored is not None
