@@ -186,11 +186,6 @@ class SqlStore:
         return await self._write(_edit_resource, resource_id, columns(settings), rules, exceptions, now,
                                  self.offer_for)
 
-    async def set_schedule(self, resource_id: int, rules: list[OpeningRule], exceptions: list[DayException],
-                           now: datetime) -> list[date]:
-        """New weekly rules and exceptions, the rest unchanged; like edit_resource."""
-        return await self._write(_edit_resource, resource_id, {}, rules, exceptions, now, self.offer_for)
-
     async def extend_slots(self, now: datetime) -> int:
         """Create the missing slots of every resource up to its booking horizon; how many were new."""
         created = 0

@@ -127,7 +127,7 @@ async def test_every_write_that_changes_a_page_is_announced(stores, slot):
         for write in writes:
             await write()
             assert await asyncio.wait_for(seen.changes.get(), 2) == topics.of_slot(slot)
-        days = await mine.set_schedule(slot.resource_id, [], [], NOW)  # closes every future slot
+        days = await mine.edit_resource(slot.resource_id, {}, [], [], NOW)  # closes every future slot
         assert days and await asyncio.wait_for(seen.changes.get(), 2) == topics.of_resource(slot.resource_id)
     finally:
         listening.cancel()

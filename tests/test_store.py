@@ -289,6 +289,6 @@ async def test_a_slot_only_its_waitlist_names_can_leave_the_schedule(store):
     await store.extend_slots(NOW)
     slot = (await store.slots_for_day(rid, local_today("UTC") + timedelta(days=1)))[0]
     entry, _ = await store.join_waitlist(slot.id, "Ann", "12345", 1, NOW)
-    await store.set_schedule(rid, [], [], NOW)  # the slot leaves the schedule: it closes, its waiter's entry stays
+    await store.edit_resource(rid, {}, [], [], NOW)  # the slot leaves the schedule: it closes, its waiter's entry stays
     assert (await store.slot(slot.id)).closed
     assert (await store.waitlist_entry(entry.reference))[0].status == "waiting"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from zoneinfo import ZoneInfo
 
 from quart import Blueprint, abort, jsonify, make_response, request
@@ -18,10 +19,11 @@ from . import messages
 from .clients import within_booking_rate
 from .i18n import gettext as _
 from .lookups import parse_day, public_slot_or_404, resource_or_404, venue_or_404
-from .public import IDEMPOTENCY_KEY
 from .runtime import now, service, store
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+IDEMPOTENCY_KEY = re.compile(r"[A-Za-z0-9_-]{8,64}")
 
 
 def slot_json(slot: Slot, venue: Venue, resource: Resource) -> dict:

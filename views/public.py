@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import hmac
-import re
 import secrets
 from datetime import date, timedelta
 from zoneinfo import ZoneInfo
@@ -29,9 +28,6 @@ from .lookups import booking_with_token, parse_day, parse_party, public_slot_or_
 from .runtime import now, service, store
 
 bp = Blueprint("public", __name__)
-
-IDEMPOTENCY_KEY = re.compile(r"[A-Za-z0-9_-]{8,64}")
-
 
 def form_key() -> str:
     """An idempotency key for one load of the booking form, signed for this session: 16 hex digits + 22."""
