@@ -80,6 +80,18 @@ class OfferGone(BookingError):
     code = "offer_expired"
 
 
+class NotMovable(BookingError):
+    """The booking cannot move: it is cancelled, called, or its time has begun."""
+
+    code = "not_movable"
+
+
+class OtherResource(BookingError):
+    """A booking moves only to another slot of its own resource."""
+
+    code = "other_resource"
+
+
 class Duplicate(BookingError):
     """Something with that slug exists already."""
 
@@ -138,10 +150,11 @@ class Resource:
     archived: bool = False
     release_days_before: int | None = None  # with release_time: day D opens N days before, at T (放号)
     release_time: time | None = None
+    name_zh: str = ""  # the name Chinese visitors see (empty: the name)
 
 
 RESOURCE_SETTINGS = ("name", "max_party", "horizon_days", "min_notice_minutes", "release_days_before",
-                     "release_time", "archived")
+                     "release_time", "archived", "name_zh")
 
 
 @dataclass(frozen=True)
@@ -156,6 +169,9 @@ class Venue:
     resources: tuple[Resource, ...] = ()
     archived: bool = False
     per_person_limit: int = 0  # active bookings one contact may hold per resource and day (0: no limit)
+    address: str = ""
+    phone: str = ""
+    name_zh: str = ""  # the name Chinese visitors see (empty: the name)
 
     def resource(self, key: str | int) -> Resource | None:
         """The venue's resource with this slug (str) or id (int), if any."""

@@ -55,6 +55,10 @@ class Service:
         booking, slot, _changed = await self.store.cancel(reference, token, self.clock.now())
         return booking, slot
 
+    async def reschedule(self, reference: str, token: str, slot_id: int) -> tuple[Booking, Slot]:
+        """Move a booking to another slot of its resource, in one transaction (see Store.reschedule)."""
+        return await self.store.reschedule(reference, token, slot_id, self.clock.now())
+
     async def cancel_for_staff(self, booking_id: int) -> tuple[Booking, Slot]:
         """Staff cancel a booking (they need no token)."""
         found = await self.store.booking_by_id(booking_id)

@@ -20,7 +20,7 @@ from . import schedule, topics
 from .migrations import MIGRATIONS
 from .model import (
     CLOSED, NOT_YET, PAST, Booking, CapacityConflict, DayException, Duplicate, Forbidden, IdempotencyMismatch,
-    RESOURCE_SETTINGS, AuditEntry, LimitReached, NotFound, NotOpenYet, OfferGone, OpeningRule, SlotAvailable, WaitlistEntry,
+    RESOURCE_SETTINGS, AuditEntry, LimitReached, NotFound, NotMovable, NotOpenYet, OtherResource, OfferGone, OpeningRule, SlotAvailable, WaitlistEntry,
     contact_key, opens_at,
     Resource, Slot, SlotFull, SlotUnavailable, Venue, local_today, new_cancel_token, new_reference, slot_state,
     waiting_line,
@@ -241,6 +241,12 @@ class SqlStore:
         """Cancel with the secret token; the places go back (to the slot's waitlist first, as offers).
         Returns whether anything changed."""
         return await self._write(_cancel, reference, token, now, self.offer_for)
+
+    async def reschedule(self, reference: str, token: str, slot_id: int, now: datetime) -> tuple[Booking, Slot]:
+        """Move a booking to another slot of its resource in one transaction: the new places are taken before the
+        old ones go back (to their waitlist first). Raises NotFound, Forbidden, NotMovable, OtherResource,
+        NotOpenYet, SlotUnavailable, LimitReached or SlotFull, and then nothing has moved."""
+        return await self._write(_reschedule, reference, token, slot_id, now, self.offer_for)
 
     # -- the waitlist (候补)
 
@@ -637,13 +643,7 @@ async def _book(tx: Tx, slot_id: int, name: str, contact: str, party_size: int, 
     await tx.changed(*topics.of_slot(slot))  # before the row locks, to hold them briefly
     limit = 0 if over_limit else venue_limit
     # The per-person limit, like the capacity, is one conditional statement: exact under any concurrency.
-    if await tx.fetch_value(
-        "INSERT INTO person_days (contact_key, resource_id, local_date, active) VALUES (:person, :resource_id, :day, 1)"
-        " ON CONFLICT (contact_key, resource_id, local_date) DO UPDATE SET active = person_days.active + 1"
-        " WHERE :limit = 0 OR person_days.active < :limit RETURNING active",
-        person=contact_key(contact), resource_id=slot.resource_id, day=slot.local_date, limit=limit,
-    ) is None:
-        raise LimitReached(limit)
+    await _count_person(tx, contact, slot, limit)
     # The capacity check lives in this statement, never in Python. Exact under READ COMMITTED too:
     # a concurrent booker waits for the row, then re-checks the condition on the new count.
     after = await tx.fetch_one("UPDATE slots SET booked = booked + :n WHERE id = :id"
@@ -651,6 +651,24 @@ async def _book(tx: Tx, slot_id: int, name: str, contact: str, party_size: int, 
     if after is None:
         raise SlotFull(slot_id)
     return await _insert_booking(tx, build(Slot, after), name, contact, party_size, now, key, fingerprint)
+
+
+async def _count_person(tx: Tx, contact: str, slot: Slot, limit: int) -> None:
+    """One more active booking for this person on the slot's resource and day, or LimitReached (0: no limit)."""
+    if await tx.fetch_value(
+        "INSERT INTO person_days (contact_key, resource_id, local_date, active) VALUES (:person, :resource_id, :day, 1)"
+        " ON CONFLICT (contact_key, resource_id, local_date) DO UPDATE SET active = person_days.active + 1"
+        " WHERE :limit = 0 OR person_days.active < :limit RETURNING active",
+        person=contact_key(contact), resource_id=slot.resource_id, day=slot.local_date, limit=limit,
+    ) is None:
+        raise LimitReached(limit)
+
+
+async def _uncount_person(tx: Tx, contact: str, slot: Slot) -> None:
+    """One fewer active booking for this person on the slot's resource and day."""
+    await tx.execute("UPDATE person_days SET active = active - 1 WHERE contact_key = :person"
+                     " AND resource_id = :resource_id AND local_date = :day AND active > 0",
+                     person=contact_key(contact), resource_id=slot.resource_id, day=slot.local_date)
 
 
 async def _open_slot(tx: Tx, slot_id: int, now: datetime, for_staff: bool = False) -> tuple[Slot, int]:
@@ -673,10 +691,7 @@ async def _open_slot(tx: Tx, slot_id: int, now: datetime, for_staff: bool = Fals
 async def _insert_booking(tx: Tx, slot: Slot, name: str, contact: str, party_size: int, now: datetime,
                           key: str | None = None, fingerprint: str = "") -> tuple[Booking, Slot]:
     """The booking row for places already taken in `slot`, with the day's next ticket."""
-    ticket = await tx.fetch_value(
-        "INSERT INTO ticket_counters (resource_id, local_date, last) VALUES (:resource_id, :day, 1)"
-        " ON CONFLICT (resource_id, local_date) DO UPDATE SET last = ticket_counters.last + 1 RETURNING last",
-        resource_id=slot.resource_id, day=slot.local_date)
+    ticket = await _next_ticket(tx, slot)
     token, slot_id = new_cancel_token(), slot.id
     for _ in range(5):
         row = await tx.fetch_one(
@@ -692,6 +707,14 @@ async def _insert_booking(tx: Tx, slot: Slot, name: str, contact: str, party_siz
         if key and await tx.fetch_value("SELECT 1 FROM bookings WHERE idempotency_key = :key", key=key):
             raise KeyTaken
     raise RuntimeError("could not draw a unique reference")
+
+
+async def _next_ticket(tx: Tx, slot: Slot) -> int:
+    """The next ticket number of the slot's resource and day."""
+    return await tx.fetch_value(
+        "INSERT INTO ticket_counters (resource_id, local_date, last) VALUES (:resource_id, :day, 1)"
+        " ON CONFLICT (resource_id, local_date) DO UPDATE SET last = ticket_counters.last + 1 RETURNING last",
+        resource_id=slot.resource_id, day=slot.local_date)
 
 
 async def _booking_where(tx: Tx, column: str, value, lock: str = "") -> tuple[Booking, Slot] | None:
@@ -712,12 +735,43 @@ async def _cancel(tx: Tx, reference: str, token: str, now: datetime,
         return booking, slot, False
     await tx.execute("UPDATE bookings SET status = 'cancelled', cancelled_at = :now WHERE id = :id",
                      now=now, id=booking.id)
-    await tx.execute("UPDATE person_days SET active = active - 1 WHERE contact_key = :person"
-                     " AND resource_id = :resource_id AND local_date = :day AND active > 0",
-                     person=contact_key(booking.contact), resource_id=slot.resource_id, day=slot.local_date)
+    await _uncount_person(tx, booking.contact, slot)
     await tx.changed(*topics.of_slot(slot))
     await tx.execute("UPDATE slots SET booked = booked - :n WHERE id = :id", n=booking.party_size, id=slot.id)
     return replace(booking, status="cancelled"), await _offer_freed(tx, slot.id, now, offer_for), True
+
+
+async def _reschedule(tx: Tx, reference: str, token: str, slot_id: int, now: datetime,
+                      offer_for: timedelta) -> tuple[Booking, Slot]:
+    found = await _booking_where(tx, "reference", reference, "FOR UPDATE")  # one move or cancel at a time
+    if found is None:
+        raise NotFound(reference)
+    booking, old = found
+    if not booking.token_matches(token):
+        raise Forbidden(reference)
+    if booking.status != "confirmed" or booking.called_at or old.starts_at <= now:
+        raise NotMovable(reference)
+    if slot_id == old.id:
+        return booking, old
+    # Both slots' rows in id order, so two moves in opposite directions cannot deadlock.
+    await tx.fetch("SELECT id FROM slots WHERE id IN (:a, :b) ORDER BY id FOR UPDATE", a=old.id, b=slot_id)
+    new, limit = await _open_slot(tx, slot_id, now)
+    if new.resource_id != old.resource_id:
+        raise OtherResource(slot_id)
+    await tx.changed(*topics.of_slot(old), *topics.of_slot(new))
+    if new.local_date != old.local_date:
+        await _count_person(tx, booking.contact, new, limit)
+        await _uncount_person(tx, booking.contact, old)
+    after = await tx.fetch_one("UPDATE slots SET booked = booked + :n WHERE id = :id"
+                               " AND booked + held + :n <= capacity RETURNING *", n=booking.party_size, id=new.id)
+    if after is None:
+        raise SlotFull(new.id)
+    ticket = booking.ticket if new.local_date == old.local_date else await _next_ticket(tx, new)
+    await tx.execute("UPDATE bookings SET slot_id = :slot_id, ticket = :ticket, attendance = NULL,"
+                     " requeued_at = NULL WHERE id = :id", slot_id=new.id, ticket=ticket, id=booking.id)
+    await tx.execute("UPDATE slots SET booked = booked - :n WHERE id = :id", n=booking.party_size, id=old.id)
+    await _offer_freed(tx, old.id, now, offer_for)
+    return await _booking_where(tx, "id", booking.id)
 
 
 async def _join(tx: Tx, slot_id: int, name: str, contact: str, party_size: int,
@@ -779,10 +833,7 @@ async def _accept(tx: Tx, reference: str, token: str, now: datetime) -> tuple[Bo
     # The held places become booked ones: the capacity never moves, so no other booking can be squeezed out.
     await tx.execute("UPDATE slots SET held = held - :n, booked = booked + :n WHERE id = :id",
                      n=entry.party_size, id=slot.id)
-    await tx.execute(
-        "INSERT INTO person_days (contact_key, resource_id, local_date, active) VALUES (:person, :r, :day, 1)"
-        " ON CONFLICT (contact_key, resource_id, local_date) DO UPDATE SET active = person_days.active + 1",
-        person=contact_key(entry.contact), r=slot.resource_id, day=slot.local_date)
+    await _count_person(tx, entry.contact, slot, limit=0)  # it was checked when the entry joined
     booking, slot = await _insert_booking(tx, await _slot(tx, slot.id), entry.name, entry.contact,
                                           entry.party_size, now)
     await tx.execute("UPDATE waitlist SET status = 'booked', booking_id = :booking WHERE id = :id",

@@ -9,7 +9,7 @@ import pytest
 
 from booking.migrations import MIGRATIONS
 from booking.model import (
-    Forbidden, NotFound, OfferGone, OpeningRule, SlotAvailable, SlotFull, SlotUnavailable, local_today,
+    Forbidden, LimitReached, NotFound, NotMovable, OfferGone, OtherResource, OpeningRule, SlotAvailable, SlotFull, SlotUnavailable, local_today,
 )
 from booking.store import open_store, sqlite_path
 
@@ -292,3 +292,66 @@ async def test_a_slot_only_its_waitlist_names_can_leave_the_schedule(store):
     await store.edit_resource(rid, {}, [], [], NOW)  # the slot leaves the schedule: it closes, its waiter's entry stays
     assert (await store.slot(slot.id)).closed
     assert (await store.waitlist_entry(entry.reference))[0].status == "waiting"
+
+
+async def test_reschedule_takes_the_new_places_then_gives_back_the_old(store, resource_id, slot):
+    later = (await store.slots_for_day(resource_id, slot.local_date))[1]
+    booking, _ = await book(store, slot, 3)
+    moved, new = await store.reschedule(booking.reference, booking.cancel_token, later.id, NOW)
+    assert (moved.reference, moved.slot_id, moved.ticket) == (booking.reference, later.id, booking.ticket)
+    assert new.booked == 3 and (await store.slot(slot.id)).booked == 0
+    again, _ = await store.reschedule(booking.reference, booking.cancel_token, later.id, NOW)  # a repeat moves nothing
+    assert again.slot_id == later.id and (await store.slot(later.id)).booked == 3
+
+
+async def test_reschedule_to_a_full_slot_leaves_the_booking_where_it_was(store, resource_id, slot):
+    later = (await store.slots_for_day(resource_id, slot.local_date))[1]
+    booking, _ = await book(store, slot, 3)
+    await book(store, later, 8)
+    with pytest.raises(SlotFull):
+        await store.reschedule(booking.reference, booking.cancel_token, later.id, NOW)
+    assert (await store.booking(booking.reference))[0].slot_id == slot.id
+    assert ((await store.slot(slot.id)).booked, (await store.slot(later.id)).booked) == (3, 8)
+
+
+async def test_reschedule_refuses_what_it_may_not_move(store, resource_id, slot):
+    booking, _ = await book(store, slot)
+    later = (await store.slots_for_day(resource_id, slot.local_date))[1]
+    with pytest.raises(Forbidden):
+        await store.reschedule(booking.reference, "wrong", later.id, NOW)
+    with pytest.raises(NotFound):
+        await store.reschedule("NOSUCHREF", booking.cancel_token, later.id, NOW)
+    other = await store.add_resource((await store.venue("v")).id, "o", "Other", RULES)
+    await store.extend_slots(NOW)
+    elsewhere = (await store.slots_for_day(other, slot.local_date))[0]
+    with pytest.raises(OtherResource):
+        await store.reschedule(booking.reference, booking.cancel_token, elsewhere.id, NOW)
+    with pytest.raises(NotMovable):  # its time has begun
+        await store.reschedule(booking.reference, booking.cancel_token, later.id, slot.starts_at)
+    await store.cancel(booking.reference, booking.cancel_token, NOW)
+    with pytest.raises(NotMovable):
+        await store.reschedule(booking.reference, booking.cancel_token, later.id, NOW)
+    assert (await store.slot(later.id)).booked == 0
+
+
+async def test_reschedule_to_another_day_counts_against_that_days_limit(store, url, tmp_path, resource_id, slot):
+    await query(url, tmp_path, "UPDATE venues SET per_person_limit = 1")
+    first, _ = await book(store, slot)
+    next_day, target = (await store.slots_for_day(resource_id, slot.local_date + timedelta(days=1)))[:2]
+    held, _ = await store.book(next_day.id, "Ann", "12345", 1, NOW)
+    with pytest.raises(LimitReached):
+        await store.reschedule(first.reference, first.cancel_token, target.id, NOW)
+    await store.cancel(held.reference, held.cancel_token, NOW)
+    moved, new = await store.reschedule(first.reference, first.cancel_token, target.id, NOW)
+    assert new.local_date == target.local_date and moved.ticket == 2  # the new day's next ticket
+    again, _ = await store.book(slot.id, "Ann", "12 345", 1, NOW)  # the old day has room for this person again
+    assert again.status == "confirmed"
+
+
+async def test_two_bookings_swapping_slots_at_once_both_move(store, resource_id, slot):
+    other = (await store.slots_for_day(resource_id, slot.local_date))[1]
+    a, _ = await book(store, slot, 2)
+    b, _ = await book(store, other, 2)
+    await asyncio.gather(store.reschedule(a.reference, a.cancel_token, other.id, NOW),
+                         store.reschedule(b.reference, b.cancel_token, slot.id, NOW))
+    assert ((await store.slot(slot.id)).booked, (await store.slot(other.id)).booked) == (2, 2)
