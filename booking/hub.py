@@ -170,16 +170,26 @@ class Hub:
                 self._dirty.discard(topic)
                 began = time.perf_counter()
                 for locale in list(self._subscribers.get(topic, {})):
+                    before = self._sent(topic, locale)
                     try:
                         message = await self.current(topic, locale)
                     except Exception:
                         log.exception("rendering %s (%s) failed", topic, locale)
                         continue
+                    if message == before:
+                        continue  # the same bytes every subscriber has had: nothing to send
                     for sub in list(self._subscribers.get(topic, {}).get(locale, ())):
                         sub.offer(topic, message)
                 self._on_broadcast(time.perf_counter() - began)
         finally:
             del self._refreshing[topic]
+
+    def _sent(self, topic: str, locale: str) -> bytes | None:
+        """The render every subscriber of this topic and locale has been handed, if it is finished."""
+        kept = self._renders.get((topic, locale))
+        if kept is None or not kept[1].done() or kept[1].cancelled() or kept[1].exception():
+            return None
+        return kept[1].result().message
 
     async def settle(self) -> None:
         """Wait until every change notified so far has been sent out."""

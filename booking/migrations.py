@@ -147,4 +147,11 @@ MIGRATIONS = [
     );
     CREATE INDEX audit_by_time ON audit_log (at);
     """,
+    # 7: where a venue is (address, phone), and names in Chinese
+    """
+    ALTER TABLE venues ADD COLUMN address TEXT NOT NULL DEFAULT '';
+    ALTER TABLE venues ADD COLUMN phone TEXT NOT NULL DEFAULT '';
+    ALTER TABLE venues ADD COLUMN name_zh TEXT NOT NULL DEFAULT '';
+    ALTER TABLE resources ADD COLUMN name_zh TEXT NOT NULL DEFAULT '';
+    """,
 ]

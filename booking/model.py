@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 KINDS = ("restaurant", "clinic", "barber")
 NAME_MAX = 100
 CONTACT_MAX = 200
+ADDRESS_MAX = 200
 REFERENCE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"  # no 0/O, 1/I/L: read aloud on the phone
 REFERENCE_LENGTH = 8
 MAX_ID = 2**63 - 1  # database ids are 64-bit
@@ -188,6 +189,9 @@ class Venue:
         return chr(ord("A") + ids.index(resource_id) % 26) if resource_id in ids else "T"
 
 
+VENUE_DETAILS = ("address", "phone", "name_zh")  # what a visitor reads about a venue besides its name
+
+
 @dataclass(frozen=True)
 class Slot:
     """A concrete bookable interval; `booked` never exceeds `capacity`."""
@@ -239,7 +243,8 @@ class Booking(HeldBySecret):
 
 
 # What a slot is to someone who wants to book it now (one rule for stores, views and templates).
-OPEN, FULL, CLOSED, PAST, NOT_YET = "open", "full", "closed", "past", "not_yet"
+OPEN, FULL, CLOSED, PAST, TOO_LATE, NOT_YET = "open", "full", "closed", "past", "too_late", "not_yet"
+GONE = (CLOSED, PAST, TOO_LATE)  # states nobody can book or wait for
 
 
 def local_today(timezone: str, now: datetime | None = None) -> date:
@@ -275,14 +280,20 @@ def opens_at(slot: Slot, resource: Resource, timezone: str) -> datetime:
 
 
 def slot_state(slot: Slot, resource: Resource, timezone: str, now: datetime, for_staff: bool = False) -> str:
-    """OPEN, FULL, CLOSED, PAST (over, or inside the minimum notice) or NOT_YET (beyond the horizon).
+    """OPEN, FULL, CLOSED, PAST (begun), TOO_LATE (inside the minimum notice: call or walk in) or NOT_YET
+    (beyond the horizon, or not released yet).
 
     Staff may book a slot until it ends (a walk-in) and whatever its date; the public up to the notice.
     """
     if slot.closed:
         return CLOSED
-    if slot.ends_at <= now if for_staff else slot.starts_at < bookable_from(resource, now):
+    if for_staff:
+        if slot.ends_at <= now:
+            return PAST
+    elif slot.starts_at < now:
         return PAST
+    elif slot.starts_at < bookable_from(resource, now):
+        return TOO_LATE
     if not for_staff and now < opens_at(slot, resource, timezone):
         return NOT_YET
     return OPEN if slot.remaining else FULL
@@ -296,6 +307,8 @@ def state_changes_at(slot: Slot, resource: Resource, timezone: str, now: datetim
         return opens_at(slot, resource, timezone)
     if state in (OPEN, FULL):
         return slot.ends_at if for_staff else slot.starts_at - timedelta(minutes=resource.min_notice_minutes)
+    if state == TOO_LATE:
+        return slot.starts_at
     return None
 
 
@@ -317,6 +330,22 @@ def countdown(until: datetime, now: datetime) -> tuple[int, timedelta, datetime]
 def valid_until(*moments: datetime | None) -> datetime | None:
     """The earliest of these moments (None when there is none): until when a render holds."""
     return min((m for m in moments if m is not None), default=None)
+
+
+def running_low(slot: Slot) -> bool:
+    """Few places left: two or fewer, or a fifth of the slot or less."""
+    return 0 < slot.remaining <= max(2, slot.capacity // 5)
+
+
+def day_outlook(slots: list[Slot], resource: Resource, timezone: str, now: datetime, party: int = 1) -> str:
+    """One day at a glance for a party: OPEN (a slot has room for it), FULL (slots can be booked, none with
+    room), NOT_YET (to be released) or CLOSED (nothing left to book)."""
+    states = [slot_state(s, resource, timezone, now) for s in slots]
+    if any(state == OPEN and s.remaining >= party for s, state in zip(slots, states)):
+        return OPEN
+    if OPEN in states or FULL in states:
+        return FULL
+    return NOT_YET if NOT_YET in states else CLOSED
 
 
 def now_and_next(slots: list[Slot], now: datetime) -> tuple[Slot | None, Slot | None, list[Slot]]:
@@ -377,12 +406,41 @@ def called_recently(entries: list[tuple[Booking, Slot]], limit: int = 5) -> list
     return sorted(called, key=lambda e: e[0].called_at, reverse=True)[:limit]
 
 
+CALL_NEWS = timedelta(seconds=15)  # how long a kiosk announces a new call (its animation, then a highlight)
+
+
+def next_waiting(entries: list[tuple[Booking, Slot]], limit: int = 4) -> list[tuple[Booking, Slot]]:
+    """The first `limit` numbered tickets of the waiting line, in call order (a kiosk's 候诊: numbers only)."""
+    return [(b, s) for b, s in waiting_line(entries) if b.ticket][:limit]
+
+
+def call_news_until(calls: list[tuple[Booking, Slot]], now: datetime) -> datetime | None:
+    """Until when the latest of `calls` (newest first) is news to announce; None when it is not, or none was made."""
+    until = calls[0][0].called_at + CALL_NEWS if calls else None
+    return until if until and until > now else None
+
+
 def contact_key(contact: str) -> str:
     """A contact as the per-person limit compares it: an e-mail address lower-cased, a phone number's digits."""
     contact = clean_text(contact)
     if "@" in contact:
         return contact.lower()
     return ("+" if contact.startswith("+") else "") + "".join(c for c in contact if c.isdigit())
+
+
+def booking_matches(booking: Booking, query: str) -> bool:
+    """Staff search: the name contains the query (any case), the reference starts with it (any case), or the
+    contact holds it as contact_key compares them (a phone's digits in any format, 4 at least; an e-mail in any case)."""
+    query = clean_text(query)
+    if not query:
+        return False
+    if query.casefold() in clean_text(booking.name).casefold() or booking.reference.startswith(query.upper()):
+        return True
+    wanted, held = contact_key(query), contact_key(booking.contact)
+    if "@" in query:
+        return wanted in held
+    digits = wanted.lstrip("+")
+    return len(digits) >= 4 and not any(c.isalpha() for c in query) and digits in held
 
 
 def place_in_line(entries: list[tuple[Booking, Slot]], booking_id: int) -> int | None:
@@ -451,13 +509,38 @@ def booking_problems(name: str, contact: str, party_size: object, max_party: int
     return problems
 
 
+def venue_problems(address: str, phone: str, name_zh: str) -> dict[str, str]:
+    """Field -> problem code for a venue's address, phone and Chinese name (each may be empty)."""
+    problems = {}
+    for key, text, most in (("address", address, ADDRESS_MAX), ("name_zh", name_zh, NAME_MAX)):
+        if problem := text_problem(text, most):
+            problems[key] = problem
+    phone = clean_text(phone)
+    if phone and not looks_like_phone(phone):
+        problems["phone"] = "invalid"
+    return problems
+
+
+def text_problem(text: str, most: int) -> str | None:
+    """'too_long' or 'invalid' (control characters, nothing readable) for optional plain text; None when fine."""
+    text = clean_text(text)
+    if len(text) > most:
+        return "too_long"
+    return "invalid" if text and unreadable(text) else None
+
+
 def looks_like_contact(contact: str) -> bool:
     """True for something shaped like an e-mail address or a phone number (5 to 20 digits)."""
     if unreadable(contact):
         return False
     if "@" in contact:
         return bool(EMAIL.fullmatch(contact))
-    return bool(PHONE.fullmatch(contact)) and 5 <= sum(c.isdigit() for c in contact) <= 20
+    return looks_like_phone(contact)
+
+
+def looks_like_phone(text: str) -> bool:
+    """True for something shaped like a phone number: digits, spaces, ( ) . - and a leading +; 5 to 20 digits."""
+    return bool(PHONE.fullmatch(text)) and 5 <= sum(c.isdigit() for c in text) <= 20
 
 
 def parse_party_size(raw: object) -> int | None:

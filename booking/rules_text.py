@@ -75,3 +75,27 @@ def to_text(rules: tuple[OpeningRule, ...], exceptions: tuple[DayException, ...]
         hours = "closed" if e.closed else f"{e.opens:%H:%M}-{e.closes:%H:%M} {e.slot_minutes} {e.capacity}"
         lines.append(f"{e.local_date.isoformat()} {hours}")
     return "\n".join(lines)
+
+
+def weekly_hours(rules: tuple[OpeningRule, ...]) -> list[tuple[int, int, tuple[tuple[time, time], ...]]]:
+    """The opening hours as visitors read them: (first day, last day, hours) for each run of days (0 = Monday)
+    open the same hours, sessions that touch or overlap joined into one; days without places are left out.
+
+    mon-fri 08:00-12:00 30 5, mon-fri 13:30-17:00 30 4, sat 08:00-12:00 60 8
+        -> [(0, 4, ((08:00, 12:00), (13:30, 17:00))), (5, 5, ((08:00, 12:00),))]
+    """
+    by_day: dict[int, list[tuple[time, time]]] = {}
+    for rule in sorted((r for r in rules if r.capacity > 0), key=lambda r: r.opens):
+        hours = by_day.setdefault(rule.weekday, [])
+        if hours and rule.opens <= hours[-1][1]:
+            hours[-1] = (hours[-1][0], max(hours[-1][1], rule.closes))
+        else:
+            hours.append((rule.opens, rule.closes))
+    runs: list[tuple[int, int, tuple[tuple[time, time], ...]]] = []
+    for day in sorted(by_day):
+        hours = tuple(by_day[day])
+        if runs and runs[-1][1] == day - 1 and runs[-1][2] == hours:
+            runs[-1] = (runs[-1][0], day, hours)
+        else:
+            runs.append((day, day, hours))
+    return runs

@@ -8,7 +8,7 @@ from datetime import date, timedelta
 
 from .model import (
     RESOURCE_SETTINGS, AuditEntry, Booking, BookingError, DayException, NotFound, OpeningRule, Resource, Slot, Venue,
-    WaitlistEntry, booking_problems, clean_text,
+    WaitlistEntry, booking_problems, clean_text, venue_problems,
 )
 from .store import Store
 
@@ -107,15 +107,19 @@ class Service:
         """A called ticket missed its turn (过号): back into the line."""
         return await self.store.requeue(booking_id, self.clock.now())
 
-    async def add_venue(self, slug: str, name: str, kind: str, timezone: str, per_person_limit: int = 0) -> int:
-        """A new venue (raises Duplicate when the slug is taken)."""
-        return await self.store.add_venue(slug, name, kind, timezone, per_person_limit)
+    async def add_venue(self, slug: str, name: str, kind: str, timezone: str, per_person_limit: int = 0, *,
+                        address: str = "", phone: str = "", name_zh: str = "") -> int:
+        """A new venue (raises Duplicate when the slug is taken, Invalid for an unusable address, phone or name)."""
+        return await self.store.add_venue(slug, name, kind, timezone, per_person_limit,
+                                          **venue_details(address, phone, name_zh))
 
     async def edit_venue(self, venue: Venue, name: str, kind: str, timezone: str, archived: bool,
-                         per_person_limit: int | None = None) -> None:
-        """A venue's new details; its pages follow at once."""
+                         per_person_limit: int | None = None, *, address: str | None = None,
+                         phone: str | None = None, name_zh: str | None = None) -> None:
+        """A venue's new details (None: as it was); its pages follow at once. Raises Invalid like add_venue."""
         limit = venue.per_person_limit if per_person_limit is None else per_person_limit
-        await self.store.update_venue(venue.id, name, kind, timezone, archived, limit)
+        await self.store.update_venue(venue.id, name, kind, timezone, archived, limit,
+                                      **venue_details(address, phone, name_zh))
 
     async def add_resource(self, venue: Venue, slug: str, name: str, rules: list[OpeningRule],
                            exceptions: list[DayException] = (), **settings) -> int:
@@ -174,6 +178,15 @@ class Service:
     async def forget_logins(self, keys: list[str]) -> None:
         """A login succeeded: its keys start afresh."""
         await self.store.forget_attempts(keys)
+
+
+def venue_details(address: str | None, phone: str | None, name_zh: str | None) -> dict[str, str]:
+    """Those given (not None) of a venue's address, phone and Chinese name, as stored (cleaned); or Invalid."""
+    problems = venue_problems(address or "", phone or "", name_zh or "")
+    if problems:
+        raise Invalid(problems)
+    given = {"address": address, "phone": phone, "name_zh": name_zh}
+    return {k: clean_text(v) for k, v in given.items() if v is not None}
 
 
 def fingerprint(slot_id: int, name: str, contact: str, party_size: int) -> str:

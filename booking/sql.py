@@ -19,9 +19,9 @@ from typing import Any, Protocol, TypeVar, get_args, get_type_hints
 from . import schedule, topics
 from .migrations import MIGRATIONS
 from .model import (
-    CLOSED, NOT_YET, PAST, Booking, CapacityConflict, DayException, Duplicate, Forbidden, IdempotencyMismatch,
+    GONE, NOT_YET, Booking, CapacityConflict, DayException, Duplicate, Forbidden, IdempotencyMismatch,
     RESOURCE_SETTINGS, AuditEntry, LimitReached, NotFound, NotMovable, NotOpenYet, OtherResource, OfferGone, OpeningRule, SlotAvailable, WaitlistEntry,
-    contact_key, opens_at,
+    VENUE_DETAILS, contact_key, opens_at,
     Resource, Slot, SlotFull, SlotUnavailable, Venue, local_today, new_cancel_token, new_reference, slot_state,
     waiting_line,
 )
@@ -158,14 +158,16 @@ class SqlStore:
         """The venue that owns a resource."""
         return await self.db.read(_venue, OF_RESOURCE, {"resource_id": resource_id})
 
-    async def add_venue(self, slug: str, name: str, kind: str, timezone: str, per_person_limit: int = 0) -> int:
-        """Create a venue; returns its id (Duplicate if the slug is taken)."""
-        return await self._write(_add_venue, slug, name, kind, timezone, per_person_limit)
+    async def add_venue(self, slug: str, name: str, kind: str, timezone: str, per_person_limit: int = 0,
+                        **details: str) -> int:
+        """Create a venue; returns its id (Duplicate if the slug is taken). `details`: any of VENUE_DETAILS."""
+        return await self._write(_add_venue, slug, name, kind, timezone, per_person_limit, venue_details(details))
 
     async def update_venue(self, venue_id: int, name: str, kind: str, timezone: str, archived: bool,
-                           per_person_limit: int = 0) -> None:
-        """Change a venue's details."""
-        await self._write(_update_venue, venue_id, name, kind, timezone, archived, per_person_limit)
+                           per_person_limit: int = 0, **details: str | None) -> None:
+        """Change a venue's details (of VENUE_DETAILS, those not given or None stay as they are)."""
+        await self._write(_update_venue, venue_id, name, kind, timezone, archived, per_person_limit,
+                          venue_details(details))
 
     async def add_resource(self, venue_id: int, slug: str, name: str, rules: list[OpeningRule], *,
                            exceptions: list[DayException] = (), now: datetime | None = None, **settings) -> int:
@@ -200,6 +202,18 @@ class SqlStore:
         """A resource's slots on a venue-local date, in time order."""
         return await self.db.read(_slots, "resource_id = :resource_id AND local_date = :day",
                                   {"resource_id": resource_id, "day": day})
+
+    async def slots_between(self, resource_id: int, first: date, last: date) -> list[Slot]:
+        """A resource's slots from one venue-local date to another (both included), in time order."""
+        return await self.db.read(_slots, "resource_id = :resource_id AND local_date BETWEEN :first AND :last",
+                                  {"resource_id": resource_id, "first": first, "last": last})
+
+    async def free_slots_after(self, resource_id: int, day: date, party_size: int, limit: int = 50) -> list[Slot]:
+        """The first open slots with room for the party after a venue-local date (the caller judges release
+        and notice: this is the candidates' query)."""
+        return await self.db.read(_slots, "resource_id = :resource_id AND local_date > :day AND NOT closed"
+                                  " AND capacity - booked - held >= :size", {"resource_id": resource_id, "day": day,
+                                  "size": party_size}, f"LIMIT {int(limit)}")
 
     async def slot(self, slot_id: int) -> Slot | None:
         """One slot by id."""
@@ -418,21 +432,29 @@ async def _venue(tx: Tx, where: str, params: dict) -> Venue | None:
     return found[0] if found else None
 
 
-async def _add_venue(tx: Tx, slug: str, name: str, kind: str, timezone: str, limit: int) -> int:
+def venue_details(details: dict) -> dict:
+    """A venue's details that are given (only known names: they go into the SQL text)."""
+    unknown = set(details) - set(VENUE_DETAILS)
+    if unknown:
+        raise ValueError(f"not a venue detail: {sorted(unknown)}")
+    return {k: v for k, v in details.items() if v is not None}
+
+
+async def _add_venue(tx: Tx, slug: str, name: str, kind: str, timezone: str, limit: int, details: dict) -> int:
     try:
         return await tx.fetch_value(
-            "INSERT INTO venues (slug, name, kind, timezone, per_person_limit)"
-            " VALUES (:slug, :name, :kind, :timezone, :limit) RETURNING id",
-            slug=slug, name=name, kind=kind, timezone=timezone, limit=limit)
+            f"INSERT INTO venues (slug, name, kind, timezone, per_person_limit{''.join(f', {k}' for k in details)})"
+            f" VALUES (:slug, :name, :kind, :timezone, :limit{''.join(f', :{k}' for k in details)}) RETURNING id",
+            slug=slug, name=name, kind=kind, timezone=timezone, limit=limit, **details)
     except UniqueViolation:
         raise Duplicate(slug) from None
 
 
 async def _update_venue(tx: Tx, venue_id: int, name: str, kind: str, timezone: str, archived: bool,
-                        limit: int) -> None:
+                        limit: int, details: dict) -> None:
     await tx.execute("UPDATE venues SET name = :name, kind = :kind, timezone = :timezone, archived = :archived,"
-                     " per_person_limit = :limit WHERE id = :id", id=venue_id, name=name, kind=kind,
-                     timezone=timezone, archived=archived, limit=limit)
+                     f" per_person_limit = :limit{''.join(f', {k} = :{k}' for k in details)} WHERE id = :id",
+                     id=venue_id, name=name, kind=kind, timezone=timezone, archived=archived, limit=limit, **details)
     resource_ids = [r["id"] for r in await tx.fetch("SELECT id FROM resources WHERE venue_id = :id", id=venue_id)]
     await tx.changed(topics.clock(venue_id), *(t for r in resource_ids for t in topics.of_resource(r)))
 
@@ -580,7 +602,7 @@ async def _free_near(tx: Tx, slot: Slot, party_size: int, now: datetime, limit: 
     earlier = await tx.fetch(f"SELECT * FROM slots WHERE {free.format('<')} ORDER BY starts_at DESC"
                              f" LIMIT {int(limit)}", **params)
     near = [s for s in later + [build(Slot, r) for r in earlier]
-            if slot_state(s, resource, venue.timezone, now) not in (CLOSED, PAST, NOT_YET)]
+            if slot_state(s, resource, venue.timezone, now) not in (*GONE, NOT_YET)]
     near.sort(key=lambda s: (abs(s.starts_at - slot.starts_at), s.starts_at))
     return sorted(near[:limit], key=lambda s: s.starts_at)
 
@@ -683,7 +705,7 @@ async def _open_slot(tx: Tx, slot_id: int, now: datetime, for_staff: bool = Fals
     state = slot_state(slot, resource, row["timezone"], now, for_staff)
     if state == NOT_YET:
         raise NotOpenYet(opens_at(slot, resource, row["timezone"]))
-    if state in (CLOSED, PAST):
+    if state in GONE:
         raise SlotUnavailable(slot_id)
     return slot, row["per_person_limit"]
 

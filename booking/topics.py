@@ -7,14 +7,29 @@ from datetime import date
 from .model import Slot
 
 
-def day(resource_id: int, on: date) -> str:
-    """A resource's slots on one venue-local date (public)."""
-    return f"day:{resource_id}:{on.isoformat()}"
+def day(resource_id: int, on: date, party: int = 1) -> str:
+    """A resource's slots on one venue-local date, as a party of `party` may book them (public)."""
+    return f"day:{resource_id}:{on.isoformat()}:{party}"
+
+
+def days(resource_id: int, on: date, party: int = 1) -> str:
+    """The date strip seen from one date: each coming day's outlook for a party, the next day with room (public)."""
+    return f"days:{resource_id}:{on.isoformat()}:{party}"
 
 
 def slot(resource_id: int, slot_id: int) -> str:
     """One slot's remaining places (public)."""
     return f"slot:{resource_id}:{slot_id}"
+
+
+def parties(resource_id: int, on: date) -> str:
+    """Every party size's view of a resource-day (a family name)."""
+    return f"day:{resource_id}:{on.isoformat()}:"
+
+
+def strips(resource_id: int) -> str:
+    """Every date strip of a resource (a family name: a change on any day may change any strip)."""
+    return f"days:{resource_id}:"
 
 
 def board(resource_id: int, on: date) -> str:
@@ -49,22 +64,24 @@ def waiting(resource_id: int, on: date, entry_id: int) -> str:
 
 def of_slot(s: Slot) -> tuple[str, ...]:
     """Every topic a change in this slot's places, its line or its waitlist touches."""
-    return (day(s.resource_id, s.local_date), slot(s.resource_id, s.id), board(s.resource_id, s.local_date),
-            panel(s.resource_id), tickets(s.resource_id, s.local_date), f"wait:{s.resource_id}:{s.local_date}:")
+    return (parties(s.resource_id, s.local_date), slot(s.resource_id, s.id), board(s.resource_id, s.local_date),
+            panel(s.resource_id), tickets(s.resource_id, s.local_date), f"wait:{s.resource_id}:{s.local_date}:",
+            strips(s.resource_id))
 
 
-def of_days(resource_id: int, days: list[date]) -> tuple[str, ...]:
+def of_days(resource_id: int, dates: list[date]) -> tuple[str, ...]:
     """Every topic that new slots on these days touch."""
-    return (panel(resource_id), *(t for d in days for t in (day(resource_id, d), board(resource_id, d))))
+    return (panel(resource_id), strips(resource_id),
+            *(t for d in dates for t in (parties(resource_id, d), board(resource_id, d))))
 
 
 def of_resource(resource_id: int) -> tuple[str, ...]:
     """Every topic of a resource (families: its details or schedule changed)."""
-    return (f"day:{resource_id}:", f"slot:{resource_id}:", f"board:{resource_id}:", panel(resource_id),
-            f"ticket:{resource_id}:", f"wait:{resource_id}:")
+    return (f"day:{resource_id}:", strips(resource_id), f"slot:{resource_id}:", f"board:{resource_id}:",
+            panel(resource_id), f"ticket:{resource_id}:", f"wait:{resource_id}:")
 
 
 def parse(topic: str) -> tuple[str, list[int | date]]:
-    """('day', [3, date(2026, 11, 24)]) from 'day:3:2026-11-24': ids as ints, dates as dates."""
+    """('day', [3, date(2026, 11, 24), 2]) from 'day:3:2026-11-24:2': numbers as ints, dates as dates."""
     kind, *args = topic.split(":")
     return kind, [int(a) if a.isdigit() else date.fromisoformat(a) for a in args]

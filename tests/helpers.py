@@ -119,7 +119,8 @@ def board_url(day, venue: str = "test-bistro") -> str:
 def resource_form(resource, schedule_text: str, **changes) -> dict:
     """The edit form of a resource as it stands, with a new schedule text and other changes."""
     return {"name": resource.name, "max_party": str(resource.max_party), "horizon_days": str(resource.horizon_days),
-            "min_notice_minutes": str(resource.min_notice_minutes), "schedule": schedule_text, **changes}
+            "min_notice_minutes": str(resource.min_notice_minutes), "schedule": schedule_text,
+            "name_zh": resource.name_zh, **changes}
 
 
 async def tables_of(store):

@@ -39,8 +39,10 @@ async def test_venues_lists_venues_with_their_resources(client):
     response = await client.get("/api/v1/venues")
     assert response.status_code == 200 and response.mimetype == "application/json"
     assert await response.get_json() == [{
-        "slug": "test-bistro", "name": "Test Bistro", "kind": "restaurant", "timezone": "UTC",
-        "resources": [{"slug": "tables", "name": "Tables"}, {"slug": "bar", "name": "Bar seats"}],
+        "slug": "test-bistro", "name": "Test Bistro", "name_zh": "", "kind": "restaurant", "timezone": "UTC",
+        "address": "", "phone": "",
+        "resources": [{"slug": "tables", "name": "Tables", "name_zh": ""},
+                      {"slug": "bar", "name": "Bar seats", "name_zh": ""}],
     }]
 
 
@@ -252,6 +254,50 @@ async def test_cancel_with_a_wrong_token_is_403(client, store, slot, body):
 async def test_cancel_of_an_unknown_reference_is_404(client):
     response = await client.post("/api/v1/bookings/NOSUCHREF/cancel", json={"cancel_token": "x"})
     await error_of(response, 404, "not_found")
+
+
+# -- rescheduling
+
+
+async def reschedule(client, created, slot_id, token=None):
+    return await client.post(f"/api/v1/bookings/{created['reference']}/reschedule",
+                             json={"cancel_token": created["cancel_token"] if token is None else token,
+                                   "slot_id": slot_id})
+
+
+async def test_reschedule_moves_the_booking_and_its_places(client, store, venue, slot, tomorrow):
+    later = (await store.slots_for_day(venue.resource("tables").id, tomorrow))[3]
+    created = await (await book(client, slot.id, party_size=3)).get_json()
+    response = await reschedule(client, created, later.id)
+    assert response.status_code == 200
+    assert await response.get_json() == {"reference": created["reference"], "slot_id": later.id, "party_size": 3,
+                                         "start": later.starts_at.isoformat(), "end": later.ends_at.isoformat(),
+                                         "status": "confirmed"}
+    assert (await booked(store, slot.id), await booked(store, later.id)) == (0, 3)
+
+
+async def test_reschedule_to_a_full_slot_is_409_and_moves_nothing(client, store, venue, slot, tomorrow):
+    later = (await store.slots_for_day(venue.resource("tables").id, tomorrow))[3]
+    for _ in range(3):
+        assert (await book(client, later.id, party_size=3, contact=f"{_}{CONTACT}")).status_code == 201
+    created = await (await book(client, slot.id, party_size=2)).get_json()
+    await error_of(await reschedule(client, created, later.id), 409, "slot_full")
+    assert (await store.booking(created["reference"]))[0].slot_id == slot.id
+    assert (await booked(store, slot.id), await booked(store, later.id)) == (2, 9)
+
+
+async def test_reschedule_refusals_are_json_errors(client, store, venue, slot, tomorrow):
+    created = await (await book(client, slot.id)).get_json()
+    later = (await store.slots_for_day(venue.resource("tables").id, tomorrow))[1]
+    bar = (await store.slots_for_day(venue.resource("bar").id, tomorrow))[0]
+    await error_of(await reschedule(client, created, later.id, token="wrong"), 403, "forbidden")
+    await error_of(await reschedule(client, {**created, "reference": "NOSUCHREF"}, later.id), 404, "not_found")
+    await error_of(await reschedule(client, created, 999999), 404, "not_found")
+    await error_of(await reschedule(client, created, "1"), 422, "invalid")
+    await error_of(await reschedule(client, created, bar.id), 422, "other_resource")
+    await client.post(f"/api/v1/bookings/{created['reference']}/cancel", json={"cancel_token": created["cancel_token"]})
+    await error_of(await reschedule(client, created, later.id), 409, "not_movable")
+    assert await booked(store, later.id) == 0
 
 
 async def test_cancel_with_a_non_json_body_is_400(client, slot):

@@ -213,7 +213,7 @@ def test_booking_in_one_page_updates_another_live(server, new_page):
     reference = booker.locator("dd.reference").inner_text(timeout=TIMEOUT_MS).strip()
     assert reference
     booker.wait_for_url(f"**/bookings/{reference}?token=*")  # hx-boost followed the redirect and pushed its URL
-    assert booker.locator("h1").inner_text() == "You are booked"
+    assert booker.locator("h1").inner_text() == "Your table is reserved"
     shot(booker, "confirmation")
 
     seen = changed_at(viewer, slot["id"], before - party)
@@ -242,7 +242,7 @@ def test_booking_and_cancel_without_javascript(server, new_page):
     page.click("#booking-form button[type=submit]")
     page.wait_for_url("**/bookings/*?token=*")
     reference = page.locator("dd.reference").inner_text().strip()
-    assert reference and page.locator("h1").inner_text() == "You are booked"
+    assert reference and page.locator("h1").inner_text() == "Your table is reserved"
     shot(page, "nojs-confirmation")
     assert remaining(server, slot["id"]) == before - party
 

@@ -3,7 +3,7 @@
 from datetime import UTC, datetime, timedelta
 
 from booking import demo
-from booking.model import local_today
+from booking.model import local_today, looks_like_phone
 from booking.store import open_store
 
 
@@ -23,5 +23,19 @@ async def test_demo_venues_have_free_slots_most_days_ahead(tmp_path):
                 slots = [s for r in venue.resources for s in await store.slots_for_day(r.id, day)]
                 open_days += any(s.remaining for s in slots)
             assert open_days >= 12, venue.slug
+    finally:
+        await store.close()
+
+
+async def test_demo_venues_say_where_they_are_and_have_chinese_names(tmp_path):
+    store = open_store(f"sqlite:///{tmp_path}/demo.db", tmp_path)
+    await store.open()
+    try:
+        await demo.seed(store)
+        for venue in await store.venues():
+            assert venue.address and looks_like_phone(venue.phone) and venue.name_zh, venue.slug
+            assert all(r.name_zh for r in venue.resources), venue.slug
+        clinic = await store.venue("riverside-clinic")
+        assert clinic.resource("cardiology-wang").name_zh.startswith("心内科")
     finally:
         await store.close()

@@ -24,7 +24,7 @@ async def test_day_stream_sends_state_then_each_change(app, client, store, hub, 
         first = await read_until(connection, b"</div>")
         assert first.startswith(b"retry: 2000\n\n")
         assert b"event: slots\n" in first and remaining_in(first, slot.id) == 10
-        assert hub.count() == 1
+        assert hub.count() == 2  # the day's table and its date strip
 
         booking, _ = await service.book(tables, slot.id, "Ann", "12345", 3)
         after_booking = await read_until(connection, b"</div>")
@@ -72,7 +72,7 @@ async def test_chinese_viewers_get_their_own_render(client, store, hub, venue, s
             await service.book(tables, slot.id, "Ann", "12345", 1)
             await read_until(zh, b"</div>")
             await read_until(en, b"</div>")
-            assert hub.renders - before == 2  # one per locale, not per subscriber
+            assert hub.renders - before == 4  # the table and the strip once per locale, not per subscriber
             await en.disconnect()
         await zh.disconnect()
 

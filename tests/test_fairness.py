@@ -106,7 +106,7 @@ async def test_a_waiting_page_counts_down_and_turns_bookable_at_the_instant(app,
         clock.set(RELEASE)
         opened = data_of(await read_until(page, b">Book</a>"))
         assert opened.count(">Book</a>") == 12 and "Booking opens" not in opened.split("event: slots")[-1]
-        assert hub.renders == renders + 1  # once for everyone watching
+        assert hub.renders == renders + 2  # the table and the date strip, once each for everyone watching
         await page.disconnect()
     await streams_closed(hub)
 

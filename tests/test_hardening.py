@@ -56,6 +56,9 @@ async def request(port: int, method: str, path: str, body: dict | None = None) -
     return status, json.loads(text) if b"application/json" in head else text.decode()
 
 
+SLOTS = b"event: slots\n"  # the day table's event: its first is the state, each next one a change
+
+
 class Stream:
     """An SSE connection as a browser's EventSource holds it."""
 
@@ -63,26 +66,21 @@ class Stream:
         self.reader, self.writer, self.status, self.head, self.seen = reader, writer, status, head, b""
 
     @classmethod
-    async def open(cls, port: int, path: str, source: str = "127.0.0.1", last_id: str | None = None) -> Stream:
+    async def open(cls, port: int, path: str, source: str = "127.0.0.1") -> Stream:
         reader, writer = await asyncio.open_connection("127.0.0.1", port, local_addr=(source, 0))
-        extra = f"Last-Event-ID: {last_id}\r\n" if last_id else ""
-        writer.write(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n{extra}\r\n".encode())
+        writer.write(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n".encode())
         head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
         return cls(reader, writer, int(head.split(b" ", 2)[1]), head)
 
-    async def until(self, needle: bytes, timeout: float = 5.0) -> bytes:
-        """Read until `needle` arrives; everything read so far."""
+    async def until(self, needle: bytes, timeout: float = 5.0, times: int = 1) -> bytes:
+        """Read until `needle` has arrived `times` times in all; everything read so far."""
         async with asyncio.timeout(timeout):
-            while needle not in self.seen:
+            while self.seen.count(needle) < times:
                 chunk = await self.reader.read(65536)
                 if not chunk:
                     raise EOFError(self.seen[-300:])
                 self.seen += chunk
         return self.seen
-
-    def last_id(self) -> str | None:
-        ids = re.findall(rb"^id: (\d+)$", self.seen, re.M)
-        return ids[-1].decode() if ids else None
 
     def close(self) -> None:
         self.writer.close()
@@ -140,7 +138,7 @@ async def test_caps_refuse_past_the_limit_with_429_and_serve_everyone_else(serve
     admitted = [c for c in crowd if c.status == 200] + others
     status, _ = await book(s.port, (await slot_ids(s.port))[-1])
     assert status == 201
-    await asyncio.gather(*(a.until(b"\nid: 1\n", 5) for a in admitted))
+    await asyncio.gather(*(a.until(SLOTS, 5, times=2) for a in admitted))  # the state, then the change
 
     # Closed streams free their places.
     for c in admitted[:5]:
@@ -174,7 +172,7 @@ async def test_a_stalled_reader_is_dropped_and_delays_nobody(server):
         status, _ = await book(s.port, slots[n % len(slots)])
         assert status == 201
         sent = time.monotonic()
-        await asyncio.gather(*(r.until(f"\nid: {n + 1}\n".encode(), 2) for r in readers))
+        await asyncio.gather(*(r.until(SLOTS, 2, times=n + 2) for r in readers))
         delays.append(time.monotonic() - sent)
         if dropped_after is None and (await Stream.open(s.port, path, "127.0.0.9")).status == 200:
             dropped_after = time.monotonic() - began  # its place is free: the server dropped it
@@ -224,17 +222,16 @@ async def test_sigterm_with_1000_streams_is_prompt_and_pages_reconnect(server):
     took = await s.astop(signal.SIGTERM)
     assert took < 3, f"SIGTERM took {took:.1f} s with 1,000 open streams"
     await asyncio.gather(*(st.until(b"event: close\n", 2) for st in streams))  # each told to close
-    last_ids = [st.last_id() for st in streams]
     for st in streams:
         st.close()
 
-    # A restart on the same port: each page reconnects after `retry` (as EventSource does, with Last-Event-ID).
+    # A restart on the same port: each page reconnects after `retry` (as EventSource does) and starts afresh.
     await s.astart()
-    back = await asyncio.gather(*(Stream.open(s.port, path, last_id=i) for i in last_ids))
+    back = await asyncio.gather(*(Stream.open(s.port, path) for _ in streams))
     assert all(b.status == 200 for b in back)
-    await asyncio.gather(*(b.until(b"event: slots\n") for b in back))
+    await asyncio.gather(*(b.until(SLOTS) for b in back))
     assert (await book(s.port, (await slot_ids(s.port))[0]))[0] == 201
-    await asyncio.gather(*(b.until(b"\nid: 1\n", 5) for b in back))
+    await asyncio.gather(*(b.until(SLOTS, 5, times=2) for b in back))
     for b in back:
         b.close()
 

@@ -255,3 +255,21 @@ async def test_a_render_the_clock_overtakes_while_it_is_made_is_made_again():
     finally:
         hub.close()
         await asyncio.wait_for(expiring, 1)
+
+
+async def test_a_change_that_renders_the_same_bytes_sends_nothing():
+    """A change elsewhere (another day of the resource) leaves this page's render as it was: no bytes go out."""
+
+    async def render(topic, locale, version):
+        return Render(f"event: strip\ndata: {topic} {state}\n\n".encode())
+
+    hub, state = Hub(render), "a"
+    sub = hub.subscribe(["days:1"], "en")
+    await hub.current("days:1", "en")
+    hub.notify("days:1")
+    await hub.settle()
+    assert sub.pending == {}
+    state = "b"
+    hub.notify("days:1")
+    await hub.settle()
+    assert sub.pending["days:1"].endswith(b"days:1 b\n\n")

@@ -65,10 +65,13 @@ async def test_english_stays_the_default(client):
     assert "Book a time" in index and "在线预约" not in index
 
 
-async def test_kiosk_back_office_and_ticket_in_chinese(app, client, store, slot):
+async def test_kiosk_back_office_and_ticket_in_chinese(app, client, store, slot, service):
     from helpers import csrf_token
 
     from views import auth
+
+    venue = await store.venue("test-bistro")
+    await service.edit_venue(venue, venue.name, "clinic", venue.timezone, False)  # a queue's ticket: a clinic's
 
     kiosk = await (await client.get("/kiosk/test-bistro?lang=zh_CN")).get_data(as_text=True)
     assert 'lang="zh-CN"' in kiosk and "今日" in kiosk

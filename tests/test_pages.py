@@ -10,6 +10,7 @@ import pytest
 from babel.dates import format_date
 from helpers import csrf_token
 
+from booking import rules_text
 from booking.model import local_today
 
 CONTACT = "+44 20 7946 0000"
@@ -79,8 +80,72 @@ async def test_venue_page_lists_its_resources(client):
     html = await text(response)
     today = local_today("UTC").isoformat()
     assert response.status_code == 200
-    assert f'href="/book/test-bistro/tables/{today}">Tables</a>' in html
-    assert f'href="/book/test-bistro/bar/{today}">Bar seats</a>' in html
+    for slug, name in (("tables", "Tables"), ("bar", "Bar seats")):  # the whole card is the link
+        assert re.search(rf'<a class="card-link" href="/book/test-bistro/{slug}/{today}">\s*<strong>{name}</strong>',
+                         html), slug
+
+
+async def test_each_venue_card_is_one_link(client, service, venue):
+    await service.edit_venue(venue, venue.name, venue.kind, venue.timezone, False, address="1 Quay Street, Bristol")
+    html = await text(await client.get("/"))
+    card = re.search(r'<a class="card-link" href="/book/test-bistro">(.*?)</a>', html, re.S).group(1)
+    assert "<strong>Test Bistro</strong>" in card and "Restaurant" in card and "1 Quay Street, Bristol" in card
+
+
+async def test_venue_page_says_where_and_when(client, service, venue):
+    await service.edit_venue(venue, venue.name, venue.kind, venue.timezone, False,
+                             address="1 Quay Street, Bristol BS1 4DJ", phone="+44 (0)117 496 0123")
+    rules, _ = rules_text.parse("mon-fri 09:00-12:00 30 2\nmon-fri 13:00-17:00 30 2\nsat 10:00-12:00 60 2\n"
+                                "sat 12:00-14:00 60 2")
+    await service.edit_resource(venue.resource("tables"), rules, [])
+    html = await text(await client.get("/book/test-bistro"))
+    assert "<dt>Address</dt>" in html and "1 Quay Street, Bristol BS1 4DJ" in html
+    assert 'href="https://www.openstreetmap.org/search?query=1+Quay+Street%2C+Bristol+BS1+4DJ"' in html
+    assert '<a href="tel:+441174960123">+44 (0)117 496 0123</a>' in html
+    assert "Opening hours" in html
+    assert "<dt>Mon–Fri</dt><dd>09:00–12:00 · 13:00–17:00</dd>" in html
+    assert "<dt>Sat</dt><dd>10:00–14:00</dd>" in html  # sessions that touch read as one
+    assert "<dt>Every day</dt><dd>18:00–20:00</dd>" in html  # the bar
+
+
+async def test_venue_page_without_address_or_phone_shows_neither(client):
+    html = await text(await client.get("/book/test-bistro"))
+    assert "Address" not in html and "tel:" not in html and "openstreetmap" not in html
+    assert "<dt>Every day</dt><dd>08:00–20:00</dd>" in html
+
+
+async def test_opening_hours_name_the_days_in_the_visitors_language(client, service, venue):
+    rules, _ = rules_text.parse("mon-fri 09:00-12:00 30 2")
+    await service.edit_resource(venue.resource("tables"), rules, [])
+    html = await text(await client.get("/book/test-bistro?lang=zh_CN"))
+    assert "周一" in html and "周五" in html and "Mon" not in html
+
+
+async def chinese_names(service, store):
+    venue = await store.venue("test-bistro")
+    await service.edit_venue(venue, venue.name, venue.kind, venue.timezone, False, name_zh="测试小馆")
+    await service.edit_resource(venue.resource("tables"), name_zh="餐桌")
+    return await store.venue("test-bistro")
+
+
+async def test_a_chinese_visitor_sees_the_chinese_names(client, service, store, tomorrow):
+    venue = await chinese_names(service, store)
+    zh = {"Accept-Language": "zh-CN,zh;q=0.9"}
+    index = await text(await client.get("/", headers=zh))
+    assert "测试小馆" in index and "Test Bistro" not in index
+    page = await text(await client.get("/book/test-bistro", headers=zh))
+    assert "测试小馆" in page and "Test Bistro" not in page
+    assert "<strong>餐桌</strong>" in page and "<strong>Bar seats</strong>" in page  # no Chinese name: the name
+    slot = (await store.slots_for_day(venue.resource("tables").id, tomorrow))[0]
+    form = await text(await client.get(f"/slots/{slot.id}/book", headers=zh))
+    assert "餐桌" in form and "测试小馆" in form and "Test Bistro" not in form
+
+
+async def test_an_english_visitor_sees_the_names(client, service, store):
+    await chinese_names(service, store)
+    for path in ("/", "/book/test-bistro"):
+        html = await text(await client.get(path, headers={"Accept-Language": "en"}))
+        assert "Test Bistro" in html and "测试小馆" not in html and "餐桌" not in html, path
 
 
 async def test_day_page_has_a_row_per_slot_with_id_and_remaining(client, store, venue, tomorrow):
@@ -282,12 +347,13 @@ async def fill(store, slot_id, places):
         places -= party
 
 
-async def test_full_slot_says_just_taken_and_offers_nearest_free_slots(client, store, slot):
+async def test_too_few_places_for_the_party_says_so_and_offers_nearest_with_room(client, store, slot):
     await fill(store, slot.id, 8)
     response = await post_booking(client, slot.id, party_size="4")
     html = await text(response)
     assert response.status_code == 409
-    assert "Sorry, this slot was just taken. Here are the nearest free ones." in html
+    assert "just taken" not in html  # two places are left: the slot was not taken, the party is too large
+    assert "Only 2 places are left in this slot: too few for 4 people. Here are the nearest with room." in html
     assert '<form id="booking-form"' in html and "<h1>Sorry</h1>" not in html  # the form, not an error page
     offered = [int(i) for i in re.findall(r'<a href="/slots/(\d+)/book">', html)]
     assert offered and slot.id not in offered
@@ -308,7 +374,7 @@ async def test_completely_full_slot_refuses_one_more(client, store, venue, tomor
 
 
 async def test_htmx_failed_post_returns_only_the_form_fragment(client, store, slot):
-    await fill(store, slot.id, 8)
+    await fill(store, slot.id, 10)
     response = await post_booking(client, slot.id, party_size="4", headers={"HX-Request": "true"})
     html = await text(response)
     assert response.status_code == 409
@@ -475,7 +541,7 @@ async def test_accept_language_chinese_selects_zh_cn(client, tomorrow):
     html = await text(await client.get(day_url(tomorrow), headers={"Accept-Language": "zh-CN,zh;q=0.9,en;q=0.5"}))
     assert '<html lang="zh-CN">' in html
     chinese_date = format_date(tomorrow, format="full", locale="zh_CN")
-    assert "年" in chinese_date and f"<h2>{chinese_date}</h2>" in html
+    assert "年" in chinese_date and f">{chinese_date}</h2>" in html
 
 
 async def test_lang_parameter_selects_zh_cn_and_remembers_it(client, tomorrow):

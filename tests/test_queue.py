@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
+import pytest
+
 from helpers import (
     act,
     board_url,
@@ -18,6 +20,13 @@ from helpers import (
 )
 from test_pages import booking_link
 
+
+
+@pytest.fixture(autouse=True)
+async def bistro_takes_tickets(service, store):
+    """Tickets and "N ahead of you" are a clinic's (or a barber's) habit: the test venue takes them as a clinic."""
+    venue = await store.venue("test-bistro")
+    await service.edit_venue(venue, venue.name, "clinic", venue.timezone, False)
 
 
 async def book(service, resource, slot, name="Patient"):

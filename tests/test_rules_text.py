@@ -45,3 +45,18 @@ def test_to_text_parses_back_to_the_same_schedule():
     again = rules_text.to_text(tuple(rules), tuple(exceptions))
     assert rules_text.parse(again) == (rules, exceptions)
     assert again.splitlines()[0] == "mon 08:00-12:00 30 5" and again.splitlines()[-1] == "2026-12-24 10:00-13:00 30 4"
+
+
+def test_weekly_hours_group_days_and_join_sessions_that_touch():
+    rules, _ = rules_text.parse("mon-fri 08:00-12:00 30 5\nmon-fri 13:30-17:00 30 4\nsat 08:00-10:00 60 8\n"
+                                "sat 10:00-12:00 60 4\nsun 09:00-11:00 60 0")
+    assert rules_text.weekly_hours(tuple(rules)) == [
+        (0, 4, ((time(8), time(12)), (time(13, 30), time(17)))),
+        (5, 5, ((time(8), time(12)),)),  # two sessions that touch read as one; Sunday has no places
+    ]
+
+
+def test_weekly_hours_every_day_and_none():
+    rules, _ = rules_text.parse("daily 11:00-21:00 60 20")
+    assert rules_text.weekly_hours(tuple(rules)) == [(0, 6, ((time(11), time(21)),))]
+    assert rules_text.weekly_hours(()) == []

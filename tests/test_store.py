@@ -204,6 +204,25 @@ async def test_venue_by_id(store, resource_id):
     assert await store.venue_by_id(venue.id + 1000) is None
 
 
+async def test_a_venues_address_phone_and_chinese_names_are_kept(store, resource_id):
+    assert ((v := await store.venue("v")).address, v.phone, v.name_zh, v.resource("r").name_zh) == ("", "", "", "")
+    venue_id = await store.add_venue("w", "W", "clinic", "Asia/Shanghai", address="88 Binjiang Avenue",
+                                     phone="+86 21 5555 0188", name_zh="滨江诊所")
+    rid = await store.add_resource(venue_id, "heart", "Cardiology", RULES, name_zh="心内科")
+    w = await store.venue("w")
+    assert (w.address, w.phone, w.name_zh, w.resource(rid).name_zh) == (
+        "88 Binjiang Avenue", "+86 21 5555 0188", "滨江诊所", "心内科")
+    await store.update_venue(venue_id, "W2", "clinic", "Asia/Shanghai", False)  # details not given: kept
+    assert (await store.venue("w")).address == "88 Binjiang Avenue"
+    await store.update_venue(venue_id, "W2", "clinic", "Asia/Shanghai", False, phone="", name_zh="新名")
+    w = await store.venue("w")
+    assert (w.name, w.address, w.phone, w.name_zh) == ("W2", "88 Binjiang Avenue", "", "新名")
+    await store.edit_resource(rid, {"name_zh": "心脏科"}, RULES, [], NOW)
+    assert (await store.venue("w")).resource(rid).name_zh == "心脏科"
+    with pytest.raises(ValueError):
+        await store.update_venue(venue_id, "W2", "clinic", "UTC", False, website="x")
+
+
 # -- the waitlist (候补): a freed place is offered to exactly one entry, held, then booked or passed on
 
 

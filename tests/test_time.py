@@ -27,7 +27,7 @@ async def tables(service, venue):
 
 def row(html: str, hour: str) -> str:
     """The slot table's row that starts at `hour` (e.g. '12:00')."""
-    return re.search(rf"<tr [^>]*>\s*<td>{hour}–.*?</tr>", html, re.S).group(0)
+    return re.search(rf"<tr [^>]*>\s*<th scope=\"row\">{hour}–.*?</tr>", html, re.S).group(0)
 
 
 async def test_page_and_new_streams_agree_once_a_slot_passes_its_notice_cut_off(app, client, clock, hub, tables):
@@ -37,7 +37,7 @@ async def test_page_and_new_streams_agree_once_a_slot_passes_its_notice_cut_off(
         assert "Book" in row(first, "12:00")
         clock.set(datetime(2026, 12, 1, 11, 31, tzinfo=UTC))  # 12:00 is inside the notice now
         update = data_of(await read_until(early, b"</div>"))
-        assert "Past" in row(update, "12:00") and "Book" in row(update, "13:00")
+        assert "Too late to book online" in row(update, "12:00") and "Book" in row(update, "13:00")
         await early.disconnect()
     page = await text(await client.get(f"/book/test-bistro/tables/{DAY}"))
     async with app.test_client().request(path) as late:
@@ -56,7 +56,7 @@ async def test_a_new_stream_never_gets_a_render_the_clock_has_overtaken(app, cli
         try:
             clock.set(datetime(2026, 12, 1, 11, 45, tzinfo=UTC))
             async with app.test_client().request(path) as newcomer:
-                assert "Past" in row(data_of(await read_until(newcomer, b"</div>")), "12:00")
+                assert "Too late to book online" in row(data_of(await read_until(newcomer, b"</div>")), "12:00")
                 await newcomer.disconnect()
         finally:
             del hub._timer.set
@@ -79,3 +79,13 @@ async def test_the_kiosk_rolls_over_at_midnight(app, client, clock, hub, venue):
         assert "Next 08:00–09:00" in tables_panel and "Left today: 120" in tables_panel
         await kiosk.disconnect()
     await streams_closed(hub)
+
+
+async def test_times_that_have_begun_fold_away_and_the_list_starts_at_the_next(client, clock, tables):
+    clock.set(datetime(2026, 12, 1, 12, 5, tzinfo=UTC))
+    page = await text(await client.get(f"/book/test-bistro/tables/{DAY}"))
+    begun = re.search(r'<details class="begun">.*?</details>', page, re.S).group(0)
+    assert "5 times have begun" in begun and all(f">{h}:00–" in begun for h in ("08", "09", "10", "11", "12"))
+    main = page.split("</details>")[1]
+    assert re.findall(r'<th scope="row">(\d\d):00–', main)[:2] == ["13", "14"]
+    assert 'aria-label="Book 13:00"' in row(main, "13:00")

@@ -6,8 +6,8 @@ from quart import Quart, current_app, g, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
 from . import admin, api, auth, csrf, events, headers, i18n, kiosk, ops, public, waitlist
-from . import exports
-from booking.model import ticket_label
+from . import exports, manage
+from booking.model import running_low, ticket_label
 
 from .i18n import N_
 from .clients import public_url
@@ -29,9 +29,11 @@ def init_app(app: Quart) -> None:
         this_page_in=i18n.this_page_in,
         events=events.EVENTS, ticket_label=ticket_label, kind_label=kind_label, public_url=public_url,
     )
-    app.jinja_env.filters.update(local_time=i18n.local_time, long_date=i18n.long_date)
+    app.jinja_env.filters.update(local_time=i18n.local_time, long_date=i18n.long_date, shown_name=i18n.shown_name,
+                                 opening_hours=i18n.opening_hours, short_date=i18n.short_date,
+                                 running_low=running_low)
     ops.init_app(app)
-    for module in (public, waitlist, events, api, kiosk, auth, admin, ops, exports):
+    for module in (public, waitlist, events, api, kiosk, auth, admin, ops, exports, manage):
         app.register_blueprint(module.bp)
     app.before_request(choose_locale)
     app.before_request(refuse_nul)

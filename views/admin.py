@@ -11,8 +11,9 @@ from quart import Blueprint, abort, g, redirect, render_template, request, sessi
 from booking import rules_text, topics
 from booking.model import (
     KINDS, CapacityConflict, Duplicate, LimitReached, NotFound, Resource, SlotFull, SlotUnavailable, Venue,
-    bookings_by_slot, called_recently, local_today, looks_like_contact, slot_state, state_changes_at, valid_until,
-    waiting_line,
+    booking_matches, bookings_by_slot, called_recently, local_today, looks_like_contact, slot_state, state_changes_at,
+    valid_until,
+    NAME_MAX, VENUE_DETAILS, clean_text, text_problem, venue_problems, waiting_line,
 )
 from booking.service import Invalid
 
@@ -81,16 +82,25 @@ async def today_board(venue: str):
 
 @bp.get("/venues/<venue>/board/<day>")
 async def board(venue: str, day: str):
-    """A venue's day: every resource's slots and bookings, live."""
-    return await board_page(await venue_or_404(venue), parse_day(day))
+    """A venue's day: every resource's slots and bookings, live; ?q= finds its bookings by name, phone or reference."""
+    return await board_page(await venue_or_404(venue), parse_day(day), query=request.args.get("q", "").strip()[:100])
 
 
-async def board_page(venue: Venue, day: date, notice: str | None = None, status: int = 200):
-    """The board page: every open resource's board, each live on its own named event."""
-    boards = [(r, await inline("_board.html", await board_context(venue, r, day))) for r in venue.open_resources]
+def for_this_clerk() -> dict:
+    """What a board rendered for one request adds to the shared render: the form token and the remembered counter."""
+    return dict(csrf=csrf_token(), counter=session.get("counter", ""))
+
+
+async def board_page(venue: Venue, day: date, notice: str | None = None, status: int = 200, query: str = ""):
+    """The board page: every open resource's board, each live on its own named event; search results above them
+    (a snapshot of this request, not live: the live boards are rendered once for every viewer)."""
+    contexts = [(r, await board_context(venue, r, day)) for r in venue.open_resources]
+    boards = [(r, await inline("_board.html", dict(context, **for_this_clerk()))) for r, context in contexts]
+    found = [(r, slot, booking, context["letter"]) for r, context in contexts for slot in context["slots"]
+             for booking in context["by_slot"].get(slot.id, []) if booking_matches(booking, query)]
     return await render_template("admin/board.html", venue=venue, day=day, boards=boards, notice=notice,
                                  csrf=csrf_token(), prev_day=day - timedelta(days=1),
-                                 next_day=day + timedelta(days=1)), status
+                                 next_day=day + timedelta(days=1), query=query, found=found), status
 
 
 @bp.get("/events/board/<id:venue_id>/<day>")
@@ -109,7 +119,7 @@ async def after_action(slot, notice: str | None = None, status: int = 200):
     g.audit_scope = (venue.id, slot.local_date)
     if htmx_asked():
         context = await board_context(venue, venue.resource(slot.resource_id), slot.local_date)
-        return await htmx_swap("_board.html", dict(context, csrf=csrf_token(), notice=notice),
+        return await htmx_swap("_board.html", dict(context, notice=notice, **for_this_clerk()),
                                f"board-{slot.resource_id}", status)
     if notice:
         return await board_page(venue, slot.local_date, notice, status)
@@ -172,7 +182,7 @@ async def mark_booking(booking_id: int):
 async def call_ticket(booking_id: int):
     """Call this ticket to the counter given."""
     await booking_or_404(booking_id)
-    counter = (await request.form).get("counter", "").strip()[:40] or session.get("counter", "")
+    session["counter"] = counter = (await request.form).get("counter", "").strip()[:40] or session.get("counter", "")
     return await after_booking_change(service().call(booking_id, counter))
 
 
@@ -212,8 +222,9 @@ async def call_next(resource_id: int):
 
 def venue_fields(form) -> tuple[dict, dict]:
     """The venue form's values, and field -> problem."""
-    values = {k: form.get(k, "").strip() for k in ("slug", "name", "kind", "timezone", "per_person_limit")}
-    problems = {}
+    values = {k: form.get(k, "").strip() for k in ("slug", "name", "kind", "timezone", "per_person_limit",
+                                                   *VENUE_DETAILS)}
+    problems = messages.problem_messages(venue_problems(*(values[k] for k in VENUE_DETAILS)))
     limit = whole_number(values["per_person_limit"] or "0")
     if limit is None or limit > 50:
         problems["per_person_limit"] = _("A whole number from %(low)s to %(high)s.", low=0, high=50)
@@ -237,7 +248,8 @@ async def new_venue():
         if not problems:
             try:
                 await service().add_venue(values["slug"], values["name"], values["kind"], values["timezone"],
-                                          int(values["per_person_limit"] or 0))
+                                          int(values["per_person_limit"] or 0),
+                                          **{k: values[k] for k in VENUE_DETAILS})
                 return redirect(url_for("admin.index"), 303)
             except Duplicate:
                 problems["slug"] = _("That slug is taken.")
@@ -251,21 +263,22 @@ async def edit_venue(venue: str):
     found = await venue_or_404(venue, include_archived=True)
     g.audit_scope = (found.id, None)
     values = dict(slug=found.slug, name=found.name, kind=found.kind, timezone=found.timezone,
-                  per_person_limit=str(found.per_person_limit))
+                  per_person_limit=str(found.per_person_limit), **{k: getattr(found, k) for k in VENUE_DETAILS})
     problems = {}
     if request.method == "POST":
         form = await request.form
         values, problems = venue_fields({**form, "slug": found.slug})
         if not problems:
             await service().edit_venue(found, values["name"], values["kind"], values["timezone"],
-                                       form.get("archived") == "1", int(values["per_person_limit"] or 0))
+                                       form.get("archived") == "1", int(values["per_person_limit"] or 0),
+                                       **{k: values[k] for k in VENUE_DETAILS})
             return redirect(url_for("admin.index"), 303)
     return await render_template("admin/venue_form.html", venue=found, values=values, problems=problems,
                                  kinds=KINDS), 422 if problems else 200
 
 
 RESOURCE_FIELDS = ("slug", "name", "max_party", "horizon_days", "min_notice_minutes", "release_days_before",
-                   "release_time", "schedule")
+                   "release_time", "schedule", "name_zh")
 NUMBERS = (("max_party", 1, 100), ("horizon_days", 1, 365), ("min_notice_minutes", 0, 10080))
 
 
@@ -275,17 +288,19 @@ def resource_values(resource: Resource) -> dict:
                 horizon_days=str(resource.horizon_days), min_notice_minutes=str(resource.min_notice_minutes),
                 release_days_before="" if resource.release_days_before is None else str(resource.release_days_before),
                 release_time=resource.release_time.isoformat("minutes") if resource.release_time else "",
-                schedule=rules_text.to_text(resource.rules, resource.exceptions))
+                schedule=rules_text.to_text(resource.rules, resource.exceptions), name_zh=resource.name_zh)
 
 
 def resource_fields(form) -> tuple[dict, dict, dict, tuple]:
     """The resource form's values, field -> problem, the settings they make, and the parsed (rules, exceptions)."""
     values = {k: form.get(k, "").strip() for k in RESOURCE_FIELDS}
-    problems, settings = {}, {"name": values["name"]}
+    problems, settings = {}, {"name": values["name"], "name_zh": clean_text(values["name_zh"])}
     if not SLUG.fullmatch(values["slug"]):
         problems["slug"] = _("Use 1-40 lower-case letters, digits and dashes.")
     if not 0 < len(values["name"]) <= 100:
         problems["name"] = _("Please enter a name (100 characters at most).")
+    if problem := text_problem(values["name_zh"], NAME_MAX):
+        problems |= messages.problem_messages({"name_zh": problem})
     for field, low, high in NUMBERS:
         settings[field] = whole_number(values[field])
         if settings[field] is None or not low <= settings[field] <= high:

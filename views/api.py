@@ -10,8 +10,8 @@ from quart import Blueprint, abort, jsonify, make_response, request
 from werkzeug.exceptions import TooManyRequests
 
 from booking.model import (
-    NOT_YET, Forbidden, IdempotencyMismatch, LimitReached, NotFound, NotOpenYet, OfferGone, Resource, Slot,
-    SlotAvailable, SlotFull, SlotUnavailable, Venue, opens_at, slot_state,
+    NOT_YET, Forbidden, IdempotencyMismatch, LimitReached, NotFound, NotMovable, NotOpenYet, OfferGone, OtherResource,
+    Resource, Slot, SlotAvailable, SlotFull, SlotUnavailable, Venue, opens_at, slot_state,
 )
 from booking.service import Invalid
 
@@ -64,8 +64,9 @@ async def json_object() -> dict:
 async def venues():
     """Every venue with its resources."""
     return jsonify([
-        {"slug": v.slug, "name": v.name, "kind": v.kind, "timezone": v.timezone,
-         "resources": [{"slug": r.slug, "name": r.name} for r in v.open_resources]}
+        {"slug": v.slug, "name": v.name, "name_zh": v.name_zh, "kind": v.kind, "timezone": v.timezone,
+         "address": v.address, "phone": v.phone,
+         "resources": [{"slug": r.slug, "name": r.name, "name_zh": r.name_zh} for r in v.open_resources]}
         for v in await store().venues()
     ])
 
@@ -148,6 +149,26 @@ async def cancel_booking(reference: str):
         abort(403, _("That cancel token is not valid for this booking."))
     return jsonify(reference=booking.reference, slot_id=booking.slot_id, party_size=booking.party_size,
                    status=booking.status)
+
+
+@bp.post("/bookings/<reference>/reschedule")
+async def reschedule_booking(reference: str):
+    """Move a booking to another slot of its resource with its cancel_token: 200 with the booking (same reference,
+    new slot); 409 slot_full (it stays where it was), not_movable, …; 422 other_resource; 403; 404."""
+    body = await json_object()
+    target, venue, _resource = await requested_slot(body)
+    try:
+        booking, slot = await service().reschedule(reference, text(body, "cancel_token"), target.id)
+    except NotFound:
+        abort(404, _("There is no booking with reference %(ref)s.", ref=reference[:20]))
+    except Forbidden:
+        abort(403, _("That cancel token is not valid for this booking."))
+    except OtherResource as refused:
+        return error(422, refused.code, messages.refusal(refused, venue.timezone))
+    except (SlotFull, SlotUnavailable, NotOpenYet, LimitReached, NotMovable) as refused:
+        return error(409, refused.code, messages.refusal(refused, venue.timezone))
+    return jsonify(reference=booking.reference, slot_id=slot.id, start=slot.starts_at.isoformat(),
+                   end=slot.ends_at.isoformat(), party_size=booking.party_size, status=booking.status)
 
 
 def entry_json(entry, position) -> dict:

@@ -7,7 +7,7 @@ from collections import Counter
 from collections.abc import Awaitable, Callable
 from types import SimpleNamespace
 
-from quart import Blueprint, Quart, abort, current_app, make_response, render_template, url_for
+from quart import Blueprint, Quart, abort, current_app, make_response, render_template, request, url_for
 
 from booking import topics
 from booking.hub import Render
@@ -15,23 +15,23 @@ from booking.hub import Render
 from . import i18n, ops
 from .clients import client_group
 from .i18n import gettext as _
-from .lookups import parse_day
+from .lookups import party_choices, parse_day, whole_number
 from .runtime import hub, store
 
 bp = Blueprint("events", __name__)
 
 # Event names, used verbatim by the templates' sse-swap attributes.
 EVENTS = SimpleNamespace(
-    SLOTS="slots", SLOT_STATUS="slot-status", CLOCK="clock", TICKET="ticket", WAITING="waiting", CLOSE="close",
+    SLOTS="slots", DAYS="days", SLOT_STATUS="slot-status", CLOCK="clock", TICKET="ticket", WAITING="waiting", CLOSE="close",
     panel=lambda resource_id: f"panel-{resource_id}", board=lambda resource_id: f"board-{resource_id}",
 )
 
 
-def encode(event: str, data: str, id: int | None = None) -> bytes:
-    """One SSE message: `id`, `event`, and one `data:` line per line of `data`."""
-    head = f"id: {id}\nevent: {event}\n" if id is not None else f"event: {event}\n"
+def encode(event: str, data: str) -> bytes:
+    """One SSE message: `event`, and one `data:` line per line of `data`. No `id:`: a stream starts with the
+    current state, so a reconnecting client needs no Last-Event-ID, and equal states are equal bytes."""
     lines = "".join(f"data: {line}\n" for line in data.splitlines() or [""])
-    return (head + lines + "\n").encode()
+    return (f"event: {event}\n" + lines + "\n").encode()
 
 
 def retry(milliseconds: int) -> bytes:
@@ -57,18 +57,25 @@ def fragment(kind: str, template: str, event: Callable[..., str]):
     return register
 
 
-STREAM_KINDS = {"day": "day", "slot": "slot", "clock": "kiosk", "board": "board", "ticket": "ticket", "wait": "waitlist"}
+STREAM_KINDS = {"day": "day", "days": "day", "slot": "slot", "clock": "kiosk", "board": "board", "ticket": "ticket", "wait": "waitlist"}
 HEADERS = {"Content-Type": "text/event-stream", "Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 
 @bp.get("/events/day/<id:resource_id>/<day>")
 async def day_stream(resource_id: int, day: str):
-    """A resource-day's slot table, now and after every change."""
-    topic = topics.day(resource_id, parse_day(day))
+    """A resource-day's slot table for a party (`?party=`) and its date strip, now and after every change."""
+    on = parse_day(day)
+    party = whole_number(request.args.get("party", "1"), 3)
+    table = topics.day(resource_id, on, party or 0)
     # A watched topic was checked when its first stream opened; the query was ~20% of opening 10,000 (py-spy).
-    if not hub().count(topic) and await store().venue_of_resource(resource_id) is None:
-        abort(404, _("That resource does not exist."))
-    return await stream(topic)
+    if not party or not hub().count(table):
+        venue = await store().venue_of_resource(resource_id)
+        if venue is None:
+            abort(404, _("That resource does not exist."))
+        largest = venue.resource(resource_id).max_party
+        if not party or party > largest:
+            abort(400, party_choices(largest))
+    return await stream(table, topics.days(resource_id, on, party))
 
 
 @bp.get("/events/slot/<id:slot_id>")
@@ -151,7 +158,7 @@ def renderer(app: Quart):
             with i18n.use(locale):
                 values = await context(*args)
                 html = await render_template(template, url_for=path_for, **values)
-        return Render(encode(event(*args), html.strip(), version), values.get("valid_until"))
+        return Render(encode(event(*args), html.strip()), values.get("valid_until"))
 
     return render
 

@@ -11,9 +11,11 @@ from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from babel import Locale
-from babel.dates import format_date
+from babel.dates import format_date, get_day_names
 from babel.support import NullTranslations, Translations
 from quart import request
+
+from booking import rules_text
 
 LOCALES = {"en": "English", "zh_CN": "中文"}
 DEFAULT = "en"
@@ -87,6 +89,31 @@ def local_time(moment: datetime, timezone: str) -> str:
 def long_date(day: date) -> str:
     """'Tuesday, 24 November 2026' / '2026年11月24日星期二' in the current locale."""
     return format_date(day, format="full", locale=Locale.parse(current()))
+
+
+def shown_name(thing) -> str:
+    """A venue's or resource's name in the visitor's language: its Chinese name for zh_CN when it has one."""
+    return (current() == "zh_CN" and getattr(thing, "name_zh", "")) or thing.name
+
+
+def opening_hours(rules) -> list[tuple[str, list[str]]]:
+    """The weekly rules as visitors read them: [('Mon–Fri', ['08:00–12:00', '13:30–17:00']), ('Sat', …)]."""
+    names = get_day_names("abbreviated", locale=Locale.parse(current()))
+    lines = []
+    for first, last, hours in rules_text.weekly_hours(tuple(rules)):
+        if last - first == 6:
+            days = gettext("Every day")
+        elif first == last:
+            days = names[first]
+        else:
+            days = gettext("%(first)s–%(last)s", first=names[first], last=names[last])
+        lines.append((days, [f"{opens:%H:%M}–{closes:%H:%M}" for opens, closes in hours]))
+    return lines
+
+
+def short_date(day: date) -> str:
+    """'Mon, Nov 30' / '11月30日周一' in the current locale."""
+    return format_date(day, format="EEE d MMM" if current() == DEFAULT else "M月d日EEE", locale=Locale.parse(current()))
 
 
 def html_lang() -> str:

@@ -10,7 +10,7 @@ from werkzeug.routing import IntegerConverter
 
 from booking.model import MAX_ID, Booking, Resource, Slot, Venue, parse_party_size
 
-from .i18n import gettext as _
+from .i18n import gettext as _, shown_name
 from .runtime import store
 
 
@@ -58,6 +58,24 @@ def parse_party(raw: str, resource: Resource) -> object:
     return raw if size is None else size
 
 
+def chosen_party(resource: Resource) -> int:
+    """The party size a page was asked for (`?party=`, 1 without it); a 400 unless the resource takes it."""
+    raw = request.args.get("party", "")
+    if not raw:
+        return 1
+    size = parse_party_size(raw)
+    if size is None or not 1 <= size <= resource.max_party:
+        abort(400, party_choices(resource.max_party))
+    return size
+
+
+def party_choices(largest: int) -> str:
+    """What a page says to a party size it cannot take."""
+    if largest == 1:
+        return _("This is booked for one person at a time.")
+    return _("Choose a party of 1 to %(max)s people.", max=largest)
+
+
 async def venue_or_404(slug: str, include_archived: bool = False) -> Venue:
     """The venue with this slug (archived ones for staff only)."""
     venue = await store().venue(slug)
@@ -70,7 +88,7 @@ def resource_or_404(venue: Venue, slug: str) -> Resource:
     """A venue's resource the public can see."""
     resource = venue.resource(slug)
     if resource is None or resource.archived:
-        abort(404, _("%(venue)s has nothing called “%(slug)s”.", venue=venue.name, slug=slug[:60]))
+        abort(404, _("%(venue)s has nothing called “%(slug)s”.", venue=shown_name(venue), slug=slug[:60]))
     return resource
 
 

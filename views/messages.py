@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from booking.model import LimitReached, NotOpenYet, SlotAvailable
+from booking.model import LimitReached, NotMovable, NotOpenYet, OtherResource, SlotAvailable, SlotFull
 
 from .i18n import N_, gettext, long_date, ngettext
 
@@ -20,6 +20,11 @@ PROBLEMS = {
     ("party_size", "too_small"): N_("At least one place, please."),
     ("party_size", "too_large"): N_("At most %(max)s places per booking."),
     ("slot_id", "not_a_number"): N_("slot_id must be a whole number."),
+    ("address", "too_long"): N_("That address is too long (200 characters at most)."),
+    ("address", "invalid"): N_("Please write the address in plain text (no control or invisible characters)."),
+    ("phone", "invalid"): N_("That does not look like a phone number."),
+    ("name_zh", "too_long"): N_("That Chinese name is too long (100 characters at most)."),
+    ("name_zh", "invalid"): N_("Please write the Chinese name in plain text (no control or invisible characters)."),
 }
 
 
@@ -30,6 +35,12 @@ def problem_messages(problems: dict[str, str], max_party: int = 1) -> dict[str, 
 
 def slot_full() -> str:
     return gettext("Sorry, this slot was just taken. Here are the nearest free ones.")
+
+
+def too_few_places(left: int, party: int) -> str:
+    return ngettext("Only %(num)s place is left in this slot: too few for %(party)s people. Here are the nearest"
+                    " with room.", "Only %(num)s places are left in this slot: too few for %(party)s people. Here are"
+                    " the nearest with room.", left, party=party)
 
 
 def slot_unavailable() -> str:
@@ -54,13 +65,19 @@ def countdown(count: int, unit: timedelta) -> str:
 
 
 def refusal(refused: Exception, timezone: str) -> str:
-    """What a refused waitlist request says (the booking form's refusals have their own words)."""
+    """What a refused waitlist request or move says (the booking form's refusals have their own words)."""
     if isinstance(refused, LimitReached):
         return limit_reached(refused.limit)
     if isinstance(refused, NotOpenYet):
         return not_open_yet(refused.opens_at, timezone)
     if isinstance(refused, SlotAvailable):
         return gettext("This time has room: book it with the form above.")
+    if isinstance(refused, SlotFull):
+        return gettext("That time has no room left for your party. Your booking stays where it was.")
+    if isinstance(refused, NotMovable):
+        return gettext("This booking can no longer be moved: it is cancelled, called, or its time has begun.")
+    if isinstance(refused, OtherResource):
+        return gettext("A booking can only move to another time of the same service.")
     return gettext("This slot can no longer be booked.")
 
 

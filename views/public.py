@@ -6,6 +6,7 @@ import base64
 import hmac
 import secrets
 from datetime import date, timedelta
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from quart import Blueprint, abort, current_app, redirect, render_template, request, url_for
@@ -13,18 +14,20 @@ from werkzeug.exceptions import TooManyRequests
 
 from booking import topics
 from booking.model import (
-    NOT_YET, Forbidden, LimitReached, NotFound, NotOpenYet, Resource, Slot, SlotFull, SlotUnavailable, Venue,
-    called_recently, countdown, horizon, local_today, opens_at, place_in_line, slot_state, state_changes_at,
-    valid_until,
+    NOT_YET, OPEN, PAST, Forbidden, LimitReached, NotFound, NotOpenYet, Resource, Slot, SlotFull, SlotUnavailable,
+    Venue, called_recently, countdown, day_outlook, horizon, local_today, next_midnight, opens_at, place_in_line,
+    slot_state, state_changes_at, valid_until,
 )
 from booking.service import Invalid
 
 from . import csrf, messages
 from .events import EVENTS, fragment, stream
 from .clients import within_booking_rate
-from .fragments import htmx_asked, htmx_swap
+from .fragments import htmx_asked, htmx_swap, inline
 from .i18n import gettext as _
-from .lookups import booking_with_token, parse_day, parse_party, public_slot_or_404, resource_or_404, venue_or_404
+from .lookups import (
+    booking_with_token, chosen_party, parse_day, parse_party, public_slot_or_404, resource_or_404, venue_or_404,
+)
 from .runtime import now, service, store
 
 bp = Blueprint("public", __name__)
@@ -65,10 +68,41 @@ def slot_states(venue: Venue, resource: Resource, slots: list[Slot]) -> dict:
                                                       for s in slots)))
 
 
-async def day_context(venue: Venue, resource: Resource, day: date) -> dict:
-    """What `_slot_table.html` needs."""
+async def day_context(venue: Venue, resource: Resource, day: date, party: int = 1) -> dict:
+    """What `_slot_table.html` needs: the day's slots as a party of `party` may book them, those begun apart."""
     slots = await store().slots_for_day(resource.id, day)
-    return dict(venue=venue, resource=resource, day=day, slots=slots, **slot_states(venue, resource, slots))
+    context = slot_states(venue, resource, slots)
+    begun = [s for s in slots if context["states"][s.id] == PAST]
+    return dict(venue=venue, resource=resource, day=day, party=party, slots=slots[len(begun):], begun=begun,
+                tel=tel_uri(venue.phone), **context)
+
+
+STRIP_DAYS = 14  # the date strip's length, when the horizon is as long
+
+
+async def strip_context(venue: Venue, resource: Resource, day: date, party: int = 1) -> dict:
+    """What `_date_strip.html` needs: from today on, each day's outlook for the party; when `day` has no room,
+    the next slot that has."""
+    at = now()
+    today = local_today(venue.timezone, at)
+    dates = [today + timedelta(days=n) for n in range(min(resource.horizon_days + 1, STRIP_DAYS))]
+    slots = await store().slots_between(resource.id, dates[0], dates[-1])
+    by_day: dict[date, list[Slot]] = {}
+    for s in slots:
+        by_day.setdefault(s.local_date, []).append(s)
+    outlooks = [(d, day_outlook(by_day.get(d, []), resource, venue.timezone, at, party)) for d in dates]
+    seen = by_day.get(day, []) if dates[0] <= day <= dates[-1] else await store().slots_for_day(resource.id, day)
+    next_free = None
+    if day_outlook(seen, resource, venue.timezone, at, party) != OPEN:
+        # The first slot with room after this day; else (a day past the horizon) the first from today.
+        for after in dict.fromkeys((max(day, today - timedelta(days=1)), today - timedelta(days=1))):
+            candidates = await store().free_slots_after(resource.id, after, party)
+            next_free = next((s for s in candidates if slot_state(s, resource, venue.timezone, at) == OPEN), None)
+            if next_free:
+                break
+    return dict(venue=venue, resource=resource, day=day, party=party, outlooks=outlooks, next_free=next_free,
+                valid_until=valid_until(next_midnight(venue.timezone, at),
+                                        *(state_changes_at(s, resource, venue.timezone, at) for s in slots)))
 
 
 def slot_context(slot: Slot, venue: Venue, resource: Resource) -> dict:
@@ -84,9 +118,15 @@ async def ticket_context(venue: Venue, booking, slot: Slot) -> dict:
 
 
 @fragment("day", "_slot_table.html", event=lambda *_: EVENTS.SLOTS)
-async def day_topic(resource_id: int, day: date) -> dict:
+async def day_topic(resource_id: int, day: date, party: int) -> dict:
     venue = await store().venue_of_resource(resource_id)
-    return await day_context(venue, venue.resource(resource_id), day)
+    return await day_context(venue, venue.resource(resource_id), day, party)
+
+
+@fragment("days", "_date_strip.html", event=lambda *_: EVENTS.DAYS)
+async def strip_topic(resource_id: int, day: date, party: int) -> dict:
+    venue = await store().venue_of_resource(resource_id)
+    return await strip_context(venue, venue.resource(resource_id), day, party)
 
 
 @fragment("slot", "_slot_status.html", event=lambda *_: EVENTS.SLOT_STATUS)
@@ -112,35 +152,61 @@ async def index():
 
 @bp.get("/book/<venue>")
 async def venue(venue: str):
-    """A venue's resources."""
+    """A venue: where and when (address, phone, map, opening hours) and its resources."""
     found = await venue_or_404(venue)
-    return await render_template("venue.html", venue=found, today=local_today(found.timezone, now()))
+    return await render_template("venue.html", venue=found, today=local_today(found.timezone, now()),
+                                 tel=tel_uri(found.phone), map_url=map_url(found.address))
+
+
+def tel_uri(phone: str) -> str | None:
+    """A phone number as a tel: link (RFC 3966 keeps the digits and a leading +; an international number's
+    "(0)" is dialled only at home), or None without one."""
+    if not phone:
+        return None
+    dialled = phone.replace("(0)", "") if phone.startswith("+") else phone
+    return "tel:" + "".join(c for c in dialled if c.isdigit() or c == "+")
+
+
+def map_url(address: str) -> str | None:
+    """An OpenStreetMap search for the address, or None without one."""
+    return "https://www.openstreetmap.org/search?" + urlencode({"query": address}) if address else None
 
 
 @bp.get("/book/<venue>/<resource>")
 async def pick_day(venue: str, resource: str):
     """The date picker's target: on to the day view (today without a date)."""
     found = await venue_or_404(venue)
-    resource_or_404(found, resource)
+    res = resource_or_404(found, resource)
     day = request.args.get("date") or local_today(found.timezone, now()).isoformat()
-    return redirect(url_for("public.day", venue=venue, resource=resource, day=parse_day(day).isoformat()))
+    return redirect(url_for("public.day", venue=venue, resource=resource, day=parse_day(day).isoformat(),
+                            party=shown_party(chosen_party(res))))
+
+
+def shown_party(party: int) -> int | None:
+    """A party size as the address carries it (none for one person)."""
+    return party if party > 1 else None
 
 
 @bp.get("/book/<venue>/<resource>/<day>")
 async def day(venue: str, resource: str, day: str):
-    """A resource's slots on one day, live."""
+    """A resource's slots on one day for a party (`?party=`), with the coming days' outlook, live."""
     found = await venue_or_404(venue)
     res = resource_or_404(found, resource)
-    on = parse_day(day)
+    on, party = parse_day(day), chosen_party(res)
+    table = await day_context(found, res, on, party)
     context = dict(today=local_today(found.timezone, now()), horizon=horizon(res, found.timezone, now()),
-                   prev_day=on - timedelta(days=1), next_day=on + timedelta(days=1))
-    return await render_template("day.html", **context, **await day_context(found, res, on))
+                   prev_day=on - timedelta(days=1), next_day=on + timedelta(days=1), shown_party=shown_party(party),
+                   table=await inline("_slot_table.html", table),
+                   strip=await inline("_date_strip.html", await strip_context(found, res, on, party)))
+    return await render_template("day.html", **context, venue=found, resource=res, day=on, party=party)
 
 
 @bp.get("/slots/<id:slot_id>/book")
 async def booking_form(slot_id: int):
-    """The booking form for one slot, with its live remaining count."""
-    return await render_form(*await public_slot_or_404(slot_id))
+    """The booking form for one slot, with its live remaining count (and the party size chosen, `?party=`)."""
+    slot, venue, resource = await public_slot_or_404(slot_id)
+    party = chosen_party(resource)
+    return await render_form(slot, venue, resource, form={"party_size": party} if party > 1 else None)
 
 
 async def render_form(slot, venue, resource, *, status=200, form=None, problems=None, notice=None,
@@ -183,7 +249,12 @@ async def create_booking(slot_id: int):
         latest = await store().slot(slot.id)
         size = party_size if isinstance(party_size, int) and party_size > 0 else 1
         nearby = await store().free_slots_near(latest, size, now())
-        notice = messages.slot_full() if isinstance(refused, SlotFull) else messages.slot_unavailable()
+        if isinstance(refused, SlotUnavailable):
+            notice = messages.slot_unavailable()
+        elif latest.remaining:  # places left, but fewer than the party: not "just taken"
+            notice = messages.too_few_places(latest.remaining, size)
+        else:
+            notice = messages.slot_full()
         return await render_form(latest, venue, resource, status=409, form=fields, notice=notice,
                                  alternatives=nearby, idempotency_key=sent)
     return redirect(url_for("public.booking", reference=booking.reference, token=booking.cancel_token), 303)

@@ -1,0 +1,177 @@
+"""A booking its holder keeps: find it, add it to a calendar, move it to another time."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+from datetime import timedelta
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
+
+import icalendar
+from quart import Blueprint, Response, abort, current_app, redirect, render_template, request, url_for
+
+from booking.model import (
+    OPEN, BookingError, Booking, Resource, Slot, Venue, contact_key, local_today, slot_state, ticket_label,
+)
+
+from . import messages
+from .clients import client_group, public_url
+from .i18n import gettext as _, shown_name
+from .lookups import booking_with_token, parse_day, whole_number
+from .runtime import now, service, store
+
+bp = Blueprint("manage", __name__)
+
+# Guesses at "find my booking", counted in the database like the login's: per client (an IPv6 /64 is one client)
+# and per reference, so neither many references from one network nor many networks at one reference get far.
+PER_CLIENT, PER_REFERENCE, WINDOW = 20, 5, timedelta(minutes=10)
+
+
+# -- add to a calendar
+
+
+@bp.get("/bookings/<reference>/calendar.ics")
+async def calendar_file(reference: str):
+    """The booking as an iCalendar file (RFC 5545) to add to a calendar; a cancelled booking has none (410)."""
+    found = await booking_with_token(reference, request.args.get("token", ""))
+    booking = found["booking"]
+    if booking.status != "confirmed":
+        abort(410, _("Booking %(ref)s is cancelled: there is nothing to add to a calendar.", ref=booking.reference))
+    link = public_url("public.booking", reference=booking.reference, token=booking.cancel_token)
+    return Response(calendar(link=link, **found), content_type="text/calendar; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="booking-{booking.reference}.ics"'})
+
+
+def calendar(booking: Booking, slot: Slot, venue: Venue, resource: Resource, link: str) -> bytes:
+    """One event in the venue's time zone (with its VTIMEZONE), under a UID that stays the same for the booking."""
+    zone = ZoneInfo(venue.timezone)
+    lines = [_("Reference: %(ref)s", ref=booking.reference)]
+    if booking.ticket:
+        lines.append(_("Ticket: %(ticket)s", ticket=ticket_label(venue.ticket_letter(slot.resource_id),
+                                                                  booking.ticket)))
+    lines += [_("Places: %(n)s", n=booking.party_size), _("See or cancel this booking: %(link)s", link=link)]
+    event = icalendar.Event.new(
+        uid=f"{booking.reference}@{site()}", stamp=now(), created=booking.created_at,
+        start=slot.starts_at.astimezone(zone), end=slot.ends_at.astimezone(zone), status="CONFIRMED",
+        summary=f"{shown_name(venue)} · {shown_name(resource)}", description="\n".join(lines),
+        location=", ".join(part for part in (shown_name(venue), venue.address) if part),
+        url=link if urlsplit(link).scheme else None,  # a URL property is absolute: only with SLOTCAST_PUBLIC_URL
+    )
+    cal = icalendar.Calendar()
+    cal.add("prodid", "-//Slotcast//Booking//EN")
+    cal.add("version", "2.0")
+    cal.add("method", "PUBLISH")  # "add this event", which calendars import (no invitation, nothing to answer)
+    cal.add_component(event)
+    # The zone's rules around the booking only: a short VTIMEZONE that still covers any change of offset near it.
+    day = slot.local_date
+    cal.add_missing_timezones(first_date=day - timedelta(days=366), last_date=day + timedelta(days=366))
+    return cal.to_ical()
+
+
+def site() -> str:
+    """This site in a UID: the public address's host, else a name derived from the app's secret (stable too)."""
+    host = urlsplit(current_app.config.get("PUBLIC_URL") or "").hostname
+    if host:
+        return host
+    digest = hmac.new(str(current_app.config["SECRET_KEY"]).encode(), b"calendar uid", "sha256").hexdigest()
+    return f"{digest[:16]}.slotcast"
+
+
+# -- find my booking
+
+
+@bp.get("/bookings/find")
+async def find_form():
+    """Find a booking by its reference and the contact given when booking."""
+    return await render_find()
+
+
+async def render_find(status: int = 200, form: dict | None = None, problems: dict | None = None,
+                      error: str | None = None, headers: dict | None = None):
+    """The find page, with what was sent and what went wrong (boosted forms swap it in whole)."""
+    page = await render_template("find.html", form=form or {}, problems=problems or {}, error=error)
+    return page, status, headers or {}
+
+
+def normal_reference(text: str) -> str:
+    """A reference as stored: upper case, without the spaces a person may type into it."""
+    return re.sub(r"\s+", "", text).upper()
+
+
+@bp.post("/bookings/find")
+async def find_booking():
+    """On to the booking's own page when the reference and the contact belong together; the same refusal
+    otherwise, whether the reference exists or not."""
+    sent = await request.form
+    form = {"reference": sent.get("reference", "")[:100], "contact": sent.get("contact", "")[:200]}
+    reference, contact = normal_reference(form["reference"])[:20], contact_key(form["contact"])
+    problems = {}
+    if not reference:
+        problems["reference"] = _("Please enter your booking reference.")
+    if not contact:
+        problems["contact"] = messages.problem_messages({"contact": "required"})["contact"]
+    if problems:
+        return await render_find(422, form, problems)
+    counts = await service().count_attempt([f"find:client:{client_group()}", f"find:ref:{reference}"], WINDOW)
+    blocked = [left for (attempts, left), limit in zip(counts, (PER_CLIENT, PER_REFERENCE)) if attempts > limit]
+    if blocked:
+        wait = max(blocked).total_seconds()
+        error = _("Too many failed attempts. Try again in %(minutes)s minutes.", minutes=int(wait // 60) + 1)
+        return await render_find(429, form, error=error, headers={"Retry-After": str(int(wait) + 1)})
+    found = await store().booking(reference)
+    booking = found and found[0]
+    kept = booking and contact_key(booking.contact)  # '' once its personal data is erased: it matches nothing
+    # Digests of equal length, compared in constant time, and compared even when there is no such booking
+    # (against a text no contact can be: a form's NUL is refused before any view runs).
+    matches = hmac.compare_digest(hashlib.sha256(contact.encode()).digest(),
+                                  hashlib.sha256((kept or "\0").encode()).digest())
+    if not (matches and kept):
+        return await render_find(404, form, error=_("We found no booking with that reference and contact."))
+    return redirect(url_for("public.booking", reference=booking.reference, token=booking.cancel_token), 303)
+
+
+# -- move to another time
+
+
+@bp.get("/bookings/<reference>/reschedule")
+async def reschedule_form(reference: str):
+    """The booking's resource on a day (`?date=`, its own day without one): the times it could move to."""
+    found = await booking_with_token(reference, request.args.get("token", ""))
+    return await render_moves(found, request.args.get("date"))
+
+
+async def render_moves(found: dict, day: str | None = None, status: int = 200, notice: str | None = None):
+    """The page of times a booking could move to on one day, each a button that moves it."""
+    booking, slot, venue, resource = found["booking"], found["slot"], found["venue"], found["resource"]
+    on, at = parse_day(day) if day else slot.local_date, now()
+    today = local_today(venue.timezone, at)
+    on = max(on, today)
+    times = [s for s in await store().slots_for_day(resource.id, on) if s.id != slot.id
+             and slot_state(s, resource, venue.timezone, at) == OPEN and s.remaining >= booking.party_size]
+    page = await render_template("reschedule.html", **found, token=booking.cancel_token, day=on, times=times,
+                                 movable=booking.status == "confirmed" and not booking.called_at
+                                 and slot.starts_at > at, notice=notice, today=today,
+                                 prev_day=on - timedelta(days=1), next_day=on + timedelta(days=1))
+    return page, status
+
+
+@bp.post("/bookings/<reference>/reschedule")
+async def reschedule(reference: str):
+    """Move the booking (one transaction: the new place is taken before the old one goes back); on to its page,
+    or this page again with why it stayed where it was."""
+    form = await request.form
+    token = form.get("token", "")
+    found = await booking_with_token(reference, token)
+    slot_id = whole_number(form.get("slot_id", ""), 19)
+    if not slot_id:
+        abort(400, _("Choose a time."))
+    try:
+        await service().reschedule(found["booking"].reference, token, slot_id)
+    except BookingError as refused:  # full, gone, not yet open, over the limit, not movable, another resource
+        target = await store().slot(slot_id)
+        day = target.local_date.isoformat() if target else None
+        return await render_moves(await booking_with_token(reference, token), day, 409,
+                                  messages.refusal(refused, found["venue"].timezone))
+    return redirect(url_for("public.booking", reference=found["booking"].reference, token=token), 303)
