@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import pytest
 from helpers import (
     CONTACT,
     NAME,
@@ -21,10 +23,17 @@ from helpers import (
     text,
 )
 
+from booking.clock import ManualClock
+from booking.model import CALL_NEWS
 
 
 def left_today(html: str, resource_id: int) -> int:
     return int(re.search(rf'id="panel-{resource_id}".*?data-left-today="(\d+)"', html, re.S).group(1))
+
+
+def rule(css: str, selector: str) -> str:
+    """The declarations of the stylesheet's rule for exactly this selector."""
+    return re.search(rf"^{re.escape(selector)} {{([^}}]*)}}", css, re.M).group(1)
 
 
 def panel(html: str, resource_id: int) -> str:
@@ -50,7 +59,12 @@ async def test_kiosk_page_is_a_full_screen_wall_with_a_large_clock(client, clini
     assert shown.group(2)[:2] in {local.strftime("%H"), f"{(local.hour + 1) % 24:02d}"}
     assert str(local.year) in clock
     css = await (await client.get("/static/app.css")).get_data(as_text=True)
-    assert re.search(r"\.clock \.time \{[^}]*font-size: clamp\([^)]*\dv(w|h|max|min)\b", css)  # scales with the screen
+    assert "--u: 1vmin" in rule(css, "body.kiosk")  # every size on the wall is a multiple of it: it scales
+    for counts in (".clock .time", ".slots-now dd", ".panel .today"):  # the counts as large as the clock's digits
+        assert "font-size: var(--digits)" in rule(css, counts)
+    assert "@media (orientation: portrait)" in css
+    # a new call pulses, unless the screen asks for less motion
+    assert re.search(r"@media \(prefers-reduced-motion: no-preference\) \{\s*\.calling\.news \{ animation: kiosk-call", css)
 
 
 async def test_kiosk_page_has_one_panel_per_open_resource_on_one_stream(client, clinic):
@@ -184,3 +198,118 @@ async def test_kiosk_stream_after_a_schedule_change(admin, stranger, store, hub,
         assert left_today(update, dr_li.id) == 5 + 7 * 7  # the session under way keeps its 5; 13:00-19:00 get 7
         await connection.disconnect()
     await streams_closed(hub)
+
+
+# -- who waits, what is called, what comes next
+
+
+async def test_kiosk_shows_the_next_tickets_waiting_by_number_only(client, store, hub, clinic, service):
+    dr_li = clinic.resource("dr-li")
+    booked = [await booked_earlier(store, hub, await clinic_slot(store, clinic, hour), name=f"Waiting Patient {hour}")
+              for hour in (9, 10, 11, 12, 13, 14, 15)]  # A001 to A007, one a session
+    await service.call(booked[0].id, "Room 1")  # A001 is in
+    await service.mark(booked[2].id, "no_show")  # A003 did not come
+    html = await text(await client.get("/kiosk/town-clinic"))
+    li = panel(html, dr_li.id)
+    # the next four of the line, in the order "Call next" takes them: numbers, never names
+    assert re.search(r'<p class="waiting">Waiting:\s*<span>A002</span><span>A004</span><span>A005</span>'
+                     r'<span>A006</span></p>', li)
+    assert "A003" not in li and "A007" not in li
+    assert "Waiting Patient" not in html and "12345" not in html
+    quiet = panel(html, clinic.resource("dr-wang").id)
+    assert 'class="waiting"' not in quiet  # nobody waits for Dr Wang: no empty line
+
+
+def contrast(one: str, other: str) -> float:
+    """The WCAG contrast ratio of two #rrggbb colours."""
+    def luminance(colour: str) -> float:
+        channels = [int(colour[i:i + 2], 16) / 255 for i in (1, 3, 5)]
+        r, g, b = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+        return 0.2126 * r + 0.7152 * g + 0.0722 * b
+    light, dark = sorted((luminance(one), luminance(other)), reverse=True)
+    return (light + 0.05) / (dark + 0.05)
+
+
+async def test_kiosk_text_has_aaa_contrast(client):
+    css = await (await client.get("/static/app.css")).get_data(as_text=True)
+    kiosk = css[css.index("/* The kiosk:"):css.index(".ticket-box {")]
+    texts = set(re.findall(r"(?<![-\w])color: (#[0-9a-f]{6})\b", kiosk))
+    grounds = set(re.findall(r"background(?:-color)?: (#[0-9a-f]{6})\b", kiosk))
+    assert {"#f5f7fa", "#ffd166"} <= texts and {"#0f1419", "#1c252e"} <= grounds
+    for colour in texts:
+        for ground in grounds:
+            assert contrast(colour, ground) >= 7, (colour, ground)  # WCAG AAA, whatever the size
+
+
+TUESDAY_EVENING = datetime(2026, 12, 1, 19, 30, tzinfo=UTC)  # the test bistro is in UTC: its last sessions 19:00-20:00
+
+
+class TestTuesdayEveningAtTheBistro:
+    """The app's clock stands at TUESDAY_EVENING until a test moves it."""
+
+    @pytest.fixture
+    def clock(self):
+        return ManualClock(TUESDAY_EVENING)
+
+    async def test_once_today_is_over_a_panel_shows_the_next_days_first_session(self, client, clock, store, hub,
+                                                                                service, venue):
+        tables, bar = venue.resource("tables"), venue.resource("bar")
+        for slot in await store.slots_for_day(bar.id, date(2026, 12, 2)):  # the bar is closed on Wednesday
+            await service.close_slot(slot.id, True)
+        async with client.request("/kiosk/test-bistro/events") as kiosk:
+            before = data_of(await read_until(kiosk, f"event: panel-{bar.id}".encode()))
+            while before.count("</section>") < 2:
+                before += data_of(await read_until(kiosk, b"</section>"))
+            assert "Now 19:00–20:00" in panel(before, tables.id) and "Next session" not in before
+            clock.set(datetime(2026, 12, 1, 20, 0, 5, tzinfo=UTC))  # the day's last sessions have ended
+            after = ""
+            while after.count("</section>") < 2:  # both panels again, by themselves (and the clock)
+                after += data_of(await asyncio.wait_for(kiosk.receive(), 2))
+            await kiosk.disconnect()
+        await streams_closed(hub)
+        evening = panel(after, tables.id)
+        assert re.search(r'<p class="today over">\s*No more sessions today\s*</p>\s*'
+                         r'<p class="reopens">Next session: Wed 2 Dec 08:00</p>', evening)
+        assert "Next session: Thu 3 Dec 18:00" in panel(after, bar.id)  # the next day that has a session
+        page = await text(await client.get("/kiosk/test-bistro"))
+        assert panel(page, tables.id) == evening  # a page and the stream agree
+        clock.set(datetime(2026, 12, 2, 0, 0, 5, tzinfo=UTC))  # at midnight "next session" is today's next
+        tables_now = panel(await text(await client.get("/kiosk/test-bistro")), tables.id)
+        assert "Next 08:00–09:00" in tables_now and "Next session" not in tables_now
+
+    async def test_a_new_call_is_news_for_a_while_and_its_element_says_how_old_it_is(self, client, clock, store,
+                                                                                     hub, service, venue):
+        tables = venue.resource("tables")
+        evening = (await store.slots_for_day(tables.id, date(2026, 12, 1)))[-1]
+        first, _ = await service.book(tables, evening.id, "First Guest", "12345", 2, for_staff=True)
+        second, _ = await service.book(tables, evening.id, "Second Guest", "12346", 2, for_staff=True)
+        await service.call(first.id, "Table 4")
+        call = f'data-call="{first.id}-{int(TUESDAY_EVENING.timestamp() * 1000)}"'
+        called = panel(await text(await client.get("/kiosk/test-bistro")), tables.id)
+        # animated on insertion (CSS) while it is news; no id, so htmx's settle copies no old attributes onto it
+        assert re.search(rf'<div class="calling news"\s+{call} data-age-ms="0">\s*'
+                         r'<span class="label">Now calling</span>\s*<strong class="ticket">A001</strong>\s*'
+                         r'<span class="counter">→ Table 4</span>\s*</div>', called)
+        assert "First Guest" not in called and "12345" not in called
+        clock.advance(seconds=2.5)
+        await service.book(tables, evening.id, "Third Guest", "12347", 1, for_staff=True)
+        again = panel(await text(await client.get("/kiosk/test-bistro")), tables.id)
+        assert re.search(rf'<div class="calling news"\s+{call} data-age-ms="2500">', again)  # resumes, not restarts
+        async with client.request("/kiosk/test-bistro/events") as kiosk:
+            opening = data_of(await read_until(kiosk, f"event: panel-{venue.resource('bar').id}".encode()))
+            while opening.count("</section>") < 2:
+                opening += data_of(await read_until(kiosk, b"</section>"))
+            assert 'class="calling news"' in panel(opening, tables.id)
+            clock.advance(seconds=CALL_NEWS.total_seconds())  # old news: the hub renders the panel again by itself
+            aged = panel(data_of(await read_until(kiosk, b"</section>")), tables.id)
+            await kiosk.disconnect()
+        await streams_closed(hub)
+        assert re.search(rf'<div class="calling"\s+{call}>\s*<span class="label">Now calling</span>', aged)
+        await service.book(tables, evening.id, "Fourth Guest", "12348", 1, for_staff=True)
+        assert re.search(rf'<div class="calling"\s+{call}>',  # another booking: the same call, not announced again
+                         panel(await text(await client.get("/kiosk/test-bistro")), tables.id))
+        await service.call(second.id, "Table 7")
+        recalled = panel(await text(await client.get("/kiosk/test-bistro")), tables.id)
+        assert re.search(rf'<div class="calling news"\s+data-call="{second.id}-{int(clock.now().timestamp() * 1000)}"'
+                         r' data-age-ms="0">', recalled)
+        assert re.search(r"Called before:\s*<span>A001</span>", recalled)
