@@ -68,7 +68,7 @@ def create_app(config: dict | None = None, clock=None) -> Quart:
     """The app, configured from DEFAULTS, SLOTCAST_* environment variables, then `config`; on the system's clock
     unless given another (tests steer time with booking.clock.ManualClock)."""
     clock = clock or SystemClock()
-    app = Slotcast(__name__, instance_path=str(ROOT / "instance"))
+    app = Slotcast(__name__, instance_path=str(ROOT / "instance"), static_folder=None)  # views/assets.py serves it
     app.config.from_mapping(DEFAULTS)
     app.config.from_prefixed_env("SLOTCAST")
     app.config.update(config or {})

@@ -688,6 +688,47 @@ async def payload(seed: str, work: Path) -> tuple[Path, int]:
     return fragment, size
 
 
+async def wire(seed: str, changes: int) -> dict:
+    """Bytes on the wire (chunked framing included) per change and per page, with and without gzip, from one
+    server in one run; and the static files as a first visit fetches them."""
+    server = await slotcast(seed).astart()
+    try:
+        streams = {}
+        for name, accept in (("identity", ""), ("gzip", "Accept-Encoding: gzip, deflate, br\r\n")):
+            reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+            writer.write(f"GET {server.stream_path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{accept}\r\n".encode())
+            first = await asyncio.wait_for(reader.read(65536), 10)
+            await asyncio.sleep(0.3)  # the state may come in more than one read
+            while True:
+                try:
+                    first += await asyncio.wait_for(reader.read(65536), 0.2)
+                except TimeoutError:
+                    break
+            streams[name] = (reader, writer, len(first.split(b"\r\n\r\n", 1)[1]), [])
+        for slot_id in (await terrace_slots(server.port) * changes)[:changes]:
+            await book(server.port, slot_id)
+            for reader, _writer, _first, sizes in streams.values():
+                sizes.append(len(await asyncio.wait_for(reader.read(65536), 5)))
+        for _reader, writer, _first, _sizes in streams.values():
+            writer.close()
+        _, page = await http(server.port, "GET", f"/book/harbour-kitchen/terrace/{LONDON_TOMORROW}")
+        files = {}
+        for address in re.findall(rb'(?:src|href)="(/static/[^"]+)"', page):
+            sizes = []
+            for accept in ("", "gzip"):
+                reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+                writer.write(f"GET {address.decode()} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept-Encoding: {accept}\r\n"
+                             "Connection: close\r\n\r\n".encode())
+                sizes.append(len((await reader.read()).split(b"\r\n\r\n", 1)[1]))
+                writer.close()
+            files[address.decode().split("?")[0]] = sizes
+    finally:
+        await server.astop()
+    return dict(changes=changes, files=files, **{name: dict(first=first, per_change=statistics.mean(sizes),
+                                                            largest=max(sizes))
+                                                 for name, (_r, _w, first, sizes) in streams.items()})
+
+
 def postgres(header: list[str]) -> PostgresServer:
     """A throwaway PostgreSQL (fsync on, as in production) holding the seeded database as a template."""
     pg = PostgresServer(durable=True).start()
@@ -751,6 +792,9 @@ async def main(quick: bool, sizes: list[int], only: set[str], name: str, release
             log(results["burst_tmpfs"])
         finally:
             shutil.rmtree(shm, ignore_errors=True)
+    if "wire" in only:
+        results["wire"] = await wire(seed, 20)
+        log(results["wire"])
     if "release" in only:
         results["release"] = await release(seed, *release_size)
         log(results["release"])
@@ -833,6 +877,19 @@ def write_report(results: dict, header: list[str], message_bytes: int, quick: bo
                     f"{b['slots']:,} slots: {b['per_second']:.0f} bookings/s "
                     f"(p50 {b['many_p50_ms']:.1f} ms, p99 {b['many_p99_ms']:.1f} ms)"]
         lines.append("")
+    if w := results.get("wire"):
+        plain, packed = w["identity"], w["gzip"]
+        lines += [f"## Bytes on the wire: the terrace's day page, {w['changes']} bookings one after another", "",
+                  "One server, two streams on the same day page, one asking for gzip; sizes as read from the socket "
+                  "(chunked framing included). A gzip stream is a gzip header, then each message as a deflate "
+                  "segment compressed once for every such stream.", "",
+                  "| | identity | gzip | ratio |", "|---|---|---|---|",
+                  f"| first message (the state: table + date strip) | {plain['first']:,} B | {packed['first']:,} B | "
+                  f"{plain['first'] / packed['first']:.1f}× |",
+                  f"| per change, mean | {plain['per_change']:,.0f} B | {packed['per_change']:,.0f} B | "
+                  f"{plain['per_change'] / packed['per_change']:.1f}× |",
+                  f"| per change, largest | {plain['largest']:,} B | {packed['largest']:,} B | |",
+                  *(f"| {path} | {a:,} B | {b:,} B | {a / b:.1f}× |" for path, (a, b) in w["files"].items()), ""]
     if r := results.get("release"):
         others = ", ".join(f"{n} {code}" for code, n in r["other"].items())
         lines += [f"## Release (放号): {r['pages']:,} pages waiting, {r['bookers']:,} bookers at the instant", "",
@@ -873,7 +930,7 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="N = 1,000 only, short phases (2-4 minutes)")
     parser.add_argument("--sizes", default="", help="comma-separated N for the fan-out (default 1000,5000,10000)")
-    parser.add_argument("--only", default="fanout,soak,polling,burst,release,profile", help="scenarios to run")
+    parser.add_argument("--only", default="fanout,soak,polling,burst,wire,release,profile", help="scenarios to run")
     parser.add_argument("--release", default="", metavar="PAGES,BOOKERS",
                         help="the release scenario's size (default 5000,1000; with --quick 1000,500)")
     parser.add_argument("--name", help="results file name (default results, or results-quick)")

@@ -26,13 +26,15 @@ Renderer = Callable[[str, str, int], Awaitable[Render]]  # (topic, locale, versi
 
 
 class Subscriber:
-    """One open stream: holds at most the latest message per topic."""
+    """One open stream: holds at most the latest message per topic. A `packed` stream sends each message's
+    `packed` form instead (the renderer made it once for every such stream, e.g. a deflate segment)."""
 
-    __slots__ = ("topics", "locale", "pending", "wake", "closed")
+    __slots__ = ("topics", "locale", "packed", "pending", "wake", "closed")
 
-    def __init__(self, topics: tuple[str, ...], locale: str):
+    def __init__(self, topics: tuple[str, ...], locale: str, packed: bool = False):
         self.topics = topics
         self.locale = locale
+        self.packed = packed
         self.pending: dict[str, bytes] = {}
         self.wake = asyncio.Event()
         self.closed = False
@@ -47,7 +49,7 @@ class Subscriber:
         while not self.closed or self.pending:
             await self.wake.wait()
             self.wake.clear()
-            chunk = b"".join(self.pending.values())
+            chunk = b"".join(m.packed for m in self.pending.values()) if self.packed else b"".join(self.pending.values())
             self.pending.clear()
             yield chunk
 
@@ -79,9 +81,9 @@ class Hub:
 
     # -- subscribers
 
-    def subscribe(self, topics: Iterable[str], locale: str) -> Subscriber:
+    def subscribe(self, topics: Iterable[str], locale: str, packed: bool = False) -> Subscriber:
         """A new stream on these topics (call it inside the streaming generator)."""
-        sub = Subscriber(tuple(topics), locale)
+        sub = Subscriber(tuple(topics), locale, packed)
         for topic in sub.topics:
             self._subscribers.setdefault(topic, {}).setdefault(locale, set()).add(sub)
         return sub

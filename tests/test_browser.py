@@ -191,7 +191,10 @@ def test_booking_in_one_page_updates_another_live(server, new_page):
     slot, party = bookable_slot(server, 0), 3
     before = slot["remaining"]
     viewer, booker = new_page(), new_page()
-    open_live(viewer, server, day_path())
+    with viewer.expect_response(lambda r: "/events/day/" in r.url) as stream:
+        open_live(viewer, server, day_path())
+    # gzip: a header, then one deflate segment per message, each decoded by Chromium as it arrives
+    assert stream.value.headers.get("content-encoding") == "gzip"
     open_live(booker, server, day_path())
     assert row_remaining(viewer, slot["id"]) == row_remaining(booker, slot["id"]) == before
     # The table now on screen came over SSE (rendered outside any request): its links must stay on this site.

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from quart import Quart, current_app, g, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
 from . import admin, api, auth, csrf, events, headers, i18n, kiosk, ops, public, waitlist
-from . import exports, manage
+from . import assets, exports, manage
 from booking.model import running_low, ticket_label
 
 from .i18n import N_
@@ -19,6 +21,8 @@ def init_app(app: Quart) -> None:
     """Wire the views into the app."""
     app.url_map.converters["id"] = IdConverter
     app.jinja_env.add_extension("jinja2.ext.i18n")
+    # A block tag's line leaves no blank line behind: fewer bytes in every fragment sent to every page.
+    app.jinja_env.trim_blocks = app.jinja_env.lstrip_blocks = True
     app.jinja_env.install_gettext_callables(
         lambda s: i18n.translations(i18n.current()).gettext(s),
         lambda s, p, n: i18n.translations(i18n.current()).ngettext(s, p, n),
@@ -33,6 +37,7 @@ def init_app(app: Quart) -> None:
                                  opening_hours=i18n.opening_hours, short_date=i18n.short_date,
                                  running_low=running_low)
     ops.init_app(app)
+    assets.init_app(app, Path(__file__).resolve().parent.parent / "static")
     for module in (public, waitlist, events, api, kiosk, auth, admin, ops, exports, manage):
         app.register_blueprint(module.bp)
     app.before_request(choose_locale)

@@ -63,3 +63,8 @@ async def within_booking_rate() -> float:
         return 0
     [(attempts, left)] = await service().count_attempt([f"book:{client_address()}"], timedelta(minutes=1))
     return max(left.total_seconds(), 1) if attempts > limit else 0
+
+
+def accepts_gzip() -> bool:
+    """Whether the client takes a gzip-encoded response."""
+    return request.accept_encodings.quality("gzip") > 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import zlib
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from types import SimpleNamespace
@@ -13,7 +14,7 @@ from booking import topics
 from booking.hub import Render
 
 from . import i18n, ops
-from .clients import client_group
+from .clients import accepts_gzip, client_group
 from .i18n import gettext as _
 from .lookups import party_choices, parse_day, whole_number
 from .runtime import hub, store
@@ -27,20 +28,36 @@ EVENTS = SimpleNamespace(
 )
 
 
-def encode(event: str, data: str) -> bytes:
+class Wire(bytes):
+    """An SSE message as sent, and `packed`: the same message as a deflate segment for gzip streams, compressed
+    once however many streams send it. Each segment starts afresh (no reference to earlier bytes) and ends on a
+    sync flush, so it is valid at any point of any gzip stream: render once, compress once, write to everyone."""
+
+    def __new__(cls, message: bytes):
+        wire = super().__new__(cls, message)
+        packer = zlib.compressobj(6, zlib.DEFLATED, -zlib.MAX_WBITS)
+        wire.packed = packer.compress(message) + packer.flush(zlib.Z_SYNC_FLUSH)
+        return wire
+
+
+GZIP_HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"  # RFC 1952: deflate, no name, no time, unknown OS
+
+
+def encode(event: str, data: str) -> Wire:
     """One SSE message: `event`, and one `data:` line per line of `data`. No `id:`: a stream starts with the
     current state, so a reconnecting client needs no Last-Event-ID, and equal states are equal bytes."""
     lines = "".join(f"data: {line}\n" for line in data.splitlines() or [""])
-    return (f"event: {event}\n" + lines + "\n").encode()
+    return Wire((f"event: {event}\n" + lines + "\n").encode())
 
 
-def retry(milliseconds: int) -> bytes:
+def retry(milliseconds: int) -> Wire:
     """The SSE field that sets the browser's reconnect delay."""
-    return f"retry: {milliseconds}\n\n".encode()
+    return Wire(f"retry: {milliseconds}\n\n".encode())
 
 
-PING = b": ping\n\n"  # a comment: keeps proxies from timing out, and shows a vanished peer on the failed write
+PING = Wire(b": ping\n\n")  # a comment: keeps proxies from timing out, and shows a vanished peer on the failed write
 FAREWELL = encode(EVENTS.CLOSE, "")  # the last message of every stream at shutdown (sse-close on the page)
+
 
 # Topic kind -> (event name from the topic's arguments, fragment template, async context from the arguments).
 # A context may hold `valid_until`: the moment the clock alone would change the fragment.
@@ -59,6 +76,8 @@ def fragment(kind: str, template: str, event: Callable[..., str]):
 
 STREAM_KINDS = {"day": "day", "days": "day", "slot": "slot", "clock": "kiosk", "board": "board", "ticket": "ticket", "wait": "waitlist"}
 HEADERS = {"Content-Type": "text/event-stream", "Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+PACKED = {"Content-Encoding": "gzip"}  # a gzip header, then deflate segments: never a trailer (the stream never ends
+#                                        by itself; a client decodes each segment as it comes)
 
 
 @bp.get("/events/day/<id:resource_id>/<day>")
@@ -95,16 +114,18 @@ async def stream(*names: str):
         counted.refused.inc()
         return _("Too many requests. Please wait a moment and try again."), 429, {"Retry-After": "30"}
     prelude, kind, line = retry(config["SSE_RETRY_MS"]), STREAM_KINDS[topics.parse(names[0])[0]], ops.stream_log()
+    packed = accepts_gzip()
 
     async def body():
         # Counted here: Quart gets from the check above to this line without yielding to the loop (unless
         # writing the headers blocks), so the caps hold under concurrency (tests/test_hardening.py).
-        sub = the_hub.subscribe(names, locale)  # inside the generator, so `finally` always runs
+        sub = the_hub.subscribe(names, locale, packed)  # inside the generator, so `finally` always runs
         streams.opened(client)
         counted.streams.labels(kind).inc()
         began, sent = time.monotonic(), 0
         try:
-            first = prelude + b"".join([await the_hub.current(name, locale) for name in names])
+            state = [prelude, *[await the_hub.current(name, locale) for name in names]]
+            first = GZIP_HEADER + b"".join(m.packed for m in state) if packed else b"".join(state)
             sent += len(first)
             yield first
             async for chunk in sub.messages():
@@ -116,7 +137,7 @@ async def stream(*names: str):
             the_hub.unsubscribe(sub)
             ops.stream_closed(line, kind, time.monotonic() - began, sent)
 
-    response = await make_response(body(), 200, HEADERS)
+    response = await make_response(body(), 200, {**HEADERS, **(PACKED if packed else {}), "Vary": "Accept-Encoding"})
     response.timeout = None  # Quart's response timeout would cut the stream
     return response
 
