@@ -90,3 +90,13 @@ async def test_the_strip_moves_live_when_a_day_fills_and_only_then(client, servi
         await stream.disconnect()
     assert update.count(b"event: days\n") == 1
     assert re.search(rf'<li class="full"><a href="[^"]*/{tomorrow}"'.encode(), update.replace(b"data: ", b""))
+
+
+async def test_the_strip_starts_the_day_before_the_one_shown_within_the_horizon(client, service, venue):
+    """A phone shows the strip's start: it starts next to the day shown (the horizon allowing)."""
+    await service.edit_resource(venue.resource("tables"), horizon_days=30)
+    today = local_today("UTC")
+    for shown, starts in ((0, 0), (1, 0), (5, 4), (25, 17), (40, 17)):  # the last 14 days of the horizon: 17…30
+        html = await text(await client.get(day_url(today + timedelta(days=shown))))
+        days = re.findall(r'<li class="\w+"><a href="/book/test-bistro/tables/([\d-]+)"', html)
+        assert days[0] == (today + timedelta(days=starts)).isoformat() and len(days) == 14

@@ -81,11 +81,14 @@ STRIP_DAYS = 14  # the date strip's length, when the horizon is as long
 
 
 async def strip_context(venue: Venue, resource: Resource, day: date, party: int = 1) -> dict:
-    """What `_date_strip.html` needs: from today on, each day's outlook for the party; when `day` has no room,
-    the next slot that has."""
+    """What `_date_strip.html` needs: up to two weeks' outlooks for the party around `day`; when `day` has no
+    room, the next slot that has."""
     at = now()
     today = local_today(venue.timezone, at)
-    dates = [today + timedelta(days=n) for n in range(min(resource.horizon_days + 1, STRIP_DAYS))]
+    # From the day before the one shown (a phone shows the strip's start), within today … the horizon.
+    end = today + timedelta(days=resource.horizon_days)
+    first = min(max(today, day - timedelta(days=1)), max(today, end - timedelta(days=STRIP_DAYS - 1)))
+    dates = [first + timedelta(days=n) for n in range(min((end - first).days + 1, STRIP_DAYS))]
     slots = await store().slots_between(resource.id, dates[0], dates[-1])
     by_day: dict[date, list[Slot]] = {}
     for s in slots:
@@ -219,6 +222,8 @@ async def render_form(slot, venue, resource, *, status=200, form=None, problems=
         wait_problems=wait_problems or {},
     )
     if htmx_asked() and request.method == "POST":
+        if wait_problems:  # the waitlist's own form, with its problems by its fields
+            return await htmx_swap("_waitlist_form.html", context, "waitlist", status)
         return await htmx_swap("_booking_form.html", context, "booking-form", status)
     return await render_template("book.html", **context), status
 
