@@ -49,7 +49,8 @@ class Subscriber:
         while not self.closed or self.pending:
             await self.wake.wait()
             self.wake.clear()
-            chunk = b"".join(m.packed for m in self.pending.values()) if self.packed else b"".join(self.pending.values())
+            pending = self.pending.values()
+            chunk = b"".join(m.packed for m in pending) if self.packed else b"".join(pending)
             self.pending.clear()
             yield chunk
 

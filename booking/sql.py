@@ -19,11 +19,10 @@ from typing import Any, Protocol, TypeVar, get_args, get_type_hints
 from . import schedule, topics
 from .migrations import MIGRATIONS
 from .model import (
-    GONE, NOT_YET, Booking, CapacityConflict, DayException, Duplicate, Forbidden, IdempotencyMismatch,
-    RESOURCE_SETTINGS, AuditEntry, LimitReached, NotFound, NotMovable, NotOpenYet, OtherResource, OfferGone, OpeningRule, SlotAvailable, WaitlistEntry,
-    VENUE_DETAILS, contact_key, opens_at,
-    Resource, Slot, SlotFull, SlotUnavailable, Venue, local_today, new_cancel_token, new_reference, slot_state,
-    waiting_line,
+    GONE, NOT_YET, RESOURCE_SETTINGS, VENUE_DETAILS, AuditEntry, Booking, CapacityConflict, DayException, Duplicate,
+    Forbidden, IdempotencyMismatch, LimitReached, NotFound, NotMovable, NotOpenYet, OfferGone, OpeningRule,
+    OtherResource, Resource, Slot, SlotAvailable, SlotFull, SlotUnavailable, Venue, WaitlistEntry, contact_key,
+    local_today, new_cancel_token, new_reference, opens_at, slot_state, waiting_line,
 )
 
 T = TypeVar("T")

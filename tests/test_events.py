@@ -22,7 +22,7 @@ async def test_day_stream_sends_state_then_each_change(app, client, store, hub, 
     tables = venue.resource("tables")
     async with client.request(f"/events/day/{tables.id}/{tomorrow}") as connection:
         first = await read_until(connection, b"</div>")
-        assert first.startswith(b"retry: 2000\n\n")
+        assert first.startswith(b"retry: 2000\nevent: ")
         assert b"event: slots\n" in first and remaining_in(first, slot.id) == 10
         assert hub.count() == 2  # the day's table and its date strip
 

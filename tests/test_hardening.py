@@ -64,6 +64,8 @@ class Stream:
 
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, status: int, head: bytes):
         self.reader, self.writer, self.status, self.head, self.seen = reader, writer, status, head, b""
+        # A stream past a cap is a 200 that ends at once and says when to come back (a retry: field, Retry-After).
+        self.admitted = status == 200 and b"retry-after:" not in head.lower()
 
     @classmethod
     async def open(cls, port: int, path: str, source: str = "127.0.0.1") -> Stream:
@@ -108,7 +110,7 @@ async def open_many(port: int, path: str, count: int, sources: list[str]) -> lis
     """`count` streams spread over `sources`, opened together, each once its first event arrived."""
     async def one(i: int) -> Stream:
         stream = await Stream.open(port, path, sources[i % len(sources)])
-        if stream.status == 200:
+        if stream.admitted:
             await stream.until(b"\n\n", 10)
         return stream
 
@@ -118,24 +120,27 @@ async def open_many(port: int, path: str, count: int, sources: list[str]) -> lis
 # -- caps
 
 
-async def test_caps_refuse_past_the_limit_with_429_and_serve_everyone_else(server):
+async def test_caps_turn_away_past_the_limit_until_later_and_serve_everyone_else(server):
     s = await server(SSE_MAX_PER_CLIENT=200, SSE_MAX_STREAMS=260)
     path = await day_stream_path(s.port)
 
     crowd = await open_many(s.port, path, 300, ["127.0.0.1"])
-    statuses = [c.status for c in crowd]
-    assert statuses.count(200) == 200 and statuses.count(429) == 100
-    refused = next(c for c in crowd if c.status == 429)
-    assert re.search(rb"(?i)^retry-after: \d+\r$", refused.head, re.M)
-    await refused.until(b"Too many requests")
+    admitted = [c.admitted for c in crowd]
+    assert admitted.count(True) == 200 and admitted.count(False) == 100 and {c.status for c in crowd} == {200}
+    refused = next(c for c in crowd if not c.admitted)
+    assert re.search(rb"(?i)^retry-after: 30\r$", refused.head, re.M)
+    # An EventSource gives up on an error status; this one ends, and its client comes back after `retry`.
+    await refused.until(b"retry: 30000\n: Too many requests")
+    with pytest.raises(EOFError):
+        await refused.until(b"never", 5)
 
     # Another address is still served, up to the total cap.
     others = await open_many(s.port, path, 60, ["127.0.0.2"])
-    assert [o.status for o in others] == [200] * 60
-    assert (await Stream.open(s.port, path, "127.0.0.3")).status == 429  # 260 open in all
+    assert [o.admitted for o in others] == [True] * 60
+    assert not (await Stream.open(s.port, path, "127.0.0.3")).admitted  # 260 open in all
 
     # Everyone admitted keeps getting updates.
-    admitted = [c for c in crowd if c.status == 200] + others
+    admitted = [c for c in crowd if c.admitted] + others
     status, _ = await book(s.port, (await slot_ids(s.port))[-1])
     assert status == 201
     await asyncio.gather(*(a.until(SLOTS, 5, times=2) for a in admitted))  # the state, then the change
@@ -144,7 +149,7 @@ async def test_caps_refuse_past_the_limit_with_429_and_serve_everyone_else(serve
     for c in admitted[:5]:
         c.close()
     await asyncio.sleep(0.2)
-    assert (await Stream.open(s.port, path, "127.0.0.1")).status == 200
+    assert (await Stream.open(s.port, path, "127.0.0.1")).admitted
 
 
 # -- slow and stalled readers
@@ -163,7 +168,7 @@ async def test_a_stalled_reader_is_dropped_and_delays_nobody(server):
     stalled.connect(("127.0.0.1", s.port))
     stalled.sendall(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
     await asyncio.sleep(0.2)
-    assert (await Stream.open(s.port, path, "127.0.0.9")).status == 429  # it holds its address's one place
+    assert not (await Stream.open(s.port, path, "127.0.0.9")).admitted  # it holds its address's one place
     rss_before = s.rss()
 
     delays, dropped_after = [], None
@@ -174,7 +179,7 @@ async def test_a_stalled_reader_is_dropped_and_delays_nobody(server):
         sent = time.monotonic()
         await asyncio.gather(*(r.until(SLOTS, 2, times=n + 2) for r in readers))
         delays.append(time.monotonic() - sent)
-        if dropped_after is None and (await Stream.open(s.port, path, "127.0.0.9")).status == 200:
+        if dropped_after is None and (await Stream.open(s.port, path, "127.0.0.9")).admitted:
             dropped_after = time.monotonic() - began  # its place is free: the server dropped it
         await asyncio.sleep(0.05)
 
@@ -202,9 +207,9 @@ async def test_idle_streams_get_a_heartbeat_and_vanished_peers_are_reaped(server
     except OSError:
         pytest.skip("TCP_REPAIR needs CAP_NET_ADMIN: cannot make a peer vanish silently here")
     gone.close()  # no FIN, no RST: the server learns of it only when it next writes
-    assert (await Stream.open(s.port, path, "127.0.0.5")).status == 429  # a heartbeat just went: ~2 s to the next
+    assert not (await Stream.open(s.port, path, "127.0.0.5")).admitted  # a heartbeat just went: ~2 s to the next
     began = time.monotonic()
-    while (await Stream.open(s.port, path, "127.0.0.5")).status == 429:
+    while not (await Stream.open(s.port, path, "127.0.0.5")).admitted:
         assert time.monotonic() - began < 4.5, "the vanished peer was never reaped"
         await asyncio.sleep(0.05)
 
@@ -217,7 +222,7 @@ async def test_sigterm_with_1000_streams_is_prompt_and_pages_reconnect(server):
     s = await server(SSE_RETRY_MS=100, SSE_MAX_PER_CLIENT=1000)
     path = await day_stream_path(s.port)
     streams = await open_many(s.port, path, 1000, ["127.0.0.1"])
-    assert all(st.status == 200 for st in streams)
+    assert all(st.admitted for st in streams)
 
     took = await s.astop(signal.SIGTERM)
     assert took < 3, f"SIGTERM took {took:.1f} s with 1,000 open streams"
@@ -228,7 +233,7 @@ async def test_sigterm_with_1000_streams_is_prompt_and_pages_reconnect(server):
     # A restart on the same port: each page reconnects after `retry` (as EventSource does) and starts afresh.
     await s.astart()
     back = await asyncio.gather(*(Stream.open(s.port, path) for _ in streams))
-    assert all(b.status == 200 for b in back)
+    assert all(b.admitted for b in back)
     await asyncio.gather(*(b.until(SLOTS) for b in back))
     assert (await book(s.port, (await slot_ids(s.port))[0]))[0] == 201
     await asyncio.gather(*(b.until(SLOTS, 5, times=2) for b in back))

@@ -143,7 +143,7 @@ async def test_kiosk_stream_sends_the_clock_and_every_panel_on_connect(client, h
         while first.count(b"</section>") < 2:
             first += await read_until(connection, b"</section>")
         assert connection.headers["Content-Type"] == "text/event-stream"
-        assert first.startswith(b"retry: 2000\n\n")  # the wall reconnects by itself after a restart
+        assert first.startswith(b"retry: 2000\nevent: ")  # the wall reconnects by itself after a restart
         assert events_in(first) == ["clock", f"panel-{li}", f"panel-{wang}"]
         assert b'id="kiosk-clock"' in first and f'id="panel-{li}"'.encode() in first
         await connection.disconnect()

@@ -23,13 +23,19 @@ def gunzip() -> zlib._Decompress:
 
 def test_each_segment_decodes_anywhere_in_any_gzip_stream():
     a, b = encode("slots", "<p>one</p>\n<p>two</p>"), encode("days", "<nav>…</nav>")
-    for order in ([retry(2000), a, b, PING, a], [b, PING, PING, a, FAREWELL], [FAREWELL]):
+    for order in ([retry(2000), a, b, PING, a], [b, PING, PING, a, FAREWELL], [retry(100), FAREWELL]):
         decoder, seen = gunzip(), b""
         seen += decoder.decompress(GZIP_HEADER)
         for message in order:
             seen += decoder.decompress(message.packed)
             assert seen.endswith(message)  # whole at once: no byte waits for the next segment
         assert seen == b"".join(order)
+
+
+def test_only_sse_line_breaks_split_data_lines():
+    text = "a\u2028b\x85c\x0cd\re\r\nf\ng"
+    assert encode("x", text) == "event: x\ndata: a\u2028b\x85c\x0cd\ndata: e\ndata: f\ndata: g\n\n".encode()
+    assert encode("x", "") == b"event: x\ndata: \n\n"
 
 
 async def test_a_stream_is_gzip_for_a_client_that_takes_it_and_plain_otherwise(app, client, service, venue, slot,

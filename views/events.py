@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 import zlib
 from collections import Counter
@@ -23,9 +24,13 @@ bp = Blueprint("events", __name__)
 
 # Event names, used verbatim by the templates' sse-swap attributes.
 EVENTS = SimpleNamespace(
-    SLOTS="slots", DAYS="days", SLOT_STATUS="slot-status", CLOCK="clock", TICKET="ticket", WAITING="waiting", CLOSE="close",
+    SLOTS="slots", DAYS="days", SLOT_STATUS="slot-status", CLOCK="clock", TICKET="ticket", WAITING="waiting",
+    CLOSE="close",
     panel=lambda resource_id: f"panel-{resource_id}", board=lambda resource_id: f"board-{resource_id}",
 )
+
+
+LINE_BREAK = re.compile(r"\r\n|\r|\n")  # SSE's line breaks only: U+2028, U+0085, a form feed stay in their line
 
 
 class Wire(bytes):
@@ -46,13 +51,14 @@ GZIP_HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"  # RFC 1952: deflate, 
 def encode(event: str, data: str) -> Wire:
     """One SSE message: `event`, and one `data:` line per line of `data`. No `id:`: a stream starts with the
     current state, so a reconnecting client needs no Last-Event-ID, and equal states are equal bytes."""
-    lines = "".join(f"data: {line}\n" for line in data.splitlines() or [""])
+    lines = "".join(f"data: {line}\n" for line in LINE_BREAK.split(data))
     return Wire((f"event: {event}\n" + lines + "\n").encode())
 
 
 def retry(milliseconds: int) -> Wire:
-    """The SSE field that sets the browser's reconnect delay."""
-    return Wire(f"retry: {milliseconds}\n\n".encode())
+    """The SSE field that sets the browser's reconnect delay: a stream's first line, in its first event's block (a
+    block of its own would reach some clients as an empty event)."""
+    return Wire(f"retry: {milliseconds}\n".encode())
 
 
 PING = Wire(b": ping\n\n")  # a comment: keeps proxies from timing out, and shows a vanished peer on the failed write
@@ -74,8 +80,10 @@ def fragment(kind: str, template: str, event: Callable[..., str]):
     return register
 
 
-STREAM_KINDS = {"day": "day", "days": "day", "slot": "slot", "clock": "kiosk", "board": "board", "ticket": "ticket", "wait": "waitlist"}
+STREAM_KINDS = {"day": "day", "days": "day", "slot": "slot", "clock": "kiosk", "board": "board", "ticket": "ticket",
+                "wait": "waitlist"}
 HEADERS = {"Content-Type": "text/event-stream", "Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+BUSY_SECONDS = 30  # a stream refused by a cap: when its client tries again
 PACKED = {"Content-Encoding": "gzip"}  # a gzip header, then deflate segments: never a trailer (the stream never ends
 #                                        by itself; a client decodes each segment as it comes)
 
@@ -112,7 +120,11 @@ async def stream(*names: str):
     client, streams = client_group(), open_streams()
     if not streams.admit(client, config):
         counted.refused.inc()
-        return _("Too many requests. Please wait a moment and try again."), 429, {"Retry-After": "30"}
+        # Not an error status: a plain EventSource gives up for good on one. A stream that ends at once is opened
+        # again after its `retry` (htmx's extension and any WHATWG client alike): the page comes back by itself.
+        come_back = _("Too many requests. Please wait a moment and try again.")
+        busy = retry(BUSY_SECONDS * 1000) + f": {come_back}\n\n".encode()
+        return busy, 200, {**HEADERS, "Retry-After": str(BUSY_SECONDS)}
     prelude, kind, line = retry(config["SSE_RETRY_MS"]), STREAM_KINDS[topics.parse(names[0])[0]], ops.stream_log()
     packed = accepts_gzip()
 

@@ -113,7 +113,8 @@ def opening_hours(rules) -> list[tuple[str, list[str]]]:
 
 def short_date(day: date) -> str:
     """'Mon, Nov 30' / '11月30日周一' in the current locale."""
-    return format_date(day, format="EEE d MMM" if current() == DEFAULT else "M月d日EEE", locale=Locale.parse(current()))
+    pattern = "EEE d MMM" if current() == DEFAULT else "M月d日EEE"
+    return format_date(day, format=pattern, locale=Locale.parse(current()))
 
 
 def html_lang() -> str:
