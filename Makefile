@@ -9,7 +9,7 @@ PY := $(VENV)/bin/python
 CATALOGS := $(patsubst %.po,%.mo,$(wildcard translations/*/LC_MESSAGES/messages.po))
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup run test bench-postgres browser postgres bench messages clean
+.PHONY: setup run test bench-postgres browser axe postgres bench messages clean
 
 setup: $(VENV)/ready $(CATALOGS)
 
@@ -30,13 +30,18 @@ browser:
 	@command -v chromium >/dev/null && fc-list | grep -qi wqy || { $(SUDO) apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium fonts-wqy-zenhei >/dev/null; }
 
+# axe-core for the accessibility tests: the npm registry's tarball of a pinned version, checked against its published
+# sha512 (no npm needed), its axe.min.js kept in tests/vendor/ (git-ignored). Does nothing once it is there.
+axe: $(VENV)/ready
+	@$(PY) tests/fetch_axe.py >/dev/null
+
 # PostgreSQL from Debian's packages; the tests start (and stop) a throwaway server of their own.
 postgres:
 	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq postgresql >/dev/null; }
 
 # Everything, then the views' suites again with the app on PostgreSQL, so the two stores cannot drift apart.
-test: setup browser postgres
+test: setup browser axe postgres
 	$(PY) -m pytest
 	SLOTCAST_TEST_ENGINE=postgres $(PY) -m pytest -m "not browser and not postgres" $(VIEW_TESTS)
 

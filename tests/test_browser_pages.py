@@ -53,8 +53,9 @@ def server(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def demo(server) -> dict:
-    """Real demo slugs, a day some days ahead and a slot on it with room (from the JSON API)."""
-    for venue in server.get_json("/api/v1/venues"):
+    """Real demo slugs, a day some days ahead and a slot on it with room (from the JSON API), at a venue with queue
+    tickets (a restaurant's confirmation has no live ticket to follow)."""
+    for venue in sorted(server.get_json("/api/v1/venues"), key=lambda v: v["kind"] == "restaurant"):
         for resource in venue["resources"]:
             for ahead in range(2, 7):
                 day = (datetime.now(ZoneInfo(venue["timezone"])).date() + timedelta(days=ahead)).isoformat()

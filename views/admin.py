@@ -386,15 +386,15 @@ async def audit_trail():
 @bp.route("/erase", methods=["GET", "POST"])
 async def erase_person():
     """Erase one person's name and contact from every booking and waitlist entry, on their request."""
-    erased, problem, contact = None, None, ""
+    erased, problem, field, contact = None, None, None, ""  # field: the one the problem is about
     if request.method == "POST":
         form = await request.form
         contact = form.get("contact", "").strip()[:200]
         if not looks_like_contact(contact):
-            problem = _("That does not look like a phone number or an e-mail address.")
+            problem, field = _("That does not look like a phone number or an e-mail address."), "contact"
         elif form.get("confirm") != "1":
-            problem = _("Tick the box to confirm: this cannot be undone.")
+            problem, field = _("Tick the box to confirm: this cannot be undone."), "confirm"
         else:
             erased = await service().erase_person(contact, staff(), client_address())
-    return await render_template("admin/erase.html", erased=erased, problem=problem, contact=contact), \
-        422 if problem else 200
+    return await render_template("admin/erase.html", erased=erased, problem=problem, field=field,
+                                 contact=contact), 422 if problem else 200

@@ -12,9 +12,10 @@ def htmx_asked() -> bool:
 
 
 async def htmx_swap(template: str, context: dict, target: str, status: int = 200):
-    """The fragment as htmx's answer, swapped over the element `#target` (whatever element asked)."""
+    """The fragment as htmx's answer, swapped over the element `#target` (whatever element asked). The address stays:
+    a boosted form would push the POST's, which a reload or a bookmark could not GET."""
     body = await render_template(template, **context)
-    return body, status, {"HX-Retarget": f"#{target}", "HX-Reswap": "outerHTML"}
+    return body, status, {"HX-Retarget": f"#{target}", "HX-Reswap": "outerHTML", "HX-Push-Url": "false"}
 
 
 async def inline(template: str, context: dict) -> Markup:
