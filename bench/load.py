@@ -28,12 +28,14 @@ def say(**fields) -> None:
 
 
 class Subscriber(asyncio.Protocol):
-    """One EventSource: records when each event id of the wanted name arrived complete."""
+    """One EventSource: records when each event of the wanted name arrived complete, by its place on the stream
+    (Slotcast's messages carry no id; the changes of a run are spaced, so none is coalesced)."""
 
     def __init__(self, request: bytes, event: bytes, opened: asyncio.Future, mark: bytes = b""):
         self.request, self.event, self.opened, self.mark = request, event, opened, mark
         self.buffer = b""
-        self.seen: dict[int, float] = {}
+        self.seen: dict[int, float] = {}  # when the n-th event of the wanted name arrived complete
+        self.count = 0
         self.marked: float | None = None  # when the first wanted event holding `mark` arrived
         self.bytes = 0
         self.transport = None
@@ -50,15 +52,15 @@ class Subscriber(asyncio.Protocol):
         if end < 0:
             self.buffer = buffer
             return
-        at = buffer.find(b"\nid: ")
-        while 0 <= at < end:  # complete events only; bytes.find keeps this cheap (chunk framing is skipped over)
-            stop = buffer.find(b"\n", at + 5)
-            name = buffer[stop + 8:buffer.find(b"\n", stop + 1)] if buffer.startswith(b"event: ", stop + 1) else None
-            if name is None or name == self.event:
-                self.seen.setdefault(int(buffer[at + 5:stop]), now)
+        at = buffer.find(b"event: ")
+        while 0 <= at < end:  # complete events only; bytes.find keeps this cheap (a message never spans chunks)
+            stop = buffer.find(b"\n", at)
+            if buffer[at + 7:stop] == self.event:  # the n-th of its name on this stream: 0 the state, then changes
+                self.seen.setdefault(self.count, now)
+                self.count += 1
                 if self.mark and self.marked is None and buffer.find(self.mark, stop, buffer.find(b"\n\n", stop)) >= 0:
                     self.marked = now
-            at = buffer.find(b"\nid: ", stop)
+            at = buffer.find(b"event: ", stop)
         self.buffer = buffer[end + 2:]
         if self.seen and not self.opened.done():
             self.opened.set_result(now)
