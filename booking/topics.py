@@ -22,6 +22,11 @@ def slot(resource_id: int, slot_id: int) -> str:
     return f"slot:{resource_id}:{slot_id}"
 
 
+def slots_json(resource_id: int, on: date) -> str:
+    """A resource's slots on one date as the JSON API gives them (public)."""
+    return f"json:{resource_id}:{on.isoformat()}"
+
+
 def parties(resource_id: int, on: date) -> str:
     """Every party size's view of a resource-day (a family name)."""
     return f"day:{resource_id}:{on.isoformat()}:"
@@ -66,19 +71,19 @@ def of_slot(s: Slot) -> tuple[str, ...]:
     """Every topic a change in this slot's places, its line or its waitlist touches."""
     return (parties(s.resource_id, s.local_date), slot(s.resource_id, s.id), board(s.resource_id, s.local_date),
             panel(s.resource_id), tickets(s.resource_id, s.local_date), f"wait:{s.resource_id}:{s.local_date}:",
-            strips(s.resource_id))
+            strips(s.resource_id), slots_json(s.resource_id, s.local_date))
 
 
 def of_days(resource_id: int, dates: list[date]) -> tuple[str, ...]:
     """Every topic that new slots on these days touch."""
     return (panel(resource_id), strips(resource_id),
-            *(t for d in dates for t in (parties(resource_id, d), board(resource_id, d))))
+            *(t for d in dates for t in (parties(resource_id, d), board(resource_id, d), slots_json(resource_id, d))))
 
 
 def of_resource(resource_id: int) -> tuple[str, ...]:
     """Every topic of a resource (families: its details or schedule changed)."""
     return (f"day:{resource_id}:", strips(resource_id), f"slot:{resource_id}:", f"board:{resource_id}:",
-            panel(resource_id), f"ticket:{resource_id}:", f"wait:{resource_id}:")
+            panel(resource_id), f"ticket:{resource_id}:", f"wait:{resource_id}:", f"json:{resource_id}:")
 
 
 def parse(topic: str) -> tuple[str, list[int | date]]:

@@ -328,3 +328,32 @@ async def test_an_unexpected_failure_is_a_json_500_without_details(app, client, 
     monkeypatch.setattr(store, "venues", broken)
     body = await error_of(await client.get("/api/v1/venues"), 500, "server_error")
     assert "secret" not in body["error"]
+
+
+# -- the live truth as JSON
+
+
+async def test_the_slots_stream_sends_the_day_then_every_change_as_json(client, service, venue, slot, tomorrow):
+    import json
+
+    from helpers import read_until
+
+    url = f"{slots_url()}/stream?date={tomorrow}"
+    expected = await (await client.get(f"{slots_url()}?date={tomorrow}")).get_json()
+    async with client.request(url, headers={"Accept-Language": "zh-CN"}) as stream:
+        first = (await read_until(stream, b"\n\n")).decode()
+        assert stream.headers["Content-Type"] == "text/event-stream"
+        event = first.split("event: slots\n", 1)[1]
+        assert json.loads(event.removeprefix("data: ").split("\n", 1)[0]) == expected
+        await service.book(venue.resource("tables"), slot.id, "Ann", "+1 555 0100", 3)
+        change = (await read_until(stream, b"\n\n")).decode()
+        await stream.disconnect()
+    body = json.loads(change.split("event: slots\ndata: ", 1)[1].split("\n", 1)[0])
+    assert body["date"] == tomorrow.isoformat() and "Ann" not in change
+    assert next(s for s in body["slots"] if s["id"] == slot.id)["remaining"] == 7
+
+
+async def test_the_slots_stream_refuses_what_the_slots_endpoint_refuses(client, tomorrow):
+    await error_of(await client.get(f"{slots_url()}/stream"), 400, "bad_request")
+    await error_of(await client.get(f"{slots_url()}/stream?date=soon"), 400, "bad_request")
+    await error_of(await client.get(f"{slots_url('nope')}/stream?date={tomorrow}"), 404, "not_found")

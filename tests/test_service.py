@@ -60,7 +60,7 @@ async def test_a_booking_is_stamped_with_the_service_clock_and_heard_once(servic
     assert booking.created_at == NOON and booking.name == "Ann"
     assert heard == [(f"day:{desk.id}:{NOON.date()}:", f"slot:{desk.id}:{slot.id}", f"board:{desk.id}:{NOON.date()}",
                       f"panel:{desk.id}", f"ticket:{desk.id}:{NOON.date()}:", f"wait:{desk.id}:{NOON.date()}:",
-                      f"days:{desk.id}:")]
+                      f"days:{desk.id}:", f"json:{desk.id}:{NOON.date()}")]
     service.clock.set(NOON + timedelta(minutes=45))
     with pytest.raises(SlotUnavailable):  # inside the notice by the service's clock, whatever the real time
         await service.book(desk, today[0].id, "Bo", "12345", 1)
@@ -96,4 +96,4 @@ async def test_editing_a_resource_saves_and_regenerates_in_one_transaction(servi
     assert days == [NOON.date() + timedelta(days=n) for n in (4, 5)]  # a raised horizon: the new days at once
     assert len(await service.store.slots_for_day(desk.id, NOON.date() + timedelta(days=5))) == 8
     assert heard == [(f"day:{desk.id}:", f"days:{desk.id}:", f"slot:{desk.id}:", f"board:{desk.id}:",
-                      f"panel:{desk.id}", f"ticket:{desk.id}:", f"wait:{desk.id}:")]
+                      f"panel:{desk.id}", f"ticket:{desk.id}:", f"wait:{desk.id}:", f"json:{desk.id}:")]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import date
 from zoneinfo import ZoneInfo
 
 from quart import Blueprint, abort, jsonify, make_response, request
@@ -11,11 +12,15 @@ from werkzeug.exceptions import TooManyRequests
 
 from booking.model import (
     NOT_YET, Forbidden, IdempotencyMismatch, LimitReached, NotFound, NotMovable, NotOpenYet, OfferGone, OtherResource,
-    Resource, Slot, SlotAvailable, SlotFull, SlotUnavailable, Venue, opens_at, slot_state,
+    Resource, Slot, SlotAvailable, SlotFull, SlotUnavailable, Venue, opens_at, slot_state, state_changes_at,
+    valid_until,
 )
+from booking import topics
 from booking.service import Invalid
 
 from . import messages
+from .events import EVENTS, fragment, stream
+from .i18n import DEFAULT, set_current
 from .clients import within_booking_rate
 from .i18n import gettext as _
 from .lookups import parse_day, public_slot_or_404, resource_or_404, venue_or_404
@@ -79,8 +84,34 @@ async def slots(venue: str, resource: str):
     if "date" not in request.args:
         abort(400, _("Add ?date=YYYY-MM-DD."))
     day = parse_day(request.args["date"])
-    slots = await store().slots_for_day(res.id, day)
-    return jsonify(date=day.isoformat(), slots=[slot_json(s, found, res) for s in slots])
+    return jsonify(day_json(found, res, day, await store().slots_for_day(res.id, day)))
+
+
+def day_json(venue: Venue, resource: Resource, day: date, slots: list[Slot]) -> dict:
+    """A resource's day for integrators: the date and its slots."""
+    return {"date": day.isoformat(), "slots": [slot_json(s, venue, resource) for s in slots]}
+
+
+@fragment("json", "_slots.json", event=lambda *_: EVENTS.SLOTS)
+async def slots_json_topic(resource_id: int, day: date) -> dict:
+    venue = await store().venue_of_resource(resource_id)
+    resource, slots, at = venue.resource(resource_id), await store().slots_for_day(resource_id, day), now()
+    # Until the next state change the clock alone makes: an opens_at turns null at the release.
+    return dict(body=day_json(venue, resource, day, slots),
+                valid_until=valid_until(*(state_changes_at(s, resource, venue.timezone, at) for s in slots)))
+
+
+@bp.get("/venues/<venue>/resources/<resource>/slots/stream")
+async def slots_stream(venue: str, resource: str):
+    """The day's slots as JSON, live (text/event-stream): an `event: slots` with the day's state, then one after
+    every change; `data` is the object GET …/slots answers. Rendered once per change for every subscriber."""
+    found = await venue_or_404(venue)
+    res = resource_or_404(found, resource)
+    if "date" not in request.args:
+        abort(400, _("Add ?date=YYYY-MM-DD."))
+    day = parse_day(request.args["date"])
+    set_current(DEFAULT)  # JSON has no language: one render for everyone
+    return await stream(topics.slots_json(res.id, day))
 
 
 async def requested_slot(body: dict) -> tuple[Slot, Venue, Resource]:

@@ -81,7 +81,7 @@ def fragment(kind: str, template: str, event: Callable[..., str]):
 
 
 STREAM_KINDS = {"day": "day", "days": "day", "slot": "slot", "clock": "kiosk", "board": "board", "ticket": "ticket",
-                "wait": "waitlist"}
+                "wait": "waitlist", "json": "api"}
 HEADERS = {"Content-Type": "text/event-stream", "Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 BUSY_SECONDS = 30  # a stream refused by a cap: when its client tries again
 PACKED = {"Content-Encoding": "gzip"}  # a gzip header, then deflate segments: never a trailer (the stream never ends
