@@ -49,10 +49,10 @@ class Subscriber:
         while not self.closed or self.pending:
             await self.wake.wait()
             self.wake.clear()
-            pending = self.pending.values()
-            chunk = b"".join(m.packed for m in pending) if self.packed else b"".join(pending)
+            pending = [m.packed for m in self.pending.values()] if self.packed else list(self.pending.values())
             self.pending.clear()
-            yield chunk
+            # One message (the usual case) goes out as the very object every subscriber shares: no copy per stream.
+            yield pending[0] if len(pending) == 1 else b"".join(pending)
 
 
 class Hub:

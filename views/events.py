@@ -136,10 +136,12 @@ async def stream(*names: str):
         counted.streams.labels(kind).inc()
         began, sent = time.monotonic(), 0
         try:
-            state = [prelude, *[await the_hub.current(name, locale) for name in names]]
-            first = GZIP_HEADER + b"".join(m.packed for m in state) if packed else b"".join(state)
-            sent += len(first)
-            yield first
+            # The state as the shared messages themselves, not joined into a copy that this stream would hold.
+            for message in [GZIP_HEADER + prelude.packed if packed else prelude,
+                            *[await the_hub.current(name, locale) for name in names]]:
+                chunk = message.packed if packed and isinstance(message, Wire) else message
+                sent += len(chunk)
+                yield chunk
             async for chunk in sub.messages():
                 sent += len(chunk)
                 yield chunk
