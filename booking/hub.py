@@ -73,6 +73,7 @@ class Hub:
         self._subscribers: dict[str, dict[str, set[Subscriber]]] = {}  # topic -> locale -> streams
         self._versions: dict[str, int] = {}
         self._renders: dict[tuple[str, str], tuple[int, asyncio.Future]] = {}  # latest render per topic+locale
+        self._held: dict[tuple[str, str], bytes] = {}  # what every stream of a topic+locale holds, when known
         self._expiries: list[tuple[datetime, str]] = []  # heap of (when a render expires, topic)
         self._timer = asyncio.Event()  # wakes the expiry loop when an earlier expiry arrives
         self._dirty: set[str] = set()
@@ -99,6 +100,7 @@ class Hub:
                 if not streams:
                     del by_locale[sub.locale]
                     self._renders.pop((topic, sub.locale), None)
+                    self._held.pop((topic, sub.locale), None)
             if not by_locale:
                 self._subscribers.pop(topic, None)
                 self._versions.pop(topic, None)
@@ -124,6 +126,18 @@ class Hub:
             if self._renders.get(key) is kept:
                 del self._renders[key]  # let the next caller try again
             raise
+
+    async def first(self, topic: str, locale: str) -> bytes:
+        """The message a new stream starts with (call it after subscribing). If it differs from what the other
+        streams hold (a render the clock overtook, say), what they hold is no longer one thing: the next change is
+        sent whatever it renders."""
+        message = await self.current(topic, locale)
+        key = (topic, locale)
+        if len(self._subscribers.get(topic, {}).get(locale, ())) <= 1:
+            self._held[key] = message
+        elif self._held.get(key) != message:
+            self._held.pop(key, None)
+        return message
 
     def _expired(self, render: asyncio.Future) -> bool:
         if not render.done() or render.cancelled() or render.exception():
@@ -173,26 +187,19 @@ class Hub:
                 self._dirty.discard(topic)
                 began = time.perf_counter()
                 for locale in list(self._subscribers.get(topic, {})):
-                    before = self._sent(topic, locale)
                     try:
                         message = await self.current(topic, locale)
                     except Exception:
                         log.exception("rendering %s (%s) failed", topic, locale)
                         continue
-                    if message == before:
-                        continue  # the same bytes every subscriber has had: nothing to send
+                    if message == self._held.get((topic, locale)):
+                        continue  # the bytes every stream of it holds already: nothing to send
                     for sub in list(self._subscribers.get(topic, {}).get(locale, ())):
                         sub.offer(topic, message)
+                    self._held[topic, locale] = message
                 self._on_broadcast(time.perf_counter() - began)
         finally:
             del self._refreshing[topic]
-
-    def _sent(self, topic: str, locale: str) -> bytes | None:
-        """The render every subscriber of this topic and locale has been handed, if it is finished."""
-        kept = self._renders.get((topic, locale))
-        if kept is None or not kept[1].done() or kept[1].cancelled() or kept[1].exception():
-            return None
-        return kept[1].result().message
 
     async def settle(self) -> None:
         """Wait until every change notified so far has been sent out."""

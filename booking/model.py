@@ -332,6 +332,11 @@ def valid_until(*moments: datetime | None) -> datetime | None:
     return min((m for m in moments if m is not None), default=None)
 
 
+def movable(booking: Booking, slot: Slot, now: datetime) -> bool:
+    """Whether a booking may still move to another time: confirmed, not called, its own time not begun."""
+    return booking.status == "confirmed" and not booking.called_at and slot.starts_at > now
+
+
 def running_low(slot: Slot) -> bool:
     """Few places left: two or fewer, or a fifth of the slot or less."""
     return 0 < slot.remaining <= max(2, slot.capacity // 5)

@@ -22,7 +22,7 @@ from .model import (
     GONE, NOT_YET, RESOURCE_SETTINGS, VENUE_DETAILS, AuditEntry, Booking, CapacityConflict, DayException, Duplicate,
     Forbidden, IdempotencyMismatch, LimitReached, NotFound, NotMovable, NotOpenYet, OfferGone, OpeningRule,
     OtherResource, Resource, Slot, SlotAvailable, SlotFull, SlotUnavailable, Venue, WaitlistEntry, contact_key,
-    local_today, new_cancel_token, new_reference, opens_at, slot_state, waiting_line,
+    local_today, movable, new_cancel_token, new_reference, opens_at, slot_state, waiting_line,
 )
 
 T = TypeVar("T")
@@ -770,7 +770,7 @@ async def _reschedule(tx: Tx, reference: str, token: str, slot_id: int, now: dat
     booking, old = found
     if not booking.token_matches(token):
         raise Forbidden(reference)
-    if booking.status != "confirmed" or booking.called_at or old.starts_at <= now:
+    if not movable(booking, old, now):
         raise NotMovable(reference)
     if slot_id == old.id:
         return booking, old

@@ -265,7 +265,7 @@ async def test_a_change_that_renders_the_same_bytes_sends_nothing():
 
     hub, state = Hub(render), "a"
     sub = hub.subscribe(["days:1"], "en")
-    await hub.current("days:1", "en")
+    await hub.first("days:1", "en")
     hub.notify("days:1")
     await hub.settle()
     assert sub.pending == {}
@@ -273,3 +273,29 @@ async def test_a_change_that_renders_the_same_bytes_sends_nothing():
     hub.notify("days:1")
     await hub.settle()
     assert sub.pending["days:1"].endswith(b"days:1 b\n\n")
+
+
+async def test_streams_holding_different_renders_all_get_the_next_one():
+    """A newcomer's render differs from the others' (the clock moved it on): the next change goes to everyone,
+    even when it renders as the newcomer's did; a change made before a newcomer's own render is sent too."""
+
+    async def render(topic, locale, version):
+        return Render(f"event: x\ndata: {state}\n\n".encode())
+
+    hub, state = Hub(render), "a"
+    early = hub.subscribe(["t"], "en")
+    await hub.first("t", "en")
+    state = "b"
+    hub._renders.clear()  # as if a's render had expired
+    late = hub.subscribe(["t"], "en")
+    assert (await hub.first("t", "en")).endswith(b"b\n\n")
+    hub.notify("t")
+    await hub.settle()
+    assert early.pending["t"].endswith(b"b\n\n") and late.pending["t"].endswith(b"b\n\n")
+
+    hub.notify("t")  # rendered for a newcomer before the change is sent out: it still goes to the others
+    state = "c"
+    newcomer = hub.subscribe(["t"], "en")
+    await hub.first("t", "en")
+    await hub.settle()
+    assert early.pending["t"].endswith(b"c\n\n") and newcomer.pending["t"].endswith(b"c\n\n")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import pytest
 from helpers import clock_at, data_of, read_until, streams_closed, text
@@ -81,8 +81,10 @@ async def test_the_kiosk_rolls_over_at_midnight(app, client, clock, hub, venue):
     await streams_closed(hub)
 
 
-async def test_times_that_have_begun_fold_away_and_the_list_starts_at_the_next(client, clock, tables):
+async def test_times_that_have_begun_fold_away_and_the_list_starts_at_the_next(client, clock, tables, service, store):
     clock.set(datetime(2026, 12, 1, 12, 5, tzinfo=UTC))
+    nine = next(s for s in await store.slots_for_day(tables.id, date(2026, 12, 1)) if s.starts_at.hour == 9)
+    await service.close_slot(nine.id, True)  # closed, and begun: it folds away too
     page = await text(await client.get(f"/book/test-bistro/tables/{DAY}"))
     begun = re.search(r'<details class="begun">.*?</details>', page, re.S).group(0)
     assert "5 times have begun" in begun and all(f">{h}:00–" in begun for h in ("08", "09", "10", "11", "12"))

@@ -138,7 +138,7 @@ async def stream(*names: str):
         try:
             # The state as the shared messages themselves, not joined into a copy that this stream would hold.
             for message in [GZIP_HEADER + prelude.packed if packed else prelude,
-                            *[await the_hub.current(name, locale) for name in names]]:
+                            *[await the_hub.first(name, locale) for name in names]]:
                 chunk = message.packed if packed and isinstance(message, Wire) else message
                 sent += len(chunk)
                 yield chunk

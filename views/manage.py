@@ -13,7 +13,8 @@ import icalendar
 from quart import Blueprint, Response, abort, current_app, redirect, render_template, request, url_for
 
 from booking.model import (
-    OPEN, BookingError, Booking, Resource, Slot, Venue, contact_key, local_today, slot_state, ticket_label,
+    MAX_ID, OPEN, BookingError, Booking, Resource, Slot, Venue, contact_key, local_today, movable, slot_state,
+    ticket_label,
 )
 
 from . import messages
@@ -151,8 +152,7 @@ async def render_moves(found: dict, day: str | None = None, status: int = 200, n
     times = [s for s in await store().slots_for_day(resource.id, on) if s.id != slot.id
              and slot_state(s, resource, venue.timezone, at) == OPEN and s.remaining >= booking.party_size]
     page = await render_template("reschedule.html", **found, token=booking.cancel_token, day=on, times=times,
-                                 movable=booking.status == "confirmed" and not booking.called_at
-                                 and slot.starts_at > at, notice=notice, today=today,
+                                 movable=movable(booking, slot, at), notice=notice, today=today,
                                  prev_day=on - timedelta(days=1), next_day=on + timedelta(days=1))
     return page, status
 
@@ -165,7 +165,7 @@ async def reschedule(reference: str):
     token = form.get("token", "")
     found = await booking_with_token(reference, token)
     slot_id = whole_number(form.get("slot_id", ""), 19)
-    if not slot_id:
+    if not slot_id or slot_id > MAX_ID:
         abort(400, _("Choose a time."))
     try:
         await service().reschedule(found["booking"].reference, token, slot_id)

@@ -14,7 +14,7 @@ from werkzeug.exceptions import TooManyRequests
 
 from booking import topics
 from booking.model import (
-    NOT_YET, OPEN, PAST, Forbidden, LimitReached, NotFound, NotOpenYet, Resource, Slot, SlotFull, SlotUnavailable,
+    NOT_YET, OPEN, Forbidden, LimitReached, NotFound, NotOpenYet, Resource, Slot, SlotFull, SlotUnavailable,
     Venue, called_recently, countdown, day_outlook, horizon, local_today, next_midnight, opens_at, place_in_line,
     slot_state, state_changes_at, valid_until,
 )
@@ -70,11 +70,10 @@ def slot_states(venue: Venue, resource: Resource, slots: list[Slot]) -> dict:
 
 async def day_context(venue: Venue, resource: Resource, day: date, party: int = 1) -> dict:
     """What `_slot_table.html` needs: the day's slots as a party of `party` may book them, those begun apart."""
-    slots = await store().slots_for_day(resource.id, day)
-    context = slot_states(venue, resource, slots)
-    begun = [s for s in slots if context["states"][s.id] == PAST]
-    return dict(venue=venue, resource=resource, day=day, party=party, slots=slots[len(begun):], begun=begun,
-                tel=tel_uri(venue.phone), **context)
+    slots, at = await store().slots_for_day(resource.id, day), now()
+    begun = [s for s in slots if s.starts_at < at]  # closed ones too: whatever began folds away
+    return dict(venue=venue, resource=resource, day=day, party=party, slots=[s for s in slots if s not in begun],
+                begun=begun, tel=tel_uri(venue.phone), **slot_states(venue, resource, slots))
 
 
 STRIP_DAYS = 14  # the date strip's length, when the horizon is as long
