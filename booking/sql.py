@@ -112,12 +112,36 @@ class SqlStore:
         self.db = db
         self.notify = notify
         self.offer_for = offer_for  # how long a freed place is held for the waitlist entry it is offered to
+        # Every venue with its resources, read once and read again after a change to any of them (this process's
+        # writes, or another's, heard through listen): a booking and a render need them, and they seldom change.
+        self._venues: list[Venue] | None = None
+        self._venues_era = 0  # counts those changes: a read that a change overtook is not kept
 
     async def _write(self, body: Callable[..., Awaitable[T]], *args) -> T:
         result, changed = await self.db.write(body, *args)
         if changed:
+            self._heard(changed)
             self.notify(*dict.fromkeys(changed))
         return result
+
+    def _heard(self, names) -> None:
+        """Changes committed: forget the venues when any of them was one."""
+        if topics.VENUES in names:
+            self._forget_venues()
+
+    def _forget_venues(self) -> None:
+        self._venues = None
+        self._venues_era += 1
+
+    async def _every_venue(self) -> list[Venue]:
+        """Every venue, archived ones too, as kept (read when none is kept)."""
+        if self._venues is not None:
+            return self._venues
+        era = self._venues_era
+        found = await self.db.read(_venues, "", {})
+        if era == self._venues_era:
+            self._venues = found
+        return found
 
     async def open(self) -> None:
         """Connect and bring the schema up to date."""
@@ -137,25 +161,34 @@ class SqlStore:
 
     async def listen(self, on_change, on_resync) -> None:
         """Until cancelled: on_change(*topics) for other processes' changes, on_resync() when some may be lost."""
-        await self.db.listen(on_change, on_resync)
+
+        def changed(*names):
+            self._heard(names)
+            on_change(*names)
+
+        def resync():
+            self._forget_venues()
+            on_resync()
+
+        await self.db.listen(changed, resync)
 
     # -- venues and resources
 
     async def venues(self, include_archived: bool = False) -> list[Venue]:
         """Every venue (open ones unless asked) with its resources, rules and exceptions."""
-        return await self.db.read(_venues, "" if include_archived else "WHERE NOT archived", {})
+        return [v for v in await self._every_venue() if include_archived or not v.archived]
 
     async def venue(self, slug: str) -> Venue | None:
         """The venue with this slug."""
-        return await self.db.read(_venue, "WHERE slug = :slug", {"slug": slug})
+        return next((v for v in await self._every_venue() if v.slug == slug), None)
 
     async def venue_by_id(self, venue_id: int) -> Venue | None:
         """The venue with this id."""
-        return await self.db.read(_venue, "WHERE id = :id", {"id": venue_id})
+        return next((v for v in await self._every_venue() if v.id == venue_id), None)
 
     async def venue_of_resource(self, resource_id: int) -> Venue | None:
         """The venue that owns a resource."""
-        return await self.db.read(_venue, OF_RESOURCE, {"resource_id": resource_id})
+        return next((v for v in await self._every_venue() if v.resource(resource_id)), None)
 
     async def add_venue(self, slug: str, name: str, kind: str, timezone: str, per_person_limit: int = 0,
                         **details: str) -> int:
@@ -440,6 +473,7 @@ def venue_details(details: dict) -> dict:
 
 
 async def _add_venue(tx: Tx, slug: str, name: str, kind: str, timezone: str, limit: int, details: dict) -> int:
+    await tx.changed(topics.VENUES)
     try:
         return await tx.fetch_value(
             f"INSERT INTO venues (slug, name, kind, timezone, per_person_limit{''.join(f', {k}' for k in details)})"
@@ -455,7 +489,7 @@ async def _update_venue(tx: Tx, venue_id: int, name: str, kind: str, timezone: s
                      f" per_person_limit = :limit{''.join(f', {k} = :{k}' for k in details)} WHERE id = :id",
                      id=venue_id, name=name, kind=kind, timezone=timezone, archived=archived, limit=limit, **details)
     resource_ids = [r["id"] for r in await tx.fetch("SELECT id FROM resources WHERE venue_id = :id", id=venue_id)]
-    await tx.changed(topics.clock(venue_id), *(t for r in resource_ids for t in topics.of_resource(r)))
+    await tx.changed(topics.VENUES, topics.clock(venue_id), *(t for r in resource_ids for t in topics.of_resource(r)))
 
 
 def columns(settings: dict) -> dict:
@@ -496,6 +530,7 @@ async def _edit_resource(tx: Tx, resource_id: int, details: dict, rules, excepti
 
 
 async def _save_schedule(tx: Tx, resource_id: int, rules, exceptions) -> None:
+    await tx.changed(topics.VENUES)  # a resource's settings or schedule, new or changed
     await tx.execute_many(
         "INSERT INTO opening_rules (resource_id, weekday, opens, closes, slot_minutes, capacity)"
         " VALUES (:resource_id, :weekday, :opens, :closes, :slot_minutes, :capacity)",

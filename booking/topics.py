@@ -7,6 +7,9 @@ from datetime import date
 from .model import Slot
 
 
+VENUES = "venues"  # a venue, a resource or a schedule changed: what a store keeps of them is out of date
+
+
 def day(resource_id: int, on: date, party: int = 1) -> str:
     """A resource's slots on one venue-local date, as a party of `party` may book them (public)."""
     return f"day:{resource_id}:{on.isoformat()}:{party}"

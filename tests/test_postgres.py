@@ -128,7 +128,24 @@ async def test_every_write_that_changes_a_page_is_announced(stores, slot):
             await write()
             assert await asyncio.wait_for(seen.changes.get(), 2) == topics.of_slot(slot)
         days = await mine.edit_resource(slot.resource_id, {}, [], [], NOW)  # closes every future slot
-        assert days and await asyncio.wait_for(seen.changes.get(), 2) == topics.of_resource(slot.resource_id)
+        assert days and await asyncio.wait_for(seen.changes.get(), 2) == (topics.VENUES,)  # the schedule saved
+        assert await asyncio.wait_for(seen.changes.get(), 2) == topics.of_resource(slot.resource_id)
+    finally:
+        listening.cancel()
+        await asyncio.gather(listening, return_exceptions=True)
+
+
+async def test_a_venue_changed_by_another_process_is_read_again_once_heard(stores, slot):
+    mine, other = stores
+    seen = Recorder()
+    listening = asyncio.create_task(other.listen(seen.on_change, seen.on_resync))
+    try:
+        await asyncio.wait_for(seen.resyncs.get(), 5)
+        venue = await other.venue("v")  # kept from here on
+        await mine.update_venue(venue.id, "Renamed", venue.kind, venue.timezone, False)
+        assert (await other.venue("v")).name in ("Venue", "Renamed")  # not heard yet, perhaps
+        assert topics.VENUES in await asyncio.wait_for(seen.changes.get(), 2)
+        assert (await other.venue("v")).name == "Renamed" and (await mine.venue("v")).name == "Renamed"
     finally:
         listening.cancel()
         await asyncio.gather(listening, return_exceptions=True)

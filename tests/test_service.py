@@ -95,5 +95,5 @@ async def test_editing_a_resource_saves_and_regenerates_in_one_transaction(servi
     days = await service.edit_resource(desk, horizon_days=5)
     assert days == [NOON.date() + timedelta(days=n) for n in (4, 5)]  # a raised horizon: the new days at once
     assert len(await service.store.slots_for_day(desk.id, NOON.date() + timedelta(days=5))) == 8
-    assert heard == [(f"day:{desk.id}:", f"days:{desk.id}:", f"slot:{desk.id}:", f"board:{desk.id}:",
+    assert heard == [("venues", f"day:{desk.id}:", f"days:{desk.id}:", f"slot:{desk.id}:", f"board:{desk.id}:",
                       f"panel:{desk.id}", f"ticket:{desk.id}:", f"wait:{desk.id}:", f"json:{desk.id}:")]
