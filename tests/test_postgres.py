@@ -1,6 +1,7 @@
 """PostgreSQL only: change notices inside the transaction, listening for other processes' changes, pg_dump."""
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -93,27 +94,31 @@ async def test_many_topics_are_split_into_notices_under_8000_bytes(pg_url, store
     assert all(len(p.encode()) < 8000 for p in payloads)
 
 
-async def test_listen_relays_other_processes_changes_only(stores, slot):
-    mine, other = stores
+@contextlib.asynccontextmanager
+async def listening(store):
+    """A Recorder of what `store`'s listener hears, from the moment it listens."""
     seen = Recorder()
-    listening = asyncio.create_task(mine.listen(seen.on_change, seen.on_resync))
+    task = asyncio.create_task(store.listen(seen.on_change, seen.on_resync))
     try:
         await asyncio.wait_for(seen.resyncs.get(), 5)  # listening now
+        yield seen
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
+async def test_listen_relays_other_processes_changes_only(stores, slot):
+    mine, other = stores
+    async with listening(mine) as seen:
         await mine.book(slot.id, "Ann", "12345", 1, NOW)  # its own hub has it already
         _, after = await other.book(slot.id, "Bo", "12345", 1, NOW)
         assert await asyncio.wait_for(seen.changes.get(), 2) == topics.of_slot(after)
         assert seen.changes.empty()
-    finally:
-        listening.cancel()
-        await asyncio.gather(listening, return_exceptions=True)
 
 
 async def test_every_write_that_changes_a_page_is_announced(stores, slot):
     mine, other = stores
-    seen = Recorder()
-    listening = asyncio.create_task(other.listen(seen.on_change, seen.on_resync))
-    try:
-        await asyncio.wait_for(seen.resyncs.get(), 5)
+    async with listening(other) as seen:
         booking, _ = await mine.book(slot.id, "Ann", "12345", 1, NOW)
         writes = [
             lambda: mine.call(booking.id, "Room 1", NOW),
@@ -130,25 +135,16 @@ async def test_every_write_that_changes_a_page_is_announced(stores, slot):
         days = await mine.edit_resource(slot.resource_id, {}, [], [], NOW)  # closes every future slot
         assert days and await asyncio.wait_for(seen.changes.get(), 2) == (topics.VENUES,)  # the schedule saved
         assert await asyncio.wait_for(seen.changes.get(), 2) == topics.of_resource(slot.resource_id)
-    finally:
-        listening.cancel()
-        await asyncio.gather(listening, return_exceptions=True)
 
 
 async def test_a_venue_changed_by_another_process_is_read_again_once_heard(stores, slot):
     mine, other = stores
-    seen = Recorder()
-    listening = asyncio.create_task(other.listen(seen.on_change, seen.on_resync))
-    try:
-        await asyncio.wait_for(seen.resyncs.get(), 5)
+    async with listening(other) as seen:
         venue = await other.venue("v")  # kept from here on
         await mine.update_venue(venue.id, "Renamed", venue.kind, venue.timezone, False)
         assert (await other.venue("v")).name in ("Venue", "Renamed")  # not heard yet, perhaps
         assert topics.VENUES in await asyncio.wait_for(seen.changes.get(), 2)
         assert (await other.venue("v")).name == "Renamed" and (await mine.venue("v")).name == "Renamed"
-    finally:
-        listening.cancel()
-        await asyncio.gather(listening, return_exceptions=True)
 
 
 async def test_a_lost_listener_reconnects_and_resyncs(pg_url, stores, slot):

@@ -13,7 +13,7 @@ from booking.model import running_low, ticket_label
 
 from .i18n import N_
 from .clients import public_url
-from .lookups import IdConverter, refuse_nul
+from .lookups import IdConverter, refuse_nul, shown_party
 from .messages import kind_label
 
 
@@ -31,7 +31,8 @@ def init_app(app: Quart) -> None:
     app.jinja_env.globals.update(
         csrf_token=csrf.token, locales=i18n.LOCALES, locale=i18n.current, html_lang=i18n.html_lang,
         this_page_in=i18n.this_page_in,
-        events=events.EVENTS, ticket_label=ticket_label, kind_label=kind_label, public_url=public_url,
+        events=events.EVENTS, shown_party=shown_party, ticket_label=ticket_label, kind_label=kind_label,
+        public_url=public_url,
     )
     app.jinja_env.filters.update(local_time=i18n.local_time, long_date=i18n.long_date, shown_name=i18n.shown_name,
                                  opening_hours=i18n.opening_hours, short_date=i18n.short_date,

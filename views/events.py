@@ -137,9 +137,8 @@ async def stream(*names: str):
         began, sent = time.monotonic(), 0
         try:
             # The state as the shared messages themselves, not joined into a copy that this stream would hold.
-            for message in [GZIP_HEADER + prelude.packed if packed else prelude,
-                            *[await the_hub.first(name, locale) for name in names]]:
-                chunk = message.packed if packed and isinstance(message, Wire) else message
+            state = [prelude, *[await the_hub.first(name, locale) for name in names]]
+            for chunk in [GZIP_HEADER, *(m.packed for m in state)] if packed else state:
                 sent += len(chunk)
                 yield chunk
             async for chunk in sub.messages():

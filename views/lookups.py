@@ -69,6 +69,11 @@ def chosen_party(resource: Resource) -> int:
     return size
 
 
+def shown_party(party: int) -> int | None:
+    """A party size as an address carries it (none for one person)."""
+    return party if party > 1 else None
+
+
 def party_choices(largest: int) -> str:
     """What a page says to a party size it cannot take."""
     if largest == 1:

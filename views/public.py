@@ -26,7 +26,8 @@ from .clients import within_booking_rate
 from .fragments import htmx_asked, htmx_swap, inline
 from .i18n import gettext as _
 from .lookups import (
-    booking_with_token, chosen_party, parse_day, parse_party, public_slot_or_404, resource_or_404, venue_or_404,
+    booking_with_token, chosen_party, parse_day, parse_party, public_slot_or_404, resource_or_404, shown_party,
+    venue_or_404,
 )
 from .runtime import now, service, store
 
@@ -184,9 +185,6 @@ async def pick_day(venue: str, resource: str):
                             party=shown_party(chosen_party(res))))
 
 
-def shown_party(party: int) -> int | None:
-    """A party size as the address carries it (none for one person)."""
-    return party if party > 1 else None
 
 
 @bp.get("/book/<venue>/<resource>/<day>")
@@ -197,7 +195,7 @@ async def day(venue: str, resource: str, day: str):
     on, party = parse_day(day), chosen_party(res)
     table = await day_context(found, res, on, party)
     context = dict(today=local_today(found.timezone, now()), horizon=horizon(res, found.timezone, now()),
-                   prev_day=on - timedelta(days=1), next_day=on + timedelta(days=1), shown_party=shown_party(party),
+                   prev_day=on - timedelta(days=1), next_day=on + timedelta(days=1),
                    table=await inline("_slot_table.html", table),
                    strip=await inline("_date_strip.html", await strip_context(found, res, on, party)))
     return await render_template("day.html", **context, venue=found, resource=res, day=on, party=party)
