@@ -17,14 +17,16 @@ from hypercorn.config import Config
 from quart import Quart
 
 import views
-from booking import demo
+from booking import demo, topics
 from booking.clock import SystemClock
 from booking.hub import Hub
+from booking.outbox import Notices
 from booking.service import Service
 from booking.store import Store, open_store, sqlite_path
 from views.auth import hash_password
 from views.events import FAREWELL, PING, renderer
 from views.headers import served_over_https
+from views.outbox import Sender, prune
 from views.runtime import Runtime
 
 ROOT = Path(__file__).resolve().parent
@@ -46,13 +48,22 @@ DEFAULTS = dict(
     PUBLIC_URL=None,  # e.g. https://book.example.org: links that leave the site (a booking's manage link) use it
     TRUSTED_PROXIES="",  # our own proxies' addresses, comma-separated: only they may say X-Forwarded-For/-Proto
     MAX_CONTENT_LENGTH=64 * 1024,
-    BOOKINGS_PER_MINUTE=60,
+    BOOKINGS_PER_MINUTE=60,  # booking attempts per client address (0: no limit); many people share a clinic's Wi-Fi
     OFFER_MINUTES=10,  # a place freed for the waitlist is held this long for the one it is offered to
     OFFER_CHECK_SECONDS=5,  # how often offers past their time are passed on
     DRAIN_SECONDS=1.0,  # on SIGTERM, /readyz says 503 this long before the streams close (raise it behind a balancer)
     METRICS_TOKEN=None,  # GET /metrics needs "Authorization: Bearer <token>"; unset: no /metrics
     LOG_FORMAT="text",  # or "json": one line per request and per closed stream
-    RETENTION_DAYS=90,  # names and contacts of bookings that ended longer ago are erased, daily  # booking attempts per client address (0: no limit); many people share a clinic's Wi-Fi
+    SMTP_URL=None,  # e.g. smtp://user:pass@host:587 (STARTTLS when offered) or smtps://…: bookings with an e-mail
+    MAIL_FROM=None,  # address get a confirmation, notices and a reminder; either unset: no e-mail at all
+    MAIL_REMIND_HOURS=24,  # the reminder, this long before the booked time (0: none)
+    WEBHOOKS_ALLOW_PRIVATE=False,  # webhooks to loopback or private addresses are refused unless this is set
+    WEBHOOK_TIMEOUT_SECONDS=10,
+    OUTBOX_RETRY_SECONDS=30,  # a failed delivery is tried again after this, doubling to an hour at most,
+    OUTBOX_GIVE_UP_HOURS=24,  # for this long
+    OUTBOX_LEASE_SECONDS=120,  # a claimed delivery whose sender died is due again after this
+    OUTBOX_KEEP_DAYS=7,  # settled deliveries stay on staff's record this long
+    RETENTION_DAYS=90,  # names and contacts of bookings that ended longer ago are erased, daily
 )
 
 
@@ -85,9 +96,17 @@ def create_app(config: dict | None = None, clock=None) -> Quart:
         metrics = app.extensions["slotcast.metrics"]
         hub = Hub(renderer(app), clock=clock, heartbeat=float(app.config["HEARTBEAT_SECONDS"]), ping=PING,
                   farewell=FAREWELL, on_broadcast=metrics.broadcast)
-        store = open_store(app.config["DATABASE_URL"], ROOT, notify=hub.notify,
-                           offer_for=timedelta(minutes=float(app.config["OFFER_MINUTES"])))
+        sender = None
+
+        def changed(*names: str) -> None:  # what a commit, here or in another process, changed
+            hub.notify(*names)
+            if topics.OUTBOX in names:
+                sender.wake()
+
+        store = open_store(app.config["DATABASE_URL"], ROOT, notify=changed,
+                           offer_for=timedelta(minutes=float(app.config["OFFER_MINUTES"])), notices=notices(app.config))
         await store.open()
+        sender = Sender(app, store, clock)
         service = Service(store, clock, observe=metrics.booking)
         if app.config["DEMO"] and not await store.venues():
             await demo.seed(store)
@@ -102,7 +121,9 @@ def create_app(config: dict | None = None, clock=None) -> Quart:
                  asyncio.create_task(keep_slots_ahead(store, hub, clock, app.config)),
                  asyncio.create_task(pass_on_offers(service, hub, app.config)),
                  asyncio.create_task(forget_old_people(service, hub, app.config)),
-                 asyncio.create_task(relay_changes(store, hub))]
+                 asyncio.create_task(relay_changes(store, hub, changed)),
+                 asyncio.create_task(sender.run(hub.closed())),
+                 asyncio.create_task(forget_old_deliveries(store, hub, clock, app.config))]
         app.extensions["slotcast"] = Runtime(store, service, hub, clock, loops)
 
     @app.after_serving
@@ -136,9 +157,22 @@ async def forget_old_people(service: Service, hub: Hub, config) -> None:
             return
 
 
-async def relay_changes(store: Store, hub: Hub) -> None:
-    """Hand other processes' changes (PostgreSQL LISTEN) to the hub until it closes."""
-    listening = asyncio.create_task(store.listen(hub.notify, hub.resync))
+async def forget_old_deliveries(store: Store, hub: Hub, clock, config) -> None:
+    """Hourly: settled deliveries older than OUTBOX_KEEP_DAYS leave staff's record."""
+    while await hub.running_after(3600):
+        await prune(store, clock.now(), float(config["OUTBOX_KEEP_DAYS"]))
+
+
+def notices(config) -> Notices:
+    """What the outbox gets besides webhooks: e-mails when a mail server and sender are set, and the reminder."""
+    hours = float(config["MAIL_REMIND_HOURS"])
+    return Notices(mail=bool(config["SMTP_URL"] and config["MAIL_FROM"]),
+                   remind_before=timedelta(hours=hours) if hours else None)
+
+
+async def relay_changes(store: Store, hub: Hub, changed) -> None:
+    """Hand other processes' changes (PostgreSQL LISTEN) to the hub and the sender until the hub closes."""
+    listening = asyncio.create_task(store.listen(changed, hub.resync))
     await hub.closed()
     listening.cancel()
     await asyncio.gather(listening, return_exceptions=True)

@@ -154,4 +154,35 @@ MIGRATIONS = [
     ALTER TABLE venues ADD COLUMN name_zh TEXT NOT NULL DEFAULT '';
     ALTER TABLE resources ADD COLUMN name_zh TEXT NOT NULL DEFAULT '';
     """,
+    # 8: the outbox (e-mail and webhooks written in the change's own transaction), webhook endpoints, and the
+    # language a booking was made in (its e-mails speak it)
+    """
+    CREATE TABLE webhooks (
+        id {id},
+        venue_id INTEGER NOT NULL REFERENCES venues(id),
+        url TEXT NOT NULL,
+        secret TEXT NOT NULL,
+        created_at {ts} NOT NULL,
+        active BOOLEAN NOT NULL DEFAULT TRUE
+    );
+    CREATE TABLE outbox (
+        id {id},
+        kind TEXT NOT NULL CHECK (kind IN ('webhook', 'email')),
+        event TEXT NOT NULL,
+        delivery TEXT NOT NULL UNIQUE,
+        venue_id INTEGER NOT NULL REFERENCES venues(id),
+        webhook_id INTEGER REFERENCES webhooks(id),
+        booking_id INTEGER REFERENCES bookings(id),
+        body TEXT NOT NULL,
+        created_at {ts} NOT NULL,
+        due_at {ts} NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        state TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'sent', 'failed', 'skipped')),
+        done_at {ts},
+        last_error TEXT
+    );
+    CREATE INDEX outbox_due ON outbox (due_at) WHERE state = 'pending';
+    CREATE INDEX outbox_by_venue ON outbox (venue_id, id);
+    ALTER TABLE bookings ADD COLUMN locale TEXT NOT NULL DEFAULT 'en';
+    """,
 ]

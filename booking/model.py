@@ -240,6 +240,7 @@ class Booking(HeldBySecret):
     called_at: datetime | None = None
     called_to: str | None = None
     requeued_at: datetime | None = None
+    locale: str = "en"  # the language it was booked in: its e-mails speak it
 
 
 # What a slot is to someone who wants to book it now (one rule for stores, views and templates).

@@ -33,16 +33,17 @@ class Service:
 
     async def book(self, resource: Resource, slot_id: int, name: str, contact: str, party_size: object,
                    idempotency_key: str | None = None, for_staff: bool = False,
-                   over_limit: bool = False) -> tuple[Booking, Slot]:
+                   over_limit: bool = False, locale: str = "en") -> tuple[Booking, Slot]:
         """Book places in a slot of `resource`; raises Invalid, NotFound, NotOpenYet, SlotUnavailable,
-        LimitReached or SlotFull. Only staff may book `over_limit` (the venue's per-person limit)."""
+        LimitReached or SlotFull. Only staff may book `over_limit` (the venue's per-person limit). Its e-mails
+        speak `locale`."""
         problems = booking_problems(name, contact, party_size, resource.max_party)
         try:
             if problems:
                 raise Invalid(problems)
             name, contact = clean_text(name), clean_text(contact)
             booked = await self.store.book(slot_id, name, contact, party_size, self.clock.now(), idempotency_key,
-                                           for_staff=for_staff, over_limit=for_staff and over_limit,
+                                           for_staff=for_staff, over_limit=for_staff and over_limit, locale=locale,
                                            fingerprint=fingerprint(slot_id, name, contact, party_size))
         except BookingError as refused:
             self.observe(refused.code)
@@ -79,9 +80,9 @@ class Service:
         return await self.store.join_waitlist(slot_id, clean_text(name), clean_text(contact), party_size,
                                               self.clock.now())
 
-    async def accept_offer(self, reference: str, token: str) -> tuple[Booking, Slot]:
+    async def accept_offer(self, reference: str, token: str, locale: str = "en") -> tuple[Booking, Slot]:
         """Take up the place a waitlist offer holds: it becomes a booking."""
-        return await self.store.accept_offer(reference, token, self.clock.now())
+        return await self.store.accept_offer(reference, token, self.clock.now(), locale)
 
     async def leave_waitlist(self, reference: str, token: str) -> WaitlistEntry:
         """Stop waiting; a place held for this entry passes on."""
@@ -157,6 +158,14 @@ class Service:
         erased = await self.store.erase_person(contact)
         await self.record(actor, address, "erase_person", f"{erased} erased")
         return erased
+
+    async def add_webhook(self, venue_id: int, url: str, secret: str) -> int:
+        """Register a venue's webhook endpoint (the views check the URL)."""
+        return await self.store.add_webhook(venue_id, url, secret, self.clock.now())
+
+    async def remove_webhook(self, webhook_id: int) -> None:
+        """Stop sending to an endpoint (raises NotFound)."""
+        await self.store.remove_webhook(webhook_id)
 
     async def set_staff_password(self, username: str, password_hash: str) -> None:
         """Create a staff account or change its password (its open sessions end)."""

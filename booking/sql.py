@@ -10,6 +10,7 @@ locks, as BEGIN IMMEDIATE already holds the whole file).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import fields, replace
 from datetime import UTC, date, datetime, time, timedelta
@@ -19,11 +20,12 @@ from typing import Any, Protocol, TypeVar, get_args, get_type_hints
 from . import schedule, topics
 from .migrations import MIGRATIONS
 from .model import (
-    GONE, NOT_YET, RESOURCE_SETTINGS, VENUE_DETAILS, AuditEntry, Booking, CapacityConflict, DayException, Duplicate,
-    Forbidden, IdempotencyMismatch, LimitReached, NotFound, NotMovable, NotOpenYet, OfferGone, OpeningRule,
+    EMAIL, GONE, NOT_YET, RESOURCE_SETTINGS, VENUE_DETAILS, AuditEntry, Booking, CapacityConflict, DayException,
+    Duplicate, Forbidden, IdempotencyMismatch, LimitReached, NotFound, NotMovable, NotOpenYet, OfferGone, OpeningRule,
     OtherResource, Resource, Slot, SlotAvailable, SlotFull, SlotUnavailable, Venue, WaitlistEntry, contact_key,
     local_today, movable, new_cancel_token, new_reference, opens_at, slot_state, waiting_line,
 )
+from .outbox import Message, Notices, Webhook, event_body
 
 T = TypeVar("T")
 Row = Mapping[str, Any]
@@ -108,10 +110,11 @@ class SqlStore:
     """The Store, over any Database; `notify(*topics)` hears every change this process commits."""
 
     def __init__(self, db: Database, notify: Callable[..., object] = lambda *names: None,
-                 offer_for: timedelta = timedelta(minutes=10)):
+                 offer_for: timedelta = timedelta(minutes=10), notices: Notices = Notices()):
         self.db = db
         self.notify = notify
         self.offer_for = offer_for  # how long a freed place is held for the waitlist entry it is offered to
+        self.notices = notices  # what the outbox gets besides webhooks: e-mails, reminders
         # Every venue with its resources, read once and read again after a change to any of them (this process's
         # writes, or another's, heard through listen): a booking and a render need them, and they seldom change.
         self._venues: list[Venue] | None = None
@@ -263,7 +266,7 @@ class SqlStore:
 
     async def book(self, slot_id: int, name: str, contact: str, party_size: int, now: datetime,
                    idempotency_key: str | None = None, for_staff: bool = False, fingerprint: str = "",
-                   over_limit: bool = False) -> tuple[Booking, Slot]:
+                   over_limit: bool = False, locale: str = "en") -> tuple[Booking, Slot]:
         """Book `party_size` places, or raise NotFound / NotOpenYet / SlotUnavailable / LimitReached / SlotFull.
 
         One transaction. A key seen before answers with its booking when `fingerprint` (of the request) is the
@@ -271,7 +274,8 @@ class SqlStore:
         """
         key = (idempotency_key, fingerprint)
         try:
-            return await self._write(_book, slot_id, name, contact, party_size, now, key, (for_staff, over_limit))
+            return await self._write(_book, slot_id, name, contact, party_size, now, key, (for_staff, over_limit),
+                                     locale, self.notices)
         except KeyTaken:
             return await self.db.read(_replay, *key)
 
@@ -286,13 +290,13 @@ class SqlStore:
     async def cancel(self, reference: str, token: str, now: datetime) -> tuple[Booking, Slot, bool]:
         """Cancel with the secret token; the places go back (to the slot's waitlist first, as offers).
         Returns whether anything changed."""
-        return await self._write(_cancel, reference, token, now, self.offer_for)
+        return await self._write(_cancel, reference, token, now, self.offer_for, self.notices)
 
     async def reschedule(self, reference: str, token: str, slot_id: int, now: datetime) -> tuple[Booking, Slot]:
         """Move a booking to another slot of its resource in one transaction: the new places are taken before the
         old ones go back (to their waitlist first). Raises NotFound, Forbidden, NotMovable, OtherResource,
         NotOpenYet, SlotUnavailable, LimitReached or SlotFull, and then nothing has moved."""
-        return await self._write(_reschedule, reference, token, slot_id, now, self.offer_for)
+        return await self._write(_reschedule, reference, token, slot_id, now, self.offer_for, self.notices)
 
     # -- the waitlist (候补)
 
@@ -310,9 +314,10 @@ class SqlStore:
         """An entry by id, like waitlist_entry."""
         return await self.db.read(_entry, "id", entry_id)
 
-    async def accept_offer(self, reference: str, token: str, now: datetime) -> tuple[Booking, Slot]:
+    async def accept_offer(self, reference: str, token: str, now: datetime,
+                           locale: str = "en") -> tuple[Booking, Slot]:
         """Turn an offer's held places into a booking. Raises NotFound, Forbidden or OfferGone."""
-        return await self._write(_accept, reference, token, now)
+        return await self._write(_accept, reference, token, now, locale, self.notices)
 
     async def leave_waitlist(self, reference: str, token: str, now: datetime) -> WaitlistEntry:
         """Stop waiting (an offer held passes on). Raises NotFound or Forbidden."""
@@ -398,6 +403,42 @@ class SqlStore:
     async def erase_person(self, contact: str) -> int:
         """Erase one person's names and contacts everywhere (matched by the normalised contact); how many."""
         return await self._write(_erase, "TRUE", {}, contact_key(contact))
+
+    # -- the outbox: webhooks and e-mail, delivered after commit
+
+    async def add_webhook(self, venue_id: int, url: str, secret: str, now: datetime) -> int:
+        """Register an endpoint for every event of a venue."""
+        return await self._write(_add_webhook, venue_id, url, secret, now)
+
+    async def remove_webhook(self, webhook_id: int) -> None:
+        """Stop sending to an endpoint (what is queued for it is skipped); its deliveries stay on record."""
+        await self._write(_remove_webhook, webhook_id)
+
+    async def webhooks(self, venue_id: int | None = None) -> list[Webhook]:
+        """Active endpoints, of one venue when given."""
+        return await self.db.read(_webhooks, venue_id)
+
+    async def outbox(self, venue_id: int | None = None, limit: int = 50) -> list[Message]:
+        """The newest deliveries, of one venue when given, with their state and last error (for staff)."""
+        return await self.db.read(_outbox, venue_id, limit)
+
+    async def claim_messages(self, now: datetime, lease: timedelta, limit: int = 20) -> list[Message]:
+        """Messages due now, claimed for `lease`: no other sender takes them meanwhile (SKIP LOCKED between
+        processes); one not settled by then (its sender died) is due again."""
+        return await self._write(_claim, now, lease, limit)
+
+    async def settle_message(self, message_id: int, state: str, now: datetime, error: str | None = None,
+                             retry_at: datetime | None = None) -> None:
+        """A delivery's outcome: sent, skipped, failed for good, or (`retry_at`) pending again."""
+        await self.db.write(_settle, message_id, state, now, error, retry_at)
+
+    async def next_due(self) -> datetime | None:
+        """When the next pending message is due (None: none is)."""
+        return await self.db.read(_next_due)
+
+    async def prune_outbox(self, before: datetime) -> int:
+        """Forget deliveries settled before `before`; how many."""
+        return (await self.db.write(_prune_outbox, before))[0]
 
     # -- limits every process sees
 
@@ -656,7 +697,7 @@ async def _offer_freed(tx: Tx, slot_id: int, now: datetime, offer_for: timedelta
     """Offer a slot's free places to its waitlist, first come first served among those whose party fits; each
     offer holds its places (taken to everyone else) until it is accepted, left or expires."""
     slot = await _slot(tx, slot_id)
-    free = slot.remaining if slot.starts_at > now else 0
+    free, offered = slot.remaining if slot.starts_at > now else 0, []
     if free:
         for entry in await tx.fetch(
             "SELECT id, party_size FROM waitlist WHERE slot_id = :id AND status = 'waiting' ORDER BY id FOR UPDATE",
@@ -667,7 +708,14 @@ async def _offer_freed(tx: Tx, slot_id: int, now: datetime, offer_for: timedelta
                                  until=now + offer_for, id=entry["id"])
                 await tx.execute("UPDATE slots SET held = held + :n WHERE id = :id", n=entry["party_size"], id=slot_id)
                 free -= entry["party_size"]
+                offered.append(entry["id"])
         slot = await _slot(tx, slot_id)
+    for entry_id in offered:
+        entry = build(WaitlistEntry, await tx.fetch_one("SELECT * FROM waitlist WHERE id = :id", id=entry_id))
+        await _tell(tx, "waitlist.offered", slot, now, {
+            "reference": entry.reference, "slot_id": slot.id, "start": slot.starts_at.isoformat(),
+            "end": slot.ends_at.isoformat(), "party_size": entry.party_size,
+            "offered_until": entry.offered_until.isoformat(), "name": entry.name, "contact": entry.contact})
     return slot
 
 
@@ -691,7 +739,8 @@ async def _replay(tx: Tx, key: str | None, fingerprint: str) -> tuple[Booking, S
 
 
 async def _book(tx: Tx, slot_id: int, name: str, contact: str, party_size: int, now: datetime,
-                idempotency: tuple[str | None, str], staff: tuple[bool, bool]) -> tuple[Booking, Slot]:
+                idempotency: tuple[str | None, str], staff: tuple[bool, bool], locale: str,
+                notices: Notices) -> tuple[Booking, Slot]:
     (key, fingerprint), (for_staff, over_limit) = idempotency, staff
     if done := await _replay(tx, key, fingerprint):
         return done
@@ -706,7 +755,10 @@ async def _book(tx: Tx, slot_id: int, name: str, contact: str, party_size: int, 
                                " AND booked + held + :n <= capacity RETURNING *", n=party_size, id=slot_id)
     if after is None:
         raise SlotFull(slot_id)
-    return await _insert_booking(tx, build(Slot, after), name, contact, party_size, now, key, fingerprint)
+    booking, slot = await _insert_booking(tx, build(Slot, after), name, contact, party_size, now, locale, key,
+                                          fingerprint)
+    await _announce(tx, "booking.created", booking, slot, now, notices)
+    return booking, slot
 
 
 async def _count_person(tx: Tx, contact: str, slot: Slot, limit: int) -> None:
@@ -745,17 +797,18 @@ async def _open_slot(tx: Tx, slot_id: int, now: datetime, for_staff: bool = Fals
 
 
 async def _insert_booking(tx: Tx, slot: Slot, name: str, contact: str, party_size: int, now: datetime,
-                          key: str | None = None, fingerprint: str = "") -> tuple[Booking, Slot]:
+                          locale: str, key: str | None = None, fingerprint: str = "") -> tuple[Booking, Slot]:
     """The booking row for places already taken in `slot`, with the day's next ticket."""
     ticket = await _next_ticket(tx, slot)
     token, slot_id = new_cancel_token(), slot.id
     for _ in range(5):
         row = await tx.fetch_one(
             "INSERT INTO bookings (reference, cancel_token, slot_id, name, contact, party_size, status,"
-            " idempotency_key, request_fingerprint, created_at, ticket) VALUES (:reference, :token, :slot_id, :name,"
-            " :contact, :n, 'confirmed', :key, :fingerprint, :now, :ticket) ON CONFLICT DO NOTHING RETURNING *",
+            " idempotency_key, request_fingerprint, created_at, ticket, locale) VALUES (:reference, :token, :slot_id,"
+            " :name, :contact, :n, 'confirmed', :key, :fingerprint, :now, :ticket, :locale)"
+            " ON CONFLICT DO NOTHING RETURNING *",
             reference=new_reference(), token=token, slot_id=slot_id, name=name, contact=contact, n=party_size,
-            key=key, fingerprint=fingerprint, now=now, ticket=ticket)
+            key=key, fingerprint=fingerprint, now=now, ticket=ticket, locale=locale)
         if row:
             return build(Booking, row), slot
         # A unique column was taken: the same idempotency key, committed by a concurrent request meanwhile
@@ -780,7 +833,7 @@ async def _booking_where(tx: Tx, column: str, value, lock: str = "") -> tuple[Bo
 
 
 async def _cancel(tx: Tx, reference: str, token: str, now: datetime,
-                  offer_for: timedelta) -> tuple[Booking, Slot, bool]:
+                  offer_for: timedelta, notices: Notices) -> tuple[Booking, Slot, bool]:
     found = await _booking_where(tx, "reference", reference, "FOR UPDATE")  # a concurrent cancel waits here
     if found is None:
         raise NotFound(reference)
@@ -794,11 +847,13 @@ async def _cancel(tx: Tx, reference: str, token: str, now: datetime,
     await _uncount_person(tx, booking.contact, slot)
     await tx.changed(*topics.of_slot(slot))
     await tx.execute("UPDATE slots SET booked = booked - :n WHERE id = :id", n=booking.party_size, id=slot.id)
-    return replace(booking, status="cancelled"), await _offer_freed(tx, slot.id, now, offer_for), True
+    booking = replace(booking, status="cancelled")
+    await _announce(tx, "booking.cancelled", booking, slot, now, notices)
+    return booking, await _offer_freed(tx, slot.id, now, offer_for), True
 
 
 async def _reschedule(tx: Tx, reference: str, token: str, slot_id: int, now: datetime,
-                      offer_for: timedelta) -> tuple[Booking, Slot]:
+                      offer_for: timedelta, notices: Notices) -> tuple[Booking, Slot]:
     found = await _booking_where(tx, "reference", reference, "FOR UPDATE")  # one move or cancel at a time
     if found is None:
         raise NotFound(reference)
@@ -826,8 +881,11 @@ async def _reschedule(tx: Tx, reference: str, token: str, slot_id: int, now: dat
     await tx.execute("UPDATE bookings SET slot_id = :slot_id, ticket = :ticket, attendance = NULL,"
                      " requeued_at = NULL WHERE id = :id", slot_id=new.id, ticket=ticket, id=booking.id)
     await tx.execute("UPDATE slots SET booked = booked - :n WHERE id = :id", n=booking.party_size, id=old.id)
+    booking, new = await _booking_where(tx, "id", booking.id)
+    await _announce(tx, "booking.rescheduled", booking, new, now, notices,
+                    previous_slot_id=old.id, previous_start=old.starts_at.isoformat())
     await _offer_freed(tx, old.id, now, offer_for)
-    return await _booking_where(tx, "id", booking.id)
+    return booking, new
 
 
 async def _join(tx: Tx, slot_id: int, name: str, contact: str, party_size: int,
@@ -882,7 +940,8 @@ async def _holder_entry(tx: Tx, reference: str, token: str) -> tuple[WaitlistEnt
     return found[0], found[1]
 
 
-async def _accept(tx: Tx, reference: str, token: str, now: datetime) -> tuple[Booking, Slot]:
+async def _accept(tx: Tx, reference: str, token: str, now: datetime, locale: str,
+                  notices: Notices) -> tuple[Booking, Slot]:
     entry, slot = await _holder_entry(tx, reference, token)
     if entry.status != "offered" or entry.offered_until <= now:
         raise OfferGone(reference)
@@ -891,10 +950,11 @@ async def _accept(tx: Tx, reference: str, token: str, now: datetime) -> tuple[Bo
                      n=entry.party_size, id=slot.id)
     await _count_person(tx, entry.contact, slot, limit=0)  # it was checked when the entry joined
     booking, slot = await _insert_booking(tx, await _slot(tx, slot.id), entry.name, entry.contact,
-                                          entry.party_size, now)
+                                          entry.party_size, now, locale)
     await tx.execute("UPDATE waitlist SET status = 'booked', booking_id = :booking WHERE id = :id",
                      booking=booking.id, id=entry.id)
     await tx.changed(*topics.of_slot(slot))
+    await _announce(tx, "booking.created", booking, slot, now, notices, waitlist_reference=entry.reference)
     return booking, slot
 
 
@@ -1002,6 +1062,8 @@ async def _erase(tx: Tx, where: str, params: dict, person: str | None) -> int:
         for row in rows:
             if person is None or contact_key(row["contact"]) == person:
                 erased += await tx.execute(f"UPDATE {table} SET name = '', contact = '' WHERE id = :id", id=row["id"])
+                if table == "bookings":  # what the outbox holds of them: their names and contacts too
+                    await tx.execute("DELETE FROM outbox WHERE booking_id = :id", id=row["id"])
     return erased
 
 
@@ -1025,3 +1087,93 @@ async def _forget_attempts(tx: Tx, keys: list[str]) -> None:
 
 async def _password_hash(tx: Tx, username: str) -> str | None:
     return await tx.fetch_value("SELECT password_hash FROM staff WHERE username = :username", username=username)
+
+
+# -- the outbox: written in the change's own transaction, delivered after commit
+
+def booking_data(booking: Booking, slot: Slot) -> dict:
+    """A booking as webhooks tell it (to the venue's own systems: with the name and contact, never the token)."""
+    return {"reference": booking.reference, "slot_id": slot.id, "start": slot.starts_at.isoformat(),
+            "end": slot.ends_at.isoformat(), "party_size": booking.party_size, "status": booking.status,
+            "ticket": booking.ticket, "name": booking.name, "contact": booking.contact}
+
+
+async def _announce(tx: Tx, event: str, booking: Booking, slot: Slot, now: datetime, notices: Notices,
+                    **extra) -> None:
+    """Queue a booking's event for its venue's webhooks, and its e-mails when it has an e-mail address."""
+    await _tell(tx, event, slot, now, booking_data(booking, slot) | extra, booking.id)
+    if notices.mail and EMAIL.fullmatch(booking.contact):
+        mails = [(event, now)]
+        remind = notices.remind_before and slot.starts_at - notices.remind_before
+        if event != "booking.cancelled" and remind and remind > now:
+            mails.append(("booking.reminder", remind))
+        venue_id = await tx.fetch_value("SELECT venue_id FROM resources WHERE id = :id", id=slot.resource_id)
+        await tx.execute_many(
+            "INSERT INTO outbox (kind, event, delivery, venue_id, booking_id, body, created_at, due_at)"
+            " VALUES ('email', :event, :delivery, :venue_id, :booking_id, :body, :now, :due)",
+            [dict(event=e, delivery="mail_" + new_cancel_token(), venue_id=venue_id, booking_id=booking.id,
+                  body=json.dumps({"slot_id": slot.id}), now=now, due=due) for e, due in mails])
+        await tx.changed(topics.OUTBOX)
+
+
+async def _tell(tx: Tx, event: str, slot: Slot, now: datetime, data: dict, booking_id: int | None = None) -> None:
+    """Queue an event for every active webhook of the slot's venue (one SELECT when it has none)."""
+    hooks = await tx.fetch("SELECT w.id, w.venue_id, v.slug AS venue, r.slug AS resource FROM resources r"
+                           " JOIN venues v ON v.id = r.venue_id JOIN webhooks w ON w.venue_id = v.id"
+                           " WHERE r.id = :id AND w.active", id=slot.resource_id)
+    if not hooks:
+        return
+    event_id, body = event_body(event, now, {"venue": hooks[0]["venue"], "resource": hooks[0]["resource"]} | data)
+    await tx.execute_many(
+        "INSERT INTO outbox (kind, event, delivery, venue_id, webhook_id, booking_id, body, created_at, due_at)"
+        " VALUES ('webhook', :event, :delivery, :venue_id, :webhook_id, :booking_id, :body, :now, :now)",
+        [dict(event=event, delivery=f"{event_id}.{h['id']}", venue_id=h["venue_id"], webhook_id=h["id"],
+              booking_id=booking_id, body=body, now=now) for h in hooks])
+    await tx.changed(topics.OUTBOX)
+
+
+async def _add_webhook(tx: Tx, venue_id: int, url: str, secret: str, now: datetime) -> int:
+    return await tx.fetch_value("INSERT INTO webhooks (venue_id, url, secret, created_at) VALUES"
+                                " (:venue_id, :url, :secret, :now) RETURNING id",
+                                venue_id=venue_id, url=url, secret=secret, now=now)
+
+
+async def _remove_webhook(tx: Tx, webhook_id: int) -> None:
+    if not await tx.execute("UPDATE webhooks SET active = FALSE WHERE id = :id AND active", id=webhook_id):
+        raise NotFound(webhook_id)
+
+
+async def _webhooks(tx: Tx, venue_id: int | None) -> list[Webhook]:
+    where = "" if venue_id is None else "AND venue_id = :venue_id"
+    rows = await tx.fetch(f"SELECT * FROM webhooks WHERE active {where} ORDER BY id", venue_id=venue_id)
+    return [build(Webhook, r) for r in rows]
+
+
+async def _outbox(tx: Tx, venue_id: int | None, limit: int) -> list[Message]:
+    where = "" if venue_id is None else "WHERE venue_id = :venue_id"
+    rows = await tx.fetch(f"SELECT * FROM outbox {where} ORDER BY id DESC LIMIT :limit", venue_id=venue_id,
+                          limit=limit)
+    return [build(Message, r) for r in rows]
+
+
+async def _claim(tx: Tx, now: datetime, lease: timedelta, limit: int) -> list[Message]:
+    rows = await tx.fetch(
+        "UPDATE outbox SET due_at = :lapses, attempts = attempts + 1 WHERE id IN (SELECT id FROM outbox"
+        " WHERE state = 'pending' AND due_at <= :now ORDER BY due_at, id LIMIT :limit FOR UPDATE SKIP LOCKED)"
+        " RETURNING *", now=now, lapses=now + lease, limit=limit)
+    return sorted((build(Message, r) for r in rows), key=lambda m: m.id)
+
+
+async def _settle(tx: Tx, message_id: int, state: str, now: datetime, error: str | None,
+                  retry_at: datetime | None) -> None:
+    await tx.execute("UPDATE outbox SET state = :state, last_error = :error, due_at = :due,"
+                     " done_at = :done WHERE id = :id", state=state, error=error and error[:500],
+                     due=retry_at or now, done=None if state == "pending" else now, id=message_id)
+
+
+async def _next_due(tx: Tx) -> datetime | None:
+    return as_moment(await tx.fetch_value("SELECT MIN(due_at) FROM outbox WHERE state = 'pending'"))
+
+
+async def _prune_outbox(tx: Tx, before: datetime) -> int:
+    return await tx.execute("DELETE FROM outbox WHERE state != 'pending' AND done_at < :before", before=before)

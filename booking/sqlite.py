@@ -19,7 +19,7 @@ TYPES = {"id": "INTEGER PRIMARY KEY", "ts": "TEXT", "date": "TEXT"}
 @cache
 def translate(sql: str) -> str:
     """The statement for SQLite: no row locks (BEGIN IMMEDIATE already holds the whole file)."""
-    return re.sub(r"\s+FOR UPDATE\b", "", sql)
+    return re.sub(r"\s+FOR UPDATE( SKIP LOCKED)?\b", "", sql)
 
 
 def adapt(value):

@@ -8,6 +8,7 @@ from .model import Slot
 
 
 VENUES = "venues"  # a venue, a resource or a schedule changed: what a store keeps of them is out of date
+OUTBOX = "outbox"  # a message to deliver was queued (webhook or e-mail): a sender wakes
 
 
 def day(resource_id: int, on: date, party: int = 1) -> str:

@@ -22,11 +22,17 @@ def clock():
 
 
 @pytest.fixture
-async def app(tmp_path, request, clock):
+def app_config():
+    """Settings a test module gives its app on top of the tests' own (override it)."""
+    return {}
+
+
+@pytest.fixture
+async def app(tmp_path, request, clock, app_config):
     """The app, started (before_serving ran), on its own database (PostgreSQL if SLOTCAST_TEST_ENGINE=postgres)."""
     on_postgres = os.environ.get("SLOTCAST_TEST_ENGINE") == "postgres"
     url = request.getfixturevalue("pg_url") if on_postgres else f"sqlite:///{tmp_path}/test.db"
-    app = create_app({"DATABASE_URL": url, "SECRET_KEY": "test", "TESTING": True}, clock=clock)
+    app = create_app({"DATABASE_URL": url, "SECRET_KEY": "test", "TESTING": True, **app_config}, clock=clock)
     async with app.test_app():
         store = app.extensions["slotcast"].store
         venue_id = await store.add_venue("test-bistro", "Test Bistro", "restaurant", "UTC")

@@ -219,3 +219,27 @@ async def test_a_pg_dump_restores_with_every_booking_and_migrates_cleanly(postgr
             await restored.close()
     finally:
         postgres.drop_database(source + "_restored")
+
+
+async def test_two_processes_share_the_outbox_without_sending_twice(stores, slot):
+    """Two senders claiming at once (FOR UPDATE SKIP LOCKED) split the due messages: each one goes out once."""
+    first, second = stores
+    await first.add_webhook((await first.venues())[0].id, "https://example.org/hook", "s" * 20, NOW)
+    for name in ("Ann", "Bo"):  # the slot's 2 places, made and given back: 4 events
+        booking, _slot = await first.book(slot.id, name, f"{name}@example.com", 1, NOW)
+        await first.cancel(booking.reference, booking.cancel_token, NOW)
+    queued = {m.id for m in await first.outbox()}
+    assert len(queued) == 4
+
+    async def claim_all(store):
+        claimed = []
+        while batch := await store.claim_messages(NOW, timedelta(minutes=1), limit=1):
+            claimed += [m.id for m in batch]
+            await asyncio.sleep(0)
+        return claimed
+
+    a, b = await asyncio.gather(claim_all(first), claim_all(second))
+    assert sorted(a + b) == sorted(queued) and not set(a) & set(b)
+    assert await first.claim_messages(NOW, timedelta(minutes=1)) == []  # claimed: not due until the lease lapses
+    lapsed = await second.claim_messages(NOW + timedelta(minutes=2), timedelta(minutes=1), limit=10)
+    assert {m.id for m in lapsed} == queued and {m.attempts for m in lapsed} == {2}

@@ -8,7 +8,7 @@ from quart import Quart, current_app, g, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
 from . import admin, api, auth, csrf, events, headers, i18n, kiosk, ops, public, waitlist
-from . import assets, exports, manage
+from . import assets, exports, manage, webhooks
 from booking.model import running_low, ticket_label
 
 from .i18n import N_
@@ -39,7 +39,7 @@ def init_app(app: Quart) -> None:
                                  running_low=running_low)
     ops.init_app(app)
     assets.init_app(app, Path(__file__).resolve().parent.parent / "static")
-    for module in (public, waitlist, events, api, kiosk, auth, admin, ops, exports, manage):
+    for module in (public, waitlist, events, api, kiosk, auth, admin, ops, exports, manage, webhooks):
         app.register_blueprint(module.bp)
     app.before_request(choose_locale)
     app.before_request(refuse_nul)

@@ -23,7 +23,7 @@ from .clients import client_address
 from .csrf import token as csrf_token
 from .events import EVENTS, fragment, stream
 from .fragments import htmx_asked, htmx_swap, inline
-from .i18n import gettext as _
+from .i18n import current as current_locale, gettext as _
 from .lookups import (
     booking_or_404, parse_day, parse_party, resource_by_id_or_404, slot_or_404, venue_or_404, whole_number,
 )
@@ -146,7 +146,8 @@ async def create_booking(resource_id: int):
     try:
         _booking, slot = await service().book(
             resource, slot.id, form.get("name", ""), form.get("contact", ""),
-            parse_party(form.get("party_size", "1"), resource), for_staff=True, over_limit=form.get("over_limit") == "1")
+            parse_party(form.get("party_size", "1"), resource), for_staff=True, over_limit=form.get("over_limit") == "1",
+            locale=current_locale())
     except Invalid as invalid:
         problems = messages.problem_messages(invalid.problems, resource.max_party)
         return await after_action(slot, " ".join(problems.values()), 422)

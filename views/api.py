@@ -20,7 +20,7 @@ from booking.service import Invalid
 
 from . import messages
 from .events import EVENTS, fragment, stream
-from .i18n import DEFAULT, set_current
+from .i18n import DEFAULT, current, set_current
 from .clients import within_booking_rate
 from .i18n import gettext as _
 from .lookups import parse_day, public_slot_or_404, resource_or_404, venue_or_404
@@ -144,7 +144,7 @@ async def create_booking():
     try:
         booking, _slot = await service().book(
             resource, slot.id, text(body, "name"), text(body, "contact"), body.get("party_size", 1),
-            idempotency_key=key and f"api:{key}")  # the API's keys never reach the booking form's
+            idempotency_key=key and f"api:{key}", locale=current())  # the API's keys never reach the form's
     except Invalid as invalid:
         return error(422, "invalid", _("Some fields are not valid."),
                      fields=messages.problem_messages(invalid.problems, resource.max_party))
@@ -241,7 +241,7 @@ async def accept_offer(reference: str):
     """Take up an offer with the entry's cancel_token: 201 with the booking; 409 offer_expired."""
     token = text(await json_object(), "cancel_token")
     try:
-        booking, _slot = await service().accept_offer(reference, token)
+        booking, _slot = await service().accept_offer(reference, token, current())
     except NotFound:
         abort(404, _("There is no waitlist entry %(ref)s.", ref=reference[:20]))
     except Forbidden:

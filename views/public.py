@@ -24,7 +24,7 @@ from . import csrf, messages
 from .events import EVENTS, fragment, stream
 from .clients import within_booking_rate
 from .fragments import htmx_asked, htmx_swap, inline
-from .i18n import gettext as _
+from .i18n import current as current_locale, gettext as _
 from .lookups import (
     booking_with_token, chosen_party, parse_day, parse_party, public_slot_or_404, resource_or_404, shown_party,
     venue_or_404,
@@ -238,7 +238,7 @@ async def create_booking(slot_id: int):
     party_size = parse_party(fields["party_size"], resource)
     try:
         booking, _slot = await service().book(resource, slot.id, fields["name"], fields["contact"], party_size,
-                                              idempotency_key=key)
+                                              idempotency_key=key, locale=current_locale())
     except Invalid as invalid:
         return await render_form(slot, venue, resource, status=422, form=fields, idempotency_key=sent,
                                  problems=messages.problem_messages(invalid.problems, resource.max_party))

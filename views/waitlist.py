@@ -18,7 +18,7 @@ from .clients import within_booking_rate
 from .csrf import token as csrf_token
 from .events import EVENTS, fragment, stream
 from .fragments import htmx_asked
-from .i18n import gettext as _
+from .i18n import current as current_locale, gettext as _
 from .lookups import parse_party, public_slot_or_404
 from .public import render_form
 from .runtime import service, store
@@ -94,7 +94,7 @@ async def accept(reference: str):
     """Take up the offered place: on to the booking's confirmation."""
     token = (await request.form).get("token", "")
     try:
-        booking, _slot = await service().accept_offer(reference, token)
+        booking, _slot = await service().accept_offer(reference, token, current_locale())
     except NotFound:
         abort(404, _("There is no waitlist entry %(ref)s.", ref=reference[:20]))
     except Forbidden:

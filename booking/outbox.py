@@ -1,0 +1,65 @@
+"""The outbox: what is to be told to people (e-mail) and systems (webhooks) about a change, written in the
+change's own transaction and delivered after commit, at least once."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+EVENTS = ("booking.created", "booking.cancelled", "booking.rescheduled", "waitlist.offered")
+MAILED = ("booking.created", "booking.cancelled", "booking.rescheduled")  # and booking.reminder, the day before
+
+
+@dataclass(frozen=True)
+class Notices:
+    """What a store writes to its outbox: e-mail (when a sender is configured) with a reminder this long before
+    the booked time (None: no reminder); webhooks always, for the venues that have some."""
+
+    mail: bool = False
+    remind_before: timedelta | None = timedelta(hours=24)
+
+
+@dataclass(frozen=True)
+class Webhook:
+    """An endpoint a venue's staff registered: every event of the venue is POSTed to it, signed with `secret`."""
+
+    id: int
+    venue_id: int
+    url: str
+    secret: str
+    created_at: datetime
+    active: bool = True
+
+
+@dataclass(frozen=True)
+class Message:
+    """One delivery to make: a webhook POST of `body`, or an e-mail about `booking_id` (`body`: its slot then)."""
+
+    id: int
+    kind: str  # webhook, email
+    event: str
+    delivery: str  # the id a receiver sees; the same on every attempt
+    venue_id: int
+    body: str
+    created_at: datetime
+    due_at: datetime  # the next attempt (while one is under way: when its claim lapses)
+    attempts: int
+    state: str  # pending, sent, failed (gave up), skipped (nothing left to say)
+    webhook_id: int | None = None
+    booking_id: int | None = None
+    done_at: datetime | None = None
+    last_error: str | None = None
+
+
+def event_body(event: str, now: datetime, data: dict) -> tuple[str, str]:
+    """A new event's id, and the JSON every webhook of it is sent: {id, type, created_at, data}."""
+    event_id = "evt_" + secrets.token_urlsafe(12)
+    body = {"id": event_id, "type": event, "created_at": now.isoformat(), "data": data}
+    return event_id, json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+
+
+def retry_after(attempts: int, base: float) -> timedelta:
+    """How long to wait after the `attempts`-th failure: doubling from `base` seconds, at most an hour."""
+    return timedelta(seconds=min(base * 2 ** (attempts - 1), 3600))

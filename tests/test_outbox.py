@@ -1,0 +1,299 @@
+"""Webhooks through the outbox: written in the booking's transaction, POSTed after commit, signed, retried."""
+
+from __future__ import annotations
+
+import asyncio
+import email
+import hashlib
+import hmac
+import json
+import sqlite3
+import time
+from datetime import UTC, datetime, timedelta
+from datetime import time as dt_time
+from email import policy
+from zoneinfo import ZoneInfo
+
+import icalendar
+import pytest
+from helpers import csrf_token
+from live_server import LiveServer
+from receiver import Inbox, Receiver, smtp_server
+
+SECRET = "whsec_test-secret-of-the-venue"
+VENUE, RESOURCE, ZONE = "harbour-kitchen", "terrace", "Europe/London"  # the demo's
+
+
+@pytest.fixture
+def app_config():
+    return {"WEBHOOKS_ALLOW_PRIVATE": True, "OUTBOX_RETRY_SECONDS": 0.2}
+
+
+@pytest.fixture
+def receiver():
+    found = Receiver()
+    yield found
+    found.close()
+
+
+@pytest.fixture
+async def hook(store, venue, receiver):
+    return await store.add_webhook(venue.id, receiver.url, SECRET, venue_now())
+
+
+async def settled(store) -> list:
+    """The outbox once nothing in it is waiting (a receiver has a request before its sender hears the answer)."""
+    for _ in range(500):
+        messages = await store.outbox()
+        if all(m.state != "pending" for m in messages):
+            return messages
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"still pending: {messages}")
+
+
+def venue_now():
+    return datetime.now(UTC)
+
+
+async def book(client, slot_id, contact="ana@example.com", party_size=2, **headers):
+    response = await client.post("/api/v1/bookings", json={"slot_id": slot_id, "name": "Ana Silva",
+                                                           "contact": contact, "party_size": party_size},
+                                 headers=headers)
+    assert response.status_code == 201, await response.get_data()
+    return await response.get_json()
+
+
+async def test_a_booking_is_posted_signed_once_it_is_committed(client, store, slot, hook, receiver):
+    made = await book(client, slot.id)
+    (headers, body), = await receiver.wait_for(1)
+    expected = "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
+    assert hmac.compare_digest(headers["X-Slotcast-Signature"], expected)
+    assert headers["Content-Type"] == "application/json" and headers["X-Slotcast-Event"] == "booking.created"
+    event = json.loads(body)
+    assert set(event) == {"id", "type", "created_at", "data"} and event["type"] == "booking.created"
+    assert headers["X-Slotcast-Delivery"].startswith(event["id"])
+    data = event["data"]
+    assert (data["reference"], data["slot_id"], data["party_size"]) == (made["reference"], slot.id, 2)
+    assert (data["venue"], data["resource"], data["status"]) == ("test-bistro", "tables", "confirmed")
+    assert made["cancel_token"] not in body.decode()  # the booker's secret stays theirs
+    [sent] = await settled(store)
+    assert (sent.state, sent.attempts, sent.delivery) == ("sent", 1, headers["X-Slotcast-Delivery"])
+
+
+async def test_moves_cancellations_and_offers_are_told_in_order(client, store, venue, tomorrow, hook, receiver):
+    bar = await store.slots_for_day(venue.resource("bar").id, tomorrow)
+    made = await book(client, bar[0].id, party_size=1)
+    await book(client, bar[0].id, contact="bo@example.com", party_size=1)  # the bar's 2 seats: full
+    waiting = await client.post("/api/v1/waitlist",
+                                json={"slot_id": bar[0].id, "name": "Wen", "contact": "wen@example.com"})
+    assert waiting.status_code == 201
+    moved = await client.post(f"/api/v1/bookings/{made['reference']}/reschedule",
+                              json={"slot_id": bar[1].id, "cancel_token": made["cancel_token"]})
+    assert moved.status_code == 200
+    cancelled = await client.post(f"/api/v1/bookings/{made['reference']}/cancel",
+                                  json={"cancel_token": made["cancel_token"]})
+    assert cancelled.status_code == 200
+    await receiver.wait_for(5)
+    events = sorted(receiver.events(), key=lambda e: e["created_at"])  # the move and its offer: one transaction
+    assert [e["type"] for e in events[:2] + events[4:]] == ["booking.created", "booking.created", "booking.cancelled"]
+    by_type = {e["type"]: e["data"] for e in events}
+    offered, rescheduled = by_type["waitlist.offered"], by_type["booking.rescheduled"]
+    assert offered["slot_id"] == bar[0].id and offered["offered_until"] and offered["reference"] != made["reference"]
+    assert (rescheduled["previous_slot_id"], rescheduled["slot_id"]) == (bar[0].id, bar[1].id)
+    assert len({e["id"] for e in events}) == 5
+
+
+async def test_a_refused_or_replayed_booking_queues_nothing(client, store, venue, tomorrow, hook, receiver):
+    bar = (await store.slots_for_day(venue.resource("bar").id, tomorrow))[0]
+    for _ in range(2):  # the same booking, answered again
+        await book(client, bar.id, party_size=1, **{"Idempotency-Key": "same-key-twice"})
+    await book(client, bar.id, contact="bo@example.com", party_size=1)
+    full = await client.post("/api/v1/bookings", json={"slot_id": bar.id, "name": "Late", "contact": "l@example.com"})
+    assert full.status_code == 409
+    await receiver.wait_for(1)
+    await receiver.wait_for(2)
+    assert [m.event for m in await settled(store)] == ["booking.created", "booking.created"]
+
+
+async def test_a_failed_delivery_is_tried_again_with_the_same_bytes(client, store, venue, slot):
+    flaky = Receiver(500, 503)
+    try:
+        await store.add_webhook(venue.id, flaky.url, SECRET, venue_now())
+        await book(client, slot.id)
+        received = await flaky.wait_for(3)
+        assert len({body for _h, body in received}) == 1
+        assert len({h["X-Slotcast-Delivery"] for h, _b in received}) == 1
+        [delivered] = await settled(store)
+        assert (delivered.state, delivered.attempts, delivered.last_error) == ("sent", 3, None)
+    finally:
+        flaky.close()
+
+
+async def test_staff_see_a_failing_endpoint_and_its_last_error(admin, client, store, slot, venue):
+    down = Receiver(500, 500, 500, 500, 500, 500, 500, 500)
+    try:
+        await store.add_webhook(venue.id, down.url, SECRET, venue_now())
+        await book(client, slot.id)
+        await down.wait_for(2)
+        page = (await (await admin.get("/admin/webhooks/")).get_data()).decode()
+        assert down.url in page and "booking.created" in page and "HTTP 500" in page
+        assert SECRET not in page  # the list shows the start of a secret, never all of it
+    finally:
+        down.close()
+
+
+async def test_staff_add_and_remove_an_endpoint(admin, store, venue, receiver):
+    token = await csrf_token(admin, "/admin/webhooks/")
+    added = await admin.post("/admin/webhooks/", form={"csrf_token": token, "venue": str(venue.id),
+                                                        "url": receiver.url, "secret": ""})
+    assert added.status_code == 201
+    [hook] = await store.webhooks(venue.id)
+    assert hook.url == receiver.url and hook.secret.startswith("whsec_") and len(hook.secret) > 30
+    assert hook.secret in (await added.get_data()).decode()  # shown once, to be copied
+    removed = await admin.post(f"/admin/webhooks/{hook.id}/remove", form={"csrf_token": token})
+    assert removed.status_code == 303 and await store.webhooks(venue.id) == []
+    gone = await admin.post(f"/admin/webhooks/{hook.id}/remove", form={"csrf_token": token})
+    assert gone.status_code == 404
+
+
+@pytest.mark.parametrize("url", ["ftp://example.org/hook", "javascript:alert(1)", "https://", "example.org/hook",
+                                 "https://example.org/" + "x" * 2000])
+async def test_staff_are_told_what_address_will_do(admin, store, venue, url):
+    token = await csrf_token(admin, "/admin/webhooks/")
+    refused = await admin.post("/admin/webhooks/", form={"csrf_token": token, "venue": str(venue.id), "url": url})
+    assert refused.status_code == 422 and "https://" in (await refused.get_data()).decode()
+    assert await store.webhooks() == []
+
+
+async def test_a_short_secret_or_no_venue_is_refused(admin, store, venue, receiver):
+    token = await csrf_token(admin, "/admin/webhooks/")
+    short = await admin.post("/admin/webhooks/", form={"csrf_token": token, "venue": str(venue.id),
+                                                        "url": receiver.url, "secret": "short"})
+    nowhere = await admin.post("/admin/webhooks/", form={"csrf_token": token, "venue": "999", "url": receiver.url})
+    assert (short.status_code, nowhere.status_code) == (422, 422) and await store.webhooks() == []
+
+
+async def test_webhooks_are_staff_only(stranger, venue):
+    assert (await stranger.get("/admin/webhooks/")).status_code in (302, 303)
+    refused = await stranger.post("/admin/webhooks/", form={"venue": str(venue.id), "url": "https://example.org"})
+    assert refused.status_code in (302, 303, 400, 403)
+
+
+class TestPrivateAddresses:
+    @pytest.fixture
+    def app_config(self):
+        return {"OUTBOX_RETRY_SECONDS": 0.2}
+
+    async def test_staff_cannot_register_a_private_address(self, admin, store, venue):
+        token = await csrf_token(admin, "/admin/webhooks/")
+        for url in ("http://127.0.0.1:9/hook", "http://localhost/hook", "http://10.1.2.3/hook", "http://[::1]/hook",
+                    "http://169.254.169.254/latest/meta-data"):
+            refused = await admin.post("/admin/webhooks/", form={"csrf_token": token, "venue": str(venue.id),
+                                                                 "url": url})
+            assert refused.status_code == 422, url
+            assert "private" in (await refused.get_data()).decode()
+        assert await store.webhooks() == []
+
+    async def test_a_delivery_to_a_private_address_is_refused_and_said(self, client, store, venue, slot, receiver):
+        await store.add_webhook(venue.id, receiver.url, SECRET, venue_now())  # e.g. its name now points inside
+        await book(client, slot.id)
+        for _ in range(200):
+            [message] = await store.outbox()
+            if message.last_error:
+                break
+            await asyncio.sleep(0.02)
+        assert message.state == "pending" and "private address" in message.last_error
+        assert receiver.received == []
+
+
+def test_a_delivery_cut_short_by_kill_9_is_made_after_the_restart(tmp_path):
+    """Committed, the POST under way, the server killed: the restarted server sends it (the same delivery)."""
+    receiver = Receiver("hang")  # receives the first POST and never answers it
+    server = LiveServer(tmp_path, WEBHOOKS_ALLOW_PRIVATE=1, OUTBOX_LEASE_SECONDS=1).start()
+    try:
+        database = sqlite3.connect(tmp_path / "slotcast.db")
+        venue_id = database.execute("SELECT id FROM venues WHERE slug = ?", (VENUE,)).fetchone()[0]
+        with database:
+            database.execute("INSERT INTO webhooks (venue_id, url, secret, created_at) VALUES (?, ?, ?, ?)",
+                             (venue_id, receiver.url, SECRET, "2026-01-01 00:00:00"))
+        day = (datetime.now(ZoneInfo(ZONE)).date() + timedelta(days=1)).isoformat()
+        free = [s for s in server.get_json(f"/api/v1/venues/{VENUE}/resources/{RESOURCE}/slots?date={day}")["slots"]
+                if s["remaining"] >= 2]
+        made = server.post_json("/api/v1/bookings", {"slot_id": free[0]["id"], "name": "Kim",
+                                                     "contact": "k@example.com", "party_size": 2})
+        asyncio.run(receiver.wait_for(1))
+        server.kill()
+        server.start()
+        asyncio.run(receiver.wait_for(2))
+        (first, body), (again, body_again) = receiver.received
+        assert body == body_again and json.loads(body)["data"]["reference"] == made["reference"]
+        assert first["X-Slotcast-Delivery"] == again["X-Slotcast-Delivery"]  # a receiver can tell it saw it already
+        for _ in range(250):
+            state = database.execute("SELECT state, attempts FROM outbox").fetchall()
+            if state == [("sent", 2)]:
+                break
+            time.sleep(0.02)
+        assert state == [("sent", 2)]
+    finally:
+        server.kill()
+        receiver.close()
+
+
+class TestMail:
+    """E-mail through the outbox to a real SMTP server: the confirmation, the notice, the reminder."""
+
+    @pytest.fixture
+    def inbox(self):
+        found = Inbox()
+        with smtp_server(found) as server:
+            found.port = server.port
+            yield found
+
+    @pytest.fixture
+    def app_config(self, inbox):
+        # The reminder of tomorrow's 08:00 falls due two seconds from now.
+        first = datetime.combine(datetime.now(UTC).date() + timedelta(days=1), dt_time(8), UTC)
+        lead = (first - datetime.now(UTC) - timedelta(seconds=2)).total_seconds() / 3600
+        return {"SMTP_URL": f"smtp://127.0.0.1:{inbox.port}", "MAIL_FROM": "Slotcast <bookings@example.org>",
+                "PUBLIC_URL": "https://book.example.org", "MAIL_REMIND_HOURS": lead, "OUTBOX_RETRY_SECONDS": 0.2}
+
+    async def mails(self, inbox, count: int) -> list:
+        for _ in range(500):
+            if len(inbox.envelopes) >= count:
+                break
+            await asyncio.sleep(0.02)
+        return [email.message_from_bytes(e.original_content, policy=policy.default) for e in inbox.envelopes]
+
+    async def test_a_booking_is_confirmed_reminded_and_its_cancellation_told_in_its_language(
+            self, client, store, slot, inbox):
+        made = await book(client, slot.id, contact="ana@example.org", **{"Accept-Language": "zh-CN,zh;q=0.9"})
+        confirmed, reminder = await self.mails(inbox, 2)
+        assert [m["To"].addresses[0].addr_spec for m in (confirmed, reminder)] == ["ana@example.org"] * 2
+        assert (confirmed["Content-Language"], reminder["Content-Language"]) == ("zh-CN", "zh-CN")
+        link = f"https://book.example.org/bookings/{made['reference']}?token={made['cancel_token']}"
+        assert link in confirmed.get_body(("plain",)).get_content()
+        [attachment] = list(confirmed.iter_attachments())
+        event = icalendar.Calendar.from_ical(attachment.get_content()).walk("VEVENT")[0]
+        assert event.decoded("dtstart") == slot.starts_at
+        cancelled = await client.post(f"/api/v1/bookings/{made['reference']}/cancel",
+                                      json={"cancel_token": made["cancel_token"]})
+        assert cancelled.status_code == 200
+        *_, notice = await self.mails(inbox, 3)
+        assert made["reference"] in notice.get_body(("plain",)).get_content()
+        assert list(notice.iter_attachments()) == []
+        assert len({m["Message-ID"] for m in await self.mails(inbox, 3)}) == 3
+
+    async def test_a_reminder_of_a_cancelled_booking_is_not_sent(self, client, store, slot, inbox):
+        made = await book(client, slot.id, contact="bo@example.org")
+        await client.post(f"/api/v1/bookings/{made['reference']}/cancel", json={"cancel_token": made["cancel_token"]})
+        for _ in range(300):
+            states = {m.event: m.state for m in await store.outbox()}
+            if states.get("booking.reminder") != "pending":
+                break
+            await asyncio.sleep(0.02)
+        assert states == {"booking.created": "sent", "booking.cancelled": "sent", "booking.reminder": "skipped"}
+        assert len(inbox.envelopes) == 2
+
+    async def test_a_phone_number_gets_no_mail(self, client, store, slot, inbox):
+        await book(client, slot.id, contact="+44 20 7946 0000")
+        assert await store.outbox() == [] and inbox.envelopes == []

@@ -1,0 +1,107 @@
+"""E-mail to a booking's holder: the message for a booking event (text, HTML and the .ics), and its sending by SMTP."""
+
+from __future__ import annotations
+
+from email.errors import HeaderParseError
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid
+from urllib.parse import unquote, urlsplit
+
+import aiosmtplib
+from quart import render_template, url_for
+
+from booking.model import Booking, Resource, Slot, Venue, clean_text, looks_like_contact, ticket_label
+
+from . import i18n
+from .i18n import N_, gettext as _, local_time, shown_name, short_date
+from .manage import calendar
+from .runtime import now
+
+CREATED, RESCHEDULED, CANCELLED, REMINDER = (
+    "booking.created", "booking.rescheduled", "booking.cancelled", "booking.reminder")
+# Per event and venue kind (None: any other kind): the subject, and the first line as the confirmation page words it.
+WORDING = {
+    CREATED: {"restaurant": (N_("Booked: %(venue)s, %(when)s"), N_("Your table is reserved")),
+              "clinic": (N_("Ticket booked: %(venue)s, %(when)s"), N_("Your ticket is booked")),  # 挂号
+              None: (N_("Booked: %(venue)s, %(when)s"), N_("You are booked"))},
+    RESCHEDULED: {None: (N_("Moved: %(venue)s, %(when)s"), N_("Your booking has a new time"))},
+    CANCELLED: {None: (N_("Cancelled: %(venue)s, %(when)s"), N_("Booking cancelled"))},
+    REMINDER: {None: (N_("Reminder: %(venue)s, %(when)s"), N_("A reminder of your booking"))},
+}
+SMTP_TIMEOUT = 30  # seconds, for the connection and for each command
+
+
+def recipient(contact: str, name: str = "") -> Address | None:
+    """The contact as the one address a To: header carries (its domain in ASCII), or None: not an e-mail address."""
+    contact = clean_text(contact)
+    if "@" not in contact or not looks_like_contact(contact):  # booking.model's rule: with an @ it is an e-mail
+        return None
+    try:
+        parsed = Address(addr_spec=contact)
+        if parsed.addr_spec != contact:  # '"a"@x.org' or 'a(note)@x.org': another address than the one typed
+            return None
+        return Address(clean_text(name), parsed.username, parsed.domain.encode("idna").decode("ascii"))
+    except (ValueError, HeaderParseError):  # email's defects and the idna codec's errors are ValueErrors
+        return None
+
+
+def is_email(contact: str) -> bool:
+    """Whether a booking's contact is an e-mail address that compose() can send to."""
+    return recipient(contact) is not None
+
+
+async def compose(event: str, booking: Booking, slot: Slot, venue: Venue, resource: Resource, *, locale: str,
+                  sender: str, base_url: str) -> EmailMessage:
+    """The e-mail for `event` about this booking, in `locale`; needs a running app's context."""
+    if event not in WORDING:
+        raise ValueError(f"no e-mail for the event {event!r}")
+    to = recipient(booking.contact, booking.name)
+    if to is None:
+        raise ValueError(f"booking {booking.reference} has no e-mail address")
+    with i18n.use(locale if locale in i18n.LOCALES else i18n.DEFAULT):
+        link = base_url.rstrip("/") + url_for("public.booking", reference=booking.reference,
+                                              token=booking.cancel_token, _external=False)
+        when = f"{short_date(slot.local_date)} {local_time(slot.starts_at, venue.timezone)}"
+        by_kind = WORDING[event]
+        wording, heading = by_kind.get(venue.kind, by_kind[None])
+        subject = _(wording, venue=shown_name(venue), when=when)
+        context = dict(
+            subject=subject, heading=_(heading), booking=booking, slot=slot,
+            venue=venue, resource=resource, cancelled=event == CANCELLED, link=None if event == CANCELLED else link,
+            # a clinic's or a barber's ticket, as the confirmation page shows it (a table has none to show)
+            ticket=venue.kind != "restaurant" and ticket_label(venue.ticket_letter(slot.resource_id), booking.ticket),
+        )
+        text = await render_template("mail/booking.txt", **context)
+        html = await render_template("mail/booking.html", **context)
+        ics = None if event == CANCELLED else calendar(booking, slot, venue, resource, link)
+        language = i18n.html_lang()
+    message = EmailMessage()
+    message["Subject"] = subject
+    message["From"] = sender
+    message["To"] = to
+    message["Date"] = format_datetime(now())
+    message["Message-ID"] = make_msgid(domain=urlsplit(base_url).hostname or "localhost")
+    message["Auto-Submitted"] = "auto-generated"  # RFC 3834: no out-of-office replies to this
+    message.set_content(text)
+    message.add_alternative(html, subtype="html")
+    if ics:  # the message becomes multipart/mixed: the alternative parts, then the file
+        message.add_attachment(ics, maintype="text", subtype="calendar", filename=f"booking-{booking.reference}.ics",
+                               params={"charset": "utf-8", "method": "PUBLISH"})
+    message["Content-Language"] = language  # after the parts: making a multipart moves Content-* headers into them
+    return message
+
+
+async def send(message: EmailMessage, smtp_url: str) -> None:
+    """Hand the message to an SMTP server (smtp://[user:pass@]host[:port] or smtps://…); raises if it is not taken."""
+    url = urlsplit(smtp_url)
+    if url.scheme not in ("smtp", "smtps") or not url.hostname:
+        raise ValueError("an SMTP URL is smtp://[user:password@]host[:port] or smtps://…")
+    implicit_tls = url.scheme == "smtps"
+    await aiosmtplib.send(
+        message, hostname=url.hostname, port=url.port or (465 if implicit_tls else 25),
+        username=unquote(url.username) if url.username else None,
+        password=unquote(url.password) if url.password else None,
+        use_tls=implicit_tls, start_tls=False if implicit_tls else None,  # None: STARTTLS if the server offers it
+        timeout=SMTP_TIMEOUT,
+    )

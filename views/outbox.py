@@ -1,0 +1,157 @@
+"""The outbox's sender: claims each message as it falls due, delivers it (a signed webhook POST, or an e-mail) and
+settles it; a failure is retried with backoff for a day, a sender that dies leaves its claim to lapse."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import ipaddress
+import json
+import logging
+import socket
+from collections.abc import Awaitable
+from datetime import datetime, timedelta
+from urllib.parse import urlsplit
+
+import httpx
+from quart import Quart
+
+from booking.outbox import Message, Webhook, retry_after
+
+from . import mail
+
+log = logging.getLogger("slotcast.outbox")
+SENT, SKIPPED, PENDING, FAILED = "sent", "skipped", "pending", "failed"
+
+
+class Undelivered(Exception):
+    """A delivery that did not go through; its text is what staff see as the last error."""
+
+
+def signature(secret: str, body: bytes) -> str:
+    """X-Slotcast-Signature: the body's HMAC-SHA256 with the endpoint's secret."""
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+async def refuse_private(url: str) -> None:
+    """Undelivered unless every address the URL's host has is a public one (no loopback, private, link-local)."""
+    parts = urlsplit(url)
+    try:
+        found = await asyncio.get_running_loop().getaddrinfo(parts.hostname, parts.port or 80, type=socket.SOCK_STREAM)
+    except OSError as error:
+        raise Undelivered(f"{parts.hostname}: {error.strerror or error}") from None
+    for *_, address in found:
+        ip = ipaddress.ip_address(address[0].split("%")[0])
+        if not ip.is_global:
+            raise Undelivered(f"{parts.hostname} is a private address ({ip}): refused")
+
+
+class Sender:
+    """Delivers what the store's outbox holds, woken by new messages and by the next one falling due."""
+
+    def __init__(self, app: Quart, store, clock):
+        self.app, self.store, self.clock, self.config = app, store, clock, app.config
+        self._wake = asyncio.Event()
+        self.client = httpx.AsyncClient(timeout=float(self.config["WEBHOOK_TIMEOUT_SECONDS"]), follow_redirects=False,
+                                        headers={"User-Agent": "Slotcast-Webhooks/1"})
+
+    def wake(self) -> None:
+        """Messages were queued (here, or in another process)."""
+        self._wake.set()
+
+    async def run(self, closed: Awaitable, idle: float = 30.0) -> None:
+        """Deliver until `closed` (the hub's): every message due, then sleep until the next falls due or a wake."""
+        closing = asyncio.ensure_future(closed)
+        try:
+            while not closing.done():
+                self._wake.clear()
+                try:
+                    await self.send_due()
+                    due = await self.store.next_due()
+                except Exception:  # the database away for a moment: try again shortly
+                    log.exception("outbox: cannot reach the store")
+                    due = self.clock.now() + timedelta(seconds=5)
+                wait = idle if due is None else max(0.0, (due - self.clock.now()).total_seconds())
+                waking = asyncio.ensure_future(self._wake.wait())
+                await asyncio.wait([closing, waking], timeout=min(wait, idle), return_when=asyncio.FIRST_COMPLETED)
+                waking.cancel()
+        finally:
+            closing.cancel()
+            await self.client.aclose()
+
+    async def send_due(self) -> int:
+        """Claim and deliver every message due now, a batch at a time; how many were tried."""
+        tried = 0
+        lease = timedelta(seconds=float(self.config["OUTBOX_LEASE_SECONDS"]))
+        while batch := await self.store.claim_messages(self.clock.now(), lease):
+            await asyncio.gather(*(self.deliver(m) for m in batch))
+            tried += len(batch)
+        return tried
+
+    async def deliver(self, message: Message) -> None:
+        """One attempt at one message, settled: sent, skipped, pending again after a backoff, or failed."""
+        try:
+            state = await (self.post if message.kind == "webhook" else self.mail)(message)
+        except Exception as error:  # whatever went wrong, the message stays to be tried again
+            reason = str(error) if isinstance(error, Undelivered) else f"{type(error).__name__}: {error}"
+            now = self.clock.now()
+            if now - message.created_at >= timedelta(hours=float(self.config["OUTBOX_GIVE_UP_HOURS"])):
+                await self.store.settle_message(message.id, FAILED, now, reason)
+            else:
+                later = now + retry_after(message.attempts, float(self.config["OUTBOX_RETRY_SECONDS"]))
+                await self.store.settle_message(message.id, PENDING, now, reason, retry_at=later)
+            log.info("outbox: %s %s not delivered (attempt %d): %s", message.kind, message.delivery,
+                     message.attempts, reason)
+        else:
+            await self.store.settle_message(message.id, state, self.clock.now())
+
+    async def post(self, message: Message) -> str:
+        """POST a webhook's body, signed; any 2xx is delivered."""
+        hook = next((h for h in await self.store.webhooks(message.venue_id) if h.id == message.webhook_id), None)
+        if hook is None:
+            return SKIPPED  # the endpoint was removed since
+        if not self.config["WEBHOOKS_ALLOW_PRIVATE"]:
+            await refuse_private(hook.url)
+        body = message.body.encode()
+        try:
+            response = await self.client.post(hook.url, content=body, headers=webhook_headers(hook, message, body))
+        except httpx.TimeoutException:
+            raise Undelivered("timed out") from None
+        except httpx.HTTPError as error:
+            raise Undelivered(f"{type(error).__name__}: {error}") from None
+        if not response.is_success:
+            raise Undelivered(f"HTTP {response.status_code}")
+        return SENT
+
+    async def mail(self, message: Message) -> str:
+        """E-mail the booker what happened to their booking, in the language they booked in."""
+        smtp, sender = self.config["SMTP_URL"], self.config["MAIL_FROM"]
+        found = message.booking_id and await self.store.booking_by_id(message.booking_id)
+        if not (smtp and sender and found and mail.is_email(found[0].contact)):
+            return SKIPPED  # no mail server now, or the booking or its address is gone (erased)
+        booking, slot = found
+        if message.event == "booking.reminder" and (
+                booking.status != "confirmed" or slot.id != json.loads(message.body)["slot_id"]):
+            return SKIPPED  # cancelled or moved since: its own notice went out
+        venue = await self.store.venue_of_resource(slot.resource_id)
+        async with self.app.app_context():
+            email = await mail.compose(message.event, booking, slot, venue, venue.resource(slot.resource_id),
+                                       locale=booking.locale, sender=sender, base_url=self.base_url())
+        # One Message-ID on every attempt: a mail client shows a message sent twice (at least once) once.
+        email.replace_header("Message-ID", f"<{message.delivery}@{urlsplit(self.base_url()).hostname}>")
+        await mail.send(email, smtp)
+        return SENT
+
+    def base_url(self) -> str:
+        return (self.config["PUBLIC_URL"] or "http://localhost:8000").rstrip("/")
+
+
+def webhook_headers(hook: Webhook, message: Message, body: bytes) -> dict[str, str]:
+    return {"Content-Type": "application/json", "X-Slotcast-Event": message.event,
+            "X-Slotcast-Delivery": message.delivery, "X-Slotcast-Signature": signature(hook.secret, body)}
+
+
+async def prune(store, now: datetime, days: float) -> int:
+    """Forget deliveries settled more than `days` ago."""
+    return await store.prune_outbox(now - timedelta(days=days))

@@ -1,0 +1,77 @@
+"""Staff register webhook endpoints per venue, and see every delivery of the outbox with its last error."""
+
+from __future__ import annotations
+
+import secrets
+from urllib.parse import urlsplit
+
+from quart import Blueprint, abort, current_app, redirect, render_template, request, url_for
+
+from booking.model import NotFound
+
+from .admin import audit
+from .auth import require_staff
+from .i18n import gettext as _
+from .lookups import whole_number
+from .outbox import Undelivered, refuse_private
+from .runtime import service, store
+
+bp = Blueprint("webhooks", __name__, url_prefix="/admin/webhooks")
+bp.before_request(require_staff)
+bp.after_request(audit)
+URL_MAX = 2000
+
+
+async def url_problem(url: str) -> str | None:
+    """Why staff cannot register this URL (None: they can): http(s) only, and no private address unless allowed."""
+    parts = urlsplit(url)
+    if len(url) > URL_MAX or parts.scheme not in ("http", "https") or not parts.hostname:
+        return _("Enter a web address starting with https:// (or http://).")
+    if current_app.config["WEBHOOKS_ALLOW_PRIVATE"]:
+        return None
+    try:  # checked again at every delivery: a name may point elsewhere later
+        await refuse_private(url)
+    except Undelivered:
+        return _("That address is on a private network or this machine: webhooks go to public addresses only.")
+    return None
+
+
+async def render(status: int = 200, problem: str | None = None, form: dict | None = None, created=None):
+    venues = await store().venues()
+    return await render_template(
+        "admin/webhooks.html", venues=venues, by_id={v.id: v for v in venues}, hooks=await store().webhooks(),
+        deliveries=await store().outbox(), problem=problem, form=form or {}, created=created), status
+
+
+@bp.get("/")
+async def index():
+    """Every venue's endpoints, and the newest deliveries (webhooks and e-mails) with their state."""
+    return await render()
+
+
+@bp.post("/")
+async def add():
+    """Register an endpoint: every booking event of the venue is POSTed to it, signed with its secret."""
+    form = await request.form
+    venue = next((v for v in await store().venues() if str(v.id) == form.get("venue", "")), None)
+    url, secret = form.get("url", "").strip(), form.get("secret", "").strip()
+    fields = {"venue": form.get("venue", ""), "url": url[:URL_MAX]}
+    if venue is None:
+        return await render(422, _("Choose a venue."), fields)
+    if problem := await url_problem(url):
+        return await render(422, problem, fields)
+    if secret and not 16 <= len(secret) <= 200:
+        return await render(422, _("A secret has 16 to 200 characters (leave it empty to have one made)."), fields)
+    secret = secret or "whsec_" + secrets.token_urlsafe(24)
+    await service().add_webhook(venue.id, url, secret)
+    return await render(201, created={"url": url, "secret": secret})
+
+
+@bp.post("/<hook_id>/remove")
+async def remove(hook_id: str):
+    """Stop sending to an endpoint; its deliveries stay on record."""
+    try:
+        await service().remove_webhook(whole_number(hook_id, 18) or 0)
+    except NotFound:
+        abort(404, _("There is no such webhook."))
+    return redirect(url_for("webhooks.index"), 303)
