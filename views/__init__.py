@@ -9,6 +9,7 @@ from werkzeug.exceptions import HTTPException
 
 from . import admin, api, auth, csrf, events, headers, i18n, kiosk, ops, public, waitlist
 from . import assets, exports, manage, webhooks
+from . import openapi
 from booking.model import running_low, ticket_label
 
 from .i18n import N_
@@ -41,6 +42,7 @@ def init_app(app: Quart) -> None:
     assets.init_app(app, Path(__file__).resolve().parent.parent / "static")
     for module in (public, waitlist, events, api, kiosk, auth, admin, ops, exports, manage, webhooks):
         app.register_blueprint(module.bp)
+    app.register_blueprint(openapi.bp)  # the API's contract (/api/v1/openapi.json) and its docs
     app.before_request(choose_locale)
     app.before_request(refuse_nul)
     app.before_request(csrf.protect)

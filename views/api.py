@@ -8,7 +8,7 @@ from datetime import date
 from zoneinfo import ZoneInfo
 
 from quart import Blueprint, abort, jsonify, make_response, request
-from werkzeug.exceptions import TooManyRequests
+from werkzeug.exceptions import NotFound as NoSuchThing, TooManyRequests
 
 from booking.model import (
     NOT_YET, Forbidden, IdempotencyMismatch, LimitReached, NotFound, NotMovable, NotOpenYet, OfferGone, OtherResource,
@@ -24,6 +24,7 @@ from .i18n import DEFAULT, current, set_current
 from .clients import within_booking_rate
 from .i18n import gettext as _
 from .lookups import parse_day, public_slot_or_404, resource_or_404, venue_or_404
+from .openapi import BOOKING_LINKS, ENTRY_LINKS, REFUSALS, contract
 from .runtime import now, service, store
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -66,6 +67,7 @@ async def json_object() -> dict:
 
 
 @bp.get("/venues")
+@contract(ok={200: "Venues"})
 async def venues():
     """Every venue with its resources."""
     return jsonify([
@@ -77,6 +79,7 @@ async def venues():
 
 
 @bp.get("/venues/<venue>/resources/<resource>/slots")
+@contract(parameters=("date",), ok={200: "Day"})
 async def slots(venue: str, resource: str):
     """A resource's slots on ?date=YYYY-MM-DD (venue-local)."""
     found = await venue_or_404(venue)
@@ -102,6 +105,7 @@ async def slots_json_topic(resource_id: int, day: date) -> dict:
 
 
 @bp.get("/venues/<venue>/resources/<resource>/slots/stream")
+@contract(parameters=("date",), ok={200: ("text/event-stream", "DayEvent")})
 async def slots_stream(venue: str, resource: str):
     """The day's slots as JSON, live (text/event-stream): an `event: slots` with the day's state, then one after
     every change; `data` is the object GET …/slots answers. Rendered once per change for every subscriber."""
@@ -134,13 +138,17 @@ def text(body: dict, field: str) -> str:
 
 
 @bp.post("/bookings")
+@contract(body="BookingRequest", parameters=("Idempotency-Key",), ok={201: "Booking"}, links={201: BOOKING_LINKS},
+          errors={404: (), 409: ("slot_full", *REFUSALS, "booking_cancelled"), 422: ("invalid", "idempotency_mismatch"),
+                  429: ()})
 async def create_booking():
-    """Book: 201, or 409 slot_full / slot_unavailable, 422 invalid, 404 unknown slot."""
+    """Book places in a slot (once per Idempotency-Key): 201; 409 slot_full, …; 422 invalid; 404 unknown slot."""
     body = await json_object()
     slot, venue, resource = await requested_slot(body)
-    key = request.headers.get("Idempotency-Key", body.get("idempotency_key"))
-    if key is not None and not (isinstance(key, str) and IDEMPOTENCY_KEY.fullmatch(key)):
+    keys = [k for k in (request.headers.get("Idempotency-Key"), body.get("idempotency_key")) if k is not None]
+    if not all(isinstance(k, str) and IDEMPOTENCY_KEY.fullmatch(k) for k in keys):  # the header wins; both are checked
         return error(422, "invalid", _("The idempotency key must be 8 to 64 letters, digits, - or _."))
+    key = keys[0] if keys else None
     try:
         booking, _slot = await service().book(
             resource, slot.id, text(body, "name"), text(body, "contact"), body.get("party_size", 1),
@@ -169,6 +177,7 @@ async def create_booking():
 
 
 @bp.post("/bookings/<reference>/cancel")
+@contract(body="HolderRequest", ok={200: "BookingState"})
 async def cancel_booking(reference: str):
     """Cancel with the booking's cancel_token: 200, 403 wrong token, 404 unknown reference."""
     token = text(await json_object(), "cancel_token")
@@ -183,11 +192,17 @@ async def cancel_booking(reference: str):
 
 
 @bp.post("/bookings/<reference>/reschedule")
+@contract(body="RescheduleRequest", ok={200: "Rescheduled"}, errors={
+    409: ("slot_full", *REFUSALS, "not_movable"), 422: ("invalid", "other_resource"), 429: ()})
 async def reschedule_booking(reference: str):
     """Move a booking to another slot of its resource with its cancel_token: 200 with the booking (same reference,
-    new slot); 409 slot_full (it stays where it was), not_movable, …; 422 other_resource; 403; 404."""
+    new slot); 409 slot_full (it stays where it was), not_movable, …; 422 other_resource or no such slot; 403; 404."""
     body = await json_object()
-    target, venue, _resource = await requested_slot(body)
+    try:
+        target, venue, _resource = await requested_slot(body)
+    except NoSuchThing:  # a 404 here says the booking is gone: a target slot that is not there is the body's problem
+        return error(422, "invalid", _("Some fields are not valid."),
+                     fields={"slot_id": _("That slot does not exist.")})
     try:
         booking, slot = await service().reschedule(reference, text(body, "cancel_token"), target.id)
     except NotFound:
@@ -209,6 +224,8 @@ def entry_json(entry, position) -> dict:
 
 
 @bp.post("/waitlist")
+@contract(body="WaitlistRequest", ok={201: "WaitlistJoined"}, links={201: ENTRY_LINKS},
+          errors={404: (), 409: ("slot_available", *REFUSALS), 422: ("invalid",), 429: ()})
 async def join_waitlist():
     """Wait for a full slot: 201 {reference, position, cancel_token, status}; 409 slot_available when it has room."""
     body = await json_object()
@@ -225,6 +242,7 @@ async def join_waitlist():
 
 
 @bp.get("/waitlist/<reference>")
+@contract(parameters=("token",), ok={200: "WaitlistEntry"}, errors={403: ()})
 async def waitlist_entry(reference: str):
     """An entry's status and place (`?token=` its cancel_token): waiting, offered (until expires_at), booked, …"""
     found = await store().waitlist_entry(reference)
@@ -237,6 +255,7 @@ async def waitlist_entry(reference: str):
 
 
 @bp.post("/waitlist/<reference>/accept")
+@contract(body="HolderRequest", ok={201: "Booking"}, links={201: BOOKING_LINKS}, errors={409: ("offer_expired",)})
 async def accept_offer(reference: str):
     """Take up an offer with the entry's cancel_token: 201 with the booking; 409 offer_expired."""
     token = text(await json_object(), "cancel_token")
@@ -253,6 +272,7 @@ async def accept_offer(reference: str):
 
 
 @bp.post("/waitlist/<reference>/leave")
+@contract(body="HolderRequest", ok={200: "WaitlistEntry"})
 async def leave_waitlist(reference: str):
     """Stop waiting (a held place passes on): 200."""
     token = text(await json_object(), "cancel_token")

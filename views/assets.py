@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import mimetypes
+from functools import cache
 from pathlib import Path
 from typing import NamedTuple
 
@@ -23,6 +24,7 @@ class Asset(NamedTuple):
     mimetype: str
 
 
+@cache  # once per process: every app the tests create serves the same files
 def load(folder: Path) -> dict[str, Asset]:
     """Every file under `folder` by its path there."""
     assets = {}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import math
 from datetime import timedelta
 
 from quart import current_app, request, url_for
@@ -53,8 +54,8 @@ def public_url(endpoint: str, **values) -> str:
     return f"{base.rstrip('/')}{path}" if base else path
 
 
-async def within_booking_rate() -> float:
-    """Count a booking attempt from this client; 0 when it may go on, else the seconds until it may.
+async def within_booking_rate() -> int:
+    """Count a booking attempt from this client; 0 when it may go on, else the whole seconds until it may.
 
     SLOTCAST_BOOKINGS_PER_MINUTE per client address, counted in the database so that every process shares it.
     """
@@ -62,7 +63,7 @@ async def within_booking_rate() -> float:
     if not limit:
         return 0
     [(attempts, left)] = await service().count_attempt([f"book:{client_address()}"], timedelta(minutes=1))
-    return max(left.total_seconds(), 1) if attempts > limit else 0
+    return max(math.ceil(left.total_seconds()), 1) if attempts > limit else 0  # Retry-After takes no fraction
 
 
 def accepts_gzip() -> bool:

@@ -1,0 +1,250 @@
+"""The JSON API's contract: an OpenAPI 3.1 document built from the routes that serve it, and its interactive docs.
+
+Each API view declares its operation with `@contract`; the schemas live here, once. The document walks the app's
+url_map, so a route under /api/v1 without a contract has no document (Undocumented): tests/test_openapi.py fails.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+from http import HTTPStatus
+
+from quart import Blueprint, Quart, current_app, jsonify, render_template
+
+from booking.model import KINDS, MAX_ID, REFERENCE_ALPHABET, REFERENCE_LENGTH
+
+bp = Blueprint("openapi", __name__, url_prefix="/api/v1")
+
+PREFIX = "/api/v1/"
+# static/vendor/rapidoc-9.3.8.min.js is dist/rapidoc-min.js of the npm package rapidoc 9.3.8, as published (tarball
+# sha512-eCYEbr1Xr8OJZvVCw8SXl9zBCRoLJbhNGuG5IZTHq/RWAOq/O4MafUCuFEyZHsrhLrlUcGZMa64pyhpib8fQKQ==).
+RAPIDOC = "vendor/rapidoc-9.3.8.min.js"
+
+
+class Undocumented(LookupError):
+    """An /api/v1 route whose view declares no contract."""
+
+
+def contract(*, ok: dict, errors: dict | None = None, parameters: tuple[str, ...] = (), body: str | None = None,
+             links: dict | None = None):
+    """Declare a view's operation: `ok` status -> schema name (or (media type, schema name)), `errors` status ->
+    the error codes it may carry, `parameters` by name (path ones come from the route), `body` a schema name."""
+
+    def declare(view):
+        view.contract = dict(ok=ok, errors=errors or {}, parameters=parameters, body=body, links=links or {})
+        return view
+
+    return declare
+
+
+def ref(name: str, kind: str = "schemas") -> dict:
+    """A reference to a component."""
+    return {"$ref": f"#/components/{kind}/{name}"}
+
+
+def closed(required: list[str], **properties) -> dict:
+    """An object with exactly these properties: a field added to an answer without its schema fails the tests."""
+    return {"type": "object", "required": required, "properties": properties, "additionalProperties": False}
+
+
+TEXT, COUNT, STAMP = {"type": "string"}, {"type": "integer", "minimum": 0}, {"type": "string", "format": "date-time"}
+SLOT_ID = {"type": "integer", "minimum": 1, "maximum": MAX_ID, "examples": [1],
+           "description": "A slot's `id`, as …/slots lists it."}
+PARTY = {"type": "integer", "minimum": 1, "default": 1,
+         "description": "Places, 1 to the resource's largest party (else 422 `invalid`)."}
+KEY = {"type": "string", "pattern": "^[A-Za-z0-9_-]{8,64}$"}
+REFERENCE = {"type": "string", "pattern": f"^[{REFERENCE_ALPHABET}]{{{REFERENCE_LENGTH}}}$", "examples": ["K7QX2M9P"],
+             "description": "A booking's or waitlist entry's reference."}
+NAMED = {"type": "string", "minLength": 1, "pattern": "^[^\\x00]*$"}  # what an address names: a NUL in it is a 400
+PERSON = {
+    "name": {"type": "string", "minLength": 1, "maxLength": 100, "examples": ["Ana Silva"],
+             "description": "Readable text (no control characters); else 422 `invalid` with `fields`."},
+    "contact": {"type": "string", "minLength": 1, "maxLength": 200, "examples": ["ana@example.com"],
+                "description": "An e-mail address or a phone number (5 to 20 digits); else 422 `invalid`."},
+    "party_size": PARTY,
+}
+HOLDER = {"type": "object", "required": ["cancel_token"], "properties": {
+    "cancel_token": {"type": "string", "description": "The secret the booking or entry was created with (else 403)."}}}
+
+SCHEMAS = {
+    "Error": closed(
+        ["error", "code"],
+        error={"type": "string", "description": "A sentence for a person, in the request's language."},
+        code={"type": "string", "description": "What happened, for a program."},
+        fields={"type": "object", "additionalProperties": TEXT, "description": "422 `invalid`: field -> problem."},
+        opens_at={**STAMP, "description": "409 `not_open_yet`: when the public may book the slot."},
+        limit={"type": "integer", "description": "409 `limit_reached`: bookings a person may hold that day."},
+        reference=REFERENCE | {"description": "409 `booking_cancelled`: the booking the key made."}),
+    "Venues": {"type": "array", "items": closed(
+        ["slug", "name", "name_zh", "kind", "timezone", "address", "phone", "resources"],
+        slug=TEXT, name=TEXT, name_zh=TEXT, kind={"enum": list(KINDS)},
+        timezone={"type": "string", "description": "IANA zone: every time of its slots is local to it."},
+        address=TEXT, phone=TEXT,
+        resources={"type": "array", "items": closed(["slug", "name", "name_zh"], slug=TEXT, name=TEXT, name_zh=TEXT)})},
+    "Day": closed(["date", "slots"], date={"type": "string", "format": "date"}, slots={"type": "array", "items": closed(
+        ["id", "start", "end", "capacity", "booked", "remaining", "opens_at"],
+        id=SLOT_ID | {"description": "The slot's id."}, start=STAMP, end=STAMP, capacity=COUNT, booked=COUNT,
+        remaining=COUNT, opens_at={"type": ["string", "null"], "format": "date-time",
+                                   "description": "When the public may book it, while that is to come; else null."})}),
+    # Open API 3.1 describes an event stream's events one at a time: {event, data} as an EventSource sees them.
+    "DayEvent": {"oneOf": [
+        closed(["event", "data"], event={"const": "slots"},
+               data={"type": "string", "contentMediaType": "application/json", "contentSchema": ref("Day"),
+                     "description": "One line of JSON: the object GET …/slots answers."},
+               retry={"type": "integer", "description": "On the first event: reconnect after this many ms."}),
+        closed(["event", "data"], event={"const": "close"}, data={"const": ""}),
+    ], "description": "`slots`: the day now, then after every change; `close`: the server is shutting down."},
+    "BookingRequest": {"type": "object", "required": ["slot_id", "name", "contact"], "properties": {
+        "slot_id": SLOT_ID, **PERSON,
+        "idempotency_key": KEY | {"description": "As the Idempotency-Key header (which wins when both are sent)."}}},
+    "Booking": closed(["reference", "cancel_token", "slot_id", "party_size", "status"], reference=REFERENCE,
+                      cancel_token={"type": "string", "description": "Keep it: it cancels and moves the booking."},
+                      slot_id=SLOT_ID, party_size=PARTY, status={"const": "confirmed"}),
+    "HolderRequest": HOLDER,
+    "BookingState": closed(["reference", "slot_id", "party_size", "status"], reference=REFERENCE, slot_id=SLOT_ID,
+                           party_size=PARTY, status={"enum": ["confirmed", "cancelled"]}),
+    "RescheduleRequest": {"type": "object", "required": ["cancel_token", "slot_id"],
+                          "properties": {**HOLDER["properties"], "slot_id": SLOT_ID}},
+    "Rescheduled": closed(["reference", "slot_id", "start", "end", "party_size", "status"], reference=REFERENCE,
+                          slot_id=SLOT_ID, start=STAMP, end=STAMP, party_size=PARTY, status={"const": "confirmed"}),
+    "WaitlistRequest": {"type": "object", "required": ["slot_id", "name", "contact"],
+                        "properties": {"slot_id": SLOT_ID, **PERSON}},
+    "OpenAPI": {"type": "object", "required": ["openapi", "info", "paths"],
+                "properties": {"openapi": {"const": "3.1.0"}}},
+    "Page": TEXT,
+}
+ENTRY = dict(reference=REFERENCE, slot_id=SLOT_ID, party_size=PARTY,
+             status={"enum": ["waiting", "offered", "booked", "expired", "left"]},
+             position={"type": ["integer", "null"], "minimum": 1, "description": "Place in line while waiting."},
+             expires_at={"type": ["string", "null"], "format": "date-time",
+                         "description": "While offered: until when the held places wait to be accepted."})
+SCHEMAS["WaitlistEntry"] = closed(list(ENTRY), **ENTRY)
+SCHEMAS["WaitlistJoined"] = closed([*ENTRY, "cancel_token"], **ENTRY, cancel_token=HOLDER["properties"]["cancel_token"])
+
+PARAMETERS = {
+    "venue": {"in": "path", "description": "A venue's slug.", "schema": NAMED | {"examples": ["harbour-kitchen"]}},
+    "resource": {"in": "path", "description": "A resource's slug.", "schema": NAMED | {"examples": ["terrace"]}},
+    "reference": {"in": "path", "description": REFERENCE["description"], "schema": NAMED | {"examples": ["K7QX2M9P"]}},
+    # Dates from 2000 to 2199: a calendar date (format) whose year the pattern bounds.
+    "date": {"in": "query", "required": True, "description": "The venue-local day, YYYY-MM-DD.",
+             "schema": {"type": "string", "format": "date", "pattern": "^2[01][0-9]{2}-", "examples": ["2030-06-01"]}},
+    "token": {"in": "query", "required": True, "description": "The entry's cancel_token.", "schema": NAMED},
+    "Idempotency-Key": {"in": "header", "schema": KEY, "description": (
+        "Books once: the same key with the same request answers with the same booking (201); with another request "
+        "422 `idempotency_mismatch`; once that booking is cancelled 409 `booking_cancelled`. Empty: 422.")},
+}
+
+ERRORS = {  # status -> (what it means, the codes every operation with it may carry)
+    400: ("The request is not understood: not a JSON object (\"Send a JSON object.\"), a missing or bad parameter, "
+          "a NUL character.", ("bad_request",)),
+    403: ("A POST a browser marks `Sec-Fetch-Site: cross-site`, or a wrong cancel_token.", ("forbidden",)),
+    404: ("Nothing by that name or id.", ("not_found",)),
+    409: ("Refused as things stand.", ()),
+    413: ("The body is over 64 KiB.", ("too_large",)),
+    415: ("A POST body that is not `Content-Type: application/json`.", ("unsupported_media_type",)),
+    422: ("The request is well-formed but its content is not acceptable.", ()),
+    429: ("Too many booking attempts from this address: wait `Retry-After` seconds.", ("too_many_requests",)),
+}
+POST_ERRORS = (400, 403, 413, 415)
+REFUSALS = ("slot_unavailable", "not_open_yet", "limit_reached")  # 409s of a booking, a move and a join alike
+
+# Links: what a 201 opens, for people reading the docs and for schemathesis' stateful tests.
+BY_REFERENCE = {"reference": "$response.body#/reference"}
+HOLDING = {"requestBody": {"cancel_token": "$response.body#/cancel_token"}, "parameters": BY_REFERENCE}
+BOOKING_LINKS = {"cancel": {"operationId": "cancel_booking", **HOLDING},
+                 "reschedule": {"operationId": "reschedule_booking", **HOLDING}}
+ENTRY_LINKS = {"status": {"operationId": "waitlist_entry",
+                          "parameters": {**BY_REFERENCE, "token": "$response.body#/cancel_token"}},
+               "accept": {"operationId": "accept_offer", **HOLDING},
+               "leave": {"operationId": "leave_waitlist", **HOLDING}}
+RETRY_AFTER = {"description": "Seconds to wait.", "schema": {"type": "integer", "minimum": 1}}
+
+
+ARGUMENT = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")  # <venue>, <int:id>
+
+
+def path_of(rule) -> str:
+    """A werkzeug rule as an Open API path: <venue> -> {venue}."""
+    return ARGUMENT.sub(r"{\1}", rule.rule)
+
+
+def error_response(status: int, codes: tuple[str, ...]) -> dict:
+    """An error status's answer: `{error, code}` with the codes this operation may give it."""
+    codes = tuple(dict.fromkeys(ERRORS[status][1] + codes))
+    body = {"allOf": [ref("Error"), {"properties": {"code": {"enum": list(codes)}}}]}
+    answer = {"description": f"{ERRORS[status][0]} `code`: " + ", ".join(f"`{c}`" for c in codes),
+              "content": {"application/json": {"schema": body}}}
+    if status == 429:
+        answer["headers"] = {"Retry-After": RETRY_AFTER | {"required": True}}
+    return answer
+
+
+def operation(rule, method: str, view) -> dict:
+    """The Open API operation `view` declares for `method` on `rule`."""
+    declared = getattr(view, "contract", None)
+    if declared is None:
+        raise Undocumented(f"{method} {rule.rule} ({rule.endpoint}) has no @contract")
+    description = " ".join((inspect.getdoc(view) or rule.endpoint).split())
+    summary = re.split(r"[:.](?:\s|$)", description, maxsplit=1)[0]  # "Cancel …: 200, 403" -> "Cancel …"
+    names = [*ARGUMENT.findall(rule.rule), *declared["parameters"]]
+    errors = {**{s: () for s in POST_ERRORS if method == "POST"}, 400: (), **({404: ()} if rule.arguments else {}),
+              **declared["errors"]}
+    responses = {}
+    for status, schema in declared["ok"].items():
+        media, name = schema if isinstance(schema, tuple) else ("application/json", schema)
+        responses[str(status)] = {"description": HTTPStatus(status).phrase, "content": {media: {"schema": ref(name)}}}
+        if media == "text/event-stream":
+            responses[str(status)]["headers"] = {"Retry-After": RETRY_AFTER | {"description": (
+                "Only on a stream refused by a cap: it ends at once (no event); come back after this many seconds.")}}
+        if status in declared["links"]:
+            responses[str(status)]["links"] = declared["links"][status]
+    for status in sorted(errors):
+        responses[str(status)] = error_response(status, errors[status])
+    tag = "documentation" if rule.endpoint.startswith("openapi.") else rule.rule.removeprefix(PREFIX).split("/")[0]
+    op = {"operationId": rule.endpoint.rpartition(".")[2], "summary": summary, "description": description,
+          "tags": [tag], "parameters": [ref(name, "parameters") for name in names], "responses": responses}
+    if declared["body"]:
+        op["requestBody"] = {"required": True, "content": {"application/json": {"schema": ref(declared["body"])}}}
+    return op
+
+
+def document(app: Quart) -> dict:
+    """The Open API 3.1 document of every route under /api/v1 (Undocumented if one declares no contract)."""
+    paths: dict[str, dict] = {}
+    for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
+        if rule.rule.startswith(PREFIX):
+            for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+                paths.setdefault(path_of(rule), {})[method.lower()] = operation(
+                    rule, method, app.view_functions[rule.endpoint])
+    parameters = {name: {"name": name, "required": p["in"] == "path", **p} for name, p in PARAMETERS.items()}
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "Slotcast API", "version": "1", "description": (
+            "Venues, their slots (also live, as an event stream), bookings and the waitlist, as JSON. Every error "
+            "is JSON `{\"error\": \"a sentence\", \"code\": \"slot_full\"}`, also a 405 for a method a path does not "
+            "take (with `Allow`), a 404 for any unknown /api/ address, and a 500 (`server_error`, never details).")},
+        "servers": [{"url": "/"}],
+        "paths": paths,
+        "components": {"schemas": SCHEMAS, "parameters": parameters, "responses": {
+            "MethodNotAllowed": {"description": "A method the path does not take; `Allow` lists those it does.",
+                                 "headers": {"Allow": {"required": True, "schema": TEXT}},
+                                 "content": {"application/json": {"schema": ref("Error")}}}}},
+    }
+
+
+@bp.get("/openapi.json")
+@contract(ok={200: "OpenAPI"})
+async def openapi_document():
+    """The API's contract: this document, Open API 3.1, built from the routes that serve it."""
+    if "openapi" not in current_app.extensions:  # the routes are fixed once the app serves
+        current_app.extensions["openapi"] = document(current_app)
+    return jsonify(current_app.extensions["openapi"])
+
+
+@bp.get("/docs")
+@contract(ok={200: ("text/html", "Page")})
+async def docs():
+    """The API's interactive documentation (RapiDoc, vendored), for people."""
+    return await render_template("api_docs.html", rapidoc=RAPIDOC)
+
