@@ -29,26 +29,43 @@ class Subscriber:
     """One open stream: holds at most the latest message per topic. A `packed` stream sends each message's
     `packed` form instead (the renderer made it once for every such stream, e.g. a deflate segment)."""
 
-    __slots__ = ("topics", "locale", "packed", "pending", "wake", "closed")
+    # An idle stream is mostly this object and what it waits on: a bare future while it waits (an asyncio.Event
+    # would add itself and a deque of 760 bytes per stream).
+    __slots__ = ("topics", "locale", "packed", "pending", "waiter", "closed")
 
     def __init__(self, topics: tuple[str, ...], locale: str, packed: bool = False):
         self.topics = topics
         self.locale = locale
         self.packed = packed
         self.pending: dict[str, bytes] = {}
-        self.wake = asyncio.Event()
+        self.waiter: asyncio.Future | None = None
         self.closed = False
 
     def offer(self, topic: str, message: bytes) -> None:
         """Queue `message`, replacing an unsent older one of the same topic."""
         self.pending[topic] = message
-        self.wake.set()
+        self._wake()
+
+    def end(self) -> None:
+        """Its client has left: `messages` ends now, sending nothing more."""
+        self.closed = True
+        self.pending.clear()
+        self._wake()
+
+    def _wake(self) -> None:
+        if self.waiter is not None and not self.waiter.done():
+            self.waiter.set_result(None)
 
     async def messages(self) -> AsyncIterator[bytes]:
-        """Everything pending, one chunk per wake-up, until the hub closes the stream."""
+        """Everything pending, one chunk per wake-up, until the hub closes the stream (or `end`)."""
         while not self.closed or self.pending:
-            await self.wake.wait()
-            self.wake.clear()
+            if not self.pending:
+                self.waiter = asyncio.get_running_loop().create_future()
+                try:
+                    await self.waiter
+                finally:
+                    self.waiter = None
+                continue
             pending = [m.packed for m in self.pending.values()] if self.packed else list(self.pending.values())
             self.pending.clear()
             # One message (the usual case) goes out as the very object every subscriber shares: no copy per stream.

@@ -104,7 +104,11 @@ class PostgresDatabase:
 
     async def open(self) -> None:
         """Connect the pool."""
+        # No timers of asyncpg's own: a connection released or a statement prepared would start one holding the
+        # context of the request it served, and with it that request (~11 KB), for five minutes. The statements
+        # are a fixed set, and an idle pool of at most pool_size connections may stay open.
         self._pool = await asyncpg.create_pool(self.url, min_size=2, max_size=self.pool_size,
+                                               max_cached_statement_lifetime=0, max_inactive_connection_lifetime=0,
                                                server_settings={"application_name": "slotcast"})
 
     async def close(self) -> None:

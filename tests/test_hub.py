@@ -125,6 +125,24 @@ async def test_messages_yield_pending_and_close_ends_the_stream():
     assert received[-1] == BYE
 
 
+async def test_a_subscriber_whose_client_left_ends_at_once_and_sends_nothing_more():
+    hub = Hub(Counter())
+    idle, busy = hub.subscribe(["day:1"], "en"), hub.subscribe(["day:1"], "en")
+    received = []
+
+    async def read(sub):
+        async for chunk in sub.messages():
+            received.append(chunk)
+
+    readers = [asyncio.create_task(read(sub)) for sub in (idle, busy)]
+    await asyncio.sleep(0)  # both wait for a message
+    busy.offer("day:1", b"unsent")
+    idle.end()
+    busy.end()
+    await asyncio.wait_for(asyncio.gather(*readers), 1)
+    assert received == [] and idle.waiter is None
+
+
 async def test_heartbeat_reaches_every_stream_and_stops_on_close():
     hub = Hub(Counter(), heartbeat=0.01, ping=PING)
     subs = [hub.subscribe([f"t{i}"], "en") for i in range(3)]

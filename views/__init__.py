@@ -50,6 +50,7 @@ def init_app(app: Quart) -> None:
     app.after_request(headers.secure)
     app.register_error_handler(HTTPException, http_error)
     app.register_error_handler(Exception, unexpected_error)
+    app.asgi_app = events.Handover(app.asgi_app)  # an event stream, once its headers are out, runs outside Quart
 
 
 async def choose_locale() -> None:

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
+import sys
 import time
 import zlib
 from collections import Counter
 from collections.abc import Awaitable, Callable
+from functools import cache
 from types import SimpleNamespace
 
-from quart import Blueprint, Quart, abort, current_app, make_response, render_template, request, url_for
+from quart import Blueprint, Quart, abort, current_app, render_template, request, url_for
 
 from booking import topics
 from booking.hub import Render
@@ -55,6 +58,7 @@ def encode(event: str, data: str) -> Wire:
     return Wire((f"event: {event}\n" + lines + "\n").encode())
 
 
+@cache
 def retry(milliseconds: int) -> Wire:
     """The SSE field that sets the browser's reconnect delay: a stream's first line, in its first event's block (a
     block of its own would reach some clients as an empty event)."""
@@ -125,34 +129,151 @@ async def stream(*names: str):
         come_back = _("Too many requests. Please wait a moment and try again.")
         busy = retry(BUSY_SECONDS * 1000) + f": {come_back}\n\n".encode()
         return busy, 200, {**HEADERS, "Retry-After": str(BUSY_SECONDS)}
-    prelude, kind, line = retry(config["SSE_RETRY_MS"]), STREAM_KINDS[topics.parse(names[0])[0]], ops.stream_log()
-    packed = accepts_gzip()
+    kind, line, packed = STREAM_KINDS[topics.parse(names[0])[0]], ops.stream_log(), accepts_gzip()
+    names = tuple(map(sys.intern, names))  # the hub's keys and the streams' topics: one string, not one a stream
+    # Counted now, in the same step as the check above: the caps hold however many streams open at once.
+    body = Stream(the_hub, names, locale, packed, retry(config["SSE_RETRY_MS"]), streams, client, counted, kind, line)
+    request.scope[STREAM] = body
+    headers = {**HEADERS, **(PACKED if packed else {}), "Vary": "Accept-Encoding"}
+    return current_app.response_class(body, 200, headers)
 
-    async def body():
-        # Counted here: Quart gets from the check above to this line without yielding to the loop (unless
-        # writing the headers blocks), so the caps hold under concurrency (tests/test_hardening.py).
-        sub = the_hub.subscribe(names, locale, packed)  # inside the generator, so `finally` always runs
+
+STREAM = "slotcast.stream"  # the scope's key for the Stream a view hands over to `Handover`
+END = {"type": "http.response.body", "body": b"", "more_body": False}
+DISCONNECT = {"type": "http.disconnect"}
+
+
+class Stream:
+    """An admitted event stream: counted from admission until it has run (or was dropped unstarted). As Quart's
+    response body it sends nothing and only marks itself handed over: `Handover` runs it."""
+
+    __slots__ = ("hub", "names", "locale", "packed", "prelude", "streams", "client", "counted", "kind", "line",
+                 "handed")
+
+    def __init__(self, the_hub, names, locale, packed, prelude, streams, client, counted, kind, line):
+        self.hub, self.names, self.locale, self.packed, self.prelude = the_hub, names, locale, packed, prelude
+        self.streams, self.client, self.counted, self.kind, self.line = streams, client, counted, kind, line
+        self.handed = False
         streams.opened(client)
         counted.streams.labels(kind).inc()
+
+    def __aiter__(self) -> Stream:
+        return self
+
+    async def __anext__(self) -> bytes:
+        self.handed = True  # Quart has sent the headers: the body is Handover's to send
+        raise StopAsyncIteration
+
+    def drop(self) -> None:
+        """No longer counted against the caps."""
+        self.streams.closed(self.client)
+        self.counted.streams.labels(self.kind).dec()
+
+    async def run(self, receive, send) -> None:
+        """Send the state, then every change, until the client leaves or the hub closes (then end the response)."""
+        sub = self.hub.subscribe(self.names, self.locale, self.packed)
+        watcher = asyncio.create_task(leaving(receive, sub))
         began, sent = time.monotonic(), 0
         try:
             # The state as the shared messages themselves, not joined into a copy that this stream would hold.
-            state = [prelude, *[await the_hub.first(name, locale) for name in names]]
-            for chunk in [GZIP_HEADER, *(m.packed for m in state)] if packed else state:
+            state = [self.prelude, *[await self.hub.first(name, self.locale) for name in self.names]]
+            for chunk in [GZIP_HEADER, *(m.packed for m in state)] if self.packed else state:
                 sent += len(chunk)
-                yield chunk
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            del state  # an idle stream keeps this frame: nothing in it that it no longer needs
             async for chunk in sub.messages():
                 sent += len(chunk)
-                yield chunk
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            if not watcher.done():
+                await send(END)  # the hub closed the stream
         finally:
-            streams.closed(client)
-            counted.streams.labels(kind).dec()
-            the_hub.unsubscribe(sub)
-            ops.stream_closed(line, kind, time.monotonic() - began, sent)
+            watcher.cancel()
+            self.hub.unsubscribe(sub)
+            self.drop()
+            ops.stream_closed(self.line, self.kind, time.monotonic() - began, sent)
 
-    response = await make_response(body(), 200, {**HEADERS, **(PACKED if packed else {}), "Vary": "Accept-Encoding"})
-    response.timeout = None  # Quart's response timeout would cut the stream
-    return response
+
+async def leaving(receive, sub) -> None:
+    """Wait for the client to leave, then end its subscriber's messages."""
+    while (await receive())["type"] != "http.disconnect":
+        pass
+    sub.end()
+
+
+class Handover:
+    """ASGI middleware: an event stream's idle life outside Quart's per-request objects.
+
+    While a response's body runs, Quart keeps its request (with a body queue and events), the response, a task
+    group and two tasks: ~11 KB per open stream. A stream view leaves its `Stream` in the scope; once Quart has sent
+    the headers, its message loop is told the client left, Quart returns, and the stream runs here: on the
+    connection's task, with one more that waits for the client to leave.
+    """
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        stream = await self.through_quart(scope, receive, send)
+        if stream is not None:
+            await stream.run(receive, send)
+
+    async def through_quart(self, scope, receive, send) -> Stream | None:
+        """Let Quart answer; the stream its view handed over, if any (one dropped on the way is no longer counted)."""
+        reader, gone = None, False
+
+        def handed() -> bool:
+            return STREAM in scope and scope[STREAM].handed
+
+        async def quart_receive():
+            nonlocal reader, gone
+            if handed():
+                return DISCONNECT
+            reader = asyncio.current_task()
+            try:
+                message = await receive()
+            except asyncio.CancelledError:
+                if handed() and reader.uncancel() == 0:
+                    return DISCONNECT  # let go by quart_send below (a message left in `receive` stays there)
+                raise
+            finally:
+                reader = None
+            gone = gone or message["type"] == "http.disconnect"
+            return message
+
+        async def quart_send(message):
+            if message["type"] == "http.response.body" and not message.get("more_body") and handed():
+                if reader is not None:
+                    reader.cancel()  # Quart's message loop waits for the client to leave: it need not any more
+                return
+            if message["type"] == "http.response.start" and STREAM in scope:
+                message["headers"] = [shared(pair) for pair in message["headers"]]
+            await send(message)
+
+        answered = False
+        try:
+            await self.app(scope, quart_receive, quart_send)
+            answered = True
+        finally:
+            stream = scope.pop(STREAM, None)
+            if stream is not None and not (answered and stream.handed and not gone):
+                stream.drop()  # admitted, but its client left first, or the answer became another (an error)
+                stream = None
+        return stream
+
+
+SHARED_HEADERS: dict[tuple[bytes, bytes], tuple[bytes, bytes]] = {}
+OWN_HEADERS = {b"x-request-id", b"set-cookie"}  # different in every response: not worth keeping
+
+
+def shared(pair: tuple[bytes, bytes]) -> tuple[bytes, bytes]:
+    """One object for a header that streams send alike: Hypercorn keeps a response's headers while it lasts, ~1.4 KB
+    a stream, and nearly all are the same bytes for every stream (a few hundred kinds at most are kept)."""
+    if pair[0] in OWN_HEADERS or len(SHARED_HEADERS) >= 256:
+        return SHARED_HEADERS.get(pair, pair)
+    return SHARED_HEADERS.setdefault(pair, pair)
+
 
 
 class OpenStreams:
