@@ -297,3 +297,25 @@ class TestMail:
     async def test_a_phone_number_gets_no_mail(self, client, store, slot, inbox):
         await book(client, slot.id, contact="+44 20 7946 0000")
         assert await store.outbox() == [] and inbox.envelopes == []
+
+
+def test_a_shutdown_does_not_wait_for_a_hanging_endpoint(tmp_path):
+    """SIGTERM while a POST hangs: the server exits at once; the delivery stays claimed, to be made after a restart."""
+    receiver = Receiver("hang")
+    server = LiveServer(tmp_path, WEBHOOKS_ALLOW_PRIVATE=1, DRAIN_SECONDS=0).start()
+    try:
+        database = sqlite3.connect(tmp_path / "slotcast.db")
+        venue_id = database.execute("SELECT id FROM venues WHERE slug = ?", (VENUE,)).fetchone()[0]
+        with database:
+            database.execute("INSERT INTO webhooks (venue_id, url, secret, created_at) VALUES (?, ?, ?, ?)",
+                             (venue_id, receiver.url, SECRET, "2026-01-01 00:00:00"))
+        day = (datetime.now(ZoneInfo(ZONE)).date() + timedelta(days=1)).isoformat()
+        free = [s for s in server.get_json(f"/api/v1/venues/{VENUE}/resources/{RESOURCE}/slots?date={day}")["slots"]
+                if s["remaining"] >= 1]
+        server.post_json("/api/v1/bookings", {"slot_id": free[0]["id"], "name": "Kim", "contact": "k@example.com"})
+        asyncio.run(receiver.wait_for(1))
+        assert server.stop(timeout=5) < 3  # the POST would have waited up to 10 s for its answer
+        assert database.execute("SELECT state, attempts FROM outbox").fetchall() == [("pending", 1)]
+    finally:
+        server.kill()
+        receiver.close()

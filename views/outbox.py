@@ -64,21 +64,30 @@ class Sender:
         """Deliver until `closed` (the hub's): every message due, then sleep until the next falls due or a wake."""
         closing = asyncio.ensure_future(closed)
         try:
-            while not closing.done():
+            while True:
                 self._wake.clear()
-                try:
-                    await self.send_due()
-                    due = await self.store.next_due()
-                except Exception:  # the database away for a moment: try again shortly
-                    log.exception("outbox: cannot reach the store")
-                    due = self.clock.now() + timedelta(seconds=5)
-                wait = idle if due is None else max(0.0, (due - self.clock.now()).total_seconds())
+                cycle = asyncio.ensure_future(self.cycle(idle))
+                await asyncio.wait([closing, cycle], return_when=asyncio.FIRST_COMPLETED)
+                if closing.done():  # shutting down: a delivery cut short stays claimed, and is sent once that lapses
+                    cycle.cancel()
+                    await asyncio.gather(cycle, return_exceptions=True)
+                    return
                 waking = asyncio.ensure_future(self._wake.wait())
-                await asyncio.wait([closing, waking], timeout=min(wait, idle), return_when=asyncio.FIRST_COMPLETED)
+                await asyncio.wait([closing, waking], timeout=cycle.result(), return_when=asyncio.FIRST_COMPLETED)
                 waking.cancel()
         finally:
             closing.cancel()
             await self.client.aclose()
+
+    async def cycle(self, idle: float) -> float:
+        """Deliver every message due; the seconds until the next falls due (at most `idle`)."""
+        try:
+            await self.send_due()
+            due = await self.store.next_due()
+        except Exception:  # the database away for a moment: try again shortly
+            log.exception("outbox: cannot reach the store")
+            return 5.0
+        return idle if due is None else min(idle, max(0.0, (due - self.clock.now()).total_seconds()))
 
     async def send_due(self) -> int:
         """Claim and deliver every message due now, a batch at a time; how many were tried."""
