@@ -206,22 +206,28 @@ class TestPrivateAddresses:
         assert receiver.received == []
 
 
+def hooked_and_booked(server: LiveServer, receiver: Receiver) -> tuple[sqlite3.Connection, dict]:
+    """The live server's demo venue with the receiver as its webhook, and a booking made there (the API's answer)."""
+    database = sqlite3.connect(server.folder / "slotcast.db")
+    venue_id = database.execute("SELECT id FROM venues WHERE slug = ?", (VENUE,)).fetchone()[0]
+    with database:
+        database.execute("INSERT INTO webhooks (venue_id, url, secret, created_at) VALUES (?, ?, ?, ?)",
+                         (venue_id, receiver.url, SECRET, "2026-01-01 00:00:00"))
+    day = (datetime.now(ZoneInfo(ZONE)).date() + timedelta(days=1)).isoformat()
+    free = [s for s in server.get_json(f"/api/v1/venues/{VENUE}/resources/{RESOURCE}/slots?date={day}")["slots"]
+            if s["remaining"] >= 2]
+    made = server.post_json("/api/v1/bookings", {"slot_id": free[0]["id"], "name": "Kim", "contact": "k@example.com",
+                                                 "party_size": 2})
+    asyncio.run(receiver.wait_for(1))  # its POST is under way: the receiver holds it
+    return database, made
+
+
 def test_a_delivery_cut_short_by_kill_9_is_made_after_the_restart(tmp_path):
     """Committed, the POST under way, the server killed: the restarted server sends it (the same delivery)."""
     receiver = Receiver("hang")  # receives the first POST and never answers it
     server = LiveServer(tmp_path, WEBHOOKS_ALLOW_PRIVATE=1, OUTBOX_LEASE_SECONDS=1).start()
     try:
-        database = sqlite3.connect(tmp_path / "slotcast.db")
-        venue_id = database.execute("SELECT id FROM venues WHERE slug = ?", (VENUE,)).fetchone()[0]
-        with database:
-            database.execute("INSERT INTO webhooks (venue_id, url, secret, created_at) VALUES (?, ?, ?, ?)",
-                             (venue_id, receiver.url, SECRET, "2026-01-01 00:00:00"))
-        day = (datetime.now(ZoneInfo(ZONE)).date() + timedelta(days=1)).isoformat()
-        free = [s for s in server.get_json(f"/api/v1/venues/{VENUE}/resources/{RESOURCE}/slots?date={day}")["slots"]
-                if s["remaining"] >= 2]
-        made = server.post_json("/api/v1/bookings", {"slot_id": free[0]["id"], "name": "Kim",
-                                                     "contact": "k@example.com", "party_size": 2})
-        asyncio.run(receiver.wait_for(1))
+        database, made = hooked_and_booked(server, receiver)
         server.kill()
         server.start()
         asyncio.run(receiver.wait_for(2))
@@ -234,6 +240,19 @@ def test_a_delivery_cut_short_by_kill_9_is_made_after_the_restart(tmp_path):
                 break
             time.sleep(0.02)
         assert state == [("sent", 2)]
+    finally:
+        server.kill()
+        receiver.close()
+
+
+def test_a_shutdown_does_not_wait_for_a_hanging_endpoint(tmp_path):
+    """SIGTERM while a POST hangs: the server exits at once; the delivery stays claimed, to be made after a restart."""
+    receiver = Receiver("hang")
+    server = LiveServer(tmp_path, WEBHOOKS_ALLOW_PRIVATE=1, DRAIN_SECONDS=0).start()
+    try:
+        database, _made = hooked_and_booked(server, receiver)
+        assert server.stop(timeout=5) < 3  # the POST would have waited up to 10 s for its answer
+        assert database.execute("SELECT state, attempts FROM outbox").fetchall() == [("pending", 1)]
     finally:
         server.kill()
         receiver.close()
@@ -297,25 +316,3 @@ class TestMail:
     async def test_a_phone_number_gets_no_mail(self, client, store, slot, inbox):
         await book(client, slot.id, contact="+44 20 7946 0000")
         assert await store.outbox() == [] and inbox.envelopes == []
-
-
-def test_a_shutdown_does_not_wait_for_a_hanging_endpoint(tmp_path):
-    """SIGTERM while a POST hangs: the server exits at once; the delivery stays claimed, to be made after a restart."""
-    receiver = Receiver("hang")
-    server = LiveServer(tmp_path, WEBHOOKS_ALLOW_PRIVATE=1, DRAIN_SECONDS=0).start()
-    try:
-        database = sqlite3.connect(tmp_path / "slotcast.db")
-        venue_id = database.execute("SELECT id FROM venues WHERE slug = ?", (VENUE,)).fetchone()[0]
-        with database:
-            database.execute("INSERT INTO webhooks (venue_id, url, secret, created_at) VALUES (?, ?, ?, ?)",
-                             (venue_id, receiver.url, SECRET, "2026-01-01 00:00:00"))
-        day = (datetime.now(ZoneInfo(ZONE)).date() + timedelta(days=1)).isoformat()
-        free = [s for s in server.get_json(f"/api/v1/venues/{VENUE}/resources/{RESOURCE}/slots?date={day}")["slots"]
-                if s["remaining"] >= 1]
-        server.post_json("/api/v1/bookings", {"slot_id": free[0]["id"], "name": "Kim", "contact": "k@example.com"})
-        asyncio.run(receiver.wait_for(1))
-        assert server.stop(timeout=5) < 3  # the POST would have waited up to 10 s for its answer
-        assert database.execute("SELECT state, attempts FROM outbox").fetchall() == [("pending", 1)]
-    finally:
-        server.kill()
-        receiver.close()
