@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from .model import (
-    RESOURCE_SETTINGS, AuditEntry, Booking, BookingError, DayException, NotFound, OpeningRule, Resource, Slot, Venue,
-    WaitlistEntry, booking_problems, clean_text, venue_problems,
+    FULL, OPEN, RESOURCE_SETTINGS, AuditEntry, Booking, BookingError, DayException, NotFound, OpeningRule, Resource,
+    Slot, SlotFull, Venue, WaitlistEntry, booking_problems, clean_text, slot_state, venue_problems,
 )
 from .store import Store
 
@@ -33,14 +33,17 @@ class Service:
 
     async def book(self, resource: Resource, slot_id: int, name: str, contact: str, party_size: object,
                    idempotency_key: str | None = None, for_staff: bool = False,
-                   over_limit: bool = False, locale: str = "en") -> tuple[Booking, Slot]:
+                   over_limit: bool = False, locale: str = "en",
+                   seen: tuple[Slot, str] | None = None) -> tuple[Booking, Slot]:
         """Book places in a slot of `resource`; raises Invalid, NotFound, NotOpenYet, SlotUnavailable,
         LimitReached or SlotFull. Only staff may book `over_limit` (the venue's per-person limit). Its e-mails
-        speak `locale`."""
+        speak `locale`. `seen`: the slot as the caller has just read it, and its venue's time zone."""
         problems = booking_problems(name, contact, party_size, resource.max_party)
         try:
             if problems:
                 raise Invalid(problems)
+            if seen and not idempotency_key and lacks_room(*seen, resource, party_size, self.clock.now()):
+                raise SlotFull(slot_id)  # most attempts at a release: refused without a write transaction
             name, contact = clean_text(name), clean_text(contact)
             booked = await self.store.book(slot_id, name, contact, party_size, self.clock.now(), idempotency_key,
                                            for_staff=for_staff, over_limit=for_staff and over_limit, locale=locale,
@@ -196,6 +199,11 @@ def venue_details(address: str | None, phone: str | None, name_zh: str | None) -
         raise Invalid(problems)
     given = {"address": address, "phone": phone, "name_zh": name_zh}
     return {k: clean_text(v) for k, v in given.items() if v is not None}
+
+
+def lacks_room(slot: Slot, timezone: str, resource: Resource, party_size: int, now: datetime) -> bool:
+    """Whether a slot, open to the public now, has no room for the party (the store would refuse it SlotFull)."""
+    return slot_state(slot, resource, timezone, now) in (OPEN, FULL) and slot.remaining < party_size
 
 
 def fingerprint(slot_id: int, name: str, contact: str, party_size: int) -> str:

@@ -15,9 +15,11 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import fields, replace
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
+from time import monotonic
 from typing import Any, Protocol, TypeVar, get_args, get_type_hints
 
 from . import schedule, topics
+from .batches import Batches
 from .migrations import MIGRATIONS
 from .model import (
     EMAIL, GONE, NOT_YET, RESOURCE_SETTINGS, VENUE_DETAILS, AuditEntry, Booking, CapacityConflict, DayException,
@@ -106,6 +108,9 @@ def hhmm(moment: time | None) -> str | None:
     return moment and moment.isoformat("minutes")
 
 
+FULL_KEPT, FULL_KEPT_SECONDS = 10_000, 1.0  # full slots kept at most, and for how long without a change heard
+
+
 class SqlStore:
     """The Store, over any Database; `notify(*topics)` hears every change this process commits."""
 
@@ -119,6 +124,11 @@ class SqlStore:
         # writes, or another's, heard through listen): a booking and a render need them, and they seldom change.
         self._venues: list[Venue] | None = None
         self._venues_era = 0  # counts those changes: a read that a change overtook is not kept
+        # Slots read with no place left, kept until any change is heard (or FULL_KEPT_SECONDS pass): at a release
+        # most attempts are at full slots, and refusing them then reads nothing.
+        self._full: dict[int, tuple[Slot, float]] = {}
+        self._full_era = 0
+        self._attempts = Batches(self._count_attempts)  # a crowd's attempts: one transaction for many
 
     async def _write(self, body: Callable[..., Awaitable[T]], *args) -> T:
         result, changed = await self.db.write(body, *args)
@@ -128,9 +138,14 @@ class SqlStore:
         return result
 
     def _heard(self, names) -> None:
-        """Changes committed: forget the venues when any of them was one."""
+        """Changes committed: forget the full slots, and the venues when any of them was one."""
+        self._forget_full()
         if topics.VENUES in names:
             self._forget_venues()
+
+    def _forget_full(self) -> None:
+        self._full.clear()
+        self._full_era += 1
 
     def _forget_venues(self) -> None:
         self._venues = None
@@ -170,6 +185,7 @@ class SqlStore:
             on_change(*names)
 
         def resync():
+            self._forget_full()
             self._forget_venues()
             on_resync()
 
@@ -251,8 +267,17 @@ class SqlStore:
                                   "size": party_size}, f"LIMIT {int(limit)}")
 
     async def slot(self, slot_id: int) -> Slot | None:
-        """One slot by id."""
-        return await self.db.read(_slot, slot_id)
+        """One slot by id (a full one as kept: see _full)."""
+        kept = self._full.get(slot_id)
+        if kept and monotonic() < kept[1]:
+            return kept[0]
+        era = self._full_era
+        slot = await self.db.read(_slot, slot_id)
+        if slot is not None and slot.remaining <= 0 and era == self._full_era:  # no change overtook the read
+            if len(self._full) >= FULL_KEPT:
+                self._full.clear()
+            self._full[slot_id] = (slot, monotonic() + FULL_KEPT_SECONDS)
+        return slot
 
     async def free_slots_near(self, slot: Slot, party_size: int, now: datetime, limit: int = 3) -> list[Slot]:
         """Slots of the same resource the public can book now with room for the party, nearest in time first."""
@@ -447,7 +472,11 @@ class SqlStore:
 
         Returns (attempts in the window, its start) per key; a window older than `window` starts again.
         """
-        return await self._write(_count_attempt, keys, now, window)
+        return await self._attempts.add((keys, now, window))
+
+    async def _count_attempts(self, calls: list[tuple[list[str], datetime, timedelta]]) -> list:
+        """Several count_attempt calls in one transaction, in the order they came."""
+        return await self._write(_count_attempts, calls)
 
     async def forget_attempts(self, keys: list[str]) -> None:
         """Clear these keys' counts (a login that succeeded)."""
@@ -1065,6 +1094,10 @@ async def _erase(tx: Tx, where: str, params: dict, person: str | None) -> int:
                 if table == "bookings":  # what the outbox holds of them: their names and contacts too
                     await tx.execute("DELETE FROM outbox WHERE booking_id = :id", id=row["id"])
     return erased
+
+
+async def _count_attempts(tx: Tx, calls: list[tuple[list[str], datetime, timedelta]]) -> list:
+    return [await _count_attempt(tx, *call) for call in calls]
 
 
 async def _count_attempt(tx: Tx, keys: list[str], now: datetime, window: timedelta) -> list[tuple[int, datetime]]:

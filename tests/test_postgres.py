@@ -243,3 +243,13 @@ async def test_two_processes_share_the_outbox_without_sending_twice(stores, slot
     assert await first.claim_messages(NOW, timedelta(minutes=1)) == []  # claimed: not due until the lease lapses
     lapsed = await second.claim_messages(NOW + timedelta(minutes=2), timedelta(minutes=1), limit=10)
     assert {m.id for m in lapsed} == queued and {m.attempts for m in lapsed} == {2}
+
+
+async def test_a_full_slot_one_process_keeps_is_forgotten_when_another_frees_it(stores, slot):
+    mine, other = stores
+    booking, _ = await other.book(slot.id, "Ann", "12345", 2, NOW)
+    async with listening(mine) as seen:
+        assert (await mine.slot(slot.id)).remaining == 0  # read full: kept
+        await other.cancel(booking.reference, booking.cancel_token, NOW)
+        await asyncio.wait_for(seen.changes.get(), 2)
+        assert (await mine.slot(slot.id)).remaining == 2

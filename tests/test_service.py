@@ -5,7 +5,7 @@ from datetime import UTC, datetime, time, timedelta
 import pytest
 
 from booking.clock import ManualClock
-from booking.model import CapacityConflict, NotFound, OpeningRule, SlotUnavailable
+from booking.model import CapacityConflict, NotFound, OpeningRule, SlotFull, SlotUnavailable
 from booking.service import Invalid, Service
 from booking.store import open_store
 
@@ -97,3 +97,20 @@ async def test_editing_a_resource_saves_and_regenerates_in_one_transaction(servi
     assert len(await service.store.slots_for_day(desk.id, NOON.date() + timedelta(days=5))) == 8
     assert heard == [("venues", f"day:{desk.id}:", f"days:{desk.id}:", f"slot:{desk.id}:", f"board:{desk.id}:",
                       f"panel:{desk.id}", f"ticket:{desk.id}:", f"wait:{desk.id}:", f"json:{desk.id}:")]
+
+
+async def test_a_slot_seen_full_is_refused_without_a_transaction_but_a_replay_still_gets_its_booking(service, venue):
+    desk = venue.resource("desk")
+    slot = (await service.store.slots_for_day(desk.id, NOON.date() + timedelta(days=1)))[0]
+    booked, _ = await service.book(desk, slot.id, "Ann", "12345", 2, idempotency_key="k-ann-0001")
+    _, full = await service.book(desk, slot.id, "Bo", "23456", 2)
+    writes, write = [], service.store.db.write
+    service.store.db.write = lambda *args: writes.append(args) or write(*args)
+    with pytest.raises(SlotFull):
+        await service.book(desk, slot.id, "Cy", "34567", 1, seen=(full, "UTC"))
+    assert writes == []  # refused as seen: no transaction
+    replay, _ = await service.book(desk, slot.id, "Ann", "12345", 2, idempotency_key="k-ann-0001", seen=(full, "UTC"))
+    assert replay.id == booked.id and len(writes) == 1  # a key may be a replay: the store answers it
+    service.clock.set(slot.starts_at)  # begun: no longer the public's, whatever the count says
+    with pytest.raises(SlotUnavailable):
+        await service.book(desk, slot.id, "Cy", "34567", 1, seen=(full, "UTC"))

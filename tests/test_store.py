@@ -374,3 +374,40 @@ async def test_two_bookings_swapping_slots_at_once_both_move(store, resource_id,
     await asyncio.gather(store.reschedule(a.reference, a.cancel_token, other.id, NOW),
                          store.reschedule(b.reference, b.cancel_token, slot.id, NOW))
     assert ((await store.slot(slot.id)).booked, (await store.slot(other.id)).booked) == (2, 2)
+
+
+class Counted:
+    """Counts a store's database reads and write transactions (wrapping its Database's own methods)."""
+
+    def __init__(self, store):
+        self.reads = self.writes = 0
+        read, write = store.db.read, store.db.write
+
+        async def counted_read(*args):
+            self.reads += 1
+            return await read(*args)
+
+        async def counted_write(*args):
+            self.writes += 1
+            return await write(*args)
+
+        store.db.read, store.db.write = counted_read, counted_write
+
+
+async def test_a_full_slot_is_read_once_until_a_change_is_committed(store, slot):
+    booking, _ = await book(store, slot, 10)
+    counted = Counted(store)
+    assert [(await store.slot(slot.id)).remaining for _ in range(50)] == [0] * 50
+    assert counted.reads == 1  # the crowd at a full slot reads nothing more
+    await store.cancel(booking.reference, booking.cancel_token, NOW)
+    assert (await store.slot(slot.id)).remaining == 10 and counted.reads == 2
+    assert (await store.slot(slot.id)).remaining == 10 and counted.reads == 3  # one with room is never kept
+
+
+async def test_a_crowds_attempts_share_transactions_and_each_counts_exactly(store):
+    counted = Counted(store)
+    results = await asyncio.gather(*(store.count_attempt(["book:10.0.0.1", f"other:{i % 2}"], NOW,
+                                                         timedelta(minutes=1)) for i in range(200)))
+    assert sorted(mine for (mine, _), _other in results) == list(range(1, 201))
+    assert sorted(other for _mine, (other, _) in results) == sorted([*range(1, 101)] * 2)
+    assert counted.writes < 20  # 200 calls, a few transactions

@@ -152,7 +152,8 @@ async def create_booking():
     try:
         booking, _slot = await service().book(
             resource, slot.id, text(body, "name"), text(body, "contact"), body.get("party_size", 1),
-            idempotency_key=key and f"api:{key}", locale=current())  # the API's keys never reach the form's
+            idempotency_key=key and f"api:{key}", locale=current(),  # the API's keys never reach the form's
+            seen=(slot, venue.timezone))
     except Invalid as invalid:
         return error(422, "invalid", _("Some fields are not valid."),
                      fields=messages.problem_messages(invalid.problems, resource.max_party))

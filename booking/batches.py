@@ -1,0 +1,50 @@
+"""Group commit: calls that come while one write is running share the next, one transaction for a burst."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+class Batches(Generic[T, R]):
+    """`await add(item)` is `run([item])[0]`, except that items added while a run is going wait for it to end,
+    then go together in the next run. A burst of N calls costs a few runs, not N; each caller still gets its
+    own result once the run holding its item has returned (committed, for a store's write)."""
+
+    def __init__(self, run: Callable[[list[T]], Awaitable[list[R]]]):
+        self._run = run
+        self._waiting: list[tuple[T, asyncio.Future[R]]] = []
+        self._running: asyncio.Task | None = None
+
+    async def add(self, item: T) -> R:
+        future = asyncio.get_running_loop().create_future()
+        self._waiting.append((item, future))
+        if self._running is None:
+            self._running = asyncio.create_task(self._drain())
+        return await future
+
+    async def _drain(self) -> None:
+        batch: list[tuple[T, asyncio.Future[R]]] = []
+        try:
+            while self._waiting:
+                batch, self._waiting = self._waiting, []
+                try:
+                    results = await self._run([item for item, _ in batch])
+                except Exception as error:  # each caller of this run hears it
+                    for _, future in batch:
+                        if not future.done():
+                            future.set_exception(error)
+                    continue
+                for (_, future), result in zip(batch, results, strict=True):
+                    if not future.done():  # a caller that left no longer waits
+                        future.set_result(result)
+        except asyncio.CancelledError:  # shut down mid-run: nobody waits for ever
+            for _, future in batch + self._waiting:
+                future.cancel()
+            raise
+        finally:
+            self._running = None
