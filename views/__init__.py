@@ -56,7 +56,7 @@ def init_app(app: Quart) -> None:
 async def choose_locale() -> None:
     """Pick the request's locale."""
     asked = request.args.get("lang")
-    i18n.set_current(i18n.negotiate(asked, request.cookies.get("lang"), request.accept_languages))
+    i18n.set_current(i18n.negotiate(asked, request.cookies.get("lang"), request.headers.get("Accept-Language", "")))
     g.lang_asked = asked in i18n.LOCALES
 
 

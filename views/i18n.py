@@ -5,7 +5,7 @@ from __future__ import annotations
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import date, datetime
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
@@ -14,6 +14,8 @@ from babel import Locale
 from babel.dates import format_date, get_day_names
 from babel.support import NullTranslations, Translations
 from quart import request
+from werkzeug.datastructures import LanguageAccept
+from werkzeug.http import parse_accept_header
 
 from booking import rules_text
 
@@ -67,12 +69,18 @@ def ngettext(singular: str, plural: str, n: int, **values) -> str:
     return text % {"num": n, **values}
 
 
-def negotiate(asked: str | None, cookie: str | None, accept) -> str:
-    """?lang=, then the lang cookie, then Accept-Language."""
+def negotiate(asked: str | None, cookie: str | None, accept_language: str) -> str:
+    """?lang=, then the lang cookie, then the Accept-Language header."""
     for choice in (asked, cookie):
         if choice in LOCALES:
             return choice
-    best = accept.best_match(["en", "zh-CN", "zh"], default="en")
+    return preferred(accept_language) if len(accept_language) <= 200 else preferred.__wrapped__(accept_language)
+
+
+@lru_cache(maxsize=256)
+def preferred(accept_language: str) -> str:
+    """The locale an Accept-Language header prefers (a few headers make nearly all requests: each parsed once)."""
+    best = parse_accept_header(accept_language, LanguageAccept).best_match(["en", "zh-CN", "zh"], default="en")
     return "zh_CN" if best.startswith("zh") else "en"
 
 
