@@ -7,7 +7,7 @@ import heapq
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import NamedTuple
 
 from .clock import SystemClock
@@ -22,7 +22,8 @@ class Render(NamedTuple):
     valid_until: datetime | None = None
 
 
-Renderer = Callable[[str, str, int], Awaitable[Render]]  # (topic, locale, version) -> Render
+Renderer = Callable[[str, str, int, datetime | None], Awaitable[Render]]  # (topic, locale, version, as at) -> Render
+AHEAD = timedelta(seconds=1)  # a render the clock will change is made this long before, and sent at its moment
 
 
 class Subscriber:
@@ -76,8 +77,9 @@ class Hub:
     """Topics, versions and subscribers; how a topic looks (and its bytes on the wire) is the renderer's business.
 
     A topic is re-rendered when its data changes (`notify`) and when its render expires: a render may depend on
-    the clock ("Past", the notice cut-off, a kiosk's now/next), so it says until when it holds, and at that
-    moment the hub renders the topic again, once for all its subscribers.
+    the clock ("Past", the notice cut-off, a kiosk's now/next, a release), so it says until when it holds. The
+    hub renders the topic as it will be at that moment AHEAD of it, once for all its subscribers, and sends it at
+    the moment: at a release the pages turn bookable on time, whatever crowd arrives with it.
     """
 
     def __init__(self, render: Renderer, *, clock=None, heartbeat: float = 15.0, ping: bytes = b"",
@@ -95,6 +97,7 @@ class Hub:
         self._timer = asyncio.Event()  # wakes the expiry loop when an earlier expiry arrives
         self._dirty: set[str] = set()
         self._refreshing: dict[str, asyncio.Task] = {}
+        self._preparing: dict[str, asyncio.Task] = {}  # topics being rendered ahead of their render's expiry
         self.renders = 0  # how many fragments were rendered, for tests and benchmarks
         self._closing = asyncio.Event()
 
@@ -156,16 +159,17 @@ class Hub:
             self._held.pop(key, None)
         return message
 
-    def _expired(self, render: asyncio.Future) -> bool:
+    def _expired(self, render: asyncio.Future, at: datetime | None = None) -> bool:
+        """Whether a render no longer holds (now, or at `at`)."""
         if not render.done() or render.cancelled() or render.exception():
             return False
         until = render.result().valid_until
-        return until is not None and until <= self._clock.now()
+        return until is not None and until <= (at or self._clock.now())
 
-    async def _render_once(self, topic: str, locale: str, version: int) -> Render:
+    async def _render_once(self, topic: str, locale: str, version: int, at: datetime | None = None) -> Render:
         self.renders += 1
-        began = self._clock.now()
-        render = await self._render(topic, locale, version)
+        began = at or self._clock.now()
+        render = await self._render(topic, locale, version, at)
         # Expired before it began: the context is wrong, and re-rendering would spin. (Expired while it was being
         # made, e.g. at midnight, is fine: its expiry is due at once and the topic is rendered again.)
         if render.valid_until is not None and render.valid_until <= began:
@@ -224,17 +228,59 @@ class Hub:
             await asyncio.gather(*self._refreshing.values(), return_exceptions=True)
 
     async def expire(self) -> None:
-        """Until the hub closes: re-render each watched topic when its render expires (one timer for all)."""
+        """Until the hub closes: render each watched topic again when its render expires (one timer for all),
+        made AHEAD of the moment (see _prepare)."""
         while not self.closing:
             self._timer.clear()
-            await self._clock.wait(self._timer, self._expiries[0][0] if self._expiries else None)
-            now, due = self._clock.now(), set()
-            while self._expiries and self._expiries[0][0] <= now:
-                due.add(heapq.heappop(self._expiries)[1])
-            # Only topics whose kept render has expired: a change since may have rendered them afresh.
-            self.notify(*(t for t in due if any(self._expired(self._renders[t, locale][1])
-                                                for locale in self._subscribers.get(t, {})
-                                                if (t, locale) in self._renders)))
+            await self._clock.wait(self._timer, self._expiries[0][0] - AHEAD if self._expiries else None)
+            now, due = self._clock.now(), {}
+            while self._expiries and self._expiries[0][0] <= now + AHEAD:
+                when, topic = heapq.heappop(self._expiries)
+                due[topic] = min(when, due.get(topic, when))
+            # Only topics whose kept render expires then: a change since may have rendered them afresh.
+            for topic, when in due.items():
+                if not self._expiring(topic, when):
+                    continue
+                if when <= now:
+                    self.notify(topic)
+                elif topic not in self._preparing:
+                    self._preparing[topic] = asyncio.create_task(self._prepare(topic, when))
+
+    def _expiring(self, topic: str, at: datetime) -> bool:
+        """Whether a render kept for the topic (in any locale) no longer holds at `at`."""
+        return any(self._expired(self._renders[topic, locale][1], at) for locale in self._subscribers.get(topic, {})
+                   if (topic, locale) in self._renders)
+
+    async def _prepare(self, topic: str, when: datetime) -> None:
+        """Render the topic as it will be at `when`, now; at `when` send that as its next version. A change
+        before then wins (its own render goes out, and expires in its turn)."""
+        version = self._versions.get(topic, 0)
+        try:
+            renders = {}
+            for locale in list(self._subscribers.get(topic, {})):
+                try:
+                    renders[locale] = await self._render_once(topic, locale, version + 1, at=when)
+                except Exception:
+                    log.exception("rendering %s (%s) ahead failed", topic, locale)
+            moved = asyncio.Event()  # a ManualClock sets it when moved
+            while self._clock.now() < when and not self.closing:
+                moved.clear()
+                await self._clock.wait(moved, when)
+            if self.closing or topic not in self._subscribers:
+                return
+            if self._versions.get(topic, 0) != version:  # a change came first: its render holds, or expires now
+                if self._expiring(topic, when):
+                    self.notify(topic)
+                return
+            watched = self._subscribers[topic]
+            for locale, render in renders.items():
+                if locale in watched:
+                    ready = asyncio.get_running_loop().create_future()
+                    ready.set_result(render)
+                    self._renders[topic, locale] = (version + 1, ready)
+            self.notify(topic)  # version + 1: sent as any change is, the prepared renders as its renders
+        finally:
+            del self._preparing[topic]
 
     # -- liveness and shutdown
 

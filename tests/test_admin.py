@@ -1002,9 +1002,9 @@ def renders_of(hub):
     rendered: list[str] = []
     render = hub._render
 
-    async def counting(topic, locale, version):
+    async def counting(topic, locale, version, at=None):
         rendered.append(topic)
-        return await render(topic, locale, version)
+        return await render(topic, locale, version, at)
 
     hub._render = counting
     try:

@@ -15,11 +15,13 @@ class Counter:
 
     def __init__(self):
         self.calls = []
+        self.moments = []  # each render's `at`: None, or the moment it was made ahead for
         self.state = 0
         self.valid_until = None
 
-    async def __call__(self, topic, locale, version):
+    async def __call__(self, topic, locale, version, at=None):
         self.calls.append((topic, locale))
+        self.moments.append(at)
         await asyncio.sleep(0)
         return Render(f"id: {version}\nevent: table\ndata: {topic} {locale} v{self.state}\n\n".encode(),
                       self.valid_until)
@@ -159,7 +161,7 @@ async def test_a_failing_render_does_not_stop_later_changes():
     sub = hub.subscribe(["day:1"], "en")
     original = render.__call__
 
-    async def broken(topic, locale, version):
+    async def broken(topic, locale, version, at=None):
         raise RuntimeError("database went away")
 
     hub._render = broken
@@ -251,8 +253,8 @@ async def test_a_render_the_clock_overtakes_while_it_is_made_is_made_again():
     clock = ManualClock(T0)
 
     class SlowAtMidnight(Counter):
-        async def __call__(self, topic, locale, version):
-            render = await super().__call__(topic, locale, version)
+        async def __call__(self, topic, locale, version, at=None):
+            render = await super().__call__(topic, locale, version, at)
             if len(self.calls) == 1:
                 clock.set(T0 + timedelta(minutes=13))  # the moment passes while the first render is being made
             return render
@@ -278,7 +280,7 @@ async def test_a_render_the_clock_overtakes_while_it_is_made_is_made_again():
 async def test_a_change_that_renders_the_same_bytes_sends_nothing():
     """A change elsewhere (another day of the resource) leaves this page's render as it was: no bytes go out."""
 
-    async def render(topic, locale, version):
+    async def render(topic, locale, version, at=None):
         return Render(f"event: strip\ndata: {topic} {state}\n\n".encode())
 
     hub, state = Hub(render), "a"
@@ -297,7 +299,7 @@ async def test_streams_holding_different_renders_all_get_the_next_one():
     """A newcomer's render differs from the others' (the clock moved it on): the next change goes to everyone,
     even when it renders as the newcomer's did; a change made before a newcomer's own render is sent too."""
 
-    async def render(topic, locale, version):
+    async def render(topic, locale, version, at=None):
         return Render(f"event: x\ndata: {state}\n\n".encode())
 
     hub, state = Hub(render), "a"
@@ -317,3 +319,54 @@ async def test_streams_holding_different_renders_all_get_the_next_one():
     await hub.first("t", "en")
     await hub.settle()
     assert early.pending["t"].endswith(b"c\n\n") and newcomer.pending["t"].endswith(b"c\n\n")
+
+
+async def settled(hub, clock, **moved):
+    clock.advance(**moved)
+    for _ in range(5):
+        await asyncio.sleep(0.005)
+    await hub.settle()
+
+
+async def test_a_render_the_clock_will_expire_is_made_ahead_and_sent_at_its_moment():
+    render, clock = Counter(), ManualClock(T0)
+    hub = Hub(render, clock=clock)
+    release = T0 + timedelta(minutes=5)
+    render.valid_until = release  # e.g. a day that opens at 08:00
+    subs = [hub.subscribe(["day:1"], locale) for locale in ("en", "zh_CN")]
+    for sub in subs:
+        await hub.first("day:1", sub.locale)
+    expiring = asyncio.create_task(hub.expire())
+    try:
+        render.state, render.valid_until = 1, None
+        await settled(hub, clock, minutes=4, seconds=59, milliseconds=500)  # half a second before
+        assert render.moments == [None, None, release, release]  # made now, as it will be then: once per locale
+        assert all(not s.pending for s in subs)  # and not sent before its moment
+        await settled(hub, clock, milliseconds=500)
+        assert [b"v1" in s.pending["day:1"] for s in subs] == [True, True] and len(render.calls) == 4
+    finally:
+        hub.close()
+        await asyncio.wait_for(expiring, 1)
+
+
+async def test_a_change_before_the_moment_wins_over_the_render_made_ahead():
+    render, clock = Counter(), ManualClock(T0)
+    hub = Hub(render, clock=clock)
+    release = T0 + timedelta(minutes=5)
+    render.valid_until = release
+    sub = hub.subscribe(["day:1"], "en")
+    await hub.first("day:1", "en")
+    expiring = asyncio.create_task(hub.expire())
+    try:
+        render.state = 1
+        await settled(hub, clock, minutes=4, seconds=59, milliseconds=500)
+        render.state = 2
+        hub.notify("day:1")  # a booking by staff, say: rendered now, and it still expires at the release
+        await hub.settle()
+        assert b"v2" in drain(sub)
+        render.state, render.valid_until = 3, None
+        await settled(hub, clock, milliseconds=500)
+        assert b"v3" in drain(sub) and render.moments[-1] is None  # rendered at the moment, not the stale v1
+    finally:
+        hub.close()
+        await asyncio.wait_for(expiring, 1)

@@ -9,6 +9,7 @@ import time
 import zlib
 from collections import Counter
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from functools import cache
 from types import SimpleNamespace
 
@@ -21,7 +22,7 @@ from . import i18n, ops
 from .clients import accepts_gzip, client_group
 from .i18n import gettext as _
 from .lookups import party_choices, parse_day, whole_number
-from .runtime import hub, store
+from .runtime import RENDER_AT, hub, store
 
 bp = Blueprint("events", __name__)
 
@@ -306,13 +307,17 @@ def open_streams() -> OpenStreams:
 def renderer(app: Quart):
     """The hub's render function: topic + locale + version -> the SSE message, and until when it holds."""
 
-    async def render(topic: str, locale: str, version: int) -> Render:
+    async def render(topic: str, locale: str, version: int, at: datetime | None = None) -> Render:
         kind, args = topics.parse(topic)
         event, template, context = FRAGMENTS[kind]
-        async with app.app_context():
-            with i18n.use(locale):
-                values = await context(*args)
-                html = await render_template(template, url_for=path_for, **values)
+        moment = RENDER_AT.set(at)  # a render made ahead: now() is the moment it is for
+        try:
+            async with app.app_context():
+                with i18n.use(locale):
+                    values = await context(*args)
+                    html = await render_template(template, url_for=path_for, **values)
+        finally:
+            RENDER_AT.reset(moment)
         return Render(encode(event(*args), html.strip()), values.get("valid_until"))
 
     return render

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -44,6 +45,9 @@ def hub() -> Hub:
     return runtime().hub
 
 
+RENDER_AT: ContextVar[datetime | None] = ContextVar("render_at", default=None)  # set by a render made ahead
+
+
 def now() -> datetime:
-    """The app clock's time (UTC)."""
-    return runtime().clock.now()
+    """The app clock's time (UTC); in a render the hub makes ahead of a moment, that moment."""
+    return RENDER_AT.get() or runtime().clock.now()
