@@ -4,16 +4,22 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import Generic, TypeVar
+from typing import Generic, NamedTuple, TypeVar
 
 T = TypeVar("T")
 R = TypeVar("R")
 
 
+class Raised(NamedTuple):
+    """What a run returns for an item that failed on its own: its caller gets `error` raised."""
+
+    error: Exception
+
+
 class Batches(Generic[T, R]):
     """`await add(item)` is `run([item])[0]`, except that items added while a run is going wait for it to end,
     then go together in the next run. A burst of N calls costs a few runs, not N; each caller still gets its
-    own result once the run holding its item has returned (committed, for a store's write)."""
+    own result (or its own Raised error) once the run holding its item has returned (committed, for a write)."""
 
     def __init__(self, run: Callable[[list[T]], Awaitable[list[R]]]):
         self._run = run
@@ -40,7 +46,11 @@ class Batches(Generic[T, R]):
                             future.set_exception(error)
                     continue
                 for (_, future), result in zip(batch, results, strict=True):
-                    if not future.done():  # a caller that left no longer waits
+                    if future.done():  # a caller that left no longer waits
+                        continue
+                    if isinstance(result, Raised):
+                        future.set_exception(result.error)
+                    else:
                         future.set_result(result)
         except asyncio.CancelledError:  # shut down mid-run: nobody waits for ever
             for _, future in batch + self._waiting:

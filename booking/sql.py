@@ -774,6 +774,8 @@ async def _book(tx: Tx, slot_id: int, name: str, contact: str, party_size: int, 
     if done := await _replay(tx, key, fingerprint):
         return done
     slot, venue_limit = await _open_slot(tx, slot_id, now, for_staff)
+    if slot.remaining < party_size:  # full as read: refused before any write (most attempts at a release)
+        raise SlotFull(slot_id)
     await tx.changed(*topics.of_slot(slot))  # before the row locks, to hold them briefly
     limit = 0 if over_limit else venue_limit
     # The per-person limit, like the capacity, is one conditional statement: exact under any concurrency.

@@ -411,3 +411,31 @@ async def test_a_crowds_attempts_share_transactions_and_each_counts_exactly(stor
     assert sorted(mine for (mine, _), _other in results) == list(range(1, 201))
     assert sorted(other for _mine, (other, _) in results) == sorted([*range(1, 101)] * 2)
     assert counted.writes < 20  # 200 calls, a few transactions
+
+
+async def test_sqlite_commits_the_writes_that_queue_together_once_and_a_failing_one_alone_leaves_no_trace(tmp_path):
+    store = open_store(f"sqlite:///{tmp_path}/group.db", tmp_path)
+    await store.open()
+    try:
+        venue_id = await store.add_venue("v", "Venue", "restaurant", "UTC")
+        rid = await store.add_resource(venue_id, "r", "Room", RULES, max_party=10, horizon_days=3)
+        await store.extend_slots(NOW)
+        slot = (await store.slots_for_day(rid, local_today("UTC") + timedelta(days=1)))[0]
+        commits = []
+        await store.db._on_thread(store.db._db.set_trace_callback,
+                                  lambda sql: commits.append(sql) if sql == "COMMIT" else None)
+
+        async def broken(tx):
+            await tx.execute("UPDATE slots SET closed = TRUE WHERE id = :id", id=slot.id)
+            raise RuntimeError("half way")
+
+        writes = [book(store, slot) for _ in range(100)]
+        results = await asyncio.gather(*writes[:50], store.db.write(broken), *writes[50:], return_exceptions=True)
+        assert isinstance(results[50], RuntimeError)
+        assert sum(not isinstance(r, Exception) for r in results) == 10
+        assert sum(isinstance(r, SlotFull) for r in results) == 90
+        after = await store.slot(slot.id)
+        assert after.booked == 10 and not after.closed  # the broken write's own update went with it
+        assert len(commits) < 10  # 101 writes, a few transactions: one fsync each
+    finally:
+        await store.close()
