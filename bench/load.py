@@ -1,12 +1,17 @@
 """Load client worker: many SSE subscribers or polling pages on raw asyncio protocols, driven over stdin.
 
-    python bench/load.py sse  PORT PATH COUNT EVENT SOURCES [MARK]  # stdin: "report A B" | "bytes" | "marked" | "quit"
+    python bench/load.py sse  PORT PATH COUNT EVENT SOURCES [MARK ...]  # stdin: "report A B" | "bytes" | "marked [K]"
+                                                                         #        | "quit"
+    python bench/load.py sse-gzip ...  # the same, asking for gzip as browsers do (each message inflated as it comes)
     python bench/load.py poll PORT PATH COUNT INTERVAL SECONDS SOURCES
 
 Every line on stdout is one JSON object. Times are time.monotonic() (CLOCK_MONOTONIC: one clock for all
 processes on this machine), so the driver can subtract its own booking times from them. With MARK, each stream
 also keeps when the first event of the wanted name whose text holds MARK arrived ("marked": those times, null
-for a stream that has had none).
+for a stream that has had none). Several MARKs are met in turn, each in an event later than the one that met the
+one before ("marked K": the times of the K-th, from 0); a MARK starting with "!" is met by an event whose text does
+not hold the rest (">Book</a>" then "!>Book</a>": the first event with a Book link, then the first one after it
+with none).
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import re
 import resource
 import sys
 import time
+import zlib
 
 OPENING_AT_ONCE = 256  # connections being opened concurrently per worker (well under the servers' backlogs)
 
@@ -27,18 +33,46 @@ def say(**fields) -> None:
     sys.stdout.flush()
 
 
+class Inflater:
+    """A gzip response's body as it comes: HTTP/1.1 chunks (one per message sent), each inflated at once."""
+
+    def __init__(self):
+        self.raw, self.head = b"", True
+        self.zlib = zlib.decompressobj(wbits=31)
+
+    def inflate(self, data: bytes) -> bytes:
+        """The headers as they are, then the text of every complete chunk so far."""
+        raw, out = self.raw + data, []
+        if self.head:
+            end = raw.find(b"\r\n\r\n")
+            if end < 0:
+                self.raw = raw
+                return b""
+            out.append(raw[:end + 4])
+            raw, self.head = raw[end + 4:], False
+        while (line := raw.find(b"\r\n")) >= 0:
+            size = int(raw[:line], 16)
+            if len(raw) < line + 2 + size + 2:
+                break
+            out.append(self.zlib.decompress(raw[line + 2:line + 2 + size]))
+            raw = raw[line + 2 + size + 2:]
+        self.raw = raw
+        return b"".join(out)
+
+
 class Subscriber(asyncio.Protocol):
     """One EventSource: records when each event of the wanted name arrived complete, by its place on the stream
     (Slotcast's messages carry no id; the changes of a run are spaced, so none is coalesced)."""
 
-    def __init__(self, request: bytes, event: bytes, opened: asyncio.Future, mark: bytes = b""):
-        self.request, self.event, self.opened, self.mark = request, event, opened, mark
+    def __init__(self, request: bytes, event: bytes, opened: asyncio.Future, marks: tuple[bytes, ...] = ()):
+        self.request, self.event, self.opened, self.marks = request, event, opened, marks
         self.buffer = b""
         self.seen: dict[int, float] = {}  # when the n-th event of the wanted name arrived complete
         self.count = 0
-        self.marked: float | None = None  # when the first wanted event holding `mark` arrived
+        self.marked: list[float] = []  # when the wanted events meeting marks[0], marks[1], ... (in turn) arrived
         self.bytes = 0
         self.transport = None
+        self.gzip: Inflater | None = None
 
     def connection_made(self, transport) -> None:
         self.transport = transport
@@ -47,6 +81,8 @@ class Subscriber(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         now = time.monotonic()
         self.bytes += len(data)
+        if self.gzip:
+            data = self.gzip.inflate(data)
         buffer = self.buffer + data if self.buffer else data
         end = buffer.rfind(b"\n\n")
         if end < 0:
@@ -58,29 +94,40 @@ class Subscriber(asyncio.Protocol):
             if buffer[at + 7:stop] == self.event:  # the n-th of its name on this stream: 0 the state, then changes
                 self.seen.setdefault(self.count, now)
                 self.count += 1
-                if self.mark and self.marked is None and buffer.find(self.mark, stop, buffer.find(b"\n\n", stop)) >= 0:
-                    self.marked = now
+                if len(self.marked) < len(self.marks) and self.meets(self.marks[len(self.marked)], buffer, stop):
+                    self.marked.append(now)
             at = buffer.find(b"event: ", stop)
         self.buffer = buffer[end + 2:]
         if self.seen and not self.opened.done():
             self.opened.set_result(now)
+
+    @staticmethod
+    def meets(mark: bytes, buffer: bytes, start: int) -> bool:
+        """Whether the event from `start` to its blank line holds `mark` (a mark "!TEXT": does not hold TEXT)."""
+        end = buffer.find(b"\n\n", start)
+        if mark[:1] == b"!":
+            return buffer.find(mark[1:], start, end) < 0
+        return buffer.find(mark, start, end) >= 0
 
     def connection_lost(self, exc) -> None:
         if not self.opened.done():
             self.opened.set_exception(ConnectionError(f"closed before the first event: {self.buffer[:200]!r}"))
 
 
-async def subscribe(port: int, path: str, count: int, event: str, sources: list[str], mark: str = "") -> None:
+async def subscribe(port: int, path: str, count: int, event: str, sources: list[str], *marks: str,
+                    gzip: bool = False) -> None:
     """Open `count` streams, then answer the driver's commands until "quit"."""
     loop = asyncio.get_running_loop()
-    request = f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n".encode()
+    encoding = "Accept-Encoding: gzip\r\n" if gzip else ""
+    request = f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n{encoding}\r\n".encode()
     gate = asyncio.Semaphore(OPENING_AT_ONCE)
     subs: list[Subscriber] = []
 
     async def one(i: int) -> None:
         async with gate:
             opened = loop.create_future()
-            sub = Subscriber(request, event.encode(), opened, mark.encode())
+            sub = Subscriber(request, event.encode(), opened, tuple(m.encode() for m in marks))
+            sub.gzip = Inflater() if gzip else None
             await loop.create_connection(lambda: sub, "127.0.0.1", port, local_addr=(sources[i % len(sources)], 0))
             subs.append(sub)
             await asyncio.wait_for(opened, 60)
@@ -103,8 +150,9 @@ async def subscribe(port: int, path: str, count: int, event: str, sources: list[
             say(times=times, lost=lost)
         elif line[0] == "bytes":
             say(bytes=sum(s.bytes for s in subs))
-        elif line[0] == "marked":
-            say(times=[s.marked for s in subs])
+        elif line[0] == "marked":  # "marked K": the K-th mark's (default 0)
+            k = int(line[1]) if len(line) > 1 else 0
+            say(times=[s.marked[k] if k < len(s.marked) else None for s in subs])
     for sub in subs:
         sub.transport.close()
 
@@ -186,9 +234,9 @@ def main() -> None:
         uvloop.install()
     except ImportError:
         pass
-    if mode == "sse":
-        event, sources, *mark = rest
-        asyncio.run(subscribe(int(port), path, int(count), event, sources.split(","), *mark))
+    if mode in ("sse", "sse-gzip"):
+        event, sources, *marks = rest
+        asyncio.run(subscribe(int(port), path, int(count), event, sources.split(","), *marks, gzip=mode == "sse-gzip"))
     else:
         interval, seconds, sources = rest
         asyncio.run(poll(int(port), path, int(count), float(interval), float(seconds), sources.split(",")))

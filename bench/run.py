@@ -1,6 +1,7 @@
-"""`make bench`: Slotcast under Hypercorn, side by side with a Node `http` and a uvicorn + sse-starlette baseline.
+"""`make bench`: Slotcast under Hypercorn, side by side with a Node `http`, a uvicorn + sse-starlette and a minimal
+Quart + Hypercorn baseline.
 
-    bench/.venv/bin/python bench/run.py [--quick] [--sizes 1000,5000] [--only fanout,soak,...] [--name NAME]
+    bench/.venv/bin/python bench/run.py [--quick] [--sizes 1000,5000] [--only fanout,quart,soak,...] [--name NAME]
                                         [--release PAGES,BOOKERS]
 
 Slotcast runs as one process on SQLite, and scaled out as the README says: one process per core on one
@@ -189,14 +190,16 @@ class Cluster:
     database, changes crossing between them by LISTEN/NOTIFY. The streams are spread over all the processes;
     the bookings go through the first, so the others learn of each change from PostgreSQL."""
 
-    def __init__(self, pg: PostgresServer, size: int):
-        self.pg, self.name = pg, f"slotcast ×{size} (PostgreSQL)"
+    def __init__(self, pg: PostgresServer, size: int, setup: tuple[str, ...] = ()):
+        self.pg, self.name, self.setup = pg, f"slotcast ×{size} (PostgreSQL)", setup  # setup: SQL run on the copy
         self.workers = [Server(f"slotcast-pg{i}", **slotcast_config(pg.url("run"))) for i in range(size)]
 
     async def astart(self) -> Cluster:
         self.pg.drop_database("run")
         self.pg.sql("CREATE DATABASE run TEMPLATE seed")  # a fresh copy of the seeded database
         note("psql -h 127.0.0.1 -p PGPORT -U postgres -c 'CREATE DATABASE run TEMPLATE seed'  # after DROP DATABASE run")
+        for statement in self.setup:  # before the processes start: they read it as a fresh deployment would
+            self.pg.sql(statement, "run")
         try:
             for worker in self.workers:
                 await worker.astart()
@@ -231,29 +234,36 @@ class Cluster:
 
 def baselines(fragment: str) -> list[Server]:
     return [Server("node", ["node", "bench/baselines/node_sse.js", "{port}", fragment]),
-            Server("uvicorn", [sys.executable, "bench/baselines/starlette_sse.py", "{port}", fragment])]
+            Server("uvicorn", [sys.executable, "bench/baselines/starlette_sse.py", "{port}", fragment]),
+            minimal_quart(fragment)]
+
+
+def minimal_quart(fragment: str) -> Server:
+    """The smallest plausible Quart SSE app, on the app's venv: the same Quart and Hypercorn as Slotcast."""
+    return Server("quart", [APP_PYTHON, "bench/baselines/quart_sse.py", "{port}", fragment])
 
 
 # -- load client workers
 
 
 class Subscribers:
-    """`count` SSE streams over several load.py processes, spread over the server's ports. With `mark`, each stream
-    also keeps when the first event holding that text arrived (`marked()`)."""
+    """`count` SSE streams over several load.py processes, spread over the server's ports. With `marks`, each stream
+    also keeps when the first event meeting each arrived, in turn (`marked(k)`; load.py's MARK)."""
 
     def __init__(self, server: Server, count: int, path: str, event: str = "slots", processes: int = 2,
-                 mark: str = ""):
-        self.server, self.count, self.path, self.event, self.mark = server, count, path, event, mark
+                 marks: tuple[str, ...] = (), gzip: bool = False):
+        self.server, self.count, self.path, self.event, self.marks = server, count, path, event, marks
+        self.mode = "sse-gzip" if gzip else "sse"  # gzip: as a browser asks (Slotcast only: the baselines send identity)
         self.ports = server.ports
         self.processes = max(len(self.ports), processes if count >= 1000 else 1)
         self.workers: list[asyncio.subprocess.Process] = []
 
     async def __aenter__(self) -> Subscribers:
         share = [self.count // self.processes + (i < self.count % self.processes) for i in range(self.processes)]
-        argv, mark = [sys.executable, str(BENCH / "load.py"), "sse"], [self.mark] if self.mark else []
-        note(" ".join(argv + ["PORT", self.path, "COUNT", self.event, SOURCES, *map(shlex.quote, mark)]))
+        argv, marks = [sys.executable, str(BENCH / "load.py"), self.mode], list(self.marks)
+        note(" ".join(argv + ["PORT", self.path, "COUNT", self.event, SOURCES, *map(shlex.quote, marks)]))
         self.workers = [await asyncio.create_subprocess_exec(
-            *argv, str(self.ports[i % len(self.ports)]), self.path, str(n), self.event, SOURCES, *mark,
+            *argv, str(self.ports[i % len(self.ports)]), self.path, str(n), self.event, SOURCES, *marks,
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, limit=2**28) for i, n in enumerate(share)]
         try:
             opened = [await self._read(w) for w in self.workers]
@@ -294,9 +304,9 @@ class Subscribers:
     async def bytes(self) -> int:
         return sum(a["bytes"] for a in await self.ask("bytes"))
 
-    async def marked(self) -> list[float | None]:
-        """Per stream, when the first event holding `mark` arrived (None: none yet)."""
-        return [t for a in await self.ask("marked") for t in a["times"]]
+    async def marked(self, k: int = 0) -> list[float | None]:
+        """Per stream, when the event meeting the k-th mark arrived (None: none yet)."""
+        return [t for a in await self.ask(f"marked {k}") for t in a["times"]]
 
     def cpu(self) -> float:
         """CPU seconds the load workers used so far (they share the cores with the servers)."""
@@ -340,13 +350,13 @@ async def broadcasts(server: Server, subs: Subscribers, count: int, every: float
 # -- scenarios
 
 
-async def fanout(server: Server | Cluster, n: int, changes: int, every: float) -> dict:
+async def fanout(server: Server | Cluster, n: int, changes: int, every: float, gzip: bool = False) -> dict:
     """N idle streams: time to open, RSS per connection, then `changes` broadcasts."""
     await server.astart()
     try:
         rss0 = server.rss()
         kiosk = server.name.startswith("slotcast")  # plus a kiosk topic: ten wall screens of the same venue
-        async with (Subscribers(server, n, server.stream_path) as subs,
+        async with (Subscribers(server, n, server.stream_path, gzip=gzip) as subs,
                     Subscribers(server, 10, "/kiosk/harbour-kitchen/events", f"panel-{server.resource}")
                     if kiosk else contextlib.nullcontext() as kiosks):
             await asyncio.sleep(2)
@@ -466,6 +476,11 @@ async def burst(seed: str, bookers: int, seconds: float) -> dict:
 
 
 RELEASE_MARK = ">Book</a>"  # a Book link in the day's table: it is bookable (the load client asks for no language)
+FULL_MARK = "!" + RELEASE_MARK  # then the first table with none: every slot shows Full (a party of 1 fits any other)
+RELEASE_RESOURCE = ("SELECT r.id FROM resources r JOIN venues v ON v.id = r.venue_id "
+                    "WHERE v.slug = 'bench-hall' AND r.slug = 'release'")
+RELEASE_PROCESSES = 2  # the PostgreSQL set-up: two processes behind a (client-side) load balancer
+QUART_N = 3000  # the issue's comparison: Slotcast's p99 against the smallest Quart SSE app's at 3,000 pages
 
 
 def error_code(status: int, body: bytes) -> str:
@@ -478,7 +493,27 @@ def error_code(status: int, body: bytes) -> str:
         return str(status)
 
 
-async def release(seed: str, pages: int, bookers: int, early: int = 5) -> dict:
+async def release_server(seed: str, rule: str, lead: float,
+                         pg: PostgresServer | None) -> tuple[Slotcast | Cluster, int]:
+    """Slotcast on a fresh copy of the seeded database with `rule` (SQL) written in before it starts, and the release
+    resource's id: one process on SQLite, or (with `pg`) RELEASE_PROCESSES processes on PostgreSQL."""
+    shown = re.sub(r"'\d\d:\d\d'", "'HH:MM'", rule)
+    why = f"# HH:MM UTC: the first whole minute >= {lead:.0f} s ahead; then"
+    if pg is None:
+        db = WORK / "release.db"
+        shutil.copy(seed, db)
+        with contextlib.closing(sqlite3.connect(db)) as conn, conn:
+            conn.execute(rule)
+            (resource_id,) = conn.execute(RELEASE_RESOURCE).fetchone()
+        note(f"sqlite3 WORK/release.db \"{shown}\"  {why} Slotcast on it")
+        return await slotcast(str(db)).astart(), resource_id
+    resource_id = int(pg.sql(RELEASE_RESOURCE, "seed"))  # "run" is its copy
+    note(f"psql -h 127.0.0.1 -p PGPORT -U postgres -d run -c \"{shown}\"  {why} {RELEASE_PROCESSES} Slotcast "
+         "processes on it (after CREATE DATABASE run TEMPLATE seed)")
+    return await Cluster(pg, RELEASE_PROCESSES, setup=(rule,)).astart(), resource_id
+
+
+async def release(seed: str, pages: int, bookers: int, early: int = 5, pg: PostgresServer | None = None) -> dict:
     """放号: `pages` day pages wait for their day's release; at the instant `bookers` fire at its slots at once.
 
     bench-hall's "release" resource (bench/seed.py: ten slots of 10 places a day, no limit per person) gets its
@@ -487,44 +522,44 @@ async def release(seed: str, pages: int, bookers: int, early: int = 5) -> dict:
     rule has minute resolution, so the scenario waits up to a minute more for it. The bookers' connections are
     open 2.5 s before; `early` more bookings go 1 s before the instant, each on its own connection, and must be
     refused (409 not_open_yet). Delays run from the instant to a page's receipt of the first `slots` event with
-    a Book link; the bookers' latency from their request's send to their answer.
+    a Book link, and from the last place going (the last 201's arrival) to its receipt of the first one after it
+    with none; the bookers' latency from their request's send to their answer. With `pg`: RELEASE_PROCESSES
+    processes on PostgreSQL, the pages and the bookers (each slot's too) spread evenly over them.
     """
     began = time.monotonic()
-    lead = 15 + pages * 0.004  # seconds: the server's start (~2 s) and opening the pages (5,000: ~3 s) fit well
+    # seconds: the server's start (~2 s; the cluster's processes one after another) and opening the pages (5,000: ~3 s)
+    lead = (15 if pg is None else 25) + pages * 0.004
     instant = (datetime.now(UTC) + timedelta(seconds=lead)).replace(second=0, microsecond=0) + timedelta(minutes=1)
     day = instant.date() + timedelta(days=1)
-    db = WORK / "release.db"
-    shutil.copy(seed, db)
-    with contextlib.closing(sqlite3.connect(db)) as conn, conn:
-        (resource_id,) = conn.execute("SELECT r.id FROM resources r JOIN venues v ON v.id = r.venue_id "
-                                      "WHERE v.slug = 'bench-hall' AND r.slug = 'release'").fetchone()
-        conn.execute("UPDATE resources SET release_days_before = 1, release_time = ? WHERE id = ?",
-                     (f"{instant:%H:%M}", resource_id))
-    note(f"sqlite3 WORK/release.db \"UPDATE resources SET release_days_before = 1, release_time = 'HH:MM' WHERE "
-         f"slug = 'release'\"  # HH:MM UTC: the first whole minute >= {lead:.0f} s ahead; then Slotcast on it")
-    server = await slotcast(str(db)).astart()
+    rule = (f"UPDATE resources SET release_days_before = 1, release_time = '{instant:%H:%M}' "
+            f"WHERE id = ({RELEASE_RESOURCE})")
+    server, resource_id = await release_server(seed, rule, lead, pg)
+    ports = server.ports
     try:
         slots_path = f"/api/v1/venues/bench-hall/resources/release/slots?date={day}"
         slots = json.loads((await http(server.port, "GET", slots_path))[1])["slots"]
         if not slots or any(s["opens_at"] is None or datetime.fromisoformat(s["opens_at"]) != instant for s in slots):
             raise RuntimeError(f"day {day} does not open at {instant:%H:%M} UTC: {slots}")
         ids, places = [s["id"] for s in slots], sum(s["capacity"] for s in slots)
-        async with Subscribers(server, pages, f"/events/day/{resource_id}/{day}", mark=RELEASE_MARK) as subs:
+        async with Subscribers(server, pages, f"/events/day/{resource_id}/{day}",
+                               marks=(RELEASE_MARK, FULL_MARK)) as subs:
             ready = time.monotonic()
             at = ready + (instant - datetime.now(UTC)).total_seconds()  # the instant on CLOCK_MONOTONIC (the pages')
             if at - ready < 3:
                 raise RuntimeError(f"the pages were open only {at - ready:.1f} s before the release: raise `lead`")
             await asyncio.sleep(max(0.0, at - 2.5 - time.monotonic()))
             cpu0 = server.cpu()
-            connections = await asyncio.gather(*(asyncio.open_connection("127.0.0.1", server.port)
-                                                 for _ in range(bookers)))
+            # booker i: process i mod P, slot (i div P) mod S — one process for all as before, and with P processes
+            # each slot's bookers arrive at every one of them (a load balancer knows nothing of slots)
+            connections = await asyncio.gather(*(asyncio.open_connection("127.0.0.1", ports[i % len(ports)])
+                                                 for i in range(bookers)))
             requests = [request_bytes("POST", "/api/v1/bookings", {
-                "slot_id": ids[i % len(ids)], "name": "Bench", "contact": f"bench{next(PEOPLE)}@example.com"})
-                for i in range(bookers)]
+                "slot_id": ids[i // len(ports) % len(ids)], "name": "Bench",
+                "contact": f"bench{next(PEOPLE)}@example.com"}) for i in range(bookers)]
 
-            async def too_early(slot_id: int) -> tuple[str, float]:
-                status, body = await http(server.port, "POST", "/api/v1/bookings", {
-                    "slot_id": slot_id, "name": "Bench", "contact": f"bench{next(PEOPLE)}@example.com"})
+            async def too_early(i: int) -> tuple[str, float]:
+                status, body = await http(ports[i % len(ports)], "POST", "/api/v1/bookings", {
+                    "slot_id": ids[i % len(ids)], "name": "Bench", "contact": f"bench{next(PEOPLE)}@example.com"})
                 return error_code(status, body), time.monotonic()
 
             async def booked(reader, writer) -> tuple[str, float]:
@@ -532,7 +567,7 @@ async def release(seed: str, pages: int, bookers: int, early: int = 5) -> dict:
                 return error_code(status, body), time.monotonic()
 
             await asyncio.sleep(max(0.0, at - 1 - time.monotonic()))
-            probes = asyncio.gather(*(too_early(ids[i % len(ids)]) for i in range(early)))
+            probes = asyncio.gather(*(too_early(i) for i in range(early)))
             await asyncio.sleep(max(0.0, at - time.monotonic()))
             sent = []
             for (_, writer), request in zip(connections, requests):
@@ -540,8 +575,12 @@ async def release(seed: str, pages: int, bookers: int, early: int = 5) -> dict:
                 sent.append(time.monotonic())
             answers = await asyncio.gather(*(booked(reader, writer) for reader, writer in connections))
             early_answers = await probes
-            deadline = time.monotonic() + 15  # every page should have it by now; wait a little for stragglers
-            while None in (marked := await subs.marked()) and time.monotonic() < deadline:
+            sold_out = sum(not c for c, _ in answers) >= places  # else no page can show the day full
+            deadline = time.monotonic() + 15  # every page should have both by now; wait a little for stragglers
+            while True:
+                marked, full = await subs.marked(0), await subs.marked(1)
+                if (None not in marked and (None not in full or not sold_out)) or time.monotonic() > deadline:
+                    break
                 await asyncio.sleep(0.5)
             cpu = server.cpu() - cpu0
         final = json.loads((await http(server.port, "GET", slots_path))[1])["slots"]
@@ -550,7 +589,10 @@ async def release(seed: str, pages: int, bookers: int, early: int = 5) -> dict:
     delays = [t - at for t in marked if t is not None]
     codes = Counter(code for code, _ in answers)
     latencies = [done - s for (_, done), s in zip(answers, sent)]
-    return dict(pages=pages, bookers=bookers, slots=len(ids), places=places, release=instant.isoformat(),
+    gone = max((t for c, t in answers if not c), default=at)  # the last place went: its 201 arrived
+    shown_full = [t - gone for t in full if t is not None]
+    return dict(setup=f"{len(ports)} processes, PostgreSQL" if pg else "one process, SQLite",
+                pages=pages, bookers=bookers, slots=len(ids), places=places, release=instant.isoformat(),
                 day=day.isoformat(), open_s=subs.open_seconds, waited_s=at - ready,
                 got=len(delays), lost=pages - len(delays), before=sum(d < 0 for d in delays),
                 first_ms=min(delays, default=float("nan")) * 1e3, p50_ms=pct(delays, 50) * 1e3,
@@ -559,9 +601,25 @@ async def release(seed: str, pages: int, bookers: int, early: int = 5) -> dict:
                 full=codes.pop("slot_full", 0), not_open_yet=codes.pop("not_open_yet", 0), other=dict(codes),
                 sent_s=sent[-1] - sent[0] if sent else 0.0,
                 book_p50_ms=pct(latencies, 50) * 1e3, book_p99_ms=pct(latencies, 99) * 1e3,
-                sold_out_ms=(max((t for c, t in answers if not c), default=at) - at) * 1e3,
+                sold_out_ms=(gone - at) * 1e3, sold_out=sold_out,
+                last_answer_ms=(max((t for _, t in answers), default=at) - at) * 1e3,
+                full_p50_ms=pct(shown_full, 50) * 1e3, full_p99_ms=pct(shown_full, 99) * 1e3,
+                full_max_ms=max(shown_full, default=float("nan")) * 1e3,
+                full_in_300=sum(d <= 0.3 for d in shown_full), full_never=pages - len(shown_full),
                 early=early, early_refused=sum(c == "not_open_yet" and t < at for c, t in early_answers),
                 early_codes=[c or "201" for c, _ in early_answers], cpu_s=cpu, seconds=time.monotonic() - began)
+
+
+async def minimal_quart_ratio(seed: str, fragment: str, n: int, changes: int) -> list[dict]:
+    """Slotcast (one process, SQLite) then the smallest Quart SSE app, back to back: the same fan-out at N. The
+    Quart app sends a 100-byte message, as the issue's own trial did (Slotcast sends its whole day table)."""
+    rows, small = [], WORK / "small.html"
+    small.write_text('<span id="left">3 places left</span> <a href="/book/x/y/2026-11-25">Book</a>')
+    for server, gzip in ((slotcast(seed), True), (slotcast(seed), False), (minimal_quart(str(small)), False)):
+        result = await fanout(server, n, changes, 1.0, gzip)
+        rows.append(dict(server=server.name + (" (gzip)" if gzip else ""), **summary(result, n)))
+        log(rows[-1])
+    return rows
 
 
 async def profile(seed: str, n: int, seconds: int) -> list[tuple[float, float, str]]:
@@ -625,7 +683,8 @@ def machine() -> list[str]:
             f"Slotcast: Python {py}, Quart {quart}, Hypercorn {hypercorn} (one process, SQLite); "
             f"Node {subprocess.run(['node', '--version'], capture_output=True, text=True).stdout.strip()}; "
             f"uvicorn {version('uvicorn')} + Starlette {version('starlette')} + sse-starlette "
-            f"{version('sse-starlette')} (Python {platform.python_version()}, asyncio loop, h11)"]
+            f"{version('sse-starlette')} (Python {platform.python_version()}, asyncio loop, h11); the minimal Quart "
+            f"baseline on Slotcast's own Python, Quart and Hypercorn"]
 
 
 def table(rows: list[dict], columns: list[tuple[str, str, str]]) -> list[str]:
@@ -643,7 +702,7 @@ def plot(fan: list[dict], soak: dict | None, out: Path) -> None:
 
     fig, axes = plt.subplots(1, 2 if soak else 1, figsize=(12 if soak else 6, 4.5), squeeze=False)
     ax = axes[0][0]
-    for name, color in zip(dict.fromkeys(r["server"] for r in fan), ("C0", "C1", "C2", "C3", "C4")):
+    for name, color in zip(dict.fromkeys(r["server"] for r in fan), ("C0", "C1", "C2", "C3", "C4", "C5")):
         rows = [r for r in fan if r["server"] == name]
         ns = [r["n"] for r in rows]
         ax.plot(ns, [r["p99_ms"] for r in rows], "o-", color=color, label=f"{name} p99")
@@ -741,8 +800,10 @@ def postgres(header: list[str]) -> PostgresServer:
     except BaseException:
         pg.stop()
         raise
-    header.append(f"PostgreSQL {pg.sql('SHOW server_version').split()[0]} (Debian's, initdb into a temp folder, fsync on, "
-                  f"started in {pg.started_in:.1f} s) for the scale-out rows: {os.cpu_count()} Slotcast processes")
+    if not any(h.startswith("PostgreSQL") for h in header):  # started again for the release: said once
+        header.append(f"PostgreSQL {pg.sql('SHOW server_version').split()[0]} (Debian's, initdb into a temp folder, "
+                      f"fsync on, started in {pg.started_in:.1f} s) for the scale-out rows: {os.cpu_count()} Slotcast "
+                      f"processes in the fan-out, {RELEASE_PROCESSES} in the release")
     return pg
 
 
@@ -770,6 +831,8 @@ async def main(quick: bool, sizes: list[int], only: set[str], name: str, release
                     log(results["fanout"][-1])
         finally:
             pg.stop()
+    if "quart" in only:
+        results["quart"] = await minimal_quart_ratio(seed, str(fragment), QUART_N, 10 if quick else 20)
     if "soak" in only:
         soak_n, soak_seconds = (1000, 15) if quick else (max(sizes), 60)
         server = await slotcast(seed).astart()
@@ -796,8 +859,14 @@ async def main(quick: bool, sizes: list[int], only: set[str], name: str, release
         results["wire"] = await wire(seed, 20)
         log(results["wire"])
     if "release" in only:
-        results["release"] = await release(seed, *release_size)
-        log(results["release"])
+        results["release"] = [await release(seed, *release_size)]
+        log(results["release"][-1])
+        pg = postgres(header)
+        try:
+            results["release"].append(await release(seed, *release_size, pg=pg))
+            log(results["release"][-1])
+        finally:
+            pg.stop()
     if "profile" in only:
         try:
             results["profile"] = await profile(seed, max(sizes), 12)
@@ -838,7 +907,7 @@ def write_report(results: dict, header: list[str], message_bytes: int, quick: bo
         for n in results["sizes"]:
             rows = {r["server"]: r for r in fan if r["n"] == n}
             for ours in (r for name, r in rows.items() if name.startswith("slotcast")):
-                for other in ("node", "uvicorn"):
+                for other in (o for o in ("node", "uvicorn", "quart") if o in rows):
                     theirs = rows[other]
                     lines.append(f"- N={n:,}, {ours['server']} vs {other}: p99 {theirs['p99_ms'] / ours['p99_ms']:.2f}×, "
                                  f"CPU/change {theirs['cpu_ms'] / ours['cpu_ms']:.2f}×, "
@@ -849,6 +918,26 @@ def write_report(results: dict, header: list[str], message_bytes: int, quick: bo
                   "includes PostgreSQL's. p99 per process (the booking's own, then the other):", ""]
         lines += [f"- N={r['n']:,}: " + ", ".join(f"{p:.1f} ms" for p in r["p99_by_port_ms"])
                   for r in fan if "PostgreSQL" in r["server"]]
+        lines.append("")
+    if mq := results.get("quart"):
+        theirs = mq[-1]
+        lines += [f"## Slotcast against the smallest Quart SSE app, {theirs['n']:,} pages", "",
+                  "The fan-out scenario at this N, back to back: Slotcast (one process, SQLite; with its ten kiosk "
+                  "streams) with the clients asking for gzip as browsers do (about 480 bytes a change), the same with "
+                  "identity (its whole day table), then bench/baselines/quart_sse.py: Quart + Hypercorn from "
+                  "Slotcast's own venv, one process, an asyncio.Queue and an async generator per stream, POST "
+                  "/publish putting one 100-byte message in every queue. The issue's target: the same-run ratio of "
+                  "the p99s at 3,000 pages ≤ 1.0.", "",
+                  *table(mq, [("server", "server", ""), ("N", "n", ""), ("open all (s)", "open_s", ".1f"),
+                              ("201 (ms)", "answer_ms", ".1f"), ("p50 (ms)", "p50_ms", ".1f"),
+                              ("p99 (ms)", "p99_ms", ".1f"), ("max (ms)", "max_ms", ".1f"), ("lost", "lost", ""),
+                              ("RSS/conn (KB)", "kb_per_conn", ".1f"), ("CPU/change (ms)", "cpu_ms", ".1f"),
+                              ("client CPU/change (ms)", "client_cpu_ms", ".1f")]), ""]
+        lines += [f"- {ours['server']} p99 ÷ minimal Quart p99: {ours['p99_ms'] / theirs['p99_ms']:.2f} "
+                  f"({'meets' if ours['p99_ms'] <= theirs['p99_ms'] else 'misses'} ≤ 1.0); p50 "
+                  f"{ours['p50_ms'] / theirs['p50_ms']:.2f}; CPU/change {ours['cpu_ms'] / theirs['cpu_ms']:.2f}; "
+                  f"RSS/conn {ours['kb_per_conn'] / theirs['kb_per_conn']:.2f} (below 1: Slotcast is better)"
+                  for ours in mq[:-1]]
         lines.append("")
     if soak := results.get("soak"):
         lines += [f"## Soak: {soak['n']:,} streams, one booking a second for {soak['seconds']} s", "",
@@ -890,34 +979,50 @@ def write_report(results: dict, header: list[str], message_bytes: int, quick: bo
                   f"{plain['per_change'] / packed['per_change']:.1f}× |",
                   f"| per change, largest | {plain['largest']:,} B | {packed['largest']:,} B | |",
                   *(f"| {path} | {a:,} B | {b:,} B | {a / b:.1f}× |" for path, (a, b) in w["files"].items()), ""]
-    if r := results.get("release"):
-        others = ", ".join(f"{n} {code}" for code, n in r["other"].items())
+    if rows := results.get("release"):
+        r = rows[0]
         lines += [f"## Release (放号): {r['pages']:,} pages waiting, {r['bookers']:,} bookers at the instant", "",
-                  f"bench-hall's `release` resource: {r['slots']} slots, {r['places']} places in all on day D "
-                  f"({r['day']}), no limit per person, each booker its own contact. Its rule (1 day before, at "
-                  f"{r['release'][11:16]} UTC) was written into the database before the server started; the pages "
-                  f"(GET /events/day/…/D) were open {r['waited_s']:.0f} s before the instant. At the instant the "
-                  "bookers, their connections opened 2.5 s before, each sent POST /api/v1/bookings, spread over the "
-                  "slots. Page delay: from the instant to the page's receipt of the first `slots` event holding a "
-                  "Book link (`>Book</a>`); \"got\": pages that had it, \"lost\": pages that never did. Booking "
-                  "latency: from the request's send to its answer. CPU: the server's user+system seconds from 2.5 s "
-                  "before the instant until every page had the bookable table.", "",
-                  *table([r], [("pages", "pages", ""), ("got", "got", ""), ("lost", "lost", ""),
-                               ("first (ms)", "first_ms", ".0f"), ("p50 (ms)", "p50_ms", ".0f"),
-                               ("p99 (ms)", "p99_ms", ".0f"), ("max (ms)", "max_ms", ".0f"),
-                               ("bookers", "bookers", ""), ("places", "places", ""), ("confirmed", "confirmed", ""),
-                               ("booked", "booked", ""), ("409 slot_full", "full", ""),
-                               ("409 not_open_yet", "not_open_yet", ""), ("booking p50 (ms)", "book_p50_ms", ".0f"),
-                               ("booking p99 (ms)", "book_p99_ms", ".0f"), ("sold out (ms)", "sold_out_ms", ".0f"),
-                               ("server CPU (s)", "cpu_s", ".2f")]), "",
-                  f"- {r['early']} bookings sent 1 s before the instant: {r['early_refused']} refused 409 not_open_yet "
-                  f"before it (answers: {', '.join(r['early_codes'])}); pages with a Book link before the instant: "
-                  f"{r['before']}" + (f"; other answers to the bookers: {others}" if others else ""),
-                  f"- confirmed {'==' if r['confirmed'] == r['places'] == r['booked'] else '!='} places "
-                  f"(booked: the slots' booked total read back afterwards); \"sold out\": from the instant to the "
-                  f"last 201; the {r['bookers']:,} requests took {r['sent_s'] * 1e3:.0f} ms to send; "
-                  f"{r['pages']:,} pages opened in {r['open_s']:.1f} s; the scenario took {r['seconds']:.0f} s",
-                  ""]
+                  f"bench-hall's `release` resource: {r['slots']} slots, {r['places']} places in all on day D, no "
+                  "limit per person, each booker its own contact. Its rule (1 day before, at a whole minute UTC) was "
+                  "written into a fresh copy of the seeded database before the server started; the pages "
+                  "(GET /events/day/…/D) were open some seconds before the instant. At the instant the bookers, "
+                  "their connections opened 2.5 s before, each sent POST /api/v1/bookings, spread over the slots. Two "
+                  "set-ups: one Slotcast process on SQLite; and two processes (python app.py) on one PostgreSQL "
+                  "database, the pages split evenly over them and the bookers alternating between them (each slot's "
+                  "bookers too), as behind a load balancer. Page delay: from the instant to the page's receipt of the "
+                  "first `slots` event holding a Book link (`>Book</a>`); \"got\": pages that had it, \"lost\": "
+                  "pages that never did. Booking latency: from the request's send to its answer. CPU: the server's "
+                  "user+system seconds (PostgreSQL: the processes' and PostgreSQL's) from 2.5 s before the instant "
+                  "until every page had the bookable table, then the full one.", "",
+                  *table(rows, [("set-up", "setup", ""), ("pages", "pages", ""), ("got", "got", ""),
+                                ("lost", "lost", ""), ("first (ms)", "first_ms", ".0f"), ("p50 (ms)", "p50_ms", ".0f"),
+                                ("p99 (ms)", "p99_ms", ".0f"), ("max (ms)", "max_ms", ".0f"),
+                                ("bookers", "bookers", ""), ("places", "places", ""), ("confirmed", "confirmed", ""),
+                                ("booked", "booked", ""), ("409 slot_full", "full", ""),
+                                ("409 not_open_yet", "not_open_yet", ""), ("booking p50 (ms)", "book_p50_ms", ".0f"),
+                                ("booking p99 (ms)", "book_p99_ms", ".0f"), ("sold out (ms)", "sold_out_ms", ".0f"),
+                                ("server CPU (s)", "cpu_s", ".2f")]), "",
+                  "Every page shows full within 300 ms of the last place going: from the last 201's arrival at its "
+                  "booker (the \"sold out\" moment) to the page's receipt of the first `slots` event after the "
+                  "bookable one with no Book link left (every slot of the day shows Full). \"never\": pages without "
+                  "it 15 s after the last answer (all of them when the day did not sell out).", "",
+                  *table(rows, [("set-up", "setup", ""), ("pages", "pages", ""), ("p50 (ms)", "full_p50_ms", ".0f"),
+                                ("p99 (ms)", "full_p99_ms", ".0f"), ("max (ms)", "full_max_ms", ".0f"),
+                                ("within 300 ms", "full_in_300", ""), ("never", "full_never", "")]), ""]
+        for r in rows:
+            others = ", ".join(f"{n} {code}" for code, n in r["other"].items())
+            lines += [
+                f"- {r['setup']}: day D {r['day']}, released at {r['release'][11:16]} UTC; the pages opened in "
+                f"{r['open_s']:.1f} s and waited {r['waited_s']:.0f} s; {r['early']} bookings sent 1 s before the "
+                f"instant: {r['early_refused']} refused 409 not_open_yet before it (answers: "
+                f"{', '.join(r['early_codes'])}); pages with a Book link before the instant: {r['before']}"
+                + (f"; other answers to the bookers: {others}" if others else "")
+                + f"; confirmed {'==' if r['confirmed'] == r['places'] == r['booked'] else '!='} places (booked: the "
+                f"slots' booked total read back afterwards){'' if r['sold_out'] else ', the day did not sell out'}; "
+                f"\"sold out\": from the instant to the last 201 (the last answer of all: "
+                f"{r['last_answer_ms']:.0f} ms); the {r['bookers']:,} requests took "
+                f"{r['sent_s'] * 1e3:.0f} ms to send; the scenario took {r['seconds']:.0f} s"]
+        lines.append("")
     if top := results.get("profile"):
         lines += [f"## Where Slotcast's time goes (py-spy, {max(results['sizes']):,} streams, a booking a second)", "",
                   "| self % | total % | function |", "|---|---|---|",
@@ -930,7 +1035,8 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="N = 1,000 only, short phases (2-4 minutes)")
     parser.add_argument("--sizes", default="", help="comma-separated N for the fan-out (default 1000,5000,10000)")
-    parser.add_argument("--only", default="fanout,soak,polling,burst,wire,release,profile", help="scenarios to run")
+    parser.add_argument("--only", default="fanout,quart,soak,polling,burst,wire,release,profile",
+                        help="scenarios to run")
     parser.add_argument("--release", default="", metavar="PAGES,BOOKERS",
                         help="the release scenario's size (default 5000,1000; with --quick 1000,500)")
     parser.add_argument("--name", help="results file name (default results, or results-quick)")
