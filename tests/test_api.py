@@ -213,6 +213,14 @@ async def test_a_malformed_idempotency_key_is_422(client, store, slot, key):
     assert await booked(store, slot.id) == 0
 
 
+@pytest.mark.parametrize("body_key", [None, 12345678, ["a-good-key-1"], "short"])
+async def test_a_body_idempotency_key_that_is_not_a_good_string_is_422_even_beside_a_good_header(client, store, slot,
+                                                                                                   body_key):
+    response = await book(client, slot.id, headers={"Idempotency-Key": "a-good-key-1"}, idempotency_key=body_key)
+    await error_of(response, 422, "invalid")
+    assert await booked(store, slot.id) == 0
+
+
 async def test_api_posts_need_no_csrf_token(client, store, slot):
     """The API is JSON only; the page CSRF check must not turn its requests into 400 pages."""
     response = await book(client, slot.id)

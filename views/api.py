@@ -145,7 +145,9 @@ async def create_booking():
     """Book places in a slot (once per Idempotency-Key): 201; 409 slot_full, …; 422 invalid; 404 unknown slot."""
     body = await json_object()
     slot, venue, resource = await requested_slot(body)
-    keys = [k for k in (request.headers.get("Idempotency-Key"), body.get("idempotency_key")) if k is not None]
+    # Every key sent is checked, the header (which wins) and the body's, even a body's null.
+    keys = [request.headers[k] for k in ("Idempotency-Key",) if k in request.headers]
+    keys += [body["idempotency_key"]] if "idempotency_key" in body else []
     if not all(isinstance(k, str) and IDEMPOTENCY_KEY.fullmatch(k) for k in keys):  # the header wins; both are checked
         return error(422, "invalid", _("The idempotency key must be 8 to 64 letters, digits, - or _."))
     key = keys[0] if keys else None
