@@ -885,6 +885,13 @@ async def main(quick: bool, sizes: list[int], only: set[str], name: str, release
     print(report)
 
 
+FANOUT_COLUMNS = [("server", "server", ""), ("N", "n", ""), ("open all (s)", "open_s", ".1f"),
+                  ("201 (ms)", "answer_ms", ".1f"), ("p50 (ms)", "p50_ms", ".1f"), ("p99 (ms)", "p99_ms", ".1f"),
+                  ("max (ms)", "max_ms", ".1f"), ("lost", "lost", ""), ("RSS/conn (KB)", "kb_per_conn", ".1f"),
+                  ("CPU/change (ms)", "cpu_ms", ".1f"), ("µs/subscriber", "us_per_sub", ".1f"),
+                  ("client CPU/change (ms)", "client_cpu_ms", ".1f")]
+
+
 def write_report(results: dict, header: list[str], message_bytes: int, quick: bool, invocation: str) -> str:
     """The Markdown report: machine, tables, ratios, profile and the exact commands."""
     lines = [f"# Slotcast benchmark{' (quick)' if quick else ''}", "", *[f"- {h}" for h in header],
@@ -897,12 +904,7 @@ def write_report(results: dict, header: list[str], message_bytes: int, quick: bo
                   "until the booker had its answer. Slotcast runs ten kiosk streams beside the N pages (today's panel: "
                   "the bookings are tomorrow's, so they get no bytes). RSS/conn is the server's resident memory growth per open idle stream; CPU is the "
                   "server's user+system time per change; client CPU the load workers' (on the same cores).", "",
-                  *table(fan, [("server", "server", ""), ("N", "n", ""), ("open all (s)", "open_s", ".1f"),
-                               ("201 (ms)", "answer_ms", ".1f"), ("p50 (ms)", "p50_ms", ".1f"),
-                               ("p99 (ms)", "p99_ms", ".1f"), ("max (ms)", "max_ms", ".1f"), ("lost", "lost", ""),
-                               ("RSS/conn (KB)", "kb_per_conn", ".1f"), ("CPU/change (ms)", "cpu_ms", ".1f"),
-                               ("µs/subscriber", "us_per_sub", ".1f"),
-                               ("client CPU/change (ms)", "client_cpu_ms", ".1f")]),
+                  *table(fan, FANOUT_COLUMNS),
                   "", "Ratios, baseline ÷ Slotcast (above 1: Slotcast is better):", ""]
         for n in results["sizes"]:
             rows = {r["server"]: r for r in fan if r["n"] == n}
@@ -928,11 +930,7 @@ def write_report(results: dict, header: list[str], message_bytes: int, quick: bo
                   "Slotcast's own venv, one process, an asyncio.Queue and an async generator per stream, POST "
                   "/publish putting one 100-byte message in every queue. The issue's target: the same-run ratio of "
                   "the p99s at 3,000 pages ≤ 1.0.", "",
-                  *table(mq, [("server", "server", ""), ("N", "n", ""), ("open all (s)", "open_s", ".1f"),
-                              ("201 (ms)", "answer_ms", ".1f"), ("p50 (ms)", "p50_ms", ".1f"),
-                              ("p99 (ms)", "p99_ms", ".1f"), ("max (ms)", "max_ms", ".1f"), ("lost", "lost", ""),
-                              ("RSS/conn (KB)", "kb_per_conn", ".1f"), ("CPU/change (ms)", "cpu_ms", ".1f"),
-                              ("client CPU/change (ms)", "client_cpu_ms", ".1f")]), ""]
+                  *table(mq, FANOUT_COLUMNS), ""]
         lines += [f"- {ours['server']} p99 ÷ minimal Quart p99: {ours['p99_ms'] / theirs['p99_ms']:.2f} "
                   f"({'meets' if ours['p99_ms'] <= theirs['p99_ms'] else 'misses'} ≤ 1.0); p50 "
                   f"{ours['p50_ms'] / theirs['p50_ms']:.2f}; CPU/change {ours['cpu_ms'] / theirs['cpu_ms']:.2f}; "
