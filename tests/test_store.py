@@ -7,6 +7,7 @@ from datetime import UTC, datetime, time, timedelta
 import asyncpg
 import pytest
 
+from booking import sql
 from booking.migrations import MIGRATIONS
 from booking.model import (
     Forbidden, LimitReached, NotFound, NotMovable, OfferGone, OtherResource, OpeningRule, SlotAvailable, SlotFull, SlotUnavailable, local_today,
@@ -402,6 +403,17 @@ async def test_a_full_slot_is_read_once_until_a_change_is_committed(store, slot)
     await store.cancel(booking.reference, booking.cancel_token, NOW)
     assert (await store.slot(slot.id)).remaining == 10 and counted.reads == 2
     assert (await store.slot(slot.id)).remaining == 10 and counted.reads == 3  # one with room is never kept
+
+
+async def test_slot_reads_asked_for_at_once_share_one_read(store, resource_id, monkeypatch):
+    slots = await store.slots_between(resource_id, local_today("UTC"), local_today("UTC") + timedelta(days=3))
+    monkeypatch.setattr(sql, "SLOTS_PER_STATEMENT", 4)  # 7 distinct slots: two statements, the second padded
+    asked = [s.id for s in slots[:7]] * 30 + [10**9]
+    counted = Counted(store)
+    found = await asyncio.gather(*(store.slot(slot_id) for slot_id in asked))
+    assert counted.reads == 1  # 211 requests at once, one read
+    by_id = {s.id: s for s in slots}
+    assert found == [by_id.get(slot_id) for slot_id in asked] and found[-1] is None
 
 
 async def test_a_crowds_attempts_share_transactions_and_each_counts_exactly(store):
