@@ -48,6 +48,7 @@ DEFAULTS = dict(
     PUBLIC_URL=None,  # e.g. https://book.example.org: links that leave the site (a booking's manage link) use it
     TRUSTED_PROXIES="",  # our own proxies' addresses, comma-separated: only they may say X-Forwarded-For/-Proto
     MAX_CONTENT_LENGTH=64 * 1024,
+    REQUESTS_AT_ONCE=128,  # requests inside the app at once, per process; the rest wait their turn (views/admission)
     BOOKINGS_PER_MINUTE=60,  # booking attempts per client address (0: no limit); many people share a clinic's Wi-Fi
     OFFER_MINUTES=10,  # a place freed for the waitlist is held this long for the one it is offered to
     OFFER_CHECK_SECONDS=5,  # how often offers past their time are passed on

@@ -12,6 +12,7 @@ from . import assets, exports, manage, webhooks
 from . import openapi
 from booking.model import running_low, ticket_label
 
+from .admission import Admission
 from .i18n import N_
 from .clients import public_url
 from .lookups import IdConverter, refuse_nul, shown_party
@@ -50,7 +51,9 @@ def init_app(app: Quart) -> None:
     app.after_request(headers.secure)
     app.register_error_handler(HTTPException, http_error)
     app.register_error_handler(Exception, unexpected_error)
-    app.asgi_app = events.Handover(app.asgi_app)  # an event stream, once its headers are out, runs outside Quart
+    # A bounded number of requests inside Quart at once; an event stream, once its headers are out, runs outside.
+    turns = Admission(app.asgi_app, app.config["REQUESTS_AT_ONCE"], app.config["MAX_CONTENT_LENGTH"])
+    app.asgi_app = events.Handover(turns)
 
 
 async def choose_locale() -> None:
