@@ -36,21 +36,30 @@ async def test_requests_past_the_limit_wait_their_turn_in_order_of_arrival(clien
     await asyncio.sleep(0.05)
     others = []
     for n in range(3):
-        others.append(asyncio.create_task(get("/healthz", n=str(n))))
+        others.append(asyncio.create_task(get("/api/v1/venues", n=str(n))))
         await asyncio.sleep(0.01)
     await asyncio.sleep(0.05)
-    assert answered == []  # /healthz answers at once, once it is inside: it waits behind /held
+    assert answered == []  # the venues come at once, once inside: they wait behind /held
     gate.set()
     responses = await asyncio.gather(first, *others)
     assert [r.status_code for r in responses] == [200] * 4
-    assert answered == [("/held", None), ("/healthz", "0"), ("/healthz", "1"), ("/healthz", "2")]
+    assert answered == [("/held", None)] + [("/api/v1/venues", str(n)) for n in range(3)]
+
+
+async def test_health_probes_never_wait(client, gate):
+    held = asyncio.create_task(client.get("/held"))
+    await asyncio.sleep(0.05)
+    for probe in ("/healthz", "/readyz"):
+        assert (await asyncio.wait_for(client.get(probe), 2)).status_code == 200
+    gate.set()
+    assert (await held).status_code == 200
 
 
 async def test_a_request_whose_body_is_still_coming_holds_no_place(client, slot):
     async with client.request("/api/v1/bookings", method="POST",
                               headers={"Content-Type": "application/json"}) as slow:
         await slow.send(b'{"slot_id": %d, ' % slot.id)
-        assert (await asyncio.wait_for(client.get("/healthz"), 2)).status_code == 200
+        assert (await asyncio.wait_for(client.get("/api/v1/venues"), 2)).status_code == 200
         await slow.send(b'"name": "Ann", "contact": "ann@example.com"}')
         await slow.send_complete()
     assert slow.status_code == 201  # once all of it came, it had its turn
@@ -59,5 +68,5 @@ async def test_a_request_whose_body_is_still_coming_holds_no_place(client, slot)
 async def test_an_open_event_stream_holds_no_place(client, slot):
     async with client.request(f"/events/slot/{slot.id}") as stream:
         await read_until(stream, b"</p>")
-        assert (await asyncio.wait_for(client.get("/healthz"), 2)).status_code == 200
+        assert (await asyncio.wait_for(client.get("/api/v1/venues"), 2)).status_code == 200
         await stream.disconnect()

@@ -13,16 +13,16 @@ class Admission:
     took a second and more. With a bounded number inside, a turn stays short, and the pages show "full" promptly.
     A request's body is read before its turn (up to the app's size limit): a client that sends slowly holds no
     place (GET and HEAD are not waited for: nobody reads their body). An event stream leaves its place once its
-    headers are out (views.events.Handover, outside this, runs it).
+    headers are out (views.events.Handover, outside this, runs it). The `exempt` paths (health probes) never wait.
     """
 
-    def __init__(self, app, limit: int, body_limit: int):
-        self.app = app
+    def __init__(self, app, limit: int, body_limit: int, exempt: tuple[str, ...] = ()):
+        self.app, self.exempt = app, exempt
         self.turns = asyncio.Semaphore(limit)  # fair: a newcomer never passes those already waiting
         self.body_limit = body_limit
 
     async def __call__(self, scope, receive, send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or scope["path"] in self.exempt:
             return await self.app(scope, receive, send)
         if scope["method"] not in ("GET", "HEAD"):
             receive = await read_ahead(receive, self.body_limit)

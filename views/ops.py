@@ -15,6 +15,7 @@ from quart import Blueprint, Quart, abort, current_app, g, request
 bp = Blueprint("ops", __name__)
 log = logging.getLogger("slotcast.access")
 REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+PROBES = ("/healthz", "/readyz", "/metrics")  # the routes below a balancer and a scraper ask: never kept waiting
 BOOKING_ENDPOINTS = {"public.create_booking", "api.create_booking", "waitlist.accept", "api.accept_offer"}
 
 
