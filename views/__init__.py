@@ -52,8 +52,7 @@ def init_app(app: Quart) -> None:
     app.register_error_handler(HTTPException, http_error)
     app.register_error_handler(Exception, unexpected_error)
     # A bounded number of requests inside Quart at once; an event stream, once its headers are out, runs outside.
-    turns = Admission(app.asgi_app, app.config["REQUESTS_AT_ONCE"], app.config, ops.PROBES)
-    app.asgi_app = events.Handover(turns)
+    app.asgi_app = events.Handover(Admission(app.asgi_app, app.config, ops.PROBES))
 
 
 async def choose_locale() -> None:

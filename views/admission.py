@@ -17,9 +17,10 @@ class Admission:
     paths (health probes) never wait.
     """
 
-    def __init__(self, app, limit: int, config, exempt: tuple[str, ...] = ()):
+    def __init__(self, app, config, exempt: tuple[str, ...] = ()):
         self.app, self.config, self.exempt = app, config, exempt
-        self.turns = asyncio.Semaphore(limit)  # fair: a newcomer never passes those already waiting
+        # Fair: a newcomer never passes those already waiting.
+        self.turns = asyncio.Semaphore(config["REQUESTS_AT_ONCE"])
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] != "http" or scope["path"] in self.exempt:
