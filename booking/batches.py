@@ -1,4 +1,5 @@
-"""Group commit: calls that come while one write is running share the next, one transaction for a burst."""
+"""Batches: calls that come while one run is going share the next — one transaction for a burst of writes (group
+commit), one statement for a burst of reads."""
 
 from __future__ import annotations
 

@@ -711,8 +711,7 @@ async def _slots_by_id(tx: Tx, ids: list[int]) -> dict[int, Slot]:
         chunk = ids[start:start + SLOTS_PER_STATEMENT]
         chunk += chunk[-1:] * ((1 << (len(chunk) - 1).bit_length()) - len(chunk))  # padded: few distinct statements
         params = {f"id{i}": slot_id for i, slot_id in enumerate(chunk)}
-        rows = await tx.fetch(f"SELECT * FROM slots WHERE id IN ({', '.join(':' + name for name in params)})", **params)
-        found.update((slot.id, slot) for slot in (build(Slot, row) for row in rows))
+        found.update((s.id, s) for s in await _slots(tx, f"id IN ({', '.join(':' + name for name in params)})", params))
     return found
 
 
