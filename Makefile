@@ -33,7 +33,7 @@ browser:
 # axe-core for the accessibility tests: the npm registry's tarball of a pinned version, checked against its published
 # sha512 (no npm needed), its axe.min.js kept in tests/vendor/ (git-ignored). Does nothing once it is there.
 axe: $(VENV)/ready
-	@$(PY) tests/fetch_axe.py >/dev/null
+	@$(PY) tests/support/fetch_axe.py >/dev/null
 
 # PostgreSQL from Debian's packages; the tests start (and stop) a throwaway server of their own.
 postgres:

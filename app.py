@@ -23,11 +23,12 @@ from booking.hub import Hub
 from booking.outbox import Notices
 from booking.service import Service
 from booking.store import Store, open_store, sqlite_path
+from delivery.sender import Sender, prune
+from live.render import renderer
+from live.wire import FAREWELL, PING
+from middleware.headers import served_over_https
 from views.auth import hash_password
-from views.events import FAREWELL, PING, renderer
-from views.headers import served_over_https
-from views.outbox import Sender, prune
-from views.runtime import Runtime
+from web.runtime import Runtime
 
 ROOT = Path(__file__).resolve().parent
 DEMO_PASSWORD = "slotcast"  # `make run`'s staff password: refused outside demo mode

@@ -19,11 +19,11 @@ from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+sys.path.insert(0, str(ROOT))
 
 from booking.model import OpeningRule, SlotFull, local_today  # noqa: E402
 from booking.store import open_store  # noqa: E402
-from postgres_server import PostgresServer  # noqa: E402
+from tests.support.postgres_server import PostgresServer  # noqa: E402
 
 RESOURCES = 100  # "many slots" spreads over resources: each resource-day also has one ticket counter row
 

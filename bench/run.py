@@ -34,9 +34,9 @@ from zoneinfo import ZoneInfo
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
-sys.path.insert(0, str(ROOT / "tests"))  # the tests' harness and throwaway PostgreSQL: stdlib only
-from live_server import LiveServer, cpu_seconds, raise_open_files_limit  # noqa: E402
-from postgres_server import PostgresServer  # noqa: E402
+sys.path.insert(0, str(ROOT))  # the tests' harness and throwaway PostgreSQL (tests.support): stdlib only
+from tests.support.live_server import LiveServer, cpu_seconds, raise_open_files_limit  # noqa: E402
+from tests.support.postgres_server import PostgresServer  # noqa: E402
 
 PEOPLE = itertools.count(1)  # a new contact per booking: the demo venues limit bookings per person
 

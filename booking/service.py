@@ -7,8 +7,24 @@ from collections.abc import Callable
 from datetime import date, datetime, timedelta
 
 from .model import (
-    FULL, OPEN, RESOURCE_SETTINGS, AuditEntry, Booking, BookingError, DayException, NotFound, OpeningRule, Resource,
-    Slot, SlotFull, Venue, WaitlistEntry, booking_problems, clean_text, slot_state, venue_problems,
+    FULL,
+    OPEN,
+    RESOURCE_SETTINGS,
+    AuditEntry,
+    Booking,
+    BookingError,
+    DayException,
+    NotFound,
+    OpeningRule,
+    Resource,
+    Slot,
+    SlotFull,
+    Venue,
+    WaitlistEntry,
+    booking_problems,
+    clean_text,
+    slot_state,
+    venue_problems,
 )
 from .store import Store
 

@@ -8,7 +8,15 @@ from pathlib import Path
 from typing import Protocol
 from urllib.parse import urlsplit
 
-from .model import AuditEntry, Booking, DayException, OpeningRule, Slot, Venue, WaitlistEntry
+from .model import (
+    AuditEntry,
+    Booking,
+    DayException,
+    OpeningRule,
+    Slot,
+    Venue,
+    WaitlistEntry,
+)
 from .outbox import Message, Notices, Webhook
 from .sql import SqlStore
 

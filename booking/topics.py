@@ -6,7 +6,6 @@ from datetime import date
 
 from .model import Slot
 
-
 VENUES = "venues"  # a venue, a resource or a schedule changed: what a store keeps of them is out of date
 OUTBOX = "outbox"  # a message to deliver was queued (webhook or e-mail): a sender wakes
 

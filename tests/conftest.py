@@ -6,7 +6,7 @@ import os
 from datetime import UTC, datetime, time, timedelta
 
 import pytest
-from helpers import log_in, midday_zone, password_hash
+from tests.support.helpers import log_in, midday_zone, password_hash
 
 from app import create_app
 from booking.clock import SystemClock
@@ -82,7 +82,7 @@ async def slot(store, venue, tomorrow):
 @pytest.fixture(scope="session")
 def postgres():
     """A throwaway PostgreSQL server for the whole run; a test that needs it fails (never skips) without it."""
-    from postgres_server import PostgresServer
+    from tests.support.postgres_server import PostgresServer
 
     server = PostgresServer().start()
     yield server

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from helpers import (
+from tests.support.helpers import (
     CONTACT,
     NAME,
     PASSWORD,

@@ -3,7 +3,7 @@
 import asyncio
 
 import pytest
-from helpers import read_until
+from tests.support.helpers import read_until
 
 
 @pytest.fixture

@@ -345,7 +345,7 @@ async def test_an_unexpected_failure_is_a_json_500_without_details(app, client, 
 async def test_the_slots_stream_sends_the_day_then_every_change_as_json(client, service, venue, slot, tomorrow):
     import json
 
-    from helpers import read_until
+    from tests.support.helpers import read_until
 
     url = f"{slots_url()}/stream?date={tomorrow}"
     expected = await (await client.get(f"{slots_url()}?date={tomorrow}")).get_json()

@@ -17,9 +17,9 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 import pytest
-from axe import assert_accessible
-from live_server import LiveServer
-from test_browser import SSE_PROBE, TIMEOUT_MS, browser, new_page  # noqa: F401  (fixtures, used by name)
+from tests.support.axe import assert_accessible
+from tests.support.live_server import LiveServer
+from tests.test_browser import SSE_PROBE, TIMEOUT_MS, browser, new_page  # noqa: F401  (fixtures, used by name)
 
 pytestmark = pytest.mark.browser
 

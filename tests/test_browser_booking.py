@@ -20,8 +20,8 @@ from zoneinfo import ZoneInfo
 
 import icalendar
 import pytest
-from live_server import LiveServer
-from test_browser import (  # noqa: F401  (browser and new_page are fixtures, used by name)
+from tests.support.live_server import LiveServer
+from tests.test_browser import (  # noqa: F401  (browser and new_page are fixtures, used by name)
     POST_RESPONSE_AT,
     SHOTS,
     TIMEOUT_MS,
@@ -29,7 +29,7 @@ from test_browser import (  # noqa: F401  (browser and new_page are fixtures, us
     new_page,
     open_live,
 )
-from test_browser_staff import PASSWORD, log_in
+from tests.test_browser_staff import PASSWORD, log_in
 
 pytestmark = pytest.mark.browser
 

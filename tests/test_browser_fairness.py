@@ -14,13 +14,13 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 import pytest
-from live_server import LiveServer
-from test_browser import (  # noqa: F401  (browser and new_page are fixtures, used by name)
+from tests.support.live_server import LiveServer
+from tests.test_browser import (  # noqa: F401  (browser and new_page are fixtures, used by name)
     browser,
     new_page,
     open_live,
 )
-from test_browser_staff import PASSWORD, log_in
+from tests.test_browser_staff import PASSWORD, log_in
 
 pytestmark = pytest.mark.browser
 

@@ -12,10 +12,10 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from live_server import LiveServer
-from test_browser import browser, new_page  # noqa: F401  (fixtures, used by name)
+from tests.support.live_server import LiveServer
+from tests.test_browser import browser, new_page  # noqa: F401  (fixtures, used by name)
 
-from views.headers import CSP
+from middleware.headers import CSP
 
 pytestmark = pytest.mark.browser
 

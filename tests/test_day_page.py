@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-from helpers import read_until
-from test_pages import day_url, text
+from tests.support.helpers import read_until
+from tests.test_pages import day_url, text
 
 from booking.model import local_today
 

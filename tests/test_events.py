@@ -6,7 +6,7 @@ import gc
 from quart import Request
 
 from booking import topics
-from views.events import stream
+from live.streams import stream
 
 
 async def read_until(connection, needle: bytes, timeout=2.0) -> bytes:
@@ -97,7 +97,7 @@ async def test_shutdown_ends_open_streams_with_a_close_event(client, hub, slot):
 
 
 async def test_an_open_stream_keeps_no_quart_request(client, hub, slot):
-    """Once its headers are out a stream runs outside Quart (views.events.Handover): ~11 KB less per open stream."""
+    """Once its headers are out a stream runs outside Quart (middleware.handover.Handover): ~11 KB less per open stream."""
     async with client.request(f"/events/slot/{slot.id}") as connection:
         await read_until(connection, b"</p>")
         gc.collect()

@@ -8,7 +8,7 @@ import re
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
-from helpers import CONTACT, board_url, text
+from tests.support.helpers import CONTACT, board_url, text
 
 from booking.model import ticket_label
 from views.exports import cell

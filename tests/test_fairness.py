@@ -6,7 +6,7 @@ import asyncio
 from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
-from helpers import CONTACT, NAME, act, clock_at, csrf_token, data_of, read_until, streams_closed, text
+from tests.support.helpers import CONTACT, NAME, act, clock_at, csrf_token, data_of, read_until, streams_closed, text
 
 from booking.model import (
     NOT_YET, OPEN, LimitReached, NotOpenYet, Resource, Slot, contact_key, countdown, opens_at, slot_state,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 import pytest
-from helpers import board_url, csrf_token, public_booking, read_until, text
+from tests.support.helpers import board_url, csrf_token, public_booking, read_until, text
 
 from app import create_app
 

@@ -6,7 +6,7 @@ import socket
 import ssl
 import subprocess
 
-from live_server import LiveServer
+from tests.support.live_server import LiveServer
 
 
 def negotiated(port: int) -> str | None:

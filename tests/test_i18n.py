@@ -66,7 +66,7 @@ async def test_english_stays_the_default(client):
 
 
 async def test_kiosk_back_office_and_ticket_in_chinese(app, client, store, slot, service):
-    from helpers import csrf_token
+    from tests.support.helpers import csrf_token
 
     from views import auth
 

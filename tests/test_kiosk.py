@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from helpers import (
+from tests.support.helpers import (
     CONTACT,
     NAME,
     act,

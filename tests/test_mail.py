@@ -15,12 +15,12 @@ import icalendar
 import pytest
 from aiosmtpd.smtp import AuthResult
 from babel.dates import format_date
-from helpers import CONTACT
-from live_server import free_port
-from receiver import Inbox, smtp_server
+from tests.support.helpers import CONTACT
+from tests.support.live_server import free_port
+from tests.support.receiver import Inbox, smtp_server
 
 from booking.model import OpeningRule, local_today
-from views import mail
+from delivery import mail
 
 BASE = "https://book.example.org"
 SENDER = "Slotcast <bookings@example.org>"

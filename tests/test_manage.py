@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import icalendar
 import pytest
-from helpers import CONTACT, clinic_slot, csrf_token, read_until, text
+from tests.support.helpers import CONTACT, clinic_slot, csrf_token, read_until, text
 
 from booking.model import OpeningRule, local_today
 

@@ -14,8 +14,8 @@ import jsonschema_rs
 import pytest
 import requests
 import schemathesis
-import test_browser
-from live_server import LiveServer
+from tests import test_browser
+from tests.support.live_server import LiveServer
 
 from app import create_app
 from views.openapi import Undocumented, document

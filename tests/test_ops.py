@@ -7,7 +7,7 @@ import re
 from datetime import timedelta
 
 import pytest
-from helpers import CONTACT, NAME, act, csrf_token, log_in
+from tests.support.helpers import CONTACT, NAME, act, csrf_token, log_in
 
 from app import create_app
 from booking.store import open_store

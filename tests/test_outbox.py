@@ -16,9 +16,9 @@ from zoneinfo import ZoneInfo
 
 import icalendar
 import pytest
-from helpers import csrf_token
-from live_server import LiveServer
-from receiver import Inbox, Receiver, smtp_server
+from tests.support.helpers import csrf_token
+from tests.support.live_server import LiveServer
+from tests.support.receiver import Inbox, Receiver, smtp_server
 
 SECRET = "whsec_test-secret-of-the-venue"
 VENUE, RESOURCE, ZONE = "harbour-kitchen", "terrace", "Europe/London"  # the demo's

@@ -8,7 +8,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from babel.dates import format_date
-from helpers import csrf_token
+from tests.support.helpers import csrf_token
 
 from booking import rules_text
 from booking.model import local_today

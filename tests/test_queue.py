@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from helpers import (
+from tests.support.helpers import (
     act,
     board_url,
     booked_earlier,
@@ -18,7 +18,7 @@ from helpers import (
     streams_closed,
     text,
 )
-from test_pages import booking_link
+from tests.test_pages import booking_link
 
 
 

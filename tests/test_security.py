@@ -11,7 +11,7 @@ import unicodedata
 from datetime import UTC, datetime
 
 import pytest
-from helpers import CONTACT, NAME, act, clock_at, csrf_token, log_in, password_hash, read_until, text
+from tests.support.helpers import CONTACT, NAME, act, clock_at, csrf_token, log_in, password_hash, read_until, text
 
 from app import DEMO_PASSWORD, create_app, instance_secret
 from booking.store import open_store, sqlite_path

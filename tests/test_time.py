@@ -7,7 +7,7 @@ import re
 from datetime import UTC, date, datetime
 
 import pytest
-from helpers import clock_at, data_of, read_until, streams_closed, text
+from tests.support.helpers import clock_at, data_of, read_until, streams_closed, text
 
 
 DAY = "2026-12-01"

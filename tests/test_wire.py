@@ -8,10 +8,10 @@ from datetime import date, timedelta
 
 import httpx
 import pytest
-from helpers import read_until
-from live_server import ROOT, LiveServer
+from tests.support.helpers import read_until
+from tests.support.live_server import ROOT, LiveServer
 
-from views.events import FAREWELL, GZIP_HEADER, PING, encode, retry
+from live.wire import FAREWELL, GZIP_HEADER, PING, encode, retry
 
 PEOPLE = itertools.count()
 

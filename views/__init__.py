@@ -7,14 +7,30 @@ from pathlib import Path
 from quart import Quart, current_app, g, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
-from . import admin, api, auth, csrf, events, headers, i18n, kiosk, ops, public, waitlist
-from . import assets, exports, manage, webhooks
-from . import openapi
 from booking.model import running_low, ticket_label
+from live.wire import EVENTS
+from middleware import csrf, headers
+from middleware.admission import Admission
+from middleware.handover import Handover
+from web import i18n, observe
+from web.clients import public_url
+from web.i18n import N_
 
-from .admission import Admission
-from .i18n import N_
-from .clients import public_url
+from . import (
+    admin,
+    api,
+    assets,
+    auth,
+    exports,
+    kiosk,
+    manage,
+    openapi,
+    ops,
+    public,
+    streams,
+    waitlist,
+    webhooks,
+)
 from .lookups import IdConverter, refuse_nul, shown_party
 from .messages import kind_label
 
@@ -33,15 +49,15 @@ def init_app(app: Quart) -> None:
     app.jinja_env.globals.update(
         csrf_token=csrf.token, locales=i18n.LOCALES, locale=i18n.current, html_lang=i18n.html_lang,
         this_page_in=i18n.this_page_in,
-        events=events.EVENTS, shown_party=shown_party, ticket_label=ticket_label, kind_label=kind_label,
+        events=EVENTS, shown_party=shown_party, ticket_label=ticket_label, kind_label=kind_label,
         public_url=public_url,
     )
     app.jinja_env.filters.update(local_time=i18n.local_time, long_date=i18n.long_date, shown_name=i18n.shown_name,
                                  opening_hours=i18n.opening_hours, short_date=i18n.short_date,
                                  running_low=running_low)
-    ops.init_app(app)
+    observe.init_app(app)
     assets.init_app(app, Path(__file__).resolve().parent.parent / "static")
-    for module in (public, waitlist, events, api, kiosk, auth, admin, ops, exports, manage, webhooks):
+    for module in (public, waitlist, streams, api, kiosk, auth, admin, ops, exports, manage, webhooks):
         app.register_blueprint(module.bp)
     app.register_blueprint(openapi.bp)  # the API's contract (/api/v1/openapi.json) and its docs
     app.before_request(choose_locale)
@@ -52,7 +68,7 @@ def init_app(app: Quart) -> None:
     app.register_error_handler(HTTPException, http_error)
     app.register_error_handler(Exception, unexpected_error)
     # A bounded number of requests inside Quart at once; an event stream, once its headers are out, runs outside.
-    app.asgi_app = events.Handover(Admission(app.asgi_app, app.config, ops.PROBES))
+    app.asgi_app = Handover(Admission(app.asgi_app, app.config, observe.PROBES))
 
 
 async def choose_locale() -> None:

@@ -6,28 +6,64 @@ import re
 from datetime import date, time, timedelta
 from zoneinfo import ZoneInfo, available_timezones
 
-from quart import Blueprint, abort, g, redirect, render_template, request, session, url_for
+from quart import (
+    Blueprint,
+    abort,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 
-from booking import rules_text, topics
+from booking import rules_text
 from booking.model import (
-    KINDS, CapacityConflict, Duplicate, LimitReached, NotFound, Resource, SlotFull, SlotUnavailable, Venue,
-    booking_matches, bookings_by_slot, called_recently, local_today, looks_like_contact, slot_state, state_changes_at,
+    KINDS,
+    NAME_MAX,
+    VENUE_DETAILS,
+    CapacityConflict,
+    Duplicate,
+    LimitReached,
+    NotFound,
+    Resource,
+    SlotFull,
+    SlotUnavailable,
+    Venue,
+    booking_matches,
+    bookings_by_slot,
+    called_recently,
+    clean_text,
+    local_today,
+    looks_like_contact,
+    slot_state,
+    state_changes_at,
+    text_problem,
     valid_until,
-    NAME_MAX, VENUE_DETAILS, clean_text, text_problem, venue_problems, waiting_line,
+    venue_problems,
+    waiting_line,
 )
 from booking.service import Invalid
+from live.render import fragment
+from live.wire import EVENTS
+from middleware.csrf import token as csrf_token
+from web.clients import client_address
+from web.i18n import current as current_locale
+from web.i18n import gettext as _
+from web.runtime import now, service, store
 
 from . import messages
 from .auth import require_staff, staff
-from .clients import client_address
-from .csrf import token as csrf_token
-from .events import EVENTS, fragment, stream
 from .fragments import htmx_asked, htmx_swap, inline
-from .i18n import current as current_locale, gettext as _
 from .lookups import (
-    booking_or_404, parse_day, parse_party, resource_by_id_or_404, slot_or_404, venue_or_404, whole_number,
+    booking_or_404,
+    parse_day,
+    parse_party,
+    resource_by_id_or_404,
+    slot_or_404,
+    venue_or_404,
+    whole_number,
 )
-from .runtime import now, service, store
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 bp.before_request(require_staff)
@@ -101,16 +137,6 @@ async def board_page(venue: Venue, day: date, notice: str | None = None, status:
     return await render_template("admin/board.html", venue=venue, day=day, boards=boards, notice=notice,
                                  csrf=csrf_token(), prev_day=day - timedelta(days=1),
                                  next_day=day + timedelta(days=1), query=query, found=found), status
-
-
-@bp.get("/events/board/<id:venue_id>/<day>")
-async def board_stream(venue_id: int, day: str):
-    """The board's stream: one named event per resource (staff only: it carries names)."""
-    on = parse_day(day)
-    venue = await store().venue_by_id(venue_id)
-    if venue is None:
-        abort(404)
-    return await stream(*(topics.board(r.id, on) for r in venue.open_resources))
 
 
 async def after_action(slot, notice: str | None = None, status: int = 200):

@@ -8,24 +8,43 @@ from datetime import date
 from zoneinfo import ZoneInfo
 
 from quart import Blueprint, abort, jsonify, make_response, request
-from werkzeug.exceptions import NotFound as NoSuchThing, TooManyRequests
+from werkzeug.exceptions import NotFound as NoSuchThing
+from werkzeug.exceptions import TooManyRequests
 
+from booking import topics
 from booking.model import (
-    NOT_YET, Forbidden, IdempotencyMismatch, LimitReached, NotFound, NotMovable, NotOpenYet, OfferGone, OtherResource,
-    Resource, Slot, SlotAvailable, SlotFull, SlotUnavailable, Venue, opens_at, slot_state, state_changes_at,
+    NOT_YET,
+    Forbidden,
+    IdempotencyMismatch,
+    LimitReached,
+    NotFound,
+    NotMovable,
+    NotOpenYet,
+    OfferGone,
+    OtherResource,
+    Resource,
+    Slot,
+    SlotAvailable,
+    SlotFull,
+    SlotUnavailable,
+    Venue,
+    opens_at,
+    slot_state,
+    state_changes_at,
     valid_until,
 )
-from booking import topics
 from booking.service import Invalid
+from live.render import fragment
+from live.streams import stream
+from live.wire import EVENTS
+from web.clients import within_booking_rate
+from web.i18n import DEFAULT, current, set_current
+from web.i18n import gettext as _
+from web.runtime import now, service, store
 
 from . import messages
-from .events import EVENTS, fragment, stream
-from .i18n import DEFAULT, current, set_current
-from .clients import within_booking_rate
-from .i18n import gettext as _
 from .lookups import parse_day, public_slot_or_404, resource_or_404, venue_or_404
 from .openapi import BOOKING_LINKS, ENTRY_LINKS, REFUSALS, contract
-from .runtime import now, service, store
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 

@@ -11,7 +11,7 @@ from typing import NamedTuple
 
 from quart import Quart, Response, abort, request
 
-from .clients import accepts_gzip
+from web.clients import accepts_gzip
 
 YEAR = "public, max-age=31536000, immutable"  # the address changes with the content
 A_WHILE = "public, max-age=300"  # an address without the version: it may change under it

@@ -6,13 +6,22 @@ import asyncio
 from datetime import timedelta
 from functools import cache
 
-from quart import Blueprint, abort, current_app, redirect, render_template, request, session, url_for
+from quart import (
+    Blueprint,
+    abort,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from . import ops
-from .clients import client_address
-from .i18n import gettext as _
-from .runtime import now, service, store
+from web import observe
+from web.clients import client_address
+from web.i18n import gettext as _
+from web.runtime import now, service, store
 
 bp = Blueprint("auth", __name__, url_prefix="/admin")
 
@@ -99,7 +108,7 @@ async def log_in():
             "Too many failed attempts. Try again in %(minutes)s minutes.", minutes=int(wait // 60) + 1)), 429, {
             "Retry-After": str(int(wait) + 1)}
     if not await password_matches(await store().staff_password_hash(username) if username else None, password):
-        ops.metrics().login_failures.inc()
+        observe.metrics().login_failures.inc()
         await service().record(username[:100] or "-", client_address(), "login_failed", "/admin/login")
         return await render_template("login.html", next=safe_next(form.get("next")),
                                      error=_("Wrong name or password."), username=username), 401

@@ -9,12 +9,12 @@ from datetime import date
 from quart import Blueprint, Response, abort, render_template, request
 
 from booking.model import Booking, Slot, Venue, bookings_by_slot, ticket_label
+from web.i18n import gettext as _
+from web.i18n import local_time
+from web.runtime import store
 
 from .auth import require_staff
-from .i18n import gettext as _
-from .i18n import local_time
 from .lookups import parse_day, venue_or_404
-from .runtime import store
 
 bp = Blueprint("exports", __name__, url_prefix="/admin")
 bp.before_request(require_staff)

@@ -7,16 +7,24 @@ from zoneinfo import ZoneInfo
 
 from quart import Blueprint, render_template
 
-from booking import topics
 from booking.model import (
-    Resource, Slot, Venue, call_news_until, called_recently, local_today, next_midnight, next_waiting, now_and_next,
+    Resource,
+    Slot,
+    Venue,
+    call_news_until,
+    called_recently,
+    local_today,
+    next_midnight,
+    next_waiting,
+    now_and_next,
     valid_until,
 )
+from live.render import fragment
+from live.wire import EVENTS
+from web.runtime import now, store
 
-from .events import EVENTS, fragment, stream
 from .fragments import inline
 from .lookups import venue_or_404
-from .runtime import now, store
 
 bp = Blueprint("kiosk", __name__)
 
@@ -29,13 +37,6 @@ async def kiosk(venue: str):
     found = await venue_or_404(venue)
     panels = [(r, await inline("_kiosk_panel.html", await panel_context(found, r))) for r in found.open_resources]
     return await render_template("kiosk.html", panels=panels, **clock_context(found))
-
-
-@bp.get("/kiosk/<venue>/events")
-async def kiosk_stream(venue: str):
-    """One stream for the whole display: the clock, and one named event per resource."""
-    found = await venue_or_404(venue)
-    return await stream(topics.clock(found.id), *(topics.panel(r.id) for r in found.open_resources))
 
 
 def clock_context(venue: Venue) -> dict:

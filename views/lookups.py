@@ -9,9 +9,9 @@ from quart import abort, request
 from werkzeug.routing import IntegerConverter
 
 from booking.model import MAX_ID, Booking, Resource, Slot, Venue, parse_party_size
-
-from .i18n import gettext as _, shown_name
-from .runtime import store
+from web.i18n import gettext as _
+from web.i18n import shown_name
+from web.runtime import store
 
 
 class IdConverter(IntegerConverter):
@@ -140,3 +140,15 @@ async def booking_with_token(reference: str, token: str) -> dict:
         abort(403, _("This link is not valid for booking %(ref)s.", ref=booking.reference))
     venue = await store().venue_of_resource(slot.resource_id)
     return dict(booking=booking, slot=slot, venue=venue, resource=venue.resource(slot.resource_id))
+
+
+async def entry_with_token(reference: str, token: str) -> dict:
+    """A waitlist entry its holder opens with the secret from their link, with its slot, venue and resource."""
+    found = await store().waitlist_entry(reference)
+    if found is None:
+        abort(404, _("There is no waitlist entry %(ref)s.", ref=reference[:20]))
+    entry, slot, position = found
+    if not entry.token_matches(token):
+        abort(403, _("This link is not valid for waitlist entry %(ref)s.", ref=entry.reference))
+    venue = await store().venue_of_resource(slot.resource_id)
+    return dict(entry=entry, slot=slot, position=position, venue=venue, resource=venue.resource(slot.resource_id))

@@ -6,22 +6,33 @@ import hashlib
 import hmac
 import re
 from datetime import timedelta
-from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo
 
-import icalendar
-from quart import Blueprint, Response, abort, current_app, redirect, render_template, request, url_for
-
-from booking.model import (
-    MAX_ID, OPEN, BookingError, Booking, Resource, Slot, Venue, contact_key, local_today, movable, slot_state,
-    ticket_label,
+from quart import (
+    Blueprint,
+    Response,
+    abort,
+    redirect,
+    render_template,
+    request,
+    url_for,
 )
 
+from booking.model import (
+    MAX_ID,
+    OPEN,
+    BookingError,
+    contact_key,
+    local_today,
+    movable,
+    slot_state,
+)
+from delivery.calendar import calendar
+from web.clients import client_group, public_url
+from web.i18n import gettext as _
+from web.runtime import now, service, store
+
 from . import messages
-from .clients import client_group, public_url
-from .i18n import gettext as _, shown_name
 from .lookups import booking_with_token, parse_day, whole_number
-from .runtime import now, service, store
 
 bp = Blueprint("manage", __name__)
 
@@ -43,44 +54,6 @@ async def calendar_file(reference: str):
     link = public_url("public.booking", reference=booking.reference, token=booking.cancel_token)
     return Response(calendar(link=link, **found), content_type="text/calendar; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="booking-{booking.reference}.ics"'})
-
-
-def calendar(booking: Booking, slot: Slot, venue: Venue, resource: Resource, link: str) -> bytes:
-    """One event in the venue's time zone (with its VTIMEZONE), under a UID that stays the same for the booking."""
-    zone = ZoneInfo(venue.timezone)
-    lines = [_("Reference: %(ref)s", ref=booking.reference)]
-    if booking.ticket:
-        lines.append(_("Ticket: %(ticket)s", ticket=ticket_label(venue.ticket_letter(slot.resource_id),
-                                                                  booking.ticket)))
-    lines += [_("Places: %(n)s", n=booking.party_size), _("See or cancel this booking: %(link)s", link=link)]
-    event = icalendar.Event.new(
-        uid=f"{booking.reference}@{site()}", stamp=now(), created=booking.created_at,
-        start=slot.starts_at.astimezone(zone), end=slot.ends_at.astimezone(zone), status="CONFIRMED",
-        summary=f"{shown_name(venue)} · {shown_name(resource)}", description="\n".join(lines),
-        location=", ".join(part for part in (shown_name(venue), venue.address) if part),
-        url=link if urlsplit(link).scheme else None,  # a URL property is absolute: only with SLOTCAST_PUBLIC_URL
-    )
-    cal = icalendar.Calendar()
-    cal.add("prodid", "-//Slotcast//Booking//EN")
-    cal.add("version", "2.0")
-    cal.add("method", "PUBLISH")  # "add this event", which calendars import (no invitation, nothing to answer)
-    cal.add_component(event)
-    # The zone's rules around the booking only: a short VTIMEZONE that still covers any change of offset near it.
-    day = slot.local_date
-    cal.add_missing_timezones(first_date=day - timedelta(days=366), last_date=day + timedelta(days=366))
-    return cal.to_ical()
-
-
-def site() -> str:
-    """This site in a UID: the public address's host, else a name derived from the app's secret (stable too)."""
-    host = urlsplit(current_app.config.get("PUBLIC_URL") or "").hostname
-    if host:
-        return host
-    digest = hmac.new(str(current_app.config["SECRET_KEY"]).encode(), b"calendar uid", "sha256").hexdigest()
-    return f"{digest[:16]}.slotcast"
-
-
-# -- find my booking
 
 
 @bp.get("/bookings/find")

@@ -5,9 +5,15 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from booking.model import LimitReached, NotMovable, NotOpenYet, OtherResource, SlotAvailable, SlotFull
-
-from .i18n import N_, gettext, long_date, ngettext
+from booking.model import (
+    LimitReached,
+    NotMovable,
+    NotOpenYet,
+    OtherResource,
+    SlotAvailable,
+    SlotFull,
+)
+from web.i18n import N_, gettext, long_date, ngettext
 
 PROBLEMS = {
     ("name", "required"): N_("Please enter your name."),

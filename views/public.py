@@ -9,27 +9,62 @@ from datetime import date, timedelta
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
-from quart import Blueprint, abort, current_app, redirect, render_template, request, url_for
+from quart import (
+    Blueprint,
+    abort,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from werkzeug.exceptions import TooManyRequests
 
-from booking import topics
 from booking.model import (
-    NOT_YET, OPEN, Forbidden, LimitReached, NotFound, NotOpenYet, Resource, Slot, SlotFull, SlotUnavailable,
-    Venue, called_recently, countdown, day_outlook, horizon, local_today, next_midnight, opens_at, place_in_line,
-    slot_state, state_changes_at, valid_until,
+    NOT_YET,
+    OPEN,
+    Forbidden,
+    LimitReached,
+    NotFound,
+    NotOpenYet,
+    Resource,
+    Slot,
+    SlotFull,
+    SlotUnavailable,
+    Venue,
+    called_recently,
+    countdown,
+    day_outlook,
+    horizon,
+    local_today,
+    next_midnight,
+    opens_at,
+    place_in_line,
+    slot_state,
+    state_changes_at,
+    valid_until,
 )
 from booking.service import Invalid
+from live.render import fragment
+from live.wire import EVENTS
+from middleware import csrf
+from web.clients import within_booking_rate
+from web.i18n import current as current_locale
+from web.i18n import gettext as _
+from web.runtime import now, service, store
 
-from . import csrf, messages
-from .events import EVENTS, fragment, stream
-from .clients import within_booking_rate
+from . import messages
 from .fragments import htmx_asked, htmx_swap, inline
-from .i18n import current as current_locale, gettext as _
 from .lookups import (
-    booking_with_token, chosen_party, parse_day, parse_party, public_slot_or_404, resource_or_404, shown_party,
+    booking_with_token,
+    chosen_party,
+    parse_day,
+    parse_party,
+    public_slot_or_404,
+    resource_or_404,
+    shown_party,
     venue_or_404,
 )
-from .runtime import now, service, store
 
 bp = Blueprint("public", __name__)
 
@@ -269,14 +304,6 @@ async def booking(reference: str):
     context = await booking_with_token(reference, token)
     ticket = await ticket_context(context["venue"], context["booking"], context["slot"])
     return await render_template("confirmation.html", token=token, **{**ticket, **context})
-
-
-@bp.get("/bookings/<reference>/events")
-async def ticket_stream(reference: str):
-    """The holder's ticket, live: 'N ahead of you', and the call when it comes."""
-    context = await booking_with_token(reference, request.args.get("token", ""))
-    booking, slot = context["booking"], context["slot"]
-    return await stream(topics.ticket(slot.resource_id, slot.local_date, booking.id))
 
 
 @bp.get("/bookings/<reference>/cancel")

@@ -7,35 +7,31 @@ from datetime import date
 from quart import Blueprint, abort, redirect, render_template, request, url_for
 from werkzeug.exceptions import TooManyRequests
 
-from booking import topics
 from booking.model import (
-    Forbidden, LimitReached, NotFound, NotOpenYet, OfferGone, SlotAvailable, SlotUnavailable, WaitlistEntry,
+    Forbidden,
+    LimitReached,
+    NotFound,
+    NotOpenYet,
+    OfferGone,
+    SlotAvailable,
+    SlotUnavailable,
+    WaitlistEntry,
 )
 from booking.service import Invalid
+from live.render import fragment
+from live.wire import EVENTS
+from middleware.csrf import token as csrf_token
+from web.clients import within_booking_rate
+from web.i18n import current as current_locale
+from web.i18n import gettext as _
+from web.runtime import service, store
 
 from . import messages
-from .clients import within_booking_rate
-from .csrf import token as csrf_token
-from .events import EVENTS, fragment, stream
 from .fragments import htmx_asked
-from .i18n import current as current_locale, gettext as _
-from .lookups import parse_party, public_slot_or_404
+from .lookups import entry_with_token, parse_party, public_slot_or_404
 from .public import render_form
-from .runtime import service, store
 
 bp = Blueprint("waitlist", __name__)
-
-
-async def entry_with_token(reference: str, token: str) -> dict:
-    """A waitlist entry its holder opens with the secret from their link, with its slot, venue and resource."""
-    found = await store().waitlist_entry(reference)
-    if found is None:
-        abort(404, _("There is no waitlist entry %(ref)s.", ref=reference[:20]))
-    entry, slot, position = found
-    if not entry.token_matches(token):
-        abort(403, _("This link is not valid for waitlist entry %(ref)s.", ref=entry.reference))
-    venue = await store().venue_of_resource(slot.resource_id)
-    return dict(entry=entry, slot=slot, position=position, venue=venue, resource=venue.resource(slot.resource_id))
 
 
 async def waiting_context(entry: WaitlistEntry, slot, position, venue, **_rest) -> dict:
@@ -79,14 +75,6 @@ async def entry(reference: str):
     context = await entry_with_token(reference, token)
     return await render_template("waitlist.html", token=token, csrf=csrf_token(),
                                  **{**context, **await waiting_context(**context)})
-
-
-@bp.get("/waitlist/<reference>/events")
-async def entry_stream(reference: str):
-    """The holder's entry, live."""
-    context = await entry_with_token(reference, request.args.get("token", ""))
-    entry, slot = context["entry"], context["slot"]
-    return await stream(topics.waiting(slot.resource_id, slot.local_date, entry.id))
 
 
 @bp.post("/waitlist/<reference>/accept")

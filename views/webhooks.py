@@ -5,16 +5,24 @@ from __future__ import annotations
 import secrets
 from urllib.parse import urlsplit
 
-from quart import Blueprint, abort, current_app, redirect, render_template, request, url_for
+from quart import (
+    Blueprint,
+    abort,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 
 from booking.model import NotFound
+from delivery.webhooks import Undelivered, refuse_private
+from web.i18n import gettext as _
+from web.runtime import service, store
 
 from .admin import audit
 from .auth import require_staff
-from .i18n import gettext as _
 from .lookups import whole_number
-from .outbox import Undelivered, refuse_private
-from .runtime import service, store
 
 bp = Blueprint("webhooks", __name__, url_prefix="/admin/webhooks")
 bp.before_request(require_staff)

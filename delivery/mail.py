@@ -11,12 +11,21 @@ from urllib.parse import unquote, urlsplit
 import aiosmtplib
 from quart import render_template, url_for
 
-from booking.model import Booking, Resource, Slot, Venue, clean_text, looks_like_contact, ticket_label
+from booking.model import (
+    Booking,
+    Resource,
+    Slot,
+    Venue,
+    clean_text,
+    looks_like_contact,
+    ticket_label,
+)
+from web import i18n
+from web.i18n import N_, local_time, short_date, shown_name
+from web.i18n import gettext as _
+from web.runtime import now
 
-from . import i18n
-from .i18n import N_, gettext as _, local_time, shown_name, short_date
-from .manage import calendar
-from .runtime import now
+from .calendar import calendar
 
 CREATED, RESCHEDULED, CANCELLED, REMINDER = (
     "booking.created", "booking.rescheduled", "booking.cancelled", "booking.reminder")

@@ -7,7 +7,7 @@ import secrets
 
 from quart import abort, request, session
 
-from .i18n import gettext as _
+from web.i18n import gettext as _
 
 FIELD = "csrf_token"
 HEADER = "X-CSRF-Token"

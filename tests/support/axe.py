@@ -1,13 +1,13 @@
 """axe-core in a Playwright page: inject it, run it, and fail with every violation spelled out.
 
-The script is tests/vendor/axe.min.js (fetched, pinned and verified, by tests/fetch_axe.py). The app's
+The script is tests/vendor/axe.min.js (fetched, pinned and verified, by tests/support/fetch_axe.py). The app's
 Content-Security-Policy refuses an injected script, so the page must be in a context made with bypass_csp=True: keep
 such contexts apart from the ones that check the CSP (tests/test_browser_pages.py).
 """
 
 from __future__ import annotations
 
-import fetch_axe
+from tests.support import fetch_axe
 
 # Every rule axe runs by default (WCAG 2.0-2.2 A and AA, and its best practices), and on request the AAA contrast.
 RUN = """async (enhanced) => {

@@ -11,7 +11,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from live_server import free_port
+from tests.support.live_server import free_port
 
 
 def binaries() -> Path:

@@ -18,7 +18,7 @@ import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 TICK = os.sysconf("SC_CLK_TCK")
 GIVEN: set[int] = set()  # the ports free_port() returned
 SELF_SIGNED = ssl.create_default_context()  # for a server the tests started with their own certificate

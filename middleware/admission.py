@@ -13,7 +13,7 @@ class Admission:
     took a second and more. With a bounded number inside, a turn stays short, and the pages show "full" promptly.
     A request's body is read before its turn (up to the app's size limit, within its BODY_TIMEOUT, else 408): a
     client that sends slowly holds no place (GET and HEAD are not waited for: nobody reads their body). An event
-    stream leaves its place once its headers are out (views.events.Handover, outside this, runs it). The `exempt`
+    stream leaves its place once its headers are out (middleware.handover.Handover, outside this, runs it). The `exempt`
     paths (health probes) never wait.
     """
 

@@ -20,7 +20,7 @@ from pathlib import Path
 VERSION = "4.14.1"
 TARBALL = f"https://registry.npmjs.org/axe-core/-/axe-core-{VERSION}.tgz"
 INTEGRITY = "sha512-FHfa+lmNjQZfJz1q8wKqIDwC6DExcHt/pkjNQb09a3NPjCKg2rhu5qb2S4r76ASyFNNtuFooJpZe37OgudVGtQ=="
-TARGET = Path(__file__).resolve().parent / "vendor" / "axe.min.js"
+TARGET = Path(__file__).resolve().parent.parent / "vendor" / "axe.min.js"
 STAMP = TARGET.with_suffix(".version")  # the version and the tarball's digest the file came from
 
 

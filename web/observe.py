@@ -1,0 +1,100 @@
+"""What operators see: Prometheus metrics, and one log line per request and per stream."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import secrets
+import time
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from quart import Quart, current_app, g, request
+
+log = logging.getLogger("slotcast.access")
+REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+PROBES = ("/healthz", "/readyz", "/metrics")  # the routes below a balancer and a scraper ask: never kept waiting
+BOOKING_ENDPOINTS = {"public.create_booking", "api.create_booking", "waitlist.accept", "api.accept_offer"}
+
+
+class Metrics:
+    """This process's metrics (each process is scraped on its own port)."""
+
+    def __init__(self):
+        self.registry = registry = CollectorRegistry()
+        self.streams = Gauge("slotcast_open_streams", "Open event streams", ["kind"], registry=registry)
+        self.refused = Counter("slotcast_streams_refused", "Streams refused by the caps (429)", registry=registry)
+        self.broadcasts = Counter("slotcast_changes_broadcast", "Topic renders sent to their subscribers",
+                                  registry=registry)
+        self.fanout = Histogram("slotcast_fanout_seconds", "Render and hand-over of one change to its subscribers",
+                                buckets=(.001, .005, .01, .025, .05, .1, .25, .5, 1, 2.5), registry=registry)
+        self.bookings = Counter("slotcast_bookings", "Booking attempts by outcome", ["outcome"], registry=registry)
+        self.booking_seconds = Histogram("slotcast_booking_request_seconds", "Booking requests, end to end",
+                                         buckets=(.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5), registry=registry)
+        self.login_failures = Counter("slotcast_login_failures", "Staff logins refused", registry=registry)
+        self.listener_reconnects = Gauge("slotcast_listener_reconnects",
+                                         "PostgreSQL listening connections lost and reopened", registry=registry)
+
+    def broadcast(self, seconds: float) -> None:
+        """One change rendered and handed to its subscribers (the hub calls this)."""
+        self.broadcasts.inc()
+        self.fanout.observe(seconds)
+
+    def booking(self, outcome: str) -> None:
+        """A booking attempt ended: 'created' or the refusal's code (the service calls this)."""
+        self.bookings.labels(outcome).inc()
+
+
+def metrics() -> Metrics:
+    return current_app.extensions["slotcast.metrics"]
+
+
+def init_app(app: Quart) -> None:
+    """Metrics, the request log and its request ids."""
+    app.extensions["slotcast.metrics"] = Metrics()
+    app.before_request(start_request)
+    app.after_request(log_request)
+    if not log.handlers:  # one handler per process, whatever the number of apps (tests make many)
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        log.addHandler(handler)
+        log.setLevel(logging.INFO)
+        log.propagate = True
+
+
+async def start_request() -> None:
+    """Stamp the request: when it began, and its id (the client's X-Request-ID if it is tidy, else a new one)."""
+    g.started = time.perf_counter()
+    sent = request.headers.get("X-Request-ID", "")
+    g.request_id = sent if REQUEST_ID.fullmatch(sent) else secrets.token_hex(8)
+
+
+async def log_request(response):
+    """One line per request: method, path (never the query string: it carries tokens), status, time, id."""
+    seconds = time.perf_counter() - g.get("started", time.perf_counter())
+    response.headers["X-Request-ID"] = g.get("request_id", "")
+    if request.endpoint in BOOKING_ENDPOINTS:
+        metrics().booking_seconds.observe(seconds)
+    if response.mimetype != "text/event-stream":  # a stream is logged when it closes
+        write(current_app.config, "request", method=request.method, path=request.path, status=response.status_code,
+              ms=round(seconds * 1000, 1), id=g.get("request_id"))
+    return response
+
+
+def stream_log() -> tuple:
+    """What a stream's closing line will need once the request is gone: (config, path, request id)."""
+    return current_app.config, request.path, g.get("request_id")
+
+
+def stream_closed(line: tuple, kind: str, seconds: float, sent: int) -> None:
+    """One line per stream that ended: how long it stayed and how many bytes it carried."""
+    config, path, request_id = line
+    write(config, "stream", kind=kind, path=path, seconds=round(seconds, 1), bytes=sent, id=request_id)
+
+
+def write(config, event: str, **fields) -> None:
+    """A log line, human-readable or JSON (SLOTCAST_LOG_FORMAT=json)."""
+    if config.get("LOG_FORMAT") == "json":
+        log.info(json.dumps({"event": event, **fields}, ensure_ascii=False))
+    else:
+        log.info(" ".join([event, *(f"{k}={v}" for k, v in fields.items())]))
