@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from quart import Quart, current_app, g, jsonify, render_template, request
-from werkzeug.exceptions import HTTPException
+from quart import Quart, g, request
 
 from booking.model import running_low, ticket_label
 from live.wire import EVENTS
@@ -14,13 +13,13 @@ from middleware.admission import Admission
 from middleware.handover import Handover
 from web import i18n, observe
 from web.clients import public_url
-from web.i18n import N_
 
 from . import (
     admin,
     api,
     assets,
     auth,
+    errors,
     exports,
     kiosk,
     manage,
@@ -65,8 +64,7 @@ def init_app(app: Quart) -> None:
     app.before_request(csrf.protect)
     app.after_request(remember_locale)
     app.after_request(headers.secure)
-    app.register_error_handler(HTTPException, http_error)
-    app.register_error_handler(Exception, unexpected_error)
+    errors.init_app(app)
     # A bounded number of requests inside Quart at once; an event stream, once its headers are out, runs outside.
     app.asgi_app = Handover(Admission(app.asgi_app, app.config, observe.PROBES))
 
@@ -83,41 +81,3 @@ async def remember_locale(response):
     if g.get("lang_asked"):
         response.set_cookie("lang", i18n.current(), max_age=365 * 86400, samesite="Lax")
     return response
-
-
-def wants_json() -> bool:
-    return request.path.startswith("/api/")
-
-
-async def http_error(error: HTTPException):
-    """A clear message: a JSON error for the API, a page otherwise (or the response the view aborted with)."""
-    if error.response is not None:
-        return error.response
-    custom = error.description != type(error).description  # abort(code, message) was given a message
-    message = error.description if custom else i18n.gettext(DEFAULT_MESSAGES.get(error.code, "Something went wrong."))
-    # This new response keeps what the error's own would say: a 405's Allow, a 429's Retry-After.
-    kept = {k: v for k, v in error.get_headers() if k in ("Allow", "Retry-After")}
-    if wants_json():
-        return jsonify(error=message, code=CODES.get(error.code, "error")), error.code, kept
-    return await render_template("error.html", status=error.code, message=message), error.code, kept
-
-
-async def unexpected_error(error: Exception):
-    """Never an HTML traceback: log it and say sorry."""
-    current_app.logger.exception("unexpected error", exc_info=error)
-    message = i18n.gettext("Something went wrong on our side. Please try again.")
-    if wants_json():
-        return jsonify(error=message, code="server_error"), 500
-    return await render_template("error.html", status=500, message=message), 500
-
-
-CODES = {400: "bad_request", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
-         409: "conflict", 413: "too_large", 415: "unsupported_media_type", 422: "invalid", 429: "too_many_requests"}
-DEFAULT_MESSAGES = {
-    400: N_("The request could not be understood."),
-    403: N_("You are not allowed to do that."),
-    404: N_("There is nothing at this address."),
-    405: N_("That action is not possible here."),
-    413: N_("That request is too large."),
-    429: N_("Too many requests. Please wait a moment and try again."),
-}

@@ -1,0 +1,53 @@
+"""Every error's answer: a JSON error under /api, the error page elsewhere, with the audience's wording."""
+
+from __future__ import annotations
+
+from quart import Quart, current_app, jsonify, render_template, request
+from werkzeug.exceptions import HTTPException
+
+from web import i18n
+from web.i18n import N_
+
+
+def init_app(app: Quart) -> None:
+    """Register the error handlers."""
+    app.register_error_handler(HTTPException, http_error)
+    app.register_error_handler(Exception, unexpected_error)
+
+
+def wants_json() -> bool:
+    return request.path.startswith("/api/")
+
+
+async def http_error(error: HTTPException):
+    """A clear message: a JSON error for the API, a page otherwise (or the response the view aborted with)."""
+    if error.response is not None:
+        return error.response
+    custom = error.description != type(error).description  # abort(code, message) was given a message
+    message = error.description if custom else i18n.gettext(DEFAULT_MESSAGES.get(error.code, "Something went wrong."))
+    # This new response keeps what the error's own would say: a 405's Allow, a 429's Retry-After.
+    kept = {k: v for k, v in error.get_headers() if k in ("Allow", "Retry-After")}
+    if wants_json():
+        return jsonify(error=message, code=CODES.get(error.code, "error")), error.code, kept
+    return await render_template("error.html", status=error.code, message=message), error.code, kept
+
+
+async def unexpected_error(error: Exception):
+    """Never an HTML traceback: log it and say sorry."""
+    current_app.logger.exception("unexpected error", exc_info=error)
+    message = i18n.gettext("Something went wrong on our side. Please try again.")
+    if wants_json():
+        return jsonify(error=message, code="server_error"), 500
+    return await render_template("error.html", status=500, message=message), 500
+
+
+CODES = {400: "bad_request", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
+         409: "conflict", 413: "too_large", 415: "unsupported_media_type", 422: "invalid", 429: "too_many_requests"}
+DEFAULT_MESSAGES = {
+    400: N_("The request could not be understood."),
+    403: N_("You are not allowed to do that."),
+    404: N_("There is nothing at this address."),
+    405: N_("That action is not possible here."),
+    413: N_("That request is too large."),
+    429: N_("Too many requests. Please wait a moment and try again."),
+}
