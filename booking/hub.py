@@ -15,10 +15,17 @@ from .clock import SystemClock
 log = logging.getLogger(__name__)
 
 
+class Message(bytes):
+    """A message as plain streams send it, with `packed`: the same message as packed streams send it (e.g. a deflate
+    segment), made once by the renderer for every such stream."""
+
+    packed: bytes = b""
+
+
 class Render(NamedTuple):
     """A topic's message as it goes out, and until when it holds (None: until the data changes)."""
 
-    message: bytes
+    message: Message
     valid_until: datetime | None = None
 
 
@@ -42,7 +49,7 @@ class Subscriber:
         self.waiter: asyncio.Future | None = None
         self.closed = False
 
-    def offer(self, topic: str, message: bytes) -> None:
+    def offer(self, topic: str, message: Message) -> None:
         """Queue `message`, replacing an unsent older one of the same topic."""
         self.pending[topic] = message
         self._wake()
@@ -82,8 +89,8 @@ class Hub:
     the moment: at a release the pages turn bookable on time, whatever crowd arrives with it.
     """
 
-    def __init__(self, render: Renderer, *, clock=None, heartbeat: float = 15.0, ping: bytes = b"",
-                 farewell: bytes = b"", on_broadcast: Callable[[float], object] = lambda seconds: None):
+    def __init__(self, render: Renderer, *, clock=None, heartbeat: float = 15.0, ping: Message = Message(),
+                 farewell: Message = Message(), on_broadcast: Callable[[float], object] = lambda seconds: None):
         self._render = render
         self._on_broadcast = on_broadcast  # hears how long each change took to render and hand over
         self._clock = clock or SystemClock()

@@ -1,8 +1,9 @@
-"""Topic names: what a subscriber watches and a change notifies."""
+"""Topic names: what a subscriber watches and a change notifies. Each kind of topic is declared once, here."""
 
 from __future__ import annotations
 
 from datetime import date
+from typing import NamedTuple
 
 from .model import Slot
 
@@ -10,86 +11,68 @@ VENUES = "venues"  # a venue, a resource or a schedule changed: what a store kee
 OUTBOX = "outbox"  # a message to deliver was queued (webhook or e-mail): a sender wakes
 
 
-def day(resource_id: int, on: date, party: int = 1) -> str:
-    """A resource's slots on one venue-local date, as a party of `party` may book them (public)."""
-    return f"day:{resource_id}:{on.isoformat()}:{party}"
+class Kind(NamedTuple):
+    """A kind of topic: its name's first part, what its arguments are, and how its streams are counted.
+
+    `kind(*args)` names one topic (missing trailing arguments take `defaults`); `kind.family(*leading)` names every
+    topic of the kind that starts with those arguments, which the hub expands to the topics it serves.
+    """
+
+    name: str
+    params: tuple[str, ...]
+    label: str  # the open streams' label in /metrics
+    doc: str
+    defaults: tuple = ()
+
+    def __call__(self, *args: int | date) -> str:
+        missing = len(self.params) - len(args)
+        if missing:
+            args = (*args, *self.defaults[len(self.defaults) - missing:])
+        return ":".join([self.name, *map(_part, args)])
+
+    def family(self, *leading: int | date) -> str:
+        """Every topic of this kind whose arguments start with `leading`."""
+        return ":".join([self.name, *map(_part, leading), ""])
 
 
-def days(resource_id: int, on: date, party: int = 1) -> str:
-    """The date strip seen from one date: each coming day's outlook for a party, the next day with room (public)."""
-    return f"days:{resource_id}:{on.isoformat()}:{party}"
+def _part(value: int | date) -> str:
+    return value.isoformat() if isinstance(value, date) else str(value)
 
 
-def slot(resource_id: int, slot_id: int) -> str:
-    """One slot's remaining places (public)."""
-    return f"slot:{resource_id}:{slot_id}"
-
-
-def slots_json(resource_id: int, on: date) -> str:
-    """A resource's slots on one date as the JSON API gives them (public)."""
-    return f"json:{resource_id}:{on.isoformat()}"
-
-
-def parties(resource_id: int, on: date) -> str:
-    """Every party size's view of a resource-day (a family name)."""
-    return f"day:{resource_id}:{on.isoformat()}:"
-
-
-def strips(resource_id: int) -> str:
-    """Every date strip of a resource (a family name: a change on any day may change any strip)."""
-    return f"days:{resource_id}:"
-
-
-def board(resource_id: int, on: date) -> str:
-    """A resource's slots with their bookings' names and contacts (staff only)."""
-    return f"board:{resource_id}:{on.isoformat()}"
-
-
-def panel(resource_id: int) -> str:
-    """A resource's kiosk panel: today's current and next slots, the tickets called (public)."""
-    return f"panel:{resource_id}"
-
-
-def clock(venue_id: int) -> str:
-    """A kiosk's date and time, in the venue's zone (public)."""
-    return f"clock:{venue_id}"
-
-
-def ticket(resource_id: int, on: date, booking_id: int) -> str:
-    """One booking's place in its day's line: 'N ahead of you' (its holder only)."""
-    return f"ticket:{resource_id}:{on.isoformat()}:{booking_id}"
-
-
-def tickets(resource_id: int, on: date) -> str:
-    """Every ticket topic of a resource-day (a family name: the hub expands it)."""
-    return f"ticket:{resource_id}:{on.isoformat()}:"
-
-
-def waiting(resource_id: int, on: date, entry_id: int) -> str:
-    """One waitlist entry's place and offer (its holder only)."""
-    return f"wait:{resource_id}:{on.isoformat()}:{entry_id}"
+day = Kind("day", ("resource_id", "on", "party"), "day",
+           "A resource's slots on one venue-local date, as a party may book them (public).", (1,))
+days = Kind("days", ("resource_id", "on", "party"), "day",
+            "The date strip seen from one date: each coming day's outlook for a party, the next day with room.", (1,))
+slot = Kind("slot", ("resource_id", "slot_id"), "slot", "One slot's remaining places (public).")
+slots_json = Kind("json", ("resource_id", "on"), "api", "A resource's slots on one date as the JSON API gives them.")
+board = Kind("board", ("resource_id", "on"), "board", "A resource's slots with their bookings' names (staff only).")
+panel = Kind("panel", ("resource_id",), "kiosk", "A resource's kiosk panel: today's current and next slots, calls.")
+clock = Kind("clock", ("venue_id",), "kiosk", "A kiosk's date and time, in the venue's zone (public).")
+ticket = Kind("ticket", ("resource_id", "on", "booking_id"), "ticket",
+              "One booking's place in its day's line: 'N ahead of you' (its holder only).")
+waiting = Kind("wait", ("resource_id", "on", "entry_id"), "waitlist", "One waitlist entry's place and offer (its holder).")
+KINDS = {k.name: k for k in (day, days, slot, board, panel, ticket, waiting, slots_json, clock)}
 
 
 def of_slot(s: Slot) -> tuple[str, ...]:
     """Every topic a change in this slot's places, its line or its waitlist touches."""
-    return (parties(s.resource_id, s.local_date), slot(s.resource_id, s.id), board(s.resource_id, s.local_date),
-            panel(s.resource_id), tickets(s.resource_id, s.local_date), f"wait:{s.resource_id}:{s.local_date}:",
-            strips(s.resource_id), slots_json(s.resource_id, s.local_date))
+    r, on = s.resource_id, s.local_date
+    return (day.family(r, on), slot(r, s.id), board(r, on), panel(r), ticket.family(r, on), waiting.family(r, on),
+            days.family(r), slots_json(r, on))
 
 
 def of_days(resource_id: int, dates: list[date]) -> tuple[str, ...]:
     """Every topic that new slots on these days touch."""
-    return (panel(resource_id), strips(resource_id),
-            *(t for d in dates for t in (parties(resource_id, d), board(resource_id, d), slots_json(resource_id, d))))
+    r = resource_id
+    return (panel(r), days.family(r), *(t for d in dates for t in (day.family(r, d), board(r, d), slots_json(r, d))))
 
 
 def of_resource(resource_id: int) -> tuple[str, ...]:
     """Every topic of a resource (families: its details or schedule changed)."""
-    return (f"day:{resource_id}:", strips(resource_id), f"slot:{resource_id}:", f"board:{resource_id}:",
-            panel(resource_id), f"ticket:{resource_id}:", f"wait:{resource_id}:", f"json:{resource_id}:")
+    return tuple(panel(resource_id) if k is panel else k.family(resource_id) for k in KINDS.values() if k is not clock)
 
 
-def parse(topic: str) -> tuple[str, list[int | date]]:
-    """('day', [3, date(2026, 11, 24), 2]) from 'day:3:2026-11-24:2': numbers as ints, dates as dates."""
-    kind, *args = topic.split(":")
-    return kind, [int(a) if a.isdigit() else date.fromisoformat(a) for a in args]
+def parse(topic: str) -> tuple[Kind, list[int | date]]:
+    """(day, [3, date(2026, 11, 24), 2]) from 'day:3:2026-11-24:2': numbers as ints, dates as dates."""
+    name, *args = topic.split(":")
+    return KINDS[name], [int(a) if a.isdigit() else date.fromisoformat(a) for a in args]

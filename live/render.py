@@ -14,20 +14,19 @@ from web.runtime import RENDER_AT
 
 from .wire import encode
 
-# Topic kind -> (event name from the topic's arguments, fragment template, async context from the arguments).
+# Topic kind's name -> (event name from the topic's arguments, fragment template, async context from the arguments).
 # A context may hold `valid_until`: the moment the clock alone would change the fragment.
 FRAGMENTS: dict[str, tuple[Callable[..., str], str, Callable[..., Awaitable[dict]]]] = {}
 
 
-def fragment(kind: str, template: str, event: Callable[..., str]):
+def fragment(kind: topics.Kind, template: str, event: Callable[..., str]):
     """Register how a kind of topic is rendered: decorate the function that builds its context."""
 
     def register(context):
-        FRAGMENTS[kind] = (event, template, context)
+        FRAGMENTS[kind.name] = (event, template, context)
         return context
 
     return register
-
 
 
 def renderer(app: Quart):
@@ -35,7 +34,7 @@ def renderer(app: Quart):
 
     async def render(topic: str, locale: str, version: int, at: datetime | None = None) -> Render:
         kind, args = topics.parse(topic)
-        event, template, context = FRAGMENTS[kind]
+        event, template, context = FRAGMENTS[kind.name]
         moment = RENDER_AT.set(at)  # a render made ahead: now() is the moment it is for
         try:
             async with app.app_context():

@@ -17,8 +17,6 @@ from web.runtime import hub
 
 from .wire import GZIP_HEADER, retry
 
-STREAM_KINDS = {"day": "day", "days": "day", "slot": "slot", "clock": "kiosk", "board": "board", "ticket": "ticket",
-                "wait": "waitlist", "json": "api"}
 HEADERS = {"Content-Type": "text/event-stream", "Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 BUSY_SECONDS = 30  # a stream refused by a cap: when its client tries again
 PACKED = {"Content-Encoding": "gzip"}  # a gzip header, then deflate segments: never a trailer (the stream never ends
@@ -36,7 +34,7 @@ async def stream(*names: str):
         come_back = _("Too many requests. Please wait a moment and try again.")
         busy = retry(BUSY_SECONDS * 1000) + f": {come_back}\n\n".encode()
         return busy, 200, {**HEADERS, "Retry-After": str(BUSY_SECONDS)}
-    kind, line, packed = STREAM_KINDS[topics.parse(names[0])[0]], observe.stream_log(), accepts_gzip()
+    kind, line, packed = topics.parse(names[0])[0].label, observe.stream_log(), accepts_gzip()
     names = tuple(map(sys.intern, names))  # the hub's keys and the streams' topics: one string, not one a stream
     # Counted now, in the same step as the check above: the caps hold however many streams open at once.
     body = Stream(the_hub, names, locale, packed, retry(config["SSE_RETRY_MS"]), streams, client, counted, kind, line)

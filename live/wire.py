@@ -7,6 +7,8 @@ import zlib
 from functools import cache
 from types import SimpleNamespace
 
+from booking.hub import Message
+
 # Event names, used verbatim by the templates' sse-swap attributes.
 EVENTS = SimpleNamespace(
     SLOTS="slots", DAYS="days", SLOT_STATUS="slot-status", CLOCK="clock", TICKET="ticket", WAITING="waiting",
@@ -18,7 +20,7 @@ EVENTS = SimpleNamespace(
 LINE_BREAK = re.compile(r"\r\n|\r|\n")  # SSE's line breaks only: U+2028, U+0085, a form feed stay in their line
 
 
-class Wire(bytes):
+class Wire(Message):
     """An SSE message as sent, and `packed`: the same message as a deflate segment for gzip streams, compressed
     once however many streams send it. Each segment starts afresh (no reference to earlier bytes) and ends on a
     sync flush, so it is valid at any point of any gzip stream: render once, compress once, write to everyone."""

@@ -17,7 +17,7 @@ from quart import (
     url_for,
 )
 
-from booking import rules_text
+from booking import rules_text, topics
 from booking.model import (
     KINDS,
     NAME_MAX,
@@ -97,7 +97,7 @@ async def board_context(venue: Venue, resource: Resource, day: date) -> dict:
                 letter=venue.ticket_letter(resource.id))
 
 
-@fragment("board", "_board.html", event=lambda resource_id, _day: EVENTS.board(resource_id))
+@fragment(topics.board, "_board.html", event=lambda resource_id, _day: EVENTS.board(resource_id))
 async def board_topic(resource_id: int, day: date) -> dict:
     venue = await store().venue_of_resource(resource_id)
     return await board_context(venue, venue.resource(resource_id), day)

@@ -114,7 +114,7 @@ def day_json(venue: Venue, resource: Resource, day: date, slots: list[Slot]) -> 
     return {"date": day.isoformat(), "slots": [slot_json(s, venue, resource) for s in slots]}
 
 
-@fragment("json", "_slots.json", event=lambda *_: EVENTS.SLOTS)
+@fragment(topics.slots_json, "_slots.json", event=lambda *_: EVENTS.SLOTS)
 async def slots_json_topic(resource_id: int, day: date) -> dict:
     venue = await store().venue_of_resource(resource_id)
     resource, slots, at = venue.resource(resource_id), await store().slots_for_day(resource_id, day), now()

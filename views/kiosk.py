@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 
 from quart import Blueprint, render_template
 
+from booking import topics
 from booking.model import (
     Resource,
     Slot,
@@ -72,12 +73,12 @@ async def next_session(resource: Resource, today: date, at: datetime) -> Slot | 
     return None
 
 
-@fragment("clock", "_kiosk_clock.html", event=lambda *_: EVENTS.CLOCK)
+@fragment(topics.clock, "_kiosk_clock.html", event=lambda *_: EVENTS.CLOCK)
 async def clock_topic(venue_id: int) -> dict:
     return clock_context(await store().venue_by_id(venue_id))
 
 
-@fragment("panel", "_kiosk_panel.html", event=EVENTS.panel)
+@fragment(topics.panel, "_kiosk_panel.html", event=EVENTS.panel)
 async def panel_topic(resource_id: int) -> dict:
     venue = await store().venue_of_resource(resource_id)
     return await panel_context(venue, venue.resource(resource_id))

@@ -20,6 +20,7 @@ from quart import (
 )
 from werkzeug.exceptions import TooManyRequests
 
+from booking import topics
 from booking.model import (
     NOT_YET,
     OPEN,
@@ -155,25 +156,25 @@ async def ticket_context(venue: Venue, booking, slot: Slot) -> dict:
                 ahead=place_in_line(entries, booking.id))
 
 
-@fragment("day", "_slot_table.html", event=lambda *_: EVENTS.SLOTS)
+@fragment(topics.day, "_slot_table.html", event=lambda *_: EVENTS.SLOTS)
 async def day_topic(resource_id: int, day: date, party: int) -> dict:
     venue = await store().venue_of_resource(resource_id)
     return await day_context(venue, venue.resource(resource_id), day, party)
 
 
-@fragment("days", "_date_strip.html", event=lambda *_: EVENTS.DAYS)
+@fragment(topics.days, "_date_strip.html", event=lambda *_: EVENTS.DAYS)
 async def strip_topic(resource_id: int, day: date, party: int) -> dict:
     venue = await store().venue_of_resource(resource_id)
     return await strip_context(venue, venue.resource(resource_id), day, party)
 
 
-@fragment("slot", "_slot_status.html", event=lambda *_: EVENTS.SLOT_STATUS)
+@fragment(topics.slot, "_slot_status.html", event=lambda *_: EVENTS.SLOT_STATUS)
 async def slot_topic(resource_id: int, slot_id: int) -> dict:
     venue = await store().venue_of_resource(resource_id)
     return slot_context(await store().slot(slot_id), venue, venue.resource(resource_id))
 
 
-@fragment("ticket", "_ticket.html", event=lambda *_: EVENTS.TICKET)
+@fragment(topics.ticket, "_ticket.html", event=lambda *_: EVENTS.TICKET)
 async def ticket_topic(resource_id: int, day: date, booking_id: int) -> dict:
     booking, slot = await store().booking_by_id(booking_id)
     return await ticket_context(await store().venue_of_resource(resource_id), booking, slot)

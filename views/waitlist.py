@@ -7,6 +7,7 @@ from datetime import date
 from quart import Blueprint, abort, redirect, render_template, request, url_for
 from werkzeug.exceptions import TooManyRequests
 
+from booking import topics
 from booking.model import (
     Forbidden,
     LimitReached,
@@ -41,7 +42,7 @@ async def waiting_context(entry: WaitlistEntry, slot, position, venue, **_rest) 
                 valid_until=entry.offered_until if entry.status == "offered" else None)
 
 
-@fragment("wait", "_waiting.html", event=lambda *_: EVENTS.WAITING)
+@fragment(topics.waiting, "_waiting.html", event=lambda *_: EVENTS.WAITING)
 async def waiting_topic(resource_id: int, day: date, entry_id: int) -> dict:
     found = await store().waitlist_entry_by_id(entry_id)
     entry, slot, position = found
