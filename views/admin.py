@@ -54,6 +54,7 @@ from web.runtime import now, service, store
 
 from . import messages
 from .auth import require_staff, staff
+from .errors import not_found
 from .fragments import htmx_asked, htmx_swap, inline
 from .lookups import (
     booking_or_404,
@@ -168,7 +169,7 @@ async def create_booking(resource_id: int):
     slot_id = form.get("slot_id", "")
     slot, _venue, resource = await slot_or_404(whole_number(slot_id, 18) or 0)
     if resource.id != resource_id:
-        abort(404, _("That slot does not exist."))
+        not_found("slot")
     try:
         _booking, slot = await service().book(
             resource, slot.id, form.get("name", ""), form.get("contact", ""),

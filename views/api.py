@@ -9,12 +9,10 @@ from zoneinfo import ZoneInfo
 
 from quart import Blueprint, abort, jsonify, make_response, request
 from werkzeug.exceptions import NotFound as NoSuchThing
-from werkzeug.exceptions import TooManyRequests
 
 from booking import topics
 from booking.model import (
     NOT_YET,
-    Forbidden,
     IdempotencyMismatch,
     LimitReached,
     NotFound,
@@ -37,12 +35,13 @@ from booking.service import Invalid
 from live.render import fragment
 from live.streams import stream
 from live.wire import EVENTS
-from web.clients import within_booking_rate
+from web.clients import check_booking_rate
 from web.i18n import DEFAULT, current, set_current
 from web.i18n import gettext as _
 from web.runtime import now, service, store
 
 from . import messages
+from .errors import about, not_found, refused
 from .lookups import parse_day, public_slot_or_404, resource_or_404, venue_or_404
 from .openapi import BOOKING_LINKS, ENTRY_LINKS, REFUSALS, contract
 
@@ -145,9 +144,14 @@ async def requested_slot(body: dict) -> tuple[Slot, Venue, Resource]:
         abort(await make_response(error(422, "invalid", _("Some fields are not valid."),
                                         fields=messages.problem_messages({"slot_id": "not_a_number"}))))
     found = await public_slot_or_404(slot_id)
-    if wait := await within_booking_rate():
-        raise TooManyRequests(_("Too many bookings from your network. Please try again in a minute."), retry_after=wait)
+    await check_booking_rate()
     return found
+
+
+def booking_json(booking) -> dict:
+    """A booking as the API answers its holder: with the cancel_token that manages it."""
+    return dict(reference=booking.reference, cancel_token=booking.cancel_token, slot_id=booking.slot_id,
+                party_size=booking.party_size, status=booking.status)
 
 
 def text(body: dict, field: str) -> str:
@@ -190,12 +194,11 @@ async def create_booking():
     except IdempotencyMismatch:
         return error(422, "idempotency_mismatch", _("This idempotency key was used for a different booking request."))
     except NotFound:
-        abort(404, _("That slot does not exist."))
+        not_found("slot")
     if booking.status == "cancelled":  # a replay of a request whose booking has been cancelled since
         return error(409, "booking_cancelled", _("That booking was made and has since been cancelled."),
                      reference=booking.reference)
-    return jsonify(reference=booking.reference, cancel_token=booking.cancel_token, slot_id=booking.slot_id,
-                   party_size=booking.party_size, status=booking.status), 201
+    return jsonify(booking_json(booking)), 201
 
 
 @bp.post("/bookings/<reference>/cancel")
@@ -203,12 +206,8 @@ async def create_booking():
 async def cancel_booking(reference: str):
     """Cancel with the booking's cancel_token: 200, 403 wrong token, 404 unknown reference."""
     token = text(await json_object(), "cancel_token")
-    try:
+    with about("booking", reference):
         booking, _slot = await service().cancel(reference, token)
-    except NotFound:
-        abort(404, _("There is no booking with reference %(ref)s.", ref=reference[:20]))
-    except Forbidden:
-        abort(403, _("That cancel token is not valid for this booking."))
     return jsonify(reference=booking.reference, slot_id=booking.slot_id, party_size=booking.party_size,
                    status=booking.status)
 
@@ -225,16 +224,13 @@ async def reschedule_booking(reference: str):
     except NoSuchThing:  # a 404 here says the booking is gone: a target slot that is not there is the body's problem
         return error(422, "invalid", _("Some fields are not valid."),
                      fields={"slot_id": _("That slot does not exist.")})
-    try:
-        booking, slot = await service().reschedule(reference, text(body, "cancel_token"), target.id)
-    except NotFound:
-        abort(404, _("There is no booking with reference %(ref)s.", ref=reference[:20]))
-    except Forbidden:
-        abort(403, _("That cancel token is not valid for this booking."))
-    except OtherResource as refused:
-        return error(422, refused.code, messages.refusal(refused, venue.timezone))
-    except (SlotFull, SlotUnavailable, NotOpenYet, LimitReached, NotMovable) as refused:
-        return error(409, refused.code, messages.refusal(refused, venue.timezone))
+    with about("booking", reference):
+        try:
+            booking, slot = await service().reschedule(reference, text(body, "cancel_token"), target.id)
+        except OtherResource as refused:
+            return error(422, refused.code, messages.refusal(refused, venue.timezone))
+        except (SlotFull, SlotUnavailable, NotOpenYet, LimitReached, NotMovable) as refused:
+            return error(409, refused.code, messages.refusal(refused, venue.timezone))
     return jsonify(reference=booking.reference, slot_id=slot.id, start=slot.starts_at.isoformat(),
                    end=slot.ends_at.isoformat(), party_size=booking.party_size, status=booking.status)
 
@@ -269,10 +265,10 @@ async def waitlist_entry(reference: str):
     """An entry's status and place (`?token=` its cancel_token): waiting, offered (until expires_at), booked, …"""
     found = await store().waitlist_entry(reference)
     if found is None:
-        abort(404, _("There is no waitlist entry %(ref)s.", ref=reference[:20]))
+        not_found("entry", reference)
     entry, _slot, position = found
     if not entry.token_matches(request.args.get("token", "")):
-        abort(403, _("That cancel token is not valid for this waitlist entry."))
+        refused("entry", reference)
     return jsonify(entry_json(entry, position))
 
 
@@ -281,16 +277,12 @@ async def waitlist_entry(reference: str):
 async def accept_offer(reference: str):
     """Take up an offer with the entry's cancel_token: 201 with the booking; 409 offer_expired."""
     token = text(await json_object(), "cancel_token")
-    try:
-        booking, _slot = await service().accept_offer(reference, token, current())
-    except NotFound:
-        abort(404, _("There is no waitlist entry %(ref)s.", ref=reference[:20]))
-    except Forbidden:
-        abort(403, _("That cancel token is not valid for this waitlist entry."))
-    except OfferGone:
-        return error(409, "offer_expired", _("This offer is no longer open: it expired or was taken up."))
-    return jsonify(reference=booking.reference, cancel_token=booking.cancel_token, slot_id=booking.slot_id,
-                   party_size=booking.party_size, status=booking.status), 201
+    with about("entry", reference):
+        try:
+            booking, _slot = await service().accept_offer(reference, token, current())
+        except OfferGone:
+            return error(409, "offer_expired", _("This offer is no longer open: it expired or was taken up."))
+    return jsonify(booking_json(booking)), 201
 
 
 @bp.post("/waitlist/<reference>/leave")
@@ -298,10 +290,6 @@ async def accept_offer(reference: str):
 async def leave_waitlist(reference: str):
     """Stop waiting (a held place passes on): 200."""
     token = text(await json_object(), "cancel_token")
-    try:
+    with about("entry", reference):
         entry = await service().leave_waitlist(reference, token)
-    except NotFound:
-        abort(404, _("There is no waitlist entry %(ref)s.", ref=reference[:20]))
-    except Forbidden:
-        abort(403, _("That cancel token is not valid for this waitlist entry."))
     return jsonify(entry_json(entry, None))

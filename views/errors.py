@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from quart import Quart, current_app, jsonify, render_template, request
+from contextlib import contextmanager
+from typing import NoReturn
+
+from quart import Quart, abort, current_app, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
+from booking.model import Forbidden, NotFound
 from web import i18n
 from web.i18n import N_
 
@@ -51,3 +55,41 @@ DEFAULT_MESSAGES = {
     413: N_("That request is too large."),
     429: N_("Too many requests. Please wait a moment and try again."),
 }
+
+
+# What was not found, or whose secret was wrong: the words each audience reads (the API's callers hold a cancel_token,
+# a page's visitor holds a link).
+MISSING = {
+    "booking": N_("There is no booking with reference %(ref)s."),
+    "entry": N_("There is no waitlist entry %(ref)s."),
+    "slot": N_("That slot does not exist."),
+    "resource": N_("That resource does not exist."),
+    "webhook": N_("There is no such webhook."),
+}
+REFUSED = {
+    ("booking", "page"): N_("This link is not valid for booking %(ref)s."),
+    ("booking", "api"): N_("That cancel token is not valid for this booking."),
+    ("entry", "page"): N_("This link is not valid for waitlist entry %(ref)s."),
+    ("entry", "api"): N_("That cancel token is not valid for this waitlist entry."),
+}
+
+
+def not_found(thing: str, ref: str = "") -> NoReturn:
+    """404: there is no such `thing`."""
+    abort(404, i18n.gettext(MISSING[thing], ref=ref[:20]))
+
+
+def refused(thing: str, ref: str = "") -> NoReturn:
+    """403: the secret given for this `thing` is not its own."""
+    abort(403, i18n.gettext(REFUSED[thing, "api" if wants_json() else "page"], ref=ref[:20]))
+
+
+@contextmanager
+def about(thing: str, ref: str = ""):
+    """The domain's NotFound and Forbidden, raised about `thing`, as a 404 and a 403 in the audience's words."""
+    try:
+        yield
+    except NotFound:
+        not_found(thing, ref)
+    except Forbidden:
+        refused(thing, ref)

@@ -13,6 +13,8 @@ from web.i18n import gettext as _
 from web.i18n import shown_name
 from web.runtime import store
 
+from .errors import not_found, refused
+
 
 class IdConverter(IntegerConverter):
     """A database id in a URL: 1 to 2**63 - 1, so a huge number is a 404, not an overflow."""
@@ -101,7 +103,7 @@ async def resource_by_id_or_404(resource_id: int) -> tuple[Venue, Resource]:
     """A resource by id, with its venue (staff pages)."""
     venue = await store().venue_of_resource(resource_id)
     if venue is None:
-        abort(404, _("That resource does not exist."))
+        not_found("resource")
     return venue, venue.resource(resource_id)
 
 
@@ -110,7 +112,7 @@ async def slot_or_404(slot_id: int) -> tuple[Slot, Venue, Resource]:
     slot = await store().slot(slot_id) if 0 < slot_id <= MAX_ID else None  # JSON ints have no bound
     venue = slot and await store().venue_of_resource(slot.resource_id)
     if not slot or not venue:
-        abort(404, _("That slot does not exist."))
+        not_found("slot")
     return slot, venue, venue.resource(slot.resource_id)
 
 
@@ -118,7 +120,7 @@ async def public_slot_or_404(slot_id: int) -> tuple[Slot, Venue, Resource]:
     """A slot the public may see and book: neither its venue nor its resource is archived."""
     slot, venue, resource = await slot_or_404(slot_id)
     if venue.archived or resource.archived:
-        abort(404, _("That slot does not exist."))
+        not_found("slot")
     return slot, venue, resource
 
 
@@ -134,10 +136,10 @@ async def booking_with_token(reference: str, token: str) -> dict:
     """A booking its holder opens with the secret from their link: booking, slot, venue and resource."""
     found = await store().booking(reference)
     if found is None:
-        abort(404, _("There is no booking with reference %(ref)s.", ref=reference[:20]))
+        not_found("booking", reference)
     booking, slot = found
     if not booking.token_matches(token):
-        abort(403, _("This link is not valid for booking %(ref)s.", ref=booking.reference))
+        refused("booking", booking.reference)
     venue = await store().venue_of_resource(slot.resource_id)
     return dict(booking=booking, slot=slot, venue=venue, resource=venue.resource(slot.resource_id))
 
@@ -146,9 +148,9 @@ async def entry_with_token(reference: str, token: str) -> dict:
     """A waitlist entry its holder opens with the secret from their link, with its slot, venue and resource."""
     found = await store().waitlist_entry(reference)
     if found is None:
-        abort(404, _("There is no waitlist entry %(ref)s.", ref=reference[:20]))
+        not_found("entry", reference)
     entry, slot, position = found
     if not entry.token_matches(token):
-        abort(403, _("This link is not valid for waitlist entry %(ref)s.", ref=entry.reference))
+        refused("entry", entry.reference)
     venue = await store().venue_of_resource(slot.resource_id)
     return dict(entry=entry, slot=slot, position=position, venue=venue, resource=venue.resource(slot.resource_id))

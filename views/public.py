@@ -18,15 +18,12 @@ from quart import (
     request,
     url_for,
 )
-from werkzeug.exceptions import TooManyRequests
 
 from booking import topics
 from booking.model import (
     NOT_YET,
     OPEN,
-    Forbidden,
     LimitReached,
-    NotFound,
     NotOpenYet,
     Resource,
     Slot,
@@ -49,12 +46,13 @@ from booking.service import Invalid
 from live.render import fragment
 from live.wire import EVENTS
 from middleware import csrf
-from web.clients import within_booking_rate
+from web.clients import check_booking_rate
 from web.i18n import current as current_locale
 from web.i18n import gettext as _
 from web.runtime import now, service, store
 
 from . import messages
+from .errors import about
 from .fragments import htmx_asked, htmx_swap, inline
 from .lookups import (
     booking_with_token,
@@ -265,8 +263,7 @@ async def render_form(slot, venue, resource, *, status=200, form=None, problems=
 async def create_booking(slot_id: int):
     """Book, then show the confirmation; or the form again with what went wrong."""
     slot, venue, resource = await public_slot_or_404(slot_id)
-    if wait := await within_booking_rate():
-        raise TooManyRequests(_("Too many bookings from your network. Please try again in a minute."), retry_after=wait)
+    await check_booking_rate()
     form = await request.form
     sent = form.get("idempotency_key", "")
     key = issued_key(sent)
@@ -317,11 +314,7 @@ async def cancel_form(reference: str):
 async def cancel_booking(reference: str):
     """Cancel; the places go back and every open page shows it."""
     token = (await request.form).get("token", "")
-    try:
+    with about("booking", reference):
         booking, _slot = await service().cancel(reference, token)
-    except NotFound:
-        abort(404, _("There is no booking with reference %(ref)s.", ref=reference[:20]))
-    except Forbidden:
-        abort(403, _("This link is not valid for booking %(ref)s.", ref=reference[:20]))
     return redirect(url_for("public.booking", reference=booking.reference, token=token), 303)
 

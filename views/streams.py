@@ -6,10 +6,10 @@ from quart import Blueprint, abort, request
 
 from booking import topics
 from live.streams import stream
-from web.i18n import gettext as _
 from web.runtime import hub, store
 
 from .auth import require_staff
+from .errors import not_found
 from .lookups import (
     booking_with_token,
     entry_with_token,
@@ -32,7 +32,7 @@ async def day_stream(resource_id: int, day: str):
     if not party or not hub().count(table):
         venue = await store().venue_of_resource(resource_id)
         if venue is None:
-            abort(404, _("That resource does not exist."))
+            not_found("resource")
         largest = venue.resource(resource_id).max_party
         if not party or party > largest:
             abort(400, party_choices(largest))
@@ -44,7 +44,7 @@ async def slot_stream(slot_id: int):
     """One slot's remaining places, now and after every change."""
     slot = await store().slot(slot_id)
     if slot is None:
-        abort(404, _("That slot does not exist."))
+        not_found("slot")
     return await stream(topics.slot(slot.resource_id, slot_id))
 
 

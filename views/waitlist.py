@@ -5,13 +5,10 @@ from __future__ import annotations
 from datetime import date
 
 from quart import Blueprint, abort, redirect, render_template, request, url_for
-from werkzeug.exceptions import TooManyRequests
 
 from booking import topics
 from booking.model import (
-    Forbidden,
     LimitReached,
-    NotFound,
     NotOpenYet,
     OfferGone,
     SlotAvailable,
@@ -22,12 +19,13 @@ from booking.service import Invalid
 from live.render import fragment
 from live.wire import EVENTS
 from middleware.csrf import token as csrf_token
-from web.clients import within_booking_rate
+from web.clients import check_booking_rate
 from web.i18n import current as current_locale
 from web.i18n import gettext as _
 from web.runtime import service, store
 
 from . import messages
+from .errors import about
 from .fragments import htmx_asked
 from .lookups import entry_with_token, parse_party, public_slot_or_404
 from .public import render_form
@@ -53,8 +51,7 @@ async def waiting_topic(resource_id: int, day: date, entry_id: int) -> dict:
 async def join(slot_id: int):
     """Join a full slot's waitlist; then the entry's own live page."""
     slot, venue, resource = await public_slot_or_404(slot_id)
-    if wait := await within_booking_rate():
-        raise TooManyRequests(_("Too many bookings from your network. Please try again in a minute."), retry_after=wait)
+    await check_booking_rate()
     form = await request.form
     fields = {name: form.get(name, "") for name in ("name", "contact", "party_size")}
     try:
@@ -82,14 +79,11 @@ async def entry(reference: str):
 async def accept(reference: str):
     """Take up the offered place: on to the booking's confirmation."""
     token = (await request.form).get("token", "")
-    try:
-        booking, _slot = await service().accept_offer(reference, token, current_locale())
-    except NotFound:
-        abort(404, _("There is no waitlist entry %(ref)s.", ref=reference[:20]))
-    except Forbidden:
-        abort(403, _("This link is not valid for waitlist entry %(ref)s.", ref=reference[:20]))
-    except OfferGone:
-        abort(409, _("This offer is no longer open: it expired or was taken up."))
+    with about("entry", reference):
+        try:
+            booking, _slot = await service().accept_offer(reference, token, current_locale())
+        except OfferGone:
+            abort(409, _("This offer is no longer open: it expired or was taken up."))
     url = url_for("public.booking", reference=booking.reference, token=booking.cancel_token)
     if htmx_asked():  # the entry's own stream swaps the form away as the answer comes: htmx would not push the URL
         return "", 200, {"HX-Redirect": url}
@@ -100,10 +94,6 @@ async def accept(reference: str):
 async def leave(reference: str):
     """Stop waiting; a place held for you passes on."""
     token = (await request.form).get("token", "")
-    try:
+    with about("entry", reference):
         await service().leave_waitlist(reference, token)
-    except NotFound:
-        abort(404, _("There is no waitlist entry %(ref)s.", ref=reference[:20]))
-    except Forbidden:
-        abort(403, _("This link is not valid for waitlist entry %(ref)s.", ref=reference[:20]))
     return redirect(url_for("waitlist.entry", reference=reference, token=token), 303)

@@ -7,7 +7,6 @@ from urllib.parse import urlsplit
 
 from quart import (
     Blueprint,
-    abort,
     current_app,
     redirect,
     render_template,
@@ -15,13 +14,13 @@ from quart import (
     url_for,
 )
 
-from booking.model import NotFound
 from delivery.webhooks import Undelivered, refuse_private
 from web.i18n import gettext as _
 from web.runtime import service, store
 
 from .admin import audit
 from .auth import require_staff
+from .errors import about
 from .lookups import whole_number
 
 bp = Blueprint("webhooks", __name__, url_prefix="/admin/webhooks")
@@ -78,8 +77,6 @@ async def add():
 @bp.post("/<hook_id>/remove")
 async def remove(hook_id: str):
     """Stop sending to an endpoint; its deliveries stay on record."""
-    try:
+    with about("webhook"):
         await service().remove_webhook(whole_number(hook_id, 18) or 0)
-    except NotFound:
-        abort(404, _("There is no such webhook."))
     return redirect(url_for("webhooks.index"), 303)

@@ -7,7 +7,9 @@ import math
 from datetime import timedelta
 
 from quart import current_app, request, url_for
+from werkzeug.exceptions import TooManyRequests
 
+from .i18n import gettext
 from .runtime import service
 
 
@@ -54,16 +56,19 @@ def public_url(endpoint: str, **values) -> str:
     return f"{base.rstrip('/')}{path}" if base else path
 
 
-async def within_booking_rate() -> int:
-    """Count a booking attempt from this client; 0 when it may go on, else the whole seconds until it may.
+async def check_booking_rate() -> None:
+    """Count a booking attempt from this client; 429 with Retry-After past SLOTCAST_BOOKINGS_PER_MINUTE.
 
-    SLOTCAST_BOOKINGS_PER_MINUTE per client address, counted in the database so that every process shares it.
+    Counted per client address in the database, so that every process shares the count.
     """
     limit = int(current_app.config["BOOKINGS_PER_MINUTE"])
     if not limit:
-        return 0
+        return
     [(attempts, left)] = await service().count_attempt([f"book:{client_address()}"], timedelta(minutes=1))
-    return max(math.ceil(left.total_seconds()), 1) if attempts > limit else 0  # Retry-After takes no fraction
+    if attempts > limit:
+        wait = max(math.ceil(left.total_seconds()), 1)  # Retry-After takes no fraction
+        raise TooManyRequests(gettext("Too many bookings from your network. Please try again in a minute."),
+                              retry_after=wait)
 
 
 def accepts_gzip() -> bool:
