@@ -52,13 +52,13 @@ VIEW_TESTS := tests/test_pages.py tests/test_api.py tests/test_events.py tests/t
 
 # PostgreSQL booking throughput and NOTIFY delay on a throwaway server (prints the numbers).
 bench-postgres: setup postgres
-	$(PY) bench/pg_bookings.py
+	$(PY) -m bench.pg_bookings
 
 # Benchmarks against a real Hypercorn on 127.0.0.1, with Node and uvicorn baselines (not part of `make test`):
 # ~11 minutes; `make bench QUICK=1` (N = 1,000 only) ~4. Results in bench/results/. Its own venv: never the app's.
 bench: setup postgres bench/.venv/ready
 	@command -v node >/dev/null || { echo "make bench needs Node.js (node) for its baseline"; exit 1; }
-	bench/.venv/bin/python bench/run.py $(if $(QUICK),--quick)
+	bench/.venv/bin/python -m bench $(if $(QUICK),--quick)
 
 bench/.venv/ready: bench/requirements.txt $(VENV)/ready
 	$(PY) -m venv bench/.venv

@@ -1,7 +1,7 @@
 """PostgreSQL store benchmark on a throwaway server: bookings/s on one hot slot and over many slots,
 exactness under a rush, and how fast a booking's NOTIFY reaches listening stores.
 
-    .venv/bin/python bench/pg_bookings.py [--seconds 5] [--concurrency 40] [--processes 1] [--no-fsync]
+    .venv/bin/python -m bench.pg_bookings [--seconds 5] [--concurrency 40] [--processes 1] [--no-fsync]
 
 Each process is one worker's PostgreSQL store (asyncpg pool of 10) with `--concurrency` booking loops.
 """
@@ -12,19 +12,16 @@ import argparse
 import asyncio
 import random
 import statistics
-import sys
 import time as clock
 from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 
+from booking.model import OpeningRule, SlotFull, local_today
+from booking.store import open_store
+from tests.support.postgres_server import PostgresServer
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from booking.model import OpeningRule, SlotFull, local_today  # noqa: E402
-from booking.store import open_store  # noqa: E402
-from tests.support.postgres_server import PostgresServer  # noqa: E402
-
 RESOURCES = 100  # "many slots" spreads over resources: each resource-day also has one ticket counter row
 
 

@@ -1,8 +1,9 @@
 """Seed a benchmark database (run with the app's Python): the demo venues, plus a hall of 5-minute slots of 100
 places, 08:00-20:00 every day (144 a day: over 1,000 bookable slots from tomorrow on), and beside it "release":
-ten 10-minute slots of 10 places a day (100 in all), whose release rule (放号) bench/run.py sets before its run.
+ten 10-minute slots of 10 places a day (100 in all), whose release rule (放号) the release scenario sets before its
+run.
 
-    .venv/bin/python bench/seed.py FILE_OR_URL   # a SQLite file, or a postgresql:// URL of an empty database
+    .venv/bin/python -m bench.seed FILE_OR_URL   # a SQLite file, or a postgresql:// URL of an empty database
 """
 
 import asyncio
@@ -10,12 +11,11 @@ import sys
 from datetime import UTC, datetime, time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from booking import demo
+from booking.model import OpeningRule
+from booking.store import open_store
 
-from booking import demo  # noqa: E402
-from booking.model import OpeningRule  # noqa: E402
-from booking.store import open_store  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 
 async def main(target: str) -> None:
