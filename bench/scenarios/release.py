@@ -83,6 +83,7 @@ class Release:
         self.day = self.instant.date() + timedelta(days=1)
 
     async def run(self) -> dict:
+        """The release from the rule's writing to the server's stop: its row in the report."""
         began = time.monotonic()
         rule = (f"UPDATE resources SET release_days_before = 1, release_time = '{self.instant:%H:%M}' "
                 f"WHERE id = ({RELEASE_RESOURCE})")
@@ -134,8 +135,8 @@ class Release:
                     for i in range(self.bookers)]
 
         async def too_early(i: int) -> tuple[str, float]:
-            body = booking_body(ids[i % len(ids)])
-            status, body = await http(ports[i % len(ports)], "POST", "/api/v1/bookings", body)
+            port, slot_id = ports[i % len(ports)], ids[i % len(ids)]
+            status, body = await http(port, "POST", "/api/v1/bookings", booking_body(slot_id))
             return error_code(status, body), time.monotonic()
 
         async def booked(reader, writer) -> tuple[str, float]:
