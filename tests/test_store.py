@@ -7,7 +7,6 @@ from datetime import UTC, datetime, time, timedelta
 import asyncpg
 import pytest
 
-from booking import sql
 from booking.migrations import MIGRATIONS
 from booking.model import (
     Forbidden, LimitReached, NotFound, NotMovable, OfferGone, OtherResource, OpeningRule, SlotAvailable, SlotFull, SlotUnavailable, local_today,
@@ -407,7 +406,7 @@ async def test_a_full_slot_is_read_once_until_a_change_is_committed(store, slot)
 
 async def test_slot_reads_asked_for_at_once_share_one_read(store, resource_id, monkeypatch):
     slots = await store.slots_between(resource_id, local_today("UTC"), local_today("UTC") + timedelta(days=3))
-    monkeypatch.setattr(sql, "SLOTS_PER_STATEMENT", 4)  # 7 distinct slots: two statements, the second padded
+    monkeypatch.setattr("booking.sql.slots.SLOTS_PER_STATEMENT", 4)  # 7 distinct slots: two statements, the second padded
     asked = [s.id for s in slots[:7]] * 30 + [10**9]
     counted = Counted(store)
     found = await asyncio.gather(*(store.slot(slot_id) for slot_id in asked))

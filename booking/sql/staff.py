@@ -1,0 +1,61 @@
+"""Staff accounts and their sessions, the audit trail, and erasing personal data (retention, on request)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from ..model import AuditEntry, contact_key
+from .engine import Tx
+from .rows import build
+
+
+async def _set_password(tx: Tx, username: str, password_hash: str) -> None:
+    await tx.execute("INSERT INTO staff (username, password_hash) VALUES (:username, :hash) ON CONFLICT (username)"
+                     " DO UPDATE SET password_hash = excluded.password_hash,"
+                     " session_version = staff.session_version + 1", username=username, hash=password_hash)
+
+
+async def _add_staff(tx: Tx, username: str, password_hash: str) -> bool:
+    return bool(await tx.execute("INSERT INTO staff (username, password_hash) VALUES (:username, :hash)"
+                                 " ON CONFLICT (username) DO NOTHING", username=username, hash=password_hash))
+
+
+async def _password_hash(tx: Tx, username: str) -> str | None:
+    return await tx.fetch_value("SELECT password_hash FROM staff WHERE username = :username", username=username)
+
+
+async def _session_version(tx: Tx, username: str) -> int | None:
+    return await tx.fetch_value("SELECT session_version FROM staff WHERE username = :username", username=username)
+
+
+async def _end_sessions(tx: Tx, username: str) -> None:
+    await tx.execute("UPDATE staff SET session_version = session_version + 1 WHERE username = :username",
+                     username=username)
+
+
+async def _record(tx: Tx, entry: AuditEntry) -> None:
+    await tx.execute("INSERT INTO audit_log (at, actor, address, action, subject, venue_id, local_date)"
+                     " VALUES (:at, :actor, :address, :action, :subject, :venue_id, :local_date)",
+                     at=entry.at, actor=entry.actor, address=entry.address, action=entry.action,
+                     subject=entry.subject, venue_id=entry.venue_id, local_date=entry.local_date)
+
+
+async def _audit_trail(tx: Tx, venue_id: int | None, day: date | None, limit: int) -> list[AuditEntry]:
+    where = " AND ".join(["TRUE", *(["venue_id = :venue_id"] if venue_id else []), *(["local_date = :day"] if day else [])])
+    rows = await tx.fetch(f"SELECT * FROM audit_log WHERE {where} ORDER BY at DESC, id DESC LIMIT {int(limit)}",
+                          **({"venue_id": venue_id} if venue_id else {}), **({"day": day} if day else {}))
+    return [build(AuditEntry, r) for r in rows]
+
+
+async def _erase(tx: Tx, where: str, params: dict, person: str | None) -> int:
+    """Blank the name and contact of matching bookings and waitlist entries (of one person, when given)."""
+    erased = 0
+    for table in ("bookings", "waitlist"):
+        rows = await tx.fetch(f"SELECT t.id, t.contact FROM {table} t JOIN slots s ON s.id = t.slot_id"
+                              f" WHERE {where} AND t.contact != ''", **params)
+        for row in rows:
+            if person is None or contact_key(row["contact"]) == person:
+                erased += await tx.execute(f"UPDATE {table} SET name = '', contact = '' WHERE id = :id", id=row["id"])
+                if table == "bookings":  # what the outbox holds of them: their names and contacts too
+                    await tx.execute("DELETE FROM outbox WHERE booking_id = :id", id=row["id"])
+    return erased

@@ -1,0 +1,135 @@
+"""The waitlist (候补): joining a full slot, freed places offered and held in turn, leaving, expiry."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date, datetime, timedelta
+
+from .. import topics
+from ..model import (
+    Forbidden,
+    LimitReached,
+    NotFound,
+    Slot,
+    SlotAvailable,
+    WaitlistEntry,
+    contact_key,
+    new_cancel_token,
+    new_reference,
+)
+from .engine import Tx
+from .outbox import _tell
+from .rows import build
+from .slots import _open_slot, _slot
+
+
+async def _offer_freed(tx: Tx, slot_id: int, now: datetime, offer_for: timedelta) -> Slot:
+    """Offer a slot's free places to its waitlist, first come first served among those whose party fits; each
+    offer holds its places (taken to everyone else) until it is accepted, left or expires."""
+    slot = await _slot(tx, slot_id)
+    free, offered = slot.remaining if slot.starts_at > now else 0, []
+    if free:
+        for entry in await tx.fetch(
+            "SELECT id, party_size FROM waitlist WHERE slot_id = :id AND status = 'waiting' ORDER BY id FOR UPDATE",
+            id=slot_id,
+        ):
+            if entry["party_size"] <= free:
+                await tx.execute("UPDATE waitlist SET status = 'offered', offered_until = :until WHERE id = :id",
+                                 until=now + offer_for, id=entry["id"])
+                await tx.execute("UPDATE slots SET held = held + :n WHERE id = :id", n=entry["party_size"], id=slot_id)
+                free -= entry["party_size"]
+                offered.append(entry["id"])
+        slot = await _slot(tx, slot_id)
+    for entry_id in offered:
+        entry = build(WaitlistEntry, await tx.fetch_one("SELECT * FROM waitlist WHERE id = :id", id=entry_id))
+        await _tell(tx, "waitlist.offered", slot, now, {
+            "reference": entry.reference, "slot_id": slot.id, "start": slot.starts_at.isoformat(),
+            "end": slot.ends_at.isoformat(), "party_size": entry.party_size,
+            "offered_until": entry.offered_until.isoformat(), "name": entry.name, "contact": entry.contact})
+    return slot
+
+
+async def _release_hold(tx: Tx, entry: WaitlistEntry, status: str) -> None:
+    """An entry stops waiting or holding: its held places go free (the caller offers them on)."""
+    await tx.execute("UPDATE waitlist SET status = :status WHERE id = :id", status=status, id=entry.id)
+    if entry.status == "offered":
+        await tx.execute("UPDATE slots SET held = held - :n WHERE id = :id", n=entry.party_size, id=entry.slot_id)
+
+
+async def _join(tx: Tx, slot_id: int, name: str, contact: str, party_size: int,
+                now: datetime) -> tuple[WaitlistEntry, int]:
+    slot, limit = await _open_slot(tx, slot_id, now)
+    if slot.remaining >= party_size:
+        raise SlotAvailable(slot_id)
+    person = contact_key(contact)
+    if limit:  # bookings held and entries waiting count alike
+        held = await tx.fetch_value("SELECT active FROM person_days WHERE contact_key = :person"
+                                    " AND resource_id = :r AND local_date = :day",
+                                    person=person, r=slot.resource_id, day=slot.local_date) or 0
+        waiting = [w for w in await tx.fetch(
+            "SELECT contact FROM waitlist w JOIN slots s ON s.id = w.slot_id WHERE s.resource_id = :r"
+            " AND s.local_date = :day AND w.status IN ('waiting', 'offered')", r=slot.resource_id,
+            day=slot.local_date) if contact_key(w["contact"]) == person]
+        if held + len(waiting) >= limit:
+            raise LimitReached(limit)
+    for _ in range(5):
+        entry = await tx.fetch_one(
+            "INSERT INTO waitlist (reference, cancel_token, slot_id, name, contact, party_size, status, created_at)"
+            " VALUES (:reference, :token, :slot_id, :name, :contact, :n, 'waiting', :now) ON CONFLICT DO NOTHING"
+            " RETURNING *", reference=new_reference(), token=new_cancel_token(), slot_id=slot_id, name=name,
+            contact=contact, n=party_size, now=now)
+        if entry:
+            await tx.changed(*topics.of_slot(slot))
+            return build(WaitlistEntry, entry), await _position(tx, build(WaitlistEntry, entry))
+    raise RuntimeError("could not draw a unique reference")
+
+
+async def _position(tx: Tx, entry: WaitlistEntry) -> int | None:
+    if entry.status != "waiting":
+        return None
+    return await tx.fetch_value("SELECT COUNT(*) FROM waitlist WHERE slot_id = :slot_id AND status = 'waiting'"
+                                " AND id <= :id", slot_id=entry.slot_id, id=entry.id)
+
+
+async def _entry(tx: Tx, column: str, value, lock: str = "") -> tuple[WaitlistEntry, Slot, int | None] | None:
+    row = await tx.fetch_one(f"SELECT * FROM waitlist WHERE {column} = :value {lock}", value=value)
+    if row is None:
+        return None
+    entry = build(WaitlistEntry, row)
+    return entry, await _slot(tx, entry.slot_id), await _position(tx, entry)
+
+
+async def _holder_entry(tx: Tx, reference: str, token: str) -> tuple[WaitlistEntry, Slot]:
+    found = await _entry(tx, "reference", reference, "FOR UPDATE")  # a concurrent accept, leave or expiry waits
+    if found is None:
+        raise NotFound(reference)
+    if not found[0].token_matches(token):
+        raise Forbidden(reference)
+    return found[0], found[1]
+
+
+async def _leave(tx: Tx, reference: str, token: str, now: datetime, offer_for: timedelta) -> WaitlistEntry:
+    entry, slot = await _holder_entry(tx, reference, token)
+    if entry.status in ("waiting", "offered"):
+        await _release_hold(tx, entry, "left")
+        await _offer_freed(tx, slot.id, now, offer_for)
+        await tx.changed(*topics.of_slot(slot))
+        entry = replace(entry, status="left")
+    return entry
+
+
+async def _expire_offers(tx: Tx, now: datetime, offer_for: timedelta) -> int:
+    rows = await tx.fetch("SELECT * FROM waitlist WHERE status = 'offered' AND offered_until <= :now FOR UPDATE",
+                          now=now)
+    for entry in (build(WaitlistEntry, r) for r in rows):
+        await _release_hold(tx, entry, "expired")
+        slot = await _offer_freed(tx, entry.slot_id, now, offer_for)
+        await tx.changed(*topics.of_slot(slot))
+    return len(rows)
+
+
+async def _waitlist_counts(tx: Tx, resource_id: int, day: date) -> dict[int, int]:
+    rows = await tx.fetch("SELECT w.slot_id, COUNT(*) AS n FROM waitlist w JOIN slots s ON s.id = w.slot_id"
+                          " WHERE s.resource_id = :r AND s.local_date = :day AND w.status IN ('waiting', 'offered')"
+                          " GROUP BY w.slot_id", r=resource_id, day=day)
+    return {r["slot_id"]: r["n"] for r in rows}
