@@ -68,7 +68,8 @@ FULL_KEPT, FULL_KEPT_SECONDS = 10_000, 1.0  # full slots kept at most, and for h
 
 
 class SqlStore:
-    """The Store, over any Database; `notify(*topics)` hears every change this process commits."""
+    """The Store, over any Database: async, every capacity check inside the database. Each committed write calls
+    `notify(*topics)` once with the topics it touched (the list PostgreSQL announces to the other processes)."""
 
     def __init__(self, db: Database, notify: Callable[..., object] = lambda *names: None,
                  offer_for: timedelta = timedelta(minutes=10), notices: Notices = Notices()):
@@ -136,8 +137,9 @@ class SqlStore:
             return f"database: {type(error).__name__}"
         return None if self.db.listening else "listener: not connected"
 
-    async def listen(self, on_change, on_resync) -> None:
-        """Until cancelled: on_change(*topics) for other processes' changes, on_resync() when some may be lost."""
+    async def listen(self, on_change: Callable[..., object], on_resync: Callable[[], object]) -> None:
+        """Until cancelled: on_change(*topics) for other processes' changes, on_resync() when some may be lost
+        (after each (re)connection). SQLite returns at once: its one process hears every change directly."""
 
         def changed(*names):
             self._heard(names)
