@@ -28,7 +28,14 @@ from bench.scenarios.polling import polling_vs_push
 from bench.scenarios.profile import profile
 from bench.scenarios.release import release
 from bench.scenarios.wire import wire
-from bench.servers import Cluster, baselines, payload, seed_database, seeded_postgres, slotcast
+from bench.servers import (
+    Cluster,
+    baselines,
+    payload,
+    seed_database,
+    seeded_postgres,
+    slotcast,
+)
 from bench.workspace import RESULTS, WORK, log, pct
 from tests.support.live_server import raise_open_files_limit
 from tests.support.postgres_server import PostgresServer

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import hmac
-import re
 import secrets
-import unicodedata
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
+
+from .contacts import clean_text, contact_key
 
 KINDS = ("restaurant", "clinic", "barber")
 NAME_MAX = 100
@@ -426,14 +426,6 @@ def call_news_until(calls: list[tuple[Booking, Slot]], now: datetime) -> datetim
     return until if until and until > now else None
 
 
-def contact_key(contact: str) -> str:
-    """A contact as the per-person limit compares it: an e-mail address lower-cased, a phone number's digits."""
-    contact = clean_text(contact)
-    if "@" in contact:
-        return contact.lower()
-    return ("+" if contact.startswith("+") else "") + "".join(c for c in contact if c.isdigit())
-
-
 def booking_matches(booking: Booking, query: str) -> bool:
     """Staff search: the name contains the query (any case), the reference starts with it (any case), or the
     contact holds it as contact_key compares them (a phone's digits in any format, 4 at least; an e-mail in any case)."""
@@ -471,90 +463,3 @@ def new_reference() -> str:
 def new_cancel_token() -> str:
     """The secret that lets its holder cancel a booking."""
     return secrets.token_urlsafe(18)
-
-
-def clean_text(text: str) -> str:
-    """A name or contact as stored: Unicode NFC, without surrounding space."""
-    return unicodedata.normalize("NFC", text or "").strip()
-
-
-ZERO_WIDTH_JOINER = "\u200d"  # keeps emoji sequences (families, flags of professions) whole
-EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s.]+(\.[^@\s.]+)+")
-PHONE = re.compile(r"\+?[0-9(][0-9 ().-]{3,30}")
-
-
-def unreadable(text: str) -> bool:
-    """True for text with control or format characters (bidi overrides, zero-width spaces), or nothing visible."""
-    if any(unicodedata.category(c) in ("Cc", "Cf", "Cs", "Co", "Cn") and c != ZERO_WIDTH_JOINER for c in text):
-        return True
-    return not any(unicodedata.category(c)[0] in "LNS" for c in text)
-
-
-def booking_problems(name: str, contact: str, party_size: object, max_party: int) -> dict[str, str]:
-    """Field -> problem code for a booking request; empty when it is acceptable."""
-    problems = {}
-    name, contact = clean_text(name), clean_text(contact)
-    if not name:
-        problems["name"] = "required"
-    elif len(name) > NAME_MAX:
-        problems["name"] = "too_long"
-    elif unreadable(name):
-        problems["name"] = "invalid"
-    if not contact:
-        problems["contact"] = "required"
-    elif len(contact) > CONTACT_MAX:
-        problems["contact"] = "too_long"
-    elif not looks_like_contact(contact):
-        problems["contact"] = "invalid"
-    if not isinstance(party_size, int) or isinstance(party_size, bool):
-        problems["party_size"] = "not_a_number"
-    elif party_size < 1:
-        problems["party_size"] = "too_small"
-    elif party_size > max_party:
-        problems["party_size"] = "too_large"
-    return problems
-
-
-def venue_problems(address: str, phone: str, name_zh: str) -> dict[str, str]:
-    """Field -> problem code for a venue's address, phone and Chinese name (each may be empty)."""
-    problems = {}
-    for key, text, most in (("address", address, ADDRESS_MAX), ("name_zh", name_zh, NAME_MAX)):
-        if problem := text_problem(text, most):
-            problems[key] = problem
-    phone = clean_text(phone)
-    if phone and not looks_like_phone(phone):
-        problems["phone"] = "invalid"
-    return problems
-
-
-def text_problem(text: str, most: int) -> str | None:
-    """'too_long' or 'invalid' (control characters, nothing readable) for optional plain text; None when fine."""
-    text = clean_text(text)
-    if len(text) > most:
-        return "too_long"
-    return "invalid" if text and unreadable(text) else None
-
-
-def looks_like_contact(contact: str) -> bool:
-    """True for something shaped like an e-mail address or a phone number (5 to 20 digits)."""
-    if unreadable(contact):
-        return False
-    if "@" in contact:
-        return bool(EMAIL.fullmatch(contact))
-    return looks_like_phone(contact)
-
-
-def looks_like_phone(text: str) -> bool:
-    """True for something shaped like a phone number: digits, spaces, ( ) . - and a leading +; 5 to 20 digits."""
-    return bool(PHONE.fullmatch(text)) and 5 <= sum(c.isdigit() for c in text) <= 20
-
-
-def parse_party_size(raw: object) -> int | None:
-    """An int from a form or JSON value, or None when it is not a whole number."""
-    if isinstance(raw, bool):
-        return None
-    if isinstance(raw, int):
-        return raw
-    if isinstance(raw, str) and re.fullmatch(r"-?[0-9]{1,6}", raw.strip()):
-        return int(raw.strip())
-    return None

@@ -6,6 +6,7 @@ import hashlib
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
 
+from .contacts import clean_text
 from .model import (
     FULL,
     OPEN,
@@ -21,12 +22,10 @@ from .model import (
     SlotFull,
     Venue,
     WaitlistEntry,
-    booking_problems,
-    clean_text,
     slot_state,
-    venue_problems,
 )
 from .store import Store
+from .validation import booking_problems, venue_problems
 
 
 class Invalid(BookingError):

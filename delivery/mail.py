@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from email.errors import HeaderParseError
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
@@ -11,15 +10,8 @@ from urllib.parse import unquote, urlsplit
 import aiosmtplib
 from quart import render_template, url_for
 
-from booking.model import (
-    Booking,
-    Resource,
-    Slot,
-    Venue,
-    clean_text,
-    looks_like_contact,
-    ticket_label,
-)
+from booking.contacts import clean_text, email_address
+from booking.model import Booking, Resource, Slot, Venue, ticket_label
 from web import i18n
 from web.i18n import N_, local_time, short_date, shown_name
 from web.i18n import gettext as _
@@ -42,17 +34,9 @@ SMTP_TIMEOUT = 30  # seconds, for the connection and for each command
 
 
 def recipient(contact: str, name: str = "") -> Address | None:
-    """The contact as the one address a To: header carries (its domain in ASCII), or None: not an e-mail address."""
-    contact = clean_text(contact)
-    if "@" not in contact or not looks_like_contact(contact):  # booking.model's rule: with an @ it is an e-mail
-        return None
-    try:
-        parsed = Address(addr_spec=contact)
-        if parsed.addr_spec != contact:  # '"a"@x.org' or 'a(note)@x.org': another address than the one typed
-            return None
-        return Address(clean_text(name), parsed.username, parsed.domain.encode("idna").decode("ascii"))
-    except (ValueError, HeaderParseError):  # email's defects and the idna codec's errors are ValueErrors
-        return None
+    """The contact as the one address a To: header carries, named, or None: not an e-mail address."""
+    address = email_address(contact)
+    return address and Address(clean_text(name), address.username, address.domain)
 
 
 def is_email(contact: str) -> bool:

@@ -6,11 +6,11 @@ import os
 from datetime import UTC, datetime, time, timedelta
 
 import pytest
-from tests.support.helpers import log_in, midday_zone, password_hash
 
 from app import create_app
 from booking.clock import SystemClock
 from booking.model import OpeningRule, local_today
+from tests.support.helpers import log_in, midday_zone, password_hash
 
 EVERY_DAY = [OpeningRule(d, time(8), time(20), 60, 10) for d in range(7)]
 

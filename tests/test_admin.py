@@ -9,6 +9,9 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+
+from booking.model import local_today
+from booking.service import Invalid
 from tests.support.helpers import (
     CONTACT,
     NAME,
@@ -26,9 +29,6 @@ from tests.support.helpers import (
     tables_of,
     text,
 )
-
-from booking.model import local_today
-from booking.service import Invalid
 from views import auth
 
 # -- everything refuses strangers

@@ -3,6 +3,7 @@
 import asyncio
 
 import pytest
+
 from tests.support.helpers import read_until
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+
 from tests.support.live_server import ROOT, LiveServer, read_to_end
 
 PEOPLE = itertools.count(1)  # a new contact per booking: the demo venues limit bookings per person

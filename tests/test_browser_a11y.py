@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 import pytest
+
 from tests.support.axe import assert_accessible
 from tests.support.live_server import LiveServer
 from tests.test_browser import SSE_PROBE, TIMEOUT_MS, browser, new_page  # noqa: F401  (fixtures, used by name)

@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 
 import icalendar
 import pytest
+
 from tests.support.live_server import LiveServer
 from tests.test_browser import (  # noqa: F401  (browser and new_page are fixtures, used by name)
     POST_RESPONSE_AT,

@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 import pytest
+
 from tests.support.live_server import LiveServer
 from tests.test_browser import (  # noqa: F401  (browser and new_page are fixtures, used by name)
     browser,

@@ -12,10 +12,10 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from tests.support.live_server import LiveServer
-from tests.test_browser import browser, new_page  # noqa: F401  (fixtures, used by name)
 
 from middleware.headers import CSP
+from tests.support.live_server import LiveServer
+from tests.test_browser import browser, new_page  # noqa: F401  (fixtures, used by name)
 
 pytestmark = pytest.mark.browser
 

@@ -5,10 +5,9 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
+from booking.model import local_today
 from tests.support.helpers import read_until
 from tests.test_pages import day_url, text
-
-from booking.model import local_today
 
 
 async def fill(service, resource, slots, size=None):

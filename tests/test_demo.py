@@ -3,7 +3,8 @@
 from datetime import UTC, datetime, timedelta
 
 from booking import demo
-from booking.model import local_today, looks_like_phone
+from booking.contacts import looks_like_phone
+from booking.model import local_today
 from booking.store import open_store
 
 

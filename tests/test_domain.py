@@ -2,7 +2,7 @@
 
 from datetime import UTC, date, datetime, time
 
-from booking import model, schedule
+from booking import model, schedule, validation
 from booking.model import OpeningRule, local_today
 
 
@@ -52,23 +52,23 @@ def test_local_today_uses_the_venue_zone():
 
 
 def test_booking_problems():
-    ok = model.booking_problems("Ann", "ann@example.com", 2, max_party=4)
+    ok = validation.booking_problems("Ann", "ann@example.com", 2, max_party=4)
     assert ok == {}
-    assert model.booking_problems("Ann", "+86 138 0000 0000", 1, 1) == {}
-    assert model.booking_problems("", "", 0, 4) == {"name": "required", "contact": "required", "party_size": "too_small"}
-    assert model.booking_problems("x" * 101, "12345", 5, 4) == {"name": "too_long", "party_size": "too_large"}
-    assert model.booking_problems("Ann", "not a contact", "2", 4) == {"contact": "invalid", "party_size": "not_a_number"}
-    assert model.booking_problems("Ann", "12345", True, 4) == {"party_size": "not_a_number"}
-    assert model.booking_problems("王小明", "wang@example.cn", -1, 4) == {"party_size": "too_small"}
+    assert validation.booking_problems("Ann", "+86 138 0000 0000", 1, 1) == {}
+    assert validation.booking_problems("", "", 0, 4) == {"name": "required", "contact": "required", "party_size": "too_small"}
+    assert validation.booking_problems("x" * 101, "12345", 5, 4) == {"name": "too_long", "party_size": "too_large"}
+    assert validation.booking_problems("Ann", "not a contact", "2", 4) == {"contact": "invalid", "party_size": "not_a_number"}
+    assert validation.booking_problems("Ann", "12345", True, 4) == {"party_size": "not_a_number"}
+    assert validation.booking_problems("王小明", "wang@example.cn", -1, 4) == {"party_size": "too_small"}
 
 
 def test_parse_party_size():
-    assert model.parse_party_size("3") == 3
-    assert model.parse_party_size(" 2 ") == 2
-    assert model.parse_party_size("-1") == -1
-    assert model.parse_party_size("two") is None
-    assert model.parse_party_size("9" * 40) is None
-    assert model.parse_party_size(True) is None
+    assert validation.parse_party_size("3") == 3
+    assert validation.parse_party_size(" 2 ") == 2
+    assert validation.parse_party_size("-1") == -1
+    assert validation.parse_party_size("two") is None
+    assert validation.parse_party_size("9" * 40) is None
+    assert validation.parse_party_size(True) is None
 
 
 def test_references_are_short_unambiguous_and_unguessable():

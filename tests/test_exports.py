@@ -8,9 +8,8 @@ import re
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
-from tests.support.helpers import CONTACT, board_url, text
-
 from booking.model import ticket_label
+from tests.support.helpers import CONTACT, board_url, text
 from views.exports import cell
 
 BOM = b"\xef\xbb\xbf"

@@ -6,10 +6,29 @@ import asyncio
 from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
-from tests.support.helpers import CONTACT, NAME, act, clock_at, csrf_token, data_of, read_until, streams_closed, text
 
+from booking.contacts import contact_key
 from booking.model import (
-    NOT_YET, OPEN, LimitReached, NotOpenYet, Resource, Slot, contact_key, countdown, opens_at, slot_state,
+    NOT_YET,
+    OPEN,
+    LimitReached,
+    NotOpenYet,
+    Resource,
+    Slot,
+    countdown,
+    opens_at,
+    slot_state,
+)
+from tests.support.helpers import (
+    CONTACT,
+    NAME,
+    act,
+    clock_at,
+    csrf_token,
+    data_of,
+    read_until,
+    streams_closed,
+    text,
 )
 
 START = datetime(2026, 12, 1, 6, 0, tzinfo=UTC)  # the test bistro is in UTC

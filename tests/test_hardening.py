@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+
 from tests.support.live_server import LiveServer, raise_open_files_limit
 
 PEOPLE = itertools.count(1)  # a new contact per booking: the demo venues limit bookings per person

@@ -5,9 +5,15 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 import pytest
-from tests.support.helpers import board_url, csrf_token, public_booking, read_until, text
 
 from app import create_app
+from tests.support.helpers import (
+    board_url,
+    csrf_token,
+    public_booking,
+    read_until,
+    text,
+)
 
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'")

@@ -67,7 +67,6 @@ async def test_english_stays_the_default(client):
 
 async def test_kiosk_back_office_and_ticket_in_chinese(app, client, store, slot, service):
     from tests.support.helpers import csrf_token
-
     from views import auth
 
     venue = await store.venue("test-bistro")

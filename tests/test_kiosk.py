@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import re
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
+
+from booking.clock import ManualClock
+from booking.model import CALL_NEWS
 from tests.support.helpers import (
     CONTACT,
     NAME,
@@ -22,9 +25,6 @@ from tests.support.helpers import (
     streams_closed,
     text,
 )
-
-from booking.clock import ManualClock
-from booking.model import CALL_NEWS
 
 
 def left_today(html: str, resource_id: int) -> int:

@@ -15,12 +15,12 @@ import icalendar
 import pytest
 from aiosmtpd.smtp import AuthResult
 from babel.dates import format_date
-from tests.support.helpers import CONTACT
-from tests.support.live_server import free_port
-from tests.support.receiver import Inbox, smtp_server
 
 from booking.model import OpeningRule, local_today
 from delivery import mail
+from tests.support.helpers import CONTACT
+from tests.support.live_server import free_port
+from tests.support.receiver import Inbox, smtp_server
 
 BASE = "https://book.example.org"
 SENDER = "Slotcast <bookings@example.org>"

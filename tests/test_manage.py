@@ -9,9 +9,9 @@ from zoneinfo import ZoneInfo
 
 import icalendar
 import pytest
-from tests.support.helpers import CONTACT, clinic_slot, csrf_token, read_until, text
 
 from booking.model import OpeningRule, local_today
+from tests.support.helpers import CONTACT, clinic_slot, csrf_token, read_until, text
 
 EMAIL = "Ana.Silva@Example.org"
 NO_MATCH = "We found no booking with that reference and contact."

@@ -14,10 +14,10 @@ import jsonschema_rs
 import pytest
 import requests
 import schemathesis
-from tests import test_browser
-from tests.support.live_server import LiveServer
 
 from app import create_app
+from tests import test_browser
+from tests.support.live_server import LiveServer
 from views.openapi import Undocumented, document
 
 browser, new_page = test_browser.browser, test_browser.new_page  # fixtures, used by name

@@ -7,10 +7,10 @@ import re
 from datetime import timedelta
 
 import pytest
-from tests.support.helpers import CONTACT, NAME, act, csrf_token, log_in
 
 from app import create_app
 from booking.store import open_store
+from tests.support.helpers import CONTACT, NAME, act, csrf_token, log_in
 
 TOKEN = "scrape-me"
 

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 import icalendar
 import pytest
+
 from tests.support.helpers import csrf_token
 from tests.support.live_server import LiveServer
 from tests.support.receiver import Inbox, Receiver, smtp_server

@@ -8,10 +8,10 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from babel.dates import format_date
-from tests.support.helpers import csrf_token
 
 from booking import rules_text
 from booking.model import local_today
+from tests.support.helpers import csrf_token
 
 CONTACT = "+44 20 7946 0000"
 

@@ -21,7 +21,6 @@ from tests.support.helpers import (
 from tests.test_pages import booking_link
 
 
-
 @pytest.fixture(autouse=True)
 async def bistro_takes_tickets(service, store):
     """Tickets and "N ahead of you" are a clinic's (or a barber's) habit: the test venue takes them as a clinic."""

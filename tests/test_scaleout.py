@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+
 from tests.support.live_server import LiveServer
 
 PEOPLE = itertools.count(1)  # a new contact per booking: the demo venues limit bookings per person

@@ -11,10 +11,20 @@ import unicodedata
 from datetime import UTC, datetime
 
 import pytest
-from tests.support.helpers import CONTACT, NAME, act, clock_at, csrf_token, log_in, password_hash, read_until, text
 
 from app import DEMO_PASSWORD, create_app, instance_secret
 from booking.store import open_store, sqlite_path
+from tests.support.helpers import (
+    CONTACT,
+    NAME,
+    act,
+    clock_at,
+    csrf_token,
+    log_in,
+    password_hash,
+    read_until,
+    text,
+)
 from views import auth
 
 FORWARDED = {"TRUSTED_PROXIES": "<local>"}  # the test client's peer address plays our own proxy

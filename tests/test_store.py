@@ -9,7 +9,17 @@ import pytest
 
 from booking.migrations import MIGRATIONS
 from booking.model import (
-    Forbidden, LimitReached, NotFound, NotMovable, OfferGone, OtherResource, OpeningRule, SlotAvailable, SlotFull, SlotUnavailable, local_today,
+    Forbidden,
+    LimitReached,
+    NotFound,
+    NotMovable,
+    OfferGone,
+    OpeningRule,
+    OtherResource,
+    SlotAvailable,
+    SlotFull,
+    SlotUnavailable,
+    local_today,
 )
 from booking.store import open_store, sqlite_path
 

@@ -7,8 +7,8 @@ import re
 from datetime import UTC, date, datetime
 
 import pytest
-from tests.support.helpers import clock_at, data_of, read_until, streams_closed, text
 
+from tests.support.helpers import clock_at, data_of, read_until, streams_closed, text
 
 DAY = "2026-12-01"
 START = datetime(2026, 12, 1, 11, 20, tzinfo=UTC)  # the test bistro is in UTC: 40 minutes before its 12:00 table

@@ -6,8 +6,18 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from tests.support.helpers import CONTACT, NAME, board_url, clock_at, csrf_token, data_of, read_until, streams_closed, text
 
+from tests.support.helpers import (
+    CONTACT,
+    NAME,
+    board_url,
+    clock_at,
+    csrf_token,
+    data_of,
+    read_until,
+    streams_closed,
+    text,
+)
 
 START = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 DAY = "2026-12-02"

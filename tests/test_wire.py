@@ -8,10 +8,10 @@ from datetime import date, timedelta
 
 import httpx
 import pytest
-from tests.support.helpers import read_until
-from tests.support.live_server import ROOT, LiveServer
 
 from live.wire import FAREWELL, GZIP_HEADER, PING, encode, retry
+from tests.support.helpers import read_until
+from tests.support.live_server import ROOT, LiveServer
 
 PEOPLE = itertools.count()
 

@@ -18,6 +18,7 @@ from quart import (
 )
 
 from booking import rules_text, topics
+from booking.contacts import clean_text, looks_like_contact
 from booking.model import (
     KINDS,
     NAME_MAX,
@@ -33,17 +34,14 @@ from booking.model import (
     booking_matches,
     bookings_by_slot,
     called_recently,
-    clean_text,
     local_today,
-    looks_like_contact,
     slot_state,
     state_changes_at,
-    text_problem,
     valid_until,
-    venue_problems,
     waiting_line,
 )
 from booking.service import Invalid
+from booking.validation import text_problem, venue_problems
 from live.render import fragment
 from live.wire import EVENTS
 from middleware.csrf import token as csrf_token

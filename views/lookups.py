@@ -8,7 +8,8 @@ from datetime import date
 from quart import abort, request
 from werkzeug.routing import IntegerConverter
 
-from booking.model import MAX_ID, Booking, Resource, Slot, Venue, parse_party_size
+from booking.model import MAX_ID, Booking, Resource, Slot, Venue
+from booking.validation import parse_party_size
 from web.i18n import gettext as _
 from web.i18n import shown_name
 from web.runtime import store

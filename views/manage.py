@@ -17,15 +17,8 @@ from quart import (
     url_for,
 )
 
-from booking.model import (
-    MAX_ID,
-    OPEN,
-    BookingError,
-    contact_key,
-    local_today,
-    movable,
-    slot_state,
-)
+from booking.contacts import contact_key
+from booking.model import MAX_ID, OPEN, BookingError, local_today, movable, slot_state
 from delivery.calendar import calendar
 from web.clients import client_group, public_url
 from web.i18n import gettext as _

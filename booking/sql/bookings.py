@@ -7,6 +7,7 @@ from dataclasses import replace
 from datetime import date, datetime, timedelta
 
 from .. import topics
+from ..contacts import contact_key
 from ..model import (
     Booking,
     Forbidden,
@@ -18,7 +19,6 @@ from ..model import (
     OtherResource,
     Slot,
     SlotFull,
-    contact_key,
     movable,
     new_cancel_token,
     new_reference,

@@ -7,7 +7,8 @@ import json
 from datetime import datetime, timedelta
 
 from .. import topics
-from ..model import EMAIL, Booking, NotFound, Slot, new_cancel_token
+from ..contacts import email_address
+from ..model import Booking, NotFound, Slot, new_cancel_token
 from ..outbox import Message, Notices, Webhook, event_body
 from .engine import Tx
 from .rows import as_moment, build
@@ -24,7 +25,7 @@ async def _announce(tx: Tx, event: str, booking: Booking, slot: Slot, now: datet
                     **extra) -> None:
     """Queue a booking's event for its venue's webhooks, and its e-mails when it has an e-mail address."""
     await _tell(tx, event, slot, now, booking_data(booking, slot) | extra, booking.id)
-    if notices.mail and EMAIL.fullmatch(booking.contact):
+    if notices.mail and email_address(booking.contact):
         mails = [(event, now)]
         remind = notices.remind_before and slot.starts_at - notices.remind_before
         if event != "booking.cancelled" and remind and remind > now:

@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from ..model import GONE, NOT_YET, NotFound, NotOpenYet, Resource, Slot, SlotUnavailable, opens_at, slot_state
+from ..model import (
+    GONE,
+    NOT_YET,
+    NotFound,
+    NotOpenYet,
+    Resource,
+    Slot,
+    SlotUnavailable,
+    opens_at,
+    slot_state,
+)
 from .engine import Tx
 from .rows import build
 

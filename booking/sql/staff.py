@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import date
 
-from ..model import AuditEntry, contact_key
+from ..contacts import contact_key
+from ..model import AuditEntry
 from .engine import Tx
 from .rows import build
 

@@ -9,8 +9,17 @@ from time import monotonic
 
 from .. import topics
 from ..batches import Batches
+from ..contacts import contact_key
 from ..migrations import MIGRATIONS
-from ..model import AuditEntry, Booking, DayException, OpeningRule, Slot, Venue, WaitlistEntry, contact_key
+from ..model import (
+    AuditEntry,
+    Booking,
+    DayException,
+    OpeningRule,
+    Slot,
+    Venue,
+    WaitlistEntry,
+)
 from ..outbox import Message, Notices, Webhook
 from .bookings import (
     CALL,

@@ -6,6 +6,7 @@ from dataclasses import replace
 from datetime import date, datetime, timedelta
 
 from .. import topics
+from ..contacts import contact_key
 from ..model import (
     Forbidden,
     LimitReached,
@@ -13,7 +14,6 @@ from ..model import (
     Slot,
     SlotAvailable,
     WaitlistEntry,
-    contact_key,
     new_cancel_token,
     new_reference,
 )

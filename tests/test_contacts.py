@@ -1,0 +1,48 @@
+"""Contacts: one rule for what is an e-mail address, used both to queue a mail and to send it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, time, timedelta
+
+import pytest
+
+from booking.contacts import email_address
+from booking.model import OpeningRule, local_today
+from booking.outbox import Notices
+from booking.store import open_store
+from delivery.mail import recipient
+
+NOW = datetime.now(UTC)
+
+
+@pytest.mark.parametrize("contact", ["ann@example.com", " Ann@Bücher.example "])
+def test_an_e_mail_address_is_one(contact):
+    address = email_address(contact)
+    assert address is not None and address.domain.isascii()
+    assert recipient(contact, "Ann").display_name == "Ann"
+
+
+@pytest.mark.parametrize("contact", ['"ann"@example.com', "ann(note)@example.com", "+86 138 0013 8000", "ann@"])
+def test_what_mail_cannot_reach_is_not_an_e_mail_address(contact):
+    assert email_address(contact) is None
+    assert recipient(contact) is None
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+async def store(request, tmp_path):
+    url = f"sqlite:///{tmp_path}/c.db" if request.param == "sqlite" else request.getfixturevalue("pg_url")
+    store = open_store(url, tmp_path, notices=Notices(mail=True))
+    await store.open()
+    yield store
+    await store.close()
+
+
+async def test_a_booking_queues_mail_only_for_a_contact_mail_can_reach(store):
+    venue_id = await store.add_venue("v", "Venue", "restaurant", "UTC")
+    rid = await store.add_resource(venue_id, "r", "Room", [OpeningRule(d, time(9), time(12), 60, 10) for d in range(7)])
+    await store.extend_slots(NOW)
+    slot = (await store.slots_for_day(rid, local_today("UTC") + timedelta(days=1)))[0]
+    await store.book(slot.id, "Ann", "ann(note)@example.com", 1, NOW)
+    assert [m for m in await store.outbox() if m.kind == "email"] == []
+    await store.book(slot.id, "Bo", "bo@example.com", 1, NOW)
+    assert [m.event for m in await store.outbox() if m.kind == "email"] == ["booking.created"]
