@@ -25,7 +25,7 @@ from .model import (
     slot_state,
 )
 from .store import Store
-from .validation import booking_problems, venue_problems
+from .validation import booking_problems, detail_problems
 
 
 class Invalid(BookingError):
@@ -209,7 +209,7 @@ class Service:
 
 def venue_details(address: str | None, phone: str | None, name_zh: str | None) -> dict[str, str]:
     """Those given (not None) of a venue's address, phone and Chinese name, as stored (cleaned); or Invalid."""
-    problems = venue_problems(address or "", phone or "", name_zh or "")
+    problems = detail_problems(address or "", phone or "", name_zh or "")
     if problems:
         raise Invalid(problems)
     given = {"address": address, "phone": phone, "name_zh": name_zh}

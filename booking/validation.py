@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 import re
+from datetime import time
+from zoneinfo import available_timezones
 
 from .contacts import clean_text, looks_like_contact, looks_like_phone, unreadable
-from .model import ADDRESS_MAX, CONTACT_MAX, NAME_MAX
+from .model import ADDRESS_MAX, CONTACT_MAX, KINDS, NAME_MAX
+
+SLUG = re.compile(r"[a-z0-9][a-z0-9-]{0,39}")  # a venue's or a resource's name in URLs
+# Whole-number settings: field -> (lowest, highest).
+BOUNDS = {"per_person_limit": (0, 50), "max_party": (1, 100), "horizon_days": (1, 365),
+          "min_notice_minutes": (0, 10080), "release_days_before": (0, 365)}
 
 
 def booking_problems(name: str, contact: str, party_size: object, max_party: int) -> dict[str, str]:
@@ -33,7 +40,7 @@ def booking_problems(name: str, contact: str, party_size: object, max_party: int
     return problems
 
 
-def venue_problems(address: str, phone: str, name_zh: str) -> dict[str, str]:
+def detail_problems(address: str, phone: str, name_zh: str) -> dict[str, str]:
     """Field -> problem code for a venue's address, phone and Chinese name (each may be empty)."""
     problems = {}
     for key, text, most in (("address", address, ADDRESS_MAX), ("name_zh", name_zh, NAME_MAX)):
@@ -62,3 +69,46 @@ def parse_party_size(raw: object) -> int | None:
     if isinstance(raw, str) and re.fullmatch(r"-?[0-9]{1,6}", raw.strip()):
         return int(raw.strip())
     return None
+
+
+def venue_problems(slug: str, name: str, kind: str, timezone: str, per_person_limit: int | None, address: str = "",
+                   phone: str = "", name_zh: str = "") -> dict[str, str]:
+    """Field -> problem code for a venue as the admin form gives it."""
+    problems = detail_problems(address, phone, name_zh) | name_problems(slug, name)
+    problems |= number_problems({"per_person_limit": per_person_limit})
+    if kind not in KINDS:
+        problems["kind"] = "invalid"
+    if timezone not in available_timezones():
+        problems["timezone"] = "invalid"
+    return problems
+
+
+def resource_problems(slug: str, name: str, name_zh: str, numbers: dict[str, int | None], release_days: int | None,
+                      release_time: time | None, release_days_given: bool) -> dict[str, str]:
+    """Field -> problem code for a resource's settings; a release needs both its days before and its time, or neither."""
+    problems = name_problems(slug, name) | number_problems(numbers)
+    if problem := text_problem(name_zh, NAME_MAX):
+        problems["name_zh"] = problem
+    if release_days_given and (release_days is None or number_problems({"release_days_before": release_days})):
+        problems["release_days_before"] = "out_of_range"
+    elif (release_days is None) != (release_time is None):
+        problems["release_time"] = "incomplete"
+    return problems
+
+
+def name_problems(slug: str, name: str) -> dict[str, str]:
+    """A slug and a name, as venues and resources have them."""
+    problems = {}
+    if not SLUG.fullmatch(slug):
+        problems["slug"] = "invalid"
+    if not name:
+        problems["name"] = "required"
+    elif len(name) > NAME_MAX:
+        problems["name"] = "too_long"
+    return problems
+
+
+def number_problems(numbers: dict[str, int | None]) -> dict[str, str]:
+    """'out_of_range' for each whole-number setting that is missing or outside its BOUNDS."""
+    return {field: "out_of_range" for field, value in numbers.items()
+            if value is None or not BOUNDS[field][0] <= value <= BOUNDS[field][1]}

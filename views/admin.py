@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import date, time, timedelta
-from zoneinfo import ZoneInfo, available_timezones
+from zoneinfo import ZoneInfo
 
 from quart import (
     Blueprint,
@@ -21,7 +21,6 @@ from booking import rules_text, topics
 from booking.contacts import clean_text, looks_like_contact
 from booking.model import (
     KINDS,
-    NAME_MAX,
     VENUE_DETAILS,
     CapacityConflict,
     Duplicate,
@@ -41,7 +40,7 @@ from booking.model import (
     waiting_line,
 )
 from booking.service import Invalid
-from booking.validation import text_problem, venue_problems
+from booking.validation import resource_problems, venue_problems
 from live.render import fragment
 from live.wire import EVENTS
 from middleware.csrf import token as csrf_token
@@ -77,7 +76,6 @@ async def audit(response):
                                venue_id, day)
     return response
 
-SLUG = re.compile(r"[a-z0-9][a-z0-9-]{0,39}")
 
 
 # -- the day board
@@ -250,19 +248,10 @@ def venue_fields(form) -> tuple[dict, dict]:
     """The venue form's values, and field -> problem."""
     values = {k: form.get(k, "").strip() for k in ("slug", "name", "kind", "timezone", "per_person_limit",
                                                    *VENUE_DETAILS)}
-    problems = messages.problem_messages(venue_problems(*(values[k] for k in VENUE_DETAILS)))
     limit = whole_number(values["per_person_limit"] or "0")
-    if limit is None or limit > 50:
-        problems["per_person_limit"] = _("A whole number from %(low)s to %(high)s.", low=0, high=50)
-    if not SLUG.fullmatch(values["slug"]):
-        problems["slug"] = _("Use 1-40 lower-case letters, digits and dashes.")
-    if not 0 < len(values["name"]) <= 100:
-        problems["name"] = _("Please enter a name (100 characters at most).")
-    if values["kind"] not in KINDS:
-        problems["kind"] = _("Choose a kind.")
-    if values["timezone"] not in available_timezones():
-        problems["timezone"] = _("Use a time zone name such as Europe/London or Asia/Shanghai.")
-    return values, problems
+    codes = venue_problems(values["slug"], values["name"], values["kind"], values["timezone"], limit,
+                           **{k: values[k] for k in VENUE_DETAILS})
+    return values, messages.problem_messages(codes, place=True)
 
 
 @bp.route("/venues/new", methods=["GET", "POST"])
@@ -305,7 +294,7 @@ async def edit_venue(venue: str):
 
 RESOURCE_FIELDS = ("slug", "name", "max_party", "horizon_days", "min_notice_minutes", "release_days_before",
                    "release_time", "schedule", "name_zh")
-NUMBERS = (("max_party", 1, 100), ("horizon_days", 1, 365), ("min_notice_minutes", 0, 10080))
+NUMBERS = ("max_party", "horizon_days", "min_notice_minutes")
 
 
 def resource_values(resource: Resource) -> dict:
@@ -320,23 +309,14 @@ def resource_values(resource: Resource) -> dict:
 def resource_fields(form) -> tuple[dict, dict, dict, tuple]:
     """The resource form's values, field -> problem, the settings they make, and the parsed (rules, exceptions)."""
     values = {k: form.get(k, "").strip() for k in RESOURCE_FIELDS}
-    problems, settings = {}, {"name": values["name"], "name_zh": clean_text(values["name_zh"])}
-    if not SLUG.fullmatch(values["slug"]):
-        problems["slug"] = _("Use 1-40 lower-case letters, digits and dashes.")
-    if not 0 < len(values["name"]) <= 100:
-        problems["name"] = _("Please enter a name (100 characters at most).")
-    if problem := text_problem(values["name_zh"], NAME_MAX):
-        problems |= messages.problem_messages({"name_zh": problem})
-    for field, low, high in NUMBERS:
-        settings[field] = whole_number(values[field])
-        if settings[field] is None or not low <= settings[field] <= high:
-            problems[field] = _("A whole number from %(low)s to %(high)s.", low=low, high=high)
-    settings["release_days_before"] = days = whole_number(values["release_days_before"])
-    settings["release_time"] = at = clock_time(values["release_time"])
-    if values["release_days_before"] and (days is None or days > 365):
-        problems["release_days_before"] = _("Leave empty, or a whole number from %(low)s to %(high)s.", low=0, high=365)
-    elif (days is None) != (at is None):
-        problems["release_time"] = _("A release needs both: how many days before, and the time (HH:MM).")
+    settings = {"name": values["name"], "name_zh": clean_text(values["name_zh"])}
+    settings |= {field: whole_number(values[field]) for field in NUMBERS}
+    settings["release_days_before"] = whole_number(values["release_days_before"])
+    settings["release_time"] = clock_time(values["release_time"])
+    codes = resource_problems(values["slug"], values["name"], values["name_zh"], {f: settings[f] for f in NUMBERS},
+                              settings["release_days_before"], settings["release_time"],
+                              bool(values["release_days_before"]))
+    problems = messages.problem_messages(codes, place=True)
     parsed = ([], [])
     try:
         parsed = rules_text.parse(values["schedule"])

@@ -13,6 +13,7 @@ from booking.model import (
     SlotAvailable,
     SlotFull,
 )
+from booking.validation import BOUNDS
 from web.i18n import N_, gettext, long_date, ngettext
 
 PROBLEMS = {
@@ -31,12 +32,26 @@ PROBLEMS = {
     ("phone", "invalid"): N_("That does not look like a phone number."),
     ("name_zh", "too_long"): N_("That Chinese name is too long (100 characters at most)."),
     ("name_zh", "invalid"): N_("Please write the Chinese name in plain text (no control or invisible characters)."),
+    ("slug", "invalid"): N_("Use 1-40 lower-case letters, digits and dashes."),
+    ("kind", "invalid"): N_("Choose a kind."),
+    ("timezone", "invalid"): N_("Use a time zone name such as Europe/London or Asia/Shanghai."),
+    ("release_days_before", "out_of_range"): N_("Leave empty, or a whole number from %(low)s to %(high)s."),
+    ("release_time", "incomplete"): N_("A release needs both: how many days before, and the time (HH:MM)."),
+    **{(field, "out_of_range"): N_("A whole number from %(low)s to %(high)s.") for field in BOUNDS
+       if field != "release_days_before"},
+}
+# A venue's or a resource's name is not a person's.
+PLACE_PROBLEMS = {
+    ("name", "required"): N_("Please enter a name (100 characters at most)."),
+    ("name", "too_long"): N_("Please enter a name (100 characters at most)."),
 }
 
 
-def problem_messages(problems: dict[str, str], max_party: int = 1) -> dict[str, str]:
-    """Field -> sentence, for a form or a JSON 422."""
-    return {field: gettext(PROBLEMS[field, code], max=max_party) for field, code in problems.items()}
+def problem_messages(problems: dict[str, str], max_party: int = 1, place: bool = False) -> dict[str, str]:
+    """Field -> sentence, for a form or a JSON 422 (`place`: the form of a venue or a resource)."""
+    words = {**PROBLEMS, **PLACE_PROBLEMS} if place else PROBLEMS
+    return {field: gettext(words[field, code], max=max_party, low=BOUNDS.get(field, (0, 0))[0],
+                           high=BOUNDS.get(field, (0, 0))[1]) for field, code in problems.items()}
 
 
 def slot_full() -> str:
