@@ -8,8 +8,14 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-EVENTS = ("booking.created", "booking.cancelled", "booking.rescheduled", "waitlist.offered")
-MAILED = ("booking.created", "booking.cancelled", "booking.rescheduled")  # and booking.reminder, the day before
+# Events: what a message is about. Webhooks receive EVENTS; people are mailed MAILED.
+CREATED, CANCELLED, RESCHEDULED = "booking.created", "booking.cancelled", "booking.rescheduled"
+REMINDER = "booking.reminder"  # mailed the day before (MAIL_REMIND_HOURS)
+OFFERED = "waitlist.offered"
+EVENTS = (CREATED, CANCELLED, RESCHEDULED, OFFERED)
+MAILED = (CREATED, CANCELLED, RESCHEDULED, REMINDER)
+# A message's states: waiting for its (next) attempt, delivered, given up, or nothing left to say.
+PENDING, SENT, FAILED, SKIPPED = "pending", "sent", "failed", "skipped"
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from quart import render_template, url_for
 
 from booking.contacts import clean_text, email_address
 from booking.model import Booking, Resource, Slot, Venue, ticket_label
+from booking.outbox import CANCELLED, CREATED, REMINDER, RESCHEDULED
 from web import i18n
 from web.i18n import N_, local_time, short_date, shown_name
 from web.i18n import gettext as _
@@ -19,8 +20,6 @@ from web.runtime import now
 
 from .calendar import calendar
 
-CREATED, RESCHEDULED, CANCELLED, REMINDER = (
-    "booking.created", "booking.rescheduled", "booking.cancelled", "booking.reminder")
 # Per event and venue kind (None: any other kind): the subject, and the first line as the confirmation page words it.
 WORDING = {
     CREATED: {"restaurant": (N_("Booked: %(venue)s, %(when)s"), N_("Your table is reserved")),

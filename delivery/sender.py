@@ -13,13 +13,20 @@ from urllib.parse import urlsplit
 import httpx
 from quart import Quart
 
-from booking.outbox import Message, retry_after
+from booking.outbox import (
+    FAILED,
+    PENDING,
+    REMINDER,
+    SENT,
+    SKIPPED,
+    Message,
+    retry_after,
+)
 
 from . import mail
 from .webhooks import Undelivered, refuse_private, webhook_headers
 
 log = logging.getLogger("slotcast.outbox")
-SENT, SKIPPED, PENDING, FAILED = "sent", "skipped", "pending", "failed"
 
 
 class Sender:
@@ -115,7 +122,7 @@ class Sender:
         if not (smtp and sender and found and mail.is_email(found[0].contact)):
             return SKIPPED  # no mail server now, or the booking or its address is gone (erased)
         booking, slot = found
-        if message.event == "booking.reminder" and (
+        if message.event == REMINDER and (
                 booking.status != "confirmed" or slot.id != json.loads(message.body)["slot_id"]):
             return SKIPPED  # cancelled or moved since: its own notice went out
         venue = await self.store.venue_of_resource(slot.resource_id)

@@ -299,3 +299,9 @@ async def test_send_raises_when_the_message_is_not_taken(app, bistro):
         with pytest.raises(ValueError):
             await mail.send(message, url)
 
+
+
+def test_every_mailed_event_has_its_words():
+    from booking.outbox import MAILED
+
+    assert set(mail.WORDING) == set(MAILED)

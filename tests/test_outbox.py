@@ -317,3 +317,11 @@ class TestMail:
     async def test_a_phone_number_gets_no_mail(self, client, store, slot, inbox):
         await book(client, slot.id, contact="+44 20 7946 0000")
         assert await store.outbox() == [] and inbox.envelopes == []
+
+
+@pytest.mark.parametrize(("headers", "words"), [({}, "Events:"), ({"Accept-Language": "zh-CN"}, "事件：")])
+async def test_the_webhooks_page_names_every_event_an_endpoint_receives(admin, headers, words):
+    page = (await (await admin.get("/admin/webhooks/", headers=headers)).get_data()).decode()
+    listed = page[page.index(words):].split("</p>")[0]
+    assert all(f"<code>{event}</code>" in listed for event in
+               ("booking.created", "booking.cancelled", "booking.rescheduled", "waitlist.offered"))

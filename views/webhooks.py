@@ -14,6 +14,7 @@ from quart import (
     url_for,
 )
 
+from booking.outbox import EVENTS
 from delivery.webhooks import Undelivered, refuse_private
 from web.i18n import gettext as _
 from web.runtime import service, store
@@ -46,7 +47,7 @@ async def url_problem(url: str) -> str | None:
 async def render(status: int = 200, problem: str | None = None, form: dict | None = None, created=None):
     venues = await store().venues()
     return await render_template(
-        "admin/webhooks.html", venues=venues, by_id={v.id: v for v in venues}, hooks=await store().webhooks(),
+        "admin/webhooks.html", events=EVENTS, venues=venues, by_id={v.id: v for v in venues}, hooks=await store().webhooks(),
         deliveries=await store().outbox(), problem=problem, form=form or {}, created=created), status
 
 

@@ -24,7 +24,7 @@ from ..model import (
     new_reference,
     waiting_line,
 )
-from ..outbox import Notices
+from ..outbox import CANCELLED, CREATED, RESCHEDULED, Notices
 from .engine import Tx
 from .outbox import _announce
 from .rows import build
@@ -72,7 +72,7 @@ async def _book(tx: Tx, slot_id: int, name: str, contact: str, party_size: int, 
         raise SlotFull(slot_id)
     booking, slot = await _insert_booking(tx, build(Slot, after), name, contact, party_size, now, locale, key,
                                           fingerprint)
-    await _announce(tx, "booking.created", booking, slot, now, notices)
+    await _announce(tx, CREATED, booking, slot, now, notices)
     return booking, slot
 
 
@@ -146,7 +146,7 @@ async def _cancel(tx: Tx, reference: str, token: str, now: datetime,
     await tx.changed(*topics.of_slot(slot))
     await tx.execute("UPDATE slots SET booked = booked - :n WHERE id = :id", n=booking.party_size, id=slot.id)
     booking = replace(booking, status="cancelled")
-    await _announce(tx, "booking.cancelled", booking, slot, now, notices)
+    await _announce(tx, CANCELLED, booking, slot, now, notices)
     return booking, await _offer_freed(tx, slot.id, now, offer_for), True
 
 
@@ -180,7 +180,7 @@ async def _reschedule(tx: Tx, reference: str, token: str, slot_id: int, now: dat
                      " requeued_at = NULL WHERE id = :id", slot_id=new.id, ticket=ticket, id=booking.id)
     await tx.execute("UPDATE slots SET booked = booked - :n WHERE id = :id", n=booking.party_size, id=old.id)
     booking, new = await _booking_where(tx, "id", booking.id)
-    await _announce(tx, "booking.rescheduled", booking, new, now, notices,
+    await _announce(tx, RESCHEDULED, booking, new, now, notices,
                     previous_slot_id=old.id, previous_start=old.starts_at.isoformat())
     await _offer_freed(tx, old.id, now, offer_for)
     return booking, new
@@ -200,7 +200,7 @@ async def _accept(tx: Tx, reference: str, token: str, now: datetime, locale: str
     await tx.execute("UPDATE waitlist SET status = 'booked', booking_id = :booking WHERE id = :id",
                      booking=booking.id, id=entry.id)
     await tx.changed(*topics.of_slot(slot))
-    await _announce(tx, "booking.created", booking, slot, now, notices, waitlist_reference=entry.reference)
+    await _announce(tx, CREATED, booking, slot, now, notices, waitlist_reference=entry.reference)
     return booking, slot
 
 

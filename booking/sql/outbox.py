@@ -9,7 +9,16 @@ from datetime import datetime, timedelta
 from .. import topics
 from ..contacts import email_address
 from ..model import Booking, NotFound, Slot, new_cancel_token
-from ..outbox import Message, Notices, Webhook, event_body
+from ..outbox import (
+    CANCELLED,
+    MAILED,
+    PENDING,
+    REMINDER,
+    Message,
+    Notices,
+    Webhook,
+    event_body,
+)
 from .engine import Tx
 from .rows import as_moment, build
 
@@ -25,11 +34,11 @@ async def _announce(tx: Tx, event: str, booking: Booking, slot: Slot, now: datet
                     **extra) -> None:
     """Queue a booking's event for its venue's webhooks, and its e-mails when it has an e-mail address."""
     await _tell(tx, event, slot, now, booking_data(booking, slot) | extra, booking.id)
-    if notices.mail and email_address(booking.contact):
+    if notices.mail and event in MAILED and email_address(booking.contact):
         mails = [(event, now)]
         remind = notices.remind_before and slot.starts_at - notices.remind_before
-        if event != "booking.cancelled" and remind and remind > now:
-            mails.append(("booking.reminder", remind))
+        if event != CANCELLED and remind and remind > now:
+            mails.append((REMINDER, remind))
         venue_id = await tx.fetch_value("SELECT venue_id FROM resources WHERE id = :id", id=slot.resource_id)
         await tx.execute_many(
             "INSERT INTO outbox (kind, event, delivery, venue_id, booking_id, body, created_at, due_at)"
@@ -91,7 +100,7 @@ async def _settle(tx: Tx, message_id: int, state: str, now: datetime, error: str
                   retry_at: datetime | None) -> None:
     await tx.execute("UPDATE outbox SET state = :state, last_error = :error, due_at = :due,"
                      " done_at = :done WHERE id = :id", state=state, error=error and error[:500],
-                     due=retry_at or now, done=None if state == "pending" else now, id=message_id)
+                     due=retry_at or now, done=None if state == PENDING else now, id=message_id)
 
 
 async def _next_due(tx: Tx) -> datetime | None:

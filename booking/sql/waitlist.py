@@ -17,6 +17,7 @@ from ..model import (
     new_cancel_token,
     new_reference,
 )
+from ..outbox import OFFERED
 from .engine import Tx
 from .outbox import _tell
 from .rows import build
@@ -42,7 +43,7 @@ async def _offer_freed(tx: Tx, slot_id: int, now: datetime, offer_for: timedelta
         slot = await _slot(tx, slot_id)
     for entry_id in offered:
         entry = build(WaitlistEntry, await tx.fetch_one("SELECT * FROM waitlist WHERE id = :id", id=entry_id))
-        await _tell(tx, "waitlist.offered", slot, now, {
+        await _tell(tx, OFFERED, slot, now, {
             "reference": entry.reference, "slot_id": slot.id, "start": slot.starts_at.isoformat(),
             "end": slot.ends_at.isoformat(), "party_size": entry.party_size,
             "offered_until": entry.offered_until.isoformat(), "name": entry.name, "contact": entry.contact})
