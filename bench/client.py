@@ -12,14 +12,23 @@ import subprocess
 import sys
 import time
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from bench.workspace import BENCH, note, pct
 from tests.support.live_server import cpu_seconds
 
-if TYPE_CHECKING:
-    from bench.servers import Server
+
+class Server(Protocol):
+    """What the load client needs of a server under test (bench.servers.Server is one)."""
+
+    @property
+    def ports(self) -> list[int]: ...
+
+    def cpu(self) -> float: ...
+
+    async def trigger(self, version: int) -> tuple[float, float]: ...
+
 
 SOURCES = ",".join(f"127.0.0.{i}" for i in range(1, 9))  # spreads the client ports over 8 source addresses
 LONDON_TOMORROW = (datetime.now(ZoneInfo("Europe/London")) + timedelta(days=1)).date().isoformat()
