@@ -55,7 +55,7 @@ bench-postgres: setup postgres
 	$(PY) -m bench.pg_bookings
 
 # Benchmarks against a real Hypercorn on 127.0.0.1, with Node and uvicorn baselines (not part of `make test`):
-# ~11 minutes; `make bench QUICK=1` (N = 1,000 only) ~4. Results in bench/results/. Its own venv: never the app's.
+# ~14 minutes; `make bench QUICK=1` (N = 1,000 only) ~4. Results in bench/results/. Its own venv: never the app's.
 bench: setup postgres bench/.venv/ready
 	@command -v node >/dev/null || { echo "make bench needs Node.js (node) for its baseline"; exit 1; }
 	bench/.venv/bin/python -m bench $(if $(QUICK),--quick)

@@ -47,7 +47,7 @@ DEFAULTS = dict(
     CERTFILE=None,  # with KEYFILE: `python app.py` serves HTTPS, and HTTP/2 through ALPN
     KEYFILE=None,
     PUBLIC_URL=None,  # e.g. https://book.example.org: links that leave the site (a booking's manage link) use it
-    TRUSTED_PROXIES="",  # our own proxies' addresses, comma-separated: only they may say X-Forwarded-For/-Proto
+    TRUSTED_PROXIES="",  # our own proxies' addresses, comma-separated: only they may say X-Forwarded-For
     MAX_CONTENT_LENGTH=64 * 1024,
     REQUESTS_AT_ONCE=128,  # requests inside the app at once, per process; the rest wait their turn (views/admission)
     BOOKINGS_PER_MINUTE=60,  # booking attempts per client address (0: no limit); many people share a clinic's Wi-Fi
@@ -85,7 +85,7 @@ def create_app(config: dict | None = None, clock=None) -> Quart:
     app.config.from_mapping(DEFAULTS)
     app.config.from_prefixed_env("SLOTCAST")
     app.config.update(config or {})
-    app.config["SECRET_KEY"] = app.config["SECRET_KEY"] or instance_secret(Path(app.instance_path))
+    app.config["SECRET_KEY"] = str(app.config["SECRET_KEY"] or instance_secret(Path(app.instance_path)))
     app.config.update(SESSION_COOKIE_SAMESITE="Lax", SESSION_COOKIE_HTTPONLY=True)
     if served_over_https(app.config):  # a __Host- cookie: sent only over HTTPS, only to this host, for every path
         app.config.update(SESSION_COOKIE_NAME="__Host-session", SESSION_COOKIE_SECURE=True, SESSION_COOKIE_PATH="/",

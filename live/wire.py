@@ -50,6 +50,6 @@ def retry(milliseconds: int) -> Wire:
 
 
 PING = Wire(b": ping\n\n")  # a comment: keeps proxies from timing out, and shows a vanished peer on the failed write
-FAREWELL = encode(EVENTS.CLOSE, "")  # the last message of every stream at shutdown (sse-close on the page)
+FAREWELL = encode(EVENTS.CLOSE, "")  # every stream's last message at shutdown: the page reconnects (to another process)
 
 

@@ -1,4 +1,4 @@
-"""A fragment rendered for a page's body, or as the answer htmx swaps in (SSE renders are in events.py)."""
+"""A fragment rendered for a page's body, or as the answer htmx swaps in (SSE renders are live/render.py's)."""
 
 from __future__ import annotations
 

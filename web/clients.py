@@ -41,13 +41,6 @@ def client_group() -> str:
     return str(ipaddress.ip_network(f"{ip}/64", strict=False)) if ip.version == 6 else address
 
 
-def https() -> bool:
-    """Whether the client reached us over HTTPS (directly, or through a trusted proxy that says so)."""
-    if request.scheme == "https":
-        return True
-    return request.remote_addr in trusted_proxies() and request.headers.get("X-Forwarded-Proto") == "https"
-
-
 def public_url(endpoint: str, **values) -> str:
     """A link meant to be kept or shared: absolute on SLOTCAST_PUBLIC_URL when set, else a path (never built
     from the request's Host header, which the client chooses)."""

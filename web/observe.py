@@ -23,7 +23,7 @@ class Metrics:
     def __init__(self):
         self.registry = registry = CollectorRegistry()
         self.streams = Gauge("slotcast_open_streams", "Open event streams", ["kind"], registry=registry)
-        self.refused = Counter("slotcast_streams_refused", "Streams refused by the caps (429)", registry=registry)
+        self.refused = Counter("slotcast_streams_refused", "Streams refused by the caps (200 + Retry-After)", registry=registry)
         self.broadcasts = Counter("slotcast_changes_broadcast", "Topic renders sent to their subscribers",
                                   registry=registry)
         self.fanout = Histogram("slotcast_fanout_seconds", "Render and hand-over of one change to its subscribers",
