@@ -185,4 +185,9 @@ MIGRATIONS = [
     CREATE INDEX outbox_by_venue ON outbox (venue_id, id);
     ALTER TABLE bookings ADD COLUMN locale TEXT NOT NULL DEFAULT 'en';
     """,
+    # 9: a booking's moves, so that a calendar takes each new time (SEQUENCE), and the time it last moved from
+    """
+    ALTER TABLE bookings ADD COLUMN moves INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE bookings ADD COLUMN moved_from {ts};
+    """,
 ]

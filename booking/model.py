@@ -183,6 +183,11 @@ class Venue:
         """The resources the public can book (not archived)."""
         return tuple(r for r in self.resources if not r.archived)
 
+    @property
+    def gives_tickets(self) -> bool:
+        """Whether its bookers are shown a queue ticket (a clinic's, a barber's; a restaurant's table has none)."""
+        return self.kind != "restaurant"
+
     def ticket_letter(self, resource_id: int) -> str:
         """A resource's ticket prefix: A for the venue's first resource, B for the next..."""
         ids = [r.id for r in self.resources]
@@ -241,6 +246,8 @@ class Booking(HeldBySecret):
     called_to: str | None = None
     requeued_at: datetime | None = None
     locale: str = "en"  # the language it was booked in: its e-mails speak it
+    moves: int = 0  # times it moved to another slot: its calendar event's SEQUENCE
+    moved_from: datetime | None = None  # the start of the slot it last moved from
 
 
 # What a slot is to someone who wants to book it now (one rule for stores, views and templates).

@@ -176,8 +176,9 @@ async def _reschedule(tx: Tx, reference: str, token: str, slot_id: int, now: dat
     if after is None:
         raise SlotFull(new.id)
     ticket = booking.ticket if new.local_date == old.local_date else await _next_ticket(tx, new)
-    await tx.execute("UPDATE bookings SET slot_id = :slot_id, ticket = :ticket, attendance = NULL,"
-                     " requeued_at = NULL WHERE id = :id", slot_id=new.id, ticket=ticket, id=booking.id)
+    await tx.execute("UPDATE bookings SET slot_id = :slot_id, ticket = :ticket, attendance = NULL, requeued_at = NULL,"
+                     " moves = moves + 1, moved_from = :was WHERE id = :id", slot_id=new.id, ticket=ticket,
+                     was=old.starts_at, id=booking.id)
     await tx.execute("UPDATE slots SET booked = booked - :n WHERE id = :id", n=booking.party_size, id=old.id)
     booking, new = await _booking_where(tx, "id", booking.id)
     await _announce(tx, RESCHEDULED, booking, new, now, notices,
