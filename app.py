@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import logging
 import os
 import resource
 import secrets
@@ -28,9 +29,11 @@ from live.render import renderer
 from live.wire import FAREWELL, PING
 from middleware.headers import served_over_https
 from views.auth import hash_password
+from web.links import base_url, listen_url
 from web.runtime import Runtime
 
 ROOT = Path(__file__).resolve().parent
+log = logging.getLogger("slotcast")
 DEMO_PASSWORD = "slotcast"  # `make run`'s staff password: refused outside demo mode
 DEFAULTS = dict(
     DATABASE_URL="sqlite:///instance/slotcast.db",
@@ -47,6 +50,7 @@ DEFAULTS = dict(
     CERTFILE=None,  # with KEYFILE: `python app.py` serves HTTPS, and HTTP/2 through ALPN
     KEYFILE=None,
     PUBLIC_URL=None,  # e.g. https://book.example.org: links that leave the site (a booking's manage link) use it
+    LISTEN_URL=None,  # set by serve(): where it listens, the links' base while PUBLIC_URL is unset (web/links.py)
     TRUSTED_PROXIES="",  # our own proxies' addresses, comma-separated: only they may say X-Forwarded-For
     MAX_CONTENT_LENGTH=64 * 1024,
     REQUESTS_AT_ONCE=128,  # requests inside the app at once, per process; the rest wait their turn (views/admission)
@@ -109,6 +113,7 @@ def create_app(config: dict | None = None, clock=None) -> Quart:
                            offer_for=timedelta(minutes=float(app.config["OFFER_MINUTES"])), notices=notices(app.config))
         await store.open()
         sender = Sender(app, store, clock)
+        warn_without_public_url(app.config, await store.webhooks())
         service = Service(store, clock, observe=metrics.booking)
         if app.config["DEMO"] and not await store.venues():
             await demo.seed(store)
@@ -170,6 +175,14 @@ def notices(config) -> Notices:
     hours = float(config["MAIL_REMIND_HOURS"])
     return Notices(mail=bool(config["SMTP_URL"] and config["MAIL_FROM"]),
                    remind_before=timedelta(hours=hours) if hours else None)
+
+
+def warn_without_public_url(config, webhooks: list) -> None:
+    """Outside demo mode, say at start that what is sent out links to the address this server listens on."""
+    sends = [what for what, on in (("e-mail", notices(config).mail), ("webhooks", webhooks)) if on]
+    if sends and not config["PUBLIC_URL"] and not config["DEMO"]:
+        log.warning("SLOTCAST_PUBLIC_URL is not set, and this server sends %s: links that leave the site point at %s."
+                    " Set SLOTCAST_PUBLIC_URL to the address people use.", " and ".join(sends), base_url())
 
 
 async def relay_changes(store: Store, hub: Hub, changed) -> None:
@@ -246,6 +259,7 @@ async def serve(app: Quart, bind: str) -> None:
     config = DroppingConfig()
     config.write_timeout = float(app.config["WRITE_TIMEOUT_SECONDS"])
     config.bind = [bind]
+    app.config["LISTEN_URL"] = listen_url(bind, tls=bool(app.config["CERTFILE"] and app.config["KEYFILE"]))
     config.backlog = 4096
     config.graceful_timeout = 5
     config.accesslog = None

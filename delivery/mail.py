@@ -8,17 +8,18 @@ from email.utils import format_datetime, make_msgid
 from urllib.parse import unquote, urlsplit
 
 import aiosmtplib
-from quart import render_template, url_for
+from quart import render_template
 
 from booking.contacts import clean_text, email_address
 from booking.model import Booking, Resource, Slot, Venue, ticket_label
 from booking.outbox import CANCELLED, CREATED, REMINDER, RESCHEDULED
 from web import i18n
-from web.i18n import N_, local_time, short_date, shown_name
+from web.i18n import N_, short_when, shown_name
 from web.i18n import gettext as _
+from web.links import public_url, site
 from web.runtime import now
 
-from .calendar import calendar
+from .calendar import calendar, method
 
 # Per event and venue kind (None: any other kind): the subject, and the first line as the confirmation page words it.
 WORDING = {
@@ -44,17 +45,17 @@ def is_email(contact: str) -> bool:
 
 
 async def compose(event: str, booking: Booking, slot: Slot, venue: Venue, resource: Resource, *, locale: str,
-                  sender: str, base_url: str) -> EmailMessage:
-    """The e-mail for `event` about this booking, in `locale`; needs a running app's context."""
+                  sender: str) -> EmailMessage:
+    """The e-mail for `event` about this booking, in `locale`, with its calendar file (which cancels the event once
+    the booking is cancelled); needs a running app's context."""
     if event not in WORDING:
         raise ValueError(f"no e-mail for the event {event!r}")
     to = recipient(booking.contact, booking.name)
     if to is None:
         raise ValueError(f"booking {booking.reference} has no e-mail address")
     with i18n.use(locale if locale in i18n.LOCALES else i18n.DEFAULT):
-        link = base_url.rstrip("/") + url_for("public.booking", reference=booking.reference,
-                                              token=booking.cancel_token, _external=False)
-        when = f"{short_date(slot.local_date)} {local_time(slot.starts_at, venue.timezone)}"
+        link = public_url("public.booking", reference=booking.reference, token=booking.cancel_token)
+        when = short_when(slot.starts_at, venue.timezone)
         by_kind = WORDING[event]
         wording, heading = by_kind.get(venue.kind, by_kind[None])
         subject = _(wording, venue=shown_name(venue), when=when)
@@ -62,24 +63,24 @@ async def compose(event: str, booking: Booking, slot: Slot, venue: Venue, resour
             subject=subject, heading=_(heading), booking=booking, slot=slot,
             venue=venue, resource=resource, cancelled=event == CANCELLED, link=None if event == CANCELLED else link,
             # a clinic's or a barber's ticket, as the confirmation page shows it (a table has none to show)
-            ticket=venue.kind != "restaurant" and ticket_label(venue.ticket_letter(slot.resource_id), booking.ticket),
+            ticket=venue.gives_tickets and ticket_label(venue.ticket_letter(slot.resource_id), booking.ticket),
         )
         text = await render_template("mail/booking.txt", **context)
         html = await render_template("mail/booking.html", **context)
-        ics = None if event == CANCELLED else calendar(booking, slot, venue, resource, link)
+        ics = calendar(booking, slot, venue, resource)
         language = i18n.html_lang()
     message = EmailMessage()
     message["Subject"] = subject
     message["From"] = sender
     message["To"] = to
     message["Date"] = format_datetime(now())
-    message["Message-ID"] = make_msgid(domain=urlsplit(base_url).hostname or "localhost")
+    message["Message-ID"] = make_msgid(domain=site())  # not the public address's: that may be set later
     message["Auto-Submitted"] = "auto-generated"  # RFC 3834: no out-of-office replies to this
     message.set_content(text)
     message.add_alternative(html, subtype="html")
-    if ics:  # the message becomes multipart/mixed: the alternative parts, then the file
-        message.add_attachment(ics, maintype="text", subtype="calendar", filename=f"booking-{booking.reference}.ics",
-                               params={"charset": "utf-8", "method": "PUBLISH"})
+    # The message becomes multipart/mixed: the alternative parts, then the file.
+    message.add_attachment(ics, maintype="text", subtype="calendar", filename=f"booking-{booking.reference}.ics",
+                           params={"charset": "utf-8", "method": method(booking)})
     message["Content-Language"] = language  # after the parts: making a multipart moves Content-* headers into them
     return message
 

@@ -8,12 +8,12 @@ import json
 import logging
 from collections.abc import Awaitable
 from datetime import datetime, timedelta
-from urllib.parse import urlsplit
 
 import httpx
 from quart import Quart
 
 from booking.outbox import (
+    CANCELLED,
     FAILED,
     PENDING,
     REMINDER,
@@ -22,6 +22,7 @@ from booking.outbox import (
     Message,
     retry_after,
 )
+from web.links import site
 
 from . import mail
 from .webhooks import Undelivered, refuse_private, webhook_headers
@@ -122,20 +123,18 @@ class Sender:
         if not (smtp and sender and found and mail.is_email(found[0].contact)):
             return SKIPPED  # no mail server now, or the booking or its address is gone (erased)
         booking, slot = found
-        if message.event == REMINDER and (
-                booking.status != "confirmed" or slot.id != json.loads(message.body)["slot_id"]):
-            return SKIPPED  # cancelled or moved since: its own notice went out
+        if message.event != CANCELLED and booking.status != "confirmed":
+            return SKIPPED  # cancelled since: its own notice (and the file that cancels the event) went out
+        if message.event == REMINDER and slot.id != json.loads(message.body)["slot_id"]:
+            return SKIPPED  # moved since: its own notice went out
         venue = await self.store.venue_of_resource(slot.resource_id)
         async with self.app.app_context():
             email = await mail.compose(message.event, booking, slot, venue, venue.resource(slot.resource_id),
-                                       locale=booking.locale, sender=sender, base_url=self.base_url())
-        # One Message-ID on every attempt: a mail client shows a message sent twice (at least once) once.
-        email.replace_header("Message-ID", f"<{message.delivery}@{urlsplit(self.base_url()).hostname}>")
+                                       locale=booking.locale, sender=sender)
+            # One Message-ID on every attempt: a mail client shows a message sent twice (at least once) once.
+            email.replace_header("Message-ID", f"<{message.delivery}@{site()}>")
         await mail.send(email, smtp)
         return SENT
-
-    def base_url(self) -> str:
-        return (self.config["PUBLIC_URL"] or "http://localhost:8000").rstrip("/")
 
 
 async def prune(store, now: datetime, days: float) -> int:

@@ -76,9 +76,12 @@ async def test_calendar_file_is_one_event_in_the_venues_zone(client, harbour_slo
     assert "Harbour Café" in event["SUMMARY"] and "Terrace" in event["SUMMARY"]
     assert event["LOCATION"] == "Harbour Café, 1 Quay Street, London"
     assert event["STATUS"] == "CONFIRMED"
-    assert f"/bookings/{reference}?token={token}" in event["DESCRIPTION"]
+    # Without SLOTCAST_PUBLIC_URL, and with no address to listen on (the tests' app), links are on localhost.
+    link = f"http://localhost/bookings/{reference}?token={token}"
+    assert f"See or cancel this booking: {link}" in event["DESCRIPTION"] and event["URL"] == link
     assert f"Reference: {reference}" in event["DESCRIPTION"] and "Places: 2" in event["DESCRIPTION"]
-    assert "URL" not in event  # a path is no URI: the URL property comes with SLOTCAST_PUBLIC_URL
+    assert "Ticket" not in event["DESCRIPTION"]  # a restaurant's table has no ticket
+    assert calendar["METHOD"] == "PUBLISH" and event["SEQUENCE"] == 0
 
 
 async def test_calendar_uid_is_the_same_on_every_download_and_its_own_per_booking(client, slot):
@@ -98,13 +101,15 @@ async def test_calendar_in_utc_and_start_equals_the_slot(client, slot):
     assert event.start == slot.starts_at and event.end == slot.ends_at
 
 
-async def test_calendar_with_a_public_address_links_and_names_the_site(app, client, slot):
-    app.config["PUBLIC_URL"] = "https://book.example.org"
+async def test_calendar_links_to_the_public_address_once_set_under_the_same_uid(app, client, slot):
     reference, token = await book(client, slot.id)
-    _calendar, event = parse(await (await client.get(f"/bookings/{reference}/calendar.ics?token={token}")).get_data())
+    path = f"/bookings/{reference}/calendar.ics?token={token}"
+    before = parse(await (await client.get(path)).get_data())[1]
+    app.config["PUBLIC_URL"] = "https://book.example.org"
+    _calendar, event = parse(await (await client.get(path)).get_data())
     link = f"https://book.example.org/bookings/{reference}?token={token}"
     assert link in event["DESCRIPTION"] and event["URL"] == link
-    assert event["UID"] == f"{reference}@book.example.org"
+    assert event["UID"] == before["UID"]  # else a calendar would hold the booking twice
 
 
 async def test_calendar_of_a_clinic_names_the_ticket(client, store, clinic):
@@ -129,26 +134,54 @@ async def test_calendar_of_an_unknown_booking_is_404(client):
     assert "There is no booking with reference NOSUCHREF." in await text(response)
 
 
-async def test_calendar_of_a_cancelled_booking_is_gone(client, slot):
+async def test_each_move_raises_the_sequence_of_the_same_event(client, store, slot):
     reference, token = await book(client, slot.id)
+    path = f"/bookings/{reference}/calendar.ics?token={token}"
+    _calendar, first = parse(await (await client.get(path)).get_data())
+    later = (await store.slots_for_day(slot.resource_id, slot.local_date))[1:3]
+    for sequence, target in enumerate(later, start=1):
+        assert (await move(client, reference, token, target.id)).status_code == 303
+        calendar, event = parse(await (await client.get(path)).get_data())
+        assert calendar["METHOD"] == "PUBLISH" and event["STATUS"] == "CONFIRMED"
+        assert event["UID"] == first["UID"] and event["SEQUENCE"] == sequence
+        assert event.start == target.starts_at
+
+
+async def test_the_calendar_file_of_a_cancelled_booking_cancels_the_event(client, store, slot):
+    reference, token = await book(client, slot.id)
+    path = f"/bookings/{reference}/calendar.ics?token={token}"
+    uid = parse(await (await client.get(path)).get_data())[1]["UID"]
+    later = (await store.slots_for_day(slot.resource_id, slot.local_date))[1]
+    assert (await move(client, reference, token, later.id)).status_code == 303
     form = {"csrf_token": await csrf_token(client, f"/bookings/{reference}/cancel?token={token}"), "token": token}
     assert (await client.post(f"/bookings/{reference}/cancel", form=form)).status_code == 303
-    response = await client.get(f"/bookings/{reference}/calendar.ics?token={token}")
-    assert response.status_code == 410
-    assert f"Booking {reference} is cancelled: there is nothing to add to a calendar." in await text(response)
+    response = await client.get(path)
+    assert response.status_code == 200
+    assert response.headers["Content-Disposition"] == f'attachment; filename="booking-{reference}.ics"'
+    body = await response.get_data()
+    calendar, event = parse(body)
+    assert calendar["METHOD"] == "CANCEL" and event["STATUS"] == "CANCELLED"  # RFC 5546: take the event away
+    assert event["UID"] == uid and event["SEQUENCE"] == 2  # after the booking and its one move
+    assert token.encode() not in body and "URL" not in event
+    assert event["DESCRIPTION"].splitlines()[:2] == ["Booking cancelled", f"Reference: {reference}"]
     page = await text(await client.get(f"/bookings/{reference}?token={token}"))
-    assert "calendar.ics" not in page and 'id="manage-link"' not in page
+    assert re.search(rf'<a class="calendar-link" href="/bookings/{reference}/calendar.ics\?token={token}" download>'
+                     r"Remove it from my calendar \(.ics\)</a>", page)
+    assert 'id="manage-link"' not in page
 
 
-async def test_confirmation_offers_the_calendar_file_and_the_link_to_copy(app, client, slot):
-    app.config["PUBLIC_URL"] = "https://book.example.org"
+@pytest.mark.parametrize("public_url, base", [(None, "http://localhost"),
+                                               ("https://book.example.org/", "https://book.example.org")])
+async def test_confirmation_offers_the_calendar_file_and_the_link_to_copy(app, client, slot, public_url, base):
+    app.config["PUBLIC_URL"] = public_url
     reference, token = await book(client, slot.id)
-    html = await text(await client.get(f"/bookings/{reference}?token={token}"))
+    html = await text(await client.get(f"/bookings/{reference}?token={token}", headers={"Host": "evil.example"}))
     assert re.search(rf'<p hx-boost="false"><a class="calendar-link" href="/bookings/{reference}/calendar.ics\?'
                      rf'token={token}" download>', html)
     assert '<label for="manage-link">' in html
     field = re.search(r'<input id="manage-link"[^>]*>', html, re.S).group(0)
-    assert "readonly" in field and f'value="https://book.example.org/bookings/{reference}?token={token}"' in field
+    assert "readonly" in field and f'value="{base}/bookings/{reference}?token={token}"' in field
+    assert "evil.example" not in html  # a Host header never builds a link
 
 
 # -- find my booking

@@ -300,11 +300,17 @@ class TestMail:
         assert cancelled.status_code == 200
         *_, notice = await self.mails(inbox, 3)
         assert made["reference"] in notice.get_body(("plain",)).get_content()
-        assert list(notice.iter_attachments()) == []
-        assert len({m["Message-ID"] for m in await self.mails(inbox, 3)}) == 3
+        [cancelling] = list(notice.iter_attachments())  # takes the event off the calendar it was added to
+        assert cancelling.get_param("method") == "CANCEL"
+        assert icalendar.Calendar.from_ical(cancelling.get_content()).walk("VEVENT")[0]["UID"] == event["UID"]
+        # One Message-ID per delivery, on the site's name (not the public address's, which may be set later).
+        site = event["UID"].split("@")[1]
+        sent = {m.delivery for m in await store.outbox() if m.kind == "email"}  # all three: mailed (if not yet settled)
+        assert {m["Message-ID"] for m in await self.mails(inbox, 3)} == {f"<{d}@{site}>" for d in sent}
 
     async def test_a_reminder_of_a_cancelled_booking_is_not_sent(self, client, store, slot, inbox):
         made = await book(client, slot.id, contact="bo@example.org")
+        await self.mails(inbox, 1)  # the confirmation, before the booking is cancelled
         await client.post(f"/api/v1/bookings/{made['reference']}/cancel", json={"cancel_token": made["cancel_token"]})
         for _ in range(300):
             states = {m.event: m.state for m in await store.outbox()}

@@ -12,7 +12,7 @@ from middleware import csrf, headers
 from middleware.admission import Admission
 from middleware.handover import Handover
 from web import i18n, observe
-from web.clients import public_url
+from web.links import public_url
 
 from . import (
     admin,
@@ -52,7 +52,7 @@ def init_app(app: Quart) -> None:
         public_url=public_url,
     )
     app.jinja_env.filters.update(local_time=i18n.local_time, long_date=i18n.long_date, shown_name=i18n.shown_name,
-                                 opening_hours=i18n.opening_hours, short_date=i18n.short_date,
+                                 opening_hours=i18n.opening_hours, short_date=i18n.short_date, short_when=i18n.short_when,
                                  running_low=running_low)
     observe.init_app(app)
     assets.init_app(app, Path(__file__).resolve().parent.parent / "static")

@@ -1,4 +1,4 @@
-"""A booking its holder keeps: find it, add it to a calendar, move it to another time."""
+"""A booking its holder keeps: find it, add it to (or take it off) a calendar, move it to another time."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from quart import (
 from booking.contacts import contact_key
 from booking.model import MAX_ID, OPEN, BookingError, local_today, movable, slot_state
 from delivery.calendar import calendar
-from web.clients import client_group, public_url
+from web.clients import client_group
 from web.i18n import gettext as _
 from web.runtime import now, service, store
 
@@ -39,14 +39,10 @@ PER_CLIENT, PER_REFERENCE, WINDOW = 20, 5, timedelta(minutes=10)
 
 @bp.get("/bookings/<reference>/calendar.ics")
 async def calendar_file(reference: str):
-    """The booking as an iCalendar file (RFC 5545) to add to a calendar; a cancelled booking has none (410)."""
+    """The booking as an iCalendar file (RFC 5545) to add to a calendar; a cancelled booking's file cancels it."""
     found = await booking_with_token(reference, request.args.get("token", ""))
-    booking = found["booking"]
-    if booking.status != "confirmed":
-        abort(410, _("Booking %(ref)s is cancelled: there is nothing to add to a calendar.", ref=booking.reference))
-    link = public_url("public.booking", reference=booking.reference, token=booking.cancel_token)
-    return Response(calendar(link=link, **found), content_type="text/calendar; charset=utf-8",
-                    headers={"Content-Disposition": f'attachment; filename="booking-{booking.reference}.ics"'})
+    return Response(calendar(**found), content_type="text/calendar; charset=utf-8", headers={
+        "Content-Disposition": f'attachment; filename="booking-{found["booking"].reference}.ics"'})
 
 
 @bp.get("/bookings/find")

@@ -1,4 +1,4 @@
-"""Who a request comes from (through proxies only when they are trusted), and links that leave the site."""
+"""Who a request comes from (through proxies only when they are trusted), how it reached us, what it accepts."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import ipaddress
 import math
 from datetime import timedelta
 
-from quart import current_app, request, url_for
+from quart import current_app, request
 from werkzeug.exceptions import TooManyRequests
 
 from .i18n import gettext
@@ -39,14 +39,6 @@ def client_group() -> str:
     except ValueError:
         return address
     return str(ipaddress.ip_network(f"{ip}/64", strict=False)) if ip.version == 6 else address
-
-
-def public_url(endpoint: str, **values) -> str:
-    """A link meant to be kept or shared: absolute on SLOTCAST_PUBLIC_URL when set, else a path (never built
-    from the request's Host header, which the client chooses)."""
-    path = url_for(endpoint, **values)
-    base = current_app.config.get("PUBLIC_URL")
-    return f"{base.rstrip('/')}{path}" if base else path
 
 
 async def check_booking_rate() -> None:

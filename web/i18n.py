@@ -125,6 +125,11 @@ def short_date(day: date) -> str:
     return format_date(day, format=pattern, locale=Locale.parse(current()))
 
 
+def short_when(moment: datetime, timezone: str) -> str:
+    """'Mon 30 Nov 18:30' / '11月30日周一 18:30': a moment where the venue is, short."""
+    return f"{short_date(moment.astimezone(ZoneInfo(timezone)).date())} {local_time(moment, timezone)}"
+
+
 def html_lang() -> str:
     """The locale as an HTML lang attribute."""
     return current().replace("_", "-")
