@@ -8,12 +8,16 @@ import re
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
+import pytest
+
 from booking.model import ticket_label
 from tests.support.helpers import CONTACT, board_url, text
 from views.exports import cell
 
 BOM = b"\xef\xbb\xbf"
-HEADER = ["Time", "Resource", "Ticket", "Reference", "Name", "Contact", "Party", "Status", "Checked in"]
+HEADER = ["Time", "Resource", "Ticket", "Reference", "Name", "Contact", "Party", "Status", "Attendance", "Called at",
+          "Called to", "Re-queued at"]
+NOTHING_YET = ["", "", "", ""]  # no mark, no call, not re-queued
 
 
 def day_csv_url(day, venue: str = "test-bistro") -> str:
@@ -59,9 +63,10 @@ async def test_the_day_csv_is_utf8_with_a_bom_and_a_row_per_booking(admin, servi
     ticket = ticket_label(venue.ticket_letter(tables.id), booking.ticket)
     assert re.fullmatch(r"A\d{3}", ticket)
     assert rows == [
-        ["08:00", "Tables", ticket, booking.reference, "王小明", "'" + CONTACT, "2", "confirmed", "yes"],
+        ["08:00", "Tables", ticket, booking.reference, "王小明", "'" + CONTACT, "2", "confirmed", "checked in", "", "",
+         ""],
         ["08:00", "Tables", ticket_label("A", cancelled.ticket), cancelled.reference, "Li Na", "li@example.com",
-         "1", "cancelled", "no"],
+         "1", "cancelled", *NOTHING_YET],
     ]
 
 
@@ -69,7 +74,33 @@ async def test_the_day_csv_speaks_the_staff_language(admin, service, venue, slot
     await service.book(venue.resource("tables"), slot.id, "王小明", "13800138000", 1)
     header, row = await rows_of(await admin.get(day_csv_url(tomorrow) + "?lang=zh_CN"))
     assert header[0] == "时间" and "姓名" in header
-    assert row[4] == "王小明" and row[-1] == "否"
+    assert row[4] == "王小明" and row[7] == "已确认" and row[8:] == NOTHING_YET
+
+
+@pytest.mark.parametrize("lang, header, checked_in, no_show", [
+    ("en", ["Attendance", "Called at", "Called to", "Re-queued at"], "checked in", "no-show"),
+    ("zh_CN", ["到场情况", "叫号时间", "叫至", "过号重排时间"], "已签到", "爽约"),
+])
+async def test_the_csv_keeps_what_happened_at_the_desk(admin, store, service, venue, slot, tomorrow, lang, header,
+                                                        checked_in, no_show):
+    tables = venue.resource("tables")
+    here, missed, called, waiting = [(await service.book(tables, slot.id, name, f"+44 20 7946 000{n}", 1))[0]
+                                     for n, name in enumerate(("Here", "Missed", "Called", "Waiting"))]
+    await service.mark(here.id, "checked_in")
+    await service.mark(missed.id, "no_show")
+    await service.call(called.id, "Room 1")
+    await service.requeue(called.id)  # 过号: missed the call, back in the line...
+    await service.call(called.id, "Room 2")  # ... and called again
+    called = (await store.booking(called.reference))[0]
+    first, *rows = await rows_of(await admin.get(day_csv_url(tomorrow) + f"?lang={lang}"))
+    assert first[8:] == header
+    desk = {row[3]: row[7:] for row in rows}
+    confirmed = "confirmed" if lang == "en" else "已确认"
+    assert desk[here.reference] == [confirmed, checked_in, "", "", ""]
+    assert desk[missed.reference] == [confirmed, no_show, "", "", ""]  # a no-show no longer reads as just confirmed
+    assert desk[called.reference] == [confirmed, "", f"{called.called_at:%H:%M}", "Room 2",
+                                      f"{called.requeued_at:%H:%M}"]
+    assert desk[waiting.reference] == [confirmed, *NOTHING_YET]
 
 
 async def test_a_day_without_bookings_is_just_the_header(admin, tomorrow):
@@ -132,9 +163,9 @@ async def test_the_range_csv_has_a_date_column_and_every_day_of_the_range(admin,
     assert header == ["Date", *HEADER]
     assert rows == [
         [tomorrow.isoformat(), "09:00", "Tables", ticket_label("A", one.ticket), one.reference, "王小明",
-         "13800138000", "2", "confirmed", "no"],
+         "13800138000", "2", "confirmed", *NOTHING_YET],
         [(tomorrow + timedelta(days=2)).isoformat(), "18:00", "Bar seats", ticket_label("B", two.ticket),
-         two.reference, "Zhang Wei", "zw@example.com", "1", "confirmed", "no"],
+         two.reference, "Zhang Wei", "zw@example.com", "1", "confirmed", *NOTHING_YET],
     ]
 
 

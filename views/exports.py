@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import date
+from datetime import date, datetime
 
 from quart import Blueprint, Response, abort, render_template, request
 
 from booking.model import Booking, Slot, Venue, bookings_by_slot, ticket_label
+from web.i18n import N_, local_time
 from web.i18n import gettext as _
-from web.i18n import local_time
 from web.runtime import store
 
 from .auth import require_staff
@@ -20,6 +20,7 @@ bp = Blueprint("exports", __name__, url_prefix="/admin")
 bp.before_request(require_staff)
 
 MAX_DAYS = 92  # a quarter at most in one range CSV
+ATTENDANCE = {"checked_in": N_("checked in"), "no_show": N_("no-show")}
 RISKY = ("=", "+", "-", "@", "\t", "\r")  # a spreadsheet reads a cell starting so as a formula
 
 
@@ -68,16 +69,21 @@ def day_range(first_text: str, last_text: str) -> tuple[date, date]:
 def header() -> list[str]:
     """The columns of a booking row, in the request's language."""
     return [_("Time"), _("Resource"), _("Ticket"), _("Reference"), _("Name"), _("Contact"), _("Party"),
-            _("Status"), _("Checked in")]
+            _("Status"), _("Attendance"), _("Called at"), _("Called to"), _("Re-queued at")]
 
 
 def booking_row(venue: Venue, booking: Booking, slot: Slot) -> list[object]:
-    """A booking's cells, in header() order."""
+    """A booking's cells, in header() order: what was booked, then what happened at the desk."""
     resource = venue.resource(slot.resource_id)
+
+    def clock(moment: datetime | None) -> str:
+        return local_time(moment, venue.timezone) if moment else ""
+
     return [local_time(slot.starts_at, venue.timezone), resource.name if resource else "",
             ticket_label(venue.ticket_letter(slot.resource_id), booking.ticket), booking.reference, booking.name,
             booking.contact, booking.party_size, _("confirmed") if booking.status == "confirmed" else _("cancelled"),
-            _("yes") if booking.attendance == "checked_in" else _("no")]
+            _(ATTENDANCE[booking.attendance]) if booking.attendance in ATTENDANCE else "",
+            clock(booking.called_at), booking.called_to or "", clock(booking.requeued_at)]
 
 
 def cell(value: object) -> object:
