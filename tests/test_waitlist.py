@@ -140,7 +140,7 @@ async def test_the_per_person_limit_counts_waiting_too(client, service, venue, b
     assert (await join(client, bar_slot[0].id, contact="guest0@example.com")).status_code == 409  # holds one
     entry_link(await join(client, bar_slot[0].id))
     again = await join(client, bar_slot[0].id)
-    assert again.status_code == 409 and "One person may hold 1 booking" in await text(again)
+    assert again.status_code == 409 and "Bar seats takes 1 booking per person a day" in await text(again)
 
 
 # -- the JSON API

@@ -179,7 +179,7 @@ async def create_booking(resource_id: int):
     except SlotUnavailable:
         return await after_action(slot, _("That slot is closed or over."), 409)
     except LimitReached as refused:
-        return await after_action(slot, messages.limit_reached(refused.limit) + " " + _(
+        return await after_action(slot, messages.limit_reached(refused.limit, resource) + " " + _(
             "Tick “over the limit” to book all the same."), 409)
     return await after_action(slot)
 

@@ -190,7 +190,7 @@ async def create_booking():
         return error(409, "not_open_yet", messages.not_open_yet(refused.opens_at, venue.timezone),
                      opens_at=refused.opens_at.astimezone(ZoneInfo(venue.timezone)).isoformat())
     except LimitReached as refused:
-        return error(409, "limit_reached", messages.limit_reached(refused.limit), limit=refused.limit)
+        return error(409, "limit_reached", messages.limit_reached(refused.limit, resource), limit=refused.limit)
     except IdempotencyMismatch:
         return error(422, "idempotency_mismatch", _("This idempotency key was used for a different booking request."))
     except NotFound:
@@ -220,7 +220,7 @@ async def reschedule_booking(reference: str):
     new slot); 409 slot_full (it stays where it was), not_movable, …; 422 other_resource or no such slot; 403; 404."""
     body = await json_object()
     try:
-        target, venue, _resource = await requested_slot(body)
+        target, venue, resource = await requested_slot(body)
     except NoSuchThing:  # a 404 here says the booking is gone: a target slot that is not there is the body's problem
         return error(422, "invalid", _("Some fields are not valid."),
                      fields={"slot_id": _("That slot does not exist.")})
@@ -228,9 +228,9 @@ async def reschedule_booking(reference: str):
         try:
             booking, slot = await service().reschedule(reference, text(body, "cancel_token"), target.id)
         except OtherResource as refused:
-            return error(422, refused.code, messages.refusal(refused, venue.timezone))
+            return error(422, refused.code, messages.refusal(refused, venue.timezone, resource))
         except (SlotFull, SlotUnavailable, NotOpenYet, LimitReached, NotMovable) as refused:
-            return error(409, refused.code, messages.refusal(refused, venue.timezone))
+            return error(409, refused.code, messages.refusal(refused, venue.timezone, resource))
     return jsonify(reference=booking.reference, slot_id=slot.id, start=slot.starts_at.isoformat(),
                    end=slot.ends_at.isoformat(), party_size=booking.party_size, status=booking.status)
 
@@ -255,7 +255,7 @@ async def join_waitlist():
         return error(422, "invalid", _("Some fields are not valid."),
                      fields=messages.problem_messages(invalid.problems, resource.max_party))
     except (SlotAvailable, SlotUnavailable, NotOpenYet, LimitReached) as refused:
-        return error(409, refused.code, messages.refusal(refused, venue.timezone))
+        return error(409, refused.code, messages.refusal(refused, venue.timezone, resource))
     return jsonify({**entry_json(entry, position), "cancel_token": entry.cancel_token}), 201
 
 

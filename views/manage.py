@@ -135,5 +135,5 @@ async def reschedule(reference: str):
         target = await store().slot(slot_id)
         day = target.local_date.isoformat() if target else None
         return await render_moves(await booking_with_token(reference, token), day, 409,
-                                  messages.refusal(refused, found["venue"].timezone))
+                                  messages.refusal(refused, found["venue"].timezone, found["resource"]))
     return redirect(url_for("public.booking", reference=found["booking"].reference, token=token), 303)

@@ -10,11 +10,12 @@ from booking.model import (
     NotMovable,
     NotOpenYet,
     OtherResource,
+    Resource,
     SlotAvailable,
     SlotFull,
 )
 from booking.validation import BOUNDS
-from web.i18n import N_, gettext, long_date, ngettext
+from web.i18n import N_, gettext, long_date, ngettext, shown_name
 
 PROBLEMS = {
     ("name", "required"): N_("Please enter your name."),
@@ -85,10 +86,11 @@ def countdown(count: int, unit: timedelta) -> str:
     return gettext("in %(num)s s", num=count * 10) if count > 1 else gettext("in a few seconds")
 
 
-def refusal(refused: Exception, timezone: str) -> str:
-    """What a refused waitlist request or move says (the booking form's refusals have their own words)."""
+def refusal(refused: Exception, timezone: str, resource: Resource) -> str:
+    """What a refused waitlist request or move of `resource` says (the booking form's refusals have their own
+    words)."""
     if isinstance(refused, LimitReached):
-        return limit_reached(refused.limit)
+        return limit_reached(refused.limit, resource)
     if isinstance(refused, NotOpenYet):
         return not_open_yet(refused.opens_at, timezone)
     if isinstance(refused, SlotAvailable):
@@ -102,10 +104,12 @@ def refusal(refused: Exception, timezone: str) -> str:
     return gettext("This slot can no longer be booked.")
 
 
-def limit_reached(limit: int) -> str:
-    return ngettext("One person may hold %(num)s booking of this a day, and you hold it already.",
-                    "One person may hold %(num)s bookings of this a day, and you hold them already.", limit,
-                    num=limit)
+def limit_reached(limit: int, resource: Resource) -> str:
+    """The per-person limit, said with what it limits (the public and staff read the same words)."""
+    return ngettext("%(resource)s takes %(num)s booking per person a day (waitlist places included), and this phone"
+                    " or e-mail already has it on this day.",
+                    "%(resource)s takes %(num)s bookings per person a day (waitlist places included), and this phone"
+                    " or e-mail already has %(num)s on this day.", limit, num=limit, resource=shown_name(resource))
 
 
 KINDS = {"restaurant": N_("Restaurant"), "clinic": N_("Clinic"), "barber": N_("Barber")}

@@ -276,7 +276,7 @@ async def create_booking(slot_id: int):
         return await render_form(slot, venue, resource, status=422, form=fields, idempotency_key=sent,
                                  problems=messages.problem_messages(invalid.problems, resource.max_party))
     except (NotOpenYet, LimitReached) as refused:
-        notice = (messages.limit_reached(refused.limit) if isinstance(refused, LimitReached)
+        notice = (messages.limit_reached(refused.limit, resource) if isinstance(refused, LimitReached)
                   else messages.not_open_yet(refused.opens_at, venue.timezone))
         return await render_form(slot, venue, resource, status=409, form=fields, notice=notice, idempotency_key=sent,
                                  alternatives=None)

@@ -62,7 +62,7 @@ async def join(slot_id: int):
                                  wait_problems=messages.problem_messages(invalid.problems, resource.max_party))
     except (SlotAvailable, SlotUnavailable, NotOpenYet, LimitReached) as refused:
         return await render_form(await store().slot(slot.id), venue, resource, status=409, wait_form=fields,
-                                 notice=messages.refusal(refused, venue.timezone), alternatives=None)
+                                 notice=messages.refusal(refused, venue.timezone, resource), alternatives=None)
     return redirect(url_for("waitlist.entry", reference=entry.reference, token=entry.cancel_token), 303)
 
 
