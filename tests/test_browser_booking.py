@@ -337,8 +337,9 @@ def test_party_of_six_on_the_terrace(server, new_page):
 
 
 def test_reschedule_updates_a_watching_page_live(server, new_page):
-    """From the booking's page (in 中文) → "改期" → another time: a day page open elsewhere sees the old time gain the
-    places back and the new one lose them, without a reload, within a second; the booking's page shows the new time."""
+    """From the booking's page (in 中文) → "改期" → another time → "改到 …": a day page open elsewhere sees the old time
+    gain the places back and the new one lose them, without a reload, within a second; the booking's page shows the
+    new time."""
     day, party = today(LONDON) + timedelta(days=4), 2
     free = [s for s in slots(server, HARBOUR, TERRACE, day) if bookable(s, 20)]
     assert len(free) >= 3
@@ -353,9 +354,11 @@ def test_reschedule_updates_a_watching_page_live(server, new_page):
     holder.goto(server.url + confirmation_path(booking) + "&lang=zh_CN")
     assert holder.locator("h1").inner_text() == "订座成功"
     follow(holder, holder.get_by_role("link", name="改期"), f"**/bookings/{booking['reference']}/reschedule?*")
+    follow(holder, holder.get_by_role("link", name=f"{hhmm(new, LONDON)} · 剩余 20 个名额", exact=True),
+           f"**/bookings/{booking['reference']}/reschedule/{new['id']}?*")  # a page that asks first
     watcher.evaluate(WATCH_ROWS, [[old["id"], 20], [new["id"], 20 - party]])
     with holder.expect_response(lambda r: r.request.method == "POST") as posted:
-        holder.get_by_role("button", name=f"改到 {hhmm(new, LONDON)}", exact=True).click()
+        holder.get_by_role("button", name=re.compile(rf"^改到 .* {hhmm(new, LONDON)}$")).click()
     assert posted.value.status == 303, posted.value.status
     holder.wait_for_url(f"**/bookings/{booking['reference']}?token=*")
     holder.locator("h1", has_text="订座成功").wait_for()

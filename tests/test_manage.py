@@ -294,8 +294,8 @@ async def test_guessing_from_one_client_is_slowed_down(client, slot):
 
 
 def moves(html: str) -> list[int]:
-    """The slot ids the reschedule page offers to move to."""
-    return [int(i) for i in re.findall(r'name="slot_id" value="(\d+)"', html)]
+    """The slot ids the reschedule page offers to move to (each a link to a page that asks first)."""
+    return [int(i) for i in re.findall(r'href="/bookings/\w+/reschedule/(\d+)\?token=', html)]
 
 
 async def move(client, reference, token, slot_id):
@@ -352,3 +352,65 @@ async def test_a_move_to_a_full_time_says_so_and_leaves_the_booking_where_it_was
     assert (await store.booking(reference))[0].slot_id == slot.id
     for nonsense in ("x", "0", "9" * 19):  # the last is past a database id's 64 bits
         assert (await move(client, reference, token, nonsense)).status_code == 400
+
+
+def when(slot) -> str:
+    """A slot's start as the pages say it, short: 'Mon 7 Dec 10:00' (the test bistro is on UTC)."""
+    return f"{slot.starts_at:%a} {slot.starts_at.day} {slot.starts_at:%b %H:%M}"
+
+
+async def test_each_time_shows_its_places_and_leads_to_a_page_that_asks_first(client, service, store, venue, slot,
+                                                                              tomorrow):
+    tables = venue.resource("tables")
+    later = (await store.slots_for_day(tables.id, tomorrow))[2]
+    await service.book(tables, later.id, "Bo", "+1 555 0101", 3)
+    reference, token = await book(client, slot.id, party_size="2")
+    page = await text(await client.get(f"/bookings/{reference}/reschedule?token={token}"))
+    asking = f"/bookings/{reference}/reschedule/{later.id}?token={token}"
+    assert re.search(rf'<a class="button" href="{re.escape(asking)}">10:00\s*<small>· 7 places left</small></a>', page)
+    assert "you are asked before anything changes" in page and 'name="slot_id"' not in page  # nothing moves here
+
+    response = await client.get(asking)
+    html = await text(response)
+    assert response.status_code == 200
+    assert f'<p class="status">Move your booking from {when(slot)} to {when(later)}?</p>' in html
+    assert "<dt>Left at 10:00</dt><dd>7</dd>" in html and "<dt>Places</dt><dd>2</dd>" in html
+    assert f'<input type="hidden" name="slot_id" value="{later.id}">' in html
+    assert f"<button type=\"submit\">Move to {when(later)}</button>" in html
+    assert f"Keep it at {when(slot)}" in html
+    assert (await store.booking(reference))[0].slot_id == slot.id  # asking moved nothing
+
+
+async def test_the_booking_says_where_it_moved_from(client, store, venue, slot, tomorrow):
+    later = (await store.slots_for_day(venue.resource("tables").id, tomorrow))[2]
+    reference, token = await book(client, slot.id)
+    assert "Moved from" not in await text(await client.get(f"/bookings/{reference}?token={token}"))
+    response = await move(client, reference, token, later.id)
+    assert response.headers["Location"] == f"/bookings/{reference}?token={token}"
+    html = await text(await client.get(response.headers["Location"]))
+    assert f'<p class="notice moved" role="status">Moved from {when(slot)} to {when(later)}.</p>' in html
+    zh = await text(await client.get(f"{response.headers['Location']}&lang=zh_CN"))
+    day = later.local_date
+    assert f"已从 {day.month}月{day.day}日" in zh and f" 08:00 改到 {day.month}月{day.day}日" in zh
+
+
+async def test_asking_to_move_where_it_cannot_says_why(client, service, store, venue, slot, tomorrow):
+    tables = venue.resource("tables")
+    full = (await store.slots_for_day(tables.id, tomorrow))[3]
+    for n in range(3):
+        await service.book(tables, full.id, "Bo", f"+1 555 010{n}", 3)  # one place left: too few for two
+    reference, token = await book(client, slot.id, party_size="2")
+    response = await client.get(f"/bookings/{reference}/reschedule/{full.id}?token={token}")
+    assert response.status_code == 409
+    html = await text(response)
+    assert "That time has no room left for your party. Your booking stays where it was." in html
+    assert "<h2>" in html and "Move your booking" not in html  # the day's times instead
+    elsewhere = (await store.slots_for_day(venue.resource("bar").id, tomorrow))[0]
+    response = await client.get(f"/bookings/{reference}/reschedule/{elsewhere.id}?token={token}")
+    assert response.status_code == 409
+    assert "A booking can only move to another time of the same service." in await text(response)
+    own = await client.get(f"/bookings/{reference}/reschedule/{slot.id}?token={token}")
+    assert own.status_code == 303 and own.headers["Location"] == f"/bookings/{reference}/reschedule?token={token}"
+    assert (await client.get(f"/bookings/{reference}/reschedule/{full.id}?token=wrong")).status_code == 403
+    assert (await client.get(f"/bookings/{reference}/reschedule/999999?token={token}")).status_code == 404
+    assert (await client.get(f"/bookings/{reference}/reschedule/x?token={token}")).status_code == 404

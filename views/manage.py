@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from quart import (
     Blueprint,
@@ -18,13 +18,29 @@ from quart import (
 )
 
 from booking.contacts import contact_key
-from booking.model import MAX_ID, OPEN, BookingError, local_today, movable, slot_state
+from booking.model import (
+    GONE,
+    MAX_ID,
+    NOT_YET,
+    BookingError,
+    NotMovable,
+    NotOpenYet,
+    OtherResource,
+    Slot,
+    SlotFull,
+    SlotUnavailable,
+    local_today,
+    movable,
+    opens_at,
+    slot_state,
+)
 from delivery.calendar import calendar
 from web.clients import client_group
 from web.i18n import gettext as _
 from web.runtime import now, service, store
 
 from . import messages
+from .errors import not_found
 from .lookups import booking_with_token, parse_day, whole_number
 
 bp = Blueprint("manage", __name__)
@@ -106,23 +122,58 @@ async def reschedule_form(reference: str):
 
 
 async def render_moves(found: dict, day: str | None = None, status: int = 200, notice: str | None = None):
-    """The page of times a booking could move to on one day, each a button that moves it."""
+    """The page of times a booking could move to on one day, each with its places left and a link to confirm."""
     booking, slot, venue, resource = found["booking"], found["slot"], found["venue"], found["resource"]
     on, at = parse_day(day) if day else slot.local_date, now()
     today = local_today(venue.timezone, at)
     on = max(on, today)
-    times = [s for s in await store().slots_for_day(resource.id, on) if s.id != slot.id
-             and slot_state(s, resource, venue.timezone, at) == OPEN and s.remaining >= booking.party_size]
+    times = [s for s in await store().slots_for_day(resource.id, on)
+             if s.id != slot.id and move_refusal(found, s, at) is None]
     page = await render_template("reschedule.html", **found, token=booking.cancel_token, day=on, times=times,
                                  movable=movable(booking, slot, at), notice=notice, today=today,
                                  prev_day=on - timedelta(days=1), next_day=on + timedelta(days=1))
     return page, status
 
 
+def move_refusal(found: dict, target: Slot, at: datetime) -> BookingError | None:
+    """Why the booking cannot move to `target` now, as the move's transaction would refuse it (bar the per-person
+    limit, which only that transaction counts); None when it can."""
+    booking, slot, venue, resource = found["booking"], found["slot"], found["venue"], found["resource"]
+    if not movable(booking, slot, at):
+        return NotMovable(booking.reference)
+    if target.resource_id != slot.resource_id:
+        return OtherResource(target.id)
+    state = slot_state(target, resource, venue.timezone, at)
+    if state == NOT_YET:
+        return NotOpenYet(opens_at(target, resource, venue.timezone))
+    if state in GONE:
+        return SlotUnavailable(target.id)
+    return SlotFull(target.id) if target.remaining < booking.party_size else None
+
+
+@bp.get("/bookings/<reference>/reschedule/<id:slot_id>")
+async def reschedule_confirm(reference: str, slot_id: int):
+    """Ask before moving: from the booking's time to this one, with the places left there; or the day's times
+    again, with why it cannot move there."""
+    token = request.args.get("token", "")
+    found = await booking_with_token(reference, token)
+    target = await store().slot(slot_id)
+    if target is None:
+        not_found("slot")
+    if target.id == found["slot"].id:
+        return redirect(url_for("manage.reschedule_form", reference=reference, token=token), 303)
+    refused = move_refusal(found, target, now())
+    if refused:
+        day = target.local_date.isoformat() if target.resource_id == found["slot"].resource_id else None
+        return await render_moves(found, day, 409, messages.refusal(refused, found["venue"].timezone,
+                                                                    found["resource"]))
+    return await render_template("reschedule_confirm.html", **found, token=token, target=target)
+
+
 @bp.post("/bookings/<reference>/reschedule")
 async def reschedule(reference: str):
     """Move the booking (one transaction: the new place is taken before the old one goes back); on to its page,
-    or this page again with why it stayed where it was."""
+    which says where it moved from, or the day's times again with why it stayed where it was."""
     form = await request.form
     token = form.get("token", "")
     found = await booking_with_token(reference, token)
