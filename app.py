@@ -50,7 +50,6 @@ DEFAULTS = dict(
     CERTFILE=None,  # with KEYFILE: `python app.py` serves HTTPS, and HTTP/2 through ALPN
     KEYFILE=None,
     PUBLIC_URL=None,  # e.g. https://book.example.org: links that leave the site (a booking's manage link) use it
-    LISTEN_URL=None,  # set by serve(): where it listens, the links' base while PUBLIC_URL is unset (web/links.py)
     TRUSTED_PROXIES="",  # our own proxies' addresses, comma-separated: only they may say X-Forwarded-For
     MAX_CONTENT_LENGTH=64 * 1024,
     REQUESTS_AT_ONCE=128,  # requests inside the app at once, per process; the rest wait their turn (views/admission)

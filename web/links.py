@@ -19,7 +19,7 @@ WILDCARDS = ("", "0.0.0.0", "::")
 
 def base_url() -> str:
     """The address links are built on, without a trailing slash."""
-    config = current_app.config
+    config = current_app.config  # LISTEN_URL: set by app.serve() from its bind, not a setting
     return (config.get("PUBLIC_URL") or config.get("LISTEN_URL") or NOWHERE).rstrip("/")
 
 
