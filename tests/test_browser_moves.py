@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from babel.dates import format_date
+
 from tests.support.axe import assert_accessible
 from tests.support.live_server import LiveServer
 from tests.test_browser import browser, new_page  # noqa: F401  (fixtures, used by name)

@@ -6,6 +6,7 @@ import html
 from datetime import timedelta
 
 import pytest
+
 from tests.support.helpers import CONTACT, NAME, act, csrf_token, text
 
 WORDS = {

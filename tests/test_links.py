@@ -8,10 +8,10 @@ from datetime import UTC, datetime
 
 import icalendar
 import pytest
-from tests.support.helpers import text
 
 from app import create_app
 from delivery import mail
+from tests.support.helpers import text
 from web.links import listen_url, this_machine
 
 WARNING = "SLOTCAST_PUBLIC_URL is not set"

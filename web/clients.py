@@ -1,4 +1,4 @@
-"""Who a request comes from (through proxies only when they are trusted), how it reached us, what it accepts."""
+"""Who a request comes from (through proxies only when they are trusted), how often it books, what it accepts."""
 
 from __future__ import annotations
 
