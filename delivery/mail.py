@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import secrets
 from email.headerregistry import Address
 from email.message import EmailMessage
-from email.utils import format_datetime, make_msgid
+from email.utils import format_datetime
 from urllib.parse import unquote, urlsplit
 
 import aiosmtplib
@@ -74,7 +75,8 @@ async def compose(event: str, booking: Booking, slot: Slot, venue: Venue, resour
     message["From"] = sender
     message["To"] = to
     message["Date"] = format_datetime(now())
-    message["Message-ID"] = make_msgid(domain=site())  # not the public address's: that may be set later
+    # On the site's name, not the public address's (that may be set later); short enough not to be folded.
+    message["Message-ID"] = f"<{secrets.token_hex(12)}@{site()}>"
     message["Auto-Submitted"] = "auto-generated"  # RFC 3834: no out-of-office replies to this
     message.set_content(text)
     message.add_alternative(html, subtype="html")
