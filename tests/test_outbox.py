@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import email
 import hashlib
 import hmac
@@ -270,15 +271,17 @@ class TestMail:
             yield found
 
     @pytest.fixture
-    def app_config(self, inbox):
-        # The reminder of tomorrow's 08:00 falls due two seconds from now.
+    def app_config(self, inbox, request):
+        if os.environ.get("SLOTCAST_TEST_ENGINE") == "postgres":
+            request.getfixturevalue("pg_url")  # the database made first: the app starts within the lead below
+        # The reminder of tomorrow's 08:00 falls due five seconds from now (the booking must come before it).
         first = datetime.combine(datetime.now(UTC).date() + timedelta(days=1), dt_time(8), UTC)
-        lead = (first - datetime.now(UTC) - timedelta(seconds=2)).total_seconds() / 3600
+        lead = (first - datetime.now(UTC) - timedelta(seconds=5)).total_seconds() / 3600
         return {"SMTP_URL": f"smtp://127.0.0.1:{inbox.port}", "MAIL_FROM": "Slotcast <bookings@example.org>",
                 "PUBLIC_URL": "https://book.example.org", "MAIL_REMIND_HOURS": lead, "OUTBOX_RETRY_SECONDS": 0.2}
 
     async def mails(self, inbox, count: int) -> list:
-        for _ in range(500):
+        for _ in range(1000):
             if len(inbox.envelopes) >= count:
                 break
             await asyncio.sleep(0.02)
