@@ -30,8 +30,9 @@ async def server(tmp_path):
     """A started server; tests that need other settings make their own."""
     servers = []
 
-    async def make(**config) -> LiveServer:  # the load comes from one address: no booking rate per address
-        servers.append(await LiveServer(tmp_path, **{"BOOKINGS_PER_MINUTE": 0, **config}).astart())
+    async def make(host: str = "127.0.0.1", **config) -> LiveServer:  # the load comes from one address: no booking
+        # rate per address
+        servers.append(await LiveServer(tmp_path, {"HOST": host}, **{"BOOKINGS_PER_MINUTE": 0, **config}).astart())
         return servers[-1]
 
     yield make
@@ -150,6 +151,17 @@ async def test_caps_turn_away_past_the_limit_until_later_and_serve_everyone_else
         c.close()
     await asyncio.sleep(0.2)
     assert (await Stream.open(s.port, path, "127.0.0.1")).admitted
+
+
+async def test_a_dual_stack_server_counts_each_ipv4_client_apart(server):
+    """Bound to [::], the server is handed every IPv4 client as ::ffff:a.b.c.d: each is still its own client."""
+    s = await server(host="[::]", SSE_MAX_PER_CLIENT=1)
+    path = await day_stream_path(s.port)
+    first, second = await Stream.open(s.port, path, "127.0.0.1"), await Stream.open(s.port, path, "127.0.0.2")
+    again = await Stream.open(s.port, path, "127.0.0.1")
+    assert (first.admitted, second.admitted, again.admitted) == (True, True, False)
+    for stream in (first, second, again):
+        stream.close()
 
 
 # -- slow and stalled readers

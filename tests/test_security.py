@@ -67,6 +67,26 @@ async def test_one_name_is_limited_whatever_the_addresses(app, staff):
     assert (await client.post("/admin/login", form=form, headers=from_address("10.0.9.8"))).status_code == 401
 
 
+async def test_an_ipv4_mapped_address_is_counted_as_its_ipv4_address(app, staff):
+    """Bound to [::], a server sees each IPv4 client as ::ffff:a.b.c.d: it is the client a.b.c.d, and a proxy
+    trusted by its IPv4 address is still trusted."""
+    app.config["TRUSTED_PROXIES"] = "10.0.0.1"
+    client = app.test_client()
+    token = await csrf_token(client, "/admin/login")
+
+    async def guess(peer: str, name: str, **forwarded) -> int:
+        form = {"csrf_token": token, "username": name, "password": "guess"}
+        response = await client.post("/admin/login", form=form, scope_base={"client": (peer, 1)},
+                                     headers=from_address(forwarded["by"]) if forwarded else {})
+        return response.status_code
+
+    for n in range(auth.ATTEMPTS):
+        assert await guess("::ffff:203.0.113.7", f"user{n}") == 401
+    assert await guess("203.0.113.7", "someone") == 429
+    assert await guess("::ffff:10.0.0.1", "someone", by="::ffff:203.0.113.7") == 429  # through our proxy
+    assert await guess("::ffff:203.0.113.8", "someone") == 401  # the next address is another client
+
+
 async def test_an_untrusted_peer_cannot_pick_its_address(client, staff):
     for n in range(auth.ATTEMPTS):
         await client.post("/admin/login", form={"csrf_token": await csrf_token(client, "/admin/login"),

@@ -13,18 +13,28 @@ from .i18n import gettext
 from .runtime import service
 
 
+def counted_as(address: str) -> str:
+    """An address as a client is counted: an IPv4-mapped IPv6 address is its IPv4 address (a socket bound to `[::]`
+    hands every IPv4 client over as ::ffff:a.b.c.d); anything else as it came."""
+    try:
+        mapped = ipaddress.IPv6Address(address).ipv4_mapped
+    except ValueError:
+        return address
+    return str(mapped) if mapped else address
+
+
 def trusted_proxies() -> set[str]:
     """SLOTCAST_TRUSTED_PROXIES: the addresses of our own proxies, comma-separated (none by default)."""
-    return {p.strip() for p in str(current_app.config.get("TRUSTED_PROXIES") or "").split(",") if p.strip()}
+    return {counted_as(p.strip()) for p in str(current_app.config.get("TRUSTED_PROXIES") or "").split(",") if p.strip()}
 
 
 def client_address() -> str:
     """The client's address: the peer's, or, when the peer is a trusted proxy, the last address it was handed
     by someone it does not trust (X-Forwarded-For lists each hop; anything left of that is the client's say)."""
-    peer, trusted = request.remote_addr or "?", trusted_proxies()
+    peer, trusted = counted_as(request.remote_addr or "?"), trusted_proxies()
     if peer not in trusted:
         return peer
-    hops = [h.strip() for h in request.headers.get("X-Forwarded-For", "").split(",") if h.strip()]
+    hops = [counted_as(h.strip()) for h in request.headers.get("X-Forwarded-For", "").split(",") if h.strip()]
     for hop in reversed(hops):
         if hop not in trusted:
             return hop
@@ -32,7 +42,7 @@ def client_address() -> str:
 
 
 def client_group() -> str:
-    """The client for per-client caps: its address, or its /64 for IPv6 (one household or phone has many)."""
+    """The client for per-client caps: its IPv4 address, or its /64 for IPv6 (one household or phone has many)."""
     address = client_address()
     try:
         ip = ipaddress.ip_address(address)
