@@ -49,10 +49,11 @@ class Service:
     async def book(self, resource: Resource, slot_id: int, name: str, contact: str, party_size: object,
                    idempotency_key: str | None = None, for_staff: bool = False,
                    over_limit: bool = False, locale: str = "en",
-                   seen: tuple[Slot, str] | None = None) -> tuple[Booking, Slot]:
+                   seen: tuple[Slot, str] | None = None, caller: str = "") -> tuple[Booking, Slot]:
         """Book places in a slot of `resource`; raises Invalid, NotFound, NotOpenYet, SlotUnavailable,
         LimitReached or SlotFull. Only staff may book `over_limit` (the venue's per-person limit). Its e-mails
-        speak `locale`. `seen`: the slot as the caller has just read it, and its venue's time zone."""
+        speak `locale`. `seen`: the slot as the caller has just read it, and its venue's time zone. `caller`: who
+        sends the request (e.g. `addr:203.0.113.7`): an idempotency key replays for them alone."""
         problems = booking_problems(name, contact, party_size, resource.max_party)
         try:
             if problems:
@@ -62,7 +63,7 @@ class Service:
             name, contact = clean_text(name), clean_text(contact)
             booked = await self.store.book(slot_id, name, contact, party_size, self.clock.now(), idempotency_key,
                                            for_staff=for_staff, over_limit=for_staff and over_limit, locale=locale,
-                                           fingerprint=fingerprint(slot_id, name, contact, party_size))
+                                           fingerprint=fingerprint(caller, slot_id, name, contact, party_size))
         except BookingError as refused:
             self.observe(refused.code)
             raise
@@ -221,6 +222,7 @@ def lacks_room(slot: Slot, timezone: str, resource: Resource, party_size: int, n
     return slot_state(slot, resource, timezone, now) in (OPEN, FULL) and slot.remaining < party_size
 
 
-def fingerprint(slot_id: int, name: str, contact: str, party_size: int) -> str:
-    """What makes a booking request the same request (stored with its idempotency key)."""
-    return hashlib.sha256(f"{slot_id}\0{name}\0{contact}\0{party_size}".encode()).hexdigest()
+def fingerprint(caller: str, slot_id: int, name: str, contact: str, party_size: int) -> str:
+    """What makes a booking request the same request: who sent it and what it asks (stored with its idempotency
+    key, so that the key's booking goes back only to the caller who made it)."""
+    return hashlib.sha256(f"{caller}\0{slot_id}\0{name}\0{contact}\0{party_size}".encode()).hexdigest()

@@ -37,10 +37,12 @@ def from_address(address: str) -> dict:
     return {"X-Forwarded-For": address}
 
 
-async def api_book(client, slot_id, key=None, **fields):
+async def api_book(client, slot_id, key=None, caller=None, **fields):
+    """An API booking (from the address `caller` when given)."""
     headers = {"Idempotency-Key": key} if key is not None else {}
     body = {"slot_id": slot_id, "name": NAME, "contact": CONTACT, "party_size": 1, **fields}
-    return await client.post("/api/v1/bookings", json=body, headers=headers)
+    return await client.post("/api/v1/bookings", json=body, headers=headers,
+                             scope_base={"client": (caller, 1)} if caller else None)
 
 
 # -- login
@@ -201,6 +203,38 @@ async def test_a_key_reused_for_another_request_never_returns_the_first_bookings
     assert first["cancel_token"] not in str(body) and first["reference"] not in str(body)
     same = await (await api_book(client, slot.id, "shared-key-1")).get_json()
     assert same["reference"] == first["reference"] and (await store.slot(slot.id)).booked == 1
+
+
+async def test_a_key_is_its_callers_alone(client, store, slot):
+    """Another client sending the victim's key and body gets a 422 with none of the booking's secrets, before and
+    after a cancellation; the victim's retry (from the same IPv6 /64) still answers with its booking."""
+    first = await (await api_book(client, slot.id, "victims-key-1", caller="2001:db8:7:1::10")).get_json()
+    for stranger in ("198.51.100.9", "::ffff:198.51.100.9", "2001:db8:7:2::10"):
+        again = await api_book(client, slot.id, "victims-key-1", caller=stranger)
+        body = await again.get_json()
+        assert again.status_code == 422 and body["code"] == "idempotency_mismatch", stranger
+        assert first["cancel_token"] not in str(body) and first["reference"] not in str(body)
+        assert "another caller" in body["error"]
+    retried = await api_book(client, slot.id, "victims-key-1", caller="2001:db8:7:1:ffff::1")
+    assert retried.status_code == 201 and (await retried.get_json()) == first
+    assert (await store.slot(slot.id)).booked == 1
+    # a mapped IPv4 caller and its plain IPv4 address are one caller
+    mapped = await (await api_book(client, slot.id, "mapped-key-1", caller="::ffff:203.0.113.7")).get_json()
+    assert (await (await api_book(client, slot.id, "mapped-key-1", caller="203.0.113.7")).get_json()) == mapped
+    await client.post(f"/api/v1/bookings/{first['reference']}/cancel", json={"cancel_token": first["cancel_token"]})
+    after = await api_book(client, slot.id, "victims-key-1", caller="198.51.100.9")
+    assert after.status_code == 422 and first["reference"] not in await text(after)
+
+
+async def test_one_key_sent_by_two_callers_at_once_books_for_one_of_them(client, store, slot):
+    callers = ["203.0.113.7", "198.51.100.9"] * 10
+    answers = await asyncio.gather(*(api_book(client, slot.id, "racing-key-1", caller=c) for c in callers))
+    got = {caller: set() for caller in callers}
+    for caller, answer in zip(callers, answers):
+        got[caller].add((answer.status_code, (await answer.get_json()).get("reference")))
+    [[(booked, reference)], [refused]] = sorted(map(sorted, got.values()))  # one answer for each caller, every time
+    assert booked == 201 and reference and refused == (422, None)
+    assert (await store.slot(slot.id)).booked == 1
 
 
 async def test_an_empty_key_header_is_refused(client, store, slot):

@@ -35,7 +35,7 @@ from booking.service import Invalid
 from live.render import fragment
 from live.streams import stream
 from live.wire import EVENTS
-from web.clients import check_booking_rate
+from web.clients import caller_scope, check_booking_rate
 from web.i18n import DEFAULT, current, set_current
 from web.i18n import gettext as _
 from web.runtime import now, service, store
@@ -178,7 +178,7 @@ async def create_booking():
         booking, _slot = await service().book(
             resource, slot.id, text(body, "name"), text(body, "contact"), body.get("party_size", 1),
             idempotency_key=key and f"api:{key}", locale=current(),  # the API's keys never reach the form's
-            seen=(slot, venue.timezone))
+            seen=(slot, venue.timezone), caller=caller_scope())  # a key's booking goes back to its caller alone
     except Invalid as invalid:
         return error(422, "invalid", _("Some fields are not valid."),
                      fields=messages.problem_messages(invalid.problems, resource.max_party))
@@ -192,7 +192,8 @@ async def create_booking():
     except LimitReached as refused:
         return error(409, "limit_reached", messages.limit_reached(refused.limit, resource), limit=refused.limit)
     except IdempotencyMismatch:
-        return error(422, "idempotency_mismatch", _("This idempotency key was used for a different booking request."))
+        return error(422, "idempotency_mismatch",
+                     _("This idempotency key was used already, for another booking request or by another caller."))
     except NotFound:
         not_found("slot")
     if booking.status == "cancelled":  # a replay of a request whose booking has been cancelled since

@@ -131,8 +131,12 @@ PARAMETERS = {
              "schema": {"type": "string", "format": "date", "pattern": "^2[01][0-9]{2}-", "examples": ["2030-06-01"]}},
     "token": {"in": "query", "required": True, "description": "The entry's cancel_token.", "schema": NAMED},
     "Idempotency-Key": {"in": "header", "schema": KEY, "description": (
-        "Books once: the same key with the same request answers with the same booking (201); with another request "
-        "422 `idempotency_mismatch`; once that booking is cancelled 409 `booking_cancelled`. Empty: 422.")},
+        "Books once: the same key with the same request from the same caller answers with the same booking (201); "
+        "with another request 422 `idempotency_mismatch`; once that booking is cancelled 409 `booking_cancelled`. "
+        "Empty: 422. A key belongs to the caller who first sent it: the same key from another caller is 422 "
+        "`idempotency_mismatch`, whatever its body, and never answers with the booking. The caller is the client's "
+        "address (an IPv4 address, or an IPv6 /64): retry from the network the first request came from, and pick "
+        "keys no other client would (a UUID).")},
 }
 
 ERRORS = {  # status -> (what it means, the codes every operation with it may carry)

@@ -51,6 +51,12 @@ def client_group() -> str:
     return str(ipaddress.ip_network(f"{ip}/64", strict=False)) if ip.version == 6 else address
 
 
+def caller_scope() -> str:
+    """Who an API call comes from, as far as its idempotency key goes: `addr:<client group>` for an anonymous
+    caller (a caller named by an API key would be `key:<id>`)."""
+    return f"addr:{client_group()}"
+
+
 async def check_booking_rate() -> None:
     """Count a booking attempt from this client; 429 with Retry-After past SLOTCAST_BOOKINGS_PER_MINUTE.
 
