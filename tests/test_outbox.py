@@ -7,17 +7,22 @@ import os
 import email
 import hashlib
 import hmac
+import ipaddress
 import json
 import sqlite3
+import ssl
+import subprocess
 import time
 from datetime import UTC, datetime, timedelta
 from datetime import time as dt_time
 from email import policy
 from zoneinfo import ZoneInfo
 
+import httpcore
 import icalendar
 import pytest
 
+from delivery.webhooks import PinnedBackend, Undelivered, public
 from tests.support.helpers import csrf_token
 from tests.support.live_server import LiveServer
 from tests.support.receiver import Inbox, Receiver, smtp_server
@@ -189,7 +194,8 @@ class TestPrivateAddresses:
     async def test_staff_cannot_register_a_private_address(self, admin, store, venue):
         token = await csrf_token(admin, "/admin/webhooks/")
         for url in ("http://127.0.0.1:9/hook", "http://localhost/hook", "http://10.1.2.3/hook", "http://[::1]/hook",
-                    "http://169.254.169.254/latest/meta-data"):
+                    "http://169.254.169.254/latest/meta-data", "http://[::127.0.0.1]:9/hook",
+                    "http://[::ffff:10.1.2.3]/hook", "http://[2002:a9fe:a9fe::1]/latest/meta-data"):
             refused = await admin.post("/admin/webhooks/", form={"csrf_token": token, "venue": str(venue.id),
                                                                  "url": url})
             assert refused.status_code == 422, url
@@ -206,6 +212,100 @@ class TestPrivateAddresses:
             await asyncio.sleep(0.02)
         assert message.state == "pending" and "private address" in message.last_error
         assert receiver.received == []
+
+
+# Each way an IPv6 address carries an IPv4 one, with a private IPv4 (refused) and a public one (allowed).
+CARRIED = {"mapped": "::ffff:{}", "compatible": "::{}", "translated": "::ffff:0:{}", "NAT64": "64:ff9b::{}",
+           "6to4": "2002:{}::1", "ISATAP": "2a00:1450:4001::5efe:{}"}
+
+
+def carrying(scheme: str, ipv4: str) -> str:
+    v4 = ipaddress.IPv4Address(ipv4)
+    if scheme == "6to4":
+        return CARRIED[scheme].format(f"{int(v4) >> 16:x}:{int(v4) & 0xFFFF:x}")
+    return str(ipaddress.IPv6Address(CARRIED[scheme].format(ipv4)))
+
+
+@pytest.mark.parametrize("scheme", CARRIED)
+@pytest.mark.parametrize("ipv4", ["127.0.0.1", "10.1.2.3", "169.254.169.254", "192.168.0.1", "100.64.0.1", "0.0.0.0"])
+def test_an_ipv6_address_that_carries_a_private_ipv4_is_refused(scheme, ipv4):
+    assert not public(ipaddress.ip_address(carrying(scheme, ipv4)))
+
+
+@pytest.mark.parametrize("address", [
+    "64:ff9b:1::a01:203",  # RFC 8215 local-use NAT64: where the IPv4 sits is the operator's choice
+    "2001:0:4136:e378:8000:63bf:f5ff:fffe",  # Teredo: its (obfuscated) client is 10.0.0.1
+    "2001:0:a00:1:8000:63bf:3fff:fdd2",  # Teredo: its server is 10.0.0.1
+    "224.0.0.251", "ff02::fb"])
+def test_other_ways_onto_a_private_network_are_refused(address):
+    assert not public(ipaddress.ip_address(address))
+
+
+@pytest.mark.parametrize("address", ["8.8.8.8", "2606:4700:4700::1111", carrying("NAT64", "8.8.8.8"),
+                                     carrying("ISATAP", "8.8.8.8")])
+def test_public_addresses_are_allowed(address):
+    assert public(ipaddress.ip_address(address))
+
+
+def answering(*answers: list[str]):
+    """A resolver that gives each of `answers` in turn (a name rebound between two lookups), and the names asked."""
+    asked = []
+
+    async def resolve(host: str, port: int) -> list[str]:
+        asked.append(host)
+        return answers[len(asked) - 1]
+    return resolve, asked
+
+
+async def test_a_webhook_goes_to_the_address_that_was_checked(receiver):
+    """The name answers 127.0.0.1, then 127.0.0.2: the POST goes where the first answer pointed (looked up once) and
+    says the name in Host; the next connection is checked on its own answer. 127.0.0.1 plays a public address."""
+    resolve, asked = answering(["127.0.0.1"], ["127.0.0.2"])
+    url = f"http://hooks.example.test:{receiver.port}/hooks/slotcast"
+    async with httpcore.AsyncConnectionPool(network_backend=PinnedBackend(lambda ip: str(ip) == "127.0.0.1",
+                                                                          resolve)) as pool:
+        assert (await pool.request("POST", url, content=b"{}")).status == 200
+        assert asked == ["hooks.example.test"]
+        [(headers, body)] = receiver.received
+        assert headers["Host"] == f"hooks.example.test:{receiver.port}" and body == b"{}"
+        with pytest.raises(Undelivered, match=r"private address \(127\.0\.0\.2\)"):
+            await pool.request("POST", url, content=b"{}")  # the receiver answered HTTP/1.0: a new connection
+    assert len(receiver.received) == 1
+
+
+@pytest.fixture
+def named_certificate(tmp_path):
+    """A self-signed certificate (and its key) for the name hooks.example.test."""
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    name = "hooks.example.test"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
+                    "-days", "1", "-subj", f"/CN={name}", "-addext", f"subjectAltName=DNS:{name}"],
+                   check=True, capture_output=True)
+    return cert, key
+
+
+async def test_a_pinned_tls_connection_names_the_host(named_certificate):
+    """Over HTTPS the host's name goes in SNI and is what the certificate is checked against, not the address."""
+    cert, key = named_certificate
+    serving, named = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH), []
+    serving.load_cert_chain(cert, key)
+    serving.sni_callback = lambda sock, name, context: named.append(name)
+
+    async def answer(reader, writer):
+        await reader.readuntil(b"\r\n\r\n")
+        await reader.readexactly(2)
+        writer.write(b"HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n")
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(answer, "127.0.0.1", 0, ssl=serving)
+    port = server.sockets[0].getsockname()[1]
+    resolve, _asked = answering(["127.0.0.1"])
+    trusting = ssl.create_default_context(cafile=str(cert))
+    async with server, httpcore.AsyncConnectionPool(ssl_context=trusting,
+                                                    network_backend=PinnedBackend(lambda ip: True, resolve)) as pool:
+        response = await pool.request("POST", f"https://hooks.example.test:{port}/hook", content=b"{}")
+    assert response.status == 204 and named == ["hooks.example.test"]
 
 
 def hooked_and_booked(server: LiveServer, receiver: Receiver) -> tuple[sqlite3.Connection, dict]:
