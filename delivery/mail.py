@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import secrets
-from email.headerregistry import Address
+from email.header import Header
+from email.headerregistry import Address, BaseHeader, UniqueAddressHeader
 from email.message import EmailMessage
 from email.utils import format_datetime
 from urllib.parse import unquote, urlsplit
@@ -40,6 +41,19 @@ def recipient(contact: str, name: str = "") -> Address | None:
     return address and Address(clean_text(name), address.username, address.domain)
 
 
+class To(UniqueAddressHeader, BaseHeader):
+    """A To header whose display names read as they were typed: one that is not plain ASCII is encoded from its
+    literal text (RFC 2047). The e-mail package folds a name from its parse of `str(address)`, where a typed
+    `=?utf-8?q?…?=` is decoded already, and writes that out as the encoded-word a mail reader decodes again."""
+
+    def fold(self, *, policy) -> str:
+        if all(a.display_name.isascii() and "=?" not in a.display_name for a in self.addresses):
+            return super().fold(policy=policy)
+        named = (f"{Header(a.display_name, 'utf-8', header_name=self.name).encode(linesep=policy.linesep)}"
+                 f" <{a.addr_spec}>" if a.display_name else a.addr_spec for a in self.addresses)
+        return f"{self.name}: {', '.join(named)}{policy.linesep}"
+
+
 def is_email(contact: str) -> bool:
     """Whether a booking's contact is an e-mail address that compose() can send to."""
     return recipient(contact) is not None
@@ -73,7 +87,7 @@ async def compose(event: str, booking: Booking, slot: Slot, venue: Venue, resour
     message = EmailMessage()
     message["Subject"] = subject
     message["From"] = sender
-    message["To"] = to
+    message["To"] = To("To", to)
     message["Date"] = format_datetime(now())
     # On the site's name, not the public address's (that may be set later); short enough not to be folded.
     message["Message-ID"] = f"<{secrets.token_hex(12)}@{site()}>"

@@ -240,6 +240,22 @@ async def test_send_delivers_the_message(app, bistro):
     assert ics_event(ics).start == slot.starts_at
 
 
+@pytest.mark.parametrize("name", ["=?utf-8?q?Eve=0D=0ABcc=3A?=", "张伟 =?utf-8?b?QmNjOg==?="])
+async def test_a_name_that_reads_as_an_encoded_word_is_sent_as_typed(app, store, service, slot, name):
+    """An RFC 2047 encoded-word typed into a name stays its text in the To header, never a line break or a Bcc."""
+    venue = await store.venue("test-bistro")
+    booking, slot = await service.book(venue.resource("tables"), slot.id, name, EMAIL, 1)
+    message = await compose(app, mail.CREATED, (booking, slot, venue, venue.resource("tables")))
+    inbox = Inbox()
+    with smtp_server(inbox) as server:
+        await mail.send(message, f"smtp://127.0.0.1:{server.port}")
+    envelope, got = received(inbox)
+    assert got["To"].addresses[0].display_name == name and got["To"].addresses[0].addr_spec == EMAIL
+    assert "Bcc" not in got and envelope.rcpt_tos == [EMAIL]
+    [to_line] = [line for line in envelope.original_content.split(b"\r\n") if line.startswith(b"To:")]
+    assert name.encode() not in to_line  # written encoded: a reader decodes it once, to the text typed
+
+
 @pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
 async def test_send_logs_in_with_the_urls_percent_decoded_user_and_password(app, bistro):
     def authenticator(server, session, envelope, mechanism, auth_data):
