@@ -203,8 +203,8 @@ class Service:
         now = self.clock.now()
         return [(n, start + window - now) for n, start in await self.store.count_attempt(keys, now, window)]
 
-    async def forget_logins(self, keys: list[str]) -> None:
-        """A login succeeded: its keys start afresh."""
+    async def forget_attempts(self, keys: list[str]) -> None:
+        """An attempt succeeded (a login, a find): its keys start afresh."""
         await self.store.forget_attempts(keys)
 
 

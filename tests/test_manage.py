@@ -12,6 +12,7 @@ import pytest
 
 from booking.model import OpeningRule, local_today
 from tests.support.helpers import CONTACT, clinic_slot, csrf_token, read_until, text
+from views import manage
 
 EMAIL = "Ana.Silva@Example.org"
 NO_MATCH = "We found no booking with that reference and contact."
@@ -187,12 +188,13 @@ async def test_confirmation_offers_the_calendar_file_and_the_link_to_copy(app, c
 # -- find my booking
 
 
-async def find(client, reference, contact, token=None, htmx=False):
-    """Post the find form (with the session's CSRF token unless given)."""
+async def find(client, reference, contact, token=None, htmx=False, address=None, lang=None):
+    """Post the find form (with the session's CSRF token unless given), from `address` and in `lang` when given."""
     if token is None:
         token = await csrf_token(client, "/bookings/find")
+    headers = {**({"HX-Request": "true"} if htmx else {}), **({"Accept-Language": lang} if lang else {})}
     return await client.post("/bookings/find", form={"csrf_token": token, "reference": reference, "contact": contact},
-                             headers={"HX-Request": "true"} if htmx else {})
+                             headers=headers, scope_base={"client": (address, 1)} if address else None)
 
 
 async def test_index_links_to_find_my_booking(client):
@@ -279,6 +281,32 @@ async def test_guessing_at_one_reference_is_slowed_down(client, slot):
     assert "Too many failed attempts. Try again in 10 minutes." in await text(refused)
     other, other_token = await book(client, slot.id)  # another reference is not held up by it
     assert (await find(client, other, CONTACT)).headers["Location"] == f"/bookings/{other}?token={other_token}"
+
+
+async def test_strangers_guesses_do_not_lock_the_owner_out(client, slot):
+    """Strangers fail at a reference from many networks: one that tries again waits, and is told where a booking's
+    own link is, in both languages; the owner, new to the reference, finds the booking until strangers have tried
+    it PER_REFERENCE_FOR_NEWCOMERS times (then even the owner waits, told where the link is)."""
+    reference, token = await book(client, slot.id)
+    booking_page = f"/bookings/{reference}?token={token}"
+    for n in range(manage.PER_REFERENCE):
+        assert (await find(client, reference, f"+44 20 7946 000{n}", address=f"198.51.100.{n}")).status_code == 404
+    english = ("Too many failed attempts. Try again in 10 minutes.", ("Your link to this booking is in the "
+               "confirmation message or e-mail you got when you booked: it opens the booking without this form."))
+    chinese = ("失败的尝试次数过多，请 10 分钟后再试。", "本预约的专属链接在您预约时收到的确认信息或确认邮件里")
+    for address, lang, words in [("198.51.100.0", None, english), ("::ffff:198.51.100.1", "zh-CN", chinese)]:
+        again = await find(client, reference, "+44 20 7946 0009", address=address, lang=lang)
+        assert again.status_code == 429 and int(again.headers["Retry-After"]) > 0
+        page = await text(again)
+        assert all(word in page for word in words), address
+    for _ in range(2):  # found, and found again: a client that found it has not failed at it
+        owner = await find(client, reference, CONTACT, address="2001:db8:5:6::7")
+        assert owner.status_code == 303 and owner.headers["Location"] == booking_page
+    tried = manage.PER_REFERENCE + 4
+    for n in range(tried, manage.PER_REFERENCE_FOR_NEWCOMERS):
+        assert (await find(client, reference, "+44 20 7946 0009", address=f"192.0.2.{n}")).status_code == 404
+    late = await find(client, reference, CONTACT, address="203.0.113.7")
+    assert late.status_code == 429 and "Your link to this booking is in the confirmation message" in await text(late)
 
 
 async def test_guessing_from_one_client_is_slowed_down(client, slot):

@@ -112,7 +112,7 @@ async def log_in():
         await service().record(username[:100] or "-", client_address(), "login_failed", "/admin/login")
         return await render_template("login.html", next=safe_next(form.get("next")),
                                      error=_("Wrong name or password."), username=username), 401
-    await service().forget_logins(keys)
+    await service().forget_attempts(keys)
     session.clear()
     at = now().timestamp()
     session.update(staff=username, version=await store().staff_session_version(username), since=at, seen=at)

@@ -45,9 +45,12 @@ from .lookups import booking_with_token, parse_day, whole_number
 
 bp = Blueprint("manage", __name__)
 
-# Guesses at "find my booking", counted in the database like the login's: per client (an IPv6 /64 is one client)
-# and per reference, so neither many references from one network nor many networks at one reference get far.
-PER_CLIENT, PER_REFERENCE, WINDOW = 20, 5, timedelta(minutes=10)
+# Guesses at "find my booking", counted in the database like the login's: per client (an IPv6 /64 is one client),
+# per reference, and per client at a reference, so neither many references from one network nor many networks at
+# one reference get far. Past PER_REFERENCE tries at a reference, a client that has tried it already waits; one new
+# to it (its owner, most likely) waits only past PER_REFERENCE_FOR_NEWCOMERS: strangers' guesses alone do not lock
+# the owner out, and a crowd of strangers still gets no more than that many guesses at one booking in a window.
+PER_CLIENT, PER_REFERENCE, PER_REFERENCE_FOR_NEWCOMERS, WINDOW = 20, 5, 30, timedelta(minutes=10)
 
 
 # -- add to a calendar
@@ -79,6 +82,15 @@ def normal_reference(text: str) -> str:
     return re.sub(r"\s+", "", text).upper()
 
 
+def refused_for(counts: list[tuple[int, timedelta]]) -> list[timedelta]:
+    """How long each limit a find attempt is past still holds (none: it goes on), from its counts: by the client, at
+    the reference, by the client at the reference (this attempt included in each)."""
+    (by_client, client_left), (at_reference, reference_left), (own, _own_left) = counts
+    bar = PER_REFERENCE if own > 1 else PER_REFERENCE_FOR_NEWCOMERS
+    past = ((client_left, by_client > PER_CLIENT), (reference_left, at_reference > bar))
+    return [left for left, over in past if over]
+
+
 @bp.post("/bookings/find")
 async def find_booking():
     """On to the booking's own page when the reference and the contact belong together; the same refusal
@@ -93,11 +105,14 @@ async def find_booking():
         problems["contact"] = messages.problem_messages({"contact": "required"})["contact"]
     if problems:
         return await render_find(422, form, problems)
-    counts = await service().count_attempt([f"find:client:{client_group()}", f"find:ref:{reference}"], WINDOW)
-    blocked = [left for (attempts, left), limit in zip(counts, (PER_CLIENT, PER_REFERENCE)) if attempts > limit]
-    if blocked:
+    client = client_group()
+    own = f"find:ref:{reference}:client:{client}"
+    if blocked := refused_for(await service().count_attempt([f"find:client:{client}", f"find:ref:{reference}", own],
+                                                            WINDOW)):
         wait = max(blocked).total_seconds()
-        error = _("Too many failed attempts. Try again in %(minutes)s minutes.", minutes=int(wait // 60) + 1)
+        error = " ".join([_("Too many failed attempts. Try again in %(minutes)s minutes.", minutes=int(wait // 60) + 1),
+                          _("Your link to this booking is in the confirmation message or e-mail you got when you "
+                            "booked: it opens the booking without this form.")])
         return await render_find(429, form, error=error, headers={"Retry-After": str(int(wait) + 1)})
     found = await store().booking(reference)
     booking = found and found[0]
@@ -108,6 +123,7 @@ async def find_booking():
                                   hashlib.sha256((kept or "\0").encode()).digest())
     if not (matches and kept):
         return await render_find(404, form, error=_("We found no booking with that reference and contact."))
+    await service().forget_attempts([own])  # found: this client has not failed at it
     return redirect(url_for("public.booking", reference=booking.reference, token=booking.cancel_token), 303)
 
 
