@@ -153,6 +153,13 @@ class Resource:
     release_time: time | None = None
     name_zh: str = ""  # the name Chinese visitors see (empty: the name)
 
+    def opens_on(self, day: date) -> bool:
+        """Whether its schedule opens on `day`: that date's exception if it has one, else a weekly rule."""
+        exception = next((e for e in self.exceptions if e.local_date == day), None)
+        if exception is not None:
+            return not exception.closed
+        return any(rule.weekday == day.weekday() for rule in self.rules)
+
 
 RESOURCE_SETTINGS = ("name", "max_party", "horizon_days", "min_notice_minutes", "release_days_before",
                      "release_time", "archived", "name_zh")
@@ -276,15 +283,19 @@ def horizon(resource: Resource, timezone: str, now: datetime) -> date:
     return local_today(timezone, now) + timedelta(days=resource.horizon_days)
 
 
-def opens_at(slot: Slot, resource: Resource, timezone: str) -> datetime:
-    """When the public may book this slot: its day enters the horizon at midnight, or is released (放号) later."""
+def day_opens_at(day: date, resource: Resource, timezone: str) -> datetime:
+    """When the public may book `day`: it enters the horizon at midnight, or is released (放号) later."""
     tz = ZoneInfo(timezone)
-    moment = datetime.combine(slot.local_date - timedelta(days=resource.horizon_days), time(), tz)
+    moment = datetime.combine(day - timedelta(days=resource.horizon_days), time(), tz)
     if resource.release_days_before is not None and resource.release_time is not None:
-        release = datetime.combine(slot.local_date - timedelta(days=resource.release_days_before),
-                                   resource.release_time, tz)
+        release = datetime.combine(day - timedelta(days=resource.release_days_before), resource.release_time, tz)
         moment = max(moment, release)
     return moment
+
+
+def opens_at(slot: Slot, resource: Resource, timezone: str) -> datetime:
+    """When the public may book this slot: when its day opens."""
+    return day_opens_at(slot.local_date, resource, timezone)
 
 
 def slot_state(slot: Slot, resource: Resource, timezone: str, now: datetime, for_staff: bool = False) -> str:
@@ -321,18 +332,23 @@ def state_changes_at(slot: Slot, resource: Resource, timezone: str, now: datetim
 
 
 COUNTDOWN_STEPS = ((timedelta(days=2), timedelta(days=1)), (timedelta(hours=2), timedelta(hours=1)),
-                   (timedelta(minutes=1), timedelta(minutes=1)), (timedelta(), timedelta(seconds=10)))
+                   (timedelta(), timedelta(minutes=1)))
+SECOND = timedelta(seconds=1)
+TICKS_SENT = timedelta(seconds=10)  # in the last minute the page counts each second itself; a render every 10 s
 
 
 def countdown(until: datetime, now: datetime) -> tuple[int, timedelta, datetime]:
-    """A countdown to `until` as shown: (whole units left, the unit, when that number changes).
+    """A countdown to `until` as shown: (whole units left, the unit, when the server renders it again).
 
-    Coarse far away, finer near the moment: days, then hours, then minutes, then ten seconds.
+    Coarse far away, finer near the moment: days, then hours, then minutes, then the last minute in seconds
+    (rounded up: "in 1 min" never stands for the whole last minute). The page counts those seconds by itself:
+    the server renders them again only every TICKS_SENT, to set the count right.
     """
     left = max(until - now, timedelta())
-    unit = next(unit for above, unit in COUNTDOWN_STEPS if left >= above)
-    count = -(-left // unit)  # rounded up: "in 1 min" until the last second of it
-    return count, unit, until - max(count - 1, 0) * unit
+    unit = SECOND if left <= timedelta(minutes=1) else next(unit for above, unit in COUNTDOWN_STEPS if left >= above)
+    count = -(-left // unit)  # rounded up
+    step = max(unit, TICKS_SENT)
+    return count, unit, until - max(-(-left // step) - 1, 0) * step
 
 
 def valid_until(*moments: datetime | None) -> datetime | None:
@@ -350,15 +366,30 @@ def running_low(slot: Slot) -> bool:
     return 0 < slot.remaining <= max(2, slot.capacity // 5)
 
 
-def day_outlook(slots: list[Slot], resource: Resource, timezone: str, now: datetime, party: int = 1) -> str:
-    """One day at a glance for a party: OPEN (a slot has room for it), FULL (slots can be booked, none with
-    room), NOT_YET (to be released) or CLOSED (nothing left to book)."""
+def day_outlook(slots: list[Slot], resource: Resource, timezone: str, now: datetime, party: int = 1,
+                day: date | None = None) -> str:
+    """One day at a glance for a party: OPEN (a slot has room for it), FULL (slots can be booked, none with room),
+    NOT_YET (to be released, or beyond the horizon on a day the schedule opens), PAST (its times are over) or
+    CLOSED (it does not open). `day` judges a day without slots by the schedule (without it: CLOSED)."""
     states = [slot_state(s, resource, timezone, now) for s in slots]
     if any(state == OPEN and s.remaining >= party for s, state in zip(slots, states)):
         return OPEN
     if OPEN in states or FULL in states:
         return FULL
-    return NOT_YET if NOT_YET in states else CLOSED
+    if NOT_YET in states:
+        return NOT_YET
+    if slots:
+        return CLOSED if all(s.closed for s in slots) else PAST
+    if day is None or not resource.opens_on(day):
+        return CLOSED
+    return PAST if day < local_today(timezone, now) else NOT_YET  # its slots are made as it enters the horizon
+
+
+def next_bookable(candidates: list[Slot], resource: Resource, timezone: str, now: datetime, party: int = 1
+                  ) -> Slot | None:
+    """The first of `candidates` (in time order) a party may book now: never one that is not open yet."""
+    return next((s for s in candidates if slot_state(s, resource, timezone, now) == OPEN and s.remaining >= party),
+                None)
 
 
 def now_and_next(slots: list[Slot], now: datetime) -> tuple[Slot | None, Slot | None, list[Slot]]:

@@ -76,9 +76,13 @@ def test_the_countdown_is_coarse_far_away_and_fine_near_the_moment():
     count, unit, changes = countdown(RELEASE, RELEASE - timedelta(minutes=90, seconds=30))
     assert (count, unit, changes) == (91, timedelta(minutes=1), RELEASE - timedelta(minutes=90))
     assert countdown(RELEASE, RELEASE - timedelta(minutes=30))[2] == RELEASE - timedelta(minutes=29)  # never "now"
-    assert countdown(RELEASE, RELEASE - timedelta(seconds=35)) == (4, timedelta(seconds=10),
+    # the last minute in seconds (the page counts them on; rendered again every ten seconds), never "in 1 min"
+    assert countdown(RELEASE, RELEASE - timedelta(seconds=61))[:2] == (2, timedelta(minutes=1))
+    assert countdown(RELEASE, RELEASE - timedelta(seconds=60)) == (60, timedelta(seconds=1),
+                                                                   RELEASE - timedelta(seconds=50))
+    assert countdown(RELEASE, RELEASE - timedelta(seconds=35)) == (35, timedelta(seconds=1),
                                                                    RELEASE - timedelta(seconds=30))
-    assert countdown(RELEASE, RELEASE - timedelta(seconds=4)) == (1, timedelta(seconds=10), RELEASE)
+    assert countdown(RELEASE, RELEASE - timedelta(seconds=4)) == (4, timedelta(seconds=1), RELEASE)
 
 
 def test_contacts_compare_normalised():
@@ -118,7 +122,7 @@ async def test_the_booking_form_says_when_it_opens(client, day_slots):
 async def test_a_waiting_page_counts_down_and_turns_bookable_at_the_instant(app, client, clock, hub, tables):
     async with client.request(f"/events/day/{tables.id}/{DAY}") as page:
         first = data_of(await read_until(page, b"</div>"))
-        assert "in 2 h" in first and ">Book</a>" not in first and "Opens 08:00" in first
+        assert "in 2 h" in first and ">Book</a>" not in first and "Opens Tue 1 Dec 08:00" in first
         clock.set(RELEASE - timedelta(minutes=30))
         assert "in 30 min" in data_of(await read_until(page, b"in 30 min"))
         renders = hub.renders

@@ -28,7 +28,7 @@ def test_every_message_has_a_chinese_translation():
     for wanted in template:
         if not wanted.id:
             continue
-        found = catalog.get(wanted.id)
+        found = catalog.get(wanted.id, context=wanted.context)
         if found is None or not any(strings(found)) or not all(strings(found)):
             missing.append(wanted.id)
             continue
@@ -52,11 +52,11 @@ async def test_a_chinese_browser_gets_chinese_pages(client, tomorrow, slot):
 
     day = await (await client.get(f"/book/test-bistro/tables/{tomorrow.isoformat()}", headers=headers)).get_data(
         as_text=True)
-    assert "余量" in day and "预约" in day and "后一天" in day
+    assert "余位" in day and "预约" in day and "后一天" in day  # a restaurant's words, not a clinic's 余量
     assert "Remaining" not in day and "Next day" not in day
 
     form = await (await client.get(f"/slots/{slot.id}/book", headers=headers)).get_data(as_text=True)
-    assert f"剩余 {slot.remaining} 个名额" in form  # the plural entry
+    assert f"剩余 {slot.remaining} 个座位" in form  # the plural entry, in a restaurant's words
     assert "确认预约" in form and "就餐人数" in form
 
 

@@ -257,7 +257,7 @@ async def test_booking_form_has_csrf_idempotency_and_live_status(client, slot):
     assert re.fullmatch(r"[A-Za-z0-9_-]{8,64}", form_field(html, "idempotency_key"))
     assert f'sse-connect="/events/slot/{slot.id}"' in html
     assert re.search(r'<div sse-swap="slot-status">\s*<p id="slot-status"[^>]*data-remaining="10"', html)
-    assert "10 places left" in html
+    assert "10 seats left" in html  # a restaurant's words
     assert '<form id="booking-form"' in html and f'action="/slots/{slot.id}/book"' in html
 
 
@@ -355,7 +355,7 @@ async def test_too_few_places_for_the_party_says_so_and_offers_nearest_with_room
     assert "just taken" not in html  # two places are left: the slot was not taken, the party is too large
     assert "Only 2 places are left in this slot: too few for 4 people. Here are the nearest with room." in html
     assert '<form id="booking-form"' in html and "<h1>Sorry</h1>" not in html  # the form, not an error page
-    offered = [int(i) for i in re.findall(r'<a href="/slots/(\d+)/book">', html)]
+    offered = [int(i) for i in re.findall(r'<a href="/slots/(\d+)/book\?party=4">', html)]  # the party goes along
     assert offered and slot.id not in offered
     for other in offered:
         assert (await store.slot(other)).remaining >= 4
@@ -378,8 +378,9 @@ async def test_htmx_failed_post_returns_only_the_form_fragment(client, store, sl
     response = await post_booking(client, slot.id, party_size="4", headers={"HX-Request": "true"})
     html = await text(response)
     assert response.status_code == 409
-    assert html.strip().startswith('<form id="booking-form"') and html.strip().endswith("</form>")
-    assert "<html" not in html and "just taken" in html
+    # the slot is full now: in the form's place, no form that cannot succeed, but where to go instead
+    assert html.strip().startswith('<section id="booking-form"') and html.strip().endswith("</section>")
+    assert "<html" not in html and "just taken" in html and 'name="name"' not in html
     assert response.headers["HX-Retarget"] == "#booking-form"
     assert response.headers["HX-Reswap"] == "outerHTML"
 

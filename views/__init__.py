@@ -31,7 +31,7 @@ from . import (
     webhooks,
 )
 from .lookups import IdConverter, refuse_nul, shown_party
-from .messages import kind_label
+from .messages import kind_label, word
 
 
 def init_app(app: Quart) -> None:
@@ -49,7 +49,7 @@ def init_app(app: Quart) -> None:
         csrf_token=csrf.token, locales=i18n.LOCALES, locale=i18n.current, html_lang=i18n.html_lang,
         this_page_in=i18n.this_page_in,
         events=EVENTS, shown_party=shown_party, ticket_label=ticket_label, kind_label=kind_label,
-        public_url=public_url,
+        public_url=public_url, word=word,
     )
     app.jinja_env.filters.update(local_time=i18n.local_time, long_date=i18n.long_date, shown_name=i18n.shown_name,
                                  opening_hours=i18n.opening_hours, short_date=i18n.short_date, short_when=i18n.short_when,

@@ -5,6 +5,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from markupsafe import Markup, escape
+
+from booking import model
 from booking.model import (
     LimitReached,
     NotMovable,
@@ -15,7 +18,7 @@ from booking.model import (
     SlotFull,
 )
 from booking.validation import BOUNDS
-from web.i18n import N_, gettext, long_date, ngettext, shown_name
+from web.i18n import N_, NC_, NCP_, gettext, long_date, ngettext, npgettext, pgettext, shown_name
 
 PROBLEMS = {
     ("name", "required"): N_("Please enter your name."),
@@ -75,15 +78,30 @@ def not_open_yet(opens_at: datetime, timezone: str) -> str:
                    time=local.strftime("%H:%M"))
 
 
-def countdown(count: int, unit: timedelta) -> str:
-    """'in 3 days', 'in 5 h', 'in 12 min', 'in 40 s'."""
+def countdown(until: datetime, now: datetime, *, left: bool = False) -> Markup:
+    """'in 3 days', 'in 5 h', 'in 12 min', 'in 40 s' ('3 days left' … with `left`); in the last minute the page
+    counts the seconds on by itself (see tick)."""
+    count, unit, _ = model.countdown(until, now)
     if unit >= timedelta(days=1):
-        return ngettext("in %(num)s day", "in %(num)s days", count, num=count)
+        return escape(ngettext("%(num)s day left", "%(num)s days left", count) if left
+                      else ngettext("in %(num)s day", "in %(num)s days", count))
     if unit >= timedelta(hours=1):
-        return gettext("in %(num)s h", num=count)
+        return escape(gettext("%(num)s h left", num=count) if left else gettext("in %(num)s h", num=count))
     if unit >= timedelta(minutes=1):
-        return gettext("in %(num)s min", num=count)
-    return gettext("in %(num)s s", num=count * 10) if count > 1 else gettext("in a few seconds")
+        return escape(gettext("%(num)s min left", num=count) if left else gettext("in %(num)s min", num=count))
+    return escape(gettext("%(num)s s left") if left else gettext("in %(num)s s")) % {"num": tick(until, now)}
+
+
+TICK = Markup('<span class="tick" id="tick-{id}" hx-preserve="true" data-left-ms="{ms}"><span>{count}</span></span>')
+
+
+def tick(until: datetime, now: datetime) -> Markup:
+    """The last minute's seconds, which static/app.css counts down from `data-left-ms` without script (no per-second
+    push: the hub sends a render every ten seconds). The id names the instant and those ten seconds: a page opened
+    meanwhile keeps its own exact count when the render the hub kept since arrives (hx-preserve)."""
+    count, _unit, renders_at = model.countdown(until, now)
+    ms = max(until - now, timedelta()) // timedelta(milliseconds=1)
+    return TICK.format(id=f"{until.timestamp():.0f}-{renders_at.timestamp():.0f}", ms=ms, count=count)
 
 
 def refusal(refused: Exception, timezone: str, resource: Resource) -> str:
@@ -113,6 +131,94 @@ def limit_reached(limit: int, resource: Resource) -> str:
 
 
 KINDS = {"restaurant": N_("Restaurant"), "clinic": N_("Clinic"), "barber": N_("Barber")}
+
+# The words a visitor reads that depend on the venue's kind, once per kind (the kind is also their msgctxt, so each
+# kind has Chinese words of its own: a restaurant 有位 and 休息, a clinic 有号 and 停诊). A pair has a plural form.
+WORDS: dict[str, dict[str, str | tuple[str, str]]] = {
+    "restaurant": {
+        "open": NC_("restaurant", "Available"),
+        "full": NC_("restaurant", "Full"),
+        "not_yet": NC_("restaurant", "Not open yet"),
+        "closed": NC_("restaurant", "Closed"),
+        "past": NC_("restaurant", "Over"),
+        "closed_day": NC_("restaurant", "Closed on this day."),
+        "slot_closed": NC_("restaurant", "Not taking bookings"),
+        "left": NC_("restaurant", "Left"),
+        "places_left": NCP_("restaurant", "%(num)s seat left", "%(num)s seats left"),
+        "too_few": NC_("restaurant", "Too few seats for %(n)s"),
+        "slot_full": NC_("restaurant", "This time is fully booked."),
+        "opens": NC_("restaurant", "Opens %(day)s %(time)s"),
+        "release": NC_("restaurant", "Booking opens %(day)s at %(time)s"),
+        "party": NC_("restaurant", "Number of people"),
+        "waitlist": NC_("restaurant", "Waitlist"),
+        "waitlist_for": NC_("restaurant", "Waitlist for %(time)s"),
+        "join_waitlist": NC_("restaurant", "Join the waitlist"),
+        "wait": NC_("restaurant", "Wait for a table"),
+        "offer": NC_("restaurant", "A place is yours until %(time)s."),
+        "booked": NC_("restaurant", "Your table is reserved"),
+        "places": NC_("restaurant", "Guests"),
+        "left_today": NC_("restaurant", "Left today: %(n)s"),
+        "full_today": NC_("restaurant", "Full today"),
+    },
+    "clinic": {
+        "open": NC_("clinic", "Available"),
+        "full": NC_("clinic", "Full"),
+        "not_yet": NC_("clinic", "Not open yet"),
+        "closed": NC_("clinic", "Closed"),
+        "past": NC_("clinic", "Over"),
+        "closed_day": NC_("clinic", "No appointments on this day."),
+        "slot_closed": NC_("clinic", "Not taking bookings"),
+        "left": NC_("clinic", "Left"),
+        "places_left": NCP_("clinic", "%(num)s appointment left", "%(num)s appointments left"),
+        "too_few": NC_("clinic", "Too few appointments for %(n)s"),
+        "slot_full": NC_("clinic", "This time is fully booked."),
+        "opens": NC_("clinic", "Opens %(day)s %(time)s"),
+        "release": NC_("clinic", "Booking opens %(day)s at %(time)s"),
+        "party": NC_("clinic", "Number of patients"),
+        "waitlist": NC_("clinic", "Waitlist"),
+        "waitlist_for": NC_("clinic", "Waitlist for %(time)s"),
+        "join_waitlist": NC_("clinic", "Join the waitlist"),
+        "wait": NC_("clinic", "Wait for a place"),
+        "offer": NC_("clinic", "A place is yours until %(time)s."),
+        "booked": NC_("clinic", "Your ticket is booked"),
+        "places": NC_("clinic", "Patients"),
+        "left_today": NC_("clinic", "Left today: %(n)s"),
+        "full_today": NC_("clinic", "Full today"),
+    },
+    "barber": {
+        "open": NC_("barber", "Available"),
+        "full": NC_("barber", "Full"),
+        "not_yet": NC_("barber", "Not open yet"),
+        "closed": NC_("barber", "Closed"),
+        "past": NC_("barber", "Over"),
+        "closed_day": NC_("barber", "Closed on this day."),
+        "slot_closed": NC_("barber", "Not taking bookings"),
+        "left": NC_("barber", "Left"),
+        "places_left": NCP_("barber", "%(num)s place left", "%(num)s places left"),
+        "too_few": NC_("barber", "Too few places for %(n)s"),
+        "slot_full": NC_("barber", "This time is fully booked."),
+        "opens": NC_("barber", "Opens %(day)s %(time)s"),
+        "release": NC_("barber", "Booking opens %(day)s at %(time)s"),
+        "party": NC_("barber", "Number of people"),
+        "waitlist": NC_("barber", "Waitlist"),
+        "waitlist_for": NC_("barber", "Waitlist for %(time)s"),
+        "join_waitlist": NC_("barber", "Join the waitlist"),
+        "wait": NC_("barber", "Wait for a place"),
+        "offer": NC_("barber", "A place is yours until %(time)s."),
+        "booked": NC_("barber", "You are booked"),
+        "places": NC_("barber", "Places"),
+        "left_today": NC_("barber", "Left today: %(n)s"),
+        "full_today": NC_("barber", "Full today"),
+    },
+}
+
+
+def word(kind: str, key: str, **values) -> str:
+    """What a venue of this kind calls `key`, in the current locale (`num` chooses a plural form)."""
+    message = WORDS[kind][key]
+    if isinstance(message, tuple):
+        return npgettext(kind, *message, values.pop("num"), **values)
+    return pgettext(kind, message, **values)
 
 
 def kind_label(kind: str) -> str:

@@ -21,8 +21,11 @@ from quart import (
 
 from booking import topics
 from booking.model import (
+    CLOSED,
+    FULL,
     NOT_YET,
     OPEN,
+    PAST,
     LimitReached,
     NotOpenYet,
     Resource,
@@ -32,9 +35,11 @@ from booking.model import (
     Venue,
     called_recently,
     countdown,
+    day_opens_at,
     day_outlook,
     horizon,
     local_today,
+    next_bookable,
     next_midnight,
     opens_at,
     place_in_line,
@@ -90,33 +95,37 @@ def issued_key(sent: str) -> str | None:
 # -- fragments: the same contexts for the page, the htmx answer and the SSE message
 
 
-def slot_states(venue: Venue, resource: Resource, slots: list[Slot]) -> dict:
+def slot_states(venue: Venue, resource: Resource, slots: list[Slot], day: date | None = None) -> dict:
     """Each slot's state for the public now, when the next of them opens (放号) with its countdown, and until when
-    all that holds."""
+    all that holds. Given `day` (to be opened, with no slots yet), when that day opens."""
     at = now()
     states = {s.id: slot_state(s, resource, venue.timezone, at) for s in slots}
     opening = min((opens_at(s, resource, venue.timezone) for s in slots if states[s.id] == NOT_YET), default=None)
-    count, unit, recount_at = countdown(opening, at) if opening else (0, None, None)
+    if day is not None and not slots and (moment := day_opens_at(day, resource, venue.timezone)) > at:
+        opening = moment
     return dict(states=states, opens=opening and opening.astimezone(ZoneInfo(venue.timezone)),
-                countdown=opening and messages.countdown(count, unit),
-                valid_until=valid_until(recount_at, *(state_changes_at(s, resource, venue.timezone, at)
-                                                      for s in slots)))
+                countdown=opening and messages.countdown(opening, at),
+                valid_until=valid_until(opening and countdown(opening, at)[2],
+                                        *(state_changes_at(s, resource, venue.timezone, at) for s in slots)))
 
 
 async def day_context(venue: Venue, resource: Resource, day: date, party: int = 1) -> dict:
-    """What `_slot_table.html` needs: the day's slots as a party of `party` may book them, those begun apart."""
+    """What `_slot_table.html` needs: the day's slots as a party of `party` may book them, those begun apart, and
+    when the day opens if it is still to (its slots not made yet, too)."""
     slots, at = await store().slots_for_day(resource.id, day), now()
     begun = [s for s in slots if s.starts_at < at]  # closed ones too: whatever began folds away
+    to_open = day_outlook(slots, resource, venue.timezone, at, party, day) == NOT_YET
     return dict(venue=venue, resource=resource, day=day, party=party, slots=[s for s in slots if s not in begun],
-                begun=begun, tel=tel_uri(venue.phone), **slot_states(venue, resource, slots))
+                begun=begun, tel=tel_uri(venue.phone), **slot_states(venue, resource, slots, day if to_open else None))
 
 
 STRIP_DAYS = 14  # the date strip's length, when the horizon is as long
 
 
 async def strip_context(venue: Venue, resource: Resource, day: date, party: int = 1) -> dict:
-    """What `_date_strip.html` needs: up to two weeks' outlooks for the party around `day`; when `day` has no
-    room, the next slot that has."""
+    """What `_date_strip.html` needs: up to two weeks' outlooks for the party around `day`; what `day` is for the
+    party, and unless it has room or is still to open (its table says when), the next slot with room after it.
+    (The strip, not the table: a change on any day of the resource renders every strip again.)"""
     at = now()
     today = local_today(venue.timezone, at)
     # From the day before the one shown (a phone shows the strip's start), within today … the horizon.
@@ -127,19 +136,17 @@ async def strip_context(venue: Venue, resource: Resource, day: date, party: int 
     by_day: dict[date, list[Slot]] = {}
     for s in slots:
         by_day.setdefault(s.local_date, []).append(s)
-    outlooks = [(d, day_outlook(by_day.get(d, []), resource, venue.timezone, at, party)) for d in dates]
+    outlooks = [(d, day_outlook(by_day.get(d, []), resource, venue.timezone, at, party, d)) for d in dates]
     seen = by_day.get(day, []) if dates[0] <= day <= dates[-1] else await store().slots_for_day(resource.id, day)
-    next_free = None
-    if day_outlook(seen, resource, venue.timezone, at, party) != OPEN:
-        # The first slot with room after this day; else (a day past the horizon) the first from today.
-        for after in dict.fromkeys((max(day, today - timedelta(days=1)), today - timedelta(days=1))):
-            candidates = await store().free_slots_after(resource.id, after, party)
-            next_free = next((s for s in candidates if slot_state(s, resource, venue.timezone, at) == OPEN), None)
-            if next_free:
-                break
-    return dict(venue=venue, resource=resource, day=day, party=party, outlooks=outlooks, next_free=next_free,
+    outlook, next_free = day_outlook(seen, resource, venue.timezone, at, party, day), None
+    if outlook in (FULL, CLOSED, PAST):  # never backwards in time, never to a day not open yet
+        candidates = await store().free_slots_after(resource.id, max(day, today - timedelta(days=1)), party)
+        next_free = next_bookable(candidates, resource, venue.timezone, at, party)
+    return dict(venue=venue, resource=resource, day=day, today=today, party=party, outlooks=outlooks,
+                outlook=outlook, next_free=next_free,
                 valid_until=valid_until(next_midnight(venue.timezone, at),
-                                        *(state_changes_at(s, resource, venue.timezone, at) for s in slots)))
+                                        *(state_changes_at(s, resource, venue.timezone, at)
+                                          for s in (*slots, *([next_free] if next_free else ())))))
 
 
 def slot_context(slot: Slot, venue: Venue, resource: Resource) -> dict:
@@ -240,15 +247,17 @@ async def booking_form(slot_id: int):
     """The booking form for one slot, with its live remaining count (and the party size chosen, `?party=`)."""
     slot, venue, resource = await public_slot_or_404(slot_id)
     party = chosen_party(resource)
-    return await render_form(slot, venue, resource, form={"party_size": party} if party > 1 else None)
+    bookable = slot_state(slot, resource, venue.timezone, now()) in (OPEN, NOT_YET)
+    return await render_form(slot, venue, resource, form={"party_size": party} if party > 1 else None, party=party,
+                             alternatives=() if bookable else await store().free_slots_near(slot, party, now()))
 
 
-async def render_form(slot, venue, resource, *, status=200, form=None, problems=None, notice=None,
+async def render_form(slot, venue, resource, *, status=200, form=None, problems=None, notice=None, party=1,
                       alternatives=(), idempotency_key=None, wait_form=None, wait_problems=None):
-    """The form page (with the waitlist's form when the slot is full), or just the booking form when htmx posted
-    it (swapped in place)."""
+    """The form page, or just the booking form when htmx posted it (swapped in place). A slot that cannot be booked
+    has no booking form: the nearest times with room for the party instead, and when it is full, its waitlist."""
     context = dict(
-        slot_context(slot, venue, resource), form=form or {}, problems=problems or {}, notice=notice,
+        slot_context(slot, venue, resource), form=form or {}, problems=problems or {}, notice=notice, party=party,
         alternatives=alternatives, idempotency_key=idempotency_key or form_key(), wait_form=wait_form or {},
         wait_problems=wait_problems or {},
     )
@@ -290,7 +299,7 @@ async def create_booking(slot_id: int):
             notice = messages.too_few_places(latest.remaining, size)
         else:
             notice = messages.slot_full()
-        return await render_form(latest, venue, resource, status=409, form=fields, notice=notice,
+        return await render_form(latest, venue, resource, status=409, form=fields, notice=notice, party=size,
                                  alternatives=nearby, idempotency_key=sent)
     return redirect(url_for("public.booking", reference=booking.reference, token=booking.cancel_token), 303)
 

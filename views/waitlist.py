@@ -14,6 +14,7 @@ from booking.model import (
     SlotAvailable,
     SlotUnavailable,
     WaitlistEntry,
+    countdown,
 )
 from booking.service import Invalid
 from live.render import fragment
@@ -22,7 +23,7 @@ from middleware.csrf import token as csrf_token
 from web.clients import check_booking_rate
 from web.i18n import current as current_locale
 from web.i18n import gettext as _
-from web.runtime import service, store
+from web.runtime import now, service, store
 
 from . import messages
 from .errors import about
@@ -34,10 +35,13 @@ bp = Blueprint("waitlist", __name__)
 
 
 async def waiting_context(entry: WaitlistEntry, slot, position, venue, **_rest) -> dict:
-    """What `_waiting.html` needs: the entry, its place, its offer, and the booking it became."""
+    """What `_waiting.html` needs: the entry, its place, its offer with the hold counted down, and the booking it
+    became."""
     booking = entry.booking_id and (await store().booking_by_id(entry.booking_id))[0]
+    offered, at = entry.status == "offered", now()
     return dict(entry=entry, slot=slot, position=position, venue=venue, booking=booking,
-                valid_until=entry.offered_until if entry.status == "offered" else None)
+                hold=offered and messages.countdown(entry.offered_until, at, left=True),
+                valid_until=countdown(entry.offered_until, at)[2] if offered else None)
 
 
 @fragment(topics.waiting, "_waiting.html", event=lambda *_: EVENTS.WAITING)

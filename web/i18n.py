@@ -69,6 +69,28 @@ def ngettext(singular: str, plural: str, n: int, **values) -> str:
     return text % {"num": n, **values}
 
 
+def NC_(context: str, message: str) -> str:
+    """Mark a message of a context (msgctxt) for the catalog; translate it later with pgettext."""
+    return message
+
+
+def NCP_(context: str, singular: str, plural: str) -> tuple[str, str]:
+    """Mark a message with a plural form, of a context, for the catalog; translate it later with npgettext."""
+    return singular, plural
+
+
+def pgettext(context: str, message: str, **values) -> str:
+    """Translate `message` as its context (msgctxt) says it, and fill its placeholders."""
+    text = translations(current()).pgettext(context, message)
+    return text % values if values else text
+
+
+def npgettext(context: str, singular: str, plural: str, number: int, /, **values) -> str:
+    """Translate with a plural form, as its context says it; `num` is filled in."""
+    text = translations(current()).npgettext(context, singular, plural, number)
+    return text % {"num": number, **values}
+
+
 def negotiate(asked: str | None, cookie: str | None, accept_language: str) -> str:
     """?lang=, then the lang cookie, then the Accept-Language header."""
     for choice in (asked, cookie):

@@ -211,7 +211,7 @@ async def _extend(tx: Tx, venue: Venue, resource: Resource, now: datetime) -> in
 async def _free_near(tx: Tx, slot: Slot, party_size: int, now: datetime, limit: int) -> list[Slot]:
     venue = await _venue(tx, OF_RESOURCE, {"resource_id": slot.resource_id})
     resource = venue.resource(slot.resource_id)
-    free = ("resource_id = :resource_id AND id != :id AND NOT closed AND capacity - booked >= :size"
+    free = ("resource_id = :resource_id AND id != :id AND NOT closed AND capacity - booked - held >= :size"
             " AND starts_at >= :earliest AND starts_at {} :at")
     params = dict(resource_id=slot.resource_id, id=slot.id, size=party_size, at=slot.starts_at,
                   earliest=now + timedelta(minutes=resource.min_notice_minutes))
