@@ -67,7 +67,7 @@ bench/.venv/ready: bench/requirements.txt $(VENV)/ready
 
 # Re-extract the messages after changing user-facing text, then translate the new ones in the .po files.
 messages: setup
-	$(VENV)/bin/pybabel extract -F babel.cfg -k N_ -o translations/messages.pot --no-location --omit-header .
+	$(VENV)/bin/pybabel extract -F babel.cfg -k N_ -k NC_:1c,2 -k NCP_:1c,2,3 -o translations/messages.pot --no-location --omit-header .
 	$(VENV)/bin/pybabel update -i translations/messages.pot -d translations --no-fuzzy-matching
 
 clean:
