@@ -7,9 +7,16 @@ import re
 from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
-from tests.support.helpers import clock_at, csrf_token, data_of, read_until, streams_closed, text
 
 from booking.model import KINDS, OpeningRule
+from tests.support.helpers import (
+    clock_at,
+    csrf_token,
+    data_of,
+    read_until,
+    streams_closed,
+    text,
+)
 from views import messages
 from web import i18n
 
@@ -47,7 +54,7 @@ async def page(client, path: str, lang: str) -> str:
 
 def table_of(html: str) -> str:
     """The day's slot table fragment (what the day says first, then its rows)."""
-    return re.search(r'<div id="slot-table">.*?\n</div>', html, re.S).group(0)
+    return re.search(r'<div id="slot-table">.*?\n</div>', html, re.DOTALL).group(0)
 
 
 def said(fragment: str) -> str:
@@ -57,7 +64,7 @@ def said(fragment: str) -> str:
 
 def first_paragraph(html: str) -> str:
     """The first thing said of the day (after the strip's days), as read."""
-    return said(re.search(r"</ol>.*?(<p .*?</p>)", html, re.S).group(1))
+    return said(re.search(r"</ol>.*?(<p .*?</p>)", html, re.DOTALL).group(1))
 
 
 # -- a day not yet open: when it opens, first and only
@@ -148,9 +155,9 @@ async def offer(client, service, store, venue):
 async def test_the_offer_page_makes_confirming_the_obvious_action_and_counts_the_hold_down(client, offer, lang,
                                                                                           news, hold):
     html = await page(client, offer, lang)
-    box = re.search(r'<div id="waiting".*?\n</div>', html, re.S).group(0)
+    box = re.search(r'<div id="waiting".*?\n</div>', html, re.DOTALL).group(0)
     assert f'<p class="good-news" role="alert">{news}</p>' in box and "your-turn" not in box
-    assert said(re.search(r'<p class="hold">.*?</p>', box, re.S).group(0)) == hold
+    assert said(re.search(r'<p class="hold">.*?</p>', box, re.DOTALL).group(0)) == hold
     confirm, leave = box.index('<button type="submit" class="primary">'), box.index('class="quiet">')
     assert confirm < leave and '<form method="post" action="' in box[:confirm]
     assert 'class="leave" hx-confirm=' in box  # giving up a held place asks first (with script)
@@ -160,7 +167,7 @@ async def test_the_holds_last_minute_counts_seconds(client, clock, offer):
     clock.advance(minutes=9, seconds=15)
     for lang, words in (("en", "45 s left to confirm"), ("zh_CN", "还剩 45 秒，请及时确认")):
         html = await page(client, offer, lang)
-        hold = re.search(r'<p class="hold">.*?</p>', html, re.S).group(0)
+        hold = re.search(r'<p class="hold">.*?</p>', html, re.DOTALL).group(0)
         assert 'data-left-ms="45000"' in hold and said(hold).startswith(words)
 
 
@@ -183,7 +190,7 @@ async def test_the_last_minute_before_a_release_counts_seconds(client, clock, st
     first = (await store.slots_for_day(clinic.resource("gp").id, date(2026, 12, 3)))[0]
     for path in ("/book/day-clinic/gp/2026-12-03", f"/slots/{first.id}/book"):
         html = await page(client, path, lang)
-        countdown = re.search(r'<strong class="countdown">(.*?)</strong>', html, re.S).group(1)
+        countdown = re.search(r'<strong class="countdown">(.*?)</strong>', html, re.DOTALL).group(1)
         assert said(countdown) == words
         assert 'data-left-ms="45000"' in countdown and 'hx-preserve="true"' in countdown
         assert "in 1 min" not in html and "还有 1 分钟" not in html
@@ -210,7 +217,7 @@ async def test_a_waiting_page_is_sent_the_last_minute_every_ten_seconds(app, cli
 @pytest.mark.parametrize("lang, row", [("en", "Opens Tue 1 Dec 08:00"), ("zh_CN", "12月1日周二 08:00 放号")])
 async def test_every_opens_label_says_its_date(client, clinic, lang, row):
     html = await page(client, "/book/day-clinic/gp/2026-12-03", lang)
-    rows = re.findall(r'<tr data-slot-id="\d+"[^>]*class="not_yet">.*?</tr>', html, re.S)
+    rows = re.findall(r'<tr data-slot-id="\d+"[^>]*class="not_yet">.*?</tr>', html, re.DOTALL)
     assert len(rows) == 4 and all(row in " ".join(r.split()) for r in rows)
 
 
