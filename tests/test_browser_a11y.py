@@ -92,7 +92,8 @@ def demo(server) -> dict:
     zone = ZoneInfo(next(v["timezone"] for v in venues if v["slug"] == "riverside-clinic"))
     later = (datetime.now(zone).date() + timedelta(days=10)).isoformat()
     not_yet = server.get_json(f"/api/v1/venues/riverside-clinic/resources/paediatrics-li/slots?date={later}")["slots"]
-    return dict(venues=[v["slug"] for v in venues], kinds=kinds, days=days, table=table, cancelled=cancelled,
+    return dict(server=server, venues=[v["slug"] for v in venues], kinds=kinds, days=days, table=table,
+                cancelled=cancelled,
                 ticket=ticket, waiter=waiter, offered=offered, full_slot=chair["id"], table_slot=table_slots[2]["id"],
                 later=later, not_yet_slot=not_yet[0]["id"],
                 table_day=days["harbour-kitchen", "terrace"], clinic_day=days["riverside-clinic", "paediatrics-li"])
@@ -163,8 +164,18 @@ def booking_errors(page, go, demo):
 
 
 def slot_taken(page, go, demo):
-    go(f"/slots/{demo['full_slot']}/book")
+    """A full slot's page has no booking form: the form of a free chair, whose one place someone else takes while
+    this visitor fills it in."""
+    server, zone = demo["server"], ZoneInfo("America/New_York")
+    for ahead in range(2, 9):
+        day = (datetime.now(zone).date() + timedelta(days=ahead)).isoformat()
+        path = f"/api/v1/venues/corner-barber/resources/chair-1/slots?date={day}"
+        free = [s["id"] for s in server.get_json(path)["slots"] if s["remaining"] == 1]
+        if free:
+            break
+    go(f"/slots/{free[-1]}/book")
     fill_person(page)
+    book(server, free[-1])
     submit(page, "#booking-form", 409)
     page.wait_for_selector("#booking-form .alternatives")
 
