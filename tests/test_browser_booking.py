@@ -304,7 +304,7 @@ def test_party_of_six_on_the_terrace(server, new_page):
         row = page.locator(f'tr[data-slot-id="{slot_id}"]')
         assert row_remaining(page, slot_id) == left
         assert row.locator("a.button").count() == 0, f"a Book link in a row with {left} left for a party of 6"
-        assert "Too few places for 6" in row.inner_text()
+        assert "Too few seats for 6" in row.inner_text()  # a restaurant's words
 
     assert_no_book(before_load["id"], 4)
     page.evaluate(WATCH_ROWS, [[while_open["id"], 3]])
