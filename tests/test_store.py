@@ -302,6 +302,14 @@ async def test_an_accept_racing_the_expiry_ends_one_way_only(store, slot):
     assert after.booked == sum(b.status == "confirmed" for b, s in entries if s.id == slot.id)
 
 
+async def test_a_place_held_for_an_offer_is_not_a_nearest_time_with_room(store, resource_id, slot):
+    later = (await store.slots_for_day(resource_id, slot.local_date))[1]
+    bookings, _ = await fill_and_wait(store, later, 1)
+    await store.cancel(bookings[0].reference, bookings[0].cancel_token, NOW)  # its one free place: held
+    await book(store, slot, 10)
+    assert later.id not in [s.id for s in await store.free_slots_near(slot, 1, NOW)]
+
+
 async def test_many_cancellations_at_once_never_offer_a_place_twice(store, slot):
     bookings, entries = await fill_and_wait(store, slot, *[1] * 6)
     await asyncio.gather(*(store.cancel(b.reference, b.cancel_token, NOW) for b in bookings[:3]))
