@@ -354,7 +354,7 @@ def test_reschedule_updates_a_watching_page_live(server, new_page):
     holder.goto(server.url + confirmation_path(booking) + "&lang=zh_CN")
     assert holder.locator("h1").inner_text() == "订座成功"
     follow(holder, holder.get_by_role("link", name="改期"), f"**/bookings/{booking['reference']}/reschedule?*")
-    follow(holder, holder.get_by_role("link", name=f"{hhmm(new, LONDON)} · 剩余 20 个名额", exact=True),
+    follow(holder, holder.get_by_role("link", name=f"{hhmm(new, LONDON)} · 剩余 20 个座位", exact=True),
            f"**/bookings/{booking['reference']}/reschedule/{new['id']}?*")  # a page that asks first
     watcher.evaluate(WATCH_ROWS, [[old["id"], 20], [new["id"], 20 - party]])
     with holder.expect_response(lambda r: r.request.method == "POST") as posted:

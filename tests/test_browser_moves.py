@@ -23,9 +23,9 @@ PHONE = dict(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=T
 HARBOUR, TERRACE, LONDON = "harbour-kitchen", "terrace", "Europe/London"  # 11:00-21:00 hourly, 20 places
 PEOPLE = itertools.count(1)
 WORDS = {  # what each page says, in each language
-    "en": dict(change="Change the time", left="{n} places left", ask="Move your booking from {was} to {new}?",
+    "en": dict(change="Change the time", left="{n} seats left", ask="Move your booking from {was} to {new}?",
                move="Move to {new}", moved="Moved from {was} to {new}.", date="EEE d MMM"),
-    "zh_CN": dict(change="改期", left="剩余 {n} 个名额", ask="把预约从 {was} 改到 {new}？", move="改到 {new}",
+    "zh_CN": dict(change="改期", left="剩余 {n} 个座位", ask="把预约从 {was} 改到 {new}？", move="改到 {new}",
                   moved="已从 {was} 改到 {new}。", date="M月d日EEE"),
 }
 

@@ -395,14 +395,14 @@ async def test_each_time_shows_its_places_and_leads_to_a_page_that_asks_first(cl
     reference, token = await book(client, slot.id, party_size="2")
     page = await text(await client.get(f"/bookings/{reference}/reschedule?token={token}"))
     asking = f"/bookings/{reference}/reschedule/{later.id}?token={token}"
-    assert re.search(rf'<a class="button" href="{re.escape(asking)}">10:00\s*<small>· 7 places left</small></a>', page)
+    assert re.search(rf'<a class="button" href="{re.escape(asking)}">10:00\s*<small>· 7 seats left</small></a>', page)
     assert "you are asked before anything changes" in page and 'name="slot_id"' not in page  # nothing moves here
 
     response = await client.get(asking)
     html = await text(response)
     assert response.status_code == 200
     assert f'<p class="status">Move your booking from {when(slot)} to {when(later)}?</p>' in html
-    assert "<dt>Left at 10:00</dt><dd>7</dd>" in html and "<dt>Places</dt><dd>2</dd>" in html
+    assert "<dt>Left at 10:00</dt><dd>7</dd>" in html and "<dt>Guests</dt><dd>2</dd>" in html
     assert f'<input type="hidden" name="slot_id" value="{later.id}">' in html
     assert f"<button type=\"submit\">Move to {when(later)}</button>" in html
     assert f"Keep it at {when(slot)}" in html

@@ -242,7 +242,13 @@ async def test_a_restaurant_speaks_a_restaurants_chinese(client, service, store,
     assert "排队候位" in waitlist
     offered = await page(client, offer, "zh_CN")
     assert "<h1>候位 · " in offered and "已为您留位至" in offered
-    for html in (day, monday, form, waitlist, offered):
+    booking, _ = await service.book(tables, full.id + 1, "Lin Yu", "+44 7700 900400", 2)
+    moving = f"/bookings/{booking.reference}/reschedule?token={booking.cancel_token}&date={TOMORROW}"
+    move = await page(client, moving, "zh_CN")
+    assert "2 位" in move and "剩余 10 个座位" in move  # the times it may move to
+    ask = await page(client, moving.replace("reschedule?", f"reschedule/{full.id + 2}?"), "zh_CN")
+    assert "<dt>人数</dt>" in ask
+    for html in (day, monday, form, waitlist, offered, move, ask):
         assert not [w for w in HOSPITAL if w in html], [w for w in HOSPITAL if w in html]
 
 
