@@ -21,9 +21,11 @@ import views
 from booking import demo, topics
 from booking.clock import SystemClock
 from booking.hub import Hub
+from booking.outages import Waits
 from booking.outbox import Notices
 from booking.service import Service
 from booking.store import Store, open_store, sqlite_path
+from booking.tasks import Readiness, Supervisor
 from delivery.sender import Sender, prune
 from live.render import renderer
 from live.wire import FAREWELL, PING
@@ -69,6 +71,12 @@ DEFAULTS = dict(
     OUTBOX_LEASE_SECONDS=120,  # a claimed delivery whose sender died is due again after this
     OUTBOX_KEEP_DAYS=7,  # settled deliveries stay on staff's record this long
     RETENTION_DAYS=90,  # names and contacts of bookings that ended longer ago are erased, daily
+    READY_CHECK_SECONDS=2.0,  # /readyz answers from a check made this often in the background (a write rolled back)
+    READY_TIMEOUT_SECONDS=1.0,  # a check whose write takes longer says "not ready"
+    PG_LOCK_TIMEOUT_SECONDS=2.0,  # PostgreSQL: a request waits this long at most for another process's lock (503)
+    PG_STATEMENT_TIMEOUT_SECONDS=10.0,  # PostgreSQL: a statement running longer is cancelled (503; 0: no bound)
+    PG_IDLE_IN_TRANSACTION_SECONDS=5.0,  # PostgreSQL: a session idle this long inside a transaction (a frozen
+    #                                      worker's) is ended by the server, and the locks it held go with it
 )
 
 
@@ -109,7 +117,8 @@ def create_app(config: dict | None = None, clock=None) -> Quart:
                 sender.wake()
 
         store = open_store(app.config["DATABASE_URL"], ROOT, notify=changed,
-                           offer_for=timedelta(minutes=float(app.config["OFFER_MINUTES"])), notices=notices(app.config))
+                           offer_for=timedelta(minutes=float(app.config["OFFER_MINUTES"])), notices=notices(app.config),
+                           waits=waits(app.config))
         await store.open()
         sender = Sender(app, store, clock)
         warn_without_public_url(app.config, await store.webhooks())
@@ -122,51 +131,43 @@ def create_app(config: dict | None = None, clock=None) -> Quart:
             if password == DEMO_PASSWORD and not app.config["DEMO"]:
                 raise RuntimeError(f"SLOTCAST_ADMIN_PASSWORD={DEMO_PASSWORD} is the demo's: choose another")
             await service.add_staff("admin", hash_password(password))
-        # Own tasks, not add_background_task: Quart would wait for those before after_serving runs.
-        loops = [asyncio.create_task(hub.beat()), asyncio.create_task(hub.expire()),
-                 asyncio.create_task(keep_slots_ahead(store, hub, clock, app.config)),
-                 asyncio.create_task(pass_on_offers(service, hub, app.config)),
-                 asyncio.create_task(forget_old_people(service, hub, app.config)),
-                 asyncio.create_task(relay_changes(store, hub, changed)),
-                 asyncio.create_task(sender.run(hub.closed())),
-                 asyncio.create_task(forget_old_deliveries(store, hub, clock, app.config))]
-        app.extensions["slotcast"] = Runtime(store, service, hub, clock, loops)
+        tasks = Supervisor(hub, on_restart=metrics.task_restarted)
+        readiness = Readiness(store, tasks, budget=float(app.config["READY_TIMEOUT_SECONDS"]),
+                              every=float(app.config["READY_CHECK_SECONDS"]))
+        start_tasks(tasks, app.config, store, service, hub, sender, readiness, changed)
+        await readiness.check()
+        app.extensions["slotcast"] = Runtime(store, service, hub, clock, tasks, readiness)
 
     @app.after_serving
     async def stop() -> None:
         running = app.extensions.pop("slotcast", None)
         if running:
             running.hub.close()
-            await asyncio.gather(*running.loops)
+            await running.tasks.stopped()
             await running.store.close()
 
     return app
 
 
-async def keep_slots_ahead(store: Store, hub: Hub, clock, config) -> None:
-    """Create new days' slots as days pass, so every resource stays bookable to its horizon."""
-    while await hub.running_after(float(config["SLOT_REFRESH_SECONDS"])):
-        await store.extend_slots(clock.now())
-
-
-async def pass_on_offers(service: Service, hub: Hub, config) -> None:
-    """Waitlist offers past their time pass to the next in line (every process may do it: each offer once)."""
-    while await hub.running_after(float(config["OFFER_CHECK_SECONDS"])):
-        await service.expire_offers()
-
-
-async def forget_old_people(service: Service, hub: Hub, config) -> None:
-    """Daily, from start-up: erase personal data of bookings that ended more than RETENTION_DAYS ago."""
-    while True:
-        await service.erase_ended(timedelta(days=float(config["RETENTION_DAYS"])))
-        if not await hub.running_after(86400):
-            return
-
-
-async def forget_old_deliveries(store: Store, hub: Hub, clock, config) -> None:
-    """Hourly: settled deliveries older than OUTBOX_KEEP_DAYS leave staff's record."""
-    while await hub.running_after(3600):
-        await prune(store, clock.now(), float(config["OUTBOX_KEEP_DAYS"]))
+def start_tasks(tasks: Supervisor, config, store: Store, service: Service, hub: Hub, sender: Sender,
+                readiness: Readiness, changed) -> None:
+    """Every background task, supervised: each outlives its errors (logged, then tried again) until the hub closes.
+    Own tasks, not add_background_task: Quart would wait for those before after_serving runs."""
+    clock = service.clock
+    tasks.keep("heartbeat", hub.beat)
+    tasks.keep("expire_renders", hub.expire)
+    tasks.keep("relay_changes", lambda: relay_changes(store, hub, changed))
+    tasks.keep("send_outbox", lambda: sender.run(hub.closed()))
+    tasks.every("readiness", readiness.every, readiness.check)
+    # Waitlist offers past their time pass to the next in line (every process may do it: each offer once).
+    tasks.every("pass_on_offers", float(config["OFFER_CHECK_SECONDS"]), service.expire_offers)
+    # New days' slots as days pass, so every resource stays bookable to its horizon.
+    tasks.every("keep_slots_ahead", float(config["SLOT_REFRESH_SECONDS"]), lambda: store.extend_slots(clock.now()))
+    # Daily from start-up: personal data of bookings that ended more than RETENTION_DAYS ago is erased.
+    tasks.every("forget_old_people", 86400, lambda: service.erase_ended(timedelta(days=float(config["RETENTION_DAYS"]))),
+                now=True)
+    # Hourly: settled deliveries older than OUTBOX_KEEP_DAYS leave staff's record.
+    tasks.every("forget_old_deliveries", 3600, lambda: prune(store, clock.now(), float(config["OUTBOX_KEEP_DAYS"])))
 
 
 def notices(config) -> Notices:
@@ -184,12 +185,25 @@ def warn_without_public_url(config, webhooks: list) -> None:
                     " Set SLOTCAST_PUBLIC_URL to the address people use.", " and ".join(sends), base_url())
 
 
+def waits(config) -> Waits:
+    """PostgreSQL's bounds on a request's waits, from the PG_* settings."""
+    return Waits(lock=float(config["PG_LOCK_TIMEOUT_SECONDS"]), statement=float(config["PG_STATEMENT_TIMEOUT_SECONDS"]),
+                 idle_in_transaction=float(config["PG_IDLE_IN_TRANSACTION_SECONDS"]))
+
+
 async def relay_changes(store: Store, hub: Hub, changed) -> None:
-    """Hand other processes' changes (PostgreSQL LISTEN) to the hub and the sender until the hub closes."""
-    listening = asyncio.create_task(store.listen(changed, hub.resync))
-    await hub.closed()
-    listening.cancel()
-    await asyncio.gather(listening, return_exceptions=True)
+    """Hand other processes' changes (PostgreSQL LISTEN) to the hub and the sender until the hub closes; a listener
+    that fails raises here (SQLite's has nothing to listen to and returns at once)."""
+    listening, closing = asyncio.ensure_future(store.listen(changed, hub.resync)), asyncio.ensure_future(hub.closed())
+    try:
+        await asyncio.wait([listening, closing], return_when=asyncio.FIRST_COMPLETED)
+        if listening.done():
+            listening.result()
+            await closing
+    finally:
+        listening.cancel()
+        closing.cancel()
+        await asyncio.gather(listening, closing, return_exceptions=True)
 
 
 def add_commands(app: Quart) -> None:

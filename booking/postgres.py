@@ -8,10 +8,12 @@ import logging
 import re
 import secrets
 from collections.abc import Callable
+from contextlib import asynccontextmanager
 from functools import cache
 
 import asyncpg
 
+from .outages import BUSY, DOWN, FULL, CommitUnknown, Unavailable, Waits
 from .sql import UniqueViolation
 
 log = logging.getLogger(__name__)
@@ -22,6 +24,14 @@ NOTICE_BYTES = 7000  # pg_notify refuses payloads of 8,000 bytes or more
 MIGRATION_LOCK = 0x51075CA5  # pg_advisory_xact_lock key: workers starting together migrate one at a time
 LISTENER_NAME = "slotcast-listener"  # application_name of the listening connection (see pg_stat_activity)
 PARAMETER = re.compile(r"(?<!:):([A-Za-z_]\w*)")  # :name, not a ::cast
+CONNECT_SECONDS = 5.0  # opening a connection waits this long at most (asyncpg's own default is a minute)
+# Errors that mean the database is away (unreachable, restarting, shutting down, failed over to a read-only copy,
+# or this session ended by the server), too busy to wait for (a lock or statement past its bound, a deadlock), or
+# out of disk; other errors are bugs or the domain's own.
+AWAY = (OSError, TimeoutError, asyncpg.PostgresConnectionError, asyncpg.OperatorInterventionError,
+        asyncpg.InsufficientResourcesError, asyncpg.IdleInTransactionSessionTimeoutError,
+        asyncpg.ReadOnlySQLTransactionError)
+TOO_BUSY = (asyncpg.LockNotAvailableError, asyncpg.QueryCanceledError, asyncpg.TransactionRollbackError)
 
 
 @cache
@@ -30,6 +40,17 @@ def translate(sql: str) -> tuple[str, tuple[str, ...]]:
     names: dict[str, int] = {}
     text = PARAMETER.sub(lambda m: f"${names.setdefault(m[1], len(names) + 1)}", sql)
     return text, tuple(names)
+
+
+def outage(error: BaseException) -> Unavailable | None:
+    """The outage a driver's error stands for, or None when it is no outage."""
+    if isinstance(error, asyncpg.DiskFullError):
+        return Unavailable.of(FULL, error)
+    if isinstance(error, TOO_BUSY):  # before AWAY: a statement's timeout is an OperatorInterventionError too
+        return Unavailable.of(BUSY, error)
+    if isinstance(error, AWAY) or isinstance(error, asyncpg.InterfaceError) and "closed" in str(error):
+        return Unavailable.of(DOWN, error)
+    return None
 
 
 def notices(origin: str, names: tuple[str, ...]) -> list[str]:
@@ -87,14 +108,17 @@ class PostgresTx:
                                notices(self._origin, names))
 
     async def lock_schema(self) -> None:
+        """Migrate one process at a time: the others wait their turn, however long a migration takes."""
+        await self._db.execute("SET LOCAL lock_timeout = 0; SET LOCAL statement_timeout = 0")
         await self._db.execute("SELECT pg_advisory_xact_lock($1)", MIGRATION_LOCK)
 
 
 class PostgresDatabase:
     """One PostgreSQL database, shared by any number of processes."""
 
-    def __init__(self, url: str, pool_size: int = 10, keepalive: float = 5.0):
+    def __init__(self, url: str, pool_size: int = 10, keepalive: float = 5.0, waits: Waits = Waits()):
         self.url = url
+        self.waits = waits  # the server's bounds on each session's waits
         self.pool_size = pool_size
         self.keepalive = keepalive  # seconds between liveness checks of the listening connection
         self.origin = secrets.token_hex(8)  # tags this instance's notices: its own hub has those already
@@ -107,9 +131,10 @@ class PostgresDatabase:
         # No timers of asyncpg's own: a connection released or a statement prepared would start one holding the
         # context of the request it served, and with it that request (~11 KB), for five minutes. The statements
         # are a fixed set, and an idle pool of at most pool_size connections may stay open.
-        self._pool = await asyncpg.create_pool(self.url, min_size=2, max_size=self.pool_size,
+        settings = {"application_name": "slotcast", **self.waits.server_settings()}
+        self._pool = await asyncpg.create_pool(self.url, min_size=2, max_size=self.pool_size, timeout=CONNECT_SECONDS,
                                                max_cached_statement_lifetime=0, max_inactive_connection_lifetime=0,
-                                               server_settings={"application_name": "slotcast"})
+                                               server_settings=settings)
 
     async def close(self) -> None:
         """Close the pool."""
@@ -117,17 +142,48 @@ class PostgresDatabase:
             await self._pool.close()
             self._pool = None
 
+    @asynccontextmanager
+    async def _connection(self):
+        """A pooled connection, or Unavailable if none can be opened (whatever the reason, the database is away)."""
+        try:
+            db = await self._pool.acquire()
+        except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+            raise Unavailable.of(DOWN, error) from error
+        try:
+            yield db
+        finally:
+            await self._pool.release(db)
+
     async def read(self, body, *args):
-        """body(tx, *args) on a pooled connection."""
-        async with self._pool.acquire() as db:
-            return await body(PostgresTx(db, self.origin), *args)
+        """body(tx, *args) on a pooled connection; an outage raises Unavailable."""
+        try:
+            async with self._connection() as db:
+                return await body(PostgresTx(db, self.origin), *args)
+        except Exception as error:
+            if (down := outage(error)) is None:
+                raise
+            raise down from error
 
     async def write(self, body, *args):
-        """body(tx, *args) in one READ COMMITTED transaction; its result and the topics it touched."""
-        async with self._pool.acquire() as db, db.transaction():
-            tx = PostgresTx(db, self.origin)
-            result = await body(tx, *args)
+        """body(tx, *args) in one READ COMMITTED transaction; its result and the topics it touched. An outage
+        raises Unavailable (rolled back), or CommitUnknown when the connection broke once COMMIT was sent."""
+        committing = False
+        try:
+            async with self._connection() as db, db.transaction():
+                tx = PostgresTx(db, self.origin)
+                result = await body(tx, *args)
+                committing = True  # leaving the block sends COMMIT
+        except Exception as error:
+            if (down := outage(error)) is None:
+                raise
+            if committing and down.reason == DOWN:
+                raise CommitUnknown.of(DOWN, error) from error
+            raise down from error
         return result, tx.changes
+
+    def full(self) -> str | None:
+        """The server's disk is its own: a full one shows as errors (DiskFullError) or as the server away."""
+        return None
 
     # -- changes made by other processes
 

@@ -24,6 +24,7 @@ from .model import (
     WaitlistEntry,
     slot_state,
 )
+from .outages import Unavailable
 from .store import Store
 from .validation import booking_problems, detail_problems
 
@@ -64,7 +65,7 @@ class Service:
             booked = await self.store.book(slot_id, name, contact, party_size, self.clock.now(), idempotency_key,
                                            for_staff=for_staff, over_limit=for_staff and over_limit, locale=locale,
                                            fingerprint=fingerprint(caller, slot_id, name, contact, party_size))
-        except BookingError as refused:
+        except (BookingError, Unavailable) as refused:
             self.observe(refused.code)
             raise
         self.observe("created")

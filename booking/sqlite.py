@@ -12,9 +12,22 @@ from functools import cache, partial
 from pathlib import Path
 
 from .batches import Batches, Raised
+from .outages import BUSY, DOWN, FULL, CommitUnknown, Unavailable
 from .sql import UniqueViolation
 
 TYPES = {"id": "INTEGER PRIMARY KEY", "ts": "TEXT", "date": "TEXT"}
+LOW_ON_DISK = 1 << 20  # bytes free on the database's file system below which it counts as full (/readyz)
+# SQLite's primary result codes that mean the file cannot be written or read now (other errors are bugs).
+OUTAGES = {sqlite3.SQLITE_FULL: FULL, sqlite3.SQLITE_IOERR: DOWN, sqlite3.SQLITE_CANTOPEN: DOWN,
+           sqlite3.SQLITE_READONLY: DOWN, sqlite3.SQLITE_NOMEM: DOWN, sqlite3.SQLITE_BUSY: BUSY,
+           sqlite3.SQLITE_LOCKED: BUSY}
+
+
+def outage(error: BaseException) -> Unavailable | None:
+    """The outage an sqlite3 error stands for ("database or disk is full", "disk I/O error", …), or None."""
+    code = getattr(error, "sqlite_errorcode", None)
+    reason = OUTAGES.get(code & 0xFF) if isinstance(error, sqlite3.Error) and code is not None else None
+    return Unavailable.of(reason, error) if reason else None
 
 
 @cache
@@ -86,6 +99,7 @@ class SqliteDatabase:
     """One SQLite file, one connection, one thread: statements never wait for each other's locks."""
 
     listening = True  # one process owns the file: nothing to listen to
+
     def __init__(self, path: Path):
         self.path = path
         self._thread = ThreadPoolExecutor(1, thread_name_prefix="sqlite")
@@ -116,21 +130,23 @@ class SqliteDatabase:
         self._thread.shutdown(wait=True)
 
     async def read(self, body, *args):
-        """body(tx, *args) on the database thread, each statement on its own."""
-        return await self._on_thread(self._read, body, args)
+        """body(tx, *args) on the database thread, each statement on its own; an outage raises Unavailable."""
+        return await outages_raised(self._on_thread(self._read, body, args))
 
     def _read(self, body, args):
         return run_to_end(body(SqliteTx(self._db), *args))
 
     async def write(self, body, *args):
-        """body(tx, *args) as one transaction: all of it or none, committed (and on disk) before this returns."""
-        return await self._writes.add((body, args))
+        """body(tx, *args) as one transaction: all of it or none, committed (and on disk) before this returns. An
+        outage raises Unavailable (nothing saved), or CommitUnknown (an I/O error during COMMIT)."""
+        return await outages_raised(self._writes.add((body, args)))
 
     def _write(self, calls: list) -> list:
         """Group commit: the writes that queued while the last ran go in one transaction, each in a savepoint of
         its own (one that raises leaves no trace, and its caller gets the error), then one COMMIT, one fsync.
         As if run one after another: one connection, one thread, and the write lock held from the start."""
         done = []
+        self._roll_back()
         self._db.execute("BEGIN IMMEDIATE")
         try:
             for body, args in calls:
@@ -139,19 +155,51 @@ class SqliteDatabase:
                 try:
                     result = run_to_end(body(tx, *args))
                 except Exception as error:
+                    if not self._db.in_transaction:  # SQLite gave the whole transaction up (a full disk, I/O)
+                        raise
                     self._db.execute("ROLLBACK TO one")
                     done.append(Raised(error))
                 else:
                     done.append((result, tx.changes))
                 self._db.execute("RELEASE one")
+            self._commit()
         except BaseException:
-            self._db.execute("ROLLBACK")
+            self._roll_back()
             raise
-        self._db.execute("COMMIT")
         return done
+
+    def _commit(self) -> None:
+        """COMMIT; an I/O error there may have left the transaction on disk all the same: CommitUnknown."""
+        try:
+            self._db.execute("COMMIT")
+        except sqlite3.Error as error:
+            if (down := outage(error)) is not None and down.reason == DOWN:
+                raise CommitUnknown.of(DOWN, error) from error
+            raise
+
+    def _roll_back(self) -> None:
+        """End a transaction left open (a COMMIT that failed on a full disk leaves one): the next write can begin."""
+        if self._db.in_transaction:
+            self._db.execute("ROLLBACK")
 
     async def listen(self, on_change, on_resync) -> None:
         """Nothing to wait for: one process owns the file, and its hub hears every change directly."""
+
+    def full(self) -> str | None:
+        """Whether the file's disk is (all but) full: a write that rolls back never reaches the disk to find out."""
+        disk = os.statvfs(self.path.parent)
+        free = disk.f_bavail * disk.f_frsize
+        return f"{free // 1024} KiB free on its disk" if free < LOW_ON_DISK else None
+
+
+async def outages_raised(work):
+    """Await `work`; an sqlite3 error that stands for an outage is raised as Unavailable."""
+    try:
+        return await work
+    except sqlite3.Error as error:
+        if (down := outage(error)) is None:
+            raise
+        raise down from error
 
 
 def backup(source: Path, target: Path) -> None:

@@ -7,6 +7,7 @@ from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from .outages import Waits
 from .outbox import Notices
 from .sql import SqlStore
 
@@ -20,9 +21,11 @@ def sqlite_path(url: str, root: Path) -> Path:
 
 
 def open_store(url: str, root: Path, notify: Callable[..., object] = lambda *topics: None,
-               offer_for: timedelta = timedelta(minutes=10), notices: Notices = Notices()) -> Store:
+               offer_for: timedelta = timedelta(minutes=10), notices: Notices = Notices(),
+               waits: Waits = Waits()) -> Store:
     """A store for the URL's engine (not yet opened); `notify(*topics)` hears what each commit changed, a
-    waitlist offer holds its places for `offer_for`, and `notices` says which e-mails the outbox gets."""
+    waitlist offer holds its places for `offer_for`, `notices` says which e-mails the outbox gets, and `waits`
+    bounds what PostgreSQL makes a request wait for."""
     scheme = urlsplit(url).scheme
     if scheme == "sqlite":
         from .sqlite import SqliteDatabase
@@ -31,5 +34,5 @@ def open_store(url: str, root: Path, notify: Callable[..., object] = lambda *top
     if scheme in ("postgresql", "postgres"):
         from .postgres import PostgresDatabase
 
-        return SqlStore(PostgresDatabase(url), notify, offer_for, notices)
+        return SqlStore(PostgresDatabase(url, waits=waits), notify, offer_for, notices)
     raise ValueError(f"unsupported database URL: {url!r} (use sqlite:///… or postgresql://…)")

@@ -36,17 +36,22 @@ class Sender:
     def __init__(self, app: Quart, store, clock):
         self.app, self.store, self.clock, self.config = app, store, clock, app.config
         self._wake = asyncio.Event()
+        self.pool: httpcore.AsyncConnectionPool | None = None  # while it runs
+
+    def _new_pool(self) -> httpcore.AsyncConnectionPool:
         # Redirects are not followed; each connection goes to an address the filter has just passed.
         allowed = (lambda ip: True) if self.config["WEBHOOKS_ALLOW_PRIVATE"] else public
-        self.pool = httpcore.AsyncConnectionPool(network_backend=PinnedBackend(allowed))
+        return httpcore.AsyncConnectionPool(network_backend=PinnedBackend(allowed))
 
     def wake(self) -> None:
         """Messages were queued (here, or in another process)."""
         self._wake.set()
 
     async def run(self, closed: Awaitable, idle: float = 30.0) -> None:
-        """Deliver until `closed` (the hub's): every message due, then sleep until the next falls due or a wake."""
+        """Deliver until `closed` (the hub's): every message due, then sleep until the next falls due or a wake. A
+        store that fails raises (the supervisor runs this again after a while)."""
         closing = asyncio.ensure_future(closed)
+        self.pool = self._new_pool()
         try:
             while True:
                 self._wake.clear()
@@ -65,12 +70,8 @@ class Sender:
 
     async def cycle(self, idle: float) -> float:
         """Deliver every message due; the seconds until the next falls due (at most `idle`)."""
-        try:
-            await self.send_due()
-            due = await self.store.next_due()
-        except Exception:  # the database away for a moment: try again shortly
-            log.exception("outbox: cannot reach the store")
-            return 5.0
+        await self.send_due()
+        due = await self.store.next_due()
         return idle if due is None else min(idle, max(0.0, (due - self.clock.now()).total_seconds()))
 
     async def send_due(self) -> int:

@@ -207,8 +207,12 @@ async def test_the_document_is_served_as_json_and_lists_every_error_status(clien
     response = await client.get("/api/v1/openapi.json")
     doc = await response.get_json()
     booking = doc["paths"]["/api/v1/bookings"]["post"]["responses"]
-    assert set(booking) == {"201", "400", "403", "404", "409", "413", "415", "422", "429"}
+    assert set(booking) == {"201", "400", "403", "404", "409", "413", "415", "422", "429", "503"}
     assert booking["429"]["headers"]["Retry-After"]["required"] is True
+    assert booking["503"]["headers"]["Retry-After"]["required"] is True
+    outage = booking["503"]["content"]["application/json"]["schema"]["allOf"][1]["properties"]["code"]["enum"]
+    assert outage == ["unavailable", "outcome_unknown"]
+    assert "safe" in doc["components"]["parameters"]["Idempotency-Key"]["description"]
     conflicts = booking["409"]["content"]["application/json"]["schema"]["allOf"][1]["properties"]["code"]["enum"]
     assert "booking_cancelled" in conflicts
     stream = doc["paths"]["/api/v1/venues/{venue}/resources/{resource}/slots/stream"]["get"]["responses"]["200"]

@@ -9,6 +9,7 @@ from quart import Quart, abort, current_app, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
 from booking.model import Forbidden, NotFound
+from booking.outages import BUSY, DOWN, FULL, CommitUnknown, Unavailable
 from web import i18n
 from web.i18n import N_
 
@@ -16,6 +17,7 @@ from web.i18n import N_
 def init_app(app: Quart) -> None:
     """Register the error handlers."""
     app.register_error_handler(HTTPException, http_error)
+    app.register_error_handler(Unavailable, unavailable)
     app.register_error_handler(Exception, unexpected_error)
 
 
@@ -34,6 +36,20 @@ async def http_error(error: HTTPException):
     if wants_json():
         return jsonify(error=message, code=CODES.get(error.code, "error")), error.code, kept
     return await render_template("error.html", status=error.code, message=message), error.code, kept
+
+
+async def unavailable(error: Unavailable):
+    """The database cannot serve now: 503 with Retry-After, saying why; when a change may have been saved all the
+    same (CommitUnknown), saying so and how to check."""
+    current_app.logger.warning("%s %s: database %s", request.method, request.path, error)
+    if isinstance(error, CommitUnknown):
+        message = i18n.gettext(UNKNOWN_TO_API if wants_json() else UNKNOWN_ON_PAGE)
+    else:
+        message = i18n.gettext(OUTAGES[error.reason])
+    headers = {"Retry-After": str(error.retry_after)}
+    if wants_json():
+        return jsonify(error=message, code=error.code), 503, headers
+    return await render_template("error.html", status=503, message=message), 503, headers
 
 
 async def unexpected_error(error: Exception):
@@ -93,3 +109,21 @@ def about(thing: str, ref: str = ""):
         not_found(thing, ref)
     except Forbidden:
         refused(thing, ref)
+
+
+OUTAGES = {  # nothing was saved: the person can simply try again
+    DOWN: N_("The booking system cannot reach its database right now (it may be restarting). Nothing was saved: "
+             "please try again in a few seconds."),
+    FULL: N_("The booking system's storage is full, so nothing can be saved right now. Nothing was saved: please "
+             "try again later."),
+    BUSY: N_("The booking system is too busy to save this right now. Nothing was saved: please try again in a "
+             "moment."),
+}
+UNKNOWN_ON_PAGE = N_(
+    "The connection to the database broke just as this was being saved, so it may have been saved. Please check "
+    "before trying again: a booking made with an e-mail address is confirmed by e-mail, and the venue can find it by "
+    "your name or phone. Going back and sending the same booking form again is safe: it never books twice.")
+UNKNOWN_TO_API = N_(
+    "The connection to the database broke just as this was being saved, so it may have been saved. A booking sent "
+    "again with the same Idempotency-Key is safe: it answers with the booking if it was made, and books it if not. "
+    "Without a key, check before trying again.")

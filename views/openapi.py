@@ -136,7 +136,9 @@ PARAMETERS = {
         "Empty: 422. A key belongs to the caller who first sent it: the same key from another caller is 422 "
         "`idempotency_mismatch`, whatever its body, and never answers with the booking. The caller is the client's "
         "address (an IPv4 address, or an IPv6 /64): retry from the network the first request came from, and pick "
-        "keys no other client would (a UUID).")},
+        "keys no other client would (a UUID). Send one: after a 503 `outcome_unknown` (the connection to the "
+        "database broke as the booking was saved) or a lost answer, the same request with the same key is safe to "
+        "send again, and answers with the booking if it was made.")},
 }
 
 ERRORS = {  # status -> (what it means, the codes every operation with it may carry)
@@ -149,6 +151,10 @@ ERRORS = {  # status -> (what it means, the codes every operation with it may ca
     415: ("A POST body that is not `Content-Type: application/json`.", ("unsupported_media_type",)),
     422: ("The request is well-formed but its content is not acceptable.", ()),
     429: ("Too many booking attempts from this address: wait `Retry-After` seconds.", ("too_many_requests",)),
+    503: ("The database cannot serve now (unreachable, restarting, full, or busy past its lock timeout): nothing "
+          "was saved; wait `Retry-After` seconds and try again. A change may also answer `outcome_unknown`: the "
+          "connection broke as it was being saved, so it may have been made; a booking sent again with the same "
+          "Idempotency-Key is safe.", ("unavailable",)),
 }
 POST_ERRORS = (400, 403, 413, 415)
 REFUSALS = ("slot_unavailable", "not_open_yet", "limit_reached")  # 409s of a booking, a move and a join alike
@@ -179,7 +185,7 @@ def error_response(status: int, codes: tuple[str, ...]) -> dict:
     body = {"allOf": [ref("Error"), {"properties": {"code": {"enum": list(codes)}}}]}
     answer = {"description": f"{ERRORS[status][0]} `code`: " + ", ".join(f"`{c}`" for c in codes),
               "content": {"application/json": {"schema": body}}}
-    if status == 429:
+    if status in (429, 503):
         answer["headers"] = {"Retry-After": RETRY_AFTER | {"required": True}}
     return answer
 
@@ -193,7 +199,7 @@ def operation(rule, method: str, view) -> dict:
     summary = re.split(r"[:.](?:\s|$)", description, maxsplit=1)[0]  # "Cancel …: 200, 403" -> "Cancel …"
     names = [*ARGUMENT.findall(rule.rule), *declared["parameters"]]
     errors = {**{s: () for s in POST_ERRORS if method == "POST"}, 400: (), **({404: ()} if rule.arguments else {}),
-              **declared["errors"]}
+              503: ("outcome_unknown",) if method == "POST" else (), **declared["errors"]}
     responses = {}
     for status, schema in declared["ok"].items():
         media, name = schema if isinstance(schema, tuple) else ("application/json", schema)
@@ -227,7 +233,9 @@ def document(app: Quart) -> dict:
         "info": {"title": "Slotcast API", "version": "1", "description": (
             "Venues, their slots (also live, as an event stream), bookings and the waitlist, as JSON. Every error "
             "is JSON `{\"error\": \"a sentence\", \"code\": \"slot_full\"}`, also a 405 for a method a path does not "
-            "take (with `Allow`), a 404 for any unknown /api/ address, and a 500 (`server_error`, never details).")},
+            "take (with `Allow`), a 404 for any unknown /api/ address, a 503 with `Retry-After` while the database "
+            "cannot serve (`unavailable`; `outcome_unknown` when a change may have been saved: send bookings with an "
+            "Idempotency-Key, and sending one again is safe), and a 500 (`server_error`, never details).")},
         "servers": [{"url": "/"}],
         "paths": paths,
         "components": {"schemas": SCHEMAS, "parameters": parameters, "responses": {

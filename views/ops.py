@@ -20,9 +20,10 @@ async def healthz():
 
 @bp.get("/readyz")
 async def readyz():
-    """Readiness: not draining, the database answers, and on PostgreSQL the listener is connected."""
+    """Readiness, from the last background check (never waits for the database): not draining, a write that rolls
+    back done in time, room on the disk, the listener connected on PostgreSQL, and every background task running."""
     running = current_app.extensions.get("slotcast")
-    trouble = "starting" if running is None else "draining" if running.draining else await running.store.trouble()
+    trouble = "starting" if running is None else "draining" if running.draining else running.readiness.trouble()
     plain = {"Content-Type": "text/plain; charset=utf-8"}
     return (f"not ready: {trouble}\n", 503, plain) if trouble else ("ready\n", 200, plain)
 

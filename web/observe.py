@@ -34,14 +34,20 @@ class Metrics:
         self.login_failures = Counter("slotcast_login_failures", "Staff logins refused", registry=registry)
         self.listener_reconnects = Gauge("slotcast_listener_reconnects",
                                          "PostgreSQL listening connections lost and reopened", registry=registry)
+        self.task_restarts = Counter("slotcast_task_restarts", "Background tasks started again after they failed"
+                                     " or ended unexpectedly", ["task"], registry=registry)
 
     def broadcast(self, seconds: float) -> None:
         """One change rendered and handed to its subscribers (the hub calls this)."""
         self.broadcasts.inc()
         self.fanout.observe(seconds)
 
+    def task_restarted(self, name: str) -> None:
+        """A background task failed or ended early, and runs again (the supervisor calls this)."""
+        self.task_restarts.labels(name).inc()
+
     def booking(self, outcome: str) -> None:
-        """A booking attempt ended: 'created' or the refusal's code (the service calls this)."""
+        """A booking attempt ended: 'created', the refusal's code, or an outage's (the service calls this)."""
         self.bookings.labels(outcome).inc()
 
 

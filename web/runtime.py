@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 from contextvars import ContextVar
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
 from quart import current_app
@@ -12,17 +11,20 @@ from quart import current_app
 from booking.hub import Hub
 from booking.service import Service
 from booking.store import Store
+from booking.tasks import Readiness, Supervisor
 
 
 @dataclass
 class Runtime:
-    """What the app starts and stops: the store, the service over it, the hub, the clock, the background loops."""
+    """What the app starts and stops: the store, the service over it, the hub, the clock, the background tasks and
+    the readiness they keep."""
 
     store: Store
     service: Service
     hub: Hub
     clock: object
-    loops: list[asyncio.Task] = field(default_factory=list)
+    tasks: Supervisor
+    readiness: Readiness
     draining: bool = False  # shutting down: /readyz says so before the streams are told to close
 
 

@@ -3,6 +3,7 @@ slots read full."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import date, datetime, timedelta
 from time import monotonic
@@ -20,6 +21,7 @@ from ..model import (
     Venue,
     WaitlistEntry,
 )
+from ..outages import Unavailable
 from ..outbox import Message, Notices, Webhook
 from .bookings import (
     CALL,
@@ -138,12 +140,22 @@ class SqlStore:
     async def close(self) -> None:
         await self.db.close()
 
-    async def trouble(self) -> str | None:
-        """Why this store cannot serve now (None: it can): the database must answer, a listener be connected."""
+    async def trouble(self, budget: float = 1.0) -> str | None:
+        """Why a booking cannot be made now (None: it can): a write like a booking's, rolled back, must be done
+        within `budget` seconds, the database have room to grow, and the listener be connected."""
         try:
-            await self.db.read(_ping)
-        except Exception as error:  # whatever the driver says, the answer is "not ready"
+            async with asyncio.timeout(budget):
+                await self.db.write(_probe)
+        except Probed:
+            pass
+        except TimeoutError:
+            return f"database: no answer within {budget:g} s"
+        except Unavailable as down:
+            return f"database {down}"
+        except Exception as error:  # whatever else the driver says, the answer is "not ready"
             return f"database: {type(error).__name__}"
+        if full := self.db.full():
+            return f"database full: {full}"
         return None if self.db.listening else "listener: not connected"
 
     async def listen(self, on_change: Callable[..., object], on_resync: Callable[[], object]) -> None:
@@ -461,8 +473,14 @@ class SqlStore:
 
 # The store's own bodies: the readiness check and the schema.
 
-async def _ping(tx: Tx) -> None:
-    await tx.fetch_value("SELECT 1")
+class Probed(Exception):
+    """The readiness probe's write, undone on purpose."""
+
+
+async def _probe(tx: Tx) -> None:
+    """A write as a booking makes one (the write lock, a row, a transaction id), then undone."""
+    await tx.execute("INSERT INTO schema_version (version) VALUES (0)")
+    raise Probed
 
 
 async def _migrate(tx: Tx) -> None:
