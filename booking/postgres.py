@@ -26,11 +26,11 @@ LISTENER_NAME = "slotcast-listener"  # application_name of the listening connect
 PARAMETER = re.compile(r"(?<!:):([A-Za-z_]\w*)")  # :name, not a ::cast
 CONNECT_SECONDS = 5.0  # opening a connection waits this long at most (asyncpg's own default is a minute)
 # Errors that mean the database is away (unreachable, restarting, shutting down, failed over to a read-only copy,
-# or this session ended by the server), too busy to wait for (a lock or statement past its bound, a deadlock), or
-# out of disk; other errors are bugs or the domain's own.
+# or this session ended by the server: asyncpg may then also find its protocol in a state it cannot leave), too busy
+# to wait for (a lock or statement past its bound, a deadlock), or out of disk; other errors are bugs or the domain's.
 AWAY = (OSError, TimeoutError, asyncpg.PostgresConnectionError, asyncpg.OperatorInterventionError,
         asyncpg.InsufficientResourcesError, asyncpg.IdleInTransactionSessionTimeoutError,
-        asyncpg.ReadOnlySQLTransactionError)
+        asyncpg.ReadOnlySQLTransactionError, asyncpg.InternalClientError)
 TOO_BUSY = (asyncpg.LockNotAvailableError, asyncpg.QueryCanceledError, asyncpg.TransactionRollbackError)
 
 
@@ -152,7 +152,10 @@ class PostgresDatabase:
         try:
             yield db
         finally:
-            await self._pool.release(db)
+            try:
+                await self._pool.release(db)
+            except Exception as error:  # it broke (its work is done or failed already): asyncpg has ended it
+                log.info("dropped a broken connection: %s", error)
 
     async def read(self, body, *args):
         """body(tx, *args) on a pooled connection; an outage raises Unavailable."""
