@@ -9,7 +9,7 @@ PY := $(VENV)/bin/python
 CATALOGS := $(patsubst %.po,%.mo,$(wildcard translations/*/LC_MESSAGES/messages.po))
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup run test bench-postgres browser axe postgres bench messages clean
+.PHONY: setup run test faults bench-postgres browser axe postgres bench messages clean
 
 setup: $(VENV)/ready $(CATALOGS)
 
@@ -44,6 +44,11 @@ postgres:
 test: setup browser axe postgres
 	$(PY) -m pytest
 	SLOTCAST_TEST_ENGINE=postgres $(PY) -m pytest -m "not browser and not postgres" $(VIEW_TESTS)
+
+# The long fault suite (~4 minutes): real servers under steady traffic through kill -9, PostgreSQL restarts, a
+# frozen worker, lost listeners, a database outage and a full disk (a small tmpfs: needs root or sudo).
+faults: setup postgres
+	$(PY) -m pytest -m faults tests/test_fault_suite.py
 
 VIEW_TESTS := tests/test_pages.py tests/test_api.py tests/test_events.py tests/test_admin.py tests/test_kiosk.py \
 	tests/test_queue.py tests/test_i18n.py tests/test_time.py tests/test_security.py tests/test_headers.py \

@@ -70,9 +70,18 @@ class PostgresServer:
                     "max_connections=300", "shared_buffers=128MB"]
         if not self.durable:
             settings += ["fsync=off", "synchronous_commit=off", "full_page_writes=off"]
-        options = " ".join(f"-c {s}" for s in settings)
-        self._run("pg_ctl", "-D", str(self.data), "-l", str(self.folder / "server.log"), "-o", options,
+        self.options = " ".join(f"-c {s}" for s in settings)
+        self.resume()
+
+    def resume(self) -> None:
+        """Start the (initialised) server again, after `halt`."""
+        self._run("pg_ctl", "-D", str(self.data), "-l", str(self.folder / "server.log"), "-o", self.options,
                   "-w", "-t", "30", "start")
+
+    def halt(self, mode: str = "fast") -> None:
+        """Stop the server, keeping its data (`resume` starts it again): "fast" ends the sessions and shuts down
+        cleanly; "immediate" stops at once, as a crash would (the next start recovers from the WAL)."""
+        self._run("pg_ctl", "-D", str(self.data), "-m", mode, "-w", "stop")
 
     def sql(self, statement: str, database: str = "postgres") -> str:
         """Run one statement with psql; its unaligned output."""
