@@ -134,9 +134,10 @@ def create_app(config: dict | None = None, clock=None) -> Quart:
         tasks = Supervisor(hub, on_restart=metrics.task_restarted)
         readiness = Readiness(store, tasks, budget=float(app.config["READY_TIMEOUT_SECONDS"]),
                               every=float(app.config["READY_CHECK_SECONDS"]))
-        start_tasks(tasks, app.config, store, service, hub, sender, readiness, changed)
-        await readiness.check()
-        app.extensions["slotcast"] = Runtime(store, service, hub, clock, tasks, readiness)
+        running = Runtime(store, service, hub, clock, tasks, readiness)
+        start_tasks(running, app.config, sender, changed)
+        await readiness.first()
+        app.extensions["slotcast"] = running
 
     @app.after_serving
     async def stop() -> None:
@@ -149,23 +150,22 @@ def create_app(config: dict | None = None, clock=None) -> Quart:
     return app
 
 
-def start_tasks(tasks: Supervisor, config, store: Store, service: Service, hub: Hub, sender: Sender,
-                readiness: Readiness, changed) -> None:
+def start_tasks(running: Runtime, config, sender: Sender, changed) -> None:
     """Every background task, supervised: each outlives its errors (logged, then tried again) until the hub closes.
     Own tasks, not add_background_task: Quart would wait for those before after_serving runs."""
-    clock = service.clock
+    tasks, store, service, hub, clock = running.tasks, running.store, running.service, running.hub, running.clock
     tasks.keep("heartbeat", hub.beat)
     tasks.keep("expire_renders", hub.expire)
     tasks.keep("relay_changes", lambda: relay_changes(store, hub, changed))
     tasks.keep("send_outbox", lambda: sender.run(hub.closed()))
-    tasks.every("readiness", readiness.every, readiness.check)
+    tasks.every("readiness", running.readiness.every, running.readiness.check)
     # Waitlist offers past their time pass to the next in line (every process may do it: each offer once).
     tasks.every("pass_on_offers", float(config["OFFER_CHECK_SECONDS"]), service.expire_offers)
     # New days' slots as days pass, so every resource stays bookable to its horizon.
     tasks.every("keep_slots_ahead", float(config["SLOT_REFRESH_SECONDS"]), lambda: store.extend_slots(clock.now()))
     # Daily from start-up: personal data of bookings that ended more than RETENTION_DAYS ago is erased.
-    tasks.every("forget_old_people", 86400, lambda: service.erase_ended(timedelta(days=float(config["RETENTION_DAYS"]))),
-                now=True)
+    retention = timedelta(days=float(config["RETENTION_DAYS"]))
+    tasks.every("forget_old_people", 86400, lambda: service.erase_ended(retention), now=True)
     # Hourly: settled deliveries older than OUTBOX_KEEP_DAYS leave staff's record.
     tasks.every("forget_old_deliveries", 3600, lambda: prune(store, clock.now(), float(config["OUTBOX_KEEP_DAYS"])))
 

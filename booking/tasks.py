@@ -129,6 +129,15 @@ class Readiness:
         self._trouble = await self._store.trouble(self.budget) or self._tasks.trouble()
         self._checked = time.monotonic()
 
+    async def first(self) -> None:
+        """The first check, as the app starts: made again (for the budget at most) while it is not ready, as the
+        listener may still be connecting."""
+        deadline = time.monotonic() + self.budget
+        await self.check()
+        while self._trouble and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+            await self.check()
+
     def trouble(self) -> str | None:
         """The last answer, unless it is too old to trust (then that is the trouble)."""
         age = time.monotonic() - self._checked

@@ -209,7 +209,7 @@ async def test_the_offer_check_across_a_database_outage(tmp_path, pg):
         await asyncio.to_thread(pg.resume)
         await offer_passes_on(b.url, *queued, timeout=OFFER_CHECK + 5)
         await asyncio.sleep(2)
-        await wind_down(traffic, pages, Ledger(url), [a.url, b.url], slot_ids[-1])
+        await wind_down(traffic, pages, Ledger(url), [a.url, b.url], slot_ids[-1], least=10)  # light traffic
 
 
 async def test_a_disk_that_fills_up_mid_load_on_sqlite(tmp_path):

@@ -105,6 +105,7 @@ class Traffic:
             answer = await http.request(method, url + path, json=body, headers={"Idempotency-Key": key} if key else {})
         except httpx.HTTPError:
             self.answers[operation, None] += 1
+            await asyncio.sleep(0.5)  # the server is away: a browser would wait a moment too
             return None
         self.slowest[url] = max(self.slowest.get(url, 0.0), time.monotonic() - began)
         self.answers[operation, answer.status_code] += 1
