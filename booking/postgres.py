@@ -144,10 +144,13 @@ class PostgresDatabase:
 
     @asynccontextmanager
     async def _connection(self):
-        """A pooled connection, or Unavailable if none can be opened (whatever the reason, the database is away)."""
+        """A pooled connection, or Unavailable: none free within the lock timeout (each busy, say waiting on a
+        frozen worker's row), or none can be opened (whatever the reason, the database is away)."""
         try:
-            db = await self._pool.acquire()
-        except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+            db = await self._pool.acquire(timeout=self.waits.lock or None)
+        except TimeoutError as error:
+            raise Unavailable.of(BUSY, error) from error
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
             raise Unavailable.of(DOWN, error) from error
         try:
             yield db

