@@ -190,4 +190,13 @@ MIGRATIONS = [
     ALTER TABLE bookings ADD COLUMN moves INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE bookings ADD COLUMN moved_from {ts};
     """,
+    # 10: staff roles per venue (every account so far is an owner: everything, every venue)
+    """
+    ALTER TABLE staff ADD COLUMN role TEXT NOT NULL DEFAULT 'owner' CHECK (role IN ('owner', 'manager', 'desk'));
+    CREATE TABLE staff_venues (
+        staff_id INTEGER NOT NULL REFERENCES staff(id),
+        venue_id INTEGER NOT NULL REFERENCES venues(id),
+        PRIMARY KEY (staff_id, venue_id)
+    );
+    """,
 ]

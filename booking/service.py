@@ -6,6 +6,7 @@ import hashlib
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
 
+from . import access
 from .contacts import clean_text
 from .model import (
     FULL,
@@ -194,6 +195,13 @@ class Service:
     async def add_staff(self, username: str, password_hash: str) -> bool:
         """Create a staff account unless it exists (a password set since is never overwritten)."""
         return await self.store.add_staff(username, password_hash)
+
+    async def set_staff_access(self, username: str, role: str, venue_ids: frozenset[int]) -> bool:
+        """Give an account its role and venues (raises Invalid when they do not go together); its sessions and
+        streams end. False when there is no such account."""
+        if (code := access.problem(role, venue_ids)) is not None:
+            raise Invalid({code: code})
+        return await self.store.set_staff_access(username, role, frozenset() if role == access.OWNER else venue_ids)
 
     async def end_staff_sessions(self, username: str) -> None:
         """Log a staff account out everywhere."""

@@ -6,6 +6,7 @@ import asyncio
 import sys
 import time
 from collections import Counter
+from collections.abc import Awaitable, Callable
 
 from quart import current_app, request
 
@@ -18,13 +19,15 @@ from web.runtime import hub
 from .wire import GZIP_HEADER, retry
 
 HEADERS = {"Content-Type": "text/event-stream", "Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+GUARD_SECONDS = 0.5  # how often a guarded stream asks whether it may go on (one small query each time)
 BUSY_SECONDS = 30  # a stream refused by a cap: when its client tries again
 PACKED = {"Content-Encoding": "gzip"}  # a gzip header, then deflate segments: never a trailer (the stream never ends
 #                                        by itself; a client decodes each segment as it comes)
 
 
-async def stream(*names: str):
-    """An event stream on these topics: the current state first, then every change."""
+async def stream(*names: str, guard: Callable[[], Awaitable[bool]] | None = None):
+    """An event stream on these topics: the current state first, then every change; a `guard` that no longer
+    holds (a staff session that ended) ends it within GUARD_SECONDS."""
     the_hub, locale, config, counted = hub(), i18n.current(), current_app.config, observe.metrics()
     client, streams = client_group(), open_streams()
     if not streams.admit(client, config):
@@ -38,6 +41,7 @@ async def stream(*names: str):
     names = tuple(map(sys.intern, names))  # the hub's keys and the streams' topics: one string, not one a stream
     # Counted now, in the same step as the check above: the caps hold however many streams open at once.
     body = Stream(the_hub, names, locale, packed, retry(config["SSE_RETRY_MS"]), streams, client, counted, kind, line)
+    body.guard = guard
     request.scope[STREAM] = body
     headers = {**HEADERS, **(PACKED if packed else {}), "Vary": "Accept-Encoding"}
     return current_app.response_class(body, 200, headers)
@@ -53,12 +57,12 @@ class Stream:
     response body it sends nothing and only marks itself handed over: `Handover` runs it."""
 
     __slots__ = ("hub", "names", "locale", "packed", "prelude", "streams", "client", "counted", "kind", "line",
-                 "handed")
+                 "handed", "guard")
 
     def __init__(self, the_hub, names, locale, packed, prelude, streams, client, counted, kind, line):
         self.hub, self.names, self.locale, self.packed, self.prelude = the_hub, names, locale, packed, prelude
         self.streams, self.client, self.counted, self.kind, self.line = streams, client, counted, kind, line
-        self.handed = False
+        self.handed, self.guard = False, None
         streams.opened(client)
         counted.streams.labels(kind).inc()
 
@@ -78,6 +82,7 @@ class Stream:
         """Send the state, then every change, until the client leaves or the hub closes (then end the response)."""
         sub = self.hub.subscribe(self.names, self.locale, self.packed)
         watcher = asyncio.create_task(leaving(receive, sub))
+        guarding = asyncio.create_task(ended_by(self.guard, sub)) if self.guard else None
         began, sent = time.monotonic(), 0
         try:
             # The state as the shared messages themselves, not joined into a copy that this stream would hold.
@@ -93,6 +98,8 @@ class Stream:
                 await send(END)  # the hub closed the stream
         finally:
             watcher.cancel()
+            if guarding:
+                guarding.cancel()
             self.hub.unsubscribe(sub)
             self.drop()
             observe.stream_closed(self.line, self.kind, time.monotonic() - began, sent)
@@ -102,6 +109,13 @@ async def leaving(receive, sub) -> None:
     """Wait for the client to leave, then end its subscriber's messages."""
     while (await receive())["type"] != "http.disconnect":
         pass
+    sub.end()
+
+
+async def ended_by(guard: Callable[[], Awaitable[bool]], sub) -> None:
+    """Ask the guard every GUARD_SECONDS; once it no longer holds, end the subscriber's messages."""
+    while await guard():
+        await asyncio.sleep(GUARD_SECONDS)
     sub.end()
 
 

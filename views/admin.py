@@ -18,6 +18,7 @@ from quart import (
 )
 
 from booking import rules_text, topics
+from booking.access import OWNER
 from booking.contacts import clean_text, looks_like_contact
 from booking.model import (
     KINDS,
@@ -49,7 +50,7 @@ from web.i18n import current as current_locale
 from web.i18n import gettext as _
 from web.runtime import now, service, store
 
-from . import messages
+from . import messages, permissions
 from .auth import require_staff, staff
 from .errors import not_found
 from .fragments import htmx_asked, htmx_swap, inline
@@ -102,8 +103,8 @@ async def board_topic(resource_id: int, day: date) -> dict:
 
 @bp.get("/")
 async def index():
-    """Every venue, archived ones too."""
-    return await render_template("admin/index.html", venues=await store().venues(include_archived=True))
+    """Every venue the account has, archived ones too."""
+    return await render_template("admin/index.html", venues=await permissions.own_venues(include_archived=True))
 
 
 @bp.get("/venues/<venue>/board")
@@ -381,12 +382,15 @@ async def edit_resource(resource_id: int):
 
 @bp.get("/audit")
 async def audit_trail():
-    """Staff actions, newest first; ?venue=slug&day=YYYY-MM-DD narrow it. Never editable here."""
+    """Staff actions, newest first; ?venue=slug&day=YYYY-MM-DD narrow it (a manager sees one of its venues at a
+    time). Never editable here."""
     venue = await venue_or_404(request.args["venue"], include_archived=True) if request.args.get("venue") else None
     day = parse_day(request.args["day"]) if request.args.get("day") else None
+    venues = await permissions.own_venues(include_archived=True)
+    if venue is None and permissions.current().role != OWNER:
+        return redirect(url_for("admin.audit_trail", venue=venues[0].slug, day=day and day.isoformat()), 303)
     entries = await store().audit_trail(venue.id if venue else None, day)
-    return await render_template("admin/audit.html", entries=entries, venue=venue, day=day,
-                                 venues=await store().venues(include_archived=True))
+    return await render_template("admin/audit.html", entries=entries, venue=venue, day=day, venues=venues)
 
 
 @bp.route("/erase", methods=["GET", "POST"])

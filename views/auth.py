@@ -10,6 +10,7 @@ from quart import (
     Blueprint,
     abort,
     current_app,
+    g,
     redirect,
     render_template,
     request,
@@ -18,10 +19,13 @@ from quart import (
 )
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from booking.access import Access
 from web import observe
 from web.clients import client_address
 from web.i18n import gettext as _
 from web.runtime import now, service, store
+
+from . import permissions
 
 bp = Blueprint("auth", __name__, url_prefix="/admin")
 
@@ -62,9 +66,11 @@ def staff() -> str | None:
 
 
 async def require_staff():
-    """Before every staff request: a valid session goes on; a page sends strangers to the login, the rest is 401."""
-    if await session_valid():
+    """Before every staff request: a valid session may do what its account's role allows (else 403); a page sends
+    strangers to the login, the rest is 401."""
+    if await session_valid() and (found := await store().staff_access(staff())) is not None:
         session["seen"] = now().timestamp()
+        await permissions.check(Access(*found))
         return None
     session.pop("staff", None)
     if request.method != "GET" or request.headers.get("HX-Request") or "/events/" in request.path:
@@ -80,6 +86,12 @@ async def session_valid() -> bool:
     if at - session.get("seen", 0) > IDLE.total_seconds() or at - session.get("since", 0) > LIFETIME.total_seconds():
         return False
     return session.get("version") == await store().staff_session_version(staff())
+
+
+@bp.app_context_processor
+def account_access() -> dict:
+    """Templates show only what the logged-in account may use (`access.may(action, venue_id)`)."""
+    return {"access": g.get("access")}
 
 
 def safe_next(target: str | None) -> str:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from quart import Blueprint, abort, request
+from quart import Blueprint, abort, request, session
 
 from booking import topics
 from live.streams import stream
 from web.runtime import hub, store
 
-from .auth import require_staff
+from .auth import require_staff, staff
 from .errors import not_found
 from .lookups import (
     booking_with_token,
@@ -81,4 +81,15 @@ async def board_stream(venue_id: int, day: str):
     venue = await store().venue_by_id(venue_id)
     if venue is None:
         abort(404)
-    return await stream(*(topics.board(r.id, on) for r in venue.open_resources))
+    return await stream(*(topics.board(r.id, on) for r in venue.open_resources), guard=session_lasts())
+
+
+def session_lasts():
+    """Whether this request's staff session still holds: a logout, a new password or a new role or venues (each
+    a new session version) end the stream that carries names."""
+    the_store, name, version = store(), staff(), session.get("version")
+
+    async def holds() -> bool:
+        return await the_store.staff_session_version(name) == version
+
+    return holds

@@ -19,6 +19,7 @@ from delivery.webhooks import Undelivered, refuse_private
 from web.i18n import gettext as _
 from web.runtime import service, store
 
+from . import permissions
 from .admin import audit
 from .auth import require_staff
 from .errors import about
@@ -45,10 +46,12 @@ async def url_problem(url: str) -> str | None:
 
 
 async def render(status: int = 200, problem: str | None = None, form: dict | None = None, created=None):
-    venues = await store().venues()
+    venues, mine = await permissions.own_venues(), permissions.current().sees
     return await render_template(
-        "admin/webhooks.html", events=EVENTS, venues=venues, by_id={v.id: v for v in venues}, hooks=await store().webhooks(),
-        deliveries=await store().outbox(), problem=problem, form=form or {}, created=created), status
+        "admin/webhooks.html", events=EVENTS, venues=venues, by_id={v.id: v for v in venues},
+        hooks=[h for h in await store().webhooks() if mine(h.venue_id)],
+        deliveries=[d for d in await store().outbox() if mine(d.venue_id)], problem=problem, form=form or {},
+        created=created), status
 
 
 @bp.get("/")
@@ -61,7 +64,7 @@ async def index():
 async def add():
     """Register an endpoint: every booking event of the venue is POSTed to it, signed with its secret."""
     form = await request.form
-    venue = next((v for v in await store().venues() if str(v.id) == form.get("venue", "")), None)
+    venue = next((v for v in await permissions.own_venues() if str(v.id) == form.get("venue", "")), None)
     url, secret = form.get("url", "").strip(), form.get("secret", "").strip()
     fields = {"venue": form.get("venue", ""), "url": url[:URL_MAX]}
     if venue is None:

@@ -34,6 +34,29 @@ async def _end_sessions(tx: Tx, username: str) -> None:
                      username=username)
 
 
+async def _access(tx: Tx, username: str) -> tuple[str, frozenset[int]] | None:
+    role = await tx.fetch_value("SELECT role FROM staff WHERE username = :username", username=username)
+    if role is None:
+        return None
+    rows = await tx.fetch("SELECT v.venue_id FROM staff_venues v JOIN staff s ON s.id = v.staff_id"
+                          " WHERE s.username = :username", username=username)
+    return role, frozenset(r["venue_id"] for r in rows)
+
+
+async def _set_access(tx: Tx, username: str, role: str, venue_ids: frozenset[int]) -> bool:
+    """Give an account its role and venues; its sessions end (they were opened under the old ones)."""
+    staff_id = await tx.fetch_value("SELECT id FROM staff WHERE username = :username", username=username)
+    if staff_id is None:
+        return False
+    await tx.execute("UPDATE staff SET role = :role, session_version = session_version + 1 WHERE id = :id",
+                     role=role, id=staff_id)
+    await tx.execute("DELETE FROM staff_venues WHERE staff_id = :id", id=staff_id)
+    if venue_ids:
+        await tx.execute_many("INSERT INTO staff_venues (staff_id, venue_id) VALUES (:staff_id, :venue_id)",
+                              [{"staff_id": staff_id, "venue_id": v} for v in sorted(venue_ids)])
+    return True
+
+
 async def _record(tx: Tx, entry: AuditEntry) -> None:
     await tx.execute("INSERT INTO audit_log (at, actor, address, action, subject, venue_id, local_date)"
                      " VALUES (:at, :actor, :address, :action, :subject, :venue_id, :local_date)",

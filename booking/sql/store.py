@@ -52,6 +52,7 @@ from .outbox import (
 )
 from .slots import _slots, _slots_by_id
 from .staff import (
+    _access,
     _add_staff,
     _audit_trail,
     _end_sessions,
@@ -59,6 +60,7 @@ from .staff import (
     _password_hash,
     _record,
     _session_version,
+    _set_access,
     _set_password,
 )
 from .venues import (
@@ -392,6 +394,14 @@ class SqlStore:
     async def staff_session_version(self, username: str) -> int | None:
         """The version a staff member's sessions must carry (None: no such account)."""
         return await self.db.read(_session_version, username)
+
+    async def staff_access(self, username: str) -> tuple[str, frozenset[int]] | None:
+        """A staff account's role and venue ids (None: no such account)."""
+        return await self.db.read(_access, username)
+
+    async def set_staff_access(self, username: str, role: str, venue_ids: frozenset[int]) -> bool:
+        """Give an account a role and venues, ending its sessions; False when there is no such account."""
+        return await self._write(_set_access, username, role, venue_ids)
 
     async def end_staff_sessions(self, username: str) -> None:
         """Every session of this account stops working (logout, new password)."""
