@@ -10,6 +10,7 @@ import resource
 import secrets
 import signal
 import socket
+import sys
 from datetime import timedelta
 from pathlib import Path
 
@@ -18,7 +19,7 @@ from hypercorn.config import Config
 from quart import Quart
 
 import views
-from booking import demo, topics
+from booking import access, demo, topics
 from booking.clock import SystemClock
 from booking.hub import Hub
 from booking.outages import Waits
@@ -207,20 +208,27 @@ async def relay_changes(store: Store, hub: Hub, changed) -> None:
 
 
 def add_commands(app: Quart) -> None:
-    """`create-admin NAME` sets a staff password; `backup PATH` copies the SQLite database."""
+    """`create-admin NAME` sets an owner's password; `create-staff NAME --role … --venue …` makes an account of a
+    role; `backup PATH` copies the SQLite database."""
 
     @app.cli.command("create-admin")
     @click.argument("username")
     @click.password_option()
     def create_admin(username: str, password: str) -> None:
-        async def save() -> None:
-            store = open_store(app.config["DATABASE_URL"], ROOT)
-            await store.open()
-            await Service(store, SystemClock()).set_staff_password(username, hash_password(password))
-            await store.close()
-
-        asyncio.run(save())
+        asyncio.run(save_staff(app, username, password, access.OWNER, ()))
         click.echo(f"Staff account {username!r} is ready.")
+
+    @app.cli.command("create-staff")
+    @click.argument("username")
+    @click.option("--role", type=click.Choice(access.ROLES), required=True, help="owner, manager or desk.")
+    @click.option("--venue", "venues", multiple=True, help="A venue's slug (repeatable); an owner needs none.")
+    @click.option("--password-stdin", is_flag=True, help="Read the password from the first line of stdin.")
+    def create_staff(username: str, role: str, venues: tuple[str, ...], password_stdin: bool) -> None:
+        """`create-staff NAME --role desk --venue SLUG`: an account of that role on those venues."""
+        password = (sys.stdin.readline().rstrip("\r\n") if password_stdin else
+                    click.prompt("Password", hide_input=True, confirmation_prompt=True))
+        asyncio.run(save_staff(app, username, password, role, venues))
+        click.echo(f"Staff account {username!r} ({role}) is ready.")
 
     @app.cli.command("backup")
     @click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
@@ -233,6 +241,26 @@ def add_commands(app: Quart) -> None:
 
         sqlite_backup(sqlite_path(url, ROOT), path)
         click.echo(f"Backed up to {path}.")
+
+
+async def save_staff(app: Quart, username: str, password: str, role: str, slugs: tuple[str, ...]) -> None:
+    """Create a staff account (or set its password) with a role on the venues named (a ClickException if wrong)."""
+    if not username.strip() or not password:
+        raise click.ClickException("Give a name and a password.")
+    if (problem := access.problem(role, slugs)) is not None:
+        raise click.ClickException("Give at least one --venue for a manager or desk account." if problem == "venues"
+                                   else f"Unknown role {role!r}.")
+    store = open_store(app.config["DATABASE_URL"], ROOT)
+    await store.open()
+    try:
+        venues = [(slug, await store.venue(slug)) for slug in slugs]
+        if unknown := [slug for slug, venue in venues if venue is None]:
+            raise click.ClickException(f"No venue with the slug {', '.join(unknown)}.")
+        service = Service(store, SystemClock())
+        await service.set_staff_password(username, hash_password(password))
+        await service.set_staff_access(username, role, frozenset(venue.id for _slug, venue in venues))
+    finally:
+        await store.close()
 
 
 def instance_secret(folder: Path) -> str:

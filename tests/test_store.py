@@ -92,6 +92,27 @@ async def test_migrations_run_once_from_empty(url, tmp_path):
         r[0] for r in await query(url, tmp_path, TABLES[url.split(":")[0]])}
 
 
+async def test_accounts_made_before_roles_become_owners_on_upgrade(url, tmp_path, monkeypatch):
+    monkeypatch.setattr("booking.sql.store.MIGRATIONS", MIGRATIONS[:9])  # the schema before staff roles
+    old = open_store(url, tmp_path)
+    await old.open()
+    await old.set_staff_password("admin", "hash")
+    await old.close()
+    monkeypatch.undo()
+    store = open_store(url, tmp_path)
+    await store.open()
+    try:
+        assert await store.staff_access("admin") == ("owner", frozenset())
+        venue_id = await store.add_venue("v", "Venue", "restaurant", "UTC")
+        version = await store.staff_session_version("admin")
+        assert await store.set_staff_access("admin", "desk", frozenset({venue_id}))
+        assert await store.staff_access("admin") == ("desk", frozenset({venue_id}))
+        assert await store.staff_session_version("admin") == version + 1  # its sessions ended
+        assert not await store.set_staff_access("nobody", "desk", frozenset({venue_id}))
+    finally:
+        await store.close()
+
+
 @pytest.mark.postgres
 async def test_postgres_workers_starting_together_migrate_once(pg_url, tmp_path):
     stores = [open_store(pg_url, tmp_path) for _ in range(4)]
