@@ -10,7 +10,17 @@ import pytest
 
 from booking.access import DESK, MANAGER, OWNER, may, problem
 from tests.conftest import EVERY_DAY
-from tests.support.helpers import CONTACT, NAME, PASSWORD, act, log_in, password_hash, read_until, session_token, text
+from tests.support.helpers import (
+    CONTACT,
+    NAME,
+    PASSWORD,
+    act,
+    log_in,
+    password_hash,
+    read_until,
+    session_token,
+    text,
+)
 
 ALL, MANAGERS, OWNERS = {OWNER, MANAGER, DESK}, {OWNER, MANAGER}, {OWNER}
 V = SimpleNamespace  # a venue's ids as the paths below use them
