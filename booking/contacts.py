@@ -6,6 +6,10 @@ import re
 import unicodedata
 from email.errors import HeaderParseError
 from email.headerregistry import Address
+from functools import cache
+from importlib import resources
+
+import phonenumbers
 
 
 def clean_text(text: str) -> str:
@@ -16,6 +20,10 @@ def clean_text(text: str) -> str:
 ZERO_WIDTH_JOINER = "\u200d"  # keeps emoji sequences (families, flags of professions) whole
 EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s.]+(\.[^@\s.]+)+")
 PHONE = re.compile(r"\+?[0-9(][0-9 ().-]{3,30}")
+GMAIL = ("gmail.com", "googlemail.com")  # one mailbox whatever the dots in its name
+# Scripts that may share one name (Unicode TS 39, "highly restrictive"): Latin with Chinese, Japanese or Korean
+# writing; any other mix (Latin and Cyrillic look-alikes) is refused.
+SCRIPT_MIXES = ({"LATIN", "CJK", "HIRAGANA", "KATAKANA"}, {"LATIN", "CJK", "BOPOMOFO"}, {"LATIN", "CJK", "HANGUL"})
 
 
 def unreadable(text: str) -> bool:
@@ -39,12 +47,88 @@ def looks_like_phone(text: str) -> bool:
     return bool(PHONE.fullmatch(text)) and 5 <= sum(c.isdigit() for c in text) <= 20
 
 
-def contact_key(contact: str) -> str:
-    """A contact as the per-person limit compares it: an e-mail address lower-cased, a phone number's digits."""
+def contact_key(contact: str, country: str = "") -> str:
+    """A contact as per-person rules compare it, at a venue whose phone numbers are of `country` (ISO 3166
+    alpha-2; '' for none): an e-mail address as email_key, a phone number in E.164 — or its digits when it
+    cannot be placed (no country code, and no country to place it in) or is no valid number."""
     contact = clean_text(contact)
     if "@" in contact:
-        return contact.lower()
+        return email_key(contact)
+    number = phone_number(contact, country)
+    if number is not None:
+        return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
     return ("+" if contact.startswith("+") else "") + "".join(c for c in contact if c.isdigit())
+
+
+def email_key(contact: str) -> str:
+    """An e-mail address as one mailbox: NFKC and case-folded, without a +tag, the domain in ASCII, and for
+    Gmail without the dots it ignores."""
+    text = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", contact).casefold()).strip()
+    local, _, domain = text.rpartition("@")
+    local, domain = local.split("+", 1)[0], ascii_domain(domain)
+    if domain in GMAIL:
+        local, domain = local.replace(".", ""), GMAIL[0]
+    return f"{local}@{domain}"
+
+
+def ascii_domain(domain: str) -> str:
+    """A domain name in ASCII (IDNA), or as it is when it has none."""
+    try:
+        return domain.encode("idna").decode("ascii")
+    except UnicodeError:
+        return domain
+
+
+def phone_number(text: str, country: str = "") -> phonenumbers.PhoneNumber | None:
+    """The valid phone number `text` writes, read as a number of `country` unless it has its country code (+ or
+    00); None when it is none, or cannot be placed (no country code and no country)."""
+    text = clean_text(text)
+    if not country and text.startswith("00"):  # the international prefix of most countries
+        text = "+" + text[2:]
+    if not (country or text.startswith("+")):
+        return None
+    try:
+        number = phonenumbers.parse(text, country.upper() or None)
+    except phonenumbers.NumberParseException:
+        return None
+    return number if phonenumbers.is_valid_number(number) else None
+
+
+def valid_phone(text: str, country: str = "") -> bool:
+    """False for a phone number that can be placed (a country code, or a venue's country) and is no valid number;
+    a number that cannot be placed has only its shape to go by (looks_like_phone)."""
+    placed = bool(country) or clean_text(text).startswith(("+", "00"))
+    return not placed or phone_number(text, country) is not None
+
+
+def known_country(code: str) -> bool:
+    """True for an ISO 3166 alpha-2 code whose phone numbers are known (e.g. CN, GB, US)."""
+    return code.upper() in phonenumbers.SUPPORTED_REGIONS
+
+
+@cache
+def country_of_zone(timezone: str) -> str:
+    """The country a time zone is in (Asia/Shanghai: CN), from the time zone database; '' when none is known."""
+    try:
+        table = resources.files("tzdata").joinpath("zoneinfo/zone.tab").read_text(encoding="utf-8")
+    except (ModuleNotFoundError, OSError):
+        return ""
+    rows = (line.split("\t") for line in table.splitlines() if line and not line.startswith("#"))
+    return next((row[0] for row in rows if len(row) > 2 and row[2] == timezone), "")
+
+
+def mixes_scripts(text: str) -> bool:
+    """True for letters of scripts that do not belong together (Latin with Cyrillic or Greek, …), after NFKC."""
+    scripts = {script(c) for c in unicodedata.normalize("NFKC", text) if unicodedata.category(c).startswith("L")}
+    return len(scripts) > 1 and not any(scripts <= mix for mix in SCRIPT_MIXES)
+
+
+def script(letter: str) -> str:
+    """A letter's script as its Unicode name begins: LATIN, CYRILLIC, CJK, HIRAGANA, …"""
+    name = unicodedata.name(letter, "")
+    if name.startswith(("KATAKANA-HIRAGANA", "IDEOGRAPHIC")):  # ー (both kana), 々 (Han)
+        return "KATAKANA" if name.startswith("KATAKANA") else "CJK"
+    return name.split(" ")[0]
 
 
 def email_address(contact: str) -> Address | None:

@@ -1,8 +1,31 @@
 """Versioned schema migrations, one list for every engine.
 
-`{id}`, `{ts}` and `{date}` stand for the engine's identity key, UTC timestamp and date
-types. Append new steps; never edit a step that has shipped.
+A step is SQL, where `{id}`, `{ts}` and `{date}` stand for the engine's identity key, UTC timestamp and date
+types, or an async function of the transaction that moves data. Append new steps; never edit a step that has
+shipped.
 """
+
+import json
+
+from .contacts import country_of_zone
+
+
+async def people_compared_anew(tx) -> None:
+    """Each venue's country guessed from its time zone (staff may change it); the outbox's waitlist offers tied to
+    their entries; person_days counted anew: phones as E.164, e-mail addresses normalised, and waiting or offered
+    entries counted with the bookings."""
+    # booking.sql imports this module: its code is there by the time a step runs
+    from .sql.people import _recount
+
+    for venue in await tx.fetch("SELECT id, timezone FROM venues WHERE country = ''"):
+        await tx.execute("UPDATE venues SET country = :country WHERE id = :id",
+                         country=country_of_zone(venue["timezone"]), id=venue["id"])
+    for message in await tx.fetch("SELECT id, body FROM outbox WHERE event = 'waitlist.offered'"):
+        reference = json.loads(message["body"])["data"]["reference"]
+        await tx.execute("UPDATE outbox SET waitlist_id = (SELECT id FROM waitlist WHERE reference = :reference)"
+                         " WHERE id = :id", reference=reference, id=message["id"])
+    await _recount(tx, "TRUE", {})
+
 
 MIGRATIONS = [
     # 1: venues, resources, weekly rules, slots, bookings
@@ -199,4 +222,13 @@ MIGRATIONS = [
         PRIMARY KEY (staff_id, venue_id)
     );
     """,
+    # 11: the country a venue reads phone numbers in; outbox rows tied to the waitlist entry they tell of
+    """
+    ALTER TABLE venues ADD COLUMN country TEXT NOT NULL DEFAULT '';
+    ALTER TABLE outbox ADD COLUMN waitlist_id INTEGER REFERENCES waitlist(id);
+    CREATE INDEX outbox_by_booking ON outbox (booking_id);
+    CREATE INDEX outbox_by_entry ON outbox (waitlist_id);
+    """,
+    # 12: see people_compared_anew
+    people_compared_anew,
 ]

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from .contacts import clean_text, contact_key
+from .contacts import clean_text
 
 KINDS = ("restaurant", "clinic", "barber")
 NAME_MAX = 100
@@ -180,6 +180,7 @@ class Venue:
     address: str = ""
     phone: str = ""
     name_zh: str = ""  # the name Chinese visitors see (empty: the name)
+    country: str = ""  # ISO 3166 alpha-2: where its phone numbers are, when written without a country code
 
     def resource(self, key: str | int) -> Resource | None:
         """The venue's resource with this slug (str) or id (int), if any."""
@@ -201,7 +202,7 @@ class Venue:
         return chr(ord("A") + ids.index(resource_id) % 26) if resource_id in ids else "T"
 
 
-VENUE_DETAILS = ("address", "phone", "name_zh")  # what a visitor reads about a venue besides its name
+VENUE_DETAILS = ("address", "phone", "name_zh", "country")  # a venue's details besides its name, kind and rules
 
 
 @dataclass(frozen=True)
@@ -466,16 +467,16 @@ def call_news_until(calls: list[tuple[Booking, Slot]], now: datetime) -> datetim
 
 def booking_matches(booking: Booking, query: str) -> bool:
     """Staff search: the name contains the query (any case), the reference starts with it (any case), or the
-    contact holds it as contact_key compares them (a phone's digits in any format, 4 at least; an e-mail in any case)."""
+    contact holds it (an e-mail in any case; a phone's digits in any format, 4 at least)."""
     query = clean_text(query)
     if not query:
         return False
     if query.casefold() in clean_text(booking.name).casefold() or booking.reference.startswith(query.upper()):
         return True
-    wanted, held = contact_key(query), contact_key(booking.contact)
     if "@" in query:
-        return wanted in held
-    digits = wanted.lstrip("+")
+        return query.casefold() in clean_text(booking.contact).casefold()
+    digits = "".join(c for c in query if c.isdigit())
+    held = "".join(c for c in booking.contact if c.isdigit())
     return len(digits) >= 4 and not any(c.isalpha() for c in query) and digits in held
 
 

@@ -56,7 +56,7 @@ class Service:
         LimitReached or SlotFull. Only staff may book `over_limit` (the venue's per-person limit). Its e-mails
         speak `locale`. `seen`: the slot as the caller has just read it, and its venue's time zone. `caller`: who
         sends the request (e.g. `addr:203.0.113.7`): an idempotency key replays for them alone."""
-        problems = booking_problems(name, contact, party_size, resource.max_party)
+        problems = booking_problems(name, contact, party_size, resource.max_party, await self.country(resource))
         try:
             if problems:
                 raise Invalid(problems)
@@ -71,6 +71,11 @@ class Service:
             raise
         self.observe("created")
         return booked
+
+    async def country(self, resource: Resource) -> str:
+        """The country whose phone numbers a resource's venue reads ('' when it has none)."""
+        venue = await self.store.venue_by_id(resource.venue_id)
+        return venue.country if venue else ""
 
     async def cancel(self, reference: str, token: str) -> tuple[Booking, Slot]:
         """Cancel a booking with its secret token; raises NotFound or Forbidden."""
@@ -95,7 +100,7 @@ class Service:
     async def join_waitlist(self, resource: Resource, slot_id: int, name: str, contact: str,
                             party_size: object) -> tuple[WaitlistEntry, int]:
         """Wait for a place in a full slot; raises Invalid, NotFound, SlotAvailable, LimitReached, …"""
-        problems = booking_problems(name, contact, party_size, resource.max_party)
+        problems = booking_problems(name, contact, party_size, resource.max_party, await self.country(resource))
         if problems:
             raise Invalid(problems)
         return await self.store.join_waitlist(slot_id, clean_text(name), clean_text(contact), party_size,
@@ -130,18 +135,19 @@ class Service:
         return await self.store.requeue(booking_id, self.clock.now())
 
     async def add_venue(self, slug: str, name: str, kind: str, timezone: str, per_person_limit: int = 0, *,
-                        address: str = "", phone: str = "", name_zh: str = "") -> int:
-        """A new venue (raises Duplicate when the slug is taken, Invalid for an unusable address, phone or name)."""
+                        address: str = "", phone: str = "", name_zh: str = "", country: str = "") -> int:
+        """A new venue (raises Duplicate when the slug is taken, Invalid for an unusable address, phone, name or
+        country)."""
         return await self.store.add_venue(slug, name, kind, timezone, per_person_limit,
-                                          **venue_details(address, phone, name_zh))
+                                          **venue_details(address, phone, name_zh, country))
 
     async def edit_venue(self, venue: Venue, name: str, kind: str, timezone: str, archived: bool,
                          per_person_limit: int | None = None, *, address: str | None = None,
-                         phone: str | None = None, name_zh: str | None = None) -> None:
+                         phone: str | None = None, name_zh: str | None = None, country: str | None = None) -> None:
         """A venue's new details (None: as it was); its pages follow at once. Raises Invalid like add_venue."""
         limit = venue.per_person_limit if per_person_limit is None else per_person_limit
         await self.store.update_venue(venue.id, name, kind, timezone, archived, limit,
-                                      **venue_details(address, phone, name_zh))
+                                      **venue_details(address, phone, name_zh, country))
 
     async def add_resource(self, venue: Venue, slug: str, name: str, rules: list[OpeningRule],
                            exceptions: list[DayException] = (), **settings) -> int:
@@ -217,12 +223,14 @@ class Service:
         await self.store.forget_attempts(keys)
 
 
-def venue_details(address: str | None, phone: str | None, name_zh: str | None) -> dict[str, str]:
-    """Those given (not None) of a venue's address, phone and Chinese name, as stored (cleaned); or Invalid."""
-    problems = detail_problems(address or "", phone or "", name_zh or "")
+def venue_details(address: str | None, phone: str | None, name_zh: str | None,
+                  country: str | None = None) -> dict[str, str]:
+    """Those given (not None) of a venue's address, phone, Chinese name and country, as stored (cleaned; the
+    country in capitals); or Invalid."""
+    problems = detail_problems(address or "", phone or "", name_zh or "", clean_text(country or ""))
     if problems:
         raise Invalid(problems)
-    given = {"address": address, "phone": phone, "name_zh": name_zh}
+    given = {"address": address, "phone": phone, "name_zh": name_zh, "country": country and country.upper()}
     return {k: clean_text(v) for k, v in given.items() if v is not None}
 
 

@@ -6,7 +6,15 @@ import re
 from datetime import time
 from zoneinfo import available_timezones
 
-from .contacts import clean_text, looks_like_contact, looks_like_phone, unreadable
+from .contacts import (
+    clean_text,
+    known_country,
+    looks_like_contact,
+    looks_like_phone,
+    mixes_scripts,
+    unreadable,
+    valid_phone,
+)
 from .model import ADDRESS_MAX, CONTACT_MAX, KINDS, NAME_MAX
 
 SLUG = re.compile(r"[a-z0-9][a-z0-9-]{0,39}")  # a venue's or a resource's name in URLs
@@ -15,22 +23,20 @@ BOUNDS = {"per_person_limit": (0, 50), "max_party": (1, 100), "horizon_days": (1
           "min_notice_minutes": (0, 10080), "release_days_before": (0, 365)}
 
 
-def booking_problems(name: str, contact: str, party_size: object, max_party: int) -> dict[str, str]:
-    """Field -> problem code for a booking request; empty when it is acceptable."""
+def booking_problems(name: str, contact: str, party_size: object, max_party: int,
+                     country: str = "") -> dict[str, str]:
+    """Field -> problem code for a booking request at a venue of `country` (its phone numbers'); empty when it
+    is acceptable."""
     problems = {}
-    name, contact = clean_text(name), clean_text(contact)
+    name = clean_text(name)
     if not name:
         problems["name"] = "required"
     elif len(name) > NAME_MAX:
         problems["name"] = "too_long"
     elif unreadable(name):
         problems["name"] = "invalid"
-    if not contact:
-        problems["contact"] = "required"
-    elif len(contact) > CONTACT_MAX:
-        problems["contact"] = "too_long"
-    elif not looks_like_contact(contact):
-        problems["contact"] = "invalid"
+    if problem := contact_problem(contact, country):
+        problems["contact"] = problem
     if not isinstance(party_size, int) or isinstance(party_size, bool):
         problems["party_size"] = "not_a_number"
     elif party_size < 1:
@@ -40,8 +46,25 @@ def booking_problems(name: str, contact: str, party_size: object, max_party: int
     return problems
 
 
-def detail_problems(address: str, phone: str, name_zh: str) -> dict[str, str]:
-    """Field -> problem code for a venue's address, phone and Chinese name (each may be empty)."""
+def contact_problem(contact: str, country: str = "") -> str | None:
+    """'required', 'too_long', 'invalid' (neither an e-mail address nor a phone number), 'invalid_phone' (a phone
+    number that is no valid one where it is placed), 'mixed_scripts' (an e-mail address mixing look-alike
+    alphabets), or None when the contact is fine."""
+    contact = clean_text(contact)
+    if not contact:
+        return "required"
+    if len(contact) > CONTACT_MAX:
+        return "too_long"
+    if not looks_like_contact(contact):
+        return "invalid"
+    if "@" in contact:
+        local, _, domain = contact.rpartition("@")
+        return "mixed_scripts" if any(mixes_scripts(part) for part in (local, *domain.split("."))) else None
+    return None if valid_phone(contact, country) else "invalid_phone"
+
+
+def detail_problems(address: str, phone: str, name_zh: str, country: str = "") -> dict[str, str]:
+    """Field -> problem code for a venue's address, phone, Chinese name and country (each may be empty)."""
     problems = {}
     for key, text, most in (("address", address, ADDRESS_MAX), ("name_zh", name_zh, NAME_MAX)):
         if problem := text_problem(text, most):
@@ -49,6 +72,8 @@ def detail_problems(address: str, phone: str, name_zh: str) -> dict[str, str]:
     phone = clean_text(phone)
     if phone and not looks_like_phone(phone):
         problems["phone"] = "invalid"
+    if country and not known_country(country):
+        problems["country"] = "invalid"
     return problems
 
 
@@ -72,9 +97,9 @@ def parse_party_size(raw: object) -> int | None:
 
 
 def venue_problems(slug: str, name: str, kind: str, timezone: str, per_person_limit: int | None, address: str = "",
-                   phone: str = "", name_zh: str = "") -> dict[str, str]:
+                   phone: str = "", name_zh: str = "", country: str = "") -> dict[str, str]:
     """Field -> problem code for a venue as the admin form gives it."""
-    problems = detail_problems(address, phone, name_zh) | name_problems(slug, name)
+    problems = detail_problems(address, phone, name_zh, country) | name_problems(slug, name)
     problems |= number_problems({"per_person_limit": per_person_limit})
     if kind not in KINDS:
         problems["kind"] = "invalid"

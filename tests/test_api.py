@@ -354,7 +354,7 @@ async def test_the_slots_stream_sends_the_day_then_every_change_as_json(client, 
         assert stream.headers["Content-Type"] == "text/event-stream"
         event = first.split("event: slots\n", 1)[1]
         assert json.loads(event.removeprefix("data: ").split("\n", 1)[0]) == expected
-        await service.book(venue.resource("tables"), slot.id, "Ann", "+1 555 0100", 3)
+        await service.book(venue.resource("tables"), slot.id, "Ann", "+1 212 555 0100", 3)
         change = (await read_until(stream, b"\n\n")).decode()
         await stream.disconnect()
     body = json.loads(change.split("event: slots\ndata: ", 1)[1].split("\n", 1)[0])

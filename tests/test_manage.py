@@ -346,8 +346,8 @@ async def test_the_confirmation_reads_as_the_venue_kind_and_links_to_a_change_of
 async def test_the_reschedule_page_offers_the_days_times_that_fit_the_party(client, service, venue, slot, tomorrow, store):
     tables = venue.resource("tables")
     day = await store.slots_for_day(tables.id, tomorrow)
-    await service.book(tables, day[1].id, "Bo", "+1 555 0101", 4)
-    await service.book(tables, day[1].id, "Cy", "+1 555 0102", 4)  # two places left: too few for a party of 3
+    await service.book(tables, day[1].id, "Bo", "+1 212 555 0101", 4)
+    await service.book(tables, day[1].id, "Cy", "+1 212 555 0102", 4)  # two places left: too few for a party of 3
     reference, token = await book(client, slot.id, party_size="3")
     offered = moves(await text(await client.get(f"/bookings/{reference}/reschedule?token={token}")))
     assert offered == [s.id for s in day[2:]]  # not its own slot, not the one without room
@@ -373,7 +373,7 @@ async def test_a_move_to_a_full_time_says_so_and_leaves_the_booking_where_it_was
     later = (await store.slots_for_day(tables.id, tomorrow))[4]
     reference, token = await book(client, slot.id, party_size="3")
     for n in range(3):
-        await service.book(tables, later.id, "Bo", f"+1 555 010{n}", 3)  # one place left
+        await service.book(tables, later.id, "Bo", f"+1 212 555 010{n}", 3)  # one place left
     response = await move(client, reference, token, later.id)
     assert response.status_code == 409
     assert "That time has no room left for your party. Your booking stays where it was." in await text(response)

@@ -49,7 +49,7 @@ async def test_a_stream_is_gzip_for_a_client_that_takes_it_and_plain_otherwise(a
             state += decoder.decompress(await read_until(packed, b"\x00\x00\xff\xff"))
         assert state.startswith(b"retry: 2000\nevent: slots\n") and b'data-remaining="10"' in state
         assert b"event: slots\n" in await read_until(plain, b"</nav>")
-        await service.book(tables, slot.id, "Ann", "+1 555 0100", 3)
+        await service.book(tables, slot.id, "Ann", "+1 212 555 0100", 3)
         change = await read_until(packed, b"\x00\x00\xff\xff")
         assert len(change) < 1000 and b'data-remaining="7"' in decoder.decompress(change)
         assert b'data-remaining="7"' in await read_until(plain, b'data-remaining="7"')

@@ -19,7 +19,7 @@ from quart import (
 
 from booking import rules_text, topics
 from booking.access import OWNER
-from booking.contacts import clean_text, looks_like_contact
+from booking.contacts import clean_text, country_of_zone, looks_like_contact
 from booking.model import (
     KINDS,
     VENUE_DETAILS,
@@ -249,6 +249,7 @@ def venue_fields(form) -> tuple[dict, dict]:
     """The venue form's values, and field -> problem."""
     values = {k: form.get(k, "").strip() for k in ("slug", "name", "kind", "timezone", "per_person_limit",
                                                    *VENUE_DETAILS)}
+    values["country"] = values["country"].upper() or country_of_zone(values["timezone"])  # blank: the time zone's
     limit = whole_number(values["per_person_limit"] or "0")
     codes = venue_problems(values["slug"], values["name"], values["kind"], values["timezone"], limit,
                            **{k: values[k] for k in VENUE_DETAILS})

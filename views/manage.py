@@ -97,11 +97,11 @@ async def find_booking():
     otherwise, whether the reference exists or not."""
     sent = await request.form
     form = {"reference": sent.get("reference", "")[:100], "contact": sent.get("contact", "")[:200]}
-    reference, contact = normal_reference(form["reference"])[:20], contact_key(form["contact"])
+    reference, contact = normal_reference(form["reference"])[:20], form["contact"]
     problems = {}
     if not reference:
         problems["reference"] = _("Please enter your booking reference.")
-    if not contact:
+    if not contact_key(contact):  # nothing a contact is made of: no letter, no digit
         problems["contact"] = messages.problem_messages({"contact": "required"})["contact"]
     if problems:
         return await render_find(422, form, problems)
@@ -116,10 +116,13 @@ async def find_booking():
         return await render_find(429, form, error=error, headers={"Retry-After": str(int(wait) + 1)})
     found = await store().booking(reference)
     booking = found and found[0]
-    kept = booking and contact_key(booking.contact)  # '' once its personal data is erased: it matches nothing
+    venue = found and await store().venue_of_resource(found[1].resource_id)
+    country = venue.country if venue else ""  # compared as the booking's venue compares people
+    wanted = contact_key(contact, country)
+    kept = booking and contact_key(booking.contact, country)  # '' once its personal data is erased: it matches nothing
     # Digests of equal length, compared in constant time, and compared even when there is no such booking
     # (against a text no contact can be: a form's NUL is refused before any view runs).
-    matches = hmac.compare_digest(hashlib.sha256(contact.encode()).digest(),
+    matches = hmac.compare_digest(hashlib.sha256(wanted.encode()).digest(),
                                   hashlib.sha256((kept or "\0").encode()).digest())
     if not (matches and kept):
         return await render_find(404, form, error=_("We found no booking with that reference and contact."))

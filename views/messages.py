@@ -27,6 +27,10 @@ PROBLEMS = {
     ("contact", "required"): N_("Please enter a phone number or an e-mail address."),
     ("contact", "too_long"): N_("That contact is too long (200 characters at most)."),
     ("contact", "invalid"): N_("That does not look like a phone number or an e-mail address."),
+    ("contact", "invalid_phone"): N_("That is not a valid phone number: check its digits, and its country code if"
+                                     " you wrote one."),
+    ("contact", "mixed_scripts"): N_("That e-mail address mixes letters of different alphabets (such as Latin and"
+                                     " Cyrillic): please write it as your mail provider shows it."),
     ("party_size", "not_a_number"): N_("Please choose how many places, as a whole number."),
     ("party_size", "too_small"): N_("At least one place, please."),
     ("party_size", "too_large"): N_("At most %(max)s places per booking."),
@@ -34,6 +38,7 @@ PROBLEMS = {
     ("address", "too_long"): N_("That address is too long (200 characters at most)."),
     ("address", "invalid"): N_("Please write the address in plain text (no control or invisible characters)."),
     ("phone", "invalid"): N_("That does not look like a phone number."),
+    ("country", "invalid"): N_("Use a two-letter country code such as GB, CN or US."),
     ("name_zh", "too_long"): N_("That Chinese name is too long (100 characters at most)."),
     ("name_zh", "invalid"): N_("Please write the Chinese name in plain text (no control or invisible characters)."),
     ("slug", "invalid"): N_("Use 1-40 lower-case letters, digits and dashes."),

@@ -61,7 +61,9 @@ PERSON = {
     "name": {"type": "string", "minLength": 1, "maxLength": 100, "examples": ["Ana Silva"],
              "description": "Readable text (no control characters); else 422 `invalid` with `fields`."},
     "contact": {"type": "string", "minLength": 1, "maxLength": 200, "examples": ["ana@example.com"],
-                "description": "An e-mail address or a phone number (5 to 20 digits); else 422 `invalid`."},
+                "description": "An e-mail address (one alphabet) or a phone number (5 to 20 digits), valid where it"
+                               " can be placed: with its country code, or at a venue with a country; else 422"
+                               " `invalid`. One person to the per-person limit however it is written."},
     "party_size": PARTY,
 }
 HOLDER = {"type": "object", "required": ["cancel_token"], "properties": {

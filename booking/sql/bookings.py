@@ -7,12 +7,10 @@ from dataclasses import replace
 from datetime import date, datetime, timedelta
 
 from .. import topics
-from ..contacts import contact_key
 from ..model import (
     Booking,
     Forbidden,
     IdempotencyMismatch,
-    LimitReached,
     NotFound,
     NotMovable,
     OfferGone,
@@ -27,9 +25,10 @@ from ..model import (
 from ..outbox import CANCELLED, CREATED, RESCHEDULED, Notices
 from .engine import Tx
 from .outbox import _announce
+from .people import _count, _over, _rule, _uncount
 from .rows import build
 from .slots import _open_slot, _slot
-from .waitlist import _holder_entry, _offer_freed
+from .waitlist import _holder_entry, _offer_freed, _release_hold
 
 CALL = "called_at = :now, called_to = :counter"
 REQUEUE = "called_at = NULL, called_to = NULL, requeued_at = :now"
@@ -57,13 +56,12 @@ async def _book(tx: Tx, slot_id: int, name: str, contact: str, party_size: int, 
     (key, fingerprint), (for_staff, over_limit) = idempotency, staff
     if done := await _replay(tx, key, fingerprint):
         return done
-    slot, venue_limit = await _open_slot(tx, slot_id, now, for_staff)
+    slot, rule = await _open_slot(tx, slot_id, now, for_staff)
     if slot.remaining < party_size:  # full as read: refused before any write (most attempts at a release)
         raise SlotFull(slot_id)
     await tx.changed(*topics.of_slot(slot))  # before the row locks, to hold them briefly
-    limit = 0 if over_limit else venue_limit
     # The per-person limit, like the capacity, is one conditional statement: exact under any concurrency.
-    await _count_person(tx, contact, slot, limit)
+    await _count(tx, rule.key(contact), slot, 0 if over_limit else rule.limit)
     # The capacity check lives in this statement, never in Python. Exact under READ COMMITTED too:
     # a concurrent booker waits for the row, then re-checks the condition on the new count.
     after = await tx.fetch_one("UPDATE slots SET booked = booked + :n WHERE id = :id"
@@ -74,24 +72,6 @@ async def _book(tx: Tx, slot_id: int, name: str, contact: str, party_size: int, 
                                           fingerprint)
     await _announce(tx, CREATED, booking, slot, now, notices)
     return booking, slot
-
-
-async def _count_person(tx: Tx, contact: str, slot: Slot, limit: int) -> None:
-    """One more active booking for this person on the slot's resource and day, or LimitReached (0: no limit)."""
-    if await tx.fetch_value(
-        "INSERT INTO person_days (contact_key, resource_id, local_date, active) VALUES (:person, :resource_id, :day, 1)"
-        " ON CONFLICT (contact_key, resource_id, local_date) DO UPDATE SET active = person_days.active + 1"
-        " WHERE :limit = 0 OR person_days.active < :limit RETURNING active",
-        person=contact_key(contact), resource_id=slot.resource_id, day=slot.local_date, limit=limit,
-    ) is None:
-        raise LimitReached(limit)
-
-
-async def _uncount_person(tx: Tx, contact: str, slot: Slot) -> None:
-    """One fewer active booking for this person on the slot's resource and day."""
-    await tx.execute("UPDATE person_days SET active = active - 1 WHERE contact_key = :person"
-                     " AND resource_id = :resource_id AND local_date = :day AND active > 0",
-                     person=contact_key(contact), resource_id=slot.resource_id, day=slot.local_date)
 
 
 async def _insert_booking(tx: Tx, slot: Slot, name: str, contact: str, party_size: int, now: datetime,
@@ -142,7 +122,7 @@ async def _cancel(tx: Tx, reference: str, token: str, now: datetime,
         return booking, slot, False
     await tx.execute("UPDATE bookings SET status = 'cancelled', cancelled_at = :now WHERE id = :id",
                      now=now, id=booking.id)
-    await _uncount_person(tx, booking.contact, slot)
+    await _uncount(tx, (await _rule(tx, slot.resource_id)).key(booking.contact), slot)
     await tx.changed(*topics.of_slot(slot))
     await tx.execute("UPDATE slots SET booked = booked - :n WHERE id = :id", n=booking.party_size, id=slot.id)
     booking = replace(booking, status="cancelled")
@@ -164,13 +144,13 @@ async def _reschedule(tx: Tx, reference: str, token: str, slot_id: int, now: dat
         return booking, old
     # Both slots' rows in id order, so two moves in opposite directions cannot deadlock.
     await tx.fetch("SELECT id FROM slots WHERE id IN (:a, :b) ORDER BY id FOR UPDATE", a=old.id, b=slot_id)
-    new, limit = await _open_slot(tx, slot_id, now)
+    new, rule = await _open_slot(tx, slot_id, now)
     if new.resource_id != old.resource_id:
         raise OtherResource(slot_id)
     await tx.changed(*topics.of_slot(old), *topics.of_slot(new))
-    if new.local_date != old.local_date:
-        await _count_person(tx, booking.contact, new, limit)
-        await _uncount_person(tx, booking.contact, old)
+    if new.local_date != old.local_date:  # the new day counts it (or refuses), the old one no more
+        await _count(tx, rule.key(booking.contact), new, rule.limit)
+        await _uncount(tx, rule.key(booking.contact), old)
     after = await tx.fetch_one("UPDATE slots SET booked = booked + :n WHERE id = :id"
                                " AND booked + held + :n <= capacity RETURNING *", n=booking.party_size, id=new.id)
     if after is None:
@@ -187,15 +167,22 @@ async def _reschedule(tx: Tx, reference: str, token: str, slot_id: int, now: dat
     return booking, new
 
 
-async def _accept(tx: Tx, reference: str, token: str, now: datetime, locale: str,
-                  notices: Notices) -> tuple[Booking, Slot]:
+async def _accept(tx: Tx, reference: str, token: str, now: datetime, locale: str, notices: Notices,
+                  offer_for: timedelta) -> tuple[Booking, Slot] | None:
+    """The offer's booking; None when its person holds more than the limit now (staff booked over it, or the limit
+    fell since the offer): then the offer passes on, like an expired one."""
     entry, slot = await _holder_entry(tx, reference, token)
     if entry.status != "offered" or entry.offered_until <= now:
         raise OfferGone(reference)
+    rule = await _rule(tx, slot.resource_id)
+    if await _over(tx, rule.key(entry.contact), slot, rule.limit):
+        await _release_hold(tx, entry, slot, "expired")
+        await tx.changed(*topics.of_slot(await _offer_freed(tx, slot.id, now, offer_for)))
+        return None
     # The held places become booked ones: the capacity never moves, so no other booking can be squeezed out.
+    # The entry counted for its person from the start: as a booking it counts once still.
     await tx.execute("UPDATE slots SET held = held - :n, booked = booked + :n WHERE id = :id",
                      n=entry.party_size, id=slot.id)
-    await _count_person(tx, entry.contact, slot, limit=0)  # it was checked when the entry joined
     booking, slot = await _insert_booking(tx, await _slot(tx, slot.id), entry.name, entry.contact,
                                           entry.party_size, now, locale)
     await tx.execute("UPDATE waitlist SET status = 'booked', booking_id = :booking WHERE id = :id",

@@ -48,8 +48,10 @@ async def _announce(tx: Tx, event: str, booking: Booking, slot: Slot, now: datet
         await tx.changed(topics.OUTBOX)
 
 
-async def _tell(tx: Tx, event: str, slot: Slot, now: datetime, data: dict, booking_id: int | None = None) -> None:
-    """Queue an event for every active webhook of the slot's venue (one SELECT when it has none)."""
+async def _tell(tx: Tx, event: str, slot: Slot, now: datetime, data: dict, booking_id: int | None = None,
+                waitlist_id: int | None = None) -> None:
+    """Queue an event for every active webhook of the slot's venue (one SELECT when it has none), tied to the
+    booking or waitlist entry it is about (an erasure removes it with theirs)."""
     hooks = await tx.fetch("SELECT w.id, w.venue_id, v.slug AS venue, r.slug AS resource FROM resources r"
                            " JOIN venues v ON v.id = r.venue_id JOIN webhooks w ON w.venue_id = v.id"
                            " WHERE r.id = :id AND w.active", id=slot.resource_id)
@@ -57,10 +59,11 @@ async def _tell(tx: Tx, event: str, slot: Slot, now: datetime, data: dict, booki
         return
     event_id, body = event_body(event, now, {"venue": hooks[0]["venue"], "resource": hooks[0]["resource"]} | data)
     await tx.execute_many(
-        "INSERT INTO outbox (kind, event, delivery, venue_id, webhook_id, booking_id, body, created_at, due_at)"
-        " VALUES ('webhook', :event, :delivery, :venue_id, :webhook_id, :booking_id, :body, :now, :now)",
+        "INSERT INTO outbox (kind, event, delivery, venue_id, webhook_id, booking_id, waitlist_id, body, created_at,"
+        " due_at) VALUES ('webhook', :event, :delivery, :venue_id, :webhook_id, :booking_id, :waitlist_id, :body,"
+        " :now, :now)",
         [dict(event=event, delivery=f"{event_id}.{h['id']}", venue_id=h["venue_id"], webhook_id=h["id"],
-              booking_id=booking_id, body=body, now=now) for h in hooks])
+              booking_id=booking_id, waitlist_id=waitlist_id, body=body, now=now) for h in hooks])
     await tx.changed(topics.OUTBOX)
 
 

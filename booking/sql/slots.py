@@ -16,6 +16,7 @@ from ..model import (
     slot_state,
 )
 from .engine import Tx
+from .people import Rule
 from .rows import build
 
 SLOTS_PER_STATEMENT = 512  # slot ids read by one statement at most
@@ -42,13 +43,13 @@ async def _slots_by_id(tx: Tx, ids: list[int]) -> dict[int, Slot]:
     return found
 
 
-async def _open_slot(tx: Tx, slot_id: int, now: datetime, for_staff: bool = False) -> tuple[Slot, int]:
-    """A slot that can be booked (or waited for) now, and its venue's per-person limit; else NotFound, NotOpenYet
+async def _open_slot(tx: Tx, slot_id: int, now: datetime, for_staff: bool = False) -> tuple[Slot, Rule]:
+    """A slot that can be booked (or waited for) now, and its venue's per-person rule; else NotFound, NotOpenYet
     or SlotUnavailable."""
     slot = await _slot(tx, slot_id)
     if slot is None:
         raise NotFound(slot_id)
-    row = await tx.fetch_one("SELECT r.*, v.timezone, v.per_person_limit FROM resources r"
+    row = await tx.fetch_one("SELECT r.*, v.timezone, v.per_person_limit, v.country FROM resources r"
                              " JOIN venues v ON v.id = r.venue_id WHERE r.id = :id", id=slot.resource_id)
     resource = build(Resource, row)
     state = slot_state(slot, resource, row["timezone"], now, for_staff)
@@ -56,4 +57,4 @@ async def _open_slot(tx: Tx, slot_id: int, now: datetime, for_staff: bool = Fals
         raise NotOpenYet(opens_at(slot, resource, row["timezone"]))
     if state in GONE:
         raise SlotUnavailable(slot_id)
-    return slot, row["per_person_limit"]
+    return slot, Rule(row["per_person_limit"], row["country"])

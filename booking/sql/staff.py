@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
 from ..contacts import contact_key
 from ..model import AuditEntry
 from .engine import Tx
+from .people import _forget_days_ended, _forget_person
 from .rows import build
+
+# Where a booking or an entry is, and the country its venue reads phone numbers in.
+PLACED = "JOIN slots s ON s.id = t.slot_id JOIN resources r ON r.id = s.resource_id JOIN venues v ON v.id = r.venue_id"
 
 
 async def _set_password(tx: Tx, username: str, password_hash: str) -> None:
@@ -71,15 +75,29 @@ async def _audit_trail(tx: Tx, venue_id: int | None, day: date | None, limit: in
     return [build(AuditEntry, r) for r in rows]
 
 
-async def _erase(tx: Tx, where: str, params: dict, person: str | None) -> int:
-    """Blank the name and contact of matching bookings and waitlist entries (of one person, when given)."""
+async def _erase_ended(tx: Tx, before: datetime) -> int:
+    erased = await _erase(tx, "s.ends_at < :before", {"before": before}, None)
+    await _forget_days_ended(tx, before)
+    return erased
+
+
+async def _erase_person(tx: Tx, contact: str) -> int:
+    erased = await _erase(tx, "TRUE", {}, contact)
+    await _forget_person(tx, contact)
+    return erased
+
+
+async def _erase(tx: Tx, where: str, params: dict, contact: str | None) -> int:
+    """Blank the name and contact of matching bookings and waitlist entries (of one person, when given), with
+    what else holds them: a booking's request fingerprint, and their outbox rows (pending ones are never sent)."""
     erased = 0
-    for table in ("bookings", "waitlist"):
-        rows = await tx.fetch(f"SELECT t.id, t.contact FROM {table} t JOIN slots s ON s.id = t.slot_id"
+    for table, told_as, also in (("bookings", "booking_id", ", request_fingerprint = NULL"),
+                                 ("waitlist", "waitlist_id", "")):
+        rows = await tx.fetch(f"SELECT t.id, t.contact, v.country FROM {table} t {PLACED}"
                               f" WHERE {where} AND t.contact != ''", **params)
         for row in rows:
-            if person is None or contact_key(row["contact"]) == person:
-                erased += await tx.execute(f"UPDATE {table} SET name = '', contact = '' WHERE id = :id", id=row["id"])
-                if table == "bookings":  # what the outbox holds of them: their names and contacts too
-                    await tx.execute("DELETE FROM outbox WHERE booking_id = :id", id=row["id"])
+            if contact is None or contact_key(row["contact"], row["country"]) == contact_key(contact, row["country"]):
+                erased += await tx.execute(f"UPDATE {table} SET name = '', contact = ''{also} WHERE id = :id",
+                                           id=row["id"])
+                await tx.execute(f"DELETE FROM outbox WHERE {told_as} = :id", id=row["id"])
     return erased

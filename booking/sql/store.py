@@ -10,12 +10,12 @@ from time import monotonic
 
 from .. import topics
 from ..batches import Batches
-from ..contacts import contact_key
 from ..migrations import MIGRATIONS
 from ..model import (
     AuditEntry,
     Booking,
     DayException,
+    OfferGone,
     OpeningRule,
     Slot,
     Venue,
@@ -56,7 +56,8 @@ from .staff import (
     _add_staff,
     _audit_trail,
     _end_sessions,
-    _erase,
+    _erase_ended,
+    _erase_person,
     _password_hash,
     _record,
     _session_version,
@@ -331,8 +332,12 @@ class SqlStore:
 
     async def accept_offer(self, reference: str, token: str, now: datetime,
                            locale: str = "en") -> tuple[Booking, Slot]:
-        """Turn an offer's held places into a booking. Raises NotFound, Forbidden or OfferGone."""
-        return await self._write(_accept, reference, token, now, locale, self.notices)
+        """Turn an offer's held places into a booking. Raises NotFound, Forbidden or OfferGone (also when its
+        person holds more than the venue's limit now: then the offer has passed on)."""
+        accepted = await self._write(_accept, reference, token, now, locale, self.notices, self.offer_for)
+        if accepted is None:
+            raise OfferGone(reference)
+        return accepted
 
     async def leave_waitlist(self, reference: str, token: str, now: datetime) -> WaitlistEntry:
         """Stop waiting (an offer held passes on). Raises NotFound or Forbidden."""
@@ -419,13 +424,15 @@ class SqlStore:
         return await self.db.read(_audit_trail, venue_id, day, limit)
 
     async def erase_ended(self, before: datetime) -> int:
-        """Erase names and contacts of bookings and waitlist entries whose slot ended before `before`; how many.
-        Counts, times and references stay."""
-        return await self._write(_erase, "s.ends_at < :before", {"before": before}, None)
+        """Erase names and contacts of bookings and waitlist entries whose slot ended before `before`, what the
+        outbox holds of them, and the per-person counts of days that ended; how many. Counts, times and
+        references stay."""
+        return await self._write(_erase_ended, before)
 
     async def erase_person(self, contact: str) -> int:
-        """Erase one person's names and contacts everywhere (matched by the normalised contact); how many."""
-        return await self._write(_erase, "TRUE", {}, contact_key(contact))
+        """Erase one person's names and contacts everywhere (matched by contact_key at each venue), what the outbox
+        holds of them and their per-person counts; how many. Their bookings and entries stand, nameless."""
+        return await self._write(_erase_person, contact)
 
     # -- the outbox: webhooks and e-mail, delivered after commit
 
@@ -498,7 +505,15 @@ async def _migrate(tx: Tx) -> None:
     await tx.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
     done = await tx.fetch_value("SELECT COALESCE(MAX(version), 0) FROM schema_version")
     for version, step in enumerate(MIGRATIONS[done:], start=done + 1):
-        for statement in step.format(**tx.types).split(";"):
-            if statement.strip():
-                await tx.execute(statement)
+        await _step(tx, step)
         await tx.execute("INSERT INTO schema_version (version) VALUES (:version)", version=version)
+
+
+async def _step(tx: Tx, step) -> None:
+    """One migration: its SQL statements, or a body that moves data (an async function of the transaction)."""
+    if callable(step):
+        await step(tx)
+        return
+    for statement in step.format(**tx.types).split(";"):
+        if statement.strip():
+            await tx.execute(statement)

@@ -22,6 +22,7 @@ from ..model import (
     slot_state,
 )
 from .engine import Tx, UniqueViolation
+from .people import _recount
 from .rows import as_date, build, hhmm
 from .slots import _slots
 from .waitlist import _offer_freed
@@ -79,9 +80,12 @@ async def _add_venue(tx: Tx, slug: str, name: str, kind: str, timezone: str, lim
 
 async def _update_venue(tx: Tx, venue_id: int, name: str, kind: str, timezone: str, archived: bool,
                         limit: int, details: dict) -> None:
+    country = await tx.fetch_value("SELECT country FROM venues WHERE id = :id FOR UPDATE", id=venue_id)
     await tx.execute("UPDATE venues SET name = :name, kind = :kind, timezone = :timezone, archived = :archived,"
                      f" per_person_limit = :limit{''.join(f', {k} = :{k}' for k in details)} WHERE id = :id",
                      id=venue_id, name=name, kind=kind, timezone=timezone, archived=archived, limit=limit, **details)
+    if details.get("country", country) != country:  # its people's phone numbers read anew: their counts too
+        await _recount(tx, "v.id = :venue_id", {"venue_id": venue_id})
     resource_ids = [r["id"] for r in await tx.fetch("SELECT id FROM resources WHERE venue_id = :id", id=venue_id)]
     await tx.changed(topics.VENUES, topics.clock(venue_id), *(t for r in resource_ids for t in topics.of_resource(r)))
 

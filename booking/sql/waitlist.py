@@ -6,10 +6,8 @@ from dataclasses import replace
 from datetime import date, datetime, timedelta
 
 from .. import topics
-from ..contacts import contact_key
 from ..model import (
     Forbidden,
-    LimitReached,
     NotFound,
     Slot,
     SlotAvailable,
@@ -20,21 +18,24 @@ from ..model import (
 from ..outbox import OFFERED
 from .engine import Tx
 from .outbox import _tell
+from .people import _count, _over, _rule, _uncount
 from .rows import build
 from .slots import _open_slot, _slot
 
 
 async def _offer_freed(tx: Tx, slot_id: int, now: datetime, offer_for: timedelta) -> Slot:
-    """Offer a slot's free places to its waitlist, first come first served among those whose party fits; each
-    offer holds its places (taken to everyone else) until it is accepted, left or expires."""
+    """Offer a slot's free places to its waitlist, first come first served among those whose party fits and who
+    hold no more than their limit; each offer holds its places (taken to everyone else) until it is accepted, left
+    or expires. An entry passed over keeps waiting."""
     slot = await _slot(tx, slot_id)
     free, offered = slot.remaining if slot.starts_at > now else 0, []
     if free:
+        rule = await _rule(tx, slot.resource_id)
         for entry in await tx.fetch(
-            "SELECT id, party_size FROM waitlist WHERE slot_id = :id AND status = 'waiting' ORDER BY id FOR UPDATE",
-            id=slot_id,
+            "SELECT id, party_size, contact FROM waitlist WHERE slot_id = :id AND status = 'waiting' ORDER BY id"
+            " FOR UPDATE", id=slot_id,
         ):
-            if entry["party_size"] <= free:
+            if entry["party_size"] <= free and not await _over(tx, rule.key(entry["contact"]), slot, rule.limit):
                 await tx.execute("UPDATE waitlist SET status = 'offered', offered_until = :until WHERE id = :id",
                                  until=now + offer_for, id=entry["id"])
                 await tx.execute("UPDATE slots SET held = held + :n WHERE id = :id", n=entry["party_size"], id=slot_id)
@@ -46,33 +47,26 @@ async def _offer_freed(tx: Tx, slot_id: int, now: datetime, offer_for: timedelta
         await _tell(tx, OFFERED, slot, now, {
             "reference": entry.reference, "slot_id": slot.id, "start": slot.starts_at.isoformat(),
             "end": slot.ends_at.isoformat(), "party_size": entry.party_size,
-            "offered_until": entry.offered_until.isoformat(), "name": entry.name, "contact": entry.contact})
+            "offered_until": entry.offered_until.isoformat(), "name": entry.name, "contact": entry.contact},
+            waitlist_id=entry.id)
     return slot
 
 
-async def _release_hold(tx: Tx, entry: WaitlistEntry, status: str) -> None:
-    """An entry stops waiting or holding: its held places go free (the caller offers them on)."""
+async def _release_hold(tx: Tx, entry: WaitlistEntry, slot: Slot, status: str) -> None:
+    """An entry stops waiting or holding: it counts no more for its person, and its held places go free (the
+    caller offers them on)."""
     await tx.execute("UPDATE waitlist SET status = :status WHERE id = :id", status=status, id=entry.id)
+    await _uncount(tx, (await _rule(tx, slot.resource_id)).key(entry.contact), slot)
     if entry.status == "offered":
         await tx.execute("UPDATE slots SET held = held - :n WHERE id = :id", n=entry.party_size, id=entry.slot_id)
 
 
 async def _join(tx: Tx, slot_id: int, name: str, contact: str, party_size: int,
                 now: datetime) -> tuple[WaitlistEntry, int]:
-    slot, limit = await _open_slot(tx, slot_id, now)
+    slot, rule = await _open_slot(tx, slot_id, now)
     if slot.remaining >= party_size:
         raise SlotAvailable(slot_id)
-    person = contact_key(contact)
-    if limit:  # bookings held and entries waiting count alike
-        held = await tx.fetch_value("SELECT active FROM person_days WHERE contact_key = :person"
-                                    " AND resource_id = :r AND local_date = :day",
-                                    person=person, r=slot.resource_id, day=slot.local_date) or 0
-        waiting = [w for w in await tx.fetch(
-            "SELECT contact FROM waitlist w JOIN slots s ON s.id = w.slot_id WHERE s.resource_id = :r"
-            " AND s.local_date = :day AND w.status IN ('waiting', 'offered')", r=slot.resource_id,
-            day=slot.local_date) if contact_key(w["contact"]) == person]
-        if held + len(waiting) >= limit:
-            raise LimitReached(limit)
+    await _count(tx, rule.key(contact), slot, rule.limit)  # an entry counts like a booking, in one statement
     for _ in range(5):
         entry = await tx.fetch_one(
             "INSERT INTO waitlist (reference, cancel_token, slot_id, name, contact, party_size, status, created_at)"
@@ -112,7 +106,7 @@ async def _holder_entry(tx: Tx, reference: str, token: str) -> tuple[WaitlistEnt
 async def _leave(tx: Tx, reference: str, token: str, now: datetime, offer_for: timedelta) -> WaitlistEntry:
     entry, slot = await _holder_entry(tx, reference, token)
     if entry.status in ("waiting", "offered"):
-        await _release_hold(tx, entry, "left")
+        await _release_hold(tx, entry, slot, "left")
         await _offer_freed(tx, slot.id, now, offer_for)
         await tx.changed(*topics.of_slot(slot))
         entry = replace(entry, status="left")
@@ -123,7 +117,7 @@ async def _expire_offers(tx: Tx, now: datetime, offer_for: timedelta) -> int:
     rows = await tx.fetch("SELECT * FROM waitlist WHERE status = 'offered' AND offered_until <= :now FOR UPDATE",
                           now=now)
     for entry in (build(WaitlistEntry, r) for r in rows):
-        await _release_hold(tx, entry, "expired")
+        await _release_hold(tx, entry, await _slot(tx, entry.slot_id), "expired")
         slot = await _offer_freed(tx, entry.slot_id, now, offer_for)
         await tx.changed(*topics.of_slot(slot))
     return len(rows)
