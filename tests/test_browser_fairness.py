@@ -176,7 +176,7 @@ def test_a_cancellation_reaches_the_first_waiters_open_page_and_confirm_books(se
     waiter = new_page()
     waiter.goto(f"{server.url}/slots/{slot['id']}/book")
     waiter.fill("#wait-name", "Wen Hou 侯文")
-    waiter.fill("#wait-contact", "+44 7700 900555")
+    waiter.fill("#wait-contact", "+44 20 7946 0555")
     waiter.evaluate("window.__sse.open = 0; window.__sse.messages = 0")  # from here on: the waitlist's stream
     waiter.click("#waitlist button[type=submit]")
     waiter.wait_for_url("**/waitlist/**")

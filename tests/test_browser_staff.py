@@ -210,7 +210,7 @@ def test_public_booking_appears_on_kiosk_and_staff_board_live(server, target, ne
     row = f'tr[data-slot-id="{slot["id"]}"]'
     before = left_today(kiosk, panel)
     assert int(board.get_attribute(row, "data-remaining")) == slot["remaining"]
-    name, contact = "Mei Chen 陈美", "+44 7700 900123"
+    name, contact = "Mei Chen 陈美", "+44 20 7946 0123"
     watch(kiosk, "left", panel, "data-left-today", str(before - party))
     watch(board, "name", row, None, name, exact=False)
 

@@ -91,7 +91,7 @@ def free_slot(server: LiveServer, index: int) -> dict:
 
 
 def book(server: LiveServer, slot_id: int, places: int = 1) -> None:
-    server.post_json("/api/v1/bookings", {"slot_id": slot_id, "name": "Scale Test", "contact": f"+44 7700 {next(PEOPLE):06d}",
+    server.post_json("/api/v1/bookings", {"slot_id": slot_id, "name": "Scale Test", "contact": f"+44 7911 {next(PEOPLE):06d}",
                                           "party_size": places})
 
 
