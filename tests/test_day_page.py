@@ -15,7 +15,7 @@ async def fill(service, resource, slots, size=None):
         left = (s.capacity - s.booked) if size is None else size
         while left > 0:
             n = min(left, resource.max_party)
-            await service.book(resource, s.id, "Filler", f"+1 555 {s.id:04d} {left:03d}", n, for_staff=True,
+            await service.book(resource, s.id, "Filler", f"filler{s.id}.{left}@example.com", n, for_staff=True,
                                over_limit=True)
             left -= n
 

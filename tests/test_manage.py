@@ -391,7 +391,7 @@ async def test_each_time_shows_its_places_and_leads_to_a_page_that_asks_first(cl
                                                                               tomorrow):
     tables = venue.resource("tables")
     later = (await store.slots_for_day(tables.id, tomorrow))[2]
-    await service.book(tables, later.id, "Bo", "+1 555 0101", 3)
+    await service.book(tables, later.id, "Bo", "+1 212 555 0101", 3)
     reference, token = await book(client, slot.id, party_size="2")
     page = await text(await client.get(f"/bookings/{reference}/reschedule?token={token}"))
     asking = f"/bookings/{reference}/reschedule/{later.id}?token={token}"
@@ -426,7 +426,7 @@ async def test_asking_to_move_where_it_cannot_says_why(client, service, store, v
     tables = venue.resource("tables")
     full = (await store.slots_for_day(tables.id, tomorrow))[3]
     for n in range(3):
-        await service.book(tables, full.id, "Bo", f"+1 555 010{n}", 3)  # one place left: too few for two
+        await service.book(tables, full.id, "Bo", f"+1 212 555 010{n}", 3)  # one place left: too few for two
     reference, token = await book(client, slot.id, party_size="2")
     response = await client.get(f"/bookings/{reference}/reschedule/{full.id}?token={token}")
     assert response.status_code == 409
