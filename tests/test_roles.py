@@ -69,7 +69,7 @@ async def venue_ids(store, service, slug: str, day) -> V:
     resource = venue.resources[0]
     slot = (await store.slots_for_day(resource.id, day))[0]
     booking, _ = await service.book(resource, slot.id, NAME, CONTACT, 1)
-    spare, _ = await service.book(resource, slot.id, NAME, "+44 7700 900999", 1)
+    spare, _ = await service.book(resource, slot.id, NAME, "+44 20 7946 0999", 1)
     hook = await service.add_webhook(venue.id, "https://hooks.example.com/in", "s" * 20)
     return V(slug=slug, id=venue.id, resource=resource.id, slot=slot.id, booking=booking.id, spare=spare.id,
              hook=hook, day=day.isoformat())
@@ -206,7 +206,7 @@ async def test_an_open_board_stream_ends_within_a_second_when_its_session_does(a
         else:
             await service.set_staff_access("bistro-desk", DESK, frozenset({clinic.id}))
         await ended(connection)
-        await service.book(venue.resource("tables"), slot.id, "After Logout", "+44 7700 900555", 1)
+        await service.book(venue.resource("tables"), slot.id, "After Logout", "+44 20 7946 0555", 1)
         await asyncio.sleep(0.2)
     assert b"After Logout" not in connection.response_data
 

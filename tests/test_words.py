@@ -101,7 +101,7 @@ async def test_a_day_beyond_the_horizon_says_when_it_opens_not_that_it_is_full(c
 async def test_a_closed_day_says_closed_then_the_next_day_with_room_for_the_party(client, service, store, terrace,
                                                                                  lang, closed, onward):
     tuesday_noon = (await store.slots_for_day(terrace.id, CLOSED_MONDAY + timedelta(days=1)))[0]
-    await service.book(terrace, tuesday_noon.id, "Early Bird", "+44 7700 900001", 3)  # 3 left: too few for 6
+    await service.book(terrace, tuesday_noon.id, "Early Bird", "+44 20 7946 0001", 3)  # 3 left: too few for 6
     html = await page(client, f"/book/test-bistro/terrace/{CLOSED_MONDAY}?party=6", lang)
     assert first_paragraph(html) == f"{closed} {onward}"
     assert "Nothing free" not in html and "没有可容纳" not in html and "No slots on this day" not in html
@@ -120,9 +120,9 @@ async def test_a_full_slots_page_offers_its_waitlist_and_the_nearest_times_with_
     tables = venue.resource("tables")
     slots = await store.slots_for_day(tables.id, TOMORROW)
     for n in range(3):  # 10 places: 4 + 4 + 2
-        await service.book(tables, slots[3].id, f"Guest {n}", f"+44 7700 90010{n}", (4, 4, 2)[n])
-    await service.book(tables, slots[4].id, "Big Table", "+44 7700 900200", 4)
-    await service.book(tables, slots[4].id, "Bigger Table", "+44 7700 900201", 4)  # 2 left: too few for 3
+        await service.book(tables, slots[3].id, f"Guest {n}", f"+44 20 7946 010{n}", (4, 4, 2)[n])
+    await service.book(tables, slots[4].id, "Big Table", "+44 20 7946 0200", 4)
+    await service.book(tables, slots[4].id, "Bigger Table", "+44 20 7946 0201", 4)  # 2 left: too few for 3
     html = await page(client, f"/slots/{slots[3].id}/book?party=3", lang)
     assert full in html
     assert 'id="booking-form"' in html and '<form id="booking-form"' not in html and 'name="idempotency_key"' not in html
@@ -231,7 +231,7 @@ async def test_a_restaurant_speaks_a_restaurants_chinese(client, service, store,
     tables = venue.resource("tables")
     full = (await store.slots_for_day(tables.id, TOMORROW))[0]
     for n in range(3):
-        await service.book(tables, full.id, f"Guest {n}", f"+44 7700 90030{n}", (4, 4, 2)[n])
+        await service.book(tables, full.id, f"Guest {n}", f"+44 20 7946 030{n}", (4, 4, 2)[n])
     day = await page(client, f"/book/test-bistro/tables/{TOMORROW}", "zh_CN")
     assert "有位" in day and "余位" in day and "已订满" in day
     monday = await page(client, f"/book/test-bistro/terrace/{CLOSED_MONDAY}", "zh_CN")
@@ -242,7 +242,7 @@ async def test_a_restaurant_speaks_a_restaurants_chinese(client, service, store,
     assert "排队候位" in waitlist
     offered = await page(client, offer, "zh_CN")
     assert "<h1>候位 · " in offered and "已为您留位至" in offered
-    booking, _ = await service.book(tables, full.id + 1, "Lin Yu", "+44 7700 900400", 2)
+    booking, _ = await service.book(tables, full.id + 1, "Lin Yu", "+44 20 7946 0400", 2)
     moving = f"/bookings/{booking.reference}/reschedule?token={booking.cancel_token}&date={TOMORROW}"
     move = await page(client, moving, "zh_CN")
     assert "2 位" in move and "剩余 10 个座位" in move  # the times it may move to
