@@ -231,4 +231,52 @@ MIGRATIONS = [
     """,
     # 12: see people_compared_anew
     people_compared_anew,
+    # 13: release by draw (抽签): a resource's release mode, each day's draw (its seed committed as sha256 when
+    # entries open), the entries (one standing entry per person: the partial unique index), and the waitlist entries
+    # a draw made. Preferences name slots without a foreign key: a slot that leaves the schedule leaves them dangling.
+    """
+    ALTER TABLE resources ADD COLUMN release_mode TEXT NOT NULL DEFAULT 'race' CHECK (release_mode IN ('race', 'draw'));
+    ALTER TABLE resources ADD COLUMN draw_entry_hours INTEGER NOT NULL DEFAULT 24 CHECK (draw_entry_hours > 0);
+    CREATE TABLE draws (
+        id {id},
+        resource_id INTEGER NOT NULL REFERENCES resources(id),
+        local_date {date} NOT NULL,
+        seed TEXT NOT NULL,
+        seed_sha256 TEXT NOT NULL,
+        status TEXT NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'drawn')),
+        numbered INTEGER NOT NULL DEFAULT 0,
+        entered INTEGER NOT NULL DEFAULT 0 CHECK (entered >= 0),
+        places INTEGER,
+        booked INTEGER,
+        waitlisted INTEGER,
+        created_at {ts} NOT NULL,
+        drawn_at {ts},
+        UNIQUE (resource_id, local_date)
+    );
+    CREATE TABLE draw_entries (
+        id {id},
+        draw_id INTEGER NOT NULL REFERENCES draws(id),
+        number INTEGER NOT NULL,
+        reference TEXT NOT NULL UNIQUE,
+        cancel_token TEXT NOT NULL,
+        name TEXT NOT NULL,
+        contact TEXT NOT NULL,
+        contact_key TEXT NOT NULL,
+        party_size INTEGER NOT NULL CHECK (party_size > 0),
+        first_choice INTEGER NOT NULL,
+        second_choice INTEGER,
+        third_choice INTEGER,
+        locale TEXT NOT NULL DEFAULT 'en',
+        status TEXT NOT NULL DEFAULT 'entered'
+            CHECK (status IN ('entered', 'withdrawn', 'booked', 'waitlisted', 'none')),
+        rank INTEGER,
+        drawn_slot INTEGER,
+        booking_id INTEGER REFERENCES bookings(id),
+        created_at {ts} NOT NULL,
+        UNIQUE (draw_id, number)
+    );
+    CREATE UNIQUE INDEX draw_entries_one_per_person ON draw_entries (draw_id, contact_key) WHERE status != 'withdrawn';
+    ALTER TABLE waitlist ADD COLUMN draw_entry_id INTEGER REFERENCES draw_entries(id);
+    CREATE INDEX waitlist_by_draw_entry ON waitlist (draw_entry_id) WHERE draw_entry_id IS NOT NULL;
+    """,
 ]

@@ -152,6 +152,8 @@ class Resource:
     release_days_before: int | None = None  # with release_time: day D opens N days before, at T (放号)
     release_time: time | None = None
     name_zh: str = ""  # the name Chinese visitors see (empty: the name)
+    release_mode: str = "race"  # race: first come first served at the release; draw: a draw (抽签) at it
+    draw_entry_hours: int = 24  # a draw's entries open this long before its release instant
 
     def opens_on(self, day: date) -> bool:
         """Whether its schedule opens on `day`: that date's exception if it has one, else a weekly rule."""
@@ -162,7 +164,7 @@ class Resource:
 
 
 RESOURCE_SETTINGS = ("name", "max_party", "horizon_days", "min_notice_minutes", "release_days_before",
-                     "release_time", "archived", "name_zh")
+                     "release_time", "archived", "name_zh", "release_mode", "draw_entry_hours")
 
 
 @dataclass(frozen=True)

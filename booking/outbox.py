@@ -12,7 +12,8 @@ from datetime import datetime, timedelta
 CREATED, CANCELLED, RESCHEDULED = "booking.created", "booking.cancelled", "booking.rescheduled"
 REMINDER = "booking.reminder"  # mailed the day before (MAIL_REMIND_HOURS)
 OFFERED = "waitlist.offered"
-EVENTS = (CREATED, CANCELLED, RESCHEDULED, OFFERED)
+DRAWN = "draw.completed"  # a resource-day's draw (抽签) was made: one per day, besides a booking.created per winner
+EVENTS = (CREATED, CANCELLED, RESCHEDULED, OFFERED, DRAWN)
 MAILED = (CREATED, CANCELLED, RESCHEDULED, REMINDER)
 # A message's states: waiting for its (next) attempt, delivered, given up, or nothing left to say.
 PENDING, SENT, FAILED, SKIPPED = "pending", "sent", "failed", "skipped"

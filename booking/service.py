@@ -8,6 +8,15 @@ from datetime import date, datetime, timedelta
 
 from . import access
 from .contacts import clean_text
+from .draw import (
+    DRAW,
+    Draw,
+    DrawEntry,
+    NotADraw,
+    open_places,
+    preference_problem,
+    window,
+)
 from .model import (
     FULL,
     OPEN,
@@ -23,6 +32,7 @@ from .model import (
     SlotFull,
     Venue,
     WaitlistEntry,
+    local_today,
     slot_state,
 )
 from .outages import Unavailable
@@ -117,6 +127,60 @@ class Service:
     async def expire_offers(self) -> int:
         """Offers whose time is up pass to the next in line (or back to the public)."""
         return await self.store.expire_offers(self.clock.now())
+
+    async def enter_draw(self, venue: Venue, resource: Resource, day: date, name: str, contact: str,
+                         party_size: object, preferences: object, locale: str = "en") -> tuple[DrawEntry, Draw]:
+        """Enter a resource-day's draw (抽签) with up to three preferred slot ids, in order; raises Invalid (the
+        person's fields, or `preferences`), NotADraw, DrawClosed or AlreadyEntered."""
+        if resource.release_mode != DRAW:
+            raise NotADraw(resource.id)
+        problems = booking_problems(name, contact, party_size, resource.max_party)
+        closes = window(resource, day, venue.timezone)[1]
+        offered = open_places(await self.store.slots_for_day(resource.id, day), closes)
+        if problem := preference_problem(preferences, offered):
+            problems["preferences"] = problem
+        if problems:
+            raise Invalid(problems)
+        return await self.store.enter_draw(resource.id, day, clean_text(name), clean_text(contact), party_size,
+                                           tuple(preferences), self.clock.now(), locale)
+
+    async def withdraw_entry(self, reference: str, token: str) -> DrawEntry:
+        """Withdraw a draw entry while entries are open; raises NotFound, Forbidden or DrawClosed."""
+        return await self.store.withdraw_entry(reference, token, self.clock.now())
+
+    async def open_draw(self, resource: Resource, day: date) -> Draw:
+        """A resource-day's draw, opened now if it is not yet (call it while its entries are open)."""
+        return await self.store.open_draw(resource.id, day, self.clock.now())
+
+    async def keep_draws(self) -> datetime | None:
+        """Draw every draw that is due, and open those whose entries have opened (each once, whichever process
+        runs this); when this should run next: the next instant or entry window it knows of (None: none)."""
+        now, coming = self.clock.now(), []
+        for draw in await self.store.open_draws():
+            venue = await self.store.venue_of_resource(draw.resource_id)
+            closes = window(venue.resource(draw.resource_id), draw.local_date, venue.timezone)[1]
+            if closes <= now:
+                await self.store.run_draw(draw.id, now)
+            else:
+                coming.append(closes)
+        for venue in await self.store.venues():
+            for resource in venue.open_resources:
+                if resource.release_mode == DRAW:
+                    coming += await self._open_entries(venue, resource, now)
+        return min(coming, default=None)
+
+    async def _open_entries(self, venue: Venue, resource: Resource, now: datetime) -> list[datetime]:
+        """Open a resource's draws whose entries are open (days with slots); when the next entries open or close."""
+        coming, today = [], local_today(venue.timezone, now)
+        for day in (today + timedelta(days=n) for n in range(resource.horizon_days + 2)):
+            opens, closes = window(resource, day, venue.timezone)
+            if now < opens:  # later days open later still
+                return [*coming, opens]
+            if now < closes and not await self.store.draw(resource.id, day) and await self.store.slots_for_day(
+                    resource.id, day):
+                await self.store.open_draw(resource.id, day, now)
+                coming.append(closes)
+        return coming
 
     async def mark(self, booking_id: int, attendance: str | None) -> tuple[Booking, Slot]:
         """Mark a booking checked in or no-show (None clears the mark)."""

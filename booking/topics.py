@@ -51,14 +51,19 @@ clock = Kind("clock", ("venue_id",), "kiosk", "A kiosk's date and time, in the v
 ticket = Kind("ticket", ("resource_id", "on", "booking_id"), "ticket",
               "One booking's place in its day's line: 'N ahead of you' (its holder only).")
 waiting = Kind("wait", ("resource_id", "on", "entry_id"), "waitlist", "One waitlist entry's place and offer (its holder).")
-KINDS = {k.name: k for k in (day, days, slot, board, panel, ticket, waiting, slots_json, clock)}
+draw = Kind("draw", ("resource_id", "on"), "draw",
+            "A resource-day's draw (抽签): when entries close, entries and places, then its outcome (public).")
+entry = Kind("entry", ("resource_id", "on", "entry_id"), "draw",
+             "One draw entry's number, then its result: booked, or its place on the waitlist (its holder).")
+entries = Kind("entries", ("resource_id", "on"), "board", "A draw's entries, then its results, with names (staff only).")
+KINDS = {k.name: k for k in (day, days, slot, board, panel, ticket, waiting, slots_json, clock, draw, entry, entries)}
 
 
 def of_slot(s: Slot) -> tuple[str, ...]:
     """Every topic a change in this slot's places, its line or its waitlist touches."""
     r, on = s.resource_id, s.local_date
     return (day.family(r, on), slot(r, s.id), board(r, on), panel(r), ticket.family(r, on), waiting.family(r, on),
-            days.family(r), slots_json(r, on))
+            days.family(r), slots_json(r, on), draw(r, on), entry.family(r, on))
 
 
 def of_days(resource_id: int, dates: list[date]) -> tuple[str, ...]:

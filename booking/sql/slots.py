@@ -57,4 +57,8 @@ async def _open_slot(tx: Tx, slot_id: int, now: datetime, for_staff: bool = Fals
         raise NotOpenYet(opens_at(slot, resource, row["timezone"]))
     if state in GONE:
         raise SlotUnavailable(slot_id)
+    if not for_staff and resource.release_mode == "draw" and await tx.fetch_value(
+            "SELECT 1 FROM draws WHERE resource_id = :r AND local_date = :day AND status = 'open'",
+            r=slot.resource_id, day=slot.local_date):
+        raise NotOpenYet(opens_at(slot, resource, row["timezone"]))  # its draw comes first: places open after it
     return slot, Rule(row["per_person_limit"], row["country"])
