@@ -171,19 +171,20 @@ def phase(resource: Resource, day: date, timezone: str, now: datetime, draw: Dra
     return UPCOMING if now < opens else OPEN if now < closes else CLOSED
 
 
-def time_left(until: datetime, now: datetime) -> tuple[timedelta, datetime]:
-    """How long until `until` as a countdown shows it, rounded up, and when the shown value next changes: whole days
-    from two days, then ten minutes ("3 h 20 min") from an hour, then minutes, then ten seconds."""
+def time_left(until: datetime, now: datetime) -> tuple[timedelta, datetime] | None:
+    """How long until a draw's `until` as its countdown shows it from an hour away — whole days from two days, then
+    hours and ten minutes ("in 3 h 20 min") — rounded up, and when the shown value next changes; None within the
+    hour, where the booking countdown (model.countdown) takes over."""
     left = max(until - now, timedelta())
-    for above, step in COUNTDOWN_BANDS:
-        if left > above or not above:
-            break
+    band = next(((above, step) for above, step in COUNTDOWN_BANDS if left > above), None)
+    if band is None:
+        return None
+    above, step = band
     shown = -(-left // step) * step
     return shown, until - max(shown - step, above)  # the next value in this band, or the next band
 
 
-COUNTDOWN_BANDS = ((timedelta(days=2), timedelta(days=1)), (timedelta(hours=1), timedelta(minutes=10)),
-                   (timedelta(minutes=1), timedelta(minutes=1)), (timedelta(), timedelta(seconds=10)))
+COUNTDOWN_BANDS = ((timedelta(days=2), timedelta(days=1)), (timedelta(hours=1), timedelta(minutes=10)))
 
 
 def open_places(slots: list[Slot], closes: datetime) -> dict[int, int]:

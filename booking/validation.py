@@ -20,7 +20,8 @@ from .model import ADDRESS_MAX, CONTACT_MAX, KINDS, NAME_MAX
 SLUG = re.compile(r"[a-z0-9][a-z0-9-]{0,39}")  # a venue's or a resource's name in URLs
 # Whole-number settings: field -> (lowest, highest).
 BOUNDS = {"per_person_limit": (0, 50), "max_party": (1, 100), "horizon_days": (1, 365),
-          "min_notice_minutes": (0, 10080), "release_days_before": (0, 365)}
+          "min_notice_minutes": (0, 10080), "release_days_before": (0, 365), "draw_entry_hours": (1, 720)}
+RELEASE_MODES = ("race", "draw")  # first come, first served at the release; or a draw (抽签) at it
 
 
 def booking_problems(name: str, contact: str, party_size: object, max_party: int,
@@ -109,9 +110,12 @@ def venue_problems(slug: str, name: str, kind: str, timezone: str, per_person_li
 
 
 def resource_problems(slug: str, name: str, name_zh: str, numbers: dict[str, int | None], release_days: int | None,
-                      release_time: time | None, release_days_given: bool) -> dict[str, str]:
-    """Field -> problem code for a resource's settings; a release needs both its days before and its time, or neither."""
+                      release_time: time | None, release_days_given: bool, release_mode: str = "race") -> dict[str, str]:
+    """Field -> problem code for a resource's settings; a release needs both its days before and its time, or neither,
+    and is a race or a draw."""
     problems = name_problems(slug, name) | number_problems(numbers)
+    if release_mode not in RELEASE_MODES:
+        problems["release_mode"] = "invalid"
     if problem := text_problem(name_zh, NAME_MAX):
         problems["name_zh"] = problem
     if release_days_given and (release_days is None or number_problems({"release_days_before": release_days})):

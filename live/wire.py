@@ -12,8 +12,9 @@ from booking.hub import Message
 # Event names, used verbatim by the templates' sse-swap attributes.
 EVENTS = SimpleNamespace(
     SLOTS="slots", DAYS="days", SLOT_STATUS="slot-status", CLOCK="clock", TICKET="ticket", WAITING="waiting",
-    CLOSE="close",
+    DRAW="draw", DRAW_ENTRY="draw-entry", CLOSE="close",
     panel=lambda resource_id: f"panel-{resource_id}", board=lambda resource_id: f"board-{resource_id}",
+    entries=lambda resource_id: f"entries-{resource_id}",
 )
 
 

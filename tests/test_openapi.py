@@ -49,7 +49,7 @@ values = ["ana@example.com", "+44 20 7946 0000", "bo@example.org"]
 "path.venue" = {{ dictionary = "venues", probability = 0.8 }}
 "path.resource" = {{ dictionary = "resources", probability = 0.8 }}
 [[operations]]
-include-operation-id = ["create_booking", "join_waitlist", "reschedule_booking"]
+include-operation-id = ["create_booking", "join_waitlist", "reschedule_booking", "enter_draw"]
 checks.positive_data_acceptance.expected-statuses = ["2xx", "403", "404", "409", "422", "429"]
 [[operations]]
 include-operation-id = "slots_stream"

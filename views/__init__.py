@@ -19,6 +19,8 @@ from . import (
     api,
     assets,
     auth,
+    draws,
+    draws_api,
     errors,
     exports,
     kiosk,
@@ -56,7 +58,8 @@ def init_app(app: Quart) -> None:
                                  running_low=running_low)
     observe.init_app(app)
     assets.init_app(app, Path(__file__).resolve().parent.parent / "static")
-    for module in (public, waitlist, streams, api, kiosk, auth, admin, ops, exports, manage, webhooks):
+    for module in (public, waitlist, draws, streams, api, draws_api, kiosk, auth, admin, ops, exports, manage,
+                   webhooks):
         app.register_blueprint(module.bp)
     app.register_blueprint(openapi.bp)  # the API's contract (/api/v1/openapi.json) and its docs
     app.before_request(choose_locale)

@@ -295,7 +295,7 @@ async def edit_venue(venue: str):
 
 
 RESOURCE_FIELDS = ("slug", "name", "max_party", "horizon_days", "min_notice_minutes", "release_days_before",
-                   "release_time", "schedule", "name_zh")
+                   "release_time", "schedule", "name_zh", "release_mode", "draw_entry_hours")
 NUMBERS = ("max_party", "horizon_days", "min_notice_minutes")
 
 
@@ -305,7 +305,8 @@ def resource_values(resource: Resource) -> dict:
                 horizon_days=str(resource.horizon_days), min_notice_minutes=str(resource.min_notice_minutes),
                 release_days_before="" if resource.release_days_before is None else str(resource.release_days_before),
                 release_time=resource.release_time.isoformat("minutes") if resource.release_time else "",
-                schedule=rules_text.to_text(resource.rules, resource.exceptions), name_zh=resource.name_zh)
+                schedule=rules_text.to_text(resource.rules, resource.exceptions), name_zh=resource.name_zh,
+                release_mode=resource.release_mode, draw_entry_hours=str(resource.draw_entry_hours))
 
 
 def resource_fields(form) -> tuple[dict, dict, dict, tuple]:
@@ -315,9 +316,12 @@ def resource_fields(form) -> tuple[dict, dict, dict, tuple]:
     settings |= {field: whole_number(values[field]) for field in NUMBERS}
     settings["release_days_before"] = whole_number(values["release_days_before"])
     settings["release_time"] = clock_time(values["release_time"])
-    codes = resource_problems(values["slug"], values["name"], values["name_zh"], {f: settings[f] for f in NUMBERS},
-                              settings["release_days_before"], settings["release_time"],
-                              bool(values["release_days_before"]))
+    # A release by draw (抽签), and how long its entries stay open: first come, first served and 24 h when not given.
+    settings["release_mode"] = values["release_mode"] or "race"
+    settings["draw_entry_hours"] = whole_number(values["draw_entry_hours"] or "24")
+    codes = resource_problems(values["slug"], values["name"], values["name_zh"],
+                              {f: settings[f] for f in (*NUMBERS, "draw_entry_hours")}, settings["release_days_before"],
+                              settings["release_time"], bool(values["release_days_before"]), settings["release_mode"])
     problems = messages.problem_messages(codes, place=True)
     parsed = ([], [])
     try:
@@ -338,7 +342,8 @@ async def new_resource(venue: str):
     """Add something bookable to a venue, with its weekly rules."""
     found = await venue_or_404(venue, include_archived=True)
     g.audit_scope = (found.id, None)
-    values = dict(max_party="1", horizon_days="14", min_notice_minutes="0", schedule="mon-fri 09:00-17:00 30 1")
+    values = dict(max_party="1", horizon_days="14", min_notice_minutes="0", schedule="mon-fri 09:00-17:00 30 1",
+                  release_mode="race", draw_entry_hours="24")
     problems = {}
     if request.method == "POST":
         values, problems, settings, (rules, exceptions) = resource_fields(await request.form)

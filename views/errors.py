@@ -78,6 +78,7 @@ DEFAULT_MESSAGES = {
 MISSING = {
     "booking": N_("There is no booking with reference %(ref)s."),
     "entry": N_("There is no waitlist entry %(ref)s."),
+    "draw_entry": N_("There is no draw entry %(ref)s."),
     "slot": N_("That slot does not exist."),
     "resource": N_("That resource does not exist."),
     "webhook": N_("There is no such webhook."),
@@ -87,6 +88,8 @@ REFUSED = {
     ("booking", "api"): N_("That cancel token is not valid for this booking."),
     ("entry", "page"): N_("This link is not valid for waitlist entry %(ref)s."),
     ("entry", "api"): N_("That cancel token is not valid for this waitlist entry."),
+    ("draw_entry", "page"): N_("This link is not valid for draw entry %(ref)s."),
+    ("draw_entry", "api"): N_("That cancel token is not valid for this draw entry."),
 }
 
 

@@ -54,6 +54,23 @@ async def day_list(venue: str, day: str):
     return await render_template("admin/day_list.html", venue=found, day=on, resources=resources)
 
 
+@bp.get("/venues/<venue>/draws/<resource>/<day>.csv")
+async def draw_csv(venue: str, resource: str, day: str):
+    """A day's draw (抽签): every entry, in rank order once drawn, with what it came to, as a CSV file."""
+    found, on = await venue_or_404(venue, include_archived=True), parse_day(day)
+    res = found.resource(resource)
+    draw = res and await store().draw(res.id, on)
+    if not draw:
+        abort(404, _("There is no draw on that day."))
+    times = {s.id: local_time(s.starts_at, found.timezone) for s in await store().slots_for_day(res.id, on)}
+    rows = [[e.rank or "", e.number, e.reference, e.name, e.contact, e.party_size,
+             " ".join(times.get(p, "?") for p in e.preferences), e.status, times.get(e.drawn_slot, "")]
+            for e in await store().draw_entries(draw.id)]
+    return csv_file(f"{found.slug}-{res.slug}-{on.isoformat()}-draw.csv", [
+        _("Rank"), _("Entry"), _("Reference"), _("Name"), _("Contact"), _("Party"), _("Preferred times"), _("Status"),
+        _("Time")], rows)
+
+
 def day_range(first_text: str, last_text: str) -> tuple[date, date]:
     """The first and last day of a range from the query, or a 400 that says what was wrong."""
     if not first_text or not last_text:

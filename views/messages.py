@@ -5,9 +5,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from babel import Locale
+from babel.numbers import format_decimal
 from markupsafe import Markup, escape
 
-from booking import model
+from booking import draw, model
 from booking.model import (
     LimitReached,
     NotMovable,
@@ -18,7 +20,18 @@ from booking.model import (
     SlotFull,
 )
 from booking.validation import BOUNDS
-from web.i18n import N_, NC_, NCP_, gettext, long_date, ngettext, npgettext, pgettext, shown_name
+from web.i18n import (
+    N_,
+    NC_,
+    NCP_,
+    current,
+    gettext,
+    long_date,
+    ngettext,
+    npgettext,
+    pgettext,
+    shown_name,
+)
 
 PROBLEMS = {
     ("name", "required"): N_("Please enter your name."),
@@ -46,6 +59,11 @@ PROBLEMS = {
     ("timezone", "invalid"): N_("Use a time zone name such as Europe/London or Asia/Shanghai."),
     ("release_days_before", "out_of_range"): N_("Leave empty, or a whole number from %(low)s to %(high)s."),
     ("release_time", "incomplete"): N_("A release needs both: how many days before, and the time (HH:MM)."),
+    ("release_mode", "invalid"): N_("Choose first come, first served or a draw."),
+    ("preferences", "required"): N_("Choose at least your first preferred time."),
+    ("preferences", "too_many"): N_("Choose three times at most."),
+    ("preferences", "not_a_slot"): N_("Choose times of this day from the list."),
+    ("preferences", "repeated"): N_("Choose each time once."),
     **{(field, "out_of_range"): N_("A whole number from %(low)s to %(high)s.") for field in BOUNDS
        if field != "release_days_before"},
 }
@@ -125,6 +143,50 @@ def refusal(refused: Exception, timezone: str, resource: Resource) -> str:
     if isinstance(refused, OtherResource):
         return gettext("A booking can only move to another time of the same service.")
     return gettext("This slot can no longer be booked.")
+
+
+def draw_closed(opens: datetime, closes: datetime, timezone: str, now: datetime) -> str:
+    """Why a draw takes no entry now: its entries open later, or have closed."""
+    if now < opens:
+        local = opens.astimezone(ZoneInfo(timezone))
+        return gettext("Entries to this draw open on %(day)s at %(time)s.", day=long_date(local.date()),
+                       time=local.strftime("%H:%M"))
+    return gettext("Entries to this draw have closed.")
+
+
+def already_entered() -> str:
+    return gettext("You have entered this draw already: one entry per person.")
+
+
+def not_a_draw() -> str:
+    return gettext("This is booked first come, first served: there is no draw to enter.")
+
+
+def draw_countdown(until: datetime, now: datetime) -> str:
+    """A draw's countdown: 'in 3 days', 'in 3 h 20 min' from an hour away (booking.draw.time_left), then as any
+    countdown ('in 12 min', the last minute's seconds counted by the page)."""
+    far = draw.time_left(until, now)
+    if far is None:
+        return countdown(until, now)
+    left = far[0]
+    if left > timedelta(days=2):
+        return ngettext("in %(num)s day", "in %(num)s days", left.days, num=left.days)
+    hours, minutes = divmod(int(left.total_seconds()) // 60, 60)
+    if minutes:
+        return gettext("in %(hours)s h %(minutes)s min", hours=hours, minutes=minutes)
+    return gettext("in %(num)s h", num=hours)
+
+
+def entries_for_places(entries: int, places: int) -> str:
+    """'5,120 entries for 100 places'."""
+    return gettext("%(entries)s for %(places)s", entries=ngettext("%(num)s entry", "%(num)s entries", entries,
+                                                                  num=format_number(entries)),
+                   places=ngettext("%(num)s place", "%(num)s places", places, num=format_number(places)))
+
+
+def format_number(n: int) -> str:
+    """'1,234' as the current locale writes it."""
+    return format_decimal(n, locale=Locale.parse(current()))
 
 
 def limit_reached(limit: int, resource: Resource) -> str:

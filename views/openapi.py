@@ -124,6 +124,46 @@ ENTRY = dict(reference=REFERENCE, slot_id=SLOT_ID, party_size=PARTY,
 SCHEMAS["WaitlistEntry"] = closed(list(ENTRY), **ENTRY)
 SCHEMAS["WaitlistJoined"] = closed([*ENTRY, "cancel_token"], **ENTRY, cancel_token=HOLDER["properties"]["cancel_token"])
 
+# The draw (抽签): docs/draw.md says how to check one from GET …/draws/{venue}/{resource}/{day}.
+MAYBE_STAMP, NUMBER = {"type": ["string", "null"], "format": "date-time"}, {"type": "integer", "minimum": 1}
+HEX64 = {"type": ["string", "null"], "pattern": "^[0-9a-f]{64}$"}
+DRAWN_ENTRY = dict(
+    reference=REFERENCE, number=NUMBER | {"description": "The entry's public number: its order of entry."},
+    rank={"type": ["integer", "null"], "minimum": 1, "description": "Its place in the draw's order, once drawn."},
+    status={"enum": ["entered", "withdrawn", "booked", "waitlisted", "none"]}, party_size=PARTY,
+    preferences={"type": "array", "items": SLOT_ID, "description": "The preferred slots, first first."},
+    booking={"oneOf": [{"type": "null"}, closed(
+        ["reference", "slot_id", "start", "ticket", "status"], reference=REFERENCE, slot_id=SLOT_ID, start=STAMP,
+        ticket={"type": ["integer", "null"]}, status={"enum": ["confirmed", "cancelled"]})],
+        "description": "What the draw booked (its cancel_token is the entry's)."},
+    waitlist={"oneOf": [{"type": "null"}, closed(
+        ["reference", "slot_id", "start", "status", "position"], reference=REFERENCE, slot_id=SLOT_ID, start=STAMP,
+        status=ENTRY["status"], position=ENTRY["position"])],
+        "description": "The waitlist entry of one not drawn (its cancel_token is the entry's): POST …/waitlist/…"})
+SCHEMAS.update({
+    "Draw": closed(
+        ["status", "places", "entries", "opens_at", "closes_at", "seed_sha256", "seed", "results"],
+        status={"enum": ["upcoming", "open", "closed", "drawn"],
+                "description": "upcoming (entries not open), open, closed (the draw is being made) or drawn."},
+        places=COUNT | {"description": "Free places: now, or when it was drawn."},
+        entries=COUNT | {"description": "Entries standing (withdrawn ones not counted)."},
+        opens_at=STAMP, closes_at=STAMP | {"description": "When entries close and the draw is made."},
+        seed_sha256=HEX64 | {"description": "sha256 of the secret seed, published when entries open."},
+        seed=HEX64 | {"description": "The seed's 32 bytes in hex, revealed once drawn."},
+        results={"type": "array", "items": closed(
+            ["number", "rank", "outcome", "slot_start"], number=NUMBER, rank=NUMBER,
+            outcome={"enum": ["booked", "waitlisted", "none"]},
+            slot_start=MAYBE_STAMP | {"description": "The time it was booked or waitlisted for."}),
+            "description": "Once drawn: every entry in rank order, without names."}),
+    "DrawEntryRequest": {"type": "object", "required": ["name", "contact", "preferences"], "properties": {
+        **PERSON, "preferences": {"type": "array", "items": SLOT_ID, "minItems": 1, "maxItems": 3,
+                                  "description": "Up to three slot ids of that day, in order (else 422 `invalid`)."}}},
+    "DrawEntered": closed(["reference", "number", "cancel_token", "status"], reference=REFERENCE,
+                          number=DRAWN_ENTRY["number"], cancel_token=HOLDER["properties"]["cancel_token"],
+                          status={"const": "entered"}),
+    "DrawEntry": closed(list(DRAWN_ENTRY), **DRAWN_ENTRY),
+})
+
 PARAMETERS = {
     "venue": {"in": "path", "description": "A venue's slug.", "schema": NAMED | {"examples": ["harbour-kitchen"]}},
     "resource": {"in": "path", "description": "A resource's slug.", "schema": NAMED | {"examples": ["terrace"]}},
@@ -131,6 +171,12 @@ PARAMETERS = {
     # Dates from 2000 to 2199: a calendar date (format) whose year the pattern bounds.
     "date": {"in": "query", "required": True, "description": "The venue-local day, YYYY-MM-DD.",
              "schema": {"type": "string", "format": "date", "pattern": "^2[01][0-9]{2}-", "examples": ["2030-06-01"]}},
+    # A path's day, 2000 to 2199: the pattern spells the calendar out (a generator then seldom makes a date the
+    # format refuses, 29 February of a common year only).
+    "day": {"in": "path", "description": "The venue-local day, YYYY-MM-DD.", "schema": {
+        "type": "string", "format": "date", "examples": ["2030-06-01"],
+        "pattern": "^2[01][0-9]{2}-((0[13578]|1[02])-(0[1-9]|[12][0-9]|3[01])|(0[469]|11)-(0[1-9]|[12][0-9]|30)"
+                   "|02-(0[1-9]|1[0-9]|2[0-9]))$"}},
     "token": {"in": "query", "required": True, "description": "The entry's cancel_token.", "schema": NAMED},
     "Idempotency-Key": {"in": "header", "schema": KEY, "description": (
         "Books once: the same key with the same request from the same caller answers with the same booking (201); "
@@ -170,6 +216,11 @@ ENTRY_LINKS = {"status": {"operationId": "waitlist_entry",
                           "parameters": {**BY_REFERENCE, "token": "$response.body#/cancel_token"}},
                "accept": {"operationId": "accept_offer", **HOLDING},
                "leave": {"operationId": "leave_waitlist", **HOLDING}}
+DRAW_PLACE = {"venue": "$request.path.venue", "resource": "$request.path.resource", "day": "$request.path.day"}
+DRAW_ENTRY_LINKS = {"status": {"operationId": "draw_entry", "parameters": {
+                        **DRAW_PLACE, **BY_REFERENCE, "token": "$response.body#/cancel_token"}},
+                    "withdraw": {"operationId": "withdraw_entry", "parameters": {**DRAW_PLACE, **BY_REFERENCE},
+                                 "requestBody": HOLDING["requestBody"]}}
 RETRY_AFTER = {"description": "Seconds to wait.", "schema": {"type": "integer", "minimum": 1}}
 
 
@@ -233,7 +284,7 @@ def document(app: Quart) -> dict:
     return {
         "openapi": "3.1.0",
         "info": {"title": "Slotcast API", "version": "1", "description": (
-            "Venues, their slots (also live, as an event stream), bookings and the waitlist, as JSON. Every error "
+            "Venues, their slots (also live, as an event stream), bookings, the waitlist and draws (抽签), as JSON. Every error "
             "is JSON `{\"error\": \"a sentence\", \"code\": \"slot_full\"}`, also a 405 for a method a path does not "
             "take (with `Allow`), a 404 for any unknown /api/ address, a 503 with `Retry-After` while the database "
             "cannot serve (`unavailable`; `outcome_unknown` when a change may have been saved: send bookings with an "

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from quart import Blueprint, abort, request, session
 
 from booking import topics
+from booking.draw import DRAW
 from live.streams import stream
 from web.runtime import hub, store
 
 from .auth import require_staff, staff
+from .draws import entry_with_token as draw_entry_with_token
 from .errors import not_found
 from .lookups import (
     booking_with_token,
@@ -25,7 +29,18 @@ bp = Blueprint("streams", __name__)
 @bp.get("/events/day/<id:resource_id>/<day>")
 async def day_stream(resource_id: int, day: str):
     """A resource-day's slot table for a party (`?party=`) and its date strip, now and after every change."""
+    return await stream(*await day_topics(resource_id, parse_day(day)))
+
+
+@bp.get("/events/draw/<id:resource_id>/<day>")
+async def draw_day_stream(resource_id: int, day: str):
+    """A draw's day page: the slot table and date strip for a party (`?party=`), and the draw (抽签)."""
     on = parse_day(day)
+    return await stream(*await day_topics(resource_id, on), topics.draw(resource_id, on))
+
+
+async def day_topics(resource_id: int, on: date) -> tuple[str, str]:
+    """The slot table's and date strip's topics for the party asked (`?party=`), or a 404 / 400."""
     party = whole_number(request.args.get("party", "1"), 3)
     table = topics.day(resource_id, on, party or 0)
     # A watched topic was checked when its first stream opened; the query was ~20% of opening 10,000 (py-spy).
@@ -36,7 +51,7 @@ async def day_stream(resource_id: int, day: str):
         largest = venue.resource(resource_id).max_party
         if not party or party > largest:
             abort(400, party_choices(largest))
-    return await stream(table, topics.days(resource_id, on, party))
+    return table, topics.days(resource_id, on, party)
 
 
 @bp.get("/events/slot/<id:slot_id>")
@@ -71,6 +86,14 @@ async def entry_stream(reference: str):
     return await stream(topics.waiting(slot.resource_id, slot.local_date, entry.id))
 
 
+@bp.get("/draws/<reference>/events")
+async def draw_entry_stream(reference: str):
+    """The holder's draw entry, live: its number, then its result the moment the draw is made; and the draw."""
+    held = await draw_entry_with_token(reference, request.args.get("token", ""))
+    r, on = held["draw"].resource_id, held["draw"].local_date
+    return await stream(topics.entry(r, on, held["entry"].id), topics.draw(r, on))
+
+
 @bp.get("/admin/events/board/<id:venue_id>/<day>")
 async def board_stream(venue_id: int, day: str):
     """The board's stream: one named event per resource (staff only: it carries names)."""
@@ -81,7 +104,9 @@ async def board_stream(venue_id: int, day: str):
     venue = await store().venue_by_id(venue_id)
     if venue is None:
         abort(404)
-    return await stream(*(topics.board(r.id, on) for r in venue.open_resources), guard=session_lasts())
+    return await stream(*(topics.board(r.id, on) for r in venue.open_resources),
+                        *(topics.entries(r.id, on) for r in venue.open_resources if r.release_mode == DRAW),
+                        guard=session_lasts())
 
 
 def session_lasts():

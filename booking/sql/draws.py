@@ -263,7 +263,8 @@ async def _holding(tx: Tx, column: str, value) -> tuple[DrawEntry, Draw, Outcome
         booking, slot = await _booking_where(tx, "id", entry.booking_id)
         outcome = Outcome(slot=slot, booking=booking)
     elif entry.status == WAITLISTED and (waiting := await _entry(tx, "draw_entry_id", entry.id)):
-        outcome = Outcome(slot=waiting[1], waiting=waiting[0], position=waiting[2])
+        booked = waiting[0].booking_id and await _booking_where(tx, "id", waiting[0].booking_id)
+        outcome = Outcome(slot=waiting[1], waiting=waiting[0], position=waiting[2], booking=booked and booked[0])
     return entry, draw, outcome
 
 

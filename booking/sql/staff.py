@@ -88,16 +88,20 @@ async def _erase_person(tx: Tx, contact: str) -> int:
 
 
 async def _erase(tx: Tx, where: str, params: dict, contact: str | None) -> int:
-    """Blank the name and contact of matching bookings and waitlist entries (of one person, when given), with
-    what else holds them: a booking's request fingerprint, and their outbox rows (pending ones are never sent)."""
+    """Blank the name and contact of matching bookings, waitlist and draw entries (of one person, when given), with
+    what else holds them: a booking's request fingerprint, a draw entry's compared contact (unique per entry, so
+    standing entries stay one per person), and their outbox rows (pending ones are never sent)."""
     erased = 0
     for table, told_as, also in (("bookings", "booking_id", ", request_fingerprint = NULL"),
-                                 ("waitlist", "waitlist_id", "")):
-        rows = await tx.fetch(f"SELECT t.id, t.contact, v.country FROM {table} t {PLACED}"
+                                 ("waitlist", "waitlist_id", ""),
+                                 ("draw_entries", None, ", contact_key = 'erased-' || id")):
+        placed = PLACED.replace("t.slot_id", "t.first_choice") if table == "draw_entries" else PLACED
+        rows = await tx.fetch(f"SELECT t.id, t.contact, v.country FROM {table} t {placed}"
                               f" WHERE {where} AND t.contact != ''", **params)
         for row in rows:
             if contact is None or contact_key(row["contact"], row["country"]) == contact_key(contact, row["country"]):
                 erased += await tx.execute(f"UPDATE {table} SET name = '', contact = ''{also} WHERE id = :id",
                                            id=row["id"])
-                await tx.execute(f"DELETE FROM outbox WHERE {told_as} = :id", id=row["id"])
+                if told_as:
+                    await tx.execute(f"DELETE FROM outbox WHERE {told_as} = :id", id=row["id"])
     return erased
