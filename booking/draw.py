@@ -12,6 +12,7 @@ import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import NamedTuple
 
 from .model import (
     Booking,
@@ -135,8 +136,21 @@ def draw_order(seed: bytes, numbers: Iterable[int]) -> list[int]:
     return sorted(numbers, key=lambda n: (rank_key(seed, n), n))
 
 
-def assign(order: list[DrawEntry], room: dict[int, int],
-           refused: frozenset[int] = frozenset()) -> list[tuple[DrawEntry, str, int | None]]:
+class Ballot(NamedTuple):
+    """What the draw needs of an entry: its id, public number, party and preferred slot ids (first first)."""
+
+    id: int
+    number: int
+    party_size: int
+    preferences: tuple[int, ...]
+
+    @property
+    def first_choice(self) -> int:
+        return self.preferences[0]
+
+
+def assign(order: list[Ballot], room: dict[int, int],
+           refused: frozenset[int] = frozenset()) -> list[tuple[Ballot, str, int | None]]:
     """(entry, BOOKED / WAITLISTED / NONE, slot id) for each entry of `order` (rank order), given each open slot's
     free places (`room`, slot id -> places; it is used up). The first preference with room for the party is booked;
     else the entry waits on its first preference, if that slot is open; entries `refused` (their person's limit

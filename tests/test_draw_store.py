@@ -105,18 +105,18 @@ async def test_ranking_preferences_and_parties_follow_the_published_algorithm(st
 
 async def test_winners_are_booked_as_any_booking_is_and_losers_wait_in_draw_order(store, resource_id, slots):
     nine, _ten, _eleven = slots
-    entries = [await enter(store, resource_id, n, [nine]) for n in range(1, 8)]
+    entries = [await enter(store, resource_id, n, [nine]) for n in range(1, 41)]
     draw = await store.draw(resource_id, DAY)
     await store.run_draw(draw.id, AFTER)
     held = {e.number: await store.draw_entry(e.reference) for e in entries}
     winners = sorted((e for e, _d, _o in held.values() if e.status == BOOKED), key=lambda e: e.rank)
     waiting = sorted((e for e, _d, _o in held.values() if e.status == WAITLISTED), key=lambda e: e.rank)
-    assert [e.rank for e in winners] == [1, 2] and [e.rank for e in waiting] == [3, 4, 5, 6, 7]
+    assert [e.rank for e in winners] == [1, 2] and [e.rank for e in waiting] == list(range(3, 41))
     for entry in winners:  # a ticket, the entry's own secret, and its place counted against the person's limit
         booking = held[entry.number][2].booking
         assert booking.ticket and booking.status == "confirmed" and booking.token_matches(entry.cancel_token)
     positions = [held[e.number][2].position for e in waiting]
-    assert positions == [1, 2, 3, 4, 5]  # the waitlist is the draw's order
+    assert positions == list(range(1, 39))  # the waitlist is the draw's order
     # A winner cancels: the place is offered to the best-ranked entry waiting, under the entry's own reference.
     await store.cancel(held[winners[0].number][2].booking.reference, winners[0].cancel_token, AFTER)
     first = await store.waitlist_entry(waiting[0].reference)
@@ -243,3 +243,35 @@ async def test_keeping_draws_opens_each_when_its_entries_open(store, resource_id
     assert NOW < coming <= INSTANT  # it runs again by the instant at the latest
     await service.keep_draws()
     assert (await store.draw(resource_id, DAY)).seed == draw.seed  # opened once: the committed seed stays
+
+
+async def test_a_reference_a_waitlist_entry_holds_already_gets_a_fresh_one_in_its_place(store, url, tmp_path,
+                                                                                        resource_id, slots):  # noqa: F811
+    nine = slots[0]
+    entries = [await enter(store, resource_id, n, [nine]) for n in range(1, 9)]
+    venue_id = (await store.venue("v")).id
+    other = await store.add_resource(venue_id, "other", "Other", RULES, horizon_days=7, now=NOW)
+    full = (await store.slots_for_day(other, TODAY + timedelta(days=1)))[0]
+    await store.book(full.id, "Taker", "taker@example.org", 2, NOW)
+    waiter, _position = await store.join_waitlist(full.id, "Waiter", "waiter@example.org", 1, NOW)
+    draw = await store.draw(resource_id, DAY)
+    await fix_seed(url, tmp_path, draw.id)
+    clash = entries[draw_order(SEED, range(1, 9))[-1] - 1]  # the last drawn; a waitlist entry holds its reference
+    await query(url, tmp_path, f"UPDATE waitlist SET reference = '{clash.reference}' WHERE id = $1", waiter.id)
+    await store.run_draw(draw.id, AFTER)
+    held = [await store.draw_entry(e.reference) for e in entries]
+    waiting = sorted((h for h in held if h[0].status == WAITLISTED), key=lambda h: h[0].rank)
+    assert [h[2].position for h in waiting] == list(range(1, 7))
+    assert {h[2].waiting.reference == h[0].reference for h in waiting if h[0].id != clash.id} == {True}
+    mine = next(h for h in held if h[0].id == clash.id)
+    assert mine[0].rank == 8 and mine[2].position == 6
+    assert mine[2].waiting.reference != clash.reference and mine[2].waiting.token_matches(clash.cancel_token)
+
+
+async def test_erasing_a_person_blanks_their_draw_entry(store, resource_id, slots):
+    entry = await enter(store, resource_id, 1, [slots[0]], contact="+86 138 0013 8000")
+    await enter(store, resource_id, 2, [slots[0]], contact="other@example.org")
+    assert await store.erase_person("+8613800138000") == 1
+    erased, _draw, _outcome = await store.draw_entry(entry.reference)
+    assert (erased.name, erased.contact) == ("", "")
+    await enter(store, resource_id, 3, [slots[0]], contact="+86 138 0013 8000")  # their contact is no longer held

@@ -18,6 +18,7 @@ from ..draw import (
     WAITLISTED,
     WITHDRAWN,
     AlreadyEntered,
+    Ballot,
     Draw,
     DrawClosed,
     DrawEntry,
@@ -159,24 +160,21 @@ async def _run_draw(tx: Tx, draw_id: int, now: datetime, notices: Notices) -> Dr
     slots = {s.id: s for s in await _slots(tx, OF_DAY, day, "FOR UPDATE")}
     room = open_places(list(slots.values()), now)
     places = sum(room.values())
-    entries = {e.number: e for e in (build(DrawEntry, r) for r in await tx.fetch(
-        "SELECT * FROM draw_entries WHERE draw_id = :id AND status = 'entered'", id=draw_id))}
-    order = [entries[n] for n in draw_order(bytes.fromhex(draw.seed), entries)]
-    plan = assign(order, room, await _at_limit(tx, order, draw, rule))
-    drawn, waiting = [], []
-    for rank, (entry, outcome, slot_id) in enumerate(plan, start=1):
+    ballots = {b.number: b for b in await _ballots(tx, draw_id)}
+    plan = assign([ballots[n] for n in draw_order(bytes.fromhex(draw.seed), ballots)], room,
+                  await _at_limit(tx, draw, rule.limit))
+    drawn = []
+    for rank, (ballot, outcome, slot_id) in enumerate(plan, start=1):
         booking_id = None
         if outcome == BOOKED:
-            booking_id = await _book_winner(tx, entry, slots[slot_id], now, rule, notices)
-            outcome = BOOKED if booking_id else NONE
-        elif outcome == WAITLISTED:
-            waiting.append(entry)
-        drawn.append({"id": entry.id, "status": outcome, "rank": rank, "booking_id": booking_id,
-                      "slot": slot_id if outcome != NONE else None})
-    await _wait_in_rank_order(tx, waiting, {d["id"]: d["slot"] for d in drawn}, now)
-    await _count_waiting(tx, draw, [rule.key(e.contact) for e in waiting])
+            booking_id = await _book_winner(tx, ballot.id, slots[slot_id], now, rule, notices)
+        if outcome == BOOKED and not booking_id:
+            outcome, slot_id = NONE, None
+        drawn.append({"id": ballot.id, "status": outcome, "rank": rank, "booking_id": booking_id, "slot": slot_id})
     await tx.execute_many("UPDATE draw_entries SET status = :status, rank = :rank, booking_id = :booking_id,"
                           " drawn_slot = :slot WHERE id = :id", drawn)
+    await _wait_in_rank_order(tx, draw_id, now)
+    await _count_waiting(tx, draw)
     counts = {status: sum(1 for d in drawn if d["status"] == status) for status in (BOOKED, WAITLISTED, NONE)}
     await tx.execute("UPDATE draws SET places = :places, booked = :booked, waitlisted = :waitlisted WHERE id = :id",
                      places=places, booked=counts[BOOKED], waitlisted=counts[WAITLISTED], id=draw_id)
@@ -187,20 +185,29 @@ async def _run_draw(tx: Tx, draw_id: int, now: datetime, notices: Notices) -> Dr
     return await _draw_where(tx, "id = :id", {"id": draw_id})
 
 
-async def _at_limit(tx: Tx, entries: list[DrawEntry], draw: Draw, rule: Rule) -> frozenset[int]:
-    """The entries whose person already holds as much of the day as the venue allows (no limit: none)."""
-    if not rule.limit:
+async def _ballots(tx: Tx, draw_id: int) -> list[Ballot]:
+    """The standing entries of a draw, as much of each as ranking and assigning needs (20,000 rows: no more)."""
+    rows = await tx.fetch("SELECT id, number, party_size, first_choice, second_choice, third_choice FROM draw_entries"
+                          " WHERE draw_id = :id AND status = 'entered'", id=draw_id)
+    return [Ballot(r["id"], r["number"], r["party_size"], tuple(
+        p for p in (r["first_choice"], r["second_choice"], r["third_choice"]) if p is not None)) for r in rows]
+
+
+async def _at_limit(tx: Tx, draw: Draw, limit: int) -> frozenset[int]:
+    """The entries whose person already holds as much of the day as the venue allows (0: no limit)."""
+    if not limit:
         return frozenset()
-    full = {r["contact_key"] for r in await tx.fetch(
-        "SELECT contact_key FROM person_days WHERE resource_id = :r AND local_date = :day AND active >= :limit",
-        r=draw.resource_id, day=draw.local_date, limit=rule.limit)}
-    return frozenset(e.id for e in entries if rule.key(e.contact) in full)
+    return frozenset(r["id"] for r in await tx.fetch(
+        "SELECT e.id FROM draw_entries e JOIN person_days p ON p.contact_key = e.contact_key AND p.resource_id = :r"
+        " AND p.local_date = :day WHERE e.draw_id = :id AND e.status = 'entered' AND p.active >= :limit",
+        r=draw.resource_id, day=draw.local_date, id=draw.id, limit=limit))
 
 
-async def _book_winner(tx: Tx, entry: DrawEntry, slot: Slot, now: datetime, rule: Rule,
+async def _book_winner(tx: Tx, entry_id: int, slot: Slot, now: datetime, rule: Rule,
                        notices: Notices) -> int | None:
     """A winner's booking, made as any booking is (limit, capacity, ticket, outbox), held with the entry's secret;
     None if the limit or the capacity refuse it after all (a concurrent staff booking): its places stay free."""
+    entry = build(DrawEntry, await tx.fetch_one("SELECT * FROM draw_entries WHERE id = :id", id=entry_id))
     try:
         await _count(tx, rule.key(entry.contact), slot, rule.limit)
     except LimitReached:
@@ -218,29 +225,32 @@ async def _book_winner(tx: Tx, entry: DrawEntry, slot: Slot, now: datetime, rule
     return booking.id
 
 
-async def _count_waiting(tx: Tx, draw: Draw, people: list[str]) -> None:
-    """What those waiting hold, counted as any waitlist entry is (person_days): one each, as each person has one
-    standing entry in a draw and the draw refused those at their limit already."""
-    await tx.execute_many(
-        "INSERT INTO person_days (contact_key, resource_id, local_date, active) VALUES (:person, :r, :day, 1)"
+async def _count_waiting(tx: Tx, draw: Draw) -> None:
+    """What those waiting hold, counted as any waitlist entry is (person_days), in one statement: one each, as a
+    person has one standing entry in a draw (its contact_key, as the venue compares people) and the draw refused
+    those at their limit already."""
+    await tx.execute(
+        "INSERT INTO person_days (contact_key, resource_id, local_date, active) SELECT contact_key, :r, :day, 1"
+        " FROM draw_entries WHERE draw_id = :id AND status = 'waitlisted'"
         " ON CONFLICT (contact_key, resource_id, local_date) DO UPDATE SET active = person_days.active + 1",
-        [{"person": p, "r": draw.resource_id, "day": draw.local_date} for p in people])
+        r=draw.resource_id, day=draw.local_date, id=draw.id)
 
 
-async def _wait_in_rank_order(tx: Tx, entries: list[DrawEntry], slot_of: dict[int, int], now: datetime) -> None:
-    """The waitlist entries of those not drawn, in rank order (a waitlist is served in id order), each under its
-    entry's reference and secret (a fresh reference for one a waitlist entry holds already)."""
-    if not entries:
-        return
-    taken = {r["reference"] for r in await tx.fetch(
-        "SELECT reference FROM waitlist WHERE reference IN (SELECT reference FROM draw_entries WHERE draw_id = :id)",
-        id=entries[0].draw_id)}
-    await tx.execute_many(
+async def _wait_in_rank_order(tx: Tx, draw_id: int, now: datetime) -> None:
+    """The waitlist entries of those not drawn, made in rank order by one statement (a waitlist is served in id
+    order), each with its entry's reference and secret — or a fresh reference, for one a waitlist entry has."""
+    taken = [r["id"] for r in await tx.fetch(
+        "SELECT e.id FROM draw_entries e JOIN waitlist w ON w.reference = e.reference WHERE e.draw_id = :draw_id"
+        " AND e.status = 'waitlisted'", draw_id=draw_id)]
+    fresh = {f"id{n}": entry_id for n, entry_id in enumerate(taken)} | {
+        f"ref{n}": new_reference() for n in range(len(taken))}
+    reference = (f"CASE e.id {' '.join(f'WHEN :id{n} THEN :ref{n}' for n in range(len(taken)))} ELSE e.reference END"
+                 if taken else "e.reference")
+    await tx.execute(
         "INSERT INTO waitlist (reference, cancel_token, slot_id, name, contact, party_size, status, created_at,"
-        " draw_entry_id) VALUES (:reference, :token, :slot_id, :name, :contact, :n, 'waiting', :now, :entry_id)",
-        [{"reference": new_reference() if e.reference in taken else e.reference, "token": e.cancel_token,
-          "slot_id": slot_of[e.id], "name": e.name, "contact": e.contact, "n": e.party_size, "now": now,
-          "entry_id": e.id} for e in entries])
+        f" draw_entry_id) SELECT {reference}, e.cancel_token, e.drawn_slot, e.name, e.contact, e.party_size,"
+        " 'waiting', :now, e.id FROM draw_entries e WHERE e.draw_id = :draw_id AND e.status = 'waitlisted'"
+        " ORDER BY e.rank", draw_id=draw_id, now=now, **fresh)
 
 
 async def _tell_drawn(tx: Tx, draw: Draw, slots: list[Slot], counts: dict[str, int], places: int,
