@@ -51,8 +51,8 @@ from .waitlist import _entry
 OF_DAY = "resource_id = :resource_id AND local_date = :day"
 
 
-async def _draw_where(tx: Tx, where: str, params: dict, lock: str = "") -> Draw | None:
-    row = await tx.fetch_one(f"SELECT * FROM draws WHERE {where} {lock}", **params)
+async def _draw_where(tx: Tx, where: str, params: dict) -> Draw | None:
+    row = await tx.fetch_one(f"SELECT * FROM draws WHERE {where}", **params)
     return build(Draw, row) if row else None
 
 
