@@ -95,5 +95,10 @@ def test_two_entrants_pages_turn_to_their_results_at_the_instant(server, new_pag
     results = {page.inner_text("#draw-entry .your-turn") for page in (checked, plain)}
     assert len(results) == 2 and all("You got 08:00 — ticket B00" in r for r in results), results
     assert_accessible(checked, "an entry's page with its result")
-    drawn = server.get_json(f"/api/v1/draws/{VENUE}/{RESOURCE}/{day_path.rsplit('/', 1)[1]}")
+    day = day_path.rsplit("/", 1)[1]
+    drawn = server.get_json(f"/api/v1/draws/{VENUE}/{RESOURCE}/{day}")
     assert drawn["status"] == "drawn" and [r["outcome"] for r in drawn["results"]] == ["booked", "booked"]
+    staff = new_page(bypass_csp=True)
+    log_in(staff, server, f"/admin/venues/{VENUE}/board/{day}")
+    assert "Drawn at" in staff.inner_text("section.draw-board") and "Entrant 1" in staff.inner_text("section.draw-board")
+    assert_accessible(staff, "the staff board with a draw's results")

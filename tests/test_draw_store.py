@@ -11,7 +11,15 @@ import pytest
 
 from booking import sql
 from booking.clock import ManualClock
-from booking.draw import BOOKED, NONE, WAITLISTED, AlreadyEntered, DrawClosed, NotADraw, draw_order
+from booking.draw import (
+    BOOKED,
+    NONE,
+    WAITLISTED,
+    AlreadyEntered,
+    DrawClosed,
+    NotADraw,
+    draw_order,
+)
 from booking.model import NotOpenYet, OpeningRule, local_today
 from booking.service import Service
 from booking.store import open_store
@@ -30,7 +38,7 @@ RULES = [OpeningRule(d, time(9), time(10), 60, 2) for d in range(7)] + [
 
 
 @pytest.fixture
-async def store(url, tmp_path):  # noqa: F811
+async def store(url, tmp_path):
     store = open_store(url, tmp_path)
     await store.open()
     yield store
@@ -57,7 +65,7 @@ async def enter(store, resource_id, n: int, preferences, party: int = 1, contact
     return entry
 
 
-async def fix_seed(url, tmp_path, draw_id: int) -> None:  # noqa: F811
+async def fix_seed(url, tmp_path, draw_id: int) -> None:
     """Give the draw a known seed, behind the store's back (its own is random)."""
     await query(url, tmp_path, f"UPDATE draws SET seed = '{SEED.hex()}', seed_sha256 = "
                 f"'{hashlib.sha256(SEED).hexdigest()}' WHERE id = $1", draw_id)
@@ -75,7 +83,7 @@ def test_the_published_order_is_the_documented_hash_order():
 
 
 async def test_ranking_preferences_and_parties_follow_the_published_algorithm(store, url, tmp_path, resource_id,
-                                                                               slots):  # noqa: F811
+                                                                               slots):
     nine, ten, eleven = slots
     # Who is at which rank is known from the seed: shape each entry so its outcome is worked out by hand.
     by_rank = {rank: number for rank, number in enumerate(ORDER_OF_SIX, start=1)}
@@ -186,7 +194,7 @@ async def test_leftover_places_open_to_everyone_once_drawn_and_not_before(store,
     assert (await store.slot(nine.id)).remaining == 1
 
 
-async def test_two_stores_racing_to_draw_draw_once(url, tmp_path, store, resource_id, slots):  # noqa: F811
+async def test_two_stores_racing_to_draw_draw_once(url, tmp_path, store, resource_id, slots):
     nine, ten, _eleven = slots
     for n in range(12):
         await enter(store, resource_id, n, [nine, ten], party=1 + n % 2)
@@ -205,7 +213,7 @@ async def test_two_stores_racing_to_draw_draw_once(url, tmp_path, store, resourc
 
 
 async def test_a_draw_that_fails_leaves_nothing_and_a_restarted_process_makes_it(url, tmp_path, store, resource_id,
-                                                                                 slots, monkeypatch):  # noqa: F811
+                                                                                 slots, monkeypatch):
     nine = slots[0]
     for n in range(4):
         await enter(store, resource_id, n, [nine])
@@ -246,7 +254,7 @@ async def test_keeping_draws_opens_each_when_its_entries_open(store, resource_id
 
 
 async def test_a_reference_a_waitlist_entry_holds_already_gets_a_fresh_one_in_its_place(store, url, tmp_path,
-                                                                                        resource_id, slots):  # noqa: F811
+                                                                                        resource_id, slots):
     nine = slots[0]
     entries = [await enter(store, resource_id, n, [nine]) for n in range(1, 9)]
     venue_id = (await store.venue("v")).id
