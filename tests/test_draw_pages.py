@@ -48,8 +48,8 @@ async def enter(app, slots, name="Ann Entrant", contact="ann@example.org", party
     """Enter the draw from the day page's form, as a visitor with a client of their own."""
     client = client or app.test_client()
     await client.get(PAGE)
-    form = {"csrf_token": await csrf_token(client, "/admin/login"), "name": name, "contact": contact, "party_size": party,
-            "preference_1": str(slots[0].id), **choices}
+    form = {"csrf_token": await csrf_token(client, "/admin/login"), "name": name, "contact": contact,
+            "party_size": party, "preference_1": str(slots[0].id), **choices}
     return client, await client.post(f"{PAGE}/draw", form=form)
 
 

@@ -226,7 +226,8 @@ async def test_a_draw_that_fails_leaves_nothing_and_a_restarted_process_makes_it
     with pytest.raises(RuntimeError):
         await store.run_draw(draw.id, AFTER)
     assert (await store.draw(resource_id, DAY)).status == "open"
-    assert await store.bookings_of(resource_id, DAY) == [] and await query(url, tmp_path, "SELECT id FROM waitlist") == []
+    assert await store.bookings_of(resource_id, DAY) == []
+    assert await query(url, tmp_path, "SELECT id FROM waitlist") == []
     monkeypatch.undo()
     restarted = open_store(url, tmp_path)  # a process started afresh (or another one, on PostgreSQL)
     await restarted.open()

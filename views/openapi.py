@@ -284,11 +284,12 @@ def document(app: Quart) -> dict:
     return {
         "openapi": "3.1.0",
         "info": {"title": "Slotcast API", "version": "1", "description": (
-            "Venues, their slots (also live, as an event stream), bookings, the waitlist and draws (抽签), as JSON. Every error "
-            "is JSON `{\"error\": \"a sentence\", \"code\": \"slot_full\"}`, also a 405 for a method a path does not "
-            "take (with `Allow`), a 404 for any unknown /api/ address, a 503 with `Retry-After` while the database "
-            "cannot serve (`unavailable`; `outcome_unknown` when a change may have been saved: send bookings with an "
-            "Idempotency-Key, and sending one again is safe), and a 500 (`server_error`, never details).")},
+            "Venues, their slots (also live, as an event stream), bookings, the waitlist and draws (抽签), as JSON. "
+            "Every error is JSON `{\"error\": \"a sentence\", \"code\": \"slot_full\"}`, also a 405 for a method a "
+            "path does not take (with `Allow`), a 404 for any unknown /api/ address, a 503 with `Retry-After` while "
+            "the database cannot serve (`unavailable`; `outcome_unknown` when a change may have been saved: send "
+            "bookings with an Idempotency-Key, and sending one again is safe), and a 500 (`server_error`, never "
+            "details).")},
         "servers": [{"url": "/"}],
         "paths": paths,
         "components": {"schemas": SCHEMAS, "parameters": parameters, "responses": {

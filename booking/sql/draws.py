@@ -97,8 +97,8 @@ async def _enter(tx: Tx, resource_id: int, day: date, person: tuple[str, str, in
     token = new_cancel_token()
     for _ in range(5):
         row = await tx.fetch_one(
-            "INSERT INTO draw_entries (draw_id, number, reference, cancel_token, name, contact, contact_key, party_size,"
-            " first_choice, second_choice, third_choice, locale, created_at) VALUES (:draw_id, :number, :reference,"
+            "INSERT INTO draw_entries (draw_id, number, reference, cancel_token, name, contact, contact_key,"
+            " party_size, first_choice, second_choice, third_choice, locale, created_at) VALUES (:draw_id, :number, :reference,"
             " :token, :name, :contact, :person, :n, :first, :second, :third, :locale, :now)"
             " ON CONFLICT DO NOTHING RETURNING *",
             draw_id=draw.id, number=number, reference=new_reference(), token=token, name=name, contact=contact,
