@@ -19,6 +19,7 @@ from booking.draw import (
     DrawClosed,
     NotADraw,
     draw_order,
+    time_left,
 )
 from booking.model import NotOpenYet, OpeningRule, local_today
 from booking.service import Service
@@ -80,6 +81,16 @@ async def outcomes(store, entries) -> dict[int, tuple[str, int | None, int | Non
 def test_the_published_order_is_the_documented_hash_order():
     assert draw_order(SEED, range(1, 7)) == ORDER_OF_SIX
     assert draw_order(SEED, [3, 1, 2]) == [1, 2, 3]  # ranks among those who stand, whatever the numbers given
+
+
+def test_a_draws_countdown_counts_ten_minutes_from_an_hour_away_and_days_from_two():
+    until = datetime(2030, 6, 2, 8, tzinfo=UTC)
+    assert time_left(until, until - timedelta(hours=3, minutes=15)) == (
+        timedelta(hours=3, minutes=20), until - timedelta(hours=3, minutes=10))
+    assert time_left(until, until - timedelta(days=2, seconds=1)) == (timedelta(days=3), until - timedelta(days=2))
+    assert time_left(until, until - timedelta(hours=1, seconds=1)) == (timedelta(hours=1, minutes=10),
+                                                                      until - timedelta(hours=1))
+    assert time_left(until, until - timedelta(hours=1)) is None  # within the hour: the booking countdown's
 
 
 async def test_ranking_preferences_and_parties_follow_the_published_algorithm(store, url, tmp_path, resource_id,
