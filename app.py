@@ -170,28 +170,30 @@ def start_tasks(running: Runtime, config, sender: Sender, changed) -> None:
     tasks.every("forget_old_people", 86400, lambda: service.erase_ended(retention), now=True)
     # Hourly: settled deliveries older than OUTBOX_KEEP_DAYS leave staff's record.
     tasks.every("forget_old_deliveries", 3600, lambda: prune(store, clock.now(), float(config["OUTBOX_KEEP_DAYS"])))
-    # Each draw (抽签) opened when its entries open, and drawn at its instant (every process may: each draw once).
-    tasks.keep("keep_draws", lambda: keep_draws(service, hub, clock))
+    keep_draws(tasks, service, hub, clock)
 
 
-async def keep_draws(service: Service, hub: Hub, clock) -> None:
-    """Until the hub closes: open the draws whose entries open and draw those due, waking at the next instant it
-    knows of, and every DRAW_CHECK_SECONDS for schedules changed meanwhile."""
-    while not hub.closing:
+def keep_draws(tasks: Supervisor, service: Service, hub: Hub, clock) -> None:
+    """Each draw (抽签) opened when its entries open and drawn at its instant (every process may: each draw once):
+    a step at the next instant the last one knew of, and every DRAW_CHECK_SECONDS for schedules changed meanwhile."""
+    coming = None
+
+    async def step() -> None:
+        nonlocal coming
         coming = await service.keep_draws()
+
+    async def pause() -> bool:
         check = clock.now() + timedelta(seconds=DRAW_CHECK_SECONDS)
-        await until(clock, hub, min(coming or check, check))
+        waiting = asyncio.ensure_future(clock.wait(asyncio.Event(), min(coming or check, check)))
+        closing = asyncio.ensure_future(hub.closed())  # a ManualClock's wait ends only when it is moved
+        try:
+            await asyncio.wait((waiting, closing), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            waiting.cancel()
+            closing.cancel()
+        return not hub.closing
 
-
-async def until(clock, hub: Hub, moment) -> None:
-    """Return at `moment` on the clock (a ManualClock: when it is moved), or when the hub closes."""
-    waiting = asyncio.ensure_future(clock.wait(asyncio.Event(), moment))
-    closing = asyncio.ensure_future(hub.closed())
-    try:
-        await asyncio.wait((waiting, closing), return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        waiting.cancel()
-        closing.cancel()
+    tasks.every("keep_draws", DRAW_CHECK_SECONDS, step, now=True, pause=pause)
 
 
 def notices(config) -> Notices:

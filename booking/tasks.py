@@ -59,14 +59,17 @@ class Supervisor:
 
         self._start(task, steadily)
 
-    def every(self, name: str, seconds: float, step: Callable[[], Awaitable[object]], now: bool = False) -> None:
-        """Run `step()` every `seconds` (the first time at once with `now`); a step that fails is tried again
-        sooner, after a wait that grows to `seconds` at most."""
+    def every(self, name: str, seconds: float, step: Callable[[], Awaitable[object]], now: bool = False,
+              pause: Callable[[], Awaitable[bool]] | None = None) -> None:
+        """Run `step()` every `seconds` (the first time at once with `now`), or whenever `pause()` returns True (it
+        returns False once the hub closes); a step that fails is tried again sooner, after a wait that grows to
+        `seconds` at most."""
         task = Task(name, min(LONGEST_WAIT, seconds))
+        pause = pause or (lambda: self._hub.running_after(seconds))
 
         async def periodically() -> None:
             due = now or task.failures > 0
-            while due or await self._hub.running_after(seconds):
+            while due or await pause():
                 due = False
                 await step()
                 task.recovered()
