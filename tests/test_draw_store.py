@@ -122,7 +122,8 @@ async def test_ranking_preferences_and_parties_follow_the_published_algorithm(st
     assert [s.booked for s in await store.slots_for_day(resource_id, DAY)][:2] == [2, 3]
 
 
-async def test_winners_are_booked_as_any_booking_is_and_losers_wait_in_draw_order(store, resource_id, slots):
+async def test_winners_are_booked_as_any_booking_is_and_losers_wait_in_draw_order(store, url, tmp_path, resource_id,
+                                                                                   slots):
     nine, _ten, _eleven = slots
     entries = [await enter(store, resource_id, n, [nine]) for n in range(1, 41)]
     draw = await store.draw(resource_id, DAY)
@@ -136,6 +137,8 @@ async def test_winners_are_booked_as_any_booking_is_and_losers_wait_in_draw_orde
         assert booking.ticket and booking.status == "confirmed" and booking.token_matches(entry.cancel_token)
     positions = [held[e.number][2].position for e in waiting]
     assert positions == list(range(1, 39))  # the waitlist is the draw's order
+    counted = await query(url, tmp_path, "SELECT SUM(active) FROM person_days WHERE resource_id = $1", resource_id)
+    assert counted == [(40,)]  # what each holds is counted as any booking or waitlist entry is: once
     # A winner cancels: the place is offered to the best-ranked entry waiting, under the entry's own reference.
     await store.cancel(held[winners[0].number][2].booking.reference, winners[0].cancel_token, AFTER)
     first = await store.waitlist_entry(waiting[0].reference)

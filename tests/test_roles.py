@@ -53,6 +53,8 @@ EXPECTED = {
     "admin.erase_person": (OWNERS, lambda v: [("GET", "/admin/erase", None), ("POST", "/admin/erase", {})], False),
     "exports.day_csv": (ALL, lambda v: [("GET", f"/admin/venues/{v.slug}/bookings/{v.day}.csv", None)], True),
     "exports.day_list": (ALL, lambda v: [("GET", f"/admin/venues/{v.slug}/board/{v.day}/print", None)], True),
+    "exports.draw_csv": (ALL, lambda v: [("GET", f"/admin/venues/{v.slug}/draws/{v.resource_slug}/{v.day}.csv", None)],
+                         True),
     "exports.range_csv": (MANAGERS, lambda v: [("GET", f"/admin/venues/{v.slug}/bookings.csv?from={v.day}&to={v.day}",
                                                 None)], True),
     "webhooks.index": (MANAGERS, lambda v: [("GET", "/admin/webhooks/", None)], False),
@@ -71,8 +73,8 @@ async def venue_ids(store, service, slug: str, day) -> V:
     booking, _ = await service.book(resource, slot.id, NAME, CONTACT, 1)
     spare, _ = await service.book(resource, slot.id, NAME, "+44 20 7946 0999", 1)
     hook = await service.add_webhook(venue.id, "https://hooks.example.com/in", "s" * 20)
-    return V(slug=slug, id=venue.id, resource=resource.id, slot=slot.id, booking=booking.id, spare=spare.id,
-             hook=hook, day=day.isoformat())
+    return V(slug=slug, id=venue.id, resource=resource.id, resource_slug=resource.slug, slot=slot.id,
+             booking=booking.id, spare=spare.id, hook=hook, day=day.isoformat())
 
 
 @pytest.fixture

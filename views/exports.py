@@ -14,6 +14,7 @@ from web.i18n import gettext as _
 from web.runtime import store
 
 from .auth import require_staff
+from .errors import not_found
 from .lookups import parse_day, venue_or_404
 
 bp = Blueprint("exports", __name__, url_prefix="/admin")
@@ -56,16 +57,17 @@ async def day_list(venue: str, day: str):
 
 @bp.get("/venues/<venue>/draws/<resource>/<day>.csv")
 async def draw_csv(venue: str, resource: str, day: str):
-    """A day's draw (抽签): every entry, in rank order once drawn, with what it came to, as a CSV file."""
+    """A day's draw (抽签): every entry, in rank order once drawn, with what it came to, as a CSV file (no entry
+    but the header when the day has no draw)."""
     found, on = await venue_or_404(venue, include_archived=True), parse_day(day)
     res = found.resource(resource)
-    draw = res and await store().draw(res.id, on)
-    if not draw:
-        abort(404, _("There is no draw on that day."))
+    if res is None:
+        not_found("resource")
+    draw = await store().draw(res.id, on)
     times = {s.id: local_time(s.starts_at, found.timezone) for s in await store().slots_for_day(res.id, on)}
     rows = [[e.rank or "", e.number, e.reference, e.name, e.contact, e.party_size,
              " ".join(times.get(p, "?") for p in e.preferences), e.status, times.get(e.drawn_slot, "")]
-            for e in await store().draw_entries(draw.id)]
+            for e in (await store().draw_entries(draw.id) if draw else [])]
     return csv_file(f"{found.slug}-{res.slug}-{on.isoformat()}-draw.csv", [
         _("Rank"), _("Entry"), _("Reference"), _("Name"), _("Contact"), _("Party"), _("Preferred times"), _("Status"),
         _("Time")], rows)

@@ -18,7 +18,7 @@ RULES = {
     "admin.today_board": BOARD, "admin.board": BOARD, "admin.close_slot": BOARD, "admin.create_booking": BOARD,
     "admin.cancel_booking": BOARD, "admin.mark_booking": BOARD, "admin.call_ticket": BOARD,
     "admin.requeue_ticket": BOARD, "admin.call_next": BOARD,
-    "exports.day_csv": BOARD, "exports.day_list": BOARD, "streams.board_stream": BOARD,
+    "exports.day_csv": BOARD, "exports.day_list": BOARD, "exports.draw_csv": BOARD, "streams.board_stream": BOARD,
     "admin.edit_venue": VENUE, "admin.new_resource": VENUE, "admin.edit_resource": VENUE,
     "exports.range_csv": EXPORT,
     "webhooks.index": WEBHOOKS, "webhooks.add": WEBHOOKS, "webhooks.remove": WEBHOOKS,
