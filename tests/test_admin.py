@@ -15,7 +15,6 @@ from booking.service import Invalid
 from tests.support.helpers import (
     CONTACT,
     NAME,
-    PASSWORD,
     act,
     board_url,
     csrf_token,
@@ -29,7 +28,6 @@ from tests.support.helpers import (
     tables_of,
     text,
 )
-from views import auth
 
 # -- everything refuses strangers
 
@@ -113,85 +111,6 @@ async def test_csrf_token_in_the_htmx_header_is_accepted(admin, store, slot):
                                 headers={"HX-Request": "true", "X-CSRF-Token": await session_token(admin)})
     assert response.status_code == 200
     assert (await store.slot(slot.id)).closed
-
-
-# -- login, logout, rate limit, next
-
-
-async def test_login_page_has_a_form_with_a_csrf_token(client):
-    response = await client.get("/admin/login")
-    html = await text(response)
-    assert response.status_code == 200
-    assert 'name="csrf_token" value="' in html and 'name="password"' in html and 'type="password"' in html
-
-
-async def test_login_with_the_right_password_opens_the_back_office(client, staff):
-    response = await log_in(client)
-    assert response.status_code == 303 and response.headers["Location"] == "/admin/"
-    page = await client.get("/admin/")
-    assert page.status_code == 200 and "Test Bistro" in await text(page)
-
-
-@pytest.mark.parametrize("username, password", [("admin", "wrong"), ("nobody", "pw"), ("admin", "")])
-async def test_wrong_login_is_401_with_a_message(client, staff, username, password):
-    response = await log_in(client, password, username=username)
-    assert response.status_code == 401
-    assert "Wrong name or password." in await text(response)
-    assert (await client.get("/admin/")).status_code == 302  # still a stranger
-
-
-async def test_login_without_csrf_token_is_400(client, staff):
-    response = await client.post("/admin/login", form={"username": "admin", "password": PASSWORD})
-    assert response.status_code == 400
-    assert (await client.get("/admin/")).status_code == 302
-
-
-async def test_five_failures_block_the_address_even_with_the_right_password(client, staff):
-    for _ in range(5):
-        assert (await log_in(client, "guess")).status_code == 401
-    response = await log_in(client)
-    assert response.status_code == 429
-    assert 0 < int(response.headers["Retry-After"]) <= auth.WINDOW.total_seconds() + 1
-    assert "Too many failed attempts" in await text(response)
-    assert (await client.get("/admin/")).status_code == 302  # not logged in
-
-
-async def test_a_success_clears_earlier_failures(client, staff):
-    for _ in range(4):
-        assert (await log_in(client, "guess")).status_code == 401
-    assert (await log_in(client)).status_code == 303
-    for _ in range(4):
-        assert (await log_in(client, "guess")).status_code == 401
-    assert (await log_in(client)).status_code == 303
-
-
-async def test_logout_ends_the_session(admin):
-    assert (await admin.get("/admin/")).status_code == 200
-    response = await act(admin, "/admin/logout")
-    assert response.status_code == 303 and response.headers["Location"] == "/admin/login"
-    assert (await admin.get("/admin/")).status_code == 302
-    await admin.get("/admin/login")  # a fresh token for the stranger's session: the refusal is about the login
-    assert (await act(admin, "/admin/venues/new", slug="late", name="Late", kind="clinic",
-                      timezone="UTC")).status_code == 401
-
-
-async def test_login_goes_back_to_the_page_asked_for(client, staff):
-    first = await client.get("/admin/venues/new")
-    asked = parse_qs(urlsplit(first.headers["Location"]).query)["next"][0]
-    page = await text(await client.get(first.headers["Location"]))
-    assert f'name="next" value="{asked}"' in page
-    response = await log_in(client, next=asked)
-    assert response.status_code == 303 and response.headers["Location"] == "/admin/venues/new"
-
-
-@pytest.mark.parametrize("target", ["//evil.example", "//evil.example/admin", "http://evil.example/admin",
-                                    "https://evil.example", "/\\evil.example", "javascript:alert(1)", "/book/x"])
-async def test_next_never_leaves_the_back_office(client, staff, target):
-    page = await text(await client.get("/admin/login", query_string={"next": target}))
-    assert 'name="next" value="/admin/"' in page
-    response = await log_in(client, next=target)
-    assert response.status_code == 303
-    assert response.headers["Location"] == "/admin/"
 
 
 # -- venues
