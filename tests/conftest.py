@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, time, timedelta
+from pathlib import Path
 
 import pytest
+from jinja2.bccache import Bucket, BytecodeCache
 
 from app import create_app
 from booking.clock import SystemClock
@@ -13,6 +18,46 @@ from booking.model import OpeningRule, local_today
 from tests.support.helpers import log_in, midday_zone, password_hash
 
 EVERY_DAY = [OpeningRule(d, time(8), time(20), 60, 10) for d in range(7)]
+
+# The tests' files (SQLite databases, the throwaway PostgreSQL, live servers' folders) in memory where the machine
+# has it: on a disk, each commit's fsync made the run wait, the more so on a machine shared with other jobs.
+if "TMPDIR" not in os.environ and os.access("/dev/shm", os.W_OK):
+    os.environ["TMPDIR"] = tempfile.tempdir = "/dev/shm"
+
+
+class Compiled(BytecodeCache):
+    """Templates compiled once per process: each test's new app would parse and compile every template it renders
+    again. Jinja checks each template's source against what was compiled."""
+
+    def __init__(self):
+        self.code: dict[str, bytes] = {}
+
+    def load_bytecode(self, bucket: Bucket) -> None:
+        if bucket.key in self.code:
+            bucket.bytecode_from_string(self.code[bucket.key])
+
+    def dump_bytecode(self, bucket: Bucket) -> None:
+        self.code[bucket.key] = bucket.bytecode_to_string()
+
+
+COMPILED = Compiled()
+
+
+def pytest_collection_modifyitems(config, items):
+    """Under pytest-xdist (--dist loadfile --no-loadscope-reorder), the order workers are handed whole files in:
+    first the files whose tests share a module-scoped fixture (a live server, a browser: the longest waits), then
+    the rest, larger first, so that no long file is left to run alone at the end."""
+    if not hasattr(config, "workerinput"):
+        return
+    files: dict[str, list] = {}
+    for item in items:
+        files.setdefault(item.nodeid.split("::")[0], []).append(item)
+
+    def shares_a_server(tests) -> bool:
+        return any(defs[-1].scope == "module" for test in tests for defs in test._fixtureinfo.name2fixturedefs.values())
+
+    ordered = sorted(files.values(), key=lambda tests: (not shares_a_server(tests), -len(tests)))
+    items[:] = [item for tests in ordered for item in tests]
 
 
 @pytest.fixture
@@ -28,11 +73,20 @@ def app_config():
 
 
 @pytest.fixture
-async def app(tmp_path, request, clock, app_config):
+def database_url(tmp_path, request):
+    """The app's own database: a new SQLite file, or with SLOTCAST_TEST_ENGINE=postgres a copy of the migrated
+    template (the migrations themselves are tested from empty databases in test_store)."""
+    if os.environ.get("SLOTCAST_TEST_ENGINE") != "postgres":
+        return f"sqlite:///{tmp_path}/test.db"
+    return request.getfixturevalue("pg_migrated_url")
+
+
+@pytest.fixture
+async def app(database_url, clock, app_config):
     """The app, started (before_serving ran), on its own database (PostgreSQL if SLOTCAST_TEST_ENGINE=postgres)."""
-    on_postgres = os.environ.get("SLOTCAST_TEST_ENGINE") == "postgres"
-    url = request.getfixturevalue("pg_url") if on_postgres else f"sqlite:///{tmp_path}/test.db"
-    app = create_app({"DATABASE_URL": url, "SECRET_KEY": "test", "TESTING": True, **app_config}, clock=clock)
+    config = {"DATABASE_URL": database_url, "SECRET_KEY": "test", "TESTING": True, **app_config}
+    app = create_app(config, clock=clock)
+    app.jinja_env.bytecode_cache = COMPILED
     async with app.test_app():
         store = app.extensions["slotcast"].store
         venue_id = await store.add_venue("test-bistro", "Test Bistro", "restaurant", "UTC")
@@ -89,13 +143,42 @@ def postgres():
     server.stop()
 
 
+@pytest.fixture(scope="session")
+def pg_template(postgres):
+    """The name of a database with the app's schema migrated, made once per run (and per xdist worker)."""
+    from booking.store import open_store
+
+    async def migrate(url: str) -> None:
+        store = open_store(url, Path(__file__).parent)
+        await store.open()
+        await store.close()
+
+    name = "slotcast_migrated"
+    postgres.drop_database(name)
+    # asyncio.run on a thread of its own: this thread may hold a test's event loop already.
+    with ThreadPoolExecutor(1) as thread:
+        thread.submit(asyncio.run, migrate(postgres.create_database(name))).result()
+    return name
+
+
+def database_of(postgres, request, template: str | None = None):
+    """A new PostgreSQL database named after the test, a copy of `template` or empty; dropped after the test."""
+    name = "t_" + "".join(c if c.isalnum() else "_" for c in request.node.name.lower())[:50]
+    postgres.drop_database(name)
+    yield postgres.create_database(name, template)
+    postgres.drop_database(name)
+
+
 @pytest.fixture
 def pg_url(postgres, request):
     """The URL of a new, empty PostgreSQL database of its own, dropped after the test."""
-    name = "t_" + "".join(c if c.isalnum() else "_" for c in request.node.name.lower())[:50]
-    postgres.drop_database(name)
-    yield postgres.create_database(name)
-    postgres.drop_database(name)
+    yield from database_of(postgres, request)
+
+
+@pytest.fixture
+def pg_migrated_url(postgres, pg_template, request):
+    """The URL of a new PostgreSQL database with the schema migrated, dropped after the test."""
+    yield from database_of(postgres, request, pg_template)
 
 
 # -- staff

@@ -25,10 +25,19 @@ SELF_SIGNED = ssl.create_default_context()  # for a server the tests started wit
 SELF_SIGNED.check_hostname, SELF_SIGNED.verify_mode = False, ssl.CERT_NONE
 
 
+def port_range() -> range:
+    """This process's share of 20000-32000 (below the ephemeral range): each pytest-xdist worker has its own."""
+    count = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw"))
+    share = 12000 // count
+    return range(20000 + worker * share, 20000 + (worker + 1) * share)
+
+
 def free_port() -> int:
-    """A free loopback port, new in this process, below the ephemeral range: no client's own port takes it."""
+    """A free loopback port, new in this process and in no other worker's share: no client's own port takes it."""
+    ports = port_range()
     while True:
-        port = random.randrange(20000, 32000)
+        port = random.choice(ports)
         with socket.socket() as probe:
             try:
                 probe.bind(("127.0.0.1", port))
