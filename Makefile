@@ -40,10 +40,14 @@ postgres:
 	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq postgresql >/dev/null; }
 
-# Everything, then the views' suites again with the app on PostgreSQL, so the two stores cannot drift apart.
+# The linter, then every test, then the views' suites again with the app on PostgreSQL, so the two stores cannot
+# drift apart; each run in WORKERS processes (pytest-xdist), more than the cores, as the tests wait a lot.
 test: setup browser axe postgres
-	$(PY) -m pytest
-	SLOTCAST_TEST_ENGINE=postgres $(PY) -m pytest -m "not browser and not postgres" $(VIEW_TESTS)
+	$(VENV)/bin/ruff check .
+	$(PY) -m pytest -n $(WORKERS)
+	SLOTCAST_TEST_ENGINE=postgres $(PY) -m pytest -n $(WORKERS) -m "not browser and not postgres" $(VIEW_TESTS)
+
+WORKERS ?= 4
 
 # The long fault suite (~4 minutes): real servers under steady traffic through kill -9, PostgreSQL restarts, a
 # frozen worker, lost listeners, a database outage and a full disk (a small tmpfs: needs root or sudo).
@@ -53,7 +57,8 @@ faults: setup postgres
 VIEW_TESTS := tests/test_pages.py tests/test_api.py tests/test_events.py tests/test_admin.py tests/test_kiosk.py \
 	tests/test_queue.py tests/test_i18n.py tests/test_time.py tests/test_security.py tests/test_headers.py \
 	tests/test_fairness.py tests/test_waitlist.py tests/test_ops.py tests/test_exports.py tests/test_manage.py \
-	tests/test_openapi.py tests/test_outbox.py tests/test_mail.py tests/test_admission.py tests/test_roles.py
+	tests/test_openapi.py tests/test_outbox.py tests/test_mail.py tests/test_admission.py tests/test_roles.py \
+	tests/test_auth.py
 
 # PostgreSQL booking throughput and NOTIFY delay on a throwaway server (prints the numbers).
 bench-postgres: setup postgres

@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from tests.support.helpers import PASSWORD, act, clock_at, csrf_token, log_in, text
 from werkzeug.security import check_password_hash
 
+from tests.support.helpers import PASSWORD, act, clock_at, csrf_token, log_in, text
 from views import auth
 
 clock = clock_at(datetime.now(UTC))

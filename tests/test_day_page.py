@@ -34,7 +34,7 @@ async def test_a_party_sees_book_only_where_it_fits(client, service, venue, slot
     html = await text(await client.get(day_url(tomorrow) + "?party=4"))
     assert "Too few seats for 4" in row_of(html, slot.id) and "Book" not in row_of(html, slot.id)
     others = re.findall(r'<a class="button" href="(/slots/\d+/book\?party=4)" aria-label="Book (\d\d:\d\d)">', html)
-    assert len(others) == 11 and ("/slots/%d/book?party=4" % slot.id) not in dict(others)
+    assert len(others) == 11 and f"/slots/{slot.id}/book?party=4" not in dict(others)
     assert re.search(r'<a class="chosen" aria-current="true" href="[^"]*party=4">4</a>', html)
     alone = await text(await client.get(day_url(tomorrow)))
     assert 'aria-label="Book 08:00"' in row_of(alone, slot.id)  # one person fits the three places left

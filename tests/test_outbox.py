@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import email
 import hashlib
 import hmac
 import ipaddress
 import json
+import os
 import sqlite3
 import ssl
 import subprocess

@@ -9,10 +9,10 @@ from functools import cache
 from zoneinfo import ZoneInfo
 
 import pytest
+from werkzeug.security import generate_password_hash
 
 from booking.clock import ManualClock
 from booking.model import local_today
-from werkzeug.security import generate_password_hash
 
 PASSWORD = "pw"
 NAME, CONTACT = "Zhang Wei", "+86 138 0013 8000"  # personal data: staff screens only
