@@ -161,9 +161,9 @@ def pg_template(postgres):
     return name
 
 
-def database_of(postgres, request, template: str | None = None):
+def database_of(postgres, request, prefix: str, template: str | None = None):
     """A new PostgreSQL database named after the test, a copy of `template` or empty; dropped after the test."""
-    name = "t_" + "".join(c if c.isalnum() else "_" for c in request.node.name.lower())[:50]
+    name = prefix + "".join(c if c.isalnum() else "_" for c in request.node.name.lower())[:50]
     postgres.drop_database(name)
     yield postgres.create_database(name, template)
     postgres.drop_database(name)
@@ -172,13 +172,13 @@ def database_of(postgres, request, template: str | None = None):
 @pytest.fixture
 def pg_url(postgres, request):
     """The URL of a new, empty PostgreSQL database of its own, dropped after the test."""
-    yield from database_of(postgres, request)
+    yield from database_of(postgres, request, "t_")
 
 
 @pytest.fixture
 def pg_migrated_url(postgres, pg_template, request):
     """The URL of a new PostgreSQL database with the schema migrated, dropped after the test."""
-    yield from database_of(postgres, request, pg_template)
+    yield from database_of(postgres, request, "m_", pg_template)
 
 
 # -- staff

@@ -8,7 +8,6 @@ import hashlib
 import hmac
 import ipaddress
 import json
-import os
 import sqlite3
 import ssl
 import subprocess
@@ -371,9 +370,7 @@ class TestMail:
             yield found
 
     @pytest.fixture
-    def app_config(self, inbox, request):
-        if os.environ.get("SLOTCAST_TEST_ENGINE") == "postgres":
-            request.getfixturevalue("pg_url")  # the database made first: the app starts within the lead below
+    def app_config(self, inbox, database_url):  # the app's database made first: the app starts within the lead below
         # The reminder of tomorrow's 08:00 falls due five seconds from now (the booking must come before it).
         first = datetime.combine(datetime.now(UTC).date() + timedelta(days=1), dt_time(8), UTC)
         lead = (first - datetime.now(UTC) - timedelta(seconds=5)).total_seconds() / 3600
