@@ -17,6 +17,7 @@ import time
 
 import httpx
 import pytest
+
 from tests.support.faults import SmallDisk
 from tests.support.live_server import LiveServer
 from tests.support.postgres_server import PostgresServer

@@ -12,12 +12,12 @@ from datetime import UTC, datetime, timedelta
 from datetime import time as daytime
 
 import pytest
-from tests.support.faults import SmallDisk, database_away, frozen_session, sql
-from tests.support.helpers import csrf_token
 
 from app import create_app
 from booking.clock import ManualClock
 from booking.model import OpeningRule, local_today
+from tests.support.faults import SmallDisk, database_away, frozen_session, sql
+from tests.support.helpers import csrf_token
 
 TOKEN = "scrape"
 FAST = {"READY_CHECK_SECONDS": 0.2, "READY_TIMEOUT_SECONDS": 0.5, "METRICS_TOKEN": TOKEN, "BOOKINGS_PER_MINUTE": 0}
