@@ -44,6 +44,7 @@ postgres:
 # drift apart; each run in WORKERS processes (pytest-xdist): 3 on 2 cores was the fastest of 3, 4 and 6.
 test: setup browser axe postgres
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 	$(PY) -m pytest -n $(WORKERS)
 	SLOTCAST_TEST_ENGINE=postgres $(PY) -m pytest -n $(WORKERS) -m "not browser and not postgres" $(VIEW_TESTS)
 

@@ -101,16 +101,26 @@ def create_app(config: dict | None = None, clock=None) -> Quart:
     app.config["SECRET_KEY"] = str(app.config["SECRET_KEY"] or instance_secret(Path(app.instance_path)))
     app.config.update(SESSION_COOKIE_SAMESITE="Lax", SESSION_COOKIE_HTTPONLY=True)
     if served_over_https(app.config):  # a __Host- cookie: sent only over HTTPS, only to this host, for every path
-        app.config.update(SESSION_COOKIE_NAME="__Host-session", SESSION_COOKIE_SECURE=True, SESSION_COOKIE_PATH="/",
-                          SESSION_COOKIE_DOMAIN=None)
+        app.config.update(
+            SESSION_COOKIE_NAME="__Host-session",
+            SESSION_COOKIE_SECURE=True,
+            SESSION_COOKIE_PATH="/",
+            SESSION_COOKIE_DOMAIN=None,
+        )
     views.init_app(app)
     add_commands(app)
 
     @app.before_serving
     async def start() -> None:
         metrics = app.extensions["slotcast.metrics"]
-        hub = Hub(renderer(app), clock=clock, heartbeat=float(app.config["HEARTBEAT_SECONDS"]), ping=PING,
-                  farewell=FAREWELL, on_broadcast=metrics.broadcast)
+        hub = Hub(
+            renderer(app),
+            clock=clock,
+            heartbeat=float(app.config["HEARTBEAT_SECONDS"]),
+            ping=PING,
+            farewell=FAREWELL,
+            on_broadcast=metrics.broadcast,
+        )
         sender = None
 
         def changed(*names: str) -> None:  # what a commit, here or in another process, changed
@@ -118,9 +128,14 @@ def create_app(config: dict | None = None, clock=None) -> Quart:
             if topics.OUTBOX in names:
                 sender.wake()
 
-        store = open_store(app.config["DATABASE_URL"], ROOT, notify=changed,
-                           offer_for=timedelta(minutes=float(app.config["OFFER_MINUTES"])), notices=notices(app.config),
-                           waits=waits(app.config))
+        store = open_store(
+            app.config["DATABASE_URL"],
+            ROOT,
+            notify=changed,
+            offer_for=timedelta(minutes=float(app.config["OFFER_MINUTES"])),
+            notices=notices(app.config),
+            waits=waits(app.config),
+        )
         await store.open()
         sender = Sender(app, store, clock)
         warn_without_public_url(app.config, await store.webhooks())
@@ -134,8 +149,12 @@ def create_app(config: dict | None = None, clock=None) -> Quart:
                 raise RuntimeError(f"SLOTCAST_ADMIN_PASSWORD={DEMO_PASSWORD} is the demo's: choose another")
             await service.add_staff("admin", hash_password(password))
         tasks = Supervisor(hub, on_restart=metrics.task_restarted)
-        readiness = Readiness(store, tasks, budget=float(app.config["READY_TIMEOUT_SECONDS"]),
-                              every=float(app.config["READY_CHECK_SECONDS"]))
+        readiness = Readiness(
+            store,
+            tasks,
+            budget=float(app.config["READY_TIMEOUT_SECONDS"]),
+            every=float(app.config["READY_CHECK_SECONDS"]),
+        )
         running = Runtime(store, service, hub, clock, tasks, readiness)
         start_tasks(running, app.config, sender, changed)
         await readiness.first()
@@ -199,22 +218,30 @@ def keep_draws(tasks: Supervisor, service: Service, hub: Hub, clock) -> None:
 def notices(config) -> Notices:
     """What the outbox gets besides webhooks: e-mails when a mail server and sender are set, and the reminder."""
     hours = float(config["MAIL_REMIND_HOURS"])
-    return Notices(mail=bool(config["SMTP_URL"] and config["MAIL_FROM"]),
-                   remind_before=timedelta(hours=hours) if hours else None)
+    return Notices(
+        mail=bool(config["SMTP_URL"] and config["MAIL_FROM"]), remind_before=timedelta(hours=hours) if hours else None
+    )
 
 
 def warn_without_public_url(config, webhooks: list) -> None:
     """Outside demo mode, say at start that what is sent out links to the address this server listens on."""
     sends = [what for what, on in (("e-mail", notices(config).mail), ("webhooks", webhooks)) if on]
     if sends and not config["PUBLIC_URL"] and not config["DEMO"]:
-        log.warning("SLOTCAST_PUBLIC_URL is not set, and this server sends %s: links that leave the site point at %s."
-                    " Set SLOTCAST_PUBLIC_URL to the address people use.", " and ".join(sends), base_url())
+        log.warning(
+            "SLOTCAST_PUBLIC_URL is not set, and this server sends %s: links that leave the site point at %s."
+            " Set SLOTCAST_PUBLIC_URL to the address people use.",
+            " and ".join(sends),
+            base_url(),
+        )
 
 
 def waits(config) -> Waits:
     """PostgreSQL's bounds on a request's waits, from the PG_* settings."""
-    return Waits(lock=float(config["PG_LOCK_TIMEOUT_SECONDS"]), statement=float(config["PG_STATEMENT_TIMEOUT_SECONDS"]),
-                 idle_in_transaction=float(config["PG_IDLE_IN_TRANSACTION_SECONDS"]))
+    return Waits(
+        lock=float(config["PG_LOCK_TIMEOUT_SECONDS"]),
+        statement=float(config["PG_STATEMENT_TIMEOUT_SECONDS"]),
+        idle_in_transaction=float(config["PG_IDLE_IN_TRANSACTION_SECONDS"]),
+    )
 
 
 async def relay_changes(store: Store, hub: Hub, changed) -> None:
@@ -250,8 +277,11 @@ def add_commands(app: Quart) -> None:
     @click.option("--password-stdin", is_flag=True, help="Read the password from the first line of stdin.")
     def create_staff(username: str, role: str, venues: tuple[str, ...], password_stdin: bool) -> None:
         """`create-staff NAME --role desk --venue SLUG`: an account of that role on those venues."""
-        password = (sys.stdin.readline().rstrip("\r\n") if password_stdin else
-                    click.prompt("Password", hide_input=True, confirmation_prompt=True))
+        password = (
+            sys.stdin.readline().rstrip("\r\n")
+            if password_stdin
+            else click.prompt("Password", hide_input=True, confirmation_prompt=True)
+        )
         asyncio.run(save_staff(app, username, password, role, venues))
         click.echo(f"Staff account {username!r} ({role}) is ready.")
 
@@ -273,8 +303,11 @@ async def save_staff(app: Quart, username: str, password: str, role: str, slugs:
     if not username.strip() or not password:
         raise click.ClickException("Give a name and a password.")
     if (problem := access.problem(role, slugs)) is not None:
-        raise click.ClickException("Give at least one --venue for a manager or desk account." if problem == "venues"
-                                   else f"Unknown role {role!r}.")
+        raise click.ClickException(
+            "Give at least one --venue for a manager or desk account."
+            if problem == "venues"
+            else f"Unknown role {role!r}."
+        )
     store = open_store(app.config["DATABASE_URL"], ROOT)
     await store.open()
     try:

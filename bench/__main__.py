@@ -125,8 +125,16 @@ async def run_profile(run: Run) -> dict:
         return {}
 
 
-SCENARIOS = {"fanout": run_fanout, "quart": run_quart, "soak": run_soak, "polling": run_polling,
-             "burst": run_burst, "wire": run_wire, "release": run_release, "profile": run_profile}  # in this order
+SCENARIOS = {
+    "fanout": run_fanout,
+    "quart": run_quart,
+    "soak": run_soak,
+    "polling": run_polling,
+    "burst": run_burst,
+    "wire": run_wire,
+    "release": run_release,
+    "profile": run_profile,
+}  # in this order
 
 
 async def main(run: Run, only: set[str], name: str, invocation: str) -> None:
@@ -154,8 +162,10 @@ def write_results(results: dict, run: Run, name: str, message_bytes: int, invoca
     (RESULTS / f"{name}.json").write_text(json.dumps(results, indent=1))
     if "fanout" in results:
         plot(results["fanout"], results.get("soak"), RESULTS / f"{name}.png")
-    run.header.append(f"load average at the end {os.getloadavg()[0]:.2f}; the whole run took "
-                      f"{(time.monotonic() - began) / 60:.1f} min")
+    run.header.append(
+        f"load average at the end {os.getloadavg()[0]:.2f}; the whole run took "
+        f"{(time.monotonic() - began) / 60:.1f} min"
+    )
     report = write_report(results, run.header, message_bytes, run.quick, invocation)
     (RESULTS / f"{name}.md").write_text(report)
     print(report)
@@ -167,16 +177,23 @@ def options(argv: list[str]) -> tuple[argparse.Namespace, set[str]]:
     parser.add_argument("--quick", action="store_true", help="N = 1,000 only, short phases (2-4 minutes)")
     parser.add_argument("--sizes", default="", help="comma-separated N for the fan-out (default 1000,5000,10000)")
     parser.add_argument("--only", default=",".join(SCENARIOS), help="scenarios to run")
-    parser.add_argument("--release", default="", metavar="PAGES,BOOKERS",
-                        help="the release scenario's size (default 5000,1000; with --quick 1000,500)")
+    parser.add_argument(
+        "--release",
+        default="",
+        metavar="PAGES,BOOKERS",
+        help="the release scenario's size (default 5000,1000; with --quick 1000,500)",
+    )
     parser.add_argument("--name", help="results file name (default results, or results-quick)")
     args = parser.parse_args(argv)
     args.sizes = [int(n) for n in args.sizes.split(",") if n] or ([1000] if args.quick else [1000, 5000, 10000])
     only = set(args.only.split(","))
     if unknown := only - set(SCENARIOS):
         parser.error(f"--only: no scenario {', '.join(sorted(unknown))} (there are {', '.join(SCENARIOS)})")
-    args.release = tuple(int(n) for n in args.release.split(",")) if args.release else (
-        (1000, 500) if args.quick else (5000, 1000))
+    args.release = (
+        tuple(int(n) for n in args.release.split(","))
+        if args.release
+        else ((1000, 500) if args.quick else (5000, 1000))
+    )
     if len(args.release) != 2:
         parser.error("--release takes PAGES,BOOKERS")
     if args.quick and "--only" not in argv:
@@ -187,9 +204,18 @@ def options(argv: list[str]) -> tuple[argparse.Namespace, set[str]]:
 if __name__ == "__main__":
     try:
         args, only = options(sys.argv[1:])
-        invocation = ("make bench" + (" QUICK=1" if args.quick else "") if set(sys.argv[1:]) <= {"--quick"}
-                      else shlex.join(["bench/.venv/bin/python", "-m", "bench", *sys.argv[1:]]))
-        asyncio.run(main(Run(args.quick, args.sizes, args.release, machine()), only,
-                         args.name or ("results-quick" if args.quick else "results"), invocation))
+        invocation = (
+            "make bench" + (" QUICK=1" if args.quick else "")
+            if set(sys.argv[1:]) <= {"--quick"}
+            else shlex.join(["bench/.venv/bin/python", "-m", "bench", *sys.argv[1:]])
+        )
+        asyncio.run(
+            main(
+                Run(args.quick, args.sizes, args.release, machine()),
+                only,
+                args.name or ("results-quick" if args.quick else "results"),
+                invocation,
+            )
+        )
     finally:
         shutil.rmtree(WORK, ignore_errors=True)

@@ -43,8 +43,11 @@ def booking_body(slot_id: int) -> dict:
 def request_bytes(method: str, path: str, body: dict | None = None) -> bytes:
     """One HTTP/1.1 request (JSON body, Connection: close), as it goes on the wire."""
     data = json.dumps(body).encode() if body is not None else b""
-    return (f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
-            f"Content-Type: application/json\r\nContent-Length: {len(data)}\r\n\r\n".encode() + data)
+    return (
+        f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(data)}\r\n\r\n".encode()
+        + data
+    )
 
 
 async def answer_of(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> tuple[int, bytes]:
@@ -88,8 +91,16 @@ class Subscribers:
     """`count` SSE streams over several load.py processes, spread over the server's ports. With `marks`, each stream
     also keeps when the first event meeting each arrived, in turn (`marked(k)`; load.py's MARK)."""
 
-    def __init__(self, server: Server, count: int, path: str, event: str = "slots", processes: int = 2,
-                 marks: tuple[str, ...] = (), gzip: bool = False):
+    def __init__(
+        self,
+        server: Server,
+        count: int,
+        path: str,
+        event: str = "slots",
+        processes: int = 2,
+        marks: tuple[str, ...] = (),
+        gzip: bool = False,
+    ):
         self.server, self.count, self.path, self.event, self.marks = server, count, path, event, marks
         # gzip: as a browser asks (Slotcast only: the baselines send identity)
         self.mode = "sse-gzip" if gzip else "sse"
@@ -101,15 +112,28 @@ class Subscribers:
         share = [self.count // self.processes + (i < self.count % self.processes) for i in range(self.processes)]
         argv, marks = [sys.executable, str(BENCH / "load.py"), self.mode], list(self.marks)
         note(" ".join(argv + ["PORT", self.path, "COUNT", self.event, SOURCES, *map(shlex.quote, marks)]))
-        self.workers = [await asyncio.create_subprocess_exec(
-            *argv, str(self.ports[i % len(self.ports)]), self.path, str(n), self.event, SOURCES, *marks,
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, limit=2**28) for i, n in enumerate(share)]
+        self.workers = [
+            await asyncio.create_subprocess_exec(
+                *argv,
+                str(self.ports[i % len(self.ports)]),
+                self.path,
+                str(n),
+                self.event,
+                SOURCES,
+                *marks,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                limit=2**28,
+            )
+            for i, n in enumerate(share)
+        ]
         try:
             opened = [await self._read(w) for w in self.workers]
             failed = sum(o["failed"] for o in opened)
             if failed:
-                raise RuntimeError(f"{failed} of {self.count} streams failed to open: "
-                                   f"{next(o['error'] for o in opened if o['error'])}")
+                raise RuntimeError(
+                    f"{failed} of {self.count} streams failed to open: {next(o['error'] for o in opened if o['error'])}"
+                )
         except BaseException:
             await self.__aexit__()
             raise
@@ -182,5 +206,14 @@ async def broadcasts(server: Server, subs: Subscribers, count: int, every: float
     per_change = [max(ts) - sent[k] if ts else float("inf") for k, ts in times.items()]
     p99_per_change = [pct([t - sent[k] for t in ts], 99) for k, ts in times.items()]
     p99_by_port = [pct([t - sent[k] for k, ts in port.items() for t in ts], 99) for port in by_port.values()]
-    return dict(delays=delays, per_change=per_change, p99_per_change=p99_per_change, lost=lost, cpu=cpu, count=count,
-                client_cpu=client_cpu, answer=[answered[k] - sent[k] for k in sent], p99_by_port=p99_by_port)
+    return dict(
+        delays=delays,
+        per_change=per_change,
+        p99_per_change=p99_per_change,
+        lost=lost,
+        cpu=cpu,
+        count=count,
+        client_cpu=client_cpu,
+        answer=[answered[k] - sent[k] for k in sent],
+        p99_by_port=p99_by_port,
+    )

@@ -30,16 +30,25 @@ async def main(entries: int) -> None:
         venue = await store.add_venue("bench-clinic", "Bench Clinic", "clinic", "UTC")
         sessions = [OpeningRule(d, clock_time(9), clock_time(10, 40), 10, 10) for d in range(7)]
         resource_id = await store.add_resource(
-            venue, "expert", "Expert", sessions, max_party=2, horizon_days=8, release_days_before=2,
-            release_time=clock_time(8), release_mode="draw", draw_entry_hours=72, now=now)
+            venue,
+            "expert",
+            "Expert",
+            sessions,
+            max_party=2,
+            horizon_days=8,
+            release_days_before=2,
+            release_time=clock_time(8),
+            release_mode="draw",
+            draw_entry_hours=72,
+            now=now,
+        )
         day = local_today("UTC", now) + timedelta(days=3)  # its instant is tomorrow at 08:00: entries open now
         slots = [s.id for s in await store.slots_for_day(resource_id, day)]
         shuffle = random.Random(1)
 
         async def enter(n: int) -> None:
             wishes = tuple(shuffle.sample(slots, shuffle.randint(1, 3)))
-            await store.enter_draw(resource_id, day, f"Entrant {n}", f"entrant{n}@example.org", 1 + n % 2, wishes,
-                                   now)
+            await store.enter_draw(resource_id, day, f"Entrant {n}", f"entrant{n}@example.org", 1 + n % 2, wishes, now)
 
         began = time.perf_counter()
         for first in range(0, entries, CROWD):
@@ -52,8 +61,10 @@ async def main(entries: int) -> None:
         took = time.perf_counter() - began
         await store.close()
     print(f"{drawn.entered:,} entries made in {entered:.1f} s ({drawn.entered / entered:,.0f}/s)")
-    print(f"the draw: {took * 1000:,.0f} ms for {drawn.entered:,} entries and {drawn.places} places "
-          f"({drawn.booked} booked, {drawn.waitlisted:,} waitlisted) in one transaction, on SQLite")
+    print(
+        f"the draw: {took * 1000:,.0f} ms for {drawn.entered:,} entries and {drawn.places} places "
+        f"({drawn.booked} booked, {drawn.waitlisted:,} waitlisted) in one transaction, on SQLite"
+    )
 
 
 if __name__ == "__main__":

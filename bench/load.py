@@ -48,14 +48,14 @@ class Inflater:
             if end < 0:
                 self.raw = raw
                 return b""
-            out.append(raw[:end + 4])
-            raw, self.head = raw[end + 4:], False
+            out.append(raw[: end + 4])
+            raw, self.head = raw[end + 4 :], False
         while (line := raw.find(b"\r\n")) >= 0:
             size = int(raw[:line], 16)
             if len(raw) < line + 2 + size + 2:
                 break
-            out.append(self.zlib.decompress(raw[line + 2:line + 2 + size]))
-            raw = raw[line + 2 + size + 2:]
+            out.append(self.zlib.decompress(raw[line + 2 : line + 2 + size]))
+            raw = raw[line + 2 + size + 2 :]
         self.raw = raw
         return b"".join(out)
 
@@ -91,13 +91,13 @@ class Subscriber(asyncio.Protocol):
         at = buffer.find(b"event: ")
         while 0 <= at < end:  # complete events only; bytes.find keeps this cheap (a message never spans chunks)
             stop = buffer.find(b"\n", at)
-            if buffer[at + 7:stop] == self.event:  # the n-th of its name on this stream: 0 the state, then changes
+            if buffer[at + 7 : stop] == self.event:  # the n-th of its name on this stream: 0 the state, then changes
                 self.seen.setdefault(self.count, now)
                 self.count += 1
                 if len(self.marked) < len(self.marks) and self.meets(self.marks[len(self.marked)], buffer, stop):
                     self.marked.append(now)
             at = buffer.find(b"event: ", stop)
-        self.buffer = buffer[end + 2:]
+        self.buffer = buffer[end + 2 :]
         if self.seen and not self.opened.done():
             self.opened.set_result(now)
 
@@ -114,8 +114,9 @@ class Subscriber(asyncio.Protocol):
             self.opened.set_exception(ConnectionError(f"closed before the first event: {self.buffer[:200]!r}"))
 
 
-async def subscribe(port: int, path: str, count: int, event: str, sources: list[str], *marks: str,
-                    gzip: bool = False) -> None:
+async def subscribe(
+    port: int, path: str, count: int, event: str, sources: list[str], *marks: str, gzip: bool = False
+) -> None:
     """Open `count` streams, then answer the driver's commands until "quit"."""
     loop = asyncio.get_running_loop()
     encoding = "Accept-Encoding: gzip\r\n" if gzip else ""
@@ -135,8 +136,13 @@ async def subscribe(port: int, path: str, count: int, event: str, sources: list[
     began = time.monotonic()
     results = await asyncio.gather(*(one(i) for i in range(count)), return_exceptions=True)
     failed = [r for r in results if isinstance(r, BaseException)]
-    say(opened=count - len(failed), failed=len(failed), began=began, done=time.monotonic(),
-        error=repr(failed[0]) if failed else None)
+    say(
+        opened=count - len(failed),
+        failed=len(failed),
+        began=began,
+        done=time.monotonic(),
+        error=repr(failed[0]) if failed else None,
+    )
 
     while True:
         line = (await loop.run_in_executor(None, sys.stdin.readline)).split()
@@ -145,8 +151,10 @@ async def subscribe(port: int, path: str, count: int, event: str, sources: list[
         if line[0] == "report":  # for each id in [A, B]: arrival times, and streams that never got it nor a later one
             first, last = int(line[1]), int(line[2])
             times = {k: [s.seen[k] for s in subs if k in s.seen] for k in range(first, last + 1)}
-            lost = {k: sum(1 for s in subs if k not in s.seen and not any(j > k for j in s.seen))
-                    for k in range(first, last + 1)}
+            lost = {
+                k: sum(1 for s in subs if k not in s.seen and not any(j > k for j in s.seen))
+                for k in range(first, last + 1)
+            }
             say(times=times, lost=lost)
         elif line[0] == "bytes":
             say(bytes=sum(s.bytes for s in subs))
@@ -206,8 +214,9 @@ async def poll(port: int, path: str, count: int, interval: float, seconds: float
             for _attempt in range(2):  # as a browser: a keep-alive connection the server closed is opened again
                 if page.transport is None or page.transport.is_closing():
                     page.buffer = b""
-                    await loop.create_connection(lambda: page, "127.0.0.1", port,
-                                                 local_addr=(sources[i % len(sources)], 0))
+                    await loop.create_connection(
+                        lambda: page, "127.0.0.1", port, local_addr=(sources[i % len(sources)], 0)
+                    )
                 page.waiting = loop.create_future()
                 page.transport.write(page.request)
                 try:

@@ -31,10 +31,12 @@ async def seed(url: str) -> tuple[int, list[int], int]:
     await store.open()
     venue = await store.add_venue("bench", "Bench", "restaurant", "UTC")
     rules = [OpeningRule(d, time(0), time(23, 59), 60, 1_000_000) for d in range(7)]
-    ids = [await store.add_resource(venue, f"r{i}", f"R{i}", rules, max_party=1, horizon_days=3)
-           for i in range(RESOURCES)]
-    small = await store.add_resource(venue, "small", "Small", [OpeningRule(d, time(9), time(10), 60, 500)
-                                                                for d in range(7)], horizon_days=3)
+    ids = [
+        await store.add_resource(venue, f"r{i}", f"R{i}", rules, max_party=1, horizon_days=3) for i in range(RESOURCES)
+    ]
+    small = await store.add_resource(
+        venue, "small", "Small", [OpeningRule(d, time(9), time(10), 60, 500) for d in range(7)], horizon_days=3
+    )
     await store.extend_slots(datetime.now(UTC))
     tomorrow = local_today("UTC") + timedelta(days=1)
     slots = [s.id for rid in ids for s in await store.slots_for_day(rid, tomorrow)]
@@ -69,8 +71,10 @@ def throughput(url: str, slot_ids: list[int], args) -> float:
     """Bookings per second over all processes."""
     start_at = clock.time() + 1.5  # every process has its pool open by then
     with ProcessPoolExecutor(args.processes) as pool:
-        runs = [pool.submit(book_in_process, url, slot_ids, args.seconds, args.concurrency, start_at)
-                for _ in range(args.processes)]
+        runs = [
+            pool.submit(book_in_process, url, slot_ids, args.seconds, args.concurrency, start_at)
+            for _ in range(args.processes)
+        ]
         return sum(run.result() for run in runs) / args.seconds
 
 
@@ -78,8 +82,9 @@ async def rush(url: str, slot_id: int, attempts: int) -> tuple[int, int]:
     """`attempts` bookers at once on a 500-place slot: (confirmed, booked as stored)."""
     store = open_store(url, ROOT)
     await store.open()
-    results = await asyncio.gather(*(store.book(slot_id, "Rush", "12345", 1, datetime.now(UTC))
-                                     for _ in range(attempts)), return_exceptions=True)
+    results = await asyncio.gather(
+        *(store.book(slot_id, "Rush", "12345", 1, datetime.now(UTC)) for _ in range(attempts)), return_exceptions=True
+    )
     assert all(isinstance(r, SlotFull) for r in results if isinstance(r, BaseException)), results
     booked = (await store.slot(slot_id)).booked
     await store.close()
@@ -95,8 +100,12 @@ async def delivery(url: str, slot_ids: list[int], listeners: int, count: int) ->
     ready = asyncio.Queue()
     for store in [booker, *stores]:
         await store.open()
-    tasks = [asyncio.create_task(s.listen(lambda *_: heard.append(clock.perf_counter() - started[0]),
-                                          lambda: ready.put_nowait(1))) for s in stores]
+    tasks = [
+        asyncio.create_task(
+            s.listen(lambda *_: heard.append(clock.perf_counter() - started[0]), lambda: ready.put_nowait(1))
+        )
+        for s in stores
+    ]
     for _ in stores:
         await ready.get()
     delays, bookings = [], []
@@ -133,16 +142,20 @@ def main() -> None:
     try:
         url = server.create_database("bench")
         hot, slots, small = asyncio.run(seed(url))
-        print(f"PostgreSQL {server.sql('SHOW server_version').strip()}, fsync {'off' if args.no_fsync else 'on'};"
-              f" {args.processes} process(es) x pool 10 x {args.concurrency} loops, {args.seconds:.0f} s each")
+        print(
+            f"PostgreSQL {server.sql('SHOW server_version').strip()}, fsync {'off' if args.no_fsync else 'on'};"
+            f" {args.processes} process(es) x pool 10 x {args.concurrency} loops, {args.seconds:.0f} s each"
+        )
         print(f"one hot slot:         {throughput(url, [hot], args):7.0f} bookings/s")
         print(f"{len(slots)} slots (random): {throughput(url, slots, args):7.0f} bookings/s")
         confirmed, booked = asyncio.run(rush(url, small, 3000))
         print(f"rush: 3000 at once on 500 places -> {confirmed} confirmed, {booked} booked")
         delays, bookings = asyncio.run(delivery(url, slots, listeners=4, count=300))
-        print(f"booking start -> NOTIFY heard by 4 listening stores (ms): p50 {ms(delays, 50):.2f},"
-              f" p99 {ms(delays, 99):.2f}, max {ms(delays, 100):.2f} over {len(delays)}"
-              f" (the booking itself: p50 {ms(bookings, 50):.2f})")
+        print(
+            f"booking start -> NOTIFY heard by 4 listening stores (ms): p50 {ms(delays, 50):.2f},"
+            f" p99 {ms(delays, 99):.2f}, max {ms(delays, 100):.2f} over {len(delays)}"
+            f" (the booking itself: p50 {ms(bookings, 50):.2f})"
+        )
     finally:
         server.stop()
 

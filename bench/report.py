@@ -32,33 +32,55 @@ def fsync_ms(folder: str = "/tmp", rounds: int = 100) -> float:
 
 def machine() -> list[str]:
     """The header's lines on the machine and the versions of every server."""
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor())
-    versions = subprocess.run([APP_PYTHON, "-c", "import importlib.metadata as m, sys; print(sys.version.split()[0],"
-                               " *(m.version(p) for p in ('quart', 'hypercorn')))"], capture_output=True, text=True)
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    versions = subprocess.run(
+        [
+            APP_PYTHON,
+            "-c",
+            "import importlib.metadata as m, sys; print(sys.version.split()[0],"
+            " *(m.version(p) for p in ('quart', 'hypercorn')))",
+        ],
+        capture_output=True,
+        text=True,
+    )
     py, quart, hypercorn = versions.stdout.split()
-    return [f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.node()}: {os.cpu_count()} cores ({cpu}), "
-            f"{os.sysconf('SC_PHYS_PAGES') * os.sysconf('SC_PAGE_SIZE') / 2**30:.0f} GiB, Linux {platform.release()}; "
-            f"load average at start {os.getloadavg()[0]:.2f} (other sessions' tests may share the 2 cores)",
-            f"Slotcast: Python {py}, Quart {quart}, Hypercorn {hypercorn} (one process, SQLite); "
-            f"Node {subprocess.run(['node', '--version'], capture_output=True, text=True).stdout.strip()}; "
-            f"uvicorn {version('uvicorn')} + Starlette {version('starlette')} + sse-starlette "
-            f"{version('sse-starlette')} (Python {platform.python_version()}, asyncio loop, h11); the minimal Quart "
-            f"baseline on Slotcast's own Python, Quart and Hypercorn"]
+    return [
+        f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.node()}: {os.cpu_count()} cores ({cpu}), "
+        f"{os.sysconf('SC_PHYS_PAGES') * os.sysconf('SC_PAGE_SIZE') / 2**30:.0f} GiB, Linux {platform.release()}; "
+        f"load average at start {os.getloadavg()[0]:.2f} (other sessions' tests may share the 2 cores)",
+        f"Slotcast: Python {py}, Quart {quart}, Hypercorn {hypercorn} (one process, SQLite); "
+        f"Node {subprocess.run(['node', '--version'], capture_output=True, text=True).stdout.strip()}; "
+        f"uvicorn {version('uvicorn')} + Starlette {version('starlette')} + sse-starlette "
+        f"{version('sse-starlette')} (Python {platform.python_version()}, asyncio loop, h11); the minimal Quart "
+        f"baseline on Slotcast's own Python, Quart and Hypercorn",
+    ]
 
 
 def table(rows: list[dict], columns: list[tuple[str, str, str]]) -> list[str]:
     """A Markdown table of `rows`; `columns`: (title, key, format of a float)."""
     lines = ["| " + " | ".join(title for title, _, _ in columns) + " |", "|" + "---|" * len(columns)]
     for row in rows:
-        lines.append("| " + " | ".join(format(row[key], fmt) if isinstance(row[key], float) else str(row[key])
-                                        for _, key, fmt in columns) + " |")
+        lines.append(
+            "| "
+            + " | ".join(
+                format(row[key], fmt) if isinstance(row[key], float) else str(row[key]) for _, key, fmt in columns
+            )
+            + " |"
+        )
     return lines
 
 
 def plot(fan: list[dict], soak: dict | None, out: Path) -> None:
     """results.png: the fan-out's delays by N, and the soak's per change."""
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
@@ -69,15 +91,24 @@ def plot(fan: list[dict], soak: dict | None, out: Path) -> None:
         ns = [r["n"] for r in rows]
         ax.plot(ns, [r["p99_ms"] for r in rows], "o-", color=color, label=f"{name} p99")
         ax.plot(ns, [r["p50_ms"] for r in rows], "o--", color=color, alpha=0.5, label=f"{name} p50")
-    ax.set(xlabel="open streams", ylabel="delay from the change request to receipt (ms)",
-           title="Fan-out of one change", yscale="log")
+    ax.set(
+        xlabel="open streams",
+        ylabel="delay from the change request to receipt (ms)",
+        title="Fan-out of one change",
+        yscale="log",
+    )
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
     if soak:
         ax = axes[0][1]
         ax.plot(range(1, len(soak["per_change"]) + 1), [d * 1e3 for d in soak["per_change"]], ".-", label="last stream")
-        ax.plot(range(1, len(soak["per_change"]) + 1), [d * 1e3 for d in soak["p99_per_change"]], ".-", label="p99",
-                alpha=0.6)
+        ax.plot(
+            range(1, len(soak["per_change"]) + 1),
+            [d * 1e3 for d in soak["p99_per_change"]],
+            ".-",
+            label="p99",
+            alpha=0.6,
+        )
         ax.axhline(750, color="red", linestyle=":", label="750 ms target")
         ax.set(xlabel="booking (one a second)", ylabel="delay (ms)", title=f"Slotcast soak, {soak['n']:,} streams")
         ax.legend(fontsize=8)
@@ -88,23 +119,39 @@ def plot(fan: list[dict], soak: dict | None, out: Path) -> None:
 
 def postgres_line(pg: PostgresServer) -> str:
     """The header's line on the throwaway PostgreSQL of the scale-out rows."""
-    return (f"PostgreSQL {pg.sql('SHOW server_version').split()[0]} (Debian's, initdb into a temp folder, "
-            f"fsync on, started in {pg.started_in:.1f} s) for the scale-out rows: {os.cpu_count()} Slotcast "
-            f"processes in the fan-out, {RELEASE_PROCESSES} in the release")
+    return (
+        f"PostgreSQL {pg.sql('SHOW server_version').split()[0]} (Debian's, initdb into a temp folder, "
+        f"fsync on, started in {pg.started_in:.1f} s) for the scale-out rows: {os.cpu_count()} Slotcast "
+        f"processes in the fan-out, {RELEASE_PROCESSES} in the release"
+    )
 
 
-FANOUT_COLUMNS = [("server", "server", ""), ("N", "n", ""), ("open all (s)", "open_s", ".1f"),
-                  ("201 (ms)", "answer_ms", ".1f"), ("p50 (ms)", "p50_ms", ".1f"), ("p99 (ms)", "p99_ms", ".1f"),
-                  ("max (ms)", "max_ms", ".1f"), ("lost", "lost", ""), ("RSS/conn (KB)", "kb_per_conn", ".1f"),
-                  ("CPU/change (ms)", "cpu_ms", ".1f"), ("µs/subscriber", "us_per_sub", ".1f"),
-                  ("client CPU/change (ms)", "client_cpu_ms", ".1f")]
+FANOUT_COLUMNS = [
+    ("server", "server", ""),
+    ("N", "n", ""),
+    ("open all (s)", "open_s", ".1f"),
+    ("201 (ms)", "answer_ms", ".1f"),
+    ("p50 (ms)", "p50_ms", ".1f"),
+    ("p99 (ms)", "p99_ms", ".1f"),
+    ("max (ms)", "max_ms", ".1f"),
+    ("lost", "lost", ""),
+    ("RSS/conn (KB)", "kb_per_conn", ".1f"),
+    ("CPU/change (ms)", "cpu_ms", ".1f"),
+    ("µs/subscriber", "us_per_sub", ".1f"),
+    ("client CPU/change (ms)", "client_cpu_ms", ".1f"),
+]
 
 
 def write_report(results: dict, header: list[str], message_bytes: int, quick: bool, invocation: str) -> str:
     """The Markdown report: machine, tables, ratios, profile and the exact commands."""
-    lines = [f"# Slotcast benchmark{' (quick)' if quick else ''}", "", *[f"- {h}" for h in header],
-             f"- payload: Slotcast's day fragment for harbour-kitchen/terrace, {message_bytes} bytes per SSE event; "
-             "the baselines push the same bytes", ""]
+    lines = [
+        f"# Slotcast benchmark{' (quick)' if quick else ''}",
+        "",
+        *[f"- {h}" for h in header],
+        f"- payload: Slotcast's day fragment for harbour-kitchen/terrace, {message_bytes} bytes per SSE event; "
+        "the baselines push the same bytes",
+        "",
+    ]
     for key, section in SECTIONS:
         if results.get(key):
             lines += section(results)
@@ -115,29 +162,44 @@ def write_report(results: dict, header: list[str], message_bytes: int, quick: bo
 def fanout_section(results: dict) -> list[str]:
     """The fan-out's table, the ratios to the baselines and the scale-out's p99 per process."""
     fan = results["fanout"]
-    lines = ["## Fan-out: one change to N open day pages", "",
-             "Delays run from the change's request being sent to each stream's receipt of the complete event "
-             "(Slotcast: a booking through the JSON API; baselines: POST /publish). \"201\" is the median time "
-             "until the booker had its answer. Slotcast runs ten kiosk streams beside the N pages (today's panel: "
-             "the bookings are tomorrow's, so they get no bytes). RSS/conn is the server's resident memory growth "
-             "per open idle stream; CPU is the server's user+system time per change; client CPU the load workers' "
-             "(on the same cores).", "",
-             *table(fan, FANOUT_COLUMNS),
-             "", "Ratios, baseline ÷ Slotcast (above 1: Slotcast is better):", ""]
+    lines = [
+        "## Fan-out: one change to N open day pages",
+        "",
+        "Delays run from the change's request being sent to each stream's receipt of the complete event "
+        '(Slotcast: a booking through the JSON API; baselines: POST /publish). "201" is the median time '
+        "until the booker had its answer. Slotcast runs ten kiosk streams beside the N pages (today's panel: "
+        "the bookings are tomorrow's, so they get no bytes). RSS/conn is the server's resident memory growth "
+        "per open idle stream; CPU is the server's user+system time per change; client CPU the load workers' "
+        "(on the same cores).",
+        "",
+        *table(fan, FANOUT_COLUMNS),
+        "",
+        "Ratios, baseline ÷ Slotcast (above 1: Slotcast is better):",
+        "",
+    ]
     for n in results["sizes"]:
         rows = {r["server"]: r for r in fan if r["n"] == n}
         for ours in (r for name, r in rows.items() if name.startswith("slotcast")):
             for other in (o for o in ("node", "uvicorn", "quart") if o in rows):
                 theirs = rows[other]
-                lines.append(f"- N={n:,}, {ours['server']} vs {other}: p99 {theirs['p99_ms'] / ours['p99_ms']:.2f}×, "
-                             f"CPU/change {theirs['cpu_ms'] / ours['cpu_ms']:.2f}×, "
-                             f"RSS/conn {theirs['kb_per_conn'] / ours['kb_per_conn']:.2f}×")
-    lines += ["", "The scale-out rows: the streams are split evenly over the processes and every booking goes "
-              "through the first, so the others learn of it from PostgreSQL (NOTIFY in the booking's transaction, "
-              "one LISTEN connection per process) and render it themselves. RSS is the processes' sum; CPU "
-              "includes PostgreSQL's. p99 per process (the booking's own, then the other):", ""]
-    lines += [f"- N={r['n']:,}: " + ", ".join(f"{p:.1f} ms" for p in r["p99_by_port_ms"])
-              for r in fan if "PostgreSQL" in r["server"]]
+                lines.append(
+                    f"- N={n:,}, {ours['server']} vs {other}: p99 {theirs['p99_ms'] / ours['p99_ms']:.2f}×, "
+                    f"CPU/change {theirs['cpu_ms'] / ours['cpu_ms']:.2f}×, "
+                    f"RSS/conn {theirs['kb_per_conn'] / ours['kb_per_conn']:.2f}×"
+                )
+    lines += [
+        "",
+        "The scale-out rows: the streams are split evenly over the processes and every booking goes "
+        "through the first, so the others learn of it from PostgreSQL (NOTIFY in the booking's transaction, "
+        "one LISTEN connection per process) and render it themselves. RSS is the processes' sum; CPU "
+        "includes PostgreSQL's. p99 per process (the booking's own, then the other):",
+        "",
+    ]
+    lines += [
+        f"- N={r['n']:,}: " + ", ".join(f"{p:.1f} ms" for p in r["p99_by_port_ms"])
+        for r in fan
+        if "PostgreSQL" in r["server"]
+    ]
     lines.append("")
     return lines
 
@@ -146,19 +208,26 @@ def quart_section(results: dict) -> list[str]:
     """Slotcast against the smallest Quart SSE app."""
     mq = results["quart"]
     theirs = mq[-1]
-    lines = [f"## Slotcast against the smallest Quart SSE app, {theirs['n']:,} pages", "",
-             "The fan-out scenario at this N, back to back: Slotcast (one process, SQLite; with its ten kiosk "
-             "streams) with the clients asking for gzip as browsers do (about 480 bytes a change), the same with "
-             "identity (its whole day table), then bench/baselines/quart_sse.py: Quart + Hypercorn from "
-             "Slotcast's own venv, one process, an asyncio.Queue and an async generator per stream, POST "
-             "/publish putting one 100-byte message in every queue. The issue's target: the same-run ratio of "
-             "the p99s at 3,000 pages ≤ 1.0.", "",
-             *table(mq, FANOUT_COLUMNS), ""]
-    lines += [f"- {ours['server']} p99 ÷ minimal Quart p99: {ours['p99_ms'] / theirs['p99_ms']:.2f} "
-              f"({'meets' if ours['p99_ms'] <= theirs['p99_ms'] else 'misses'} ≤ 1.0); p50 "
-              f"{ours['p50_ms'] / theirs['p50_ms']:.2f}; CPU/change {ours['cpu_ms'] / theirs['cpu_ms']:.2f}; "
-              f"RSS/conn {ours['kb_per_conn'] / theirs['kb_per_conn']:.2f} (below 1: Slotcast is better)"
-              for ours in mq[:-1]]
+    lines = [
+        f"## Slotcast against the smallest Quart SSE app, {theirs['n']:,} pages",
+        "",
+        "The fan-out scenario at this N, back to back: Slotcast (one process, SQLite; with its ten kiosk "
+        "streams) with the clients asking for gzip as browsers do (about 480 bytes a change), the same with "
+        "identity (its whole day table), then bench/baselines/quart_sse.py: Quart + Hypercorn from "
+        "Slotcast's own venv, one process, an asyncio.Queue and an async generator per stream, POST "
+        "/publish putting one 100-byte message in every queue. The issue's target: the same-run ratio of "
+        "the p99s at 3,000 pages ≤ 1.0.",
+        "",
+        *table(mq, FANOUT_COLUMNS),
+        "",
+    ]
+    lines += [
+        f"- {ours['server']} p99 ÷ minimal Quart p99: {ours['p99_ms'] / theirs['p99_ms']:.2f} "
+        f"({'meets' if ours['p99_ms'] <= theirs['p99_ms'] else 'misses'} ≤ 1.0); p50 "
+        f"{ours['p50_ms'] / theirs['p50_ms']:.2f}; CPU/change {ours['cpu_ms'] / theirs['cpu_ms']:.2f}; "
+        f"RSS/conn {ours['kb_per_conn'] / theirs['kb_per_conn']:.2f} (below 1: Slotcast is better)"
+        for ours in mq[:-1]
+    ]
     lines.append("")
     return lines
 
@@ -166,26 +235,44 @@ def quart_section(results: dict) -> list[str]:
 def soak_section(results: dict) -> list[str]:
     """The soak's slowest change and p99."""
     soak = results["soak"]
-    lines = [f"## Soak: {soak['n']:,} streams, one booking a second for {soak['seconds']} s", "",
-             f"- slowest change (request to the last stream): {max(soak['per_change']) * 1e3:.0f} ms; "
-             f"p99 over all deliveries {soak['p99_ms']:.0f} ms; "
-             f"changes slower than 750 ms: {sum(d > 0.75 for d in soak['per_change'])}; lost {soak['lost']}", ""]
+    lines = [
+        f"## Soak: {soak['n']:,} streams, one booking a second for {soak['seconds']} s",
+        "",
+        f"- slowest change (request to the last stream): {max(soak['per_change']) * 1e3:.0f} ms; "
+        f"p99 over all deliveries {soak['p99_ms']:.0f} ms; "
+        f"changes slower than 750 ms: {sum(d > 0.75 for d in soak['per_change'])}; lost {soak['lost']}",
+        "",
+    ]
     return lines
 
 
 def polling_section(results: dict) -> list[str]:
     """Polling versus push."""
     pvp = results["polling"]
-    lines = ["## Polling versus push, 1,000 pages", "",
-             "Polling pages GET the day's JSON slots (`/api/v1/.../slots?date=`, the cheapest server path to the "
-             "day's state) every 5 s on keep-alive connections; push pages hold the day stream open. Staleness: "
-             "from a booking's request to the page holding it. Bytes: as received by the clients.", "",
-             *table(pvp, [("mode", "mode", ""), ("server CPU (s/min)", "cpu_s_per_min", ".2f"),
-                          ("sent (MB/min)", "mb_per_min", ".2f"), ("staleness p50 (ms)", "stale_p50_ms", ".0f"),
-                          ("staleness p99 (ms)", "stale_p99_ms", ".0f"),
-                          ("not shown by the end", "unseen", ""), ("keep-alive reopened", "errors", "")]), "",
-             f"- server CPU, polling ÷ push at one booking per 10 s: "
-             f"{pvp[0]['cpu_s_per_min'] / pvp[2]['cpu_s_per_min']:.1f}×", ""]
+    lines = [
+        "## Polling versus push, 1,000 pages",
+        "",
+        "Polling pages GET the day's JSON slots (`/api/v1/.../slots?date=`, the cheapest server path to the "
+        "day's state) every 5 s on keep-alive connections; push pages hold the day stream open. Staleness: "
+        "from a booking's request to the page holding it. Bytes: as received by the clients.",
+        "",
+        *table(
+            pvp,
+            [
+                ("mode", "mode", ""),
+                ("server CPU (s/min)", "cpu_s_per_min", ".2f"),
+                ("sent (MB/min)", "mb_per_min", ".2f"),
+                ("staleness p50 (ms)", "stale_p50_ms", ".0f"),
+                ("staleness p99 (ms)", "stale_p99_ms", ".0f"),
+                ("not shown by the end", "unseen", ""),
+                ("keep-alive reopened", "errors", ""),
+            ],
+        ),
+        "",
+        f"- server CPU, polling ÷ push at one booking per 10 s: "
+        f"{pvp[0]['cpu_s_per_min'] / pvp[2]['cpu_s_per_min']:.1f}×",
+        "",
+    ]
     return lines
 
 
@@ -199,7 +286,8 @@ def burst_section(results: dict) -> list[str]:
                 f"confirmed (201), {b['full']} slot_full (409), slot.booked = {b['booked']}; "
                 f"response p50 {b['p50_ms']:.0f} ms, p99 {b['p99_ms']:.0f} ms. 50 concurrent bookers over "
                 f"{b['slots']:,} slots: {b['per_second']:.0f} bookings/s "
-                f"(p50 {b['many_p50_ms']:.1f} ms, p99 {b['many_p99_ms']:.1f} ms)"]
+                f"(p50 {b['many_p50_ms']:.1f} ms, p99 {b['many_p99_ms']:.1f} ms)"
+            ]
     lines.append("")
     return lines
 
@@ -208,17 +296,23 @@ def wire_section(results: dict) -> list[str]:
     """Bytes on the wire, identity against gzip."""
     w = results["wire"]
     plain, packed = w["identity"], w["gzip"]
-    lines = [f"## Bytes on the wire: the terrace's day page, {w['changes']} bookings one after another", "",
-             "One server, two streams on the same day page, one asking for gzip; sizes as read from the socket "
-             "(chunked framing included). A gzip stream is a gzip header, then each message as a deflate "
-             "segment compressed once for every such stream.", "",
-             "| | identity | gzip | ratio |", "|---|---|---|---|",
-             f"| first message (the state: table + date strip) | {plain['first']:,} B | {packed['first']:,} B | "
-             f"{plain['first'] / packed['first']:.1f}× |",
-             f"| per change, mean | {plain['per_change']:,.0f} B | {packed['per_change']:,.0f} B | "
-             f"{plain['per_change'] / packed['per_change']:.1f}× |",
-             f"| per change, largest | {plain['largest']:,} B | {packed['largest']:,} B | |",
-             *(f"| {path} | {a:,} B | {b:,} B | {a / b:.1f}× |" for path, (a, b) in w["files"].items()), ""]
+    lines = [
+        f"## Bytes on the wire: the terrace's day page, {w['changes']} bookings one after another",
+        "",
+        "One server, two streams on the same day page, one asking for gzip; sizes as read from the socket "
+        "(chunked framing included). A gzip stream is a gzip header, then each message as a deflate "
+        "segment compressed once for every such stream.",
+        "",
+        "| | identity | gzip | ratio |",
+        "|---|---|---|---|",
+        f"| first message (the state: table + date strip) | {plain['first']:,} B | {packed['first']:,} B | "
+        f"{plain['first'] / packed['first']:.1f}× |",
+        f"| per change, mean | {plain['per_change']:,.0f} B | {packed['per_change']:,.0f} B | "
+        f"{plain['per_change'] / packed['per_change']:.1f}× |",
+        f"| per change, largest | {plain['largest']:,} B | {packed['largest']:,} B | |",
+        *(f"| {path} | {a:,} B | {b:,} B | {a / b:.1f}× |" for path, (a, b) in w["files"].items()),
+        "",
+    ]
     return lines
 
 
@@ -226,34 +320,65 @@ def release_section(results: dict) -> list[str]:
     """The release's two tables and a line per set-up."""
     rows = results["release"]
     r = rows[0]
-    lines = [f"## Release (放号): {r['pages']:,} pages waiting, {r['bookers']:,} bookers at the instant", "",
-             f"bench-hall's `release` resource: {r['slots']} slots, {r['places']} places in all on day D, no "
-             "limit per person, each booker its own contact. Its rule (1 day before, at a whole minute UTC) was "
-             "written into a fresh copy of the seeded database before the server started; the pages "
-             "(GET /events/day/…/D) were open some seconds before the instant. At the instant the bookers, "
-             "their connections opened 2.5 s before, each sent POST /api/v1/bookings, spread over the slots. Two "
-             "set-ups: one Slotcast process on SQLite; and two processes (python app.py) on one PostgreSQL "
-             "database, the pages split evenly over them and the bookers alternating between them (each slot's "
-             "bookers too), as behind a load balancer. Page delay: from the instant to the page's receipt of the "
-             "first `slots` event holding a Book link (`>Book</a>`); \"got\": pages that had it, \"lost\": "
-             "pages that never did. Booking latency: from the request's send to its answer. CPU: the server's "
-             "user+system seconds (PostgreSQL: the processes' and PostgreSQL's) from 2.5 s before the instant "
-             "until every page had the bookable table, then the full one.", "",
-             *table(rows, [("set-up", "setup", ""), ("pages", "pages", ""), ("got", "got", ""),
-                           ("lost", "lost", ""), ("first (ms)", "first_ms", ".0f"), ("p50 (ms)", "p50_ms", ".0f"),
-                           ("p99 (ms)", "p99_ms", ".0f"), ("max (ms)", "max_ms", ".0f"),
-                           ("bookers", "bookers", ""), ("places", "places", ""), ("confirmed", "confirmed", ""),
-                           ("booked", "booked", ""), ("409 slot_full", "full", ""),
-                           ("409 not_open_yet", "not_open_yet", ""), ("booking p50 (ms)", "book_p50_ms", ".0f"),
-                           ("booking p99 (ms)", "book_p99_ms", ".0f"), ("sold out (ms)", "sold_out_ms", ".0f"),
-                           ("server CPU (s)", "cpu_s", ".2f")]), "",
-             "Every page shows full within 300 ms of the last place going: from the last 201's arrival at its "
-             "booker (the \"sold out\" moment) to the page's receipt of the first `slots` event after the "
-             "bookable one with no Book link left (every slot of the day shows Full). \"never\": pages without "
-             "it 15 s after the last answer (all of them when the day did not sell out).", "",
-             *table(rows, [("set-up", "setup", ""), ("pages", "pages", ""), ("p50 (ms)", "full_p50_ms", ".0f"),
-                           ("p99 (ms)", "full_p99_ms", ".0f"), ("max (ms)", "full_max_ms", ".0f"),
-                           ("within 300 ms", "full_in_300", ""), ("never", "full_never", "")]), ""]
+    lines = [
+        f"## Release (放号): {r['pages']:,} pages waiting, {r['bookers']:,} bookers at the instant",
+        "",
+        f"bench-hall's `release` resource: {r['slots']} slots, {r['places']} places in all on day D, no "
+        "limit per person, each booker its own contact. Its rule (1 day before, at a whole minute UTC) was "
+        "written into a fresh copy of the seeded database before the server started; the pages "
+        "(GET /events/day/…/D) were open some seconds before the instant. At the instant the bookers, "
+        "their connections opened 2.5 s before, each sent POST /api/v1/bookings, spread over the slots. Two "
+        "set-ups: one Slotcast process on SQLite; and two processes (python app.py) on one PostgreSQL "
+        "database, the pages split evenly over them and the bookers alternating between them (each slot's "
+        "bookers too), as behind a load balancer. Page delay: from the instant to the page's receipt of the "
+        'first `slots` event holding a Book link (`>Book</a>`); "got": pages that had it, "lost": '
+        "pages that never did. Booking latency: from the request's send to its answer. CPU: the server's "
+        "user+system seconds (PostgreSQL: the processes' and PostgreSQL's) from 2.5 s before the instant "
+        "until every page had the bookable table, then the full one.",
+        "",
+        *table(
+            rows,
+            [
+                ("set-up", "setup", ""),
+                ("pages", "pages", ""),
+                ("got", "got", ""),
+                ("lost", "lost", ""),
+                ("first (ms)", "first_ms", ".0f"),
+                ("p50 (ms)", "p50_ms", ".0f"),
+                ("p99 (ms)", "p99_ms", ".0f"),
+                ("max (ms)", "max_ms", ".0f"),
+                ("bookers", "bookers", ""),
+                ("places", "places", ""),
+                ("confirmed", "confirmed", ""),
+                ("booked", "booked", ""),
+                ("409 slot_full", "full", ""),
+                ("409 not_open_yet", "not_open_yet", ""),
+                ("booking p50 (ms)", "book_p50_ms", ".0f"),
+                ("booking p99 (ms)", "book_p99_ms", ".0f"),
+                ("sold out (ms)", "sold_out_ms", ".0f"),
+                ("server CPU (s)", "cpu_s", ".2f"),
+            ],
+        ),
+        "",
+        "Every page shows full within 300 ms of the last place going: from the last 201's arrival at its "
+        'booker (the "sold out" moment) to the page\'s receipt of the first `slots` event after the '
+        'bookable one with no Book link left (every slot of the day shows Full). "never": pages without '
+        "it 15 s after the last answer (all of them when the day did not sell out).",
+        "",
+        *table(
+            rows,
+            [
+                ("set-up", "setup", ""),
+                ("pages", "pages", ""),
+                ("p50 (ms)", "full_p50_ms", ".0f"),
+                ("p99 (ms)", "full_p99_ms", ".0f"),
+                ("max (ms)", "full_max_ms", ".0f"),
+                ("within 300 ms", "full_in_300", ""),
+                ("never", "full_never", ""),
+            ],
+        ),
+        "",
+    ]
     for r in rows:
         others = ", ".join(f"{n} {code}" for code, n in r["other"].items())
         lines += [
@@ -264,9 +389,10 @@ def release_section(results: dict) -> list[str]:
             + (f"; other answers to the bookers: {others}" if others else "")
             + f"; confirmed {'==' if r['confirmed'] == r['places'] == r['booked'] else '!='} places (booked: the "
             f"slots' booked total read back afterwards){'' if r['sold_out'] else ', the day did not sell out'}; "
-            f"\"sold out\": from the instant to the last 201 (the last answer of all: "
+            f'"sold out": from the instant to the last 201 (the last answer of all: '
             f"{r['last_answer_ms']:.0f} ms); the {r['bookers']:,} requests took "
-            f"{r['sent_s'] * 1e3:.0f} ms to send; the scenario took {r['seconds']:.0f} s"]
+            f"{r['sent_s'] * 1e3:.0f} ms to send; the scenario took {r['seconds']:.0f} s"
+        ]
     lines.append("")
     return lines
 
@@ -274,12 +400,24 @@ def release_section(results: dict) -> list[str]:
 def profile_section(results: dict) -> list[str]:
     """py-spy's top functions."""
     top = results["profile"]
-    lines = [f"## Where Slotcast's time goes (py-spy, {max(results['sizes']):,} streams, a booking a second)", "",
-             "| self % | total % | function |", "|---|---|---|",
-             *[f"| {s:.1f} | {t:.1f} | `{f}` |" for s, t, f in top], ""]
+    lines = [
+        f"## Where Slotcast's time goes (py-spy, {max(results['sizes']):,} streams, a booking a second)",
+        "",
+        "| self % | total % | function |",
+        "|---|---|---|",
+        *[f"| {s:.1f} | {t:.1f} | `{f}` |" for s, t, f in top],
+        "",
+    ]
     return lines
 
 
-SECTIONS = [("fanout", fanout_section), ("quart", quart_section), ("soak", soak_section),
-            ("polling", polling_section), ("burst", burst_section), ("wire", wire_section),
-            ("release", release_section), ("profile", profile_section)]
+SECTIONS = [
+    ("fanout", fanout_section),
+    ("quart", quart_section),
+    ("soak", soak_section),
+    ("polling", polling_section),
+    ("burst", burst_section),
+    ("wire", wire_section),
+    ("release", release_section),
+    ("profile", profile_section),
+]

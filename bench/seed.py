@@ -23,8 +23,9 @@ async def main(target: str) -> None:
     await store.open()
     await demo.seed(store)
     hall = await store.add_venue("bench-hall", "Bench Hall", "restaurant", "UTC")
-    await store.add_resource(hall, "hall", "Hall", [OpeningRule(d, time(8), time(20), 5, 100) for d in range(7)],
-                             max_party=8, horizon_days=8)
+    await store.add_resource(
+        hall, "hall", "Hall", [OpeningRule(d, time(8), time(20), 5, 100) for d in range(7)], max_party=8, horizon_days=8
+    )
     ten = [OpeningRule(d, time(9), time(10, 40), 10, 10) for d in range(7)]
     await store.add_resource(hall, "release", "Release", ten, max_party=1, horizon_days=8)
     await store.extend_slots(datetime.now(UTC))

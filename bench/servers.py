@@ -73,8 +73,14 @@ class Slotcast(Server):
 
 def slotcast_config(url: str, **config) -> dict:
     # every client of the bench shares one address: no stream cap per client, no booking rate per address
-    return dict(DATABASE_URL=url, SECRET_KEY="bench", SSE_MAX_PER_CLIENT=20000, SSE_MAX_STREAMS=20000,
-                BOOKINGS_PER_MINUTE=0, **config)
+    return dict(
+        DATABASE_URL=url,
+        SECRET_KEY="bench",
+        SSE_MAX_PER_CLIENT=20000,
+        SSE_MAX_STREAMS=20000,
+        BOOKINGS_PER_MINUTE=0,
+        **config,
+    )
 
 
 def slotcast(seed: str, **config) -> Slotcast:
@@ -95,8 +101,9 @@ class Cluster:
     async def astart(self) -> Cluster:
         self.pg.drop_database("run")
         self.pg.sql("CREATE DATABASE run TEMPLATE seed")  # a fresh copy of the seeded database
-        note("psql -h 127.0.0.1 -p PGPORT -U postgres -c 'CREATE DATABASE run TEMPLATE seed'"
-             "  # after DROP DATABASE run")
+        note(
+            "psql -h 127.0.0.1 -p PGPORT -U postgres -c 'CREATE DATABASE run TEMPLATE seed'  # after DROP DATABASE run"
+        )
         for statement in self.setup:  # before the processes start: they read it as a fresh deployment would
             self.pg.sql(statement, "run")
         try:
@@ -124,17 +131,22 @@ class Cluster:
         """The processes' CPU seconds plus PostgreSQL's (the postmaster, its backends, and those that ended)."""
         postmaster = int((self.pg.data / "postmaster.pid").read_text().split()[0])
         backends = Path(f"/proc/{postmaster}/task/{postmaster}/children").read_text().split()
-        return (sum(w.cpu() for w in self.workers) + cpu_seconds(postmaster, reaped=True)
-                + sum(cpu_seconds(int(b)) for b in backends))
+        return (
+            sum(w.cpu() for w in self.workers)
+            + cpu_seconds(postmaster, reaped=True)
+            + sum(cpu_seconds(int(b)) for b in backends)
+        )
 
     async def trigger(self, version: int) -> tuple[float, float]:
         return await book(self.port, self.slots[version % len(self.slots)])
 
 
 def baselines(fragment: str) -> list[Server]:
-    return [Server("node", ["node", "bench/baselines/node_sse.js", "{port}", fragment]),
-            Server("uvicorn", [sys.executable, "bench/baselines/starlette_sse.py", "{port}", fragment]),
-            minimal_quart(fragment)]
+    return [
+        Server("node", ["node", "bench/baselines/node_sse.js", "{port}", fragment]),
+        Server("uvicorn", [sys.executable, "bench/baselines/starlette_sse.py", "{port}", fragment]),
+        minimal_quart(fragment),
+    ]
 
 
 def minimal_quart(fragment: str) -> Server:

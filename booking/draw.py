@@ -149,8 +149,9 @@ class Ballot(NamedTuple):
         return self.preferences[0]
 
 
-def assign(order: list[Ballot], room: dict[int, int],
-           refused: frozenset[int] = frozenset()) -> list[tuple[Ballot, str, int | None]]:
+def assign(
+    order: list[Ballot], room: dict[int, int], refused: frozenset[int] = frozenset()
+) -> list[tuple[Ballot, str, int | None]]:
     """(entry, BOOKED / WAITLISTED / NONE, slot id) for each entry of `order` (rank order), given each open slot's
     free places (`room`, slot id -> places; it is used up). The first preference with room for the party is booked;
     else the entry waits on its first preference, if that slot is open; entries `refused` (their person's limit

@@ -89,8 +89,16 @@ class Hub:
     the moment: at a release the pages turn bookable on time, whatever crowd arrives with it.
     """
 
-    def __init__(self, render: Renderer, *, clock=None, heartbeat: float = 15.0, ping: Message = Message(),
-                 farewell: Message = Message(), on_broadcast: Callable[[float], object] = lambda seconds: None):
+    def __init__(
+        self,
+        render: Renderer,
+        *,
+        clock=None,
+        heartbeat: float = 15.0,
+        ping: Message = Message(),
+        farewell: Message = Message(),
+        on_broadcast: Callable[[float], object] = lambda seconds: None,
+    ):
         self._render = render
         self._on_broadcast = on_broadcast  # hears how long each change took to render and hand over
         self._clock = clock or SystemClock()
@@ -255,8 +263,11 @@ class Hub:
 
     def _expiring(self, topic: str, at: datetime) -> bool:
         """Whether a render kept for the topic (in any locale) no longer holds at `at`."""
-        return any(self._expired(self._renders[topic, locale][1], at) for locale in self._subscribers.get(topic, {})
-                   if (topic, locale) in self._renders)
+        return any(
+            self._expired(self._renders[topic, locale][1], at)
+            for locale in self._subscribers.get(topic, {})
+            if (topic, locale) in self._renders
+        )
 
     async def _prepare(self, topic: str, when: datetime) -> None:
         """Render the topic as it will be at `when`, now; at `when` send that as its next version. A change

@@ -18,12 +18,18 @@ async def people_compared_anew(tx) -> None:
     from .sql.people import _recount
 
     for venue in await tx.fetch("SELECT id, timezone FROM venues WHERE country = ''"):
-        await tx.execute("UPDATE venues SET country = :country WHERE id = :id",
-                         country=country_of_zone(venue["timezone"]), id=venue["id"])
+        await tx.execute(
+            "UPDATE venues SET country = :country WHERE id = :id",
+            country=country_of_zone(venue["timezone"]),
+            id=venue["id"],
+        )
     for message in await tx.fetch("SELECT id, body FROM outbox WHERE event = 'waitlist.offered'"):
         reference = json.loads(message["body"])["data"]["reference"]
-        await tx.execute("UPDATE outbox SET waitlist_id = (SELECT id FROM waitlist WHERE reference = :reference)"
-                         " WHERE id = :id", reference=reference, id=message["id"])
+        await tx.execute(
+            "UPDATE outbox SET waitlist_id = (SELECT id FROM waitlist WHERE reference = :reference) WHERE id = :id",
+            reference=reference,
+            id=message["id"],
+        )
     await _recount(tx, "TRUE", {})
 
 

@@ -163,8 +163,18 @@ class Resource:
         return any(rule.weekday == day.weekday() for rule in self.rules)
 
 
-RESOURCE_SETTINGS = ("name", "max_party", "horizon_days", "min_notice_minutes", "release_days_before",
-                     "release_time", "archived", "name_zh", "release_mode", "draw_entry_hours")
+RESOURCE_SETTINGS = (
+    "name",
+    "max_party",
+    "horizon_days",
+    "min_notice_minutes",
+    "release_days_before",
+    "release_time",
+    "archived",
+    "name_zh",
+    "release_mode",
+    "draw_entry_hours",
+)
 
 
 @dataclass(frozen=True)
@@ -321,8 +331,9 @@ def slot_state(slot: Slot, resource: Resource, timezone: str, now: datetime, for
     return OPEN if slot.remaining else FULL
 
 
-def state_changes_at(slot: Slot, resource: Resource, timezone: str, now: datetime,
-                     for_staff: bool = False) -> datetime | None:
+def state_changes_at(
+    slot: Slot, resource: Resource, timezone: str, now: datetime, for_staff: bool = False
+) -> datetime | None:
     """The next moment the clock alone changes `slot_state` (None: not before the data changes)."""
     state = slot_state(slot, resource, timezone, now, for_staff)
     if state == NOT_YET:
@@ -334,8 +345,11 @@ def state_changes_at(slot: Slot, resource: Resource, timezone: str, now: datetim
     return None
 
 
-COUNTDOWN_STEPS = ((timedelta(days=2), timedelta(days=1)), (timedelta(hours=2), timedelta(hours=1)),
-                   (timedelta(), timedelta(minutes=1)))
+COUNTDOWN_STEPS = (
+    (timedelta(days=2), timedelta(days=1)),
+    (timedelta(hours=2), timedelta(hours=1)),
+    (timedelta(), timedelta(minutes=1)),
+)
 SECOND = timedelta(seconds=1)
 TICKS_SENT = timedelta(seconds=10)  # in the last minute the page counts each second itself; a render every 10 s
 
@@ -369,8 +383,9 @@ def running_low(slot: Slot) -> bool:
     return 0 < slot.remaining <= max(2, slot.capacity // 5)
 
 
-def day_outlook(slots: list[Slot], resource: Resource, timezone: str, now: datetime, party: int = 1,
-                day: date | None = None) -> str:
+def day_outlook(
+    slots: list[Slot], resource: Resource, timezone: str, now: datetime, party: int = 1, day: date | None = None
+) -> str:
     """One day at a glance for a party: OPEN (a slot has room for it), FULL (slots can be booked, none with room),
     NOT_YET (to be released, or beyond the horizon on a day the schedule opens), PAST (its times are over) or
     CLOSED (it does not open). `day` judges a day without slots by the schedule (without it: CLOSED)."""
@@ -388,11 +403,13 @@ def day_outlook(slots: list[Slot], resource: Resource, timezone: str, now: datet
     return PAST if day < local_today(timezone, now) else NOT_YET  # its slots are made as it enters the horizon
 
 
-def next_bookable(candidates: list[Slot], resource: Resource, timezone: str, now: datetime, party: int = 1
-                  ) -> Slot | None:
+def next_bookable(
+    candidates: list[Slot], resource: Resource, timezone: str, now: datetime, party: int = 1
+) -> Slot | None:
     """The first of `candidates` (in time order) a party may book now: never one that is not open yet."""
-    return next((s for s in candidates if slot_state(s, resource, timezone, now) == OPEN and s.remaining >= party),
-                None)
+    return next(
+        (s for s in candidates if slot_state(s, resource, timezone, now) == OPEN and s.remaining >= party), None
+    )
 
 
 def now_and_next(slots: list[Slot], now: datetime) -> tuple[Slot | None, Slot | None, list[Slot]]:
@@ -442,8 +459,7 @@ def ticket_label(letter: str, number: int | None) -> str:
 def waiting_line(entries: list[tuple[Booking, Slot]]) -> list[tuple[Booking, Slot]]:
     """Confirmed, not yet called, not a no-show (checked in means arrived: still waiting for the call),
     in slot order; a re-queued ticket stands where the time it went back puts it."""
-    waiting = [(b, s) for b, s in entries
-               if b.status == "confirmed" and not b.called_at and b.attendance != "no_show"]
+    waiting = [(b, s) for b, s in entries if b.status == "confirmed" and not b.called_at and b.attendance != "no_show"]
     return sorted(waiting, key=lambda e: (e[0].requeued_at or e[1].starts_at, e[0].ticket or 0))
 
 

@@ -45,5 +45,8 @@ class Waits(NamedTuple):
 
     def server_settings(self) -> dict[str, str]:
         """The same, as a connection's PostgreSQL settings (milliseconds)."""
-        return {"lock_timeout": f"{self.lock * 1000:.0f}", "statement_timeout": f"{self.statement * 1000:.0f}",
-                "idle_in_transaction_session_timeout": f"{self.idle_in_transaction * 1000:.0f}"}
+        return {
+            "lock_timeout": f"{self.lock * 1000:.0f}",
+            "statement_timeout": f"{self.statement * 1000:.0f}",
+            "idle_in_transaction_session_timeout": f"{self.idle_in_transaction * 1000:.0f}",
+        }

@@ -28,9 +28,16 @@ CONNECT_SECONDS = 5.0  # opening a connection waits this long at most (asyncpg's
 # Errors that mean the database is away (unreachable, restarting, shutting down, failed over to a read-only copy,
 # or this session ended by the server: asyncpg may then also find its protocol in a state it cannot leave), too busy
 # to wait for (a lock or statement past its bound, a deadlock), or out of disk; other errors are bugs or the domain's.
-AWAY = (OSError, TimeoutError, asyncpg.PostgresConnectionError, asyncpg.OperatorInterventionError,
-        asyncpg.InsufficientResourcesError, asyncpg.IdleInTransactionSessionTimeoutError,
-        asyncpg.ReadOnlySQLTransactionError, asyncpg.InternalClientError)
+AWAY = (
+    OSError,
+    TimeoutError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.OperatorInterventionError,
+    asyncpg.InsufficientResourcesError,
+    asyncpg.IdleInTransactionSessionTimeoutError,
+    asyncpg.ReadOnlySQLTransactionError,
+    asyncpg.InternalClientError,
+)
 TOO_BUSY = (asyncpg.LockNotAvailableError, asyncpg.QueryCanceledError, asyncpg.TransactionRollbackError)
 
 
@@ -104,8 +111,9 @@ class PostgresTx:
     async def changed(self, *names: str) -> None:
         """Tell the other processes: pg_notify is delivered if and only if the transaction commits."""
         self.changes.extend(names)
-        await self._db.execute(f"SELECT pg_notify('{CHANNEL}', p) FROM unnest($1::text[]) AS p",
-                               notices(self._origin, names))
+        await self._db.execute(
+            f"SELECT pg_notify('{CHANNEL}', p) FROM unnest($1::text[]) AS p", notices(self._origin, names)
+        )
 
     async def lock_schema(self) -> None:
         """Migrate one process at a time: the others wait their turn, however long a migration takes."""
@@ -132,9 +140,15 @@ class PostgresDatabase:
         # context of the request it served, and with it that request (~11 KB), for five minutes. The statements
         # are a fixed set, and an idle pool of at most pool_size connections may stay open.
         settings = {"application_name": "slotcast", **self.waits.server_settings()}
-        self._pool = await asyncpg.create_pool(self.url, min_size=2, max_size=self.pool_size, timeout=CONNECT_SECONDS,
-                                               max_cached_statement_lifetime=0, max_inactive_connection_lifetime=0,
-                                               server_settings=settings)
+        self._pool = await asyncpg.create_pool(
+            self.url,
+            min_size=2,
+            max_size=self.pool_size,
+            timeout=CONNECT_SECONDS,
+            max_cached_statement_lifetime=0,
+            max_inactive_connection_lifetime=0,
+            server_settings=settings,
+        )
 
     async def close(self) -> None:
         """Close the pool."""
@@ -204,8 +218,9 @@ class PostgresDatabase:
     async def _follow(self, on_change, on_resync) -> bool:
         """Listen on one dedicated connection until it is lost; False if it could not be opened."""
         try:
-            db = await asyncpg.connect(self.url, timeout=self.keepalive,
-                                       server_settings={"application_name": LISTENER_NAME})
+            db = await asyncpg.connect(
+                self.url, timeout=self.keepalive, server_settings={"application_name": LISTENER_NAME}
+            )
         except Exception as error:  # whatever stops us connecting, try again later
             log.warning("cannot listen for changes: %s", error)
             return False

@@ -1,9 +1,9 @@
 """Weekly rules and day exceptions as plain text lines, so staff edit them in a textarea.
 
-    mon-fri 08:00-12:00 30 5     weekdays, 30-minute slots, 5 places each
-    sat,sun 10:00-14:00 60 8
-    2026-12-25 closed
-    2026-12-24 10:00-13:00 30 4
+mon-fri 08:00-12:00 30 5     weekdays, 30-minute slots, 5 places each
+sat,sun 10:00-14:00 60 8
+2026-12-25 closed
+2026-12-24 10:00-13:00 30 4
 """
 
 from __future__ import annotations

@@ -20,7 +20,10 @@ class SlotPlan:
 
 
 def plan_day(
-    rules: tuple[OpeningRule, ...], day: date, timezone: str, exceptions: tuple[DayException, ...] = (),
+    rules: tuple[OpeningRule, ...],
+    day: date,
+    timezone: str,
+    exceptions: tuple[DayException, ...] = (),
 ) -> list[SlotPlan]:
     """The slots the rules (or that day's exception) open on `day`, a venue-local date, by start.
 
@@ -32,8 +35,9 @@ def plan_day(
     if exception is not None:
         if exception.closed:
             return []
-        rules = (OpeningRule(day.weekday(), exception.opens, exception.closes, exception.slot_minutes,
-                             exception.capacity),)
+        rules = (
+            OpeningRule(day.weekday(), exception.opens, exception.closes, exception.slot_minutes, exception.capacity),
+        )
     plans = {}
     for rule in rules:
         if rule.weekday != day.weekday():

@@ -58,10 +58,20 @@ class Service:
         self.clock = clock
         self.observe = observe  # hears each booking attempt's outcome: 'created' or the refusal's code
 
-    async def book(self, resource: Resource, slot_id: int, name: str, contact: str, party_size: object,
-                   idempotency_key: str | None = None, for_staff: bool = False,
-                   over_limit: bool = False, locale: str = "en",
-                   seen: tuple[Slot, str] | None = None, caller: str = "") -> tuple[Booking, Slot]:
+    async def book(
+        self,
+        resource: Resource,
+        slot_id: int,
+        name: str,
+        contact: str,
+        party_size: object,
+        idempotency_key: str | None = None,
+        for_staff: bool = False,
+        over_limit: bool = False,
+        locale: str = "en",
+        seen: tuple[Slot, str] | None = None,
+        caller: str = "",
+    ) -> tuple[Booking, Slot]:
         """Book places in a slot of `resource`; raises Invalid, NotFound, NotOpenYet, SlotUnavailable,
         LimitReached or SlotFull. Only staff may book `over_limit` (the venue's per-person limit). Its e-mails
         speak `locale`. `seen`: the slot as the caller has just read it, and its venue's time zone. `caller`: who
@@ -73,9 +83,18 @@ class Service:
             if seen and not idempotency_key and lacks_room(*seen, resource, party_size, self.clock.now()):
                 raise SlotFull(slot_id)  # most attempts at a release: refused without a write transaction
             name, contact = clean_text(name), clean_text(contact)
-            booked = await self.store.book(slot_id, name, contact, party_size, self.clock.now(), idempotency_key,
-                                           for_staff=for_staff, over_limit=for_staff and over_limit, locale=locale,
-                                           fingerprint=fingerprint(caller, slot_id, name, contact, party_size))
+            booked = await self.store.book(
+                slot_id,
+                name,
+                contact,
+                party_size,
+                self.clock.now(),
+                idempotency_key,
+                for_staff=for_staff,
+                over_limit=for_staff and over_limit,
+                locale=locale,
+                fingerprint=fingerprint(caller, slot_id, name, contact, party_size),
+            )
         except (BookingError, Unavailable) as refused:
             self.observe(refused.code)
             raise
@@ -107,14 +126,16 @@ class Service:
         """Close a slot to new bookings, or reopen it (its free places are offered to its waitlist first)."""
         return await self.store.set_slot_closed(slot_id, closed, self.clock.now())
 
-    async def join_waitlist(self, resource: Resource, slot_id: int, name: str, contact: str,
-                            party_size: object) -> tuple[WaitlistEntry, int]:
+    async def join_waitlist(
+        self, resource: Resource, slot_id: int, name: str, contact: str, party_size: object
+    ) -> tuple[WaitlistEntry, int]:
         """Wait for a place in a full slot; raises Invalid, NotFound, SlotAvailable, LimitReached, …"""
         problems = booking_problems(name, contact, party_size, resource.max_party, await self.country(resource))
         if problems:
             raise Invalid(problems)
-        return await self.store.join_waitlist(slot_id, clean_text(name), clean_text(contact), party_size,
-                                              self.clock.now())
+        return await self.store.join_waitlist(
+            slot_id, clean_text(name), clean_text(contact), party_size, self.clock.now()
+        )
 
     async def accept_offer(self, reference: str, token: str, locale: str = "en") -> tuple[Booking, Slot]:
         """Take up the place a waitlist offer holds: it becomes a booking."""
@@ -128,8 +149,17 @@ class Service:
         """Offers whose time is up pass to the next in line (or back to the public)."""
         return await self.store.expire_offers(self.clock.now())
 
-    async def enter_draw(self, venue: Venue, resource: Resource, day: date, name: str, contact: str,
-                         party_size: object, preferences: object, locale: str = "en") -> tuple[DrawEntry, Draw]:
+    async def enter_draw(
+        self,
+        venue: Venue,
+        resource: Resource,
+        day: date,
+        name: str,
+        contact: str,
+        party_size: object,
+        preferences: object,
+        locale: str = "en",
+    ) -> tuple[DrawEntry, Draw]:
         """Enter a resource-day's draw (抽签) with up to three preferred slot ids, in order; raises Invalid (the
         person's fields, or `preferences`), NotADraw, DrawClosed or AlreadyEntered."""
         if resource.release_mode != DRAW:
@@ -141,8 +171,16 @@ class Service:
             problems["preferences"] = problem
         if problems:
             raise Invalid(problems)
-        return await self.store.enter_draw(resource.id, day, clean_text(name), clean_text(contact), party_size,
-                                           tuple(preferences), self.clock.now(), locale)
+        return await self.store.enter_draw(
+            resource.id,
+            day,
+            clean_text(name),
+            clean_text(contact),
+            party_size,
+            tuple(preferences),
+            self.clock.now(),
+            locale,
+        )
 
     async def withdraw_entry(self, reference: str, token: str) -> DrawEntry:
         """Withdraw a draw entry while entries are open; raises NotFound, Forbidden or DrawClosed."""
@@ -176,8 +214,11 @@ class Service:
             opens, closes = window(resource, day, venue.timezone)
             if now < opens:  # later days open later still
                 return [*coming, opens]
-            if now < closes and not await self.store.draw(resource.id, day) and await self.store.slots_for_day(
-                    resource.id, day):
+            if (
+                now < closes
+                and not await self.store.draw(resource.id, day)
+                and await self.store.slots_for_day(resource.id, day)
+            ):
                 await self.store.open_draw(resource.id, day, now)
                 coming.append(closes)
         return coming
@@ -198,42 +239,84 @@ class Service:
         """A called ticket missed its turn (过号): back into the line."""
         return await self.store.requeue(booking_id, self.clock.now())
 
-    async def add_venue(self, slug: str, name: str, kind: str, timezone: str, per_person_limit: int = 0, *,
-                        address: str = "", phone: str = "", name_zh: str = "", country: str = "") -> int:
+    async def add_venue(
+        self,
+        slug: str,
+        name: str,
+        kind: str,
+        timezone: str,
+        per_person_limit: int = 0,
+        *,
+        address: str = "",
+        phone: str = "",
+        name_zh: str = "",
+        country: str = "",
+    ) -> int:
         """A new venue (raises Duplicate when the slug is taken, Invalid for an unusable address, phone, name or
         country)."""
-        return await self.store.add_venue(slug, name, kind, timezone, per_person_limit,
-                                          **venue_details(address, phone, name_zh, country))
+        return await self.store.add_venue(
+            slug, name, kind, timezone, per_person_limit, **venue_details(address, phone, name_zh, country)
+        )
 
-    async def edit_venue(self, venue: Venue, name: str, kind: str, timezone: str, archived: bool,
-                         per_person_limit: int | None = None, *, address: str | None = None,
-                         phone: str | None = None, name_zh: str | None = None, country: str | None = None) -> None:
+    async def edit_venue(
+        self,
+        venue: Venue,
+        name: str,
+        kind: str,
+        timezone: str,
+        archived: bool,
+        per_person_limit: int | None = None,
+        *,
+        address: str | None = None,
+        phone: str | None = None,
+        name_zh: str | None = None,
+        country: str | None = None,
+    ) -> None:
         """A venue's new details (None: as it was); its pages follow at once. Raises Invalid like add_venue."""
         limit = venue.per_person_limit if per_person_limit is None else per_person_limit
-        await self.store.update_venue(venue.id, name, kind, timezone, archived, limit,
-                                      **venue_details(address, phone, name_zh, country))
+        await self.store.update_venue(
+            venue.id, name, kind, timezone, archived, limit, **venue_details(address, phone, name_zh, country)
+        )
 
-    async def add_resource(self, venue: Venue, slug: str, name: str, rules: list[OpeningRule],
-                           exceptions: list[DayException] = (), **settings) -> int:
+    async def add_resource(
+        self,
+        venue: Venue,
+        slug: str,
+        name: str,
+        rules: list[OpeningRule],
+        exceptions: list[DayException] = (),
+        **settings,
+    ) -> int:
         """A new resource with its schedule and its slots, in one transaction (raises Duplicate).
 
         `settings`: max_party, horizon_days, min_notice_minutes, release_days_before, release_time.
         """
-        return await self.store.add_resource(venue.id, slug, name, rules, exceptions=exceptions,
-                                             now=self.clock.now(), **settings)
+        return await self.store.add_resource(
+            venue.id, slug, name, rules, exceptions=exceptions, now=self.clock.now(), **settings
+        )
 
-    async def edit_resource(self, resource: Resource, rules: list[OpeningRule] | None = None,
-                            exceptions: list[DayException] | None = None, **changes) -> list[date]:
+    async def edit_resource(
+        self,
+        resource: Resource,
+        rules: list[OpeningRule] | None = None,
+        exceptions: list[DayException] | None = None,
+        **changes,
+    ) -> list[date]:
         """A resource's settings (`changes` to RESOURCE_SETTINGS) and schedule (unchanged when None), its slots
         regenerated with them in one transaction. Raises CapacityConflict (changing nothing) when a booked slot
         would lose room, move or vanish."""
         settings = {k: getattr(resource, k) for k in RESOURCE_SETTINGS} | changes
         return await self.store.edit_resource(
-            resource.id, settings, list(resource.rules if rules is None else rules),
-            list(resource.exceptions if exceptions is None else exceptions), self.clock.now())
+            resource.id,
+            settings,
+            list(resource.rules if rules is None else rules),
+            list(resource.exceptions if exceptions is None else exceptions),
+            self.clock.now(),
+        )
 
-    async def record(self, actor: str, address: str, action: str, subject: str, venue_id: int | None = None,
-                     day: date | None = None) -> None:
+    async def record(
+        self, actor: str, address: str, action: str, subject: str, venue_id: int | None = None, day: date | None = None
+    ) -> None:
         """Keep a staff action in the audit trail, stamped with the clock."""
         await self.store.record(AuditEntry(0, self.clock.now(), actor, address, action, subject, venue_id, day))
 
@@ -287,8 +370,9 @@ class Service:
         await self.store.forget_attempts(keys)
 
 
-def venue_details(address: str | None, phone: str | None, name_zh: str | None,
-                  country: str | None = None) -> dict[str, str]:
+def venue_details(
+    address: str | None, phone: str | None, name_zh: str | None, country: str | None = None
+) -> dict[str, str]:
     """Those given (not None) of a venue's address, phone, Chinese name and country, as stored (cleaned; the
     country in capitals); or Invalid."""
     problems = detail_problems(address or "", phone or "", name_zh or "", clean_text(country or ""))

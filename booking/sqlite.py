@@ -18,9 +18,15 @@ from .sql import UniqueViolation
 TYPES = {"id": "INTEGER PRIMARY KEY", "ts": "TEXT", "date": "TEXT"}
 LOW_ON_DISK = 1 << 20  # bytes free on the database's file system below which it counts as full (/readyz)
 # SQLite's primary result codes that mean the file cannot be written or read now (other errors are bugs).
-OUTAGES = {sqlite3.SQLITE_FULL: FULL, sqlite3.SQLITE_IOERR: DOWN, sqlite3.SQLITE_CANTOPEN: DOWN,
-           sqlite3.SQLITE_READONLY: DOWN, sqlite3.SQLITE_NOMEM: DOWN, sqlite3.SQLITE_BUSY: BUSY,
-           sqlite3.SQLITE_LOCKED: BUSY}
+OUTAGES = {
+    sqlite3.SQLITE_FULL: FULL,
+    sqlite3.SQLITE_IOERR: DOWN,
+    sqlite3.SQLITE_CANTOPEN: DOWN,
+    sqlite3.SQLITE_READONLY: DOWN,
+    sqlite3.SQLITE_NOMEM: DOWN,
+    sqlite3.SQLITE_BUSY: BUSY,
+    sqlite3.SQLITE_LOCKED: BUSY,
+}
 
 
 def outage(error: BaseException) -> Unavailable | None:

@@ -20,9 +20,14 @@ def sqlite_path(url: str, root: Path) -> Path:
     return Path(path) if path.startswith("/") else root / path
 
 
-def open_store(url: str, root: Path, notify: Callable[..., object] = lambda *topics: None,
-               offer_for: timedelta = timedelta(minutes=10), notices: Notices = Notices(),
-               waits: Waits = Waits()) -> Store:
+def open_store(
+    url: str,
+    root: Path,
+    notify: Callable[..., object] = lambda *topics: None,
+    offer_for: timedelta = timedelta(minutes=10),
+    notices: Notices = Notices(),
+    waits: Waits = Waits(),
+) -> Store:
     """A store for the URL's engine (not yet opened); `notify(*topics)` hears what each commit changed, a
     waitlist offer holds its places for `offer_for`, `notices` says which e-mails the outbox gets, and `waits`
     bounds what PostgreSQL makes a request wait for."""

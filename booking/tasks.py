@@ -59,8 +59,14 @@ class Supervisor:
 
         self._start(task, steadily)
 
-    def every(self, name: str, seconds: float, step: Callable[[], Awaitable[object]], now: bool = False,
-              pause: Callable[[], Awaitable[bool]] | None = None) -> None:
+    def every(
+        self,
+        name: str,
+        seconds: float,
+        step: Callable[[], Awaitable[object]],
+        now: bool = False,
+        pause: Callable[[], Awaitable[bool]] | None = None,
+    ) -> None:
         """Run `step()` every `seconds` (the first time at once with `now`), or whenever `pause()` returns True (it
         returns False once the hub closes); a step that fails is tried again sooner, after a wait that grows to
         `seconds` at most."""
@@ -93,8 +99,14 @@ class Supervisor:
                 why = f"{type(error).__name__}: {error}"[:300]
                 wait = task.failed(why)
                 # The first failure in a row with its traceback; the next ones (an outage goes on) in a line each.
-                log.warning("background task %s failed (%d in a row), again in %.1f s: %s", task.name,
-                            task.failures, wait, why, exc_info=error if task.failures == 1 else None)
+                log.warning(
+                    "background task %s failed (%d in a row), again in %.1f s: %s",
+                    task.name,
+                    task.failures,
+                    wait,
+                    why,
+                    exc_info=error if task.failures == 1 else None,
+                )
             else:
                 if self._hub.closing:
                     return

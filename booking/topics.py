@@ -27,7 +27,7 @@ class Kind(NamedTuple):
     def __call__(self, *args: int | date) -> str:
         missing = len(self.params) - len(args)
         if missing:
-            args = (*args, *self.defaults[len(self.defaults) - missing:])
+            args = (*args, *self.defaults[len(self.defaults) - missing :])
         return ":".join([self.name, *map(_part, args)])
 
     def family(self, *leading: int | date) -> str:
@@ -39,31 +39,67 @@ def _part(value: int | date) -> str:
     return value.isoformat() if isinstance(value, date) else str(value)
 
 
-day = Kind("day", ("resource_id", "on", "party"), "day",
-           "A resource's slots on one venue-local date, as a party may book them (public).", (1,))
-days = Kind("days", ("resource_id", "on", "party"), "day",
-            "The date strip seen from one date: each coming day's outlook for a party, the next day with room.", (1,))
+day = Kind(
+    "day",
+    ("resource_id", "on", "party"),
+    "day",
+    "A resource's slots on one venue-local date, as a party may book them (public).",
+    (1,),
+)
+days = Kind(
+    "days",
+    ("resource_id", "on", "party"),
+    "day",
+    "The date strip seen from one date: each coming day's outlook for a party, the next day with room.",
+    (1,),
+)
 slot = Kind("slot", ("resource_id", "slot_id"), "slot", "One slot's remaining places (public).")
 slots_json = Kind("json", ("resource_id", "on"), "api", "A resource's slots on one date as the JSON API gives them.")
 board = Kind("board", ("resource_id", "on"), "board", "A resource's slots with their bookings' names (staff only).")
 panel = Kind("panel", ("resource_id",), "kiosk", "A resource's kiosk panel: today's current and next slots, calls.")
 clock = Kind("clock", ("venue_id",), "kiosk", "A kiosk's date and time, in the venue's zone (public).")
-ticket = Kind("ticket", ("resource_id", "on", "booking_id"), "ticket",
-              "One booking's place in its day's line: 'N ahead of you' (its holder only).")
-waiting = Kind("wait", ("resource_id", "on", "entry_id"), "waitlist", "One waitlist entry's place and offer (its holder).")
-draw = Kind("draw", ("resource_id", "on"), "draw",
-            "A resource-day's draw (抽签): when entries close, entries and places, then its outcome (public).")
-entry = Kind("entry", ("resource_id", "on", "entry_id"), "draw",
-             "One draw entry's number, then its result: booked, or its place on the waitlist (its holder).")
-entries = Kind("entries", ("resource_id", "on"), "board", "A draw's entries, then its results, with names (staff only).")
+ticket = Kind(
+    "ticket",
+    ("resource_id", "on", "booking_id"),
+    "ticket",
+    "One booking's place in its day's line: 'N ahead of you' (its holder only).",
+)
+waiting = Kind(
+    "wait", ("resource_id", "on", "entry_id"), "waitlist", "One waitlist entry's place and offer (its holder)."
+)
+draw = Kind(
+    "draw",
+    ("resource_id", "on"),
+    "draw",
+    "A resource-day's draw (抽签): when entries close, entries and places, then its outcome (public).",
+)
+entry = Kind(
+    "entry",
+    ("resource_id", "on", "entry_id"),
+    "draw",
+    "One draw entry's number, then its result: booked, or its place on the waitlist (its holder).",
+)
+entries = Kind(
+    "entries", ("resource_id", "on"), "board", "A draw's entries, then its results, with names (staff only)."
+)
 KINDS = {k.name: k for k in (day, days, slot, board, panel, ticket, waiting, slots_json, clock, draw, entry, entries)}
 
 
 def of_slot(s: Slot) -> tuple[str, ...]:
     """Every topic a change in this slot's places, its line or its waitlist touches."""
     r, on = s.resource_id, s.local_date
-    return (day.family(r, on), slot(r, s.id), board(r, on), panel(r), ticket.family(r, on), waiting.family(r, on),
-            days.family(r), slots_json(r, on), draw(r, on), entry.family(r, on))
+    return (
+        day.family(r, on),
+        slot(r, s.id),
+        board(r, on),
+        panel(r),
+        ticket.family(r, on),
+        waiting.family(r, on),
+        days.family(r),
+        slots_json(r, on),
+        draw(r, on),
+        entry.family(r, on),
+    )
 
 
 def of_days(resource_id: int, dates: list[date]) -> tuple[str, ...]:

@@ -19,13 +19,18 @@ from .model import ADDRESS_MAX, CONTACT_MAX, KINDS, NAME_MAX
 
 SLUG = re.compile(r"[a-z0-9][a-z0-9-]{0,39}")  # a venue's or a resource's name in URLs
 # Whole-number settings: field -> (lowest, highest).
-BOUNDS = {"per_person_limit": (0, 50), "max_party": (1, 100), "horizon_days": (1, 365),
-          "min_notice_minutes": (0, 10080), "release_days_before": (0, 365), "draw_entry_hours": (1, 720)}
+BOUNDS = {
+    "per_person_limit": (0, 50),
+    "max_party": (1, 100),
+    "horizon_days": (1, 365),
+    "min_notice_minutes": (0, 10080),
+    "release_days_before": (0, 365),
+    "draw_entry_hours": (1, 720),
+}
 RELEASE_MODES = ("race", "draw")  # first come, first served at the release; or a draw (抽签) at it
 
 
-def booking_problems(name: str, contact: str, party_size: object, max_party: int,
-                     country: str = "") -> dict[str, str]:
+def booking_problems(name: str, contact: str, party_size: object, max_party: int, country: str = "") -> dict[str, str]:
     """Field -> problem code for a booking request at a venue of `country` (its phone numbers'); empty when it
     is acceptable."""
     problems = {}
@@ -97,8 +102,17 @@ def parse_party_size(raw: object) -> int | None:
     return None
 
 
-def venue_problems(slug: str, name: str, kind: str, timezone: str, per_person_limit: int | None, address: str = "",
-                   phone: str = "", name_zh: str = "", country: str = "") -> dict[str, str]:
+def venue_problems(
+    slug: str,
+    name: str,
+    kind: str,
+    timezone: str,
+    per_person_limit: int | None,
+    address: str = "",
+    phone: str = "",
+    name_zh: str = "",
+    country: str = "",
+) -> dict[str, str]:
     """Field -> problem code for a venue as the admin form gives it."""
     problems = detail_problems(address, phone, name_zh, country) | name_problems(slug, name)
     problems |= number_problems({"per_person_limit": per_person_limit})
@@ -109,8 +123,16 @@ def venue_problems(slug: str, name: str, kind: str, timezone: str, per_person_li
     return problems
 
 
-def resource_problems(slug: str, name: str, name_zh: str, numbers: dict[str, int | None], release_days: int | None,
-                      release_time: time | None, release_days_given: bool, release_mode: str = "race") -> dict[str, str]:
+def resource_problems(
+    slug: str,
+    name: str,
+    name_zh: str,
+    numbers: dict[str, int | None],
+    release_days: int | None,
+    release_time: time | None,
+    release_days_given: bool,
+    release_mode: str = "race",
+) -> dict[str, str]:
     """Field -> problem code for a resource's settings; a release needs both its days before and its time, or neither,
     and is a race or a draw."""
     problems = name_problems(slug, name) | number_problems(numbers)
@@ -139,5 +161,8 @@ def name_problems(slug: str, name: str) -> dict[str, str]:
 
 def number_problems(numbers: dict[str, int | None]) -> dict[str, str]:
     """'out_of_range' for each whole-number setting that is missing or outside its BOUNDS."""
-    return {field: "out_of_range" for field, value in numbers.items()
-            if value is None or not BOUNDS[field][0] <= value <= BOUNDS[field][1]}
+    return {
+        field: "out_of_range"
+        for field, value in numbers.items()
+        if value is None or not BOUNDS[field][0] <= value <= BOUNDS[field][1]
+    }

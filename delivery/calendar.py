@@ -33,12 +33,18 @@ def calendar(booking: Booking, slot: Slot, venue: Venue, resource: Resource) -> 
     zone, cancelled = ZoneInfo(venue.timezone), booking.status == "cancelled"
     link = None if cancelled else public_url("public.booking", reference=booking.reference, token=booking.cancel_token)
     event = icalendar.Event.new(
-        uid=f"{booking.reference}@{site()}", stamp=now(), created=booking.created_at,
+        uid=f"{booking.reference}@{site()}",
+        stamp=now(),
+        created=booking.created_at,
         sequence=booking.moves + cancelled,  # the cancellation is the event's last change, after its last move
-        start=slot.starts_at.astimezone(zone), end=slot.ends_at.astimezone(zone),
-        status="CANCELLED" if cancelled else "CONFIRMED", organizer=organizer(venue),
-        summary=f"{shown_name(venue)} · {shown_name(resource)}", description=description(booking, slot, venue, link),
-        location=", ".join(part for part in (shown_name(venue), venue.address) if part), url=link,
+        start=slot.starts_at.astimezone(zone),
+        end=slot.ends_at.astimezone(zone),
+        status="CANCELLED" if cancelled else "CONFIRMED",
+        organizer=organizer(venue),
+        summary=f"{shown_name(venue)} · {shown_name(resource)}",
+        description=description(booking, slot, venue, link),
+        location=", ".join(part for part in (shown_name(venue), venue.address) if part),
+        url=link,
     )
     cal = icalendar.Calendar()
     cal.add("prodid", "-//Slotcast//Booking//EN")
@@ -56,8 +62,9 @@ def description(booking: Booking, slot: Slot, venue: Venue, link: str | None) ->
     lines = [_("Booking cancelled")] if link is None else []
     lines.append(_("Reference: %(ref)s", ref=booking.reference))
     if booking.ticket and venue.gives_tickets:
-        lines.append(_("Ticket: %(ticket)s", ticket=ticket_label(venue.ticket_letter(slot.resource_id),
-                                                                  booking.ticket)))
+        lines.append(
+            _("Ticket: %(ticket)s", ticket=ticket_label(venue.ticket_letter(slot.resource_id), booking.ticket))
+        )
     lines.append(_("Places: %(n)s", n=booking.party_size))
     if link:
         lines.append(_("See or cancel this booking: %(link)s", link=link))

@@ -25,9 +25,11 @@ from .calendar import calendar, method
 
 # Per event and venue kind (None: any other kind): the subject, and the first line as the confirmation page words it.
 WORDING = {
-    CREATED: {"restaurant": (N_("Booked: %(venue)s, %(when)s"), N_("Your table is reserved")),
-              "clinic": (N_("Ticket booked: %(venue)s, %(when)s"), N_("Your ticket is booked")),  # 挂号
-              None: (N_("Booked: %(venue)s, %(when)s"), N_("You are booked"))},
+    CREATED: {
+        "restaurant": (N_("Booked: %(venue)s, %(when)s"), N_("Your table is reserved")),
+        "clinic": (N_("Ticket booked: %(venue)s, %(when)s"), N_("Your ticket is booked")),  # 挂号
+        None: (N_("Booked: %(venue)s, %(when)s"), N_("You are booked")),
+    },
     RESCHEDULED: {None: (N_("Moved: %(venue)s, %(when)s"), N_("Your booking has a new time"))},
     CANCELLED: {None: (N_("Cancelled: %(venue)s, %(when)s"), N_("Booking cancelled"))},
     REMINDER: {None: (N_("Reminder: %(venue)s, %(when)s"), N_("A reminder of your booking"))},
@@ -49,8 +51,12 @@ class To(UniqueAddressHeader, BaseHeader):
     def fold(self, *, policy) -> str:
         if all(a.display_name.isascii() and "=?" not in a.display_name for a in self.addresses):
             return super().fold(policy=policy)
-        named = (f"{Header(a.display_name, 'utf-8', header_name=self.name).encode(linesep=policy.linesep)}"
-                 f" <{a.addr_spec}>" if a.display_name else a.addr_spec for a in self.addresses)
+        named = (
+            f"{Header(a.display_name, 'utf-8', header_name=self.name).encode(linesep=policy.linesep)} <{a.addr_spec}>"
+            if a.display_name
+            else a.addr_spec
+            for a in self.addresses
+        )
         return f"{self.name}: {', '.join(named)}{policy.linesep}"
 
 
@@ -59,8 +65,9 @@ def is_email(contact: str) -> bool:
     return recipient(contact) is not None
 
 
-async def compose(event: str, booking: Booking, slot: Slot, venue: Venue, resource: Resource, *, locale: str,
-                  sender: str) -> EmailMessage:
+async def compose(
+    event: str, booking: Booking, slot: Slot, venue: Venue, resource: Resource, *, locale: str, sender: str
+) -> EmailMessage:
     """The e-mail for `event` about this booking, in `locale`, with its calendar file (which cancels the event once
     the booking is cancelled); needs a running app's context."""
     if event not in WORDING:
@@ -75,8 +82,14 @@ async def compose(event: str, booking: Booking, slot: Slot, venue: Venue, resour
         wording, heading = by_kind.get(venue.kind, by_kind[None])
         subject = _(wording, venue=shown_name(venue), when=when)
         context = dict(
-            subject=subject, heading=_(heading), booking=booking, slot=slot,
-            venue=venue, resource=resource, cancelled=event == CANCELLED, link=None if event == CANCELLED else link,
+            subject=subject,
+            heading=_(heading),
+            booking=booking,
+            slot=slot,
+            venue=venue,
+            resource=resource,
+            cancelled=event == CANCELLED,
+            link=None if event == CANCELLED else link,
             # a clinic's or a barber's ticket, as the confirmation page shows it (a table has none to show)
             ticket=venue.gives_tickets and ticket_label(venue.ticket_letter(slot.resource_id), booking.ticket),
         )
@@ -95,8 +108,13 @@ async def compose(event: str, booking: Booking, slot: Slot, venue: Venue, resour
     message.set_content(text)
     message.add_alternative(html, subtype="html")
     # The message becomes multipart/mixed: the alternative parts, then the file.
-    message.add_attachment(ics, maintype="text", subtype="calendar", filename=f"booking-{booking.reference}.ics",
-                           params={"charset": "utf-8", "method": method(booking)})
+    message.add_attachment(
+        ics,
+        maintype="text",
+        subtype="calendar",
+        filename=f"booking-{booking.reference}.ics",
+        params={"charset": "utf-8", "method": method(booking)},
+    )
     message["Content-Language"] = language  # after the parts: making a multipart moves Content-* headers into them
     return message
 
@@ -108,9 +126,12 @@ async def send(message: EmailMessage, smtp_url: str) -> None:
         raise ValueError("an SMTP URL is smtp://[user:password@]host[:port] or smtps://…")
     implicit_tls = url.scheme == "smtps"
     await aiosmtplib.send(
-        message, hostname=url.hostname, port=url.port or (465 if implicit_tls else 25),
+        message,
+        hostname=url.hostname,
+        port=url.port or (465 if implicit_tls else 25),
         username=unquote(url.username) if url.username else None,
         password=unquote(url.password) if url.password else None,
-        use_tls=implicit_tls, start_tls=False if implicit_tls else None,  # None: STARTTLS if the server offers it
+        use_tls=implicit_tls,
+        start_tls=False if implicit_tls else None,  # None: STARTTLS if the server offers it
         timeout=SMTP_TIMEOUT,
     )

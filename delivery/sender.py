@@ -95,8 +95,9 @@ class Sender:
             else:
                 later = now + retry_after(message.attempts, float(self.config["OUTBOX_RETRY_SECONDS"]))
                 await self.store.settle_message(message.id, PENDING, now, reason, retry_at=later)
-            log.info("outbox: %s %s not delivered (attempt %d): %s", message.kind, message.delivery,
-                     message.attempts, reason)
+            log.info(
+                "outbox: %s %s not delivered (attempt %d): %s", message.kind, message.delivery, message.attempts, reason
+            )
         else:
             await self.store.settle_message(message.id, state, self.clock.now())
 
@@ -108,8 +109,13 @@ class Sender:
         body, wait = message.body.encode(), float(self.config["WEBHOOK_TIMEOUT_SECONDS"])
         headers = {**webhook_headers(hook, message, body), "User-Agent": "Slotcast-Webhooks/1"}
         try:  # the answer's status is all it needs: its body is never read
-            async with self.pool.stream("POST", hook.url, headers=headers, content=body, extensions={
-                    "timeout": dict.fromkeys(("connect", "read", "write", "pool"), wait)}) as response:
+            async with self.pool.stream(
+                "POST",
+                hook.url,
+                headers=headers,
+                content=body,
+                extensions={"timeout": dict.fromkeys(("connect", "read", "write", "pool"), wait)},
+            ) as response:
                 status = response.status
         except httpcore.TimeoutException:
             raise Undelivered("timed out") from None
@@ -130,8 +136,15 @@ class Sender:
             return SKIPPED  # moved since: its own notice went out
         venue = await self.store.venue_of_resource(slot.resource_id)
         async with self.app.app_context():
-            email = await mail.compose(message.event, booking, slot, venue, venue.resource(slot.resource_id),
-                                       locale=booking.locale, sender=sender)
+            email = await mail.compose(
+                message.event,
+                booking,
+                slot,
+                venue,
+                venue.resource(slot.resource_id),
+                locale=booking.locale,
+                sender=sender,
+            )
             # One Message-ID on every attempt: a mail client shows a message sent twice (at least once) once.
             email.replace_header("Message-ID", f"<{message.delivery}@{site()}>")
         await mail.send(email, smtp)

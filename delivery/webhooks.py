@@ -56,8 +56,9 @@ async def resolve(host: str, port: int) -> list[str]:
     return list(dict.fromkeys(address[0] for *_, address in found))
 
 
-async def checked_addresses(host: str, port: int, allowed: Callable[[Address], bool] = public,
-                            resolver: Resolver = resolve) -> list[str]:
+async def checked_addresses(
+    host: str, port: int, allowed: Callable[[Address], bool] = public, resolver: Resolver = resolve
+) -> list[str]:
     """The host's addresses, resolved once: Undelivered unless every one of them is `allowed`."""
     try:
         addresses = await resolver(host, port)
@@ -86,8 +87,9 @@ class PinnedBackend(httpcore.AsyncNetworkBackend):
     def __init__(self, allowed: Callable[[Address], bool] = public, resolver: Resolver = resolve):
         self.allowed, self.resolver, self.network = allowed, resolver, httpcore.AnyIOBackend()
 
-    async def connect_tcp(self, host: str, port: int, timeout: float | None = None, local_address: str | None = None,
-                          socket_options=None) -> httpcore.AsyncNetworkStream:
+    async def connect_tcp(
+        self, host: str, port: int, timeout: float | None = None, local_address: str | None = None, socket_options=None
+    ) -> httpcore.AsyncNetworkStream:
         try:
             async with asyncio.timeout(timeout):
                 addresses = await checked_addresses(host, port, self.allowed, self.resolver)
@@ -108,5 +110,9 @@ class PinnedBackend(httpcore.AsyncNetworkBackend):
 
 
 def webhook_headers(hook: Webhook, message: Message, body: bytes) -> dict[str, str]:
-    return {"Content-Type": "application/json", "X-Slotcast-Event": message.event,
-            "X-Slotcast-Delivery": message.delivery, "X-Slotcast-Signature": signature(hook.secret, body)}
+    return {
+        "Content-Type": "application/json",
+        "X-Slotcast-Event": message.event,
+        "X-Slotcast-Delivery": message.delivery,
+        "X-Slotcast-Signature": signature(hook.secret, body),
+    }

@@ -53,4 +53,3 @@ def path_for(endpoint: str, **values) -> str:
     the placeholder host (http://localhost/...), which would break every link in a fragment sent over SSE."""
     values.setdefault("_external", False)
     return url_for(endpoint, **values)
-

@@ -56,8 +56,20 @@ class Stream:
     """An admitted event stream: counted from admission until it has run (or was dropped unstarted). As Quart's
     response body it sends nothing and only marks itself handed over: `Handover` runs it."""
 
-    __slots__ = ("hub", "names", "locale", "packed", "prelude", "streams", "client", "counted", "kind", "line",
-                 "handed", "guard")
+    __slots__ = (
+        "hub",
+        "names",
+        "locale",
+        "packed",
+        "prelude",
+        "streams",
+        "client",
+        "counted",
+        "kind",
+        "line",
+        "handed",
+        "guard",
+    )
 
     def __init__(self, the_hub, names, locale, packed, prelude, streams, client, counted, kind, line):
         self.hub, self.names, self.locale, self.packed, self.prelude = the_hub, names, locale, packed, prelude
@@ -144,4 +156,3 @@ class OpenStreams:
 def open_streams() -> OpenStreams:
     """This app's open streams."""
     return current_app.extensions.setdefault("slotcast.streams", OpenStreams())
-

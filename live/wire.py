@@ -11,9 +11,17 @@ from booking.hub import Message
 
 # Event names, used verbatim by the templates' sse-swap attributes.
 EVENTS = SimpleNamespace(
-    SLOTS="slots", DAYS="days", SLOT_STATUS="slot-status", CLOCK="clock", TICKET="ticket", WAITING="waiting",
-    DRAW="draw", DRAW_ENTRY="draw-entry", CLOSE="close",
-    panel=lambda resource_id: f"panel-{resource_id}", board=lambda resource_id: f"board-{resource_id}",
+    SLOTS="slots",
+    DAYS="days",
+    SLOT_STATUS="slot-status",
+    CLOCK="clock",
+    TICKET="ticket",
+    WAITING="waiting",
+    DRAW="draw",
+    DRAW_ENTRY="draw-entry",
+    CLOSE="close",
+    panel=lambda resource_id: f"panel-{resource_id}",
+    board=lambda resource_id: f"board-{resource_id}",
     entries=lambda resource_id: f"entries-{resource_id}",
 )
 
@@ -52,5 +60,3 @@ def retry(milliseconds: int) -> Wire:
 
 PING = Wire(b": ping\n\n")  # a comment: keeps proxies from timing out, and shows a vanished peer on the failed write
 FAREWELL = encode(EVENTS.CLOSE, "")  # every stream's last message at shutdown: the page reconnects (to another process)
-
-

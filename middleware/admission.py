@@ -53,8 +53,16 @@ async def read_ahead(receive, most: int):
 
 async def too_slow(send) -> None:
     """408: the body did not come in time (as the app itself would say, had it been let in to wait)."""
-    headers = [(b"content-type", b"text/plain; charset=utf-8"), (b"x-content-type-options", b"nosniff"),
-               (b"connection", b"close")]
+    headers = [
+        (b"content-type", b"text/plain; charset=utf-8"),
+        (b"x-content-type-options", b"nosniff"),
+        (b"connection", b"close"),
+    ]
     await send({"type": "http.response.start", "status": 408, "headers": headers})
-    await send({"type": "http.response.body", "body": b"The request took too long to arrive. Please try again.\n",
-                "more_body": False})
+    await send(
+        {
+            "type": "http.response.body",
+            "body": b"The request took too long to arrive. Please try again.\n",
+            "more_body": False,
+        }
+    )

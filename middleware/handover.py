@@ -80,4 +80,3 @@ def shared(pair: tuple[bytes, bytes]) -> tuple[bytes, bytes]:
     if pair[0] in OWN_HEADERS or len(SHARED_HEADERS) >= 256:
         return SHARED_HEADERS.get(pair, pair)
     return SHARED_HEADERS.setdefault(pair, pair)
-

@@ -5,11 +5,14 @@ from __future__ import annotations
 from quart import current_app, request
 
 # No inline script or style, no eval: htmx runs with includeIndicatorStyles and allowEval off (templates/layout.html).
-CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
-       "form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
+    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+)
 # /api/v1/docs alone: the vendored RapiDoc component sets inline styles (attributes and <style>) and shows data: icons.
-API_DOCS_CSP = CSP.replace("style-src 'self'", "style-src 'self' 'unsafe-inline'").replace("img-src 'self'",
-                                                                                           "img-src 'self' data:")
+API_DOCS_CSP = CSP.replace("style-src 'self'", "style-src 'self' 'unsafe-inline'").replace(
+    "img-src 'self'", "img-src 'self' data:"
+)
 PRIVATE = ("/bookings/", "/admin/")  # secret tokens in the URL, or staff data: never stored by a cache
 LOCALISED = ("text/html", "text/event-stream")  # rendered in the request's language
 

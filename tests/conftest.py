@@ -91,7 +91,9 @@ async def app(database_url, clock, app_config):
         store = app.extensions["slotcast"].store
         venue_id = await store.add_venue("test-bistro", "Test Bistro", "restaurant", "UTC")
         await store.add_resource(venue_id, "tables", "Tables", EVERY_DAY, max_party=4, horizon_days=7)
-        await store.add_resource(venue_id, "bar", "Bar seats", [OpeningRule(d, time(18), time(20), 60, 2) for d in range(7)])
+        await store.add_resource(
+            venue_id, "bar", "Bar seats", [OpeningRule(d, time(18), time(20), 60, 2) for d in range(7)]
+        )
         await store.extend_slots(clock.now())
         yield app
 

@@ -34,8 +34,15 @@ from tests.support.helpers import (
 
 def admin_pages(venue, tomorrow) -> list[str]:
     tables = venue.resource("tables")
-    return ["/admin/", "/admin/venues/new", "/admin/venues/test-bistro/edit", "/admin/venues/test-bistro/board",
-            board_url(tomorrow), "/admin/venues/test-bistro/resources/new", f"/admin/resources/{tables.id}/edit"]
+    return [
+        "/admin/",
+        "/admin/venues/new",
+        "/admin/venues/test-bistro/edit",
+        "/admin/venues/test-bistro/board",
+        board_url(tomorrow),
+        "/admin/venues/test-bistro/resources/new",
+        f"/admin/resources/{tables.id}/edit",
+    ]
 
 
 async def test_every_admin_page_sends_a_stranger_to_the_login(client, venue, tomorrow):
@@ -52,7 +59,9 @@ async def test_htmx_get_of_an_admin_page_is_401_not_a_redirect(client):
     assert response.status_code == 401
 
 
-async def test_every_admin_action_is_401_for_a_stranger_and_changes_nothing(client, store, hub, venue, slot, tomorrow, service):
+async def test_every_admin_action_is_401_for_a_stranger_and_changes_nothing(
+    client, store, hub, venue, slot, tomorrow, service
+):
     tables = venue.resource("tables")
     booking, _ = await service.book(tables, slot.id, NAME, CONTACT, 2)
     token = await csrf_token(client, "/admin/login")  # a real token: the refusal must be about the login
@@ -66,19 +75,33 @@ async def test_every_admin_action_is_401_for_a_stranger_and_changes_nothing(clie
         (f"/admin/resources/{tables.id}/call-next", {"day": tomorrow.isoformat()}),
         ("/admin/venues/new", {"slug": "intruder", "name": "Intruder", "kind": "clinic", "timezone": "UTC"}),
         ("/admin/venues/test-bistro/edit", {"name": "Hacked", "kind": "clinic", "timezone": "UTC", "archived": "1"}),
-        ("/admin/venues/test-bistro/resources/new",
-         {"slug": "x", "name": "X", "max_party": "1", "horizon_days": "1", "min_notice_minutes": "0",
-          "schedule": "daily 08:00-09:00 30 1"}),
+        (
+            "/admin/venues/test-bistro/resources/new",
+            {
+                "slug": "x",
+                "name": "X",
+                "max_party": "1",
+                "horizon_days": "1",
+                "min_notice_minutes": "0",
+                "schedule": "daily 08:00-09:00 30 1",
+            },
+        ),
         (f"/admin/resources/{tables.id}/edit", resource_form(tables, "daily 08:00-09:00 30 99", name="Hacked")),
     ]
-    before = (await store.venues(include_archived=True), await store.bookings_on(venue.id, tomorrow),
-              await store.slots_for_day(tables.id, tomorrow))
+    before = (
+        await store.venues(include_archived=True),
+        await store.bookings_on(venue.id, tomorrow),
+        await store.slots_for_day(tables.id, tomorrow),
+    )
     for path, fields in actions:
         response = await client.post(path, form={"csrf_token": token, **fields})
         assert response.status_code == 401, path
         assert "Please log in as staff." in await text(response), path
-    after = (await store.venues(include_archived=True), await store.bookings_on(venue.id, tomorrow),
-             await store.slots_for_day(tables.id, tomorrow))
+    after = (
+        await store.venues(include_archived=True),
+        await store.bookings_on(venue.id, tomorrow),
+        await store.slots_for_day(tables.id, tomorrow),
+    )
     assert after == before
 
 
@@ -107,8 +130,11 @@ async def test_admin_post_with_another_sessions_token_is_400(app, admin, store, 
 
 async def test_csrf_token_in_the_htmx_header_is_accepted(admin, store, slot):
     """Fragments that arrive over SSE carry no token field: htmx sends the page's token as a header."""
-    response = await admin.post(f"/admin/slots/{slot.id}/closed", form={"closed": "1"},
-                                headers={"HX-Request": "true", "X-CSRF-Token": await session_token(admin)})
+    response = await admin.post(
+        f"/admin/slots/{slot.id}/closed",
+        form={"closed": "1"},
+        headers={"HX-Request": "true", "X-CSRF-Token": await session_token(admin)},
+    )
     assert response.status_code == 200
     assert (await store.slot(slot.id)).closed
 
@@ -124,25 +150,33 @@ async def test_admin_index_lists_venues_resources_and_links(admin, venue):
 
 
 async def test_create_a_venue(admin, store):
-    response = await act(admin, "/admin/venues/new", slug="town-clinic", name="Town Clinic", kind="clinic",
-                         timezone="Asia/Shanghai")
+    response = await act(
+        admin, "/admin/venues/new", slug="town-clinic", name="Town Clinic", kind="clinic", timezone="Asia/Shanghai"
+    )
     assert response.status_code == 303 and response.headers["Location"] == "/admin/"
     created = await store.venue("town-clinic")
     assert (created.name, created.kind, created.timezone, created.archived) == (
-        "Town Clinic", "clinic", "Asia/Shanghai", False)
+        "Town Clinic",
+        "clinic",
+        "Asia/Shanghai",
+        False,
+    )
     assert "Town Clinic" in await text(await admin.get("/admin/"))
 
 
-@pytest.mark.parametrize("fields, message", [
-    ({"slug": "Bad Slug!"}, "Use 1-40 lower-case letters, digits and dashes."),
-    ({"slug": "-dash-first"}, "Use 1-40 lower-case letters, digits and dashes."),
-    ({"slug": "x" * 41}, "Use 1-40 lower-case letters, digits and dashes."),
-    ({"slug": "test-bistro"}, "That slug is taken."),
-    ({"timezone": "Mars/Olympus_Mons"}, "Use a time zone name such as Europe/London or Asia/Shanghai."),
-    ({"timezone": ""}, "Use a time zone name such as Europe/London or Asia/Shanghai."),
-    ({"kind": "spa"}, "Choose a kind."),
-    ({"name": ""}, "Please enter a name (100 characters at most)."),
-])
+@pytest.mark.parametrize(
+    "fields, message",
+    [
+        ({"slug": "Bad Slug!"}, "Use 1-40 lower-case letters, digits and dashes."),
+        ({"slug": "-dash-first"}, "Use 1-40 lower-case letters, digits and dashes."),
+        ({"slug": "x" * 41}, "Use 1-40 lower-case letters, digits and dashes."),
+        ({"slug": "test-bistro"}, "That slug is taken."),
+        ({"timezone": "Mars/Olympus_Mons"}, "Use a time zone name such as Europe/London or Asia/Shanghai."),
+        ({"timezone": ""}, "Use a time zone name such as Europe/London or Asia/Shanghai."),
+        ({"kind": "spa"}, "Choose a kind."),
+        ({"name": ""}, "Please enter a name (100 characters at most)."),
+    ],
+)
 async def test_bad_venue_is_422_with_a_message_and_nothing_stored(admin, store, fields, message):
     before = await store.venues(include_archived=True)
     form = {"slug": "new-place", "name": "New Place", "kind": "clinic", "timezone": "Europe/London", **fields}
@@ -153,14 +187,16 @@ async def test_bad_venue_is_422_with_a_message_and_nothing_stored(admin, store, 
 
 
 async def test_bad_venue_form_keeps_what_was_typed(admin):
-    html = await text(await act(admin, "/admin/venues/new", slug="ok-slug", name="Kept Name", kind="barber",
-                                timezone="Nowhere/Land"))
+    html = await text(
+        await act(admin, "/admin/venues/new", slug="ok-slug", name="Kept Name", kind="barber", timezone="Nowhere/Land")
+    )
     assert 'value="Kept Name"' in html and 'value="Nowhere/Land"' in html and 'value="ok-slug"' in html
 
 
 async def test_edit_a_venue(admin, store):
-    response = await act(admin, "/admin/venues/test-bistro/edit", name="Bistro Two", kind="restaurant",
-                         timezone="Europe/Paris")
+    response = await act(
+        admin, "/admin/venues/test-bistro/edit", name="Bistro Two", kind="restaurant", timezone="Europe/Paris"
+    )
     assert response.status_code == 303
     edited = await store.venue("test-bistro")
     assert (edited.name, edited.timezone, edited.slug) == ("Bistro Two", "Europe/Paris", "test-bistro")
@@ -173,8 +209,9 @@ async def test_edit_venue_with_a_bad_time_zone_is_422_and_changes_nothing(admin,
 
 
 async def test_archiving_a_venue_hides_it_from_the_public_but_not_from_staff(admin, stranger, store, tomorrow):
-    response = await act(admin, "/admin/venues/test-bistro/edit", name="Test Bistro", kind="restaurant",
-                         timezone="UTC", archived="1")
+    response = await act(
+        admin, "/admin/venues/test-bistro/edit", name="Test Bistro", kind="restaurant", timezone="UTC", archived="1"
+    )
     assert response.status_code == 303
     assert (await store.venue("test-bistro")).archived
     assert "Test Bistro" not in await text(await stranger.get("/"))
@@ -189,26 +226,47 @@ async def test_archiving_a_venue_hides_it_from_the_public_but_not_from_staff(adm
 
 
 async def test_venue_form_saves_address_phone_and_chinese_name(admin, store):
-    response = await act(admin, "/admin/venues/test-bistro/edit", name="Test Bistro", kind="restaurant",
-                         timezone="UTC", address=" 1 Quay Street, Bristol BS1 4DJ ", phone="+44 117 496 0123",
-                         name_zh="测试小馆")
+    response = await act(
+        admin,
+        "/admin/venues/test-bistro/edit",
+        name="Test Bistro",
+        kind="restaurant",
+        timezone="UTC",
+        address=" 1 Quay Street, Bristol BS1 4DJ ",
+        phone="+44 117 496 0123",
+        name_zh="测试小馆",
+    )
     assert response.status_code == 303
     edited = await store.venue("test-bistro")
-    assert (edited.address, edited.phone, edited.name_zh) == ("1 Quay Street, Bristol BS1 4DJ", "+44 117 496 0123",
-                                                              "测试小馆")
+    assert (edited.address, edited.phone, edited.name_zh) == (
+        "1 Quay Street, Bristol BS1 4DJ",
+        "+44 117 496 0123",
+        "测试小馆",
+    )
     form = await text(await admin.get("/admin/venues/test-bistro/edit"))
     assert 'value="1 Quay Street, Bristol BS1 4DJ"' in form and 'value="+44 117 496 0123"' in form
     assert 'value="测试小馆"' in form
 
 
 async def test_a_new_venue_gets_its_address_phone_and_chinese_name(admin, store):
-    response = await act(admin, "/admin/venues/new", slug="town-clinic", name="Town Clinic", kind="clinic",
-                         timezone="Asia/Shanghai", address="88 Binjiang Avenue, Shanghai", phone="021 5555 0188",
-                         name_zh="城镇诊所")
+    response = await act(
+        admin,
+        "/admin/venues/new",
+        slug="town-clinic",
+        name="Town Clinic",
+        kind="clinic",
+        timezone="Asia/Shanghai",
+        address="88 Binjiang Avenue, Shanghai",
+        phone="021 5555 0188",
+        name_zh="城镇诊所",
+    )
     assert response.status_code == 303
     created = await store.venue("town-clinic")
-    assert (created.address, created.phone, created.name_zh) == ("88 Binjiang Avenue, Shanghai", "021 5555 0188",
-                                                                 "城镇诊所")
+    assert (created.address, created.phone, created.name_zh) == (
+        "88 Binjiang Avenue, Shanghai",
+        "021 5555 0188",
+        "城镇诊所",
+    )
 
 
 VENUE_DETAIL_PROBLEMS = [
@@ -257,16 +315,31 @@ async def test_unknown_venue_in_admin_is_404(admin):
 async def test_create_a_resource_with_a_schedule(admin, store, tomorrow):
     closed_day = tomorrow + timedelta(days=1)
     text_ = f"daily 08:00-12:00 30 3\n{closed_day} closed   # staff outing\n"
-    response = await act(admin, "/admin/venues/test-bistro/resources/new", slug="terrace", name="Terrace",
-                         max_party="6", horizon_days="10", min_notice_minutes="60", schedule=text_)
+    response = await act(
+        admin,
+        "/admin/venues/test-bistro/resources/new",
+        slug="terrace",
+        name="Terrace",
+        max_party="6",
+        horizon_days="10",
+        min_notice_minutes="60",
+        schedule=text_,
+    )
     assert response.status_code == 303
     terrace = (await store.venue("test-bistro")).resource("terrace")
-    assert (terrace.name, terrace.max_party, terrace.horizon_days, terrace.min_notice_minutes) == (
-        "Terrace", 6, 10, 60)
+    assert (terrace.name, terrace.max_party, terrace.horizon_days, terrace.min_notice_minutes) == ("Terrace", 6, 10, 60)
     assert len(terrace.rules) == 7 and terrace.exceptions[0].local_date == closed_day
     slots = await store.slots_for_day(terrace.id, tomorrow)
     assert [s.starts_at.strftime("%H:%M") for s in slots] == [
-        "08:00", "08:30", "09:00", "09:30", "10:00", "10:30", "11:00", "11:30"]
+        "08:00",
+        "08:30",
+        "09:00",
+        "09:30",
+        "10:00",
+        "10:30",
+        "11:00",
+        "11:30",
+    ]
     assert {s.capacity for s in slots} == {3}
     assert await store.slots_for_day(terrace.id, closed_day) == []
     assert await store.slots_for_day(terrace.id, tomorrow + timedelta(days=9))  # up to its horizon (10 days)
@@ -281,19 +354,30 @@ async def test_resource_form_shows_the_schedule_as_text(admin, venue):
     assert "mon 08:00-20:00 60 10" in html and "sun 08:00-20:00 60 10" in html
 
 
-@pytest.mark.parametrize("schedule_text, line", [
-    ("daily 08:00-12:00 30 3\nevery tuesday morning", 2),
-    ("mon-fri 12:00-08:00 30 3", 1),  # closes before it opens
-    ("mon 08:00-12:00 30 3\n\nmon 08:00-12:00 thirty 3", 3),  # blank lines count
-    ("# comment\ntue 08:00-12:00 30 3 # ok\nfri 25:00-26:00 30 3", 3),
-    ("mon 08:00-12:00 30", 1),
-    ("daily 08:00-12:00 30 3\n2026-02-30 closed", 2),
-    ("mon 08:00-12:00 1 3", 1),  # slots shorter than five minutes
-])
+@pytest.mark.parametrize(
+    "schedule_text, line",
+    [
+        ("daily 08:00-12:00 30 3\nevery tuesday morning", 2),
+        ("mon-fri 12:00-08:00 30 3", 1),  # closes before it opens
+        ("mon 08:00-12:00 30 3\n\nmon 08:00-12:00 thirty 3", 3),  # blank lines count
+        ("# comment\ntue 08:00-12:00 30 3 # ok\nfri 25:00-26:00 30 3", 3),
+        ("mon 08:00-12:00 30", 1),
+        ("daily 08:00-12:00 30 3\n2026-02-30 closed", 2),
+        ("mon 08:00-12:00 1 3", 1),  # slots shorter than five minutes
+    ],
+)
 async def test_unreadable_rules_are_422_with_the_line_number(admin, store, schedule_text, line):
     before = await store.venue("test-bistro")
-    response = await act(admin, "/admin/venues/test-bistro/resources/new", slug="terrace", name="Terrace",
-                         max_party="2", horizon_days="7", min_notice_minutes="0", schedule=schedule_text)
+    response = await act(
+        admin,
+        "/admin/venues/test-bistro/resources/new",
+        slug="terrace",
+        name="Terrace",
+        max_party="2",
+        horizon_days="7",
+        min_notice_minutes="0",
+        schedule=schedule_text,
+    )
     assert response.status_code == 422
     assert f"Line {line} could not be read." in await text(response)
     assert await store.venue("test-bistro") == before  # no resource, no slots
@@ -302,8 +386,11 @@ async def test_unreadable_rules_are_422_with_the_line_number(admin, store, sched
 async def test_editing_with_unreadable_rules_is_422_and_changes_nothing(admin, store, venue, tomorrow):
     tables = venue.resource("tables")
     slots = await store.slots_for_day(tables.id, tomorrow)
-    response = await act(admin, f"/admin/resources/{tables.id}/edit",
-                         **resource_form(tables, "daily 08:00-20:00 60 12\nsat 10:00", name="Renamed"))
+    response = await act(
+        admin,
+        f"/admin/resources/{tables.id}/edit",
+        **resource_form(tables, "daily 08:00-20:00 60 12\nsat 10:00", name="Renamed"),
+    )
     assert response.status_code == 422
     assert "Line 2 could not be read." in await text(response)
     assert await tables_of(store) == tables
@@ -314,32 +401,48 @@ async def test_resource_form_saves_the_chinese_name(admin, store, venue):
     tables = venue.resource("tables")
     form = await text(await admin.get(f"/admin/resources/{tables.id}/edit"))
     assert 'name="name_zh"' in form
-    response = await act(admin, f"/admin/resources/{tables.id}/edit",
-                         **resource_form(tables, "daily 08:00-20:00 60 10", name_zh="餐桌"))
+    response = await act(
+        admin, f"/admin/resources/{tables.id}/edit", **resource_form(tables, "daily 08:00-20:00 60 10", name_zh="餐桌")
+    )
     assert response.status_code == 303
     assert (await tables_of(store)).name_zh == "餐桌"
-    response = await act(admin, "/admin/venues/test-bistro/resources/new", slug="terrace", name="Terrace",
-                         name_zh="露台", max_party="6", horizon_days="10", min_notice_minutes="0",
-                         schedule="daily 08:00-12:00 30 3")
+    response = await act(
+        admin,
+        "/admin/venues/test-bistro/resources/new",
+        slug="terrace",
+        name="Terrace",
+        name_zh="露台",
+        max_party="6",
+        horizon_days="10",
+        min_notice_minutes="0",
+        schedule="daily 08:00-12:00 30 3",
+    )
     assert response.status_code == 303
     assert (await store.venue("test-bistro")).resource("terrace").name_zh == "露台"
 
 
 async def test_an_overlong_chinese_resource_name_is_422_and_changes_nothing(admin, store, venue):
     tables = venue.resource("tables")
-    response = await act(admin, f"/admin/resources/{tables.id}/edit",
-                         **resource_form(tables, "daily 08:00-20:00 60 10", name_zh="名" * 101))
+    response = await act(
+        admin,
+        f"/admin/resources/{tables.id}/edit",
+        **resource_form(tables, "daily 08:00-20:00 60 10", name_zh="名" * 101),
+    )
     assert response.status_code == 422
     assert "That Chinese name is too long (100 characters at most)." in await text(response)
     assert await tables_of(store) == tables
 
 
-@pytest.mark.parametrize("field, value", [("max_party", "0"), ("horizon_days", "366"), ("min_notice_minutes", "-5"),
-                                          ("max_party", "many")])
+@pytest.mark.parametrize(
+    "field, value", [("max_party", "0"), ("horizon_days", "366"), ("min_notice_minutes", "-5"), ("max_party", "many")]
+)
 async def test_bad_resource_numbers_are_422(admin, store, venue, field, value):
     tables = venue.resource("tables")
-    response = await act(admin, f"/admin/resources/{tables.id}/edit",
-                         **resource_form(tables, "daily 08:00-20:00 60 10", **{field: value}))
+    response = await act(
+        admin,
+        f"/admin/resources/{tables.id}/edit",
+        **resource_form(tables, "daily 08:00-20:00 60 10", **{field: value}),
+    )
     assert response.status_code == 422
     assert "A whole number from" in await text(response)
     assert await tables_of(store) == tables
@@ -377,8 +480,11 @@ async def test_a_raised_horizon_opens_the_new_days_at_once(admin, stranger, stor
     tables = venue.resource("tables")
     far = tomorrow + timedelta(days=9)  # beyond today + 7
     assert await store.slots_for_day(tables.id, far) == []
-    response = await act(admin, f"/admin/resources/{tables.id}/edit",
-                         **resource_form(tables, "daily 08:00-20:00 60 10", horizon_days="14"))
+    response = await act(
+        admin,
+        f"/admin/resources/{tables.id}/edit",
+        **resource_form(tables, "daily 08:00-20:00 60 10", horizon_days="14"),
+    )
     assert response.status_code == 303
     html = await text(await stranger.get(f"/book/test-bistro/tables/{far}"))
     assert len(re.findall(r'<tr data-slot-id="\d+"', html)) == 12 and html.count(">Book</a>") == 12
@@ -386,14 +492,18 @@ async def test_a_raised_horizon_opens_the_new_days_at_once(admin, stranger, stor
 
 
 async def test_a_lowered_horizon_refuses_bookings_past_it_at_once_and_keeps_those_made(
-        admin, stranger, store, venue, tomorrow, service):
+    admin, stranger, store, venue, tomorrow, service
+):
     tables = venue.resource("tables")
     day5, day6 = tomorrow + timedelta(days=4), tomorrow + timedelta(days=5)
     booked = (await store.slots_for_day(tables.id, day5))[2]
     booking, _ = await service.book(tables, booked.id, NAME, CONTACT, 2)
     free = (await store.slots_for_day(tables.id, day5))[5]
-    response = await act(admin, f"/admin/resources/{tables.id}/edit",
-                         **resource_form(tables, "daily 08:00-20:00 60 10", horizon_days="2"))
+    response = await act(
+        admin,
+        f"/admin/resources/{tables.id}/edit",
+        **resource_form(tables, "daily 08:00-20:00 60 10", horizon_days="2"),
+    )
     assert response.status_code == 303
     assert (await public_booking(stranger.app, booked.id)).status_code in (404, 409)
     assert (await public_booking(stranger.app, free.id)).status_code in (404, 409)
@@ -405,18 +515,25 @@ async def test_a_lowered_horizon_refuses_bookings_past_it_at_once_and_keeps_thos
     assert NAME in await text(await admin.get(board_url(day5)))  # staff still see it
 
 
-@pytest.mark.parametrize("schedule_text", [
-    "daily 08:00-20:00 60 2",  # fewer places than the 3 booked
-    "daily 09:00-20:00 60 10",  # the booked 08:00 slot would vanish
-    "daily 08:00-20:00 60 10\n{day} closed",  # its day closed
-])
+@pytest.mark.parametrize(
+    "schedule_text",
+    [
+        "daily 08:00-20:00 60 2",  # fewer places than the 3 booked
+        "daily 09:00-20:00 60 10",  # the booked 08:00 slot would vanish
+        "daily 08:00-20:00 60 10\n{day} closed",  # its day closed
+    ],
+)
 async def test_a_change_below_the_bookings_is_refused_with_409_and_changes_nothing(
-        admin, store, hub, venue, slot, tomorrow, schedule_text, service):
+    admin, store, hub, venue, slot, tomorrow, schedule_text, service
+):
     tables = venue.resource("tables")
     await service.book(tables, slot.id, NAME, CONTACT, 3)
     before = [await store.slots_for_day(tables.id, tomorrow + timedelta(days=n)) for n in range(-1, 7)]
-    response = await act(admin, f"/admin/resources/{tables.id}/edit",
-                         **resource_form(tables, schedule_text.format(day=tomorrow), name="Renamed"))
+    response = await act(
+        admin,
+        f"/admin/resources/{tables.id}/edit",
+        **resource_form(tables, schedule_text.format(day=tomorrow), name="Renamed"),
+    )
     assert response.status_code == 409
     html = await text(response)
     assert "Refused: these slots hold more bookings than the new schedule allows" in html
@@ -429,8 +546,11 @@ async def test_a_closed_date_removes_that_days_unbooked_slots(admin, stranger, s
     tables = venue.resource("tables")
     later = tomorrow + timedelta(days=1)
     later_slots = await store.slots_for_day(tables.id, later)
-    response = await act(admin, f"/admin/resources/{tables.id}/edit",
-                         **resource_form(tables, f"daily 08:00-20:00 60 10\n{tomorrow} closed"))
+    response = await act(
+        admin,
+        f"/admin/resources/{tables.id}/edit",
+        **resource_form(tables, f"daily 08:00-20:00 60 10\n{tomorrow} closed"),
+    )
     assert response.status_code == 303
     assert await store.slots_for_day(tables.id, tomorrow) == []
     assert await store.slots_for_day(tables.id, later) == later_slots  # other days untouched
@@ -442,20 +562,29 @@ async def test_a_closed_date_removes_that_days_unbooked_slots(admin, stranger, s
 
 async def test_a_changed_hours_exception_applies_to_that_day_only(admin, store, venue, tomorrow):
     tables = venue.resource("tables")
-    response = await act(admin, f"/admin/resources/{tables.id}/edit",
-                         **resource_form(tables, f"daily 08:00-20:00 60 10\n{tomorrow} 10:00-12:00 30 4"))
+    response = await act(
+        admin,
+        f"/admin/resources/{tables.id}/edit",
+        **resource_form(tables, f"daily 08:00-20:00 60 10\n{tomorrow} 10:00-12:00 30 4"),
+    )
     assert response.status_code == 303
     slots = await store.slots_for_day(tables.id, tomorrow)
     assert [(s.starts_at.strftime("%H:%M"), s.capacity) for s in slots] == [
-        ("10:00", 4), ("10:30", 4), ("11:00", 4), ("11:30", 4)]
+        ("10:00", 4),
+        ("10:30", 4),
+        ("11:00", 4),
+        ("11:30", 4),
+    ]
     assert len(await store.slots_for_day(tables.id, tomorrow + timedelta(days=1))) == 12
 
 
-async def test_archiving_a_resource_hides_it_from_the_public_but_not_from_staff(admin, stranger, store, venue,
-                                                                                tomorrow):
+async def test_archiving_a_resource_hides_it_from_the_public_but_not_from_staff(
+    admin, stranger, store, venue, tomorrow
+):
     bar = venue.resource("bar")
-    response = await act(admin, f"/admin/resources/{bar.id}/edit",
-                         **resource_form(bar, "daily 18:00-20:00 60 2", archived="1"))
+    response = await act(
+        admin, f"/admin/resources/{bar.id}/edit", **resource_form(bar, "daily 18:00-20:00 60 2", archived="1")
+    )
     assert response.status_code == 303
     assert (await store.venue("test-bistro")).resource("bar").archived
     assert "Bar seats" not in await text(await stranger.get("/book/test-bistro"))
@@ -481,8 +610,9 @@ async def test_archived_resources_slots_cannot_be_booked_by_the_public(admin, st
 
 
 async def test_archived_venues_slots_cannot_be_booked_by_the_public(admin, stranger, store, slot):
-    await act(admin, "/admin/venues/test-bistro/edit", name="Test Bistro", kind="restaurant", timezone="UTC",
-              archived="1")
+    await act(
+        admin, "/admin/venues/test-bistro/edit", name="Test Bistro", kind="restaurant", timezone="UTC", archived="1"
+    )
     assert (await stranger.get(f"/slots/{slot.id}/book")).status_code == 404
     assert (await public_booking(stranger.app, slot.id)).status_code == 404
     api = await stranger.post("/api/v1/bookings", json={"slot_id": slot.id, "name": "A", "contact": "12345"})
@@ -493,7 +623,9 @@ async def test_archived_venues_slots_cannot_be_booked_by_the_public(admin, stran
 # -- the day board
 
 
-async def test_board_shows_names_and_contacts_to_staff_only(admin, stranger, store, hub, venue, slot, tomorrow, service):
+async def test_board_shows_names_and_contacts_to_staff_only(
+    admin, stranger, store, hub, venue, slot, tomorrow, service
+):
     tables = venue.resource("tables")
     await service.book(tables, slot.id, NAME, CONTACT, 2)
     board = await admin.get(board_url(tomorrow))
@@ -502,8 +634,12 @@ async def test_board_shows_names_and_contacts_to_staff_only(admin, stranger, sto
     assert NAME in html and CONTACT in html and "A001" in html
     assert f'id="board-{tables.id}"' in html and f'id="board-{venue.resource("bar").id}"' in html
     assert f'sse-connect="/admin/events/board/{venue.id}/{tomorrow}"' in html
-    for path in (f"/book/test-bistro/tables/{tomorrow}", f"/slots/{slot.id}/book", "/kiosk/test-bistro",
-                 "/book/test-bistro"):
+    for path in (
+        f"/book/test-bistro/tables/{tomorrow}",
+        f"/slots/{slot.id}/book",
+        "/kiosk/test-bistro",
+        "/book/test-bistro",
+    ):
         page = await stranger.get(path)
         assert page.status_code == 200, path
         html = await text(page)
@@ -515,14 +651,21 @@ async def test_public_streams_never_carry_names(app, store, hub, venue, slot, to
     tables = venue.resource("tables")
     public = app.test_client()
     await service.book(tables, slot.id, NAME, CONTACT, 1)
-    async with public.request(f"/events/day/{tables.id}/{tomorrow}") as day_stream, \
-            public.request(f"/events/slot/{slot.id}") as slot_stream, \
-            public.request("/kiosk/test-bistro/events") as kiosk_stream:
-        seen = [await read_until(day_stream, b"</div>"), await read_until(slot_stream, b"</p>"),
-                await read_until(kiosk_stream, f"event: panel-{venue.resource('bar').id}".encode())]
+    async with (
+        public.request(f"/events/day/{tables.id}/{tomorrow}") as day_stream,
+        public.request(f"/events/slot/{slot.id}") as slot_stream,
+        public.request("/kiosk/test-bistro/events") as kiosk_stream,
+    ):
+        seen = [
+            await read_until(day_stream, b"</div>"),
+            await read_until(slot_stream, b"</p>"),
+            await read_until(kiosk_stream, f"event: panel-{venue.resource('bar').id}".encode()),
+        ]
         await service.book(tables, slot.id, NAME, CONTACT, 1)
-        seen += [await read_until(day_stream, b'data-remaining="8"'),
-                 await read_until(slot_stream, b'data-remaining="8"')]
+        seen += [
+            await read_until(day_stream, b'data-remaining="8"'),
+            await read_until(slot_stream, b'data-remaining="8"'),
+        ]
         for connection in (day_stream, slot_stream, kiosk_stream):
             await connection.disconnect()
     for chunk in seen:
@@ -542,8 +685,14 @@ async def test_board_with_a_bad_date_is_400(admin):
 
 async def test_staff_book_for_a_caller(admin, store, venue, slot, tomorrow):
     tables = venue.resource("tables")
-    response = await act(admin, f"/admin/resources/{tables.id}/bookings", slot_id=str(slot.id), name=NAME,
-                         contact=CONTACT, party_size="3")
+    response = await act(
+        admin,
+        f"/admin/resources/{tables.id}/bookings",
+        slot_id=str(slot.id),
+        name=NAME,
+        contact=CONTACT,
+        party_size="3",
+    )
     assert response.status_code == 303
     assert response.headers["Location"] == f"{board_url(tomorrow)}#board-{tables.id}"
     [(booking, booked_slot)] = await store.bookings_on(venue.id, tomorrow)
@@ -552,21 +701,29 @@ async def test_staff_book_for_a_caller(admin, store, venue, slot, tomorrow):
     assert NAME in await text(await admin.get(board_url(tomorrow)))
 
 
-async def test_staff_can_book_inside_the_minimum_notice_the_public_cannot(admin, app, store, venue, slot, tomorrow,
-                                                                         service):
+async def test_staff_can_book_inside_the_minimum_notice_the_public_cannot(
+    admin, app, store, venue, slot, tomorrow, service
+):
     tables = venue.resource("tables")
     await service.edit_resource(tables, min_notice_minutes=3 * 24 * 60)
     assert (await public_booking(app, slot.id)).status_code == 409
-    response = await act(admin, f"/admin/resources/{tables.id}/bookings", slot_id=str(slot.id), name=NAME,
-                         contact=CONTACT, party_size="1")
+    response = await act(
+        admin,
+        f"/admin/resources/{tables.id}/bookings",
+        slot_id=str(slot.id),
+        name=NAME,
+        contact=CONTACT,
+        party_size="1",
+    )
     assert response.status_code == 303
     assert (await store.slot(slot.id)).booked == 1
 
 
 async def test_staff_booking_problems_are_shown_on_the_board(admin, store, venue, slot, tomorrow):
     tables = venue.resource("tables")
-    response = await act(admin, f"/admin/resources/{tables.id}/bookings", slot_id=str(slot.id), name="",
-                         contact=CONTACT, party_size="9")
+    response = await act(
+        admin, f"/admin/resources/{tables.id}/bookings", slot_id=str(slot.id), name="", contact=CONTACT, party_size="9"
+    )
     assert response.status_code == 422
     html = await text(response)
     assert 'role="alert"' in html and f'id="board-{tables.id}"' in html
@@ -578,8 +735,14 @@ async def test_staff_booking_of_a_full_slot_is_409(admin, store, hub, venue, tom
     bar_slot = (await store.slots_for_day(bar.id, tomorrow))[0]
     await service.book(bar, bar_slot.id, "Someone", "12345", 1)
     await service.book(bar, bar_slot.id, "Someone else", "12346", 1)
-    response = await act(admin, f"/admin/resources/{bar.id}/bookings", slot_id=str(bar_slot.id), name=NAME,
-                         contact=CONTACT, party_size="1")
+    response = await act(
+        admin,
+        f"/admin/resources/{bar.id}/bookings",
+        slot_id=str(bar_slot.id),
+        name=NAME,
+        contact=CONTACT,
+        party_size="1",
+    )
     assert response.status_code == 409
     assert "That slot has no room for that many places." in await text(response)
     assert (await store.slot(bar_slot.id)).booked == 2
@@ -587,8 +750,14 @@ async def test_staff_booking_of_a_full_slot_is_409(admin, store, hub, venue, tom
 
 async def test_staff_booking_a_slot_of_another_resource_is_404(admin, store, venue, tomorrow):
     bar_slot = (await store.slots_for_day(venue.resource("bar").id, tomorrow))[0]
-    response = await act(admin, f"/admin/resources/{venue.resource('tables').id}/bookings", slot_id=str(bar_slot.id),
-                         name=NAME, contact=CONTACT, party_size="1")
+    response = await act(
+        admin,
+        f"/admin/resources/{venue.resource('tables').id}/bookings",
+        slot_id=str(bar_slot.id),
+        name=NAME,
+        contact=CONTACT,
+        party_size="1",
+    )
     assert response.status_code == 404
     assert (await store.slot(bar_slot.id)).booked == 0
 
@@ -627,15 +796,21 @@ async def test_unknown_attendance_mark_is_400(admin, store, hub, venue, slot, se
 async def test_actions_on_a_cancelled_booking_are_409(admin, store, hub, venue, slot, service):
     booking, _ = await service.book(venue.resource("tables"), slot.id, NAME, CONTACT, 1)
     await service.cancel(booking.reference, booking.cancel_token)
-    for path, fields in ((f"/admin/bookings/{booking.id}/attendance", {"attendance": "checked_in"}),
-                         (f"/admin/bookings/{booking.id}/call", {"counter": "2"})):
+    for path, fields in (
+        (f"/admin/bookings/{booking.id}/attendance", {"attendance": "checked_in"}),
+        (f"/admin/bookings/{booking.id}/call", {"counter": "2"}),
+    ):
         assert (await act(admin, path, **fields)).status_code == 409, path
     assert (await store.booking_by_id(booking.id))[0].called_at is None
 
 
 async def test_actions_on_unknown_bookings_and_slots_are_404(admin):
-    for path in ("/admin/bookings/999999/cancel", "/admin/bookings/999999/call", "/admin/bookings/999999/requeue",
-                 "/admin/slots/999999/closed"):
+    for path in (
+        "/admin/bookings/999999/cancel",
+        "/admin/bookings/999999/call",
+        "/admin/bookings/999999/requeue",
+        "/admin/slots/999999/closed",
+    ):
         assert (await act(admin, path)).status_code == 404, path
     assert (await act(admin, "/admin/resources/999999/call-next", day="2030-01-01")).status_code == 404
 
@@ -675,23 +850,28 @@ async def test_htmx_action_returns_the_resources_board_fragment(admin, store, hu
     assert f'name="csrf_token" value="{await session_token(admin)}"' in html
 
 
-@pytest.mark.parametrize("path, fields", [
-    ("/admin/slots/{slot}/closed", {"closed": "1"}),
-    ("/admin/bookings/{booking}/cancel", {}),
-    ("/admin/bookings/{booking}/attendance", {"attendance": "no_show"}),
-    ("/admin/bookings/{booking}/call", {"counter": "Room 2"}),
-    ("/admin/resources/{tables}/call-next", {"day": "{day}"}),
-    ("/admin/resources/{tables}/bookings", {"slot_id": "{slot}", "name": "Walk In", "contact": "55555"}),
-])
+@pytest.mark.parametrize(
+    "path, fields",
+    [
+        ("/admin/slots/{slot}/closed", {"closed": "1"}),
+        ("/admin/bookings/{booking}/cancel", {}),
+        ("/admin/bookings/{booking}/attendance", {"attendance": "no_show"}),
+        ("/admin/bookings/{booking}/call", {"counter": "Room 2"}),
+        ("/admin/resources/{tables}/call-next", {"day": "{day}"}),
+        ("/admin/resources/{tables}/bookings", {"slot_id": "{slot}", "name": "Walk In", "contact": "55555"}),
+    ],
+)
 async def test_every_board_action_answers_htmx_with_the_fragment_and_forms_with_a_redirect(
-        admin, store, hub, venue, slot, tomorrow, path, fields, service):
+    admin, store, hub, venue, slot, tomorrow, path, fields, service
+):
     tables = venue.resource("tables")
     names = dict(slot=slot.id, tables=tables.id, day=tomorrow)
     for htmx in (True, False):
         booking, _ = await service.book(tables, slot.id, NAME, CONTACT, 1)
         names["booking"] = booking.id
-        response = await act(admin, path.format(**names), htmx=htmx,
-                             **{k: v.format(**names) for k, v in fields.items()})
+        response = await act(
+            admin, path.format(**names), htmx=htmx, **{k: v.format(**names) for k, v in fields.items()}
+        )
         if htmx:
             assert response.status_code == 200
             assert response.headers["HX-Retarget"] == f"#board-{tables.id}"
@@ -737,8 +917,9 @@ async def test_destructive_board_actions_ask_first_and_look_it(admin, store, hub
     assert "Reopen" in reopen and "hx-confirm" not in reopen and "danger" not in reopen
 
 
-async def test_a_checked_in_booking_offers_to_undo_the_mark_not_to_check_in(admin, store, hub, venue, slot, tomorrow,
-                                                                          service):
+async def test_a_checked_in_booking_offers_to_undo_the_mark_not_to_check_in(
+    admin, store, hub, venue, slot, tomorrow, service
+):
     booking, _ = await service.book(venue.resource("tables"), slot.id, NAME, CONTACT, 1)
     assert ">Check in</button>" in entry_of(await text(await admin.get(board_url(tomorrow))), booking.id)
     await act(admin, f"/admin/bookings/{booking.id}/attendance", attendance="checked_in")
@@ -767,8 +948,10 @@ async def test_the_counter_field_shows_the_remembered_counter(app, admin, store,
     tables, bar = venue.resource("tables"), venue.resource("bar")
     first, _ = await service.book(tables, slot.id, NAME, CONTACT, 1)
     second, _ = await service.book(tables, slot.id, "Ann Other", "ann@example.com", 1)
-    field = re.compile(r'<input name="counter" id="counter-(\d+)" hx-preserve="true"\s+size="8" maxlength="40" '
-                       r'value="([^"]*)"')
+    field = re.compile(
+        r'<input name="counter" id="counter-(\d+)" hx-preserve="true"\s+size="8" maxlength="40" '
+        r'value="([^"]*)"'
+    )
     html = await text(await admin.get(board_url(tomorrow)))
     assert field.findall(html) == [(str(tables.id), ""), (str(bar.id), "")]
     await act(admin, f"/admin/resources/{tables.id}/call-next", day=tomorrow.isoformat(), counter="Room 7")
@@ -807,8 +990,9 @@ async def test_walk_in_times_say_what_their_numbers_are(admin, store, hub, venue
     assert " ".join(option.split()) == "08:00 · 7 places left"
     bar_slot = (await store.slots_for_day(venue.resource("bar").id, tomorrow))[0]
     await service.book(venue.resource("bar"), bar_slot.id, "Someone", "12345", 1)
-    option = re.search(rf'<option value="{bar_slot.id}">(.*?)</option>', await text(await admin.get(board_url(tomorrow))),
-                       re.S).group(1)
+    option = re.search(
+        rf'<option value="{bar_slot.id}">(.*?)</option>', await text(await admin.get(board_url(tomorrow))), re.S
+    ).group(1)
     assert " ".join(option.split()) == "18:00 · 1 place left"
 
 
@@ -822,15 +1006,17 @@ async def found_on(client, day, query: str) -> list[int]:
     return [int(i) for i in re.findall(r'data-found-id="(\d+)"', await text(response))]
 
 
-async def test_search_finds_by_name_phone_or_reference_and_nothing_else(admin, store, hub, venue, slot, tomorrow,
-                                                                       service):
+async def test_search_finds_by_name_phone_or_reference_and_nothing_else(
+    admin, store, hub, venue, slot, tomorrow, service
+):
     tables, bar = venue.resource("tables"), venue.resource("bar")
     zhang, _ = await service.book(tables, slot.id, NAME, CONTACT, 2)  # +86 138 0013 8000
     ann, _ = await service.book(tables, slot.id, "Ann Other", "ann@example.com", 1)
     bar_slot = (await store.slots_for_day(bar.id, tomorrow))[0]
     bob, _ = await service.book(bar, bar_slot.id, "Bob Bar", "020 7946 0018", 1)
-    later, _ = await service.book(tables, (await store.slots_for_day(tables.id, tomorrow + timedelta(days=1)))[0].id,
-                                  "Zhang Later", CONTACT, 1)
+    later, _ = await service.book(
+        tables, (await store.slots_for_day(tables.id, tomorrow + timedelta(days=1)))[0].id, "Zhang Later", CONTACT, 1
+    )
     assert await found_on(admin, tomorrow, "zhang") == [zhang.id]  # any case; another day's booking is not listed
     assert await found_on(admin, tomorrow, "WEI") == [zhang.id]
     assert await found_on(admin, tomorrow, "8613800138000") == [zhang.id]  # the phone in other formats
@@ -846,8 +1032,9 @@ async def test_search_finds_by_name_phone_or_reference_and_nothing_else(admin, s
     assert await found_on(admin, tomorrow + timedelta(days=1), "zhang") == [later.id]
 
 
-async def test_search_results_link_to_the_live_board_and_say_they_are_a_snapshot(admin, store, hub, venue, slot,
-                                                                                tomorrow, service):
+async def test_search_results_link_to_the_live_board_and_say_they_are_a_snapshot(
+    admin, store, hub, venue, slot, tomorrow, service
+):
     booking, _ = await service.book(venue.resource("tables"), slot.id, NAME, CONTACT, 2)
     html = await text(await admin.get(board_url(tomorrow), query_string={"q": "zhang"}))
     results = re.search(r'<section class="search-results".*?</section>', html, re.S).group(0)
@@ -895,7 +1082,9 @@ async def test_staff_board_stream_for_an_unknown_venue_is_404(admin):
     assert (await admin.get("/admin/events/board/1/not-a-day")).status_code == 400
 
 
-async def test_one_staff_action_reaches_every_other_staff_board(app, admin, staff, store, hub, venue, slot, tomorrow, service):
+async def test_one_staff_action_reaches_every_other_staff_board(
+    app, admin, staff, store, hub, venue, slot, tomorrow, service
+):
     other = app.test_client()
     assert (await log_in(other)).status_code == 303
     tables = venue.resource("tables")
@@ -954,12 +1143,14 @@ async def test_one_public_booking_over_real_streams_renders_each_topic_once(app,
     tables = venue.resource("tables")
     public = app.test_client()
     with renders_of(hub) as rendered:
-        async with public.request(f"/events/day/{tables.id}/{tomorrow}") as day_a, \
-                public.request(f"/events/day/{tables.id}/{tomorrow}") as day_b, \
-                public.request("/kiosk/test-bistro/events") as kiosk_a, \
-                public.request("/kiosk/test-bistro/events") as kiosk_b, \
-                admin.request(f"/admin/events/board/{venue.id}/{tomorrow}") as board_a, \
-                admin.request(f"/admin/events/board/{venue.id}/{tomorrow}") as board_b:
+        async with (
+            public.request(f"/events/day/{tables.id}/{tomorrow}") as day_a,
+            public.request(f"/events/day/{tables.id}/{tomorrow}") as day_b,
+            public.request("/kiosk/test-bistro/events") as kiosk_a,
+            public.request("/kiosk/test-bistro/events") as kiosk_b,
+            admin.request(f"/admin/events/board/{venue.id}/{tomorrow}") as board_a,
+            admin.request(f"/admin/events/board/{venue.id}/{tomorrow}") as board_b,
+        ):
             streams = (day_a, day_b, kiosk_a, kiosk_b, board_a, board_b)
             for connection in streams:
                 await read_until(connection, b"</")
@@ -973,6 +1164,12 @@ async def test_one_public_booking_over_real_streams_renders_each_topic_once(app,
             await hub.settle()
             for connection in streams:
                 await connection.disconnect()
-    assert sorted(rendered) == sorted([f"day:{tables.id}:{tomorrow}:1", f"days:{tables.id}:{tomorrow}:1",
-                                       f"panel:{tables.id}", f"board:{tables.id}:{tomorrow}"])
+    assert sorted(rendered) == sorted(
+        [
+            f"day:{tables.id}:{tomorrow}:1",
+            f"days:{tables.id}:{tomorrow}:1",
+            f"panel:{tables.id}",
+            f"board:{tables.id}:{tomorrow}",
+        ]
+    )
     await streams_closed(hub)

@@ -57,8 +57,7 @@ async def test_health_probes_never_wait(client, gate):
 
 
 async def test_a_request_whose_body_is_still_coming_holds_no_place(client, slot):
-    async with client.request("/api/v1/bookings", method="POST",
-                              headers={"Content-Type": "application/json"}) as slow:
+    async with client.request("/api/v1/bookings", method="POST", headers={"Content-Type": "application/json"}) as slow:
         await slow.send(b'{"slot_id": %d, ' % slot.id)
         assert (await asyncio.wait_for(client.get("/api/v1/venues"), 2)).status_code == 200
         await slow.send(b'"name": "Ann", "contact": "ann@example.com"}')
@@ -75,8 +74,7 @@ async def test_an_open_event_stream_holds_no_place(client, slot):
 
 async def test_a_body_that_does_not_come_in_time_is_refused_408_without_taking_a_place(app, client, slot):
     app.config["BODY_TIMEOUT"] = 0.2
-    async with client.request("/api/v1/bookings", method="POST",
-                              headers={"Content-Type": "application/json"}) as slow:
+    async with client.request("/api/v1/bookings", method="POST", headers={"Content-Type": "application/json"}) as slow:
         await slow.send(b'{"slot_id": ')
     assert slow.status_code == 408
     assert (await client.get("/api/v1/venues")).status_code == 200

@@ -38,12 +38,21 @@ async def booked(store, slot_id) -> int:
 async def test_venues_lists_venues_with_their_resources(client):
     response = await client.get("/api/v1/venues")
     assert response.status_code == 200 and response.mimetype == "application/json"
-    assert await response.get_json() == [{
-        "slug": "test-bistro", "name": "Test Bistro", "name_zh": "", "kind": "restaurant", "timezone": "UTC",
-        "address": "", "phone": "",
-        "resources": [{"slug": "tables", "name": "Tables", "name_zh": ""},
-                      {"slug": "bar", "name": "Bar seats", "name_zh": ""}],
-    }]
+    assert await response.get_json() == [
+        {
+            "slug": "test-bistro",
+            "name": "Test Bistro",
+            "name_zh": "",
+            "kind": "restaurant",
+            "timezone": "UTC",
+            "address": "",
+            "phone": "",
+            "resources": [
+                {"slug": "tables", "name": "Tables", "name_zh": ""},
+                {"slug": "bar", "name": "Bar seats", "name_zh": ""},
+            ],
+        }
+    ]
 
 
 async def test_slots_of_a_day_have_times_with_offsets_and_counts(client, store, venue, tomorrow):
@@ -134,22 +143,25 @@ async def test_booking_more_than_remains_is_409_slot_full(client, store, slot):
     assert (await book(client, slot.id, party_size=2)).status_code == 201  # exactly what remains still fits
 
 
-@pytest.mark.parametrize("fields, field", [
-    ({"name": None}, "name"),
-    ({"name": ""}, "name"),
-    ({"name": "x" * 101}, "name"),
-    ({"name": 42}, "name"),
-    ({"contact": "not a contact"}, "contact"),
-    ({"contact": ""}, "contact"),
-    ({"party_size": 0}, "party_size"),
-    ({"party_size": -2}, "party_size"),
-    ({"party_size": "2"}, "party_size"),
-    ({"party_size": True}, "party_size"),
-    ({"party_size": 2.0}, "party_size"),
-    ({"party_size": 5}, "party_size"),
-    ({"party_size": 10**30}, "party_size"),
-    ({"party_size": None}, "party_size"),
-])
+@pytest.mark.parametrize(
+    "fields, field",
+    [
+        ({"name": None}, "name"),
+        ({"name": ""}, "name"),
+        ({"name": "x" * 101}, "name"),
+        ({"name": 42}, "name"),
+        ({"contact": "not a contact"}, "contact"),
+        ({"contact": ""}, "contact"),
+        ({"party_size": 0}, "party_size"),
+        ({"party_size": -2}, "party_size"),
+        ({"party_size": "2"}, "party_size"),
+        ({"party_size": True}, "party_size"),
+        ({"party_size": 2.0}, "party_size"),
+        ({"party_size": 5}, "party_size"),
+        ({"party_size": 10**30}, "party_size"),
+        ({"party_size": None}, "party_size"),
+    ],
+)
 async def test_invalid_fields_are_422_and_nothing_stored(client, store, slot, fields, field):
     body = await error_of(await book(client, slot.id, **fields), 422, "invalid")
     assert field in body["fields"] and body["fields"][field]
@@ -175,13 +187,16 @@ async def test_unknown_slot_is_404(client, slot_id):
     assert body["error"] == "That slot does not exist."
 
 
-@pytest.mark.parametrize("data, content_type", [
-    ("{not json", "application/json"),
-    (b"{\"name\": \"\xff\xfe\"}", "application/json"),  # not UTF-8
-    ("[1, 2]", "application/json"),
-    ("", "application/json"),
-    ('"text"', "application/json"),
-])
+@pytest.mark.parametrize(
+    "data, content_type",
+    [
+        ("{not json", "application/json"),
+        (b'{"name": "\xff\xfe"}', "application/json"),  # not UTF-8
+        ("[1, 2]", "application/json"),
+        ("", "application/json"),
+        ('"text"', "application/json"),
+    ],
+)
 async def test_a_body_that_is_not_a_json_object_is_400(client, data, content_type):
     response = await client.post("/api/v1/bookings", data=data, headers={"Content-Type": content_type})
     body = await error_of(response, 400, "bad_request")
@@ -214,8 +229,9 @@ async def test_a_malformed_idempotency_key_is_422(client, store, slot, key):
 
 
 @pytest.mark.parametrize("body_key", [None, 12345678, ["a-good-key-1"], "short"])
-async def test_a_body_idempotency_key_that_is_not_a_good_string_is_422_even_beside_a_good_header(client, store, slot,
-                                                                                                   body_key):
+async def test_a_body_idempotency_key_that_is_not_a_good_string_is_422_even_beside_a_good_header(
+    client, store, slot, body_key
+):
     response = await book(client, slot.id, headers={"Idempotency-Key": "a-good-key-1"}, idempotency_key=body_key)
     await error_of(response, 422, "invalid")
     assert await booked(store, slot.id) == 0
@@ -232,11 +248,16 @@ async def test_api_posts_need_no_csrf_token(client, store, slot):
 
 async def test_cancel_returns_200_and_frees_the_places(client, store, slot):
     created = await (await book(client, slot.id, party_size=3)).get_json()
-    response = await client.post(f"/api/v1/bookings/{created['reference']}/cancel",
-                                 json={"cancel_token": created["cancel_token"]})
+    response = await client.post(
+        f"/api/v1/bookings/{created['reference']}/cancel", json={"cancel_token": created["cancel_token"]}
+    )
     assert response.status_code == 200
-    assert await response.get_json() == {"reference": created["reference"], "slot_id": slot.id,
-                                         "party_size": 3, "status": "cancelled"}
+    assert await response.get_json() == {
+        "reference": created["reference"],
+        "slot_id": slot.id,
+        "party_size": 3,
+        "status": "cancelled",
+    }
     assert await booked(store, slot.id) == 0
 
 
@@ -244,8 +265,9 @@ async def test_cancelling_twice_frees_the_places_once(client, store, slot):
     await book(client, slot.id, party_size=4)
     created = await (await book(client, slot.id, party_size=3)).get_json()
     for _ in range(2):
-        response = await client.post(f"/api/v1/bookings/{created['reference']}/cancel",
-                                     json={"cancel_token": created["cancel_token"]})
+        response = await client.post(
+            f"/api/v1/bookings/{created['reference']}/cancel", json={"cancel_token": created["cancel_token"]}
+        )
         assert response.status_code == 200
     assert await booked(store, slot.id) == 4
 
@@ -253,8 +275,7 @@ async def test_cancelling_twice_frees_the_places_once(client, store, slot):
 @pytest.mark.parametrize("body", [{"cancel_token": "wrong"}, {}, {"cancel_token": None}, {"cancel_token": 12}])
 async def test_cancel_with_a_wrong_token_is_403(client, store, slot, body):
     created = await (await book(client, slot.id)).get_json()
-    await error_of(await client.post(f"/api/v1/bookings/{created['reference']}/cancel", json=body),
-                   403, "forbidden")
+    await error_of(await client.post(f"/api/v1/bookings/{created['reference']}/cancel", json=body), 403, "forbidden")
     assert (await store.booking(created["reference"]))[0].status == "confirmed"
     assert await booked(store, slot.id) == 2
 
@@ -268,9 +289,10 @@ async def test_cancel_of_an_unknown_reference_is_404(client):
 
 
 async def reschedule(client, created, slot_id, token=None):
-    return await client.post(f"/api/v1/bookings/{created['reference']}/reschedule",
-                             json={"cancel_token": created["cancel_token"] if token is None else token,
-                                   "slot_id": slot_id})
+    return await client.post(
+        f"/api/v1/bookings/{created['reference']}/reschedule",
+        json={"cancel_token": created["cancel_token"] if token is None else token, "slot_id": slot_id},
+    )
 
 
 async def test_reschedule_moves_the_booking_and_its_places(client, store, venue, slot, tomorrow):
@@ -278,9 +300,14 @@ async def test_reschedule_moves_the_booking_and_its_places(client, store, venue,
     created = await (await book(client, slot.id, party_size=3)).get_json()
     response = await reschedule(client, created, later.id)
     assert response.status_code == 200
-    assert await response.get_json() == {"reference": created["reference"], "slot_id": later.id, "party_size": 3,
-                                         "start": later.starts_at.isoformat(), "end": later.ends_at.isoformat(),
-                                         "status": "confirmed"}
+    assert await response.get_json() == {
+        "reference": created["reference"],
+        "slot_id": later.id,
+        "party_size": 3,
+        "start": later.starts_at.isoformat(),
+        "end": later.ends_at.isoformat(),
+        "status": "confirmed",
+    }
     assert (await booked(store, slot.id), await booked(store, later.id)) == (0, 3)
 
 
@@ -311,8 +338,11 @@ async def test_reschedule_refusals_are_json_errors(client, store, venue, slot, t
 
 async def test_cancel_with_a_non_json_body_is_400(client, slot):
     created = await (await book(client, slot.id)).get_json()
-    response = await client.post(f"/api/v1/bookings/{created['reference']}/cancel", data="{cancel_token",
-                                 headers={"Content-Type": "application/json"})
+    response = await client.post(
+        f"/api/v1/bookings/{created['reference']}/cancel",
+        data="{cancel_token",
+        headers={"Content-Type": "application/json"},
+    )
     await error_of(response, 400, "bad_request")
 
 
@@ -324,8 +354,9 @@ async def test_unknown_api_path_is_404_json(client, path):
     await error_of(await client.get(path), 404, "not_found")
 
 
-@pytest.mark.parametrize("method, path", [("GET", "/api/v1/bookings"), ("DELETE", "/api/v1/venues"),
-                                          ("GET", "/api/v1/bookings/ABC/cancel")])
+@pytest.mark.parametrize(
+    "method, path", [("GET", "/api/v1/bookings"), ("DELETE", "/api/v1/venues"), ("GET", "/api/v1/bookings/ABC/cancel")]
+)
 async def test_wrong_method_is_405_json(client, method, path):
     await error_of(await client.open(path, method=method), 405, "method_not_allowed")
 

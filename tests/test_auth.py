@@ -124,8 +124,9 @@ async def test_logout_ends_the_session(admin):
     assert response.status_code == 303 and response.headers["Location"] == "/admin/login"
     assert (await admin.get("/admin/")).status_code == 302
     await admin.get("/admin/login")  # a fresh token for the stranger's session: the refusal is about the login
-    assert (await act(admin, "/admin/venues/new", slug="late", name="Late", kind="clinic",
-                      timezone="UTC")).status_code == 401
+    assert (
+        await act(admin, "/admin/venues/new", slug="late", name="Late", kind="clinic", timezone="UTC")
+    ).status_code == 401
 
 
 async def test_logout_ends_every_session_of_that_staff_member(app, admin):
@@ -185,8 +186,18 @@ async def test_login_goes_back_to_the_page_asked_for(client, staff):
     assert response.status_code == 303 and response.headers["Location"] == "/admin/venues/new"
 
 
-@pytest.mark.parametrize("target", ["//evil.example", "//evil.example/admin", "http://evil.example/admin",
-                                    "https://evil.example", "/\\evil.example", "javascript:alert(1)", "/book/x"])
+@pytest.mark.parametrize(
+    "target",
+    [
+        "//evil.example",
+        "//evil.example/admin",
+        "http://evil.example/admin",
+        "https://evil.example",
+        "/\\evil.example",
+        "javascript:alert(1)",
+        "/book/x",
+    ],
+)
 async def test_next_never_leaves_the_back_office(client, staff, target):
     page = await text(await client.get("/admin/login", query_string={"next": target}))
     assert 'name="next" value="/admin/"' in page
@@ -205,8 +216,9 @@ async def test_an_expired_session_gets_what_a_stranger_gets(admin, hub, venue, t
     assert await next_of(await admin.get("/admin/")) == "/admin/"
     htmx = await admin.get("/admin/", headers={"HX-Request": "true"})
     assert htmx.status_code == 401 and "Please log in as staff." in await text(htmx)
-    assert (await act(admin, "/admin/venues/new", slug="late", name="Late", kind="clinic",
-                      timezone="UTC")).status_code == 401
+    assert (
+        await act(admin, "/admin/venues/new", slug="late", name="Late", kind="clinic", timezone="UTC")
+    ).status_code == 401
     assert (await admin.get(f"/admin/events/board/{venue.id}/{tomorrow}")).status_code == 401
     assert hub.count() == 0
     async with admin.session_transaction() as session:

@@ -19,8 +19,16 @@ PEOPLE = itertools.count(1)  # a new contact per booking: the demo venues limit 
 pytestmark = pytest.mark.browser
 
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 ARTIFACTS = ROOT / "test-artifacts"
 SHOTS = ARTIFACTS / "screenshots"
 VENUE, RESOURCE, ZONE = "harbour-kitchen", "terrace", "Europe/London"  # every day 11:00-21:00, 20 places, parties <= 8
@@ -116,8 +124,9 @@ def new_page(browser):
     for context in contexts:
         context.close()
     if refused:
-        pytest.fail("the browser refused content under the Content-Security-Policy:\n" + "\n".join(refused),
-                    pytrace=False)
+        pytest.fail(
+            "the browser refused content under the Content-Security-Policy:\n" + "\n".join(refused), pytrace=False
+        )
 
 
 # -- helpers
@@ -262,8 +271,15 @@ def test_booking_and_cancel_without_javascript(server, new_page):
 def test_cancel_in_one_page_updates_another_live(server, new_page):
     """Cancel through the boosted cancel form in one page: the day view in another page gains the places back."""
     slot, party = bookable_slot(server, 2), 4
-    booking = server.post_json("/api/v1/bookings", {"slot_id": slot["id"], "name": "Alan Turing",
-                                                    "contact": f"alan{next(PEOPLE)}@example.org", "party_size": party})
+    booking = server.post_json(
+        "/api/v1/bookings",
+        {
+            "slot_id": slot["id"],
+            "name": "Alan Turing",
+            "contact": f"alan{next(PEOPLE)}@example.org",
+            "party_size": party,
+        },
+    )
     booked = slot["remaining"] - party
     assert remaining(server, slot["id"]) == booked
     viewer, canceller = new_page(), new_page()

@@ -42,8 +42,9 @@ UNTIED = """() => [...document.querySelectorAll('form .error:not([role=alert]:no
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     """`python app.py` with the demo venues, a staff user "admin", and no booking rate limit (setup books a lot)."""
-    live = LiveServer(tmp_path_factory.mktemp("a11y"), env={"SLOTCAST_ADMIN_PASSWORD": PASSWORD},
-                      BOOKINGS_PER_MINUTE=0).start()
+    live = LiveServer(
+        tmp_path_factory.mktemp("a11y"), env={"SLOTCAST_ADMIN_PASSWORD": PASSWORD}, BOOKINGS_PER_MINUTE=0
+    ).start()
     yield live
     live.stop(timeout=5.0)
 
@@ -92,11 +93,23 @@ def demo(server) -> dict:
     zone = ZoneInfo(next(v["timezone"] for v in venues if v["slug"] == "riverside-clinic"))
     later = (datetime.now(zone).date() + timedelta(days=10)).isoformat()
     not_yet = server.get_json(f"/api/v1/venues/riverside-clinic/resources/paediatrics-li/slots?date={later}")["slots"]
-    return dict(server=server, venues=[v["slug"] for v in venues], kinds=kinds, days=days, table=table,
-                cancelled=cancelled,
-                ticket=ticket, waiter=waiter, offered=offered, full_slot=chair["id"], table_slot=table_slots[2]["id"],
-                later=later, not_yet_slot=not_yet[0]["id"],
-                table_day=days["harbour-kitchen", "terrace"], clinic_day=days["riverside-clinic", "paediatrics-li"])
+    return dict(
+        server=server,
+        venues=[v["slug"] for v in venues],
+        kinds=kinds,
+        days=days,
+        table=table,
+        cancelled=cancelled,
+        ticket=ticket,
+        waiter=waiter,
+        offered=offered,
+        full_slot=chair["id"],
+        table_slot=table_slots[2]["id"],
+        later=later,
+        not_yet_slot=not_yet[0]["id"],
+        table_day=days["harbour-kitchen", "terrace"],
+        clinic_day=days["riverside-clinic", "paediatrics-li"],
+    )
 
 
 @pytest.fixture(scope="module")
@@ -205,6 +218,7 @@ def form_errors(path: str):
         page.fill("#name", "")
         submit(page, "form.booking", 422, validate=False)
         page.wait_for_selector("form.booking .error")
+
     return steps
 
 
@@ -264,10 +278,16 @@ def day_path(demo, venue: str, resource: str) -> str:
 PAGES = [
     ("index", "public", load("/")),
     *[(f"venue-{v}", "public", load(f"/book/{v}")) for v in ("harbour-kitchen", "riverside-clinic", "corner-barber")],
-    *[(f"day-{v}-{r}", "public", lambda page, go, demo, v=v, r=r: go(day_path(demo, v, r)))
-      for v, r in (("harbour-kitchen", "window-tables"), ("harbour-kitchen", "terrace"),
-                   ("riverside-clinic", "cardiology-wang"), ("riverside-clinic", "paediatrics-li"),
-                   ("corner-barber", "chair-1"))],
+    *[
+        (f"day-{v}-{r}", "public", lambda page, go, demo, v=v, r=r: go(day_path(demo, v, r)))
+        for v, r in (
+            ("harbour-kitchen", "window-tables"),
+            ("harbour-kitchen", "terrace"),
+            ("riverside-clinic", "cardiology-wang"),
+            ("riverside-clinic", "paediatrics-li"),
+            ("corner-barber", "chair-1"),
+        )
+    ],
     ("day-begun", "public", load("/book/harbour-kitchen/terrace")),  # today: the times that have begun
     ("day-past", "public", load("/book/harbour-kitchen/terrace/2020-01-01")),
     ("day-not-open-yet", "public", load("/book/riverside-clinic/paediatrics-li/{later}")),
@@ -277,10 +297,16 @@ PAGES = [
     ("book-full-waitlist", "public", lambda page, go, demo: go(f"/slots/{demo['full_slot']}/book")),
     ("book-taken-alternatives", "public", slot_taken),
     ("waitlist-errors", "public", waitlist_errors),
-    ("waitlist-entry", "public", lambda page, go, demo: go(f"/waitlist/{demo['waiter']['reference']}"
-                                                           f"?token={demo['waiter']['cancel_token']}")),
-    ("waitlist-offered", "public", lambda page, go, demo: go(f"/waitlist/{demo['offered']['reference']}"
-                                                             f"?token={demo['offered']['cancel_token']}")),
+    (
+        "waitlist-entry",
+        "public",
+        lambda page, go, demo: go(f"/waitlist/{demo['waiter']['reference']}?token={demo['waiter']['cancel_token']}"),
+    ),
+    (
+        "waitlist-offered",
+        "public",
+        lambda page, go, demo: go(f"/waitlist/{demo['offered']['reference']}?token={demo['offered']['cancel_token']}"),
+    ),
     ("confirmation-table", "public", lambda page, go, demo: go(booking_path(demo["table"]))),
     ("confirmation-ticket", "public", lambda page, go, demo: go(booking_path(demo["ticket"]))),
     ("confirmation-cancelled", "public", lambda page, go, demo: go(booking_path(demo["cancelled"]))),
@@ -299,8 +325,13 @@ PAGES = [
     ("board-queue", "staff", load("/admin/venues/riverside-clinic/board/{clinic_day}")),
     ("board-called", "staff", call_ticket),
     ("confirmation-ticket-called", "public", lambda page, go, demo: go(booking_path(demo["ticket"]))),
-    ("board-search", "staff", lambda page, go, demo: go(f"/admin/venues/harbour-kitchen/board/{demo['table_day']}"
-                                                        f"?q={demo['table']['reference']}")),
+    (
+        "board-search",
+        "staff",
+        lambda page, go, demo: go(
+            f"/admin/venues/harbour-kitchen/board/{demo['table_day']}?q={demo['table']['reference']}"
+        ),
+    ),
     ("day-list", "staff", load("/admin/venues/harbour-kitchen/board/{table_day}/print")),
     ("audit", "staff", load("/admin/audit")),
     ("erase", "staff", load("/admin/erase")),

@@ -80,8 +80,10 @@ STOP_SAMPLING = "() => { clearInterval(window.__sampler); return window.__sample
 def server(tmp_path_factory):
     """`python app.py` with the demo venues, a staff user "admin" and no booking rate per address (a day is filled
     through the API)."""
-    live = LiveServer(tmp_path_factory.mktemp("booking"),
-                      env={"SLOTCAST_ADMIN_PASSWORD": PASSWORD, "SLOTCAST_BOOKINGS_PER_MINUTE": "0"}).start()
+    live = LiveServer(
+        tmp_path_factory.mktemp("booking"),
+        env={"SLOTCAST_ADMIN_PASSWORD": PASSWORD, "SLOTCAST_BOOKINGS_PER_MINUTE": "0"},
+    ).start()
     yield live
     live.stop(timeout=5.0)
 
@@ -115,12 +117,14 @@ def day_path(venue: str, resource: str, day: date, party: int = 1) -> str:
     return f"/book/{venue}/{resource}/{day.isoformat()}" + (f"?party={party}" if party > 1 else "")
 
 
-def book(server: LiveServer, slot_id: int, party: int = 1, contact: str | None = None,
-         name: str = "Api Booker") -> dict:
+def book(
+    server: LiveServer, slot_id: int, party: int = 1, contact: str | None = None, name: str = "Api Booker"
+) -> dict:
     """A booking through the JSON API, by a new person unless a contact is given."""
     contact = contact or f"guest{next(PEOPLE)}@example.org"
-    booking = server.post_json("/api/v1/bookings", {"slot_id": slot_id, "name": name, "contact": contact,
-                                                    "party_size": party})
+    booking = server.post_json(
+        "/api/v1/bookings", {"slot_id": slot_id, "name": name, "contact": contact, "party_size": party}
+    )
     assert booking["status"] == "confirmed", booking
     return booking
 
@@ -149,8 +153,9 @@ def sse_counts(page) -> tuple[int, int]:
 
 def wait_live_again(page, before: tuple[int, int]) -> None:
     """After a boosted navigation: the new page's stream opened and swapped in its first event (no errors)."""
-    page.wait_for_function("([opened, messages]) => window.__sse.open > opened && window.__sse.messages > messages",
-                           arg=list(before))
+    page.wait_for_function(
+        "([opened, messages]) => window.__sse.open > opened && window.__sse.messages > messages", arg=list(before)
+    )
     assert page.evaluate("window.__sse.errors") == 0
 
 
@@ -173,8 +178,9 @@ def assert_strip_shows(page, day: date, outlook: str) -> None:
     current = page.locator('nav#date-strip a[aria-current="date"]')
     assert current.count() == 1, f"{current.count()} days marked current"
     assert urlsplit(current.get_attribute("href")).path.endswith(f"/{day.isoformat()}"), current.get_attribute("href")
-    assert page.locator(f'nav#date-strip li.{outlook} > a[aria-current="date"]').count() == 1, \
+    assert page.locator(f'nav#date-strip li.{outlook} > a[aria-current="date"]').count() == 1, (
         f"the shown day is not '{outlook}': {current.evaluate('a => a.parentElement.className')}"
+    )
 
 
 def shot(page, name: str, full_page: bool = True) -> None:
@@ -217,8 +223,12 @@ def test_phone_in_english_from_home_through_a_closed_day_to_a_booking(server, ne
     assert current.count() == 1 and current.get_attribute("href").endswith(f"/{shown.isoformat()}")
 
     # The first closed day after today (the barber rests on Mondays: always one within the strip's two weeks).
-    closed = [date.fromisoformat(urlsplit(href).path.rsplit("/", 1)[1]) for href in page.eval_on_selector_all(
-        "nav#date-strip li.closed a", "links => links.map(a => a.getAttribute('href'))")]
+    closed = [
+        date.fromisoformat(urlsplit(href).path.rsplit("/", 1)[1])
+        for href in page.eval_on_selector_all(
+            "nav#date-strip li.closed a", "links => links.map(a => a.getAttribute('href'))"
+        )
+    ]
     closed = [d for d in closed if d > shown]
     assert closed, "no closed day in the barber's date strip"
     follow(page, strip_day(page, closed[0]), f"**{day_path(BARBER, CHAIR, closed[0])}", live=True)
@@ -234,8 +244,9 @@ def test_phone_in_english_from_home_through_a_closed_day_to_a_booking(server, ne
     no_sideways_scroll(page, "phone day page (en)")
     shot(page, "phone-day-en-390x844")
 
-    follow(page, page.get_by_role("link", name=f"Book {hhmm(free, NEW_YORK)}", exact=True),
-           f"**/slots/{free['id']}/book")
+    follow(
+        page, page.get_by_role("link", name=f"Book {hhmm(free, NEW_YORK)}", exact=True), f"**/slots/{free['id']}/book"
+    )
     page.fill("#name", "Sam Carter")
     page.fill("#contact", f"+1 212 555 {1000 + next(PEOPLE)}")
     page.get_by_role("button", name="Confirm booking").click()
@@ -271,8 +282,9 @@ def test_phone_in_chinese_from_home_through_a_full_day_to_a_booking(server, new_
     no_sideways_scroll(page, "phone day page (zh)")
     shot(page, "phone-day-zh-390x844")
 
-    follow(page, page.get_by_role("link", name=f"预约 {hhmm(free, SHANGHAI)}", exact=True),
-           f"**/slots/{free['id']}/book")
+    follow(
+        page, page.get_by_role("link", name=f"预约 {hhmm(free, SHANGHAI)}", exact=True), f"**/slots/{free['id']}/book"
+    )
     page.fill("#name", "王小明")
     page.fill("#contact", f"138 0013 {8000 + next(PEOPLE)}")
     page.get_by_role("button", name="确认预约").click()
@@ -296,8 +308,12 @@ def test_party_of_six_on_the_terrace(server, new_page):
 
     page = new_page(**DESKTOP)
     open_live(page, server, day_path(HARBOUR, TERRACE, day))
-    follow(page, page.locator("nav.party a", has_text=re.compile(r"^\s*6\s*$")),
-           f"**{day_path(HARBOUR, TERRACE, day, party=6)}", live=True)
+    follow(
+        page,
+        page.locator("nav.party a", has_text=re.compile(r"^\s*6\s*$")),
+        f"**{day_path(HARBOUR, TERRACE, day, party=6)}",
+        live=True,
+    )
     assert page.locator('nav.party a[aria-current="true"]').inner_text().strip() == "6"
 
     def assert_no_book(slot_id: int, left: int) -> None:
@@ -323,8 +339,11 @@ def test_party_of_six_on_the_terrace(server, new_page):
             assert page.locator(f'tr[data-slot-id="{slot["id"]}"] a.button').count() == 1, slot
     shot(page, "desktop-day-party-6-1280x900")
 
-    follow(page, page.get_by_role("link", name=f"Book {hhmm(chosen, LONDON)}", exact=True),
-           f"**/slots/{chosen['id']}/book?party=6")
+    follow(
+        page,
+        page.get_by_role("link", name=f"Book {hhmm(chosen, LONDON)}", exact=True),
+        f"**/slots/{chosen['id']}/book?party=6",
+    )
     assert page.input_value("#party_size") == "6"
     page.fill("#name", "Ada Party")
     page.fill("#contact", f"party{next(PEOPLE)}@example.org")
@@ -354,8 +373,11 @@ def test_reschedule_updates_a_watching_page_live(server, new_page):
     holder.goto(server.url + confirmation_path(booking) + "&lang=zh_CN")
     assert holder.locator("h1").inner_text() == "订座成功"
     follow(holder, holder.get_by_role("link", name="改期"), f"**/bookings/{booking['reference']}/reschedule?*")
-    follow(holder, holder.get_by_role("link", name=f"{hhmm(new, LONDON)} · 剩余 20 个座位", exact=True),
-           f"**/bookings/{booking['reference']}/reschedule/{new['id']}?*")  # a page that asks first
+    follow(
+        holder,
+        holder.get_by_role("link", name=f"{hhmm(new, LONDON)} · 剩余 20 个座位", exact=True),
+        f"**/bookings/{booking['reference']}/reschedule/{new['id']}?*",
+    )  # a page that asks first
     watcher.evaluate(WATCH_ROWS, [[old["id"], 20], [new["id"], 20 - party]])
     with holder.expect_response(lambda r: r.request.method == "POST") as posted:
         holder.get_by_role("button", name=re.compile(rf"^改到 .* {hhmm(new, LONDON)}$")).click()
@@ -454,7 +476,7 @@ def test_a_changed_count_flashes_and_an_unchanged_one_does_not(server, new_page)
     booked_at = time.time() * 1000
     book(server, changed["id"], party)
     answered = time.time() * 1000
-    page.wait_for_function(f"""() => document.querySelector('tr[data-slot-id="{changed['id']}"]')
+    page.wait_for_function(f"""() => document.querySelector('tr[data-slot-id="{changed["id"]}"]')
                                  .dataset.remaining === '{20 - party}'""")
     page.wait_for_timeout(1400)  # the transition lasts 1.2 s
     samples = page.evaluate(STOP_SAMPLING)
@@ -474,8 +496,7 @@ def test_a_changed_count_flashes_and_an_unchanged_one_does_not(server, new_page)
     assert number(samples[-1][1]) == 20 - party, samples[-1]
     others = {number(b) for _t, _a, b in samples}
     assert others == {20}, f"the unchanged cell's --left moved: {sorted(others)}"
-    print(f"\ncount flash: {len(fractional)}/{len(moment)} samples fractional in 100-600 ms, "
-          f"e.g. {fractional[0]:.3f}")
+    print(f"\ncount flash: {len(fractional)}/{len(moment)} samples fractional in 100-600 ms, e.g. {fractional[0]:.3f}")
 
 
 # -- 7. screenshots at the sizes the pages are used at

@@ -36,8 +36,9 @@ def next_instant() -> datetime:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     """`python app.py` with the demo venues, a staff user "admin" and no booking rate per address."""
-    live = LiveServer(tmp_path_factory.mktemp("draw"),
-                      env={"SLOTCAST_ADMIN_PASSWORD": PASSWORD, "SLOTCAST_BOOKINGS_PER_MINUTE": "0"}).start()
+    live = LiveServer(
+        tmp_path_factory.mktemp("draw"), env={"SLOTCAST_ADMIN_PASSWORD": PASSWORD, "SLOTCAST_BOOKINGS_PER_MINUTE": "0"}
+    ).start()
     yield live
     live.stop(timeout=5.0)
 

@@ -56,8 +56,10 @@ WATCH = """([key, selector, text]) => {
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     """`python app.py` with the demo venues, a staff user "admin" and no booking rate per address."""
-    live = LiveServer(tmp_path_factory.mktemp("fairness"),
-                      env={"SLOTCAST_ADMIN_PASSWORD": PASSWORD, "SLOTCAST_BOOKINGS_PER_MINUTE": "0"}).start()
+    live = LiveServer(
+        tmp_path_factory.mktemp("fairness"),
+        env={"SLOTCAST_ADMIN_PASSWORD": PASSWORD, "SLOTCAST_BOOKINGS_PER_MINUTE": "0"},
+    ).start()
     yield live
     live.stop(timeout=5.0)
 
@@ -97,10 +99,19 @@ def edit_path(admin, venue_name: str, resource_name: str) -> str:
 
 def form_values(admin) -> dict:
     """What the resource form shows now."""
-    fields = ("name", "max_party", "horizon_days", "min_notice_minutes", "release_days_before", "release_time",
-              "schedule")
-    return {**{f: admin.input_value(f"#{f}") for f in fields},
-            "archived": admin.is_checked("form.booking input[name=archived]")}
+    fields = (
+        "name",
+        "max_party",
+        "horizon_days",
+        "min_notice_minutes",
+        "release_days_before",
+        "release_time",
+        "schedule",
+    )
+    return {
+        **{f: admin.input_value(f"#{f}") for f in fields},
+        "archived": admin.is_checked("form.booking input[name=archived]"),
+    }
 
 
 def free_chair_slot(server: LiveServer) -> tuple[date, dict]:
@@ -169,8 +180,10 @@ def test_a_cancellation_reaches_the_first_waiters_open_page_and_confirm_books(se
     """The barber's chair is taken; a visitor joins its waitlist through the form and keeps the page open; the
     booking is cancelled through the API: the page shows the offer within a second, and "Confirm" books it."""
     day, slot = free_chair_slot(server)
-    taken = server.post_json("/api/v1/bookings", {"slot_id": slot["id"], "name": "First Comer",
-                                                  "contact": "first.comer@example.org", "party_size": 1})
+    taken = server.post_json(
+        "/api/v1/bookings",
+        {"slot_id": slot["id"], "name": "First Comer", "contact": "first.comer@example.org", "party_size": 1},
+    )
     assert taken["status"] == "confirmed"
 
     waiter = new_page()
@@ -185,8 +198,9 @@ def test_a_cancellation_reaches_the_first_waiters_open_page_and_confirm_books(se
     watch(waiter, "offer", "#waiting .good-news", "A place is yours until")
 
     sent = time.time() * 1000
-    cancelled = server.post_json(f"/api/v1/bookings/{taken['reference']}/cancel",
-                                 {"cancel_token": taken["cancel_token"]})
+    cancelled = server.post_json(
+        f"/api/v1/bookings/{taken['reference']}/cancel", {"cancel_token": taken["cancel_token"]}
+    )
     assert cancelled["status"] == "cancelled", cancelled
     delay = seen_at(waiter, "offer", timeout=5000) - sent
     print(f"\nwaitlist: the offer showed {delay:.0f} ms after the cancel was sent")

@@ -23,10 +23,22 @@ PHONE = dict(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=T
 HARBOUR, TERRACE, LONDON = "harbour-kitchen", "terrace", "Europe/London"  # 11:00-21:00 hourly, 20 places
 PEOPLE = itertools.count(1)
 WORDS = {  # what each page says, in each language
-    "en": dict(change="Change the time", left="{n} seats left", ask="Move your booking from {was} to {new}?",
-               move="Move to {new}", moved="Moved from {was} to {new}.", date="EEE d MMM"),
-    "zh_CN": dict(change="改期", left="剩余 {n} 个座位", ask="把预约从 {was} 改到 {new}？", move="改到 {new}",
-                  moved="已从 {was} 改到 {new}。", date="M月d日EEE"),
+    "en": dict(
+        change="Change the time",
+        left="{n} seats left",
+        ask="Move your booking from {was} to {new}?",
+        move="Move to {new}",
+        moved="Moved from {was} to {new}.",
+        date="EEE d MMM",
+    ),
+    "zh_CN": dict(
+        change="改期",
+        left="剩余 {n} 个座位",
+        ask="把预约从 {was} 改到 {new}？",
+        move="改到 {new}",
+        moved="已从 {was} 改到 {new}。",
+        date="M月d日EEE",
+    ),
 }
 
 
@@ -55,8 +67,10 @@ def test_a_move_on_a_phone_asks_first_then_says_where_it_moved_from(server, new_
     path = f"/api/v1/venues/{HARBOUR}/resources/{TERRACE}/slots?date={day.isoformat()}"
     free = [s for s in server.get_json(path)["slots"] if s["remaining"] == 20]
     old, new = free[1], free[3]
-    booking = server.post_json("/api/v1/bookings", {"slot_id": old["id"], "name": "Ana Mover", "party_size": 2,
-                                                    "contact": f"mover{next(PEOPLE)}@example.org"})
+    booking = server.post_json(
+        "/api/v1/bookings",
+        {"slot_id": old["id"], "name": "Ana Mover", "party_size": 2, "contact": f"mover{next(PEOPLE)}@example.org"},
+    )
     own = f"/bookings/{booking['reference']}?token={booking['cancel_token']}"
     page = new_page(**PHONE, bypass_csp=True)  # axe is injected
     page.goto(f"{server.url}{own}&lang={lang}")

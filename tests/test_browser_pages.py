@@ -27,19 +27,19 @@ WATCH_TICKET = """() => document.addEventListener('htmx:sseBeforeMessage',
 
 # (path, wait for its SSE stream to open and swap once, status); {names} come from the `demo` fixture.
 PUBLIC_PAGES = [
-    ("/", False, 200),                                  # the venue list
-    ("/book/{venue}", False, 200),                      # a venue
-    ("/book/{venue}/{resource}/{day}", True, 200),      # a day, live
-    ("/slots/{slot}/book", True, 200),                  # a booking form, live
-    ("/kiosk/{venue}", True, 200),                      # the kiosk, live
-    ("/book/no-such-venue", False, 404),                # an error page
-    ("/book/{venue}?lang=zh_CN", False, 200),           # the language switch to Chinese (last: it sets a cookie)
+    ("/", False, 200),  # the venue list
+    ("/book/{venue}", False, 200),  # a venue
+    ("/book/{venue}/{resource}/{day}", True, 200),  # a day, live
+    ("/slots/{slot}/book", True, 200),  # a booking form, live
+    ("/kiosk/{venue}", True, 200),  # the kiosk, live
+    ("/book/no-such-venue", False, 404),  # an error page
+    ("/book/{venue}?lang=zh_CN", False, 200),  # the language switch to Chinese (last: it sets a cookie)
 ]
 STAFF_PAGES = [
-    ("/admin/", False, 200),                            # the back office index
-    ("/admin/venues/{venue}/board/{day}", True, 200),   # the day board, live
-    ("/admin/venues/new", False, 200),                  # the new-venue form
-    ("{resource_edit}", False, 200),                    # a resource's edit form
+    ("/admin/", False, 200),  # the back office index
+    ("/admin/venues/{venue}/board/{day}", True, 200),  # the day board, live
+    ("/admin/venues/new", False, 200),  # the new-venue form
+    ("{resource_edit}", False, 200),  # a resource's edit form
 ]
 
 

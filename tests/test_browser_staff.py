@@ -113,9 +113,21 @@ def target(server) -> dict:
     """The demo resource that still has bookable slots today where it is (chosen once per run)."""
     for venue, resource, zone, notice, max_party in TODAY_CANDIDATES:
         today = datetime.now(ZoneInfo(zone)).date().isoformat()
-        found = dict(venue=venue, resource=resource, zone=zone, notice=notice, party=min(2, max_party), day=today,
-                     name=next(r["name"] for v in server.get_json("/api/v1/venues") if v["slug"] == venue
-                               for r in v["resources"] if r["slug"] == resource))
+        found = dict(
+            venue=venue,
+            resource=resource,
+            zone=zone,
+            notice=notice,
+            party=min(2, max_party),
+            day=today,
+            name=next(
+                r["name"]
+                for v in server.get_json("/api/v1/venues")
+                if v["slug"] == venue
+                for r in v["resources"]
+                if r["slug"] == resource
+            ),
+        )
         if len(bookable_today(server, found, room=1)) >= 3:
             print(f"\nbooking today at {venue}/{resource} ({zone}, {today})")
             return found
@@ -129,8 +141,11 @@ def bookable_today(server: LiveServer, target: dict, room: int) -> list[dict]:
     """Today's slots of the target that can still be booked (with a margin over the notice) for `room` places."""
     path = f"/api/v1/venues/{target['venue']}/resources/{target['resource']}/slots?date={target['day']}"
     earliest = datetime.now(ZoneInfo("UTC")) + timedelta(minutes=target["notice"] + 3)
-    return [s for s in server.get_json(path)["slots"]
-            if datetime.fromisoformat(s["start"]) >= earliest and s["remaining"] >= room]
+    return [
+        s
+        for s in server.get_json(path)["slots"]
+        if datetime.fromisoformat(s["start"]) >= earliest and s["remaining"] >= room
+    ]
 
 
 def today_slot(server: LiveServer, target: dict) -> dict:
@@ -163,8 +178,11 @@ def open_kiosk(new_page, server: LiveServer, target: dict, **options):
     """The venue's kiosk, once its stream is open; and the target resource's panel selector."""
     kiosk = new_page(**options)
     open_live(kiosk, server, f"/kiosk/{target['venue']}")
-    panel_id = kiosk.evaluate("""(name) => [...document.querySelectorAll('section.panel')]
-        .find(p => p.querySelector('h2').textContent.trim() === name).id""", target["name"])
+    panel_id = kiosk.evaluate(
+        """(name) => [...document.querySelectorAll('section.panel')]
+        .find(p => p.querySelector('h2').textContent.trim() === name).id""",
+        target["name"],
+    )
     return kiosk, f"#{panel_id}"
 
 
@@ -244,16 +262,20 @@ def test_public_booking_appears_on_kiosk_and_staff_board_live(server, target, ne
 def test_call_next_on_the_board_shows_on_the_kiosk(server, target, new_page):
     """Staff press "Call next" with a room: the kiosk shows that ticket and room in its calling area, live."""
     slot = today_slot(server, target)
-    server.post_json("/api/v1/bookings", {"slot_id": slot["id"], "name": "Queue Walker", "contact": f"q{next(PEOPLE)}@example.org",
-                                          "party_size": 1})  # someone is waiting, whatever ran before
+    server.post_json(
+        "/api/v1/bookings",
+        {"slot_id": slot["id"], "name": "Queue Walker", "contact": f"q{next(PEOPLE)}@example.org", "party_size": 1},
+    )  # someone is waiting, whatever ran before
     kiosk, panel = open_kiosk(new_page, server, target, viewport={"width": 1920, "height": 1080})
     board = open_board(new_page, server, target, viewport={"width": 1440, "height": 900})
     section = "#" + board.locator(f'section.board:has(tr[data-slot-id="{slot["id"]}"])').get_attribute("id")
     resource_id = section.removeprefix("#board-")
     expected = board.eval_on_selector(section, NEXT_WAITING)
     assert expected, "nobody waits on the board"
-    assert kiosk.locator(f"{panel} .calling .ticket").count() == 0 or \
-        kiosk.inner_text(f"{panel} .calling .ticket").strip() != expected
+    assert (
+        kiosk.locator(f"{panel} .calling .ticket").count() == 0
+        or kiosk.inner_text(f"{panel} .calling .ticket").strip() != expected
+    )
     room = "Room 3"
     watch(kiosk, "called", f"{panel} .calling .ticket", None, expected)
 
@@ -275,15 +297,33 @@ def test_call_next_on_the_board_shows_on_the_kiosk(server, target, new_page):
     # The wall as it looks while a number is called, at the two screen sizes, and the board staff use.
     SHOTS.mkdir(parents=True, exist_ok=True)
     shot(kiosk, "kiosk-1920x1080")
-    assert_readable(kiosk, "kiosk 1920x1080", {f"{panel} .calling .ticket": 96, f"{panel} .calling .label": 30,
-                                               f"{panel} .today": 40, f"{panel} .slots-now div": 36,
-                                               ".clock .time": 90, ".clock .date": 32})
+    assert_readable(
+        kiosk,
+        "kiosk 1920x1080",
+        {
+            f"{panel} .calling .ticket": 96,
+            f"{panel} .calling .label": 30,
+            f"{panel} .today": 40,
+            f"{panel} .slots-now div": 36,
+            ".clock .time": 90,
+            ".clock .date": 32,
+        },
+    )
     kiosk.set_viewport_size({"width": 768, "height": 1024})
     shot(kiosk, "kiosk-768x1024")
     # A portrait screen: type follows its long side, so the wall still reads from across the room.
-    assert_readable(kiosk, "kiosk 768x1024", {f"{panel} .calling .ticket": 76, f"{panel} .calling .label": 20,
-                                              f"{panel} .today": 30, f"{panel} .slots-now div": 26,
-                                              ".clock .time": 70, ".clock .date": 24})
+    assert_readable(
+        kiosk,
+        "kiosk 768x1024",
+        {
+            f"{panel} .calling .ticket": 76,
+            f"{panel} .calling .label": 20,
+            f"{panel} .today": 30,
+            f"{panel} .slots-now div": 26,
+            ".clock .time": 70,
+            ".clock .date": 24,
+        },
+    )
     board.eval_on_selector(section, "el => el.scrollIntoView({block: 'start'})")
     shot(board, "board-1440x900")
     assert_readable(board, "board 1440x900", {f"{section} td": 15})
@@ -301,13 +341,18 @@ def test_a_burst_of_bookings_converges_on_kiosk_and_board(server, target, new_pa
     booked = [free[i % len(free)]["id"] for i in range(4)]
     watch(kiosk, "burst", panel, "data-left-today", str(before - len(booked)))
     for slot_id in booked:
-        server.post_json("/api/v1/bookings", {"slot_id": slot_id, "name": "Burst Booker", "contact": f"b{next(PEOPLE)}@example.org",
-                                              "party_size": 1})
+        server.post_json(
+            "/api/v1/bookings",
+            {"slot_id": slot_id, "name": "Burst Booker", "contact": f"b{next(PEOPLE)}@example.org", "party_size": 1},
+        )
     seen_at(kiosk, "burst")
     truth = {s["id"]: s["remaining"] for s in bookable_today(server, target, room=0)}
     for slot_id in set(booked):
-        board.wait_for_function(f"""() => document.querySelector('tr[data-slot-id="{slot_id}"]')
-                                    .dataset.remaining === '{truth[slot_id]}'""", timeout=2000)
+        board.wait_for_function(
+            f"""() => document.querySelector('tr[data-slot-id="{slot_id}"]')
+                                    .dataset.remaining === '{truth[slot_id]}'""",
+            timeout=2000,
+        )
     kiosk.wait_for_timeout(300)  # nothing later may undo it
     assert left_today(kiosk, panel) == before - len(booked)
 
@@ -344,15 +389,24 @@ def test_kiosk_survives_a_server_restart(server, target, new_page):
     kiosk.wait_for_function("() => window.__openedAt.length >= 1", timeout=RECONNECT_WITHIN_MS + 2000)
     opened = kiosk.evaluate("window.__openedAt[0]")
     record_delay("kiosk-reconnect-after-restart", opened - ready)
-    print(f"\nstop took {took:.2f} s; down {ready - stopped:.0f} ms; kiosk reopened {opened - stopped:.0f} ms after "
-          f"the stop, {opened - ready:.0f} ms after the new server answered")
+    print(
+        f"\nstop took {took:.2f} s; down {ready - stopped:.0f} ms; kiosk reopened {opened - stopped:.0f} ms after "
+        f"the stop, {opened - ready:.0f} ms after the new server answered"
+    )
     assert opened - ready < RECONNECT_WITHIN_MS
     assert kiosk.evaluate("window.__sameDocument === true"), "the kiosk reloaded"
     kiosk.wait_for_function(f"() => document.querySelector({panel!r}).dataset.leftToday === '{before}'")
 
     watch(kiosk, "after-restart", panel, "data-left-today", str(before - party))
-    booking = server.post_json("/api/v1/bookings", {"slot_id": slot["id"], "name": "After Restart",
-                                                    "contact": f"r{next(PEOPLE)}@example.org", "party_size": party})
+    booking = server.post_json(
+        "/api/v1/bookings",
+        {
+            "slot_id": slot["id"],
+            "name": "After Restart",
+            "contact": f"r{next(PEOPLE)}@example.org",
+            "party_size": party,
+        },
+    )
     answered = time.time() * 1000
     assert booking["status"] == "confirmed"
     delay = seen_at(kiosk, "after-restart") - answered

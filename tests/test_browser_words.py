@@ -26,24 +26,44 @@ pytestmark = pytest.mark.browser
 
 PHONE = dict(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
 LANGS = {"en": "en-GB", "zh_CN": "zh-CN"}
-CLINIC, CARDIOLOGY, SHANGHAI = "riverside-clinic", "cardiology-wang", "Asia/Shanghai"  # Mon-Sat, opens 7 days ahead 08:00
+CLINIC, CARDIOLOGY, SHANGHAI = (
+    "riverside-clinic",
+    "cardiology-wang",
+    "Asia/Shanghai",
+)  # Mon-Sat, opens 7 days ahead 08:00
 HARBOUR, WINDOW, LONDON = "harbour-kitchen", "window-tables", "Europe/London"  # closed on Mondays, parties <= 6
 BARBER, CHAIR, NEW_YORK = "corner-barber", "chair-1", "America/New_York"  # closed on Mondays, one place a slot
 ACCENT = "rgb(11, 110, 79)"  # static/app.css --accent: good news, not the alarm red
 PEOPLE = itertools.count(1)
 # The words a person reads, in each language ({day}: a date as the page writes it).
 SAYS = {
-    "en": dict(release="Booking opens {day} at 08:00 · ", opens="Opens {day} 08:00", closed="Closed on this day.",
-               onward="Next with room for 6 people: {day} at 12:00 →", full="This time is fully booked.",
-               nearest="Other times with room", join="Join the waitlist", news=r"A place is yours until \d\d:\d\d\.",
-               hold="s left to confirm; then it passes to the next in line.", buttons=["Confirm", "Leave the waitlist"],
-               reload="Keep this page or its link, and reload it to see whether a place has freed: without "
-                      "JavaScript it does not update by itself."),
-    "zh_CN": dict(release="{day} 08:00 开始放号 · ", opens="{day} 08:00 放号", closed="本日休息，不营业。",
-                  onward="最近可容纳 6 人：{day} 12:00 →", full="该时段已约满。", nearest="其他有空位的时段",
-                  join="排队候补", news=r"已为您保留空位至 \d\d:\d\d。", hold="秒，请及时确认；逾时将转给下一位。",
-                  buttons=["确认预约", "退出排队"],
-                  reload="请保留本页或其链接，并刷新页面查看是否有空出的位置：未启用 JavaScript 时本页不会自动更新。"),
+    "en": dict(
+        release="Booking opens {day} at 08:00 · ",
+        opens="Opens {day} 08:00",
+        closed="Closed on this day.",
+        onward="Next with room for 6 people: {day} at 12:00 →",
+        full="This time is fully booked.",
+        nearest="Other times with room",
+        join="Join the waitlist",
+        news=r"A place is yours until \d\d:\d\d\.",
+        hold="s left to confirm; then it passes to the next in line.",
+        buttons=["Confirm", "Leave the waitlist"],
+        reload="Keep this page or its link, and reload it to see whether a place has freed: without "
+        "JavaScript it does not update by itself.",
+    ),
+    "zh_CN": dict(
+        release="{day} 08:00 开始放号 · ",
+        opens="{day} 08:00 放号",
+        closed="本日休息，不营业。",
+        onward="最近可容纳 6 人：{day} 12:00 →",
+        full="该时段已约满。",
+        nearest="其他有空位的时段",
+        join="排队候补",
+        news=r"已为您保留空位至 \d\d:\d\d。",
+        hold="秒，请及时确认；逾时将转给下一位。",
+        buttons=["确认预约", "退出排队"],
+        reload="请保留本页或其链接，并刷新页面查看是否有空出的位置：未启用 JavaScript 时本页不会自动更新。",
+    ),
 }
 SETTLED = "() => window.__sse && window.__sse.messages >= 1"  # test_browser's SSE_PROBE counts these
 TICK = "() => Number(getComputedStyle(document.querySelector('.tick')).getPropertyValue('--tick'))"
@@ -160,13 +180,16 @@ def test_a_full_slots_page_offers_its_waitlist_and_the_nearest_times(server, pho
     nearest = phone.locator("section#booking-form")
     assert nearest.locator("h2").inner_text() == SAYS[lang]["nearest"]
     links = nearest.locator("ul.alternatives a")
-    assert links.count() >= 1 and all(re.search(r"/slots/\d+/book$", href) for href in
-                                      links.evaluate_all("links => links.map(a => a.getAttribute('href'))"))
+    assert links.count() >= 1 and all(
+        re.search(r"/slots/\d+/book$", href)
+        for href in links.evaluate_all("links => links.map(a => a.getAttribute('href'))")
+    )
     waitlist = phone.locator("form#waitlist")
     assert waitlist.locator("h2").inner_text() == SAYS[lang]["join"]
     assert waitlist.locator("#wait-name").is_visible()
-    gap = box(phone, "form#waitlist")["y"] - (box(phone, "section#booking-form")["y"]
-                                              + box(phone, "section#booking-form")["height"])
+    gap = box(phone, "form#waitlist")["y"] - (
+        box(phone, "section#booking-form")["y"] + box(phone, "section#booking-form")["height"]
+    )
     assert gap >= 16, f"the waitlist's form follows the nearest times {gap:.0f} px apart"
     shot(phone, f"phone-full-slot-{lang}")
     assert_accessible(phone, f"a full slot's page [{lang}]")
@@ -205,7 +228,9 @@ def test_the_offer_page_makes_confirming_the_obvious_action_and_counts_the_hold(
     confirm, leave = box(phone, "#waiting button.primary"), box(phone, "#waiting button.quiet")
     assert confirm["height"] > leave["height"] + 10 and leave["y"] - (confirm["y"] + confirm["height"]) >= 16
     assert phone.locator("#waiting button.quiet").evaluate("e => getComputedStyle(e).backgroundColor") in (
-        "rgba(0, 0, 0, 0)", "transparent")
+        "rgba(0, 0, 0, 0)",
+        "transparent",
+    )
     assert phone.locator("noscript").count() == 1 and phone.locator(".with-script").is_visible()
     shot(phone, f"phone-offer-{lang}")
     assert_accessible(phone, f"a waitlist offer [{lang}]")

@@ -15,8 +15,9 @@ async def fill(service, resource, slots, size=None):
         left = (s.capacity - s.booked) if size is None else size
         while left > 0:
             n = min(left, resource.max_party)
-            await service.book(resource, s.id, "Filler", f"filler{s.id}.{left}@example.com", n, for_staff=True,
-                               over_limit=True)
+            await service.book(
+                resource, s.id, "Filler", f"filler{s.id}.{left}@example.com", n, for_staff=True, over_limit=True
+            )
             left -= n
 
 
@@ -54,7 +55,8 @@ async def test_a_party_the_resource_cannot_take_is_a_400(client, venue, tomorrow
 
 
 async def test_the_strip_shows_each_coming_day_and_leads_from_a_full_day_to_the_next_with_room(
-        client, service, store, venue, tomorrow):
+    client, service, store, venue, tomorrow
+):
     tables = venue.resource("tables")
     today = local_today("UTC")
     await fill(service, tables, await store.slots_for_day(tables.id, tomorrow))
@@ -73,7 +75,9 @@ async def test_a_past_day_points_forward_to_the_first_day_with_room(client):
     html = await text(await client.get(day_url(today - timedelta(days=3))))
     assert "This day has passed." in html and "Nothing free" not in html
     assert re.search(r'<a href="/book/test-bistro/tables/([\d-]+)">Next available', html).group(1) in (
-        today.isoformat(), (today + timedelta(days=1)).isoformat())  # 20:00 today may be over
+        today.isoformat(),
+        (today + timedelta(days=1)).isoformat(),
+    )  # 20:00 today may be over
 
 
 async def test_the_strip_moves_live_when_a_day_fills_and_only_then(client, service, store, venue, tomorrow):

@@ -13,8 +13,9 @@ def hourly(weekday, opens, closes, capacity=4, minutes=30):
 def test_plan_day_makes_slots_in_the_venue_zone():
     day = date(2026, 7, 1)  # a Wednesday, London on summer time (UTC+1)
     plans = schedule.plan_day(hourly(day.weekday(), "12:00", "14:00"), day, "Europe/London")
-    assert [p.starts_at for p in plans] == [datetime(2026, 7, 1, h, m, tzinfo=UTC) for h, m in
-                                           ((11, 0), (11, 30), (12, 0), (12, 30))]
+    assert [p.starts_at for p in plans] == [
+        datetime(2026, 7, 1, h, m, tzinfo=UTC) for h, m in ((11, 0), (11, 30), (12, 0), (12, 30))
+    ]
     assert all(p.local_date == day and p.capacity == 4 for p in plans)
     assert plans[-1].ends_at == datetime(2026, 7, 1, 13, 0, tzinfo=UTC)
 
@@ -55,9 +56,16 @@ def test_booking_problems():
     ok = validation.booking_problems("Ann", "ann@example.com", 2, max_party=4)
     assert ok == {}
     assert validation.booking_problems("Ann", "+86 138 0000 0000", 1, 1) == {}
-    assert validation.booking_problems("", "", 0, 4) == {"name": "required", "contact": "required", "party_size": "too_small"}
+    assert validation.booking_problems("", "", 0, 4) == {
+        "name": "required",
+        "contact": "required",
+        "party_size": "too_small",
+    }
     assert validation.booking_problems("x" * 101, "12345", 5, 4) == {"name": "too_long", "party_size": "too_large"}
-    assert validation.booking_problems("Ann", "not a contact", "2", 4) == {"contact": "invalid", "party_size": "not_a_number"}
+    assert validation.booking_problems("Ann", "not a contact", "2", 4) == {
+        "contact": "invalid",
+        "party_size": "not_a_number",
+    }
     assert validation.booking_problems("Ann", "12345", True, 4) == {"party_size": "not_a_number"}
     assert validation.booking_problems("王小明", "wang@example.cn", -1, 4) == {"party_size": "too_small"}
 
@@ -123,9 +131,15 @@ def test_waiting_line_order_and_who_waits():
         return model.Booking(i, f"R{i}", 1, "x", "12345", 1, kw.pop("status", "confirmed"), nine, ticket=ticket, **kw)
 
     entries = [
-        (booking(1, 3), late), (booking(2, 1), early), (booking(3, 2), early, ),
+        (booking(1, 3), late),
+        (booking(2, 1), early),
+        (
+            booking(3, 2),
+            early,
+        ),
         (booking(4, 4, attendance="checked_in"), late),  # arrived: still waits for the call
-        (booking(5, 5, attendance="no_show"), early), (booking(6, 6, status="cancelled"), early),
+        (booking(5, 5, attendance="no_show"), early),
+        (booking(6, 6, status="cancelled"), early),
         (booking(7, 7, called_at=nine), early),
         (booking(8, 8, requeued_at=datetime(2026, 7, 1, 9, 30, tzinfo=UTC)), early),  # 过号: back at 09:30
     ]

@@ -20,8 +20,9 @@ DOCS = Path(__file__).resolve().parents[1] / "docs" / "draw.md"
 
 
 async def enter(client, preferences, contact="ann@example.org", party_size=1, name="Ann"):
-    return await client.post(f"{API}/entries", json={"name": name, "contact": contact, "party_size": party_size,
-                                                     "preferences": preferences})
+    return await client.post(
+        f"{API}/entries", json={"name": name, "contact": contact, "party_size": party_size, "preferences": preferences}
+    )
 
 
 def verify_script() -> str:
@@ -31,8 +32,9 @@ def verify_script() -> str:
 
 
 def verify(draw: dict) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-c", verify_script()], input=json.dumps(draw), capture_output=True,
-                          text=True, timeout=30)
+    return subprocess.run(
+        [sys.executable, "-c", verify_script()], input=json.dumps(draw), capture_output=True, text=True, timeout=30
+    )
 
 
 async def test_entering_through_the_api(client, expert, sessions):
@@ -43,8 +45,10 @@ async def test_entering_through_the_api(client, expert, sessions):
     assert body["number"] == 1 and body["status"] == "entered"
     twice = await enter(client, [second], contact="ANN@example.org")
     assert twice.status_code == 409 and (await twice.get_json())["code"] == "limit_reached"
-    race = await client.post(f"/api/v1/draws/test-bistro/tables/{DAY.isoformat()}/entries",
-                             json={"name": "Ann", "contact": "bo@example.org", "preferences": [first]})
+    race = await client.post(
+        f"/api/v1/draws/test-bistro/tables/{DAY.isoformat()}/entries",
+        json={"name": "Ann", "contact": "bo@example.org", "preferences": [first]},
+    )
     assert race.status_code == 409 and (await race.get_json())["code"] == "not_a_draw"
     for bad in ([], [999999], [first, first], ["x"], [first, second, first, second], None, first):
         refused = await enter(client, bad, contact="cy@example.org")
@@ -52,8 +56,15 @@ async def test_entering_through_the_api(client, expert, sessions):
         assert refused.status_code == 422 and answer["code"] == "invalid" and "preferences" in answer["fields"], bad
     held = await client.get(f"{API}/entries/{body['reference']}?token={body['cancel_token']}")
     assert held.status_code == 200 and await held.get_json() == {
-        "reference": body["reference"], "number": 1, "rank": None, "status": "entered", "party_size": 1,
-        "preferences": [first, second], "booking": None, "waitlist": None}
+        "reference": body["reference"],
+        "number": 1,
+        "rank": None,
+        "status": "entered",
+        "party_size": 1,
+        "preferences": [first, second],
+        "booking": None,
+        "waitlist": None,
+    }
     assert (await client.get(f"{API}/entries/{body['reference']}?token=nope")).status_code == 403
     elsewhere = f"/api/v1/draws/test-bistro/expert/{(DAY + timedelta(days=1)).isoformat()}"
     other_day = await client.get(f"{elsewhere}/entries/{body['reference']}?token={body['cancel_token']}")
@@ -77,20 +88,23 @@ async def test_the_public_draw_before_and_after(app, client, clock, expert, sess
     assert [r["outcome"] for r in after["results"]] == ["booked", "booked", "waitlisted"]
     assert "Secret Name" not in raw and "@example.org" not in raw
     assert (await client.get(f"/api/v1/draws/test-bistro/tables/{DAY.isoformat()}")).status_code == 404
-    later = await (await client.get(f"/api/v1/draws/test-bistro/expert/{(DAY + timedelta(days=2)).isoformat()}"))\
-        .get_json()
+    later = await (
+        await client.get(f"/api/v1/draws/test-bistro/expert/{(DAY + timedelta(days=2)).isoformat()}")
+    ).get_json()
     assert later["status"] == "upcoming" and later["seed_sha256"] is None
 
 
 async def test_withdrawing_through_the_api(app, client, clock, expert, sessions):
     entry = await (await enter(client, [sessions[0].id])).get_json()
-    withdrawn = await client.post(f"{API}/entries/{entry['reference']}/withdraw",
-                                  json={"cancel_token": entry["cancel_token"]})
+    withdrawn = await client.post(
+        f"{API}/entries/{entry['reference']}/withdraw", json={"cancel_token": entry["cancel_token"]}
+    )
     assert withdrawn.status_code == 200 and (await withdrawn.get_json())["status"] == "withdrawn"
     again = await (await enter(client, [sessions[0].id])).get_json()
     clock.set(INSTANT)
-    late = await client.post(f"{API}/entries/{again['reference']}/withdraw",
-                             json={"cancel_token": again["cancel_token"]})
+    late = await client.post(
+        f"{API}/entries/{again['reference']}/withdraw", json={"cancel_token": again["cancel_token"]}
+    )
     assert late.status_code == 409 and (await late.get_json())["code"] == "draw_closed"
     wrong = await client.post(f"{API}/entries/{again['reference']}/withdraw", json={"cancel_token": "nope"})
     assert wrong.status_code == 403
@@ -113,8 +127,9 @@ async def test_the_verify_script_of_the_docs_agrees_with_a_real_draw(app, client
     assert verify(missing).returncode != 0
 
 
-async def test_a_draw_tells_the_webhooks_once_per_day_and_once_per_winner(app, client, clock, store, venue, expert,
-                                                                          sessions):
+async def test_a_draw_tells_the_webhooks_once_per_day_and_once_per_winner(
+    app, client, clock, store, venue, expert, sessions
+):
     await store.add_webhook(venue.id, "https://hooks.example.org/in", "s" * 32, START)
     for n in range(3):
         await enter(client, [sessions[0].id], contact=f"w{n}@example.org")

@@ -34,8 +34,18 @@ clock = clock_at(START)
 async def expert(app, store, venue, clock):
     """A clinic-like resource released by draw: two 1-hour sessions of 2 places on DAY, entries open 24 h before."""
     rules = [OpeningRule(d, time(9), time(11), 60, 2) for d in range(7)]
-    await store.add_resource(venue.id, "expert", "Expert", rules, max_party=2, horizon_days=7, release_days_before=1,
-                             release_time=time(8), release_mode="draw", now=clock.now())
+    await store.add_resource(
+        venue.id,
+        "expert",
+        "Expert",
+        rules,
+        max_party=2,
+        horizon_days=7,
+        release_days_before=1,
+        release_time=time(8),
+        release_mode="draw",
+        now=clock.now(),
+    )
     return (await store.venue("test-bistro")).resource("expert")
 
 
@@ -48,8 +58,14 @@ async def enter(app, slots, name="Ann Entrant", contact="ann@example.org", party
     """Enter the draw from the day page's form, as a visitor with a client of their own."""
     client = client or app.test_client()
     await client.get(PAGE)
-    form = {"csrf_token": await csrf_token(client, "/admin/login"), "name": name, "contact": contact,
-            "party_size": party, "preference_1": str(slots[0].id), **choices}
+    form = {
+        "csrf_token": await csrf_token(client, "/admin/login"),
+        "name": name,
+        "contact": contact,
+        "party_size": party,
+        "preference_1": str(slots[0].id),
+        **choices,
+    }
     return client, await client.post(f"{PAGE}/draw", form=form)
 
 
@@ -72,7 +88,7 @@ def squashed(html: str) -> str:
 
 async def test_the_day_page_says_when_entries_close_and_offers_the_form(client, expert, sessions):
     page = squashed(await text(await client.get(PAGE)))
-    assert "Entries close at 08:00 · <strong class=\"countdown\">in 3 h 20 min</strong>" in page
+    assert 'Entries close at 08:00 · <strong class="countdown">in 3 h 20 min</strong>' in page
     assert "0 entries for 4 places" in page
     assert 'id="draw-entry-form"' in page and 'name="preference_3"' in page
     assert f"/events/draw/{expert.id}/{DAY.isoformat()}" in page  # its stream carries the draw's status
@@ -86,18 +102,22 @@ async def test_an_entry_gets_its_number_and_a_page_of_its_own(app, expert, sessi
     page = await text(await visitor.get(answer.headers["Location"]))
     assert "You are entry #1." in page and "1 entry for 4 places" in page
     assert "Seed fingerprint (SHA-256):" in page and "Withdraw my entry" in page
-    _, second = await enter(app, sessions, name="Bo", contact="+44 20 7946 0001", party="2",
-                            preference_2=str(sessions[1].id))
+    _, second = await enter(
+        app, sessions, name="Bo", contact="+44 20 7946 0001", party="2", preference_2=str(sessions[1].id)
+    )
     assert "You are entry #2." in await text(await visitor.get(second.headers["Location"]))
 
 
-@pytest.mark.parametrize(("fields", "status", "message"), [
-    ({"preference_1": ""}, 422, "Choose at least your first preferred time."),
-    ({"preference_1": "999999"}, 422, "Choose times of this day from the list."),
-    ({"preference_2": "SESSION0"}, 422, "Choose each time once."),
-    ({"party_size": "3"}, 422, "At most 2 places per booking."),
-    ({"contact": "ANN@example.org"}, 409, "You have entered this draw already: one entry per person."),
-])
+@pytest.mark.parametrize(
+    ("fields", "status", "message"),
+    [
+        ({"preference_1": ""}, 422, "Choose at least your first preferred time."),
+        ({"preference_1": "999999"}, 422, "Choose times of this day from the list."),
+        ({"preference_2": "SESSION0"}, 422, "Choose each time once."),
+        ({"party_size": "3"}, 422, "At most 2 places per booking."),
+        ({"contact": "ANN@example.org"}, 409, "You have entered this draw already: one entry per person."),
+    ],
+)
 async def test_a_refused_entry_says_why_and_keeps_what_was_typed(app, expert, sessions, fields, status, message):
     await enter(app, sessions)
     fields = {k: str(sessions[0].id) if v == "SESSION0" else v for k, v in fields.items()}
@@ -202,15 +222,22 @@ async def test_the_public_streams_carry_no_names(app, hub, expert, sessions):
 
 async def test_staff_set_a_resource_to_release_by_draw(admin, store, venue):
     tables = venue.resource("tables")
-    form = resource_form(tables, "daily 08:00-20:00 60 10", release_days_before="2", release_time="08:00",
-                         release_mode="draw", draw_entry_hours="12")
+    form = resource_form(
+        tables,
+        "daily 08:00-20:00 60 10",
+        release_days_before="2",
+        release_time="08:00",
+        release_mode="draw",
+        draw_entry_hours="12",
+    )
     assert (await act(admin, f"/admin/resources/{tables.id}/edit", **form)).status_code == 303
     saved = (await store.venue("test-bistro")).resource("tables")
     assert (saved.release_mode, saved.draw_entry_hours) == ("draw", 12)
     page = await text(await admin.get(f"/admin/resources/{tables.id}/edit"))
     assert '<option value="draw" selected>' in page and 'value="12"' in page
-    bad = await act(admin, f"/admin/resources/{tables.id}/edit", **{**form, "release_mode": "auction",
-                                                                     "draw_entry_hours": "0"})
+    bad = await act(
+        admin, f"/admin/resources/{tables.id}/edit", **{**form, "release_mode": "auction", "draw_entry_hours": "0"}
+    )
     body = await text(bad)
     assert bad.status_code == 422 and "Choose first come, first served or a draw." in body
     assert "A whole number from 1 to 720." in body

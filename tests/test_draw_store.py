@@ -35,7 +35,8 @@ SEED = bytes(range(32))
 ORDER_OF_SIX = [5, 4, 6, 1, 2, 3]  # draw_order(SEED, 1..6), worked out once by hand with hashlib
 # 09:00 has 2 places, 10:00 has 3, 11:00 is closed before the draw.
 RULES = [OpeningRule(d, time(9), time(10), 60, 2) for d in range(7)] + [
-    OpeningRule(d, time(10), time(12), 60, 3) for d in range(7)]
+    OpeningRule(d, time(10), time(12), 60, 3) for d in range(7)
+]
 
 
 @pytest.fixture
@@ -49,8 +50,19 @@ async def store(url, tmp_path):
 @pytest.fixture
 async def resource_id(store):
     venue_id = await store.add_venue("v", "Venue", "clinic", "UTC", per_person_limit=1)
-    return await store.add_resource(venue_id, "r", "Room", RULES, max_party=4, horizon_days=7, release_days_before=2,
-                                    release_time=time(8), release_mode="draw", draw_entry_hours=48, now=NOW)
+    return await store.add_resource(
+        venue_id,
+        "r",
+        "Room",
+        RULES,
+        max_party=4,
+        horizon_days=7,
+        release_days_before=2,
+        release_time=time(8),
+        release_mode="draw",
+        draw_entry_hours=48,
+        now=NOW,
+    )
 
 
 @pytest.fixture
@@ -61,15 +73,20 @@ async def slots(store, resource_id):
 
 
 async def enter(store, resource_id, n: int, preferences, party: int = 1, contact: str | None = None):
-    entry, _draw = await store.enter_draw(resource_id, DAY, f"Person {n}", contact or f"p{n}@example.org", party,
-                                          tuple(s.id for s in preferences), NOW)
+    entry, _draw = await store.enter_draw(
+        resource_id, DAY, f"Person {n}", contact or f"p{n}@example.org", party, tuple(s.id for s in preferences), NOW
+    )
     return entry
 
 
 async def fix_seed(url, tmp_path, draw_id: int) -> None:
     """Give the draw a known seed, behind the store's back (its own is random)."""
-    await query(url, tmp_path, f"UPDATE draws SET seed = '{SEED.hex()}', seed_sha256 = "
-                f"'{hashlib.sha256(SEED).hexdigest()}' WHERE id = $1", draw_id)
+    await query(
+        url,
+        tmp_path,
+        f"UPDATE draws SET seed = '{SEED.hex()}', seed_sha256 = '{hashlib.sha256(SEED).hexdigest()}' WHERE id = $1",
+        draw_id,
+    )
 
 
 async def outcomes(store, entries) -> dict[int, tuple[str, int | None, int | None]]:
@@ -86,20 +103,29 @@ def test_the_published_order_is_the_documented_hash_order():
 def test_a_draws_countdown_counts_ten_minutes_from_an_hour_away_and_days_from_two():
     until = datetime(2030, 6, 2, 8, tzinfo=UTC)
     assert time_left(until, until - timedelta(hours=3, minutes=15)) == (
-        timedelta(hours=3, minutes=20), until - timedelta(hours=3, minutes=10))
+        timedelta(hours=3, minutes=20),
+        until - timedelta(hours=3, minutes=10),
+    )
     assert time_left(until, until - timedelta(days=2, seconds=1)) == (timedelta(days=3), until - timedelta(days=2))
-    assert time_left(until, until - timedelta(hours=1, seconds=1)) == (timedelta(hours=1, minutes=10),
-                                                                      until - timedelta(hours=1))
+    assert time_left(until, until - timedelta(hours=1, seconds=1)) == (
+        timedelta(hours=1, minutes=10),
+        until - timedelta(hours=1),
+    )
     assert time_left(until, until - timedelta(hours=1)) is None  # within the hour: the booking countdown's
 
 
-async def test_ranking_preferences_and_parties_follow_the_published_algorithm(store, url, tmp_path, resource_id,
-                                                                               slots):
+async def test_ranking_preferences_and_parties_follow_the_published_algorithm(store, url, tmp_path, resource_id, slots):
     nine, ten, eleven = slots
     # Who is at which rank is known from the seed: shape each entry so its outcome is worked out by hand.
     by_rank = {rank: number for rank, number in enumerate(ORDER_OF_SIX, start=1)}
-    wishes = {1: ([nine], 2), 2: ([nine, ten], 1), 3: ([ten], 3), 4: ([ten, nine], 2), 5: ([nine], 1),
-              6: ([eleven, ten], 4)}
+    wishes = {
+        1: ([nine], 2),
+        2: ([nine, ten], 1),
+        3: ([ten], 3),
+        4: ([ten, nine], 2),
+        5: ([nine], 1),
+        6: ([eleven, ten], 4),
+    }
     shape = {by_rank[rank]: wish for rank, wish in wishes.items()}
     entries = [await enter(store, resource_id, n, *shape[n]) for n in range(1, 7)]
     draw = await store.draw(resource_id, DAY)
@@ -108,22 +134,26 @@ async def test_ranking_preferences_and_parties_follow_the_published_algorithm(st
     drawn = await store.run_draw(draw.id, AFTER)
     assert drawn.status == "drawn" and drawn.revealed_seed == SEED.hex() and drawn.places == 5
     got = await outcomes(store, entries)
-    expected = {1: (BOOKED, nine.id),  # party of 2 fills 09:00
-                2: (BOOKED, ten.id),  # 09:00 full: its second choice
-                3: (WAITLISTED, ten.id),  # 3 places wanted, 2 left at 10:00
-                4: (BOOKED, ten.id),  # 10:00 still has 2
-                5: (WAITLISTED, nine.id),
-                6: (NONE, None)}  # 11:00 closed, 10:00 full: no place, and nothing to wait for
+    expected = {
+        1: (BOOKED, nine.id),  # party of 2 fills 09:00
+        2: (BOOKED, ten.id),  # 09:00 full: its second choice
+        3: (WAITLISTED, ten.id),  # 3 places wanted, 2 left at 10:00
+        4: (BOOKED, ten.id),  # 10:00 still has 2
+        5: (WAITLISTED, nine.id),
+        6: (NONE, None),
+    }  # 11:00 closed, 10:00 full: no place, and nothing to wait for
     assert {by_rank[rank]: (status, slot) for rank, (status, slot) in expected.items()} == {
-        n: (status, slot) for n, (status, _rank, slot) in got.items()}
+        n: (status, slot) for n, (status, _rank, slot) in got.items()
+    }
     assert {n: rank for n, (_s, rank, _slot) in got.items()} == {n: r for r, n in by_rank.items()}
     results = await store.draw_results(draw.id)
     assert [number for number, *_ in results] == ORDER_OF_SIX
     assert [s.booked for s in await store.slots_for_day(resource_id, DAY)][:2] == [2, 3]
 
 
-async def test_winners_are_booked_as_any_booking_is_and_losers_wait_in_draw_order(store, url, tmp_path, resource_id,
-                                                                                   slots):
+async def test_winners_are_booked_as_any_booking_is_and_losers_wait_in_draw_order(
+    store, url, tmp_path, resource_id, slots
+):
     nine, _ten, _eleven = slots
     entries = [await enter(store, resource_id, n, [nine]) for n in range(1, 41)]
     draw = await store.draw(resource_id, DAY)
@@ -164,8 +194,9 @@ async def test_a_person_enters_once_however_their_contact_is_written(store, reso
 
 async def test_many_entries_by_one_person_at_once_make_one(store, resource_id, slots):
     nine = slots[0]
-    tries = await asyncio.gather(*(enter(store, resource_id, n, [nine], contact="same@example.org")
-                                   for n in range(30)), return_exceptions=True)
+    tries = await asyncio.gather(
+        *(enter(store, resource_id, n, [nine], contact="same@example.org") for n in range(30)), return_exceptions=True
+    )
     assert sum(not isinstance(t, Exception) for t in tries) == 1
     assert all(isinstance(t, AlreadyEntered) for t in tries if isinstance(t, Exception))
     assert (await store.draw(resource_id, DAY)).entered == 1
@@ -187,8 +218,10 @@ async def test_entries_open_only_in_their_window_and_only_for_a_draw(store, reso
 async def test_the_per_person_limit_counts_a_booking_made_outside_the_draw(store, resource_id, slots):
     nine, ten, _eleven = slots
     await store.book(ten.id, "Caller", "caller@example.org", 1, NOW, for_staff=True)  # staff book during entries
-    entries = [await enter(store, resource_id, 1, [nine], contact="caller@example.org"),
-               await enter(store, resource_id, 2, [nine])]
+    entries = [
+        await enter(store, resource_id, 1, [nine], contact="caller@example.org"),
+        await enter(store, resource_id, 2, [nine]),
+    ]
     await store.run_draw((await store.draw(resource_id, DAY)).id, AFTER)
     got = await outcomes(store, entries)
     assert got[1][0] == NONE and got[2][0] == BOOKED  # the venue allows one booking a day per person
@@ -226,8 +259,9 @@ async def test_two_stores_racing_to_draw_draw_once(url, tmp_path, store, resourc
     assert len(await query(url, tmp_path, "SELECT id FROM waitlist")) == drawn[0].waitlisted == 12 - drawn[0].booked
 
 
-async def test_a_draw_that_fails_leaves_nothing_and_a_restarted_process_makes_it(url, tmp_path, store, resource_id,
-                                                                                 slots, monkeypatch):
+async def test_a_draw_that_fails_leaves_nothing_and_a_restarted_process_makes_it(
+    url, tmp_path, store, resource_id, slots, monkeypatch
+):
     nine = slots[0]
     for n in range(4):
         await enter(store, resource_id, n, [nine])
@@ -268,8 +302,9 @@ async def test_keeping_draws_opens_each_when_its_entries_open(store, resource_id
     assert (await store.draw(resource_id, DAY)).seed == draw.seed  # opened once: the committed seed stays
 
 
-async def test_a_reference_a_waitlist_entry_holds_already_gets_a_fresh_one_in_its_place(store, url, tmp_path,
-                                                                                        resource_id, slots):
+async def test_a_reference_a_waitlist_entry_holds_already_gets_a_fresh_one_in_its_place(
+    store, url, tmp_path, resource_id, slots
+):
     nine = slots[0]
     entries = [await enter(store, resource_id, n, [nine]) for n in range(1, 9)]
     venue_id = (await store.venue("v")).id

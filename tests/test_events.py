@@ -19,7 +19,7 @@ async def read_until(connection, needle: bytes, timeout=2.0) -> bytes:
 
 def remaining_in(chunk: bytes, slot_id: int) -> int:
     text = chunk.decode()
-    row = text[text.rindex(f'data-slot-id="{slot_id}"'):]
+    row = text[text.rindex(f'data-slot-id="{slot_id}"') :]
     return int(row.split('data-remaining="')[1].split('"')[0])
 
 

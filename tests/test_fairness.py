@@ -59,8 +59,15 @@ async def api_book(client, slot_id, contact=CONTACT, **extra):
 
 
 def test_a_day_opens_at_its_release_or_when_it_enters_the_horizon_whichever_is_later():
-    slot = Slot(1, 1, datetime(2026, 12, 10, 1, 0, tzinfo=UTC), datetime(2026, 12, 10, 1, 30, tzinfo=UTC),
-                date(2026, 12, 10), 5, 0)
+    slot = Slot(
+        1,
+        1,
+        datetime(2026, 12, 10, 1, 0, tzinfo=UTC),
+        datetime(2026, 12, 10, 1, 30, tzinfo=UTC),
+        date(2026, 12, 10),
+        5,
+        0,
+    )
     clinic = Resource(1, 1, "dr", "Dr", horizon_days=14, release_days_before=7, release_time=time(8))
     opens = opens_at(slot, clinic, "Asia/Shanghai")
     assert opens == datetime(2026, 12, 3, 8, 0, tzinfo=UTC) + timedelta(hours=-8)  # 08:00 in Shanghai
@@ -78,10 +85,16 @@ def test_the_countdown_is_coarse_far_away_and_fine_near_the_moment():
     assert countdown(RELEASE, RELEASE - timedelta(minutes=30))[2] == RELEASE - timedelta(minutes=29)  # never "now"
     # the last minute in seconds (the page counts them on; rendered again every ten seconds), never "in 1 min"
     assert countdown(RELEASE, RELEASE - timedelta(seconds=61))[:2] == (2, timedelta(minutes=1))
-    assert countdown(RELEASE, RELEASE - timedelta(seconds=60)) == (60, timedelta(seconds=1),
-                                                                   RELEASE - timedelta(seconds=50))
-    assert countdown(RELEASE, RELEASE - timedelta(seconds=35)) == (35, timedelta(seconds=1),
-                                                                   RELEASE - timedelta(seconds=30))
+    assert countdown(RELEASE, RELEASE - timedelta(seconds=60)) == (
+        60,
+        timedelta(seconds=1),
+        RELEASE - timedelta(seconds=50),
+    )
+    assert countdown(RELEASE, RELEASE - timedelta(seconds=35)) == (
+        35,
+        timedelta(seconds=1),
+        RELEASE - timedelta(seconds=30),
+    )
     assert countdown(RELEASE, RELEASE - timedelta(seconds=4)) == (4, timedelta(seconds=1), RELEASE)
 
 
@@ -93,8 +106,7 @@ def test_contacts_compare_normalised():
 # -- release
 
 
-async def test_a_booking_before_the_release_is_409_not_open_yet_and_at_the_instant_201(client, clock, store,
-                                                                                         day_slots):
+async def test_a_booking_before_the_release_is_409_not_open_yet_and_at_the_instant_201(client, clock, store, day_slots):
     early = await api_book(client, day_slots[0].id)
     body = await early.get_json()
     assert early.status_code == 409 and body["code"] == "not_open_yet"
@@ -113,8 +125,12 @@ async def test_slots_say_when_they_open(client, clock, tables, day_slots):
 async def test_the_booking_form_says_when_it_opens(client, day_slots):
     html = await text(await client.get(f"/slots/{day_slots[0].id}/book"))
     assert "Booking opens" in html and "08:00" in html and "in 2 h" in html
-    form = {"csrf_token": await csrf_token(client, f"/slots/{day_slots[0].id}/book"), "name": NAME,
-            "contact": CONTACT, "party_size": "1"}
+    form = {
+        "csrf_token": await csrf_token(client, f"/slots/{day_slots[0].id}/book"),
+        "name": NAME,
+        "contact": CONTACT,
+        "party_size": "1",
+    }
     refused = await client.post(f"/slots/{day_slots[0].id}/book", form=form)
     assert refused.status_code == 409 and "opens for booking on" in await text(refused)
 
@@ -136,12 +152,16 @@ async def test_a_waiting_page_counts_down_and_turns_bookable_at_the_instant(app,
 
 async def test_staff_set_the_release_in_the_resource_form(admin, store, venue):
     tables = venue.resource("tables")
-    form = {"name": "Tables", "max_party": "4", "horizon_days": "7", "min_notice_minutes": "0",
-            "schedule": "daily 08:00-20:00 60 10"}
+    form = {
+        "name": "Tables",
+        "max_party": "4",
+        "horizon_days": "7",
+        "min_notice_minutes": "0",
+        "schedule": "daily 08:00-20:00 60 10",
+    }
     bad = await act(admin, f"/admin/resources/{tables.id}/edit", **form, release_days_before="3", release_time="")
     assert bad.status_code == 422 and "A release needs both" in await text(bad)
-    good = await act(admin, f"/admin/resources/{tables.id}/edit", **form, release_days_before="3",
-                     release_time="07:30")
+    good = await act(admin, f"/admin/resources/{tables.id}/edit", **form, release_days_before="3", release_time="07:30")
     assert good.status_code == 303
     saved = (await store.venue("test-bistro")).resource("tables")
     assert (saved.release_days_before, saved.release_time) == (3, time(7, 30))
@@ -176,8 +196,9 @@ async def test_a_cancellation_gives_the_allowance_back(client, clock, limited, d
     assert (await api_book(client, day_slots[2].id)).status_code == 201
 
 
-async def test_50_parallel_attempts_by_one_contact_book_exactly_the_limit(clock, store, service, limited, tables,
-                                                                        day_slots):
+async def test_50_parallel_attempts_by_one_contact_book_exactly_the_limit(
+    clock, store, service, limited, tables, day_slots
+):
     clock.set(RELEASE)
     attempts = [service.book(tables, day_slots[n % 12].id, NAME, "+44 20 7946 0123", 1) for n in range(50)]
     results = await asyncio.gather(*attempts, return_exceptions=True)
@@ -186,8 +207,7 @@ async def test_50_parallel_attempts_by_one_contact_book_exactly_the_limit(clock,
     assert sum(s.booked for s in await store.slots_for_day(tables.id, DAY)) == 2
 
 
-async def test_staff_may_book_over_the_limit_when_they_say_so(admin, clock, store, service, limited, tables,
-                                                              day_slots):
+async def test_staff_may_book_over_the_limit_when_they_say_so(admin, clock, store, service, limited, tables, day_slots):
     clock.set(RELEASE)
     for s in day_slots[:2]:
         await service.book(tables, s.id, NAME, CONTACT, 1)
@@ -208,8 +228,9 @@ async def test_the_public_cannot_claim_the_staff_override(client, clock, service
 
 
 async def test_staff_book_before_the_release(admin, store, tables, day_slots):
-    response = await act(admin, f"/admin/resources/{tables.id}/bookings", slot_id=str(day_slots[0].id), name=NAME,
-                         contact=CONTACT)
+    response = await act(
+        admin, f"/admin/resources/{tables.id}/bookings", slot_id=str(day_slots[0].id), name=NAME, contact=CONTACT
+    )
     assert response.status_code == 303 and (await store.slot(day_slots[0].id)).booked == 1
 
 
@@ -222,16 +243,22 @@ async def test_not_open_yet_is_raised_by_the_store_itself(store, tables, day_slo
 # -- booking rate per address
 
 
-async def test_bookings_past_the_rate_are_429_with_retry_after_until_the_minute_is_over(app, client, clock,
-                                                                                       store, day_slots):
+async def test_bookings_past_the_rate_are_429_with_retry_after_until_the_minute_is_over(
+    app, client, clock, store, day_slots
+):
     clock.set(RELEASE)
     app.config["BOOKINGS_PER_MINUTE"] = 3
-    assert [(await api_book(client, s.id, f"p{n}@example.com")).status_code
-            for n, s in enumerate(day_slots[:3])] == [201] * 3
+    assert [(await api_book(client, s.id, f"p{n}@example.com")).status_code for n, s in enumerate(day_slots[:3])] == [
+        201
+    ] * 3
     refused = await api_book(client, day_slots[3].id, "p9@example.com")
     assert refused.status_code == 429 and 0 < float(refused.headers["Retry-After"]) <= 60
-    form = {"csrf_token": await csrf_token(client, f"/slots/{day_slots[3].id}/book"), "name": NAME,
-            "contact": "p8@example.com", "party_size": "1"}
+    form = {
+        "csrf_token": await csrf_token(client, f"/slots/{day_slots[3].id}/book"),
+        "name": NAME,
+        "contact": "p8@example.com",
+        "party_size": "1",
+    }
     assert (await client.post(f"/slots/{day_slots[3].id}/book", form=form)).status_code == 429
     assert (await store.slot(day_slots[3].id)).booked == 0
     clock.advance(minutes=1)
@@ -250,4 +277,3 @@ async def test_the_demo_venues_have_their_limits(tmp_path):
     await store.close()
     assert limits == {"harbour-kitchen": 2, "riverside-clinic": 1, "corner-barber": 1}
     assert {(r.release_days_before, r.release_time) for r in clinic.resources} == {(7, time(8))}
-

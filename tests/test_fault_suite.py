@@ -81,13 +81,14 @@ async def under_traffic(urls: list[str], clients: int = 8, pages: int = 10, hot:
     """Traffic on `hot` of tomorrow's slots (12:00 on), and day pages on every server; the day's last slot is left
     for `waitlist_moves`."""
     slot_ids, path = await day_of(urls[0])
-    traffic, shown = Traffic(urls, slot_ids[1:1 + hot]), await Pages(urls, path, pages).open()
+    traffic, shown = Traffic(urls, slot_ids[1 : 1 + hot]), await Pages(urls, path, pages).open()
     traffic.start(clients)
     return traffic, shown, slot_ids[-1]
 
 
-async def wind_down(traffic: Traffic, pages: Pages, ledger: Ledger, urls: list[str], probe_slot: int,
-                    least: int = 30) -> None:
+async def wind_down(
+    traffic: Traffic, pages: Pages, ledger: Ledger, urls: list[str], probe_slot: int, least: int = 30
+) -> None:
     """Stop the traffic, check everything, and show that the waitlist still moves; at least `least` bookings were
     made meanwhile."""
     await traffic.stop()
@@ -151,9 +152,11 @@ async def test_a_frozen_worker_holding_a_row_lock_delays_the_others_2_s_at_most(
 
 async def freeze_holding_a_slot(server: LiveServer, pg: PostgresServer, database: str) -> None:
     """SIGSTOP the server at a moment one of its sessions holds a slot's row inside its transaction."""
-    holding = ("SELECT count(*) FROM pg_stat_activity a JOIN pg_locks l ON l.pid = a.pid WHERE a.datname ="
-               f" '{database}' AND a.state = 'idle in transaction' AND l.relation = 'slots'::regclass"
-               " AND l.mode = 'RowExclusiveLock'")
+    holding = (
+        "SELECT count(*) FROM pg_stat_activity a JOIN pg_locks l ON l.pid = a.pid WHERE a.datname ="
+        f" '{database}' AND a.state = 'idle in transaction' AND l.relation = 'slots'::regclass"
+        " AND l.mode = 'RowExclusiveLock'"
+    )
     for _ in range(100):
         os.kill(server.process.pid, signal.SIGSTOP)
         await asyncio.sleep(0.2)
@@ -170,13 +173,16 @@ async def book_meanwhile(url: str, slot_id: int, seconds: float) -> list[tuple[f
     async with httpx.AsyncClient(base_url=url, timeout=30) as http:
         while time.monotonic() < deadline:
             began, n = time.monotonic(), n + 1
-            answer = await http.post("/api/v1/bookings", json={"slot_id": slot_id, "name": "Other Worker",
-                                                               "contact": f"other{n}@example.com"})
+            answer = await http.post(
+                "/api/v1/bookings",
+                json={"slot_id": slot_id, "name": "Other Worker", "contact": f"other{n}@example.com"},
+            )
             waits.append((time.monotonic() - began, answer.status_code))
             if answer.status_code == 201:
                 booked = answer.json()
-                await http.post(f"/api/v1/bookings/{booked['reference']}/cancel",
-                                json={"cancel_token": booked["cancel_token"]})
+                await http.post(
+                    f"/api/v1/bookings/{booked['reference']}/cancel", json={"cancel_token": booked["cancel_token"]}
+                )
             await asyncio.sleep(0.1)
     return waits
 
@@ -189,8 +195,12 @@ async def test_the_listeners_connection_terminated_mid_load(tmp_path, pg):
         traffic.start(8)
         for _ in range(3):
             await asyncio.sleep(2)
-            killed = await asyncio.to_thread(pg.sql, "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
-                                                     " WHERE application_name = 'slotcast-listener'", "listeners")
+            killed = await asyncio.to_thread(
+                pg.sql,
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                " WHERE application_name = 'slotcast-listener'",
+                "listeners",
+            )
             assert int(killed) == 2
         await asyncio.sleep(2)
         await wind_down(traffic, pages, Ledger(url), [a.url, b.url], slot_ids[-1])

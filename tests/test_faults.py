@@ -30,8 +30,9 @@ async def serving(url: str, clock=None, **config):
     async with app.test_app():
         store = app.extensions["slotcast"].store
         venue_id = await store.add_venue("v", "Venue", "restaurant", "UTC")
-        await store.add_resource(venue_id, "room", "Room", [OpeningRule(d, daytime(9), daytime(17), 60, 1)
-                                                             for d in range(7)], horizon_days=3)
+        await store.add_resource(
+            venue_id, "room", "Room", [OpeningRule(d, daytime(9), daytime(17), 60, 1) for d in range(7)], horizon_days=3
+        )
         await store.extend_slots(app.extensions["slotcast"].clock.now())
         yield app
 
@@ -108,9 +109,11 @@ async def test_a_task_that_fails_or_ends_is_started_again_counted_and_makes_read
         await asyncio.sleep(0.5)
         assert len(calls) >= 3  # tried again, and again
         scrape = await (await client.get("/metrics", headers={"Authorization": f"Bearer {TOKEN}"})).get_data(
-            as_text=True)
-        restarts = {task: float(n) for task, n in re.findall(r'slotcast_task_restarts_total\{task="(\w+)"\} (\S+)',
-                                                             scrape)}
+            as_text=True
+        )
+        restarts = {
+            task: float(n) for task, n in re.findall(r'slotcast_task_restarts_total\{task="(\w+)"\} (\S+)', scrape)
+        }
         assert restarts["doomed"] >= 3 and restarts["quitter"] >= 1
 
 
@@ -123,8 +126,9 @@ async def test_a_frozen_worker_holding_a_slot_keeps_a_booking_waiting_2_s_at_mos
         client = app.test_client()
         _room, slot = await first_slot(app)
         # Another worker, frozen inside its transaction with the slot's row locked; the server ends it after 4 s.
-        frozen = await frozen_session(pg_url, "UPDATE slots SET booked = booked WHERE id = $1", slot.id,
-                                      idle_in_transaction=4)
+        frozen = await frozen_session(
+            pg_url, "UPDATE slots SET booked = booked WHERE id = $1", slot.id, idle_in_transaction=4
+        )
         try:
             began = time.monotonic()
             refused = await client.post("/api/v1/bookings", json=booking_body(slot))
@@ -147,8 +151,12 @@ async def test_a_database_outage_is_503_with_retry_after_on_pages_and_api(postgr
         client = app.test_client()
         _room, slot = await first_slot(app)
         day = f"/book/v/room/{slot.local_date}"
-        form = {"csrf_token": await csrf_token(client, f"/slots/{slot.id}/book"), "name": "Ann",
-                "contact": "ann@example.com", "party_size": "1"}
+        form = {
+            "csrf_token": await csrf_token(client, f"/slots/{slot.id}/book"),
+            "name": "Ann",
+            "contact": "ann@example.com",
+            "party_size": "1",
+        }
         async with database_away(postgres, db_name(pg_url)):
             api = await client.post("/api/v1/bookings", json=booking_body(slot))
             page = await client.get(day)
@@ -171,10 +179,18 @@ async def test_a_commit_cut_off_says_the_booking_may_be_made_and_a_retry_with_it
         client = app.test_client()
         _room, slot = await first_slot(app)
         # The booking's COMMIT takes a while (a deferred trigger): long enough to cut its connection meanwhile.
-        await sql(postgres, "CREATE FUNCTION slow_commit() RETURNS trigger LANGUAGE plpgsql AS"
-                            " $$ BEGIN PERFORM pg_sleep(3); RETURN NULL; END $$", name)
-        await sql(postgres, "CREATE CONSTRAINT TRIGGER slow_commit AFTER INSERT ON bookings DEFERRABLE INITIALLY"
-                            " DEFERRED FOR EACH ROW EXECUTE FUNCTION slow_commit()", name)
+        await sql(
+            postgres,
+            "CREATE FUNCTION slow_commit() RETURNS trigger LANGUAGE plpgsql AS"
+            " $$ BEGIN PERFORM pg_sleep(3); RETURN NULL; END $$",
+            name,
+        )
+        await sql(
+            postgres,
+            "CREATE CONSTRAINT TRIGGER slow_commit AFTER INSERT ON bookings DEFERRABLE INITIALLY"
+            " DEFERRED FOR EACH ROW EXECUTE FUNCTION slow_commit()",
+            name,
+        )
         key = {"Idempotency-Key": "retry-me-safely"}
         booking = asyncio.create_task(client.post("/api/v1/bookings", json=booking_body(slot), headers=key))
         committing = "SELECT pid FROM pg_stat_activity WHERE query = 'COMMIT;' AND state = 'active'"
@@ -212,12 +228,15 @@ async def test_a_full_disk_is_not_ready_and_503_then_everything_heals(tmp_path):
             body = await api.get_json()
             assert api.status_code == 503 and api.headers["Retry-After"] == "60" and body["code"] == "unavailable"
             assert "storage is full" in body["error"]
-            page = await client.post(f"/slots/{slot.id}/book", form={"csrf_token": token, "name": "Bo",
-                                                                      "contact": "bo@example.com", "party_size": "1"})
+            page = await client.post(
+                f"/slots/{slot.id}/book",
+                form={"csrf_token": token, "name": "Bo", "contact": "bo@example.com", "party_size": "1"},
+            )
             assert page.status_code == 503 and "storage is full" in await page.get_data(as_text=True)
             assert (await client.get(f"/book/v/room/{slot.local_date}")).status_code == 200  # reading goes on
             scrape = await (await client.get("/metrics", headers={"Authorization": f"Bearer {TOKEN}"})).get_data(
-                as_text=True)
+                as_text=True
+            )
             assert 'slotcast_bookings_total{outcome="unavailable"} 2.0' in scrape
 
             disk.free()
@@ -233,8 +252,9 @@ async def test_readyz_answers_at_once_from_its_last_check_and_says_when_a_write_
         client = app.test_client()
         await readyz_until(client, 200)
         # A session holds the table the readiness write goes to: the write waits (reads do not).
-        frozen = await frozen_session(pg_url, "LOCK TABLE schema_version IN ACCESS EXCLUSIVE MODE",
-                                      idle_in_transaction=30)
+        frozen = await frozen_session(
+            pg_url, "LOCK TABLE schema_version IN ACCESS EXCLUSIVE MODE", idle_in_transaction=30
+        )
         try:
             took, began = [], time.monotonic()
             while True:

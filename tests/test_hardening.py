@@ -48,8 +48,11 @@ async def request(port: int, method: str, path: str, body: dict | None = None) -
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     try:
         data = json.dumps(body).encode() if body is not None else b""
-        writer.write(f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
-                     f"Content-Type: application/json\r\nContent-Length: {len(data)}\r\n\r\n".encode() + data)
+        writer.write(
+            f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(data)}\r\n\r\n".encode()
+            + data
+        )
         answer = await asyncio.wait_for(reader.read(), 10)
     finally:
         writer.close()
@@ -104,12 +107,22 @@ async def slot_ids(port: int, day: str = TOMORROW) -> list[int]:
 
 
 async def book(port: int, slot_id: int, party_size: int = 1) -> tuple[int, dict]:
-    return await request(port, "POST", "/api/v1/bookings",
-                         {"slot_id": slot_id, "name": "Load Test", "contact": f"load{next(PEOPLE)}@example.com", "party_size": party_size})
+    return await request(
+        port,
+        "POST",
+        "/api/v1/bookings",
+        {
+            "slot_id": slot_id,
+            "name": "Load Test",
+            "contact": f"load{next(PEOPLE)}@example.com",
+            "party_size": party_size,
+        },
+    )
 
 
 async def open_many(port: int, path: str, count: int, sources: list[str]) -> list[Stream]:
     """`count` streams spread over `sources`, opened together, each once its first event arrived."""
+
     async def one(i: int) -> Stream:
         stream = await Stream.open(port, path, sources[i % len(sources)])
         if stream.admitted:
@@ -258,8 +271,13 @@ async def test_sigterm_with_1000_streams_is_prompt_and_pages_reconnect(server):
 
 async def test_kill_9_mid_burst_keeps_every_confirmed_booking(server, tmp_path):
     s = await server()
-    slots = [i for day in (1, 2, 3) for i in await slot_ids(
-        s.port, (datetime.now(ZoneInfo("Europe/London")) + timedelta(days=day)).date().isoformat())]
+    slots = [
+        i
+        for day in (1, 2, 3)
+        for i in await slot_ids(
+            s.port, (datetime.now(ZoneInfo("Europe/London")) + timedelta(days=day)).date().isoformat()
+        )
+    ]
     confirmed: list[dict] = []
 
     async def booker(n: int) -> None:
@@ -283,6 +301,7 @@ async def test_kill_9_mid_burst_keeps_every_confirmed_booking(server, tmp_path):
     assert all(stored.get(b["reference"]) == b["party_size"] for b in confirmed)
     mismatched = db.execute(
         "SELECT s.id FROM slots s LEFT JOIN bookings b ON b.slot_id = s.id AND b.status = 'confirmed'"
-        " GROUP BY s.id HAVING s.booked != COALESCE(SUM(b.party_size), 0) OR s.booked > s.capacity").fetchall()
+        " GROUP BY s.id HAVING s.booked != COALESCE(SUM(b.party_size), 0) OR s.booked > s.capacity"
+    ).fetchall()
     assert mismatched == []
     assert len(stored) >= len(confirmed) >= 150

@@ -15,8 +15,10 @@ from tests.support.helpers import (
     text,
 )
 
-CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
-       "form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
+    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+)
 
 
 def assert_secured(response, private: bool = False) -> None:
@@ -63,8 +65,12 @@ async def test_vary_keeps_what_was_there(client):
 
 
 async def test_htmx_fragment(client, slot):
-    form = {"csrf_token": await csrf_token(client, f"/slots/{slot.id}/book"), "name": "", "contact": "12345",
-            "party_size": "1"}
+    form = {
+        "csrf_token": await csrf_token(client, f"/slots/{slot.id}/book"),
+        "name": "",
+        "contact": "12345",
+        "party_size": "1",
+    }
     response = await client.post(f"/slots/{slot.id}/book", form=form, headers={"HX-Request": "true"})
     assert response.status_code == 422
     assert (await text(response)).strip().startswith('<form id="booking-form"')
@@ -155,15 +161,19 @@ async def test_method_not_allowed_says_what_is_allowed(client):
     assert_secured(api)
 
 
-@pytest.mark.parametrize("config, hsts", [
-    ({"PUBLIC_URL": "https://book.example"}, True),
-    ({"CERTFILE": "cert.pem", "KEYFILE": "key.pem"}, True),
-    ({"CERTFILE": "cert.pem"}, False),
-    ({"PUBLIC_URL": "http://book.example"}, False),
-])
+@pytest.mark.parametrize(
+    "config, hsts",
+    [
+        ({"PUBLIC_URL": "https://book.example"}, True),
+        ({"CERTFILE": "cert.pem", "KEYFILE": "key.pem"}, True),
+        ({"CERTFILE": "cert.pem"}, False),
+        ({"PUBLIC_URL": "http://book.example"}, False),
+    ],
+)
 async def test_hsts_only_when_https_is_configured(tmp_path, clock, config, hsts):
-    app = create_app({"DATABASE_URL": f"sqlite:///{tmp_path}/test.db", "SECRET_KEY": "test", "TESTING": True,
-                      **config}, clock=clock)
+    app = create_app(
+        {"DATABASE_URL": f"sqlite:///{tmp_path}/test.db", "SECRET_KEY": "test", "TESTING": True, **config}, clock=clock
+    )
     async with app.test_app():
         client = app.test_client()
         for path in ("/", "/static/app.css", "/api/v1/venues", "/no-such-page"):

@@ -21,8 +21,26 @@ def negotiated(port: int) -> str | None:
 
 def test_tls_serves_http2(tmp_path):
     cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
-                    "-days", "1", "-subj", "/CN=localhost"], check=True, capture_output=True)
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+            "-days",
+            "1",
+            "-subj",
+            "/CN=localhost",
+        ],
+        check=True,
+        capture_output=True,
+    )
     server = LiveServer(tmp_path, {"SLOTCAST_CERTFILE": str(cert), "SLOTCAST_KEYFILE": str(key)}).start()  # over HTTPS
     try:
         assert negotiated(server.port) == "h2"

@@ -23,8 +23,9 @@ class Counter:
         self.calls.append((topic, locale))
         self.moments.append(at)
         await asyncio.sleep(0)
-        return Render(f"id: {version}\nevent: table\ndata: {topic} {locale} v{self.state}\n\n".encode(),
-                      self.valid_until)
+        return Render(
+            f"id: {version}\nevent: table\ndata: {topic} {locale} v{self.state}\n\n".encode(), self.valid_until
+        )
 
 
 def drain(sub):

@@ -51,7 +51,8 @@ async def test_a_chinese_browser_gets_chinese_pages(client, tomorrow, slot):
     assert "Book a time" not in index
 
     day = await (await client.get(f"/book/test-bistro/tables/{tomorrow.isoformat()}", headers=headers)).get_data(
-        as_text=True)
+        as_text=True
+    )
     assert "余位" in day and "预约" in day and "后一天" in day  # a restaurant's words, not a clinic's 余量
     assert "Remaining" not in day and "Next day" not in day
 
@@ -74,7 +75,9 @@ async def test_kiosk_back_office_and_ticket_in_chinese(app, client, store, slot,
 
     kiosk = await (await client.get("/kiosk/test-bistro?lang=zh_CN")).get_data(as_text=True)
     assert 'lang="zh-CN"' in kiosk and "今日" in kiosk
-    assert not any(english in kiosk for english in ("Left today", "Full today", "No more sessions today", "Now ", "Next "))
+    assert not any(
+        english in kiosk for english in ("Left today", "Full today", "No more sessions today", "Now ", "Next ")
+    )
 
     await store.set_staff_password("admin", auth.hash_password("pw"))
     login = await (await client.get("/admin/login")).get_data(as_text=True)
@@ -84,15 +87,20 @@ async def test_kiosk_back_office_and_ticket_in_chinese(app, client, store, slot,
     index = await (await client.get("/admin/", follow_redirects=True)).get_data(as_text=True)
     assert "后台管理" in index and "今日看板" in index and "退出登录" in index
     assert "Back office" not in index and "Log out" not in index
-    board = await (await client.get(f"/admin/venues/test-bistro/board/{slot.local_date.isoformat()}",
-                                    follow_redirects=True)).get_data(as_text=True)
+    board = await (
+        await client.get(f"/admin/venues/test-bistro/board/{slot.local_date.isoformat()}", follow_redirects=True)
+    ).get_data(as_text=True)
     assert "叫下一位" in board and "窗口/诊室" in board and "代为预约" in board
     assert "Call next" not in board and "Counter or room" not in board
 
     public = app.test_client()
     await public.get("/?lang=zh_CN")
-    form = {"csrf_token": await csrf_token(public, f"/slots/{slot.id}/book"), "name": "王小明",
-            "contact": "13800138000", "party_size": "1"}
+    form = {
+        "csrf_token": await csrf_token(public, f"/slots/{slot.id}/book"),
+        "name": "王小明",
+        "contact": "13800138000",
+        "party_size": "1",
+    }
     booked = await public.post(f"/slots/{slot.id}/book", form=form, follow_redirects=True)
     ticket = await booked.get_data(as_text=True)
     assert "您的号码" in ticket and "下一位就是您" in ticket

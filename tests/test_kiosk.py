@@ -39,7 +39,7 @@ def rule(css: str, selector: str) -> str:
 def panel(html: str, resource_id: int) -> str:
     """One panel's HTML, from a page or the last such event of a stream chunk."""
     start = html.rindex(f'id="panel-{resource_id}"')
-    return html[start:html.index("</section>", start)]
+    return html[start : html.index("</section>", start)]
 
 
 # -- the page
@@ -52,7 +52,9 @@ async def test_kiosk_page_is_a_full_screen_wall_with_a_large_clock(client, clini
     assert '<body hx-boost="true" class="kiosk">' in html
     assert '<header class="top">' not in html  # no site chrome on the wall
     assert "<h1>Town Clinic</h1>" in html
-    clock = re.search(r'<div class="clock-live" sse-swap="clock">\s*<div id="kiosk-clock" class="clock">.*?</div>', html, re.S).group(0)
+    clock = re.search(
+        r'<div class="clock-live" sse-swap="clock">\s*<div id="kiosk-clock" class="clock">.*?</div>', html, re.S
+    ).group(0)
     local = datetime.now(UTC).astimezone(ZoneInfo(clinic.timezone))
     shown = re.search(r'<time class="time" datetime="([^"]+)">(\d\d:\d\d)</time>', clock)
     assert shown.group(1).startswith(local.date().isoformat())  # the venue's date, not the server's
@@ -64,7 +66,9 @@ async def test_kiosk_page_is_a_full_screen_wall_with_a_large_clock(client, clini
         assert "font-size: var(--digits)" in rule(css, counts)
     assert "@media (orientation: portrait)" in css
     # a new call pulses, unless the screen asks for less motion
-    assert re.search(r"@media \(prefers-reduced-motion: no-preference\) \{\s*\.calling\.news \{ animation: kiosk-call", css)
+    assert re.search(
+        r"@media \(prefers-reduced-motion: no-preference\) \{\s*\.calling\.news \{ animation: kiosk-call", css
+    )
 
 
 async def test_kiosk_page_has_one_panel_per_open_resource_on_one_stream(client, clinic):
@@ -175,8 +179,11 @@ async def test_kiosk_shows_the_called_number_and_room_after_call_next(admin, str
         response = await act(admin, f"/admin/resources/{dr_li.id}/call-next", day=today.isoformat(), counter="Room 2")
         assert response.status_code == 303
         called = panel(data_of(await read_until(connection, b"</section>")), dr_li.id)
-        assert re.search(r'Now calling</span>\s*<strong class="ticket">A001</strong>\s*'
-                         r'<span class="counter">→ Room 2</span>', called)
+        assert re.search(
+            r'Now calling</span>\s*<strong class="ticket">A001</strong>\s*'
+            r'<span class="counter">→ Room 2</span>',
+            called,
+        )
         await act(admin, f"/admin/resources/{dr_li.id}/call-next", day=today.isoformat(), counter="Room 3")
         again = panel(data_of(await read_until(connection, b"</section>")), dr_li.id)
         assert '<strong class="ticket">A002</strong>' in again and "→ Room 3" in again
@@ -190,8 +197,15 @@ async def test_kiosk_stream_after_a_schedule_change(admin, stranger, store, hub,
     dr_li = clinic.resource("dr-li")
     async with stranger.request("/kiosk/town-clinic/events") as connection:
         await read_until(connection, f"event: panel-{clinic.resource('dr-wang').id}".encode())
-        response = await act(admin, f"/admin/resources/{dr_li.id}/edit", name="Dr Li", max_party="1",
-                             horizon_days="3", min_notice_minutes="0", schedule="daily 08:00-20:00 60 7")
+        response = await act(
+            admin,
+            f"/admin/resources/{dr_li.id}/edit",
+            name="Dr Li",
+            max_party="1",
+            horizon_days="3",
+            min_notice_minutes="0",
+            schedule="daily 08:00-20:00 60 7",
+        )
         assert response.status_code == 303
         update = data_of(await read_until(connection, b"</section>"))
         assert f"event: panel-{dr_li.id}" in update
@@ -205,15 +219,20 @@ async def test_kiosk_stream_after_a_schedule_change(admin, stranger, store, hub,
 
 async def test_kiosk_shows_the_next_tickets_waiting_by_number_only(client, store, hub, clinic, service):
     dr_li = clinic.resource("dr-li")
-    booked = [await booked_earlier(store, hub, await clinic_slot(store, clinic, hour), name=f"Waiting Patient {hour}")
-              for hour in (9, 10, 11, 12, 13, 14, 15)]  # A001 to A007, one a session
+    booked = [
+        await booked_earlier(store, hub, await clinic_slot(store, clinic, hour), name=f"Waiting Patient {hour}")
+        for hour in (9, 10, 11, 12, 13, 14, 15)
+    ]  # A001 to A007, one a session
     await service.call(booked[0].id, "Room 1")  # A001 is in
     await service.mark(booked[2].id, "no_show")  # A003 did not come
     html = await text(await client.get("/kiosk/town-clinic"))
     li = panel(html, dr_li.id)
     # the next four of the line, in the order "Call next" takes them: numbers, never names
-    assert re.search(r'<p class="waiting">Waiting:\s*<span>A002</span><span>A004</span><span>A005</span>'
-                     r'<span>A006</span></p>', li)
+    assert re.search(
+        r'<p class="waiting">Waiting:\s*<span>A002</span><span>A004</span><span>A005</span>'
+        r"<span>A006</span></p>",
+        li,
+    )
     assert "A003" not in li and "A007" not in li
     assert "Waiting Patient" not in html and "12345" not in html
     quiet = panel(html, clinic.resource("dr-wang").id)
@@ -222,17 +241,19 @@ async def test_kiosk_shows_the_next_tickets_waiting_by_number_only(client, store
 
 def contrast(one: str, other: str) -> float:
     """The WCAG contrast ratio of two #rrggbb colours."""
+
     def luminance(colour: str) -> float:
-        channels = [int(colour[i:i + 2], 16) / 255 for i in (1, 3, 5)]
+        channels = [int(colour[i : i + 2], 16) / 255 for i in (1, 3, 5)]
         r, g, b = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
         return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
     light, dark = sorted((luminance(one), luminance(other)), reverse=True)
     return (light + 0.05) / (dark + 0.05)
 
 
 async def test_kiosk_text_has_aaa_contrast(client):
     css = await (await client.get("/static/app.css")).get_data(as_text=True)
-    kiosk = css[css.index("/* The kiosk:"):css.index(".ticket-box {")]
+    kiosk = css[css.index("/* The kiosk:") : css.index(".ticket-box {")]
     texts = set(re.findall(r"(?<![-\w])color: (#[0-9a-f]{6})\b", kiosk))
     grounds = set(re.findall(r"background(?:-color)?: (#[0-9a-f]{6})\b", kiosk))
     assert {"#f5f7fa", "#ffd166"} <= texts and {"#0f1419", "#1c252e"} <= grounds
@@ -251,8 +272,9 @@ class TestTuesdayEveningAtTheBistro:
     def clock(self):
         return ManualClock(TUESDAY_EVENING)
 
-    async def test_once_today_is_over_a_panel_shows_the_next_days_first_session(self, client, clock, store, hub,
-                                                                                service, venue):
+    async def test_once_today_is_over_a_panel_shows_the_next_days_first_session(
+        self, client, clock, store, hub, service, venue
+    ):
         tables, bar = venue.resource("tables"), venue.resource("bar")
         for slot in await store.slots_for_day(bar.id, date(2026, 12, 2)):  # the bar is closed on Wednesday
             await service.close_slot(slot.id, True)
@@ -268,8 +290,11 @@ class TestTuesdayEveningAtTheBistro:
             await kiosk.disconnect()
         await streams_closed(hub)
         evening = panel(after, tables.id)
-        assert re.search(r'<p class="today over">\s*No more sessions today\s*</p>\s*'
-                         r'<p class="reopens">Next session: Wed 2 Dec 08:00</p>', evening)
+        assert re.search(
+            r'<p class="today over">\s*No more sessions today\s*</p>\s*'
+            r'<p class="reopens">Next session: Wed 2 Dec 08:00</p>',
+            evening,
+        )
         assert "Next session: Thu 3 Dec 18:00" in panel(after, bar.id)  # the next day that has a session
         page = await text(await client.get("/kiosk/test-bistro"))
         assert panel(page, tables.id) == evening  # a page and the stream agree
@@ -277,8 +302,9 @@ class TestTuesdayEveningAtTheBistro:
         tables_now = panel(await text(await client.get("/kiosk/test-bistro")), tables.id)
         assert "Next 08:00–09:00" in tables_now and "Next session" not in tables_now
 
-    async def test_a_new_call_is_news_for_a_while_and_its_element_says_how_old_it_is(self, client, clock, store,
-                                                                                     hub, service, venue):
+    async def test_a_new_call_is_news_for_a_while_and_its_element_says_how_old_it_is(
+        self, client, clock, store, hub, service, venue
+    ):
         tables = venue.resource("tables")
         evening = (await store.slots_for_day(tables.id, date(2026, 12, 1)))[-1]
         first, _ = await service.book(tables, evening.id, "First Guest", "12345", 2, for_staff=True)
@@ -287,9 +313,12 @@ class TestTuesdayEveningAtTheBistro:
         call = f'data-call="{first.id}-{int(TUESDAY_EVENING.timestamp() * 1000)}"'
         called = panel(await text(await client.get("/kiosk/test-bistro")), tables.id)
         # animated on insertion (CSS) while it is news; no id, so htmx's settle copies no old attributes onto it
-        assert re.search(rf'<div class="calling news"\s+{call} data-age-ms="0">\s*'
-                         r'<span class="label">Now calling</span>\s*<strong class="ticket">A001</strong>\s*'
-                         r'<span class="counter">→ Table 4</span>\s*</div>', called)
+        assert re.search(
+            rf'<div class="calling news"\s+{call} data-age-ms="0">\s*'
+            r'<span class="label">Now calling</span>\s*<strong class="ticket">A001</strong>\s*'
+            r'<span class="counter">→ Table 4</span>\s*</div>',
+            called,
+        )
         assert "First Guest" not in called and "12345" not in called
         clock.advance(seconds=2.5)
         await service.book(tables, evening.id, "Third Guest", "12347", 1, for_staff=True)
@@ -306,10 +335,15 @@ class TestTuesdayEveningAtTheBistro:
         await streams_closed(hub)
         assert re.search(rf'<div class="calling"\s+{call}>\s*<span class="label">Now calling</span>', aged)
         await service.book(tables, evening.id, "Fourth Guest", "12348", 1, for_staff=True)
-        assert re.search(rf'<div class="calling"\s+{call}>',  # another booking: the same call, not announced again
-                         panel(await text(await client.get("/kiosk/test-bistro")), tables.id))
+        assert re.search(
+            rf'<div class="calling"\s+{call}>',  # another booking: the same call, not announced again
+            panel(await text(await client.get("/kiosk/test-bistro")), tables.id),
+        )
         await service.call(second.id, "Table 7")
         recalled = panel(await text(await client.get("/kiosk/test-bistro")), tables.id)
-        assert re.search(rf'<div class="calling news"\s+data-call="{second.id}-{int(clock.now().timestamp() * 1000)}"'
-                         r' data-age-ms="0">', recalled)
+        assert re.search(
+            rf'<div class="calling news"\s+data-call="{second.id}-{int(clock.now().timestamp() * 1000)}"'
+            r' data-age-ms="0">',
+            recalled,
+        )
         assert re.search(r"Called before:\s*<span>A001</span>", recalled)

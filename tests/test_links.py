@@ -17,14 +17,17 @@ from web.links import listen_url, this_machine
 WARNING = "SLOTCAST_PUBLIC_URL is not set"
 
 
-@pytest.mark.parametrize("bind, tls, url", [
-    ("127.0.0.1:8000", False, "http://127.0.0.1:8000"),
-    ("[::1]:8443", True, "https://[::1]:8443"),
-    ("book.example.org:443", True, "https://book.example.org"),
-    ("localhost:80", False, "http://localhost"),
-    ("unix:/run/slotcast.sock", False, None),
-    ("fd://3", False, None),
-])
+@pytest.mark.parametrize(
+    "bind, tls, url",
+    [
+        ("127.0.0.1:8000", False, "http://127.0.0.1:8000"),
+        ("[::1]:8443", True, "https://[::1]:8443"),
+        ("book.example.org:443", True, "https://book.example.org"),
+        ("localhost:80", False, "http://localhost"),
+        ("unix:/run/slotcast.sock", False, None),
+        ("fd://3", False, None),
+    ],
+)
 def test_the_address_a_bind_is_reached_at(bind, tls, url):
     assert listen_url(bind, tls) == url
 
@@ -39,14 +42,20 @@ async def test_links_are_on_the_listening_address_without_a_public_one(app, clie
     app.config["LISTEN_URL"] = "http://192.0.2.7:8123"  # as `python app.py` sets it (serve())
     booking, slot = await service.book(venue.resource("tables"), slot.id, "Ana", "ana@example.org", 1)
     link = f"http://192.0.2.7:8123/bookings/{booking.reference}?token={booking.cancel_token}"
-    page = await text(await client.get(f"/bookings/{booking.reference}?token={booking.cancel_token}",
-                                       headers={"Host": "evil.example"}))
+    page = await text(
+        await client.get(
+            f"/bookings/{booking.reference}?token={booking.cancel_token}", headers={"Host": "evil.example"}
+        )
+    )
     assert f'value="{link}"' in page and "evil.example" not in page
-    ics = await (await client.get(f"/bookings/{booking.reference}/calendar.ics?token={booking.cancel_token}")).get_data()
+    ics = await (
+        await client.get(f"/bookings/{booking.reference}/calendar.ics?token={booking.cancel_token}")
+    ).get_data()
     assert icalendar.Calendar.from_ical(ics).walk("VEVENT")[0]["URL"] == link
     async with app.app_context():
-        message = await mail.compose(mail.CREATED, booking, slot, venue, venue.resource("tables"), locale="en",
-                                     sender="bookings@example.org")
+        message = await mail.compose(
+            mail.CREATED, booking, slot, venue, venue.resource("tables"), locale="en", sender="bookings@example.org"
+        )
     assert link in message.get_body(("plain",)).get_content()
     app.config["PUBLIC_URL"] = "https://book.example.org"  # the public address wins once set
     page = await text(await client.get(f"/bookings/{booking.reference}?token={booking.cancel_token}"))
@@ -60,8 +69,9 @@ async def test_setting_the_public_address_later_changes_no_uid_or_message_id(app
     async def ids() -> tuple[str, str]:
         event = icalendar.Calendar.from_ical(await (await client.get(path)).get_data()).walk("VEVENT")[0]
         async with app.app_context():
-            message = await mail.compose(mail.CREATED, booking, slot, venue, venue.resource("tables"), locale="en",
-                                         sender="bookings@example.org")
+            message = await mail.compose(
+                mail.CREATED, booking, slot, venue, venue.resource("tables"), locale="en", sender="bookings@example.org"
+            )
         return event["UID"], message["Message-ID"].split("@")[1]
 
     before = await ids()
@@ -70,13 +80,20 @@ async def test_setting_the_public_address_later_changes_no_uid_or_message_id(app
     assert re.fullmatch(rf"{booking.reference}@[0-9a-f]{{16}}\.slotcast", before[0])
 
 
-@pytest.mark.parametrize("config, webhook, warned", [
-    ({"SMTP_URL": "smtp://127.0.0.1:1", "MAIL_FROM": "b@example.org"}, False, "e-mail"),
-    ({}, True, "webhooks"),
-    ({}, False, None),  # nothing leaves the site
-    ({"SMTP_URL": "smtp://127.0.0.1:1", "MAIL_FROM": "b@example.org", "PUBLIC_URL": "https://b.example"}, True, None),
-    ({"SMTP_URL": "smtp://127.0.0.1:1", "MAIL_FROM": "b@example.org", "DEMO": True}, False, None),
-])
+@pytest.mark.parametrize(
+    "config, webhook, warned",
+    [
+        ({"SMTP_URL": "smtp://127.0.0.1:1", "MAIL_FROM": "b@example.org"}, False, "e-mail"),
+        ({}, True, "webhooks"),
+        ({}, False, None),  # nothing leaves the site
+        (
+            {"SMTP_URL": "smtp://127.0.0.1:1", "MAIL_FROM": "b@example.org", "PUBLIC_URL": "https://b.example"},
+            True,
+            None,
+        ),
+        ({"SMTP_URL": "smtp://127.0.0.1:1", "MAIL_FROM": "b@example.org", "DEMO": True}, False, None),
+    ],
+)
 async def test_the_server_warns_at_start_when_what_it_sends_links_nowhere(tmp_path, caplog, config, webhook, warned):
     settings = {"DATABASE_URL": f"sqlite:///{tmp_path}/w.db", "SECRET_KEY": "t", **config}
     if webhook:  # an endpoint registered before this start

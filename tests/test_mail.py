@@ -47,16 +47,20 @@ async def bistro(store, service, slot):
 @pytest.fixture
 async def harbour_clinic(store, service, clock):
     """张伟's ticket at a clinic in Shanghai with Chinese names, tomorrow 09:00 there."""
-    venue_id = await store.add_venue("harbour-clinic", "Harbour Clinic", "clinic", "Asia/Shanghai",
-                                     address="1 Harbour Road", name_zh="海港诊所")
+    venue_id = await store.add_venue(
+        "harbour-clinic", "Harbour Clinic", "clinic", "Asia/Shanghai", address="1 Harbour Road", name_zh="海港诊所"
+    )
     rules = [OpeningRule(d, time(8), time(17), 60, 5) for d in range(7)]
     await store.add_resource(venue_id, "dr-li", "Dr Li", rules, name_zh="李医生")
     await store.extend_slots(clock.now())
     venue = await store.venue("harbour-clinic")
     resource = venue.resource("dr-li")
     day = local_today(venue.timezone) + timedelta(days=1)
-    slot = next(s for s in await store.slots_for_day(resource.id, day)
-                if s.starts_at.astimezone(ZoneInfo(venue.timezone)).hour == 9)
+    slot = next(
+        s
+        for s in await store.slots_for_day(resource.id, day)
+        if s.starts_at.astimezone(ZoneInfo(venue.timezone)).hour == 9
+    )
     booking, slot = await service.book(resource, slot.id, "张伟", "zhang.wei@example.cn", 1)
     return booking, slot, venue, resource
 
@@ -125,8 +129,12 @@ async def test_a_new_booking_in_english(app, bistro):
     day = slot.local_date
     assert message["Subject"] == f"Booked: Test Bistro, {day:%a} {day.day} {day:%b} 08:00"
     text, html, [ics] = parts(message)
-    assert text.splitlines()[:4] == ["Your table is reserved", "", "Test Bistro · Tables",
-                                     f"{format_date(day, 'full', locale='en')} 08:00–09:00"]
+    assert text.splitlines()[:4] == [
+        "Your table is reserved",
+        "",
+        "Test Bistro · Tables",
+        f"{format_date(day, 'full', locale='en')} 08:00–09:00",
+    ]
     assert f"Reference: {booking.reference}\nPlaces: 2\n" in text
     assert "Ticket" not in text  # a table has no ticket to show, as on the confirmation page
     assert f"See or cancel this booking: {manage_link(booking)}" in text
@@ -147,8 +155,13 @@ async def test_a_clinic_ticket_in_chinese(app, harbour_clinic):
     assert message["Subject"].endswith(" 09:00")  # Shanghai's time, not UTC's
     assert message["To"].addresses[0].display_name == "张伟"
     text, html, [ics] = parts(message)
-    assert text.splitlines()[:5] == ["挂号成功", "", "海港诊所 · 李医生", "1 Harbour Road",
-                                     f"{format_date(day, 'full', locale='zh_CN')} 09:00–10:00"]
+    assert text.splitlines()[:5] == [
+        "挂号成功",
+        "",
+        "海港诊所 · 李医生",
+        "1 Harbour Road",
+        f"{format_date(day, 'full', locale='zh_CN')} 09:00–10:00",
+    ]
     assert f"预约编号：{booking.reference}\n号码：A001\n名额：1\n" in text
     assert f"查看或取消此预约：{manage_link(booking)}" in text
     assert "<h1>挂号成功</h1>" in html and "<dt>号码</dt><dd>A001</dd>" in html and "<br>1 Harbour Road" in html
@@ -178,8 +191,10 @@ async def test_a_cancellation_and_a_reminder(app, service, bistro):
     assert reminder["Subject"].startswith("Reminder: Test Bistro, ")
     assert parts(reminder)[0].startswith("A reminder of your booking\n")
     cancelled = await service.cancel(booking.reference, booking.cancel_token)
-    for locale, heading, sentence in [("en", "Booking cancelled", f"Booking {booking.reference} is cancelled"),
-                                      ("zh_CN", "预约已取消", f"预约 {booking.reference} 已取消")]:
+    for locale, heading, sentence in [
+        ("en", "Booking cancelled", f"Booking {booking.reference} is cancelled"),
+        ("zh_CN", "预约已取消", f"预约 {booking.reference} 已取消"),
+    ]:
         message = await compose(app, mail.CANCELLED, (*cancelled, venue, resource), locale)
         text, html, _attachments = parts(message)
         assert text.startswith(f"{heading}\n{sentence}") and f"<h1>{heading}</h1>" in html
@@ -202,13 +217,23 @@ async def test_what_cannot_be_composed(app, store, service, bistro, slot):
         await compose(app, mail.CREATED, (*by_phone, venue, venue.resource("tables")))
 
 
-@pytest.mark.parametrize("contact, expected", [
-    ("ana.silva@example.org", True), ("Ana.Silva@Example.ORG", True), (" ana@example.org ", True),
-    ("ana@例子.中国", True), ("+86 138 0013 8000", False), ("020 7946 0000", False), ("", False),
-    ("ana@example", False),  # booking.model's rule: a domain with a dot
-    ("a,b@example.org", False), ("ana@example.org,evil.example", False), ('"a"@example.org', False),
-    ("张伟@example.org", False),  # a non-ASCII mailbox needs SMTPUTF8, which servers need not offer
-])
+@pytest.mark.parametrize(
+    "contact, expected",
+    [
+        ("ana.silva@example.org", True),
+        ("Ana.Silva@Example.ORG", True),
+        (" ana@example.org ", True),
+        ("ana@例子.中国", True),
+        ("+86 138 0013 8000", False),
+        ("020 7946 0000", False),
+        ("", False),
+        ("ana@example", False),  # booking.model's rule: a domain with a dot
+        ("a,b@example.org", False),
+        ("ana@example.org,evil.example", False),
+        ('"a"@example.org', False),
+        ("张伟@example.org", False),  # a non-ASCII mailbox needs SMTPUTF8, which servers need not offer
+    ],
+)
 def test_is_email(contact, expected):
     assert mail.is_email(contact) is expected
 
@@ -277,9 +302,28 @@ async def test_send_logs_in_with_the_urls_percent_decoded_user_and_password(app,
 def certificate(tmp_path) -> tuple[str, ssl.SSLContext]:
     """A self-signed certificate for 127.0.0.1, and a server's TLS context with it."""
     cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
-                    "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+        ],
+        check=True,
+        capture_output=True,
+    )
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(cert, key)
     return str(cert), context
@@ -321,7 +365,6 @@ async def test_send_raises_when_the_message_is_not_taken(app, bistro):
     for url in ("http://127.0.0.1:25", "smtp://", "127.0.0.1:25"):
         with pytest.raises(ValueError):
             await mail.send(message, url)
-
 
 
 def test_every_mailed_event_has_its_words():

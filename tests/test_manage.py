@@ -20,8 +20,12 @@ NO_MATCH = "We found no booking with that reference and contact."
 
 async def book(client, slot_id, contact=CONTACT, party_size="2") -> tuple[str, str]:
     """Book through the form as a browser would: (reference, token) from the redirect."""
-    form = {"csrf_token": await csrf_token(client, f"/slots/{slot_id}/book"), "name": "Ana Silva",
-            "contact": contact, "party_size": party_size}
+    form = {
+        "csrf_token": await csrf_token(client, f"/slots/{slot_id}/book"),
+        "name": "Ana Silva",
+        "contact": contact,
+        "party_size": party_size,
+    }
     response = await client.post(f"/slots/{slot_id}/book", form=form)
     assert response.status_code == 303, await text(response)
     location = urlsplit(response.headers["Location"])
@@ -39,8 +43,9 @@ def parse(body: bytes) -> tuple[icalendar.Calendar, icalendar.Event]:
 @pytest.fixture
 async def harbour(store, clock):
     """A restaurant in London (a zone with summer time), open every day 08:00-20:00."""
-    venue_id = await store.add_venue("harbour", "Harbour Café", "restaurant", "Europe/London",
-                                     address="1 Quay Street, London")
+    venue_id = await store.add_venue(
+        "harbour", "Harbour Café", "restaurant", "Europe/London", address="1 Quay Street, London"
+    )
     rules = [OpeningRule(d, time(8), time(20), 60, 10) for d in range(7)]
     await store.add_resource(venue_id, "terrace", "Terrace", rules, max_party=4, horizon_days=7)
     await store.extend_slots(clock.now())
@@ -166,19 +171,26 @@ async def test_the_calendar_file_of_a_cancelled_booking_cancels_the_event(client
     assert token.encode() not in body and "URL" not in event
     assert event["DESCRIPTION"].splitlines()[:2] == ["Booking cancelled", f"Reference: {reference}"]
     page = await text(await client.get(f"/bookings/{reference}?token={token}"))
-    assert re.search(rf'<a class="calendar-link" href="/bookings/{reference}/calendar.ics\?token={token}" download>'
-                     r"Remove it from my calendar \(.ics\)</a>", page)
+    assert re.search(
+        rf'<a class="calendar-link" href="/bookings/{reference}/calendar.ics\?token={token}" download>'
+        r"Remove it from my calendar \(.ics\)</a>",
+        page,
+    )
     assert 'id="manage-link"' not in page
 
 
-@pytest.mark.parametrize("public_url, base", [(None, "http://localhost"),
-                                               ("https://book.example.org/", "https://book.example.org")])
+@pytest.mark.parametrize(
+    "public_url, base", [(None, "http://localhost"), ("https://book.example.org/", "https://book.example.org")]
+)
 async def test_confirmation_offers_the_calendar_file_and_the_link_to_copy(app, client, slot, public_url, base):
     app.config["PUBLIC_URL"] = public_url
     reference, token = await book(client, slot.id)
     html = await text(await client.get(f"/bookings/{reference}?token={token}", headers={"Host": "evil.example"}))
-    assert re.search(rf'<p hx-boost="false"><a class="calendar-link" href="/bookings/{reference}/calendar.ics\?'
-                     rf'token={token}" download>', html)
+    assert re.search(
+        rf'<p hx-boost="false"><a class="calendar-link" href="/bookings/{reference}/calendar.ics\?'
+        rf'token={token}" download>',
+        html,
+    )
     assert '<label for="manage-link">' in html
     field = re.search(r'<input id="manage-link"[^>]*>', html, re.S).group(0)
     assert "readonly" in field and f'value="{base}/bookings/{reference}?token={token}"' in field
@@ -193,8 +205,12 @@ async def find(client, reference, contact, token=None, htmx=False, address=None,
     if token is None:
         token = await csrf_token(client, "/bookings/find")
     headers = {**({"HX-Request": "true"} if htmx else {}), **({"Accept-Language": lang} if lang else {})}
-    return await client.post("/bookings/find", form={"csrf_token": token, "reference": reference, "contact": contact},
-                             headers=headers, scope_base={"client": (address, 1)} if address else None)
+    return await client.post(
+        "/bookings/find",
+        form={"csrf_token": token, "reference": reference, "contact": contact},
+        headers=headers,
+        scope_base={"client": (address, 1)} if address else None,
+    )
 
 
 async def test_index_links_to_find_my_booking(client):
@@ -291,8 +307,13 @@ async def test_strangers_guesses_do_not_lock_the_owner_out(client, slot):
     booking_page = f"/bookings/{reference}?token={token}"
     for n in range(manage.PER_REFERENCE):
         assert (await find(client, reference, f"+44 20 7946 000{n}", address=f"198.51.100.{n}")).status_code == 404
-    english = ("Too many failed attempts. Try again in 10 minutes.", ("Your link to this booking is in the "
-               "confirmation message or e-mail you got when you booked: it opens the booking without this form."))
+    english = (
+        "Too many failed attempts. Try again in 10 minutes.",
+        (
+            "Your link to this booking is in the "
+            "confirmation message or e-mail you got when you booked: it opens the booking without this form."
+        ),
+    )
     chinese = ("失败的尝试次数过多，请 10 分钟后再试。", "本预约的专属链接在您预约时收到的确认信息或确认邮件里")
     for address, lang, words in [("198.51.100.0", None, english), ("::ffff:198.51.100.1", "zh-CN", chinese)]:
         again = await find(client, reference, "+44 20 7946 0009", address=address, lang=lang)
@@ -327,8 +348,11 @@ def moves(html: str) -> list[int]:
 
 
 async def move(client, reference, token, slot_id):
-    form = {"csrf_token": await csrf_token(client, f"/bookings/{reference}/reschedule?token={token}"),
-            "token": token, "slot_id": str(slot_id)}
+    form = {
+        "csrf_token": await csrf_token(client, f"/bookings/{reference}/reschedule?token={token}"),
+        "token": token,
+        "slot_id": str(slot_id),
+    }
     return await client.post(f"/bookings/{reference}/reschedule", form=form)
 
 
@@ -337,13 +361,16 @@ async def test_the_confirmation_reads_as_the_venue_kind_and_links_to_a_change_of
     html = await text(await client.get(f"/bookings/{reference}?token={token}"))
     assert "<h1>Your table is reserved</h1>" in html and "Your ticket" not in html  # a table, not a queue
     assert f'href="/bookings/{reference}/reschedule?token={token}">Change the time</a>' in html
-    reference, token = await book(client, (await clinic_slot(client.app.extensions["slotcast"].store, clinic, 19)).id,
-                                  party_size="1")
+    reference, token = await book(
+        client, (await clinic_slot(client.app.extensions["slotcast"].store, clinic, 19)).id, party_size="1"
+    )
     html = await text(await client.get(f"/bookings/{reference}?token={token}"))
     assert "<h1>Your ticket is booked</h1>" in html and "Your ticket" in html and "You are first in line." in html
 
 
-async def test_the_reschedule_page_offers_the_days_times_that_fit_the_party(client, service, venue, slot, tomorrow, store):
+async def test_the_reschedule_page_offers_the_days_times_that_fit_the_party(
+    client, service, venue, slot, tomorrow, store
+):
     tables = venue.resource("tables")
     day = await store.slots_for_day(tables.id, tomorrow)
     await service.book(tables, day[1].id, "Bo", "+1 212 555 0101", 4)
@@ -354,7 +381,9 @@ async def test_the_reschedule_page_offers_the_days_times_that_fit_the_party(clie
     assert (await client.get(f"/bookings/{reference}/reschedule?token=wrong")).status_code == 403
 
 
-async def test_moving_takes_the_new_place_gives_back_the_old_and_both_show_live(app, client, store, venue, slot, tomorrow):
+async def test_moving_takes_the_new_place_gives_back_the_old_and_both_show_live(
+    app, client, store, venue, slot, tomorrow
+):
     later = (await store.slots_for_day(venue.resource("tables").id, tomorrow))[4]
     reference, token = await book(client, slot.id, party_size="3")
     async with app.test_client().request(f"/events/day/{venue.resource('tables').id}/{tomorrow}") as page:
@@ -367,8 +396,9 @@ async def test_moving_takes_the_new_place_gives_back_the_old_and_both_show_live(
     assert ((await store.slot(slot.id)).booked, (await store.slot(later.id)).booked) == (0, 3)
 
 
-async def test_a_move_to_a_full_time_says_so_and_leaves_the_booking_where_it_was(client, service, store, venue, slot,
-                                                                                 tomorrow):
+async def test_a_move_to_a_full_time_says_so_and_leaves_the_booking_where_it_was(
+    client, service, store, venue, slot, tomorrow
+):
     tables = venue.resource("tables")
     later = (await store.slots_for_day(tables.id, tomorrow))[4]
     reference, token = await book(client, slot.id, party_size="3")
@@ -387,8 +417,9 @@ def when(slot) -> str:
     return f"{slot.starts_at:%a} {slot.starts_at.day} {slot.starts_at:%b %H:%M}"
 
 
-async def test_each_time_shows_its_places_and_leads_to_a_page_that_asks_first(client, service, store, venue, slot,
-                                                                              tomorrow):
+async def test_each_time_shows_its_places_and_leads_to_a_page_that_asks_first(
+    client, service, store, venue, slot, tomorrow
+):
     tables = venue.resource("tables")
     later = (await store.slots_for_day(tables.id, tomorrow))[2]
     await service.book(tables, later.id, "Bo", "+1 212 555 0101", 3)
@@ -404,7 +435,7 @@ async def test_each_time_shows_its_places_and_leads_to_a_page_that_asks_first(cl
     assert f'<p class="status">Move your booking from {when(slot)} to {when(later)}?</p>' in html
     assert "<dt>Left at 10:00</dt><dd>7</dd>" in html and "<dt>Guests</dt><dd>2</dd>" in html
     assert f'<input type="hidden" name="slot_id" value="{later.id}">' in html
-    assert f"<button type=\"submit\">Move to {when(later)}</button>" in html
+    assert f'<button type="submit">Move to {when(later)}</button>' in html
     assert f"Keep it at {when(slot)}" in html
     assert (await store.booking(reference))[0].slot_id == slot.id  # asking moved nothing
 

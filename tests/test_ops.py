@@ -45,19 +45,22 @@ async def test_metrics_need_their_token(app, client):
     assert (await client.get("/metrics", headers={"Authorization": "Bearer nope"})).status_code == 403
 
 
-async def test_metrics_count_streams_bookings_broadcasts_and_login_failures(app, client, hub, venue, slot, tomorrow,
-                                                                          staff):
+async def test_metrics_count_streams_bookings_broadcasts_and_login_failures(
+    app, client, hub, venue, slot, tomorrow, staff
+):
     app.config["METRICS_TOKEN"] = TOKEN
     tables = venue.resource("tables")
     async with client.request(f"/events/day/{tables.id}/{tomorrow}") as stream:
         await stream.receive()
         for party in (2, 20):  # one created, one refused as too large
-            await client.post("/api/v1/bookings", json={"slot_id": slot.id, "name": NAME, "contact": CONTACT,
-                                                        "party_size": party})
+            await client.post(
+                "/api/v1/bookings", json={"slot_id": slot.id, "name": NAME, "contact": CONTACT, "party_size": party}
+            )
         await hub.settle()
         await log_in(app.test_client(), "wrong")
         scrape = await (await client.get("/metrics", headers={"Authorization": f"Bearer {TOKEN}"})).get_data(
-            as_text=True)
+            as_text=True
+        )
         await stream.disconnect()
     assert 'slotcast_open_streams{kind="day"} 1.0' in scrape
     assert 'slotcast_bookings_total{outcome="created"} 1.0' in scrape
@@ -72,8 +75,11 @@ async def test_metrics_count_streams_bookings_broadcasts_and_login_failures(app,
 async def test_logs_carry_no_personal_data_or_secrets(app, client, hub, venue, slot, tomorrow, staff, caplog, form):
     app.config["LOG_FORMAT"] = form
     caplog.set_level(logging.INFO, logger="slotcast.access")
-    booked = await (await client.post("/api/v1/bookings", json={"slot_id": slot.id, "name": "Zhang Wei",
-                                                                "contact": "+86 138 0013 8000"})).get_json()
+    booked = await (
+        await client.post(
+            "/api/v1/bookings", json={"slot_id": slot.id, "name": "Zhang Wei", "contact": "+86 138 0013 8000"}
+        )
+    ).get_json()
     path = f"/bookings/{booked['reference']}?token={booked['cancel_token']}"
     await client.get(path)
     async with client.request(f"/bookings/{booked['reference']}/events?token={booked['cancel_token']}") as live:
@@ -82,15 +88,27 @@ async def test_logs_carry_no_personal_data_or_secrets(app, client, hub, venue, s
     staff_client = app.test_client()
     await log_in(staff_client)
     await act(staff_client, "/admin/logout")
-    form_booking = {"csrf_token": await csrf_token(client, f"/slots/{slot.id}/book"), "name": "Ann Secret",
-                    "contact": "ann.secret@example.com", "party_size": "1"}
+    form_booking = {
+        "csrf_token": await csrf_token(client, f"/slots/{slot.id}/book"),
+        "name": "Ann Secret",
+        "contact": "ann.secret@example.com",
+        "party_size": "1",
+    }
     await client.post(f"/slots/{slot.id}/book", form=form_booking)
     await client.post(f"/api/v1/bookings/{booked['reference']}/cancel", json={"cancel_token": booked["cancel_token"]})
     lines = [r.getMessage() for r in caplog.records if r.name == "slotcast.access"]
     text = "\n".join(lines)
     assert any(f"/bookings/{booked['reference']}" in line for line in lines) and "stream" in text
-    for secret in ("Zhang", "138 0013", "Ann Secret", "ann.secret", booked["cancel_token"], "token=", "session",
-                   "csrf"):
+    for secret in (
+        "Zhang",
+        "138 0013",
+        "Ann Secret",
+        "ann.secret",
+        booked["cancel_token"],
+        "token=",
+        "session",
+        "csrf",
+    ):
         assert secret not in text, secret
     if form == "json":
         assert all(line.startswith("{") for line in lines)
@@ -105,8 +123,10 @@ async def test_a_request_id_is_kept_or_made(client):
 async def test_a_backup_taken_while_serving_restores_every_booking(app, store, service, venue, slot, tmp_path):
     if not app.config["DATABASE_URL"].startswith("sqlite"):
         pytest.skip("PostgreSQL is backed up with pg_dump (README)")
-    references = [(await service.book(venue.resource("tables"), slot.id, NAME, f"+44 20 7946 000{n}", 1))[0].reference
-                  for n in range(3)]
+    references = [
+        (await service.book(venue.resource("tables"), slot.id, NAME, f"+44 20 7946 000{n}", 1))[0].reference
+        for n in range(3)
+    ]
     copy = tmp_path / "copy.db"
     result = app.test_cli_runner().invoke(args=["backup", str(copy)])
     assert result.exit_code == 0, result.output
@@ -182,8 +202,17 @@ async def test_staff_erase_one_persons_data_on_request(admin, store, service, ve
 
 async def test_schedule_changes_are_kept_under_their_venue(app, admin, venue):
     tables = venue.resource("tables")
-    form = {"name": "Tables", "max_party": "4", "horizon_days": "7", "min_notice_minutes": "0",
-            "schedule": "daily 08:00-20:00 60 10"}
+    form = {
+        "name": "Tables",
+        "max_party": "4",
+        "horizon_days": "7",
+        "min_notice_minutes": "0",
+        "schedule": "daily 08:00-20:00 60 10",
+    }
     assert (await act(admin, f"/admin/resources/{tables.id}/edit", **form)).status_code == 303
     [entry] = await app.extensions["slotcast"].store.audit_trail(venue.id)
-    assert (entry.action, entry.subject, entry.actor) == ("edit_resource", f"/admin/resources/{tables.id}/edit", "admin")
+    assert (entry.action, entry.subject, entry.actor) == (
+        "edit_resource",
+        f"/admin/resources/{tables.id}/edit",
+        "admin",
+    )

@@ -62,16 +62,18 @@ def venue_now():
 
 
 async def book(client, slot_id, contact="ana@example.com", party_size=2, **headers):
-    response = await client.post("/api/v1/bookings", json={"slot_id": slot_id, "name": "Ana Silva",
-                                                           "contact": contact, "party_size": party_size},
-                                 headers=headers)
+    response = await client.post(
+        "/api/v1/bookings",
+        json={"slot_id": slot_id, "name": "Ana Silva", "contact": contact, "party_size": party_size},
+        headers=headers,
+    )
     assert response.status_code == 201, await response.get_data()
     return await response.get_json()
 
 
 async def test_a_booking_is_posted_signed_once_it_is_committed(client, store, slot, hook, receiver):
     made = await book(client, slot.id)
-    (headers, body), = await receiver.wait_for(1)
+    ((headers, body),) = await receiver.wait_for(1)
     expected = "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
     assert hmac.compare_digest(headers["X-Slotcast-Signature"], expected)
     assert headers["Content-Type"] == "application/json" and headers["X-Slotcast-Event"] == "booking.created"
@@ -90,14 +92,18 @@ async def test_moves_cancellations_and_offers_are_told_in_order(client, store, v
     bar = await store.slots_for_day(venue.resource("bar").id, tomorrow)
     made = await book(client, bar[0].id, party_size=1)
     await book(client, bar[0].id, contact="bo@example.com", party_size=1)  # the bar's 2 seats: full
-    waiting = await client.post("/api/v1/waitlist",
-                                json={"slot_id": bar[0].id, "name": "Wen", "contact": "wen@example.com"})
+    waiting = await client.post(
+        "/api/v1/waitlist", json={"slot_id": bar[0].id, "name": "Wen", "contact": "wen@example.com"}
+    )
     assert waiting.status_code == 201
-    moved = await client.post(f"/api/v1/bookings/{made['reference']}/reschedule",
-                              json={"slot_id": bar[1].id, "cancel_token": made["cancel_token"]})
+    moved = await client.post(
+        f"/api/v1/bookings/{made['reference']}/reschedule",
+        json={"slot_id": bar[1].id, "cancel_token": made["cancel_token"]},
+    )
     assert moved.status_code == 200
-    cancelled = await client.post(f"/api/v1/bookings/{made['reference']}/cancel",
-                                  json={"cancel_token": made["cancel_token"]})
+    cancelled = await client.post(
+        f"/api/v1/bookings/{made['reference']}/cancel", json={"cancel_token": made["cancel_token"]}
+    )
     assert cancelled.status_code == 200
     await receiver.wait_for(5)
     events = sorted(receiver.events(), key=lambda e: e["created_at"])  # the move and its offer: one transaction
@@ -150,8 +156,9 @@ async def test_staff_see_a_failing_endpoint_and_its_last_error(admin, client, st
 
 async def test_staff_add_and_remove_an_endpoint(admin, store, venue, receiver):
     token = await csrf_token(admin, "/admin/webhooks/")
-    added = await admin.post("/admin/webhooks/", form={"csrf_token": token, "venue": str(venue.id),
-                                                        "url": receiver.url, "secret": ""})
+    added = await admin.post(
+        "/admin/webhooks/", form={"csrf_token": token, "venue": str(venue.id), "url": receiver.url, "secret": ""}
+    )
     assert added.status_code == 201
     [hook] = await store.webhooks(venue.id)
     assert hook.url == receiver.url and hook.secret.startswith("whsec_") and len(hook.secret) > 30
@@ -162,8 +169,16 @@ async def test_staff_add_and_remove_an_endpoint(admin, store, venue, receiver):
     assert gone.status_code == 404
 
 
-@pytest.mark.parametrize("url", ["ftp://example.org/hook", "javascript:alert(1)", "https://", "example.org/hook",
-                                 "https://example.org/" + "x" * 2000])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "ftp://example.org/hook",
+        "javascript:alert(1)",
+        "https://",
+        "example.org/hook",
+        "https://example.org/" + "x" * 2000,
+    ],
+)
 async def test_staff_are_told_what_address_will_do(admin, store, venue, url):
     token = await csrf_token(admin, "/admin/webhooks/")
     refused = await admin.post("/admin/webhooks/", form={"csrf_token": token, "venue": str(venue.id), "url": url})
@@ -173,8 +188,9 @@ async def test_staff_are_told_what_address_will_do(admin, store, venue, url):
 
 async def test_a_short_secret_or_no_venue_is_refused(admin, store, venue, receiver):
     token = await csrf_token(admin, "/admin/webhooks/")
-    short = await admin.post("/admin/webhooks/", form={"csrf_token": token, "venue": str(venue.id),
-                                                        "url": receiver.url, "secret": "short"})
+    short = await admin.post(
+        "/admin/webhooks/", form={"csrf_token": token, "venue": str(venue.id), "url": receiver.url, "secret": "short"}
+    )
     nowhere = await admin.post("/admin/webhooks/", form={"csrf_token": token, "venue": "999", "url": receiver.url})
     assert (short.status_code, nowhere.status_code) == (422, 422) and await store.webhooks() == []
 
@@ -192,11 +208,19 @@ class TestPrivateAddresses:
 
     async def test_staff_cannot_register_a_private_address(self, admin, store, venue):
         token = await csrf_token(admin, "/admin/webhooks/")
-        for url in ("http://127.0.0.1:9/hook", "http://localhost/hook", "http://10.1.2.3/hook", "http://[::1]/hook",
-                    "http://169.254.169.254/latest/meta-data", "http://[::127.0.0.1]:9/hook",
-                    "http://[::ffff:10.1.2.3]/hook", "http://[2002:a9fe:a9fe::1]/latest/meta-data"):
-            refused = await admin.post("/admin/webhooks/", form={"csrf_token": token, "venue": str(venue.id),
-                                                                 "url": url})
+        for url in (
+            "http://127.0.0.1:9/hook",
+            "http://localhost/hook",
+            "http://10.1.2.3/hook",
+            "http://[::1]/hook",
+            "http://169.254.169.254/latest/meta-data",
+            "http://[::127.0.0.1]:9/hook",
+            "http://[::ffff:10.1.2.3]/hook",
+            "http://[2002:a9fe:a9fe::1]/latest/meta-data",
+        ):
+            refused = await admin.post(
+                "/admin/webhooks/", form={"csrf_token": token, "venue": str(venue.id), "url": url}
+            )
             assert refused.status_code == 422, url
             assert "private" in (await refused.get_data()).decode()
         assert await store.webhooks() == []
@@ -214,8 +238,14 @@ class TestPrivateAddresses:
 
 
 # Each way an IPv6 address carries an IPv4 one, with a private IPv4 (refused) and a public one (allowed).
-CARRIED = {"mapped": "::ffff:{}", "compatible": "::{}", "translated": "::ffff:0:{}", "NAT64": "64:ff9b::{}",
-           "6to4": "2002:{}::1", "ISATAP": "2a00:1450:4001::5efe:{}"}
+CARRIED = {
+    "mapped": "::ffff:{}",
+    "compatible": "::{}",
+    "translated": "::ffff:0:{}",
+    "NAT64": "64:ff9b::{}",
+    "6to4": "2002:{}::1",
+    "ISATAP": "2a00:1450:4001::5efe:{}",
+}
 
 
 def carrying(scheme: str, ipv4: str) -> str:
@@ -231,17 +261,23 @@ def test_an_ipv6_address_that_carries_a_private_ipv4_is_refused(scheme, ipv4):
     assert not public(ipaddress.ip_address(carrying(scheme, ipv4)))
 
 
-@pytest.mark.parametrize("address", [
-    "64:ff9b:1::a01:203",  # RFC 8215 local-use NAT64: where the IPv4 sits is the operator's choice
-    "2001:0:4136:e378:8000:63bf:f5ff:fffe",  # Teredo: its (obfuscated) client is 10.0.0.1
-    "2001:0:a00:1:8000:63bf:3fff:fdd2",  # Teredo: its server is 10.0.0.1
-    "224.0.0.251", "ff02::fb"])
+@pytest.mark.parametrize(
+    "address",
+    [
+        "64:ff9b:1::a01:203",  # RFC 8215 local-use NAT64: where the IPv4 sits is the operator's choice
+        "2001:0:4136:e378:8000:63bf:f5ff:fffe",  # Teredo: its (obfuscated) client is 10.0.0.1
+        "2001:0:a00:1:8000:63bf:3fff:fdd2",  # Teredo: its server is 10.0.0.1
+        "224.0.0.251",
+        "ff02::fb",
+    ],
+)
 def test_other_ways_onto_a_private_network_are_refused(address):
     assert not public(ipaddress.ip_address(address))
 
 
-@pytest.mark.parametrize("address", ["8.8.8.8", "2606:4700:4700::1111", carrying("NAT64", "8.8.8.8"),
-                                     carrying("ISATAP", "8.8.8.8")])
+@pytest.mark.parametrize(
+    "address", ["8.8.8.8", "2606:4700:4700::1111", carrying("NAT64", "8.8.8.8"), carrying("ISATAP", "8.8.8.8")]
+)
 def test_public_addresses_are_allowed(address):
     assert public(ipaddress.ip_address(address))
 
@@ -253,6 +289,7 @@ def answering(*answers: list[str]):
     async def resolve(host: str, port: int) -> list[str]:
         asked.append(host)
         return answers[len(asked) - 1]
+
     return resolve, asked
 
 
@@ -261,8 +298,9 @@ async def test_a_webhook_goes_to_the_address_that_was_checked(receiver):
     says the name in Host; the next connection is checked on its own answer. 127.0.0.1 plays a public address."""
     resolve, asked = answering(["127.0.0.1"], ["127.0.0.2"])
     url = f"http://hooks.example.test:{receiver.port}/hooks/slotcast"
-    async with httpcore.AsyncConnectionPool(network_backend=PinnedBackend(lambda ip: str(ip) == "127.0.0.1",
-                                                                          resolve)) as pool:
+    async with httpcore.AsyncConnectionPool(
+        network_backend=PinnedBackend(lambda ip: str(ip) == "127.0.0.1", resolve)
+    ) as pool:
         assert (await pool.request("POST", url, content=b"{}")).status == 200
         assert asked == ["hooks.example.test"]
         [(headers, body)] = receiver.received
@@ -277,9 +315,28 @@ def named_certificate(tmp_path):
     """A self-signed certificate (and its key) for the name hooks.example.test."""
     cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
     name = "hooks.example.test"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
-                    "-days", "1", "-subj", f"/CN={name}", "-addext", f"subjectAltName=DNS:{name}"],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+            "-days",
+            "1",
+            "-subj",
+            f"/CN={name}",
+            "-addext",
+            f"subjectAltName=DNS:{name}",
+        ],
+        check=True,
+        capture_output=True,
+    )
     return cert, key
 
 
@@ -301,8 +358,12 @@ async def test_a_pinned_tls_connection_names_the_host(named_certificate):
     port = server.sockets[0].getsockname()[1]
     resolve, _asked = answering(["127.0.0.1"])
     trusting = ssl.create_default_context(cafile=str(cert))
-    async with server, httpcore.AsyncConnectionPool(ssl_context=trusting,
-                                                    network_backend=PinnedBackend(lambda ip: True, resolve)) as pool:
+    async with (
+        server,
+        httpcore.AsyncConnectionPool(
+            ssl_context=trusting, network_backend=PinnedBackend(lambda ip: True, resolve)
+        ) as pool,
+    ):
         response = await pool.request("POST", f"https://hooks.example.test:{port}/hook", content=b"{}")
     assert response.status == 204 and named == ["hooks.example.test"]
 
@@ -312,13 +373,19 @@ def hooked_and_booked(server: LiveServer, receiver: Receiver) -> tuple[sqlite3.C
     database = sqlite3.connect(server.folder / "slotcast.db")
     venue_id = database.execute("SELECT id FROM venues WHERE slug = ?", (VENUE,)).fetchone()[0]
     with database:
-        database.execute("INSERT INTO webhooks (venue_id, url, secret, created_at) VALUES (?, ?, ?, ?)",
-                         (venue_id, receiver.url, SECRET, "2026-01-01 00:00:00"))
+        database.execute(
+            "INSERT INTO webhooks (venue_id, url, secret, created_at) VALUES (?, ?, ?, ?)",
+            (venue_id, receiver.url, SECRET, "2026-01-01 00:00:00"),
+        )
     day = (datetime.now(ZoneInfo(ZONE)).date() + timedelta(days=1)).isoformat()
-    free = [s for s in server.get_json(f"/api/v1/venues/{VENUE}/resources/{RESOURCE}/slots?date={day}")["slots"]
-            if s["remaining"] >= 2]
-    made = server.post_json("/api/v1/bookings", {"slot_id": free[0]["id"], "name": "Kim", "contact": "k@example.com",
-                                                 "party_size": 2})
+    free = [
+        s
+        for s in server.get_json(f"/api/v1/venues/{VENUE}/resources/{RESOURCE}/slots?date={day}")["slots"]
+        if s["remaining"] >= 2
+    ]
+    made = server.post_json(
+        "/api/v1/bookings", {"slot_id": free[0]["id"], "name": "Kim", "contact": "k@example.com", "party_size": 2}
+    )
     asyncio.run(receiver.wait_for(1))  # its POST is under way: the receiver holds it
     return database, made
 
@@ -374,8 +441,13 @@ class TestMail:
         # The reminder of tomorrow's 08:00 falls due five seconds from now (the booking must come before it).
         first = datetime.combine(datetime.now(UTC).date() + timedelta(days=1), dt_time(8), UTC)
         lead = (first - datetime.now(UTC) - timedelta(seconds=5)).total_seconds() / 3600
-        return {"SMTP_URL": f"smtp://127.0.0.1:{inbox.port}", "MAIL_FROM": "Slotcast <bookings@example.org>",
-                "PUBLIC_URL": "https://book.example.org", "MAIL_REMIND_HOURS": lead, "OUTBOX_RETRY_SECONDS": 0.2}
+        return {
+            "SMTP_URL": f"smtp://127.0.0.1:{inbox.port}",
+            "MAIL_FROM": "Slotcast <bookings@example.org>",
+            "PUBLIC_URL": "https://book.example.org",
+            "MAIL_REMIND_HOURS": lead,
+            "OUTBOX_RETRY_SECONDS": 0.2,
+        }
 
     async def mails(self, inbox, count: int) -> list:
         for _ in range(1000):
@@ -385,7 +457,8 @@ class TestMail:
         return [email.message_from_bytes(e.original_content, policy=policy.default) for e in inbox.envelopes]
 
     async def test_a_booking_is_confirmed_reminded_and_its_cancellation_told_in_its_language(
-            self, client, store, slot, inbox):
+        self, client, store, slot, inbox
+    ):
         made = await book(client, slot.id, contact="ana@example.org", **{"Accept-Language": "zh-CN,zh;q=0.9"})
         confirmed, reminder = await self.mails(inbox, 2)
         assert [m["To"].addresses[0].addr_spec for m in (confirmed, reminder)] == ["ana@example.org"] * 2
@@ -395,8 +468,9 @@ class TestMail:
         [attachment] = list(confirmed.iter_attachments())
         event = icalendar.Calendar.from_ical(attachment.get_content()).walk("VEVENT")[0]
         assert event.decoded("dtstart") == slot.starts_at
-        cancelled = await client.post(f"/api/v1/bookings/{made['reference']}/cancel",
-                                      json={"cancel_token": made["cancel_token"]})
+        cancelled = await client.post(
+            f"/api/v1/bookings/{made['reference']}/cancel", json={"cancel_token": made["cancel_token"]}
+        )
         assert cancelled.status_code == 200
         *_, notice = await self.mails(inbox, 3)
         assert made["reference"] in notice.get_body(("plain",)).get_content()
@@ -428,6 +502,8 @@ class TestMail:
 @pytest.mark.parametrize(("headers", "words"), [({}, "Events:"), ({"Accept-Language": "zh-CN"}, "事件：")])
 async def test_the_webhooks_page_names_every_event_an_endpoint_receives(admin, headers, words):
     page = (await (await admin.get("/admin/webhooks/", headers=headers)).get_data()).decode()
-    listed = page[page.index(words):].split("</p>")[0]
-    assert all(f"<code>{event}</code>" in listed for event in
-               ("booking.created", "booking.cancelled", "booking.rescheduled", "waitlist.offered"))
+    listed = page[page.index(words) :].split("</p>")[0]
+    assert all(
+        f"<code>{event}</code>" in listed
+        for event in ("booking.created", "booking.cancelled", "booking.rescheduled", "waitlist.offered")
+    )

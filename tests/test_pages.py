@@ -24,8 +24,9 @@ def day_url(day, resource="tables") -> str:
     return f"/book/test-bistro/{resource}/{day.isoformat()}"
 
 
-async def post_booking(client, slot_id, *, name="Ana Silva", contact=CONTACT, party_size="2",
-                       token=None, key=None, headers=None):
+async def post_booking(
+    client, slot_id, *, name="Ana Silva", contact=CONTACT, party_size="2", token=None, key=None, headers=None
+):
     """Submit the booking form as a browser would (with this session's CSRF token unless given)."""
     if token is None:
         token = await csrf_token(client, f"/slots/{slot_id}/book")
@@ -81,8 +82,9 @@ async def test_venue_page_lists_its_resources(client):
     today = local_today("UTC").isoformat()
     assert response.status_code == 200
     for slug, name in (("tables", "Tables"), ("bar", "Bar seats")):  # the whole card is the link
-        assert re.search(rf'<a class="card-link" href="/book/test-bistro/{slug}/{today}">\s*<strong>{name}</strong>',
-                         html), slug
+        assert re.search(
+            rf'<a class="card-link" href="/book/test-bistro/{slug}/{today}">\s*<strong>{name}</strong>', html
+        ), slug
 
 
 async def test_each_venue_card_is_one_link(client, service, venue):
@@ -93,10 +95,18 @@ async def test_each_venue_card_is_one_link(client, service, venue):
 
 
 async def test_venue_page_says_where_and_when(client, service, venue):
-    await service.edit_venue(venue, venue.name, venue.kind, venue.timezone, False,
-                             address="1 Quay Street, Bristol BS1 4DJ", phone="+44 (0)117 496 0123")
-    rules, _ = rules_text.parse("mon-fri 09:00-12:00 30 2\nmon-fri 13:00-17:00 30 2\nsat 10:00-12:00 60 2\n"
-                                "sat 12:00-14:00 60 2")
+    await service.edit_venue(
+        venue,
+        venue.name,
+        venue.kind,
+        venue.timezone,
+        False,
+        address="1 Quay Street, Bristol BS1 4DJ",
+        phone="+44 (0)117 496 0123",
+    )
+    rules, _ = rules_text.parse(
+        "mon-fri 09:00-12:00 30 2\nmon-fri 13:00-17:00 30 2\nsat 10:00-12:00 60 2\nsat 12:00-14:00 60 2"
+    )
     await service.edit_resource(venue.resource("tables"), rules, [])
     html = await text(await client.get("/book/test-bistro"))
     assert "<dt>Address</dt>" in html and "1 Quay Street, Bristol BS1 4DJ" in html
@@ -217,13 +227,16 @@ async def test_date_picker_refuses_a_bad_date_clearly(client, bad):
     assert "is not a date" in await text(response)
 
 
-@pytest.mark.parametrize("path, message", [
-    ("/book/nowhere", "There is no venue called “nowhere”."),
-    ("/book/nowhere/tables/2026-11-24", "There is no venue called “nowhere”."),
-    ("/book/nowhere/tables?date=2026-11-24", "There is no venue called “nowhere”."),
-    ("/book/test-bistro/sofa/2026-11-24", "Test Bistro has nothing called “sofa”."),
-    ("/book/test-bistro/sofa", "Test Bistro has nothing called “sofa”."),
-])
+@pytest.mark.parametrize(
+    "path, message",
+    [
+        ("/book/nowhere", "There is no venue called “nowhere”."),
+        ("/book/nowhere/tables/2026-11-24", "There is no venue called “nowhere”."),
+        ("/book/nowhere/tables?date=2026-11-24", "There is no venue called “nowhere”."),
+        ("/book/test-bistro/sofa/2026-11-24", "Test Bistro has nothing called “sofa”."),
+        ("/book/test-bistro/sofa", "Test Bistro has nothing called “sofa”."),
+    ],
+)
 async def test_unknown_venue_or_resource_is_a_clear_404(client, path, message):
     response = await client.get(path)
     assert response.status_code == 404
@@ -405,15 +418,18 @@ async def test_failed_post_without_htmx_returns_the_whole_page(client, slot):
 # -- bad form input: a clear 4xx and nothing stored
 
 
-@pytest.mark.parametrize("party_size, message", [
-    ("0", "At least one place, please."),
-    ("-1", "At least one place, please."),
-    ("5", "At most 4 places per booking."),
-    (str(10**30), "Please choose how many places, as a whole number."),
-    ("two", "Please choose how many places, as a whole number."),
-    ("2.5", "Please choose how many places, as a whole number."),
-    ("", "Please choose how many places, as a whole number."),
-])
+@pytest.mark.parametrize(
+    "party_size, message",
+    [
+        ("0", "At least one place, please."),
+        ("-1", "At least one place, please."),
+        ("5", "At most 4 places per booking."),
+        (str(10**30), "Please choose how many places, as a whole number."),
+        ("two", "Please choose how many places, as a whole number."),
+        ("2.5", "Please choose how many places, as a whole number."),
+        ("", "Please choose how many places, as a whole number."),
+    ],
+)
 async def test_bad_party_size_is_refused_and_nothing_stored(client, store, slot, party_size, message):
     response = await post_booking(client, slot.id, party_size=party_size)
     assert response.status_code == 422
@@ -421,11 +437,14 @@ async def test_bad_party_size_is_refused_and_nothing_stored(client, store, slot,
     assert await booked(store, slot.id) == 0
 
 
-@pytest.mark.parametrize("name, message", [
-    ("", "Please enter your name."),
-    ("   ", "Please enter your name."),
-    ("n" * 10_000, "That name is too long (100 characters at most)."),
-])
+@pytest.mark.parametrize(
+    "name, message",
+    [
+        ("", "Please enter your name."),
+        ("   ", "Please enter your name."),
+        ("n" * 10_000, "That name is too long (100 characters at most)."),
+    ],
+)
 async def test_bad_name_is_refused_and_nothing_stored(client, store, slot, name, message):
     response = await post_booking(client, slot.id, name=name)
     assert response.status_code == 422
@@ -433,10 +452,13 @@ async def test_bad_name_is_refused_and_nothing_stored(client, store, slot, name,
     assert await booked(store, slot.id) == 0
 
 
-@pytest.mark.parametrize("contact, message", [
-    ("", "Please enter a phone number or an e-mail address."),
-    ("call me", "That does not look like a phone number or an e-mail address."),
-])
+@pytest.mark.parametrize(
+    "contact, message",
+    [
+        ("", "Please enter a phone number or an e-mail address."),
+        ("call me", "That does not look like a phone number or an e-mail address."),
+    ],
+)
 async def test_bad_contact_is_refused_and_nothing_stored(client, store, slot, contact, message):
     response = await post_booking(client, slot.id, contact=contact)
     assert response.status_code == 422
@@ -514,11 +536,14 @@ async def test_cancel_with_wrong_token_is_403_and_changes_nothing(client, store,
     assert await booked(store, slot.id) == 2
 
 
-@pytest.mark.parametrize("method, path", [
-    ("GET", "/bookings/NOSUCHREF?token=x"),
-    ("GET", "/bookings/NOSUCHREF/cancel?token=x"),
-    ("POST", "/bookings/NOSUCHREF/cancel"),
-])
+@pytest.mark.parametrize(
+    "method, path",
+    [
+        ("GET", "/bookings/NOSUCHREF?token=x"),
+        ("GET", "/bookings/NOSUCHREF/cancel?token=x"),
+        ("POST", "/bookings/NOSUCHREF/cancel"),
+    ],
+)
 async def test_unknown_reference_is_404(client, slot, method, path):
     token = await csrf_token(client, f"/slots/{slot.id}/book")
     form = {"csrf_token": token, "token": "x"} if method == "POST" else None

@@ -35,8 +35,9 @@ async def store(url, tmp_path):
 
 async def place(store, country="", limit=1, rules=ONE_A_SLOT, timezone="UTC"):
     """A venue of `country` allowing `limit` a day, with one resource; its slots tomorrow and the day after."""
-    venue_id = await store.add_venue(f"v-{country.lower() or 'none'}", "Venue", "barber", timezone,
-                                     per_person_limit=limit, country=country)
+    venue_id = await store.add_venue(
+        f"v-{country.lower() or 'none'}", "Venue", "barber", timezone, per_person_limit=limit, country=country
+    )
     rid = await store.add_resource(venue_id, "chair", "Chair", rules, horizon_days=3)
     await store.extend_slots(NOW)
     day = local_today(timezone) + timedelta(days=1)
@@ -51,8 +52,9 @@ async def fill(store, *slots):
 # -- 1. the same person however the contact is written
 
 
-@pytest.mark.parametrize("spelling", ["+8613800138000", "008613800138000", "013800138000", "+86 138-0013-8000",
-                                      "(0)138 0013 8000"])
+@pytest.mark.parametrize(
+    "spelling", ["+8613800138000", "008613800138000", "013800138000", "+86 138-0013-8000", "(0)138 0013 8000"]
+)
 async def test_a_phone_number_in_another_spelling_is_the_same_person(store, spelling):
     _venue, (nine, ten, _), _ = await place(store, "CN")
     await store.book(nine.id, "Zhang Wei", "13800138000", 1, NOW)
@@ -63,13 +65,16 @@ async def test_a_phone_number_in_another_spelling_is_the_same_person(store, spel
         await store.join_waitlist(ten.id, "Zhang Wei", spelling, 1, NOW)
 
 
-@pytest.mark.parametrize("first, spelling", [
-    ("alice@example.com", "Alice+1@Example.COM"),
-    ("alice@example.com", "ａｌｉｃｅ@ｅｘａｍｐｌｅ.ｃｏｍ"),  # fullwidth
-    ("alice.smith@gmail.com", "Alice.Smith+clinic@googlemail.com"),
-    ("alice.smith@gmail.com", "alicesmith@gmail.com"),
-    ("strasse@bücher.example", "STRASSE@XN--BCHER-KVA.EXAMPLE"),
-])
+@pytest.mark.parametrize(
+    "first, spelling",
+    [
+        ("alice@example.com", "Alice+1@Example.COM"),
+        ("alice@example.com", "ａｌｉｃｅ@ｅｘａｍｐｌｅ.ｃｏｍ"),  # fullwidth
+        ("alice.smith@gmail.com", "Alice.Smith+clinic@googlemail.com"),
+        ("alice.smith@gmail.com", "alicesmith@gmail.com"),
+        ("strasse@bücher.example", "STRASSE@XN--BCHER-KVA.EXAMPLE"),
+    ],
+)
 async def test_an_e_mail_address_in_another_spelling_is_the_same_person(store, first, spelling):
     _venue, (nine, ten, _), _ = await place(store, "GB")
     await store.book(nine.id, "Alice", first, 1, NOW)
@@ -192,8 +197,11 @@ async def test_50_parallel_joins_by_one_contact_on_two_stores_admit_exactly_the_
     await other.open()
     try:
         spellings = ["13800138000", "+86 138 0013 8000", "008613800138000"]
-        joins = [s.join_waitlist(slot.id, "Zhang Wei", spellings[n % 3], 1, NOW)
-                 for n in range(25) for s, slot in ((store, (a, b, c)[n % 3]), (other, (c, b, a)[n % 3]))]
+        joins = [
+            s.join_waitlist(slot.id, "Zhang Wei", spellings[n % 3], 1, NOW)
+            for n in range(25)
+            for s, slot in ((store, (a, b, c)[n % 3]), (other, (c, b, a)[n % 3]))
+        ]
         results = await asyncio.gather(*joins, return_exceptions=True)
     finally:
         await other.close()
@@ -224,8 +232,15 @@ async def person_everywhere(store):
     await store.join_waitlist(a.id, "Zhang Wei", "ZhangWei@googlemail.com", 1, NOW)
     await store.cancel(holder.reference, holder.cancel_token, NOW)
     await store.book(c.id, "Zhang Wei", "+86 138 0013 8000", 1, NOW)
-    return ("Zhang Wei", "zhang.wei", "ZhangWei", "zhangwei@gmail.com", "+86 138 0013 8000", "+8613800138000",
-            "13800138000")
+    return (
+        "Zhang Wei",
+        "zhang.wei",
+        "ZhangWei",
+        "zhangwei@gmail.com",
+        "+86 138 0013 8000",
+        "+8613800138000",
+        "13800138000",
+    )
 
 
 async def test_after_an_erasure_no_table_holds_the_person(url, tmp_path, store):
@@ -237,7 +252,9 @@ async def test_after_an_erasure_no_table_holds_the_person(url, tmp_path, store):
     assert await store.erase_person("013800138000") == 1
     after = await every_row(url, tmp_path)
     assert [t for t in traces if t in after] == []
-    assert [m for m in await store.claim_messages(NOW, timedelta(minutes=1), 100) if m.event == "waitlist.offered"] == []
+    assert [
+        m for m in await store.claim_messages(NOW, timedelta(minutes=1), 100) if m.event == "waitlist.offered"
+    ] == []
 
 
 async def test_after_a_retention_run_no_table_holds_the_person(url, tmp_path, store):

@@ -30,8 +30,11 @@ async def clinic_slots(store):
 
 
 async def api_book(client, slot_id, contact, language="en"):
-    return await client.post("/api/v1/bookings", json={"slot_id": slot_id, "name": "Zhang Wei", "contact": contact},
-                             headers={"Accept-Language": language})
+    return await client.post(
+        "/api/v1/bookings",
+        json={"slot_id": slot_id, "name": "Zhang Wei", "contact": contact},
+        headers={"Accept-Language": language},
+    )
 
 
 async def test_a_phone_number_in_any_spelling_is_one_person(client, clinic_slots):
@@ -44,8 +47,7 @@ async def test_a_phone_number_in_any_spelling_is_one_person(client, clinic_slots
 
 @pytest.mark.parametrize("language, message", [("en", INVALID_PHONE), ("zh-CN", INVALID_PHONE_ZH)])
 @pytest.mark.parametrize("spelling", ["0013800138000", "+13800138000", "12345"])
-async def test_a_number_that_is_no_valid_one_is_422_saying_so(client, store, clinic_slots, spelling, language,
-                                                                message):
+async def test_a_number_that_is_no_valid_one_is_422_saying_so(client, store, clinic_slots, spelling, language, message):
     refused = await api_book(client, clinic_slots[0].id, spelling, language)
     body = await refused.get_json()
     assert refused.status_code == 422 and body["code"] == "invalid"
@@ -58,33 +60,43 @@ async def test_the_booking_form_says_so_too_in_both_languages(app, client, clini
     for language, message in (("en", INVALID_PHONE), ("zh_CN", INVALID_PHONE_ZH)):
         visitor = app.test_client()
         await visitor.get(f"/?lang={language}")
-        form = {"csrf_token": await csrf_token(visitor, f"/slots/{slot_id}/book"), "name": "王小明",
-                "contact": "+13800138000", "party_size": "1"}
+        form = {
+            "csrf_token": await csrf_token(visitor, f"/slots/{slot_id}/book"),
+            "name": "王小明",
+            "contact": "+13800138000",
+            "party_size": "1",
+        }
         refused = await visitor.post(f"/slots/{slot_id}/book", form=form)
         assert refused.status_code == 422 and message in await text(refused)
 
 
 async def test_the_waitlist_refuses_it_as_well(client, clinic_slots):
-    refused = await client.post("/api/v1/waitlist", json={"slot_id": clinic_slots[0].id, "name": "Zhang Wei",
-                                                          "contact": "+13800138000"})
+    refused = await client.post(
+        "/api/v1/waitlist", json={"slot_id": clinic_slots[0].id, "name": "Zhang Wei", "contact": "+13800138000"}
+    )
     assert refused.status_code == 422 and (await refused.get_json())["fields"] == {"contact": INVALID_PHONE}
 
 
 async def test_an_e_mail_address_in_any_spelling_is_one_person(client, clinic_slots):
     assert (await api_book(client, clinic_slots[0].id, "alice.smith@gmail.com")).status_code == 201
-    for n, spelling in enumerate(("Alice.Smith+2@gmail.com", "alicesmith@googlemail.com", "ａｌｉｃｅ.smith@gmail.com",
-                                  "ALICE.SMITH@GMAIL.COM")):
+    for n, spelling in enumerate(
+        ("Alice.Smith+2@gmail.com", "alicesmith@googlemail.com", "ａｌｉｃｅ.smith@gmail.com", "ALICE.SMITH@GMAIL.COM")
+    ):
         refused = await api_book(client, clinic_slots[1 + n % 3].id, spelling)
         assert refused.status_code == 409, spelling
 
 
-@pytest.mark.parametrize("language, message", [
-    ("en", "That e-mail address mixes letters of different alphabets"),
-    ("zh-CN", "该电子邮箱混用了不同文字的字母"),
-])
+@pytest.mark.parametrize(
+    "language, message",
+    [
+        ("en", "That e-mail address mixes letters of different alphabets"),
+        ("zh-CN", "该电子邮箱混用了不同文字的字母"),
+    ],
+)
 @pytest.mark.parametrize("contact", ["\u0430lice@example.com", "alice@ex\u0430mple.com", "p\u03b1ypal@example.com"])
-async def test_an_e_mail_address_mixing_look_alike_alphabets_is_refused(client, clinic_slots, contact, language,
-                                                                        message):
+async def test_an_e_mail_address_mixing_look_alike_alphabets_is_refused(
+    client, clinic_slots, contact, language, message
+):
     refused = await api_book(client, clinic_slots[0].id, contact, language)
     assert refused.status_code == 422 and message in (await refused.get_json())["fields"]["contact"]
 
@@ -99,8 +111,9 @@ async def test_waiting_for_a_full_slot_takes_the_days_allowance(client, store, c
     full = clinic_slots[0]
     for n in range(full.capacity):
         assert (await api_book(client, full.id, f"p{n}@example.com")).status_code == 201
-    joined = await client.post("/api/v1/waitlist", json={"slot_id": full.id, "name": "Zhang Wei",
-                                                         "contact": "13800138000"})
+    joined = await client.post(
+        "/api/v1/waitlist", json={"slot_id": full.id, "name": "Zhang Wei", "contact": "13800138000"}
+    )
     assert joined.status_code == 201
     refused = await api_book(client, clinic_slots[1].id, "+86 138 0013 8000")
     assert refused.status_code == 409 and (await refused.get_json())["code"] == "limit_reached"
@@ -153,6 +166,9 @@ async def test_the_demo_venues_have_their_countries(tmp_path):
     try:
         await demo.seed(store)
         assert {v.slug: v.country for v in await store.venues()} == {
-            "harbour-kitchen": "GB", "riverside-clinic": "CN", "corner-barber": "US"}
+            "harbour-kitchen": "GB",
+            "riverside-clinic": "CN",
+            "corner-barber": "US",
+        }
     finally:
         await store.close()

@@ -80,6 +80,7 @@ async def test_many_topics_are_split_into_notices_under_8000_bytes(pg_url, store
     db = await asyncpg.connect(pg_url)
     await db.add_listener(CHANNEL, lambda *notice: heard.put_nowait(notice[3]))
     try:
+
         async def announce(tx):
             await tx.changed(*names)
 
@@ -155,9 +156,14 @@ async def test_a_lost_listener_reconnects_and_resyncs(pg_url, stores, slot):
     try:
         await asyncio.wait_for(seen.resyncs.get(), 5)
         killed_at = clock.monotonic()
-        assert await admin.fetchval(
-            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = $1"
-            " AND datname = current_database()", LISTENER_NAME) == 1
+        assert (
+            await admin.fetchval(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = $1"
+                " AND datname = current_database()",
+                LISTENER_NAME,
+            )
+            == 1
+        )
         resynced_at = await asyncio.wait_for(seen.resyncs.get(), 10)
         print(f"listener back {resynced_at - killed_at:.2f} s after it was killed")
         _, after = await mine.book(slot.id, "Ann", "12345", 1, NOW)
@@ -176,8 +182,10 @@ async def test_a_hung_listener_is_noticed_by_its_liveness_check(pg_url, stores):
     pid = None
     try:
         await asyncio.wait_for(seen.resyncs.get(), 5)
-        pid = await admin.fetchval("SELECT pid FROM pg_stat_activity WHERE application_name = $1"
-                                   " AND datname = current_database()", LISTENER_NAME)
+        pid = await admin.fetchval(
+            "SELECT pid FROM pg_stat_activity WHERE application_name = $1 AND datname = current_database()",
+            LISTENER_NAME,
+        )
         os.kill(pid, signal.SIGSTOP)  # the backend freezes; its socket stays open
         frozen_at = clock.monotonic()
         resynced_at = await asyncio.wait_for(seen.resyncs.get(), 5)
@@ -205,12 +213,23 @@ async def test_a_pg_dump_restores_with_every_booking_and_migrates_cleanly(postgr
     booking, _ = await stores[0].book(slot.id, "Ann", "12345", 1, NOW)
     dump = Path(postgres.folder) / "slotcast.dump"  # pg_dump runs as the server's user: its folder
     source = pg_url.rsplit("/", 1)[1]
-    postgres._run("pg_dump", "-h", "127.0.0.1", "-p", str(postgres.port), "-U", "postgres", "-Fc", "-f", str(dump),
-                  source)
+    postgres._run(
+        "pg_dump", "-h", "127.0.0.1", "-p", str(postgres.port), "-U", "postgres", "-Fc", "-f", str(dump), source
+    )
     restored_url = postgres.create_database(source + "_restored")
     try:
-        postgres._run("pg_restore", "-h", "127.0.0.1", "-p", str(postgres.port), "-U", "postgres",
-                      "-d", restored_url.rsplit("/", 1)[1], str(dump))
+        postgres._run(
+            "pg_restore",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(postgres.port),
+            "-U",
+            "postgres",
+            "-d",
+            restored_url.rsplit("/", 1)[1],
+            str(dump),
+        )
         restored = SqlStore(PostgresDatabase(restored_url))
         await restored.open()  # the migrations find the restored schema_version: nothing to do, no error
         try:

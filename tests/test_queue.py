@@ -48,8 +48,9 @@ async def called_ids(store, venue_id, day) -> set[int]:
 async def press_call_next(client, store, venue, resource, day, counter: str = "") -> tuple[int, str]:
     """Press 'call next' on the board (htmx): the ticket number it called and the board's 'Last called'."""
     before = await called_ids(store, venue.id, day)
-    response = await act(client, f"/admin/resources/{resource.id}/call-next", htmx=True, day=day.isoformat(),
-                         counter=counter)
+    response = await act(
+        client, f"/admin/resources/{resource.id}/call-next", htmx=True, day=day.isoformat(), counter=counter
+    )
     assert response.status_code == 200
     [called] = await called_ids(store, venue.id, day) - before
     shown = re.search(r"Last called: (\w+)", await text(response))
@@ -205,7 +206,9 @@ async def test_first_in_line_has_nobody_ahead(app, store, venue, slot):
     assert "<strong>A001</strong>" in html and "You are first in line." in html and 'data-ahead="0"' in html
 
 
-async def test_ticket_stream_counts_down_and_says_when_it_is_your_turn(app, admin, store, hub, venue, tomorrow, service):
+async def test_ticket_stream_counts_down_and_says_when_it_is_your_turn(
+    app, admin, store, hub, venue, tomorrow, service
+):
     tables = venue.resource("tables")
     slots = await slots_of(store, tables, tomorrow)
     await book(service, tables, slots[0])
@@ -235,8 +238,7 @@ async def test_ticket_stream_follows_a_requeue(app, admin, store, hub, venue, to
     slots = await slots_of(store, tables, tomorrow)
     reference, token = booking_link(await public_booking(app, slots[0].id))
     booking, _ = await store.booking(reference)
-    async with app.test_client().request(f"/bookings/{reference}/events",
-                                         query_string={"token": token}) as connection:
+    async with app.test_client().request(f"/bookings/{reference}/events", query_string={"token": token}) as connection:
         await read_until(connection, b'data-ahead="0"')
         await act(admin, f"/admin/bookings/{booking.id}/call", counter="Room 1")
         assert b"It is your turn: Room 1" in await read_until(connection, b"</div>")
@@ -252,8 +254,7 @@ async def test_ticket_page_and_stream_refuse_a_wrong_token(app, store, hub, venu
     client = app.test_client()
     for wrong in ("nope", "", token[:-1]):
         assert (await client.get(f"/bookings/{reference}", query_string={"token": wrong})).status_code == 403
-        assert (await client.get(f"/bookings/{reference}/events",
-                                 query_string={"token": wrong})).status_code == 403
+        assert (await client.get(f"/bookings/{reference}/events", query_string={"token": wrong})).status_code == 403
     assert (await client.get("/bookings/ZZZZZZZZ/events", query_string={"token": token})).status_code == 404
     assert hub.count() == 0
 

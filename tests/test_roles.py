@@ -32,31 +32,70 @@ EXPECTED = {
     "admin.today_board": (ALL, lambda v: [("GET", f"/admin/venues/{v.slug}/board", None)], True),
     "admin.board": (ALL, lambda v: [("GET", f"/admin/venues/{v.slug}/board/{v.day}", None)], True),
     "admin.close_slot": (ALL, lambda v: [("POST", f"/admin/slots/{v.slot}/closed", {"closed": "0"})], True),
-    "admin.create_booking": (ALL, lambda v: [("POST", f"/admin/resources/{v.resource}/bookings", {
-        "slot_id": str(v.slot), "name": NAME, "contact": CONTACT, "party_size": "1"})], True),
+    "admin.create_booking": (
+        ALL,
+        lambda v: [
+            (
+                "POST",
+                f"/admin/resources/{v.resource}/bookings",
+                {"slot_id": str(v.slot), "name": NAME, "contact": CONTACT, "party_size": "1"},
+            )
+        ],
+        True,
+    ),
     "admin.cancel_booking": (ALL, lambda v: [("POST", f"/admin/bookings/{v.spare}/cancel", {})], True),
-    "admin.mark_booking": (ALL, lambda v: [("POST", f"/admin/bookings/{v.booking}/attendance",
-                                            {"attendance": "checked_in"})], True),
+    "admin.mark_booking": (
+        ALL,
+        lambda v: [("POST", f"/admin/bookings/{v.booking}/attendance", {"attendance": "checked_in"})],
+        True,
+    ),
     "admin.call_ticket": (ALL, lambda v: [("POST", f"/admin/bookings/{v.booking}/call", {"counter": "1"})], True),
     "admin.requeue_ticket": (ALL, lambda v: [("POST", f"/admin/bookings/{v.booking}/requeue", {})], True),
-    "admin.call_next": (ALL, lambda v: [("POST", f"/admin/resources/{v.resource}/call-next",
-                                         {"day": v.day, "counter": "1"})], True),
-    "admin.new_venue": (OWNERS, lambda v: [("GET", "/admin/venues/new", None), ("POST", "/admin/venues/new", {})],
-                        False),
-    "admin.edit_venue": (MANAGERS, lambda v: [("GET", f"/admin/venues/{v.slug}/edit", None),
-                                              ("POST", f"/admin/venues/{v.slug}/edit", {})], True),
-    "admin.new_resource": (MANAGERS, lambda v: [("GET", f"/admin/venues/{v.slug}/resources/new", None),
-                                                ("POST", f"/admin/venues/{v.slug}/resources/new", {})], True),
-    "admin.edit_resource": (MANAGERS, lambda v: [("GET", f"/admin/resources/{v.resource}/edit", None),
-                                                 ("POST", f"/admin/resources/{v.resource}/edit", {})], True),
+    "admin.call_next": (
+        ALL,
+        lambda v: [("POST", f"/admin/resources/{v.resource}/call-next", {"day": v.day, "counter": "1"})],
+        True,
+    ),
+    "admin.new_venue": (
+        OWNERS,
+        lambda v: [("GET", "/admin/venues/new", None), ("POST", "/admin/venues/new", {})],
+        False,
+    ),
+    "admin.edit_venue": (
+        MANAGERS,
+        lambda v: [("GET", f"/admin/venues/{v.slug}/edit", None), ("POST", f"/admin/venues/{v.slug}/edit", {})],
+        True,
+    ),
+    "admin.new_resource": (
+        MANAGERS,
+        lambda v: [
+            ("GET", f"/admin/venues/{v.slug}/resources/new", None),
+            ("POST", f"/admin/venues/{v.slug}/resources/new", {}),
+        ],
+        True,
+    ),
+    "admin.edit_resource": (
+        MANAGERS,
+        lambda v: [
+            ("GET", f"/admin/resources/{v.resource}/edit", None),
+            ("POST", f"/admin/resources/{v.resource}/edit", {}),
+        ],
+        True,
+    ),
     "admin.audit_trail": (MANAGERS, lambda v: [("GET", f"/admin/audit?venue={v.slug}", None)], True),
     "admin.erase_person": (OWNERS, lambda v: [("GET", "/admin/erase", None), ("POST", "/admin/erase", {})], False),
     "exports.day_csv": (ALL, lambda v: [("GET", f"/admin/venues/{v.slug}/bookings/{v.day}.csv", None)], True),
     "exports.day_list": (ALL, lambda v: [("GET", f"/admin/venues/{v.slug}/board/{v.day}/print", None)], True),
-    "exports.draw_csv": (ALL, lambda v: [("GET", f"/admin/venues/{v.slug}/draws/{v.resource_slug}/{v.day}.csv", None)],
-                         True),
-    "exports.range_csv": (MANAGERS, lambda v: [("GET", f"/admin/venues/{v.slug}/bookings.csv?from={v.day}&to={v.day}",
-                                                None)], True),
+    "exports.draw_csv": (
+        ALL,
+        lambda v: [("GET", f"/admin/venues/{v.slug}/draws/{v.resource_slug}/{v.day}.csv", None)],
+        True,
+    ),
+    "exports.range_csv": (
+        MANAGERS,
+        lambda v: [("GET", f"/admin/venues/{v.slug}/bookings.csv?from={v.day}&to={v.day}", None)],
+        True,
+    ),
     "webhooks.index": (MANAGERS, lambda v: [("GET", "/admin/webhooks/", None)], False),
     "webhooks.add": (MANAGERS, lambda v: [("POST", "/admin/webhooks/", {"venue": str(v.id), "url": ""})], True),
     "webhooks.remove": (MANAGERS, lambda v: [("POST", f"/admin/webhooks/{v.hook}/remove", {})], True),
@@ -73,8 +112,17 @@ async def venue_ids(store, service, slug: str, day) -> V:
     booking, _ = await service.book(resource, slot.id, NAME, CONTACT, 1)
     spare, _ = await service.book(resource, slot.id, NAME, "+44 20 7946 0999", 1)
     hook = await service.add_webhook(venue.id, "https://hooks.example.com/in", "s" * 20)
-    return V(slug=slug, id=venue.id, resource=resource.id, resource_slug=resource.slug, slot=slot.id,
-             booking=booking.id, spare=spare.id, hook=hook, day=day.isoformat())
+    return V(
+        slug=slug,
+        id=venue.id,
+        resource=resource.id,
+        resource_slug=resource.slug,
+        slot=slot.id,
+        booking=booking.id,
+        spare=spare.id,
+        hook=hook,
+        day=day.isoformat(),
+    )
 
 
 @pytest.fixture
@@ -99,9 +147,11 @@ async def account(app, service, name: str, role: str, venue_ids: frozenset[int])
 @pytest.fixture
 async def accounts(app, service, staff, venue, clinic):
     """Logged-in clients: the owner `admin`, and a manager and a desk account of the test bistro only."""
-    return {OWNER: await account(app, service, "admin", OWNER, frozenset()),
-            MANAGER: await account(app, service, "bistro-manager", MANAGER, frozenset({venue.id})),
-            DESK: await account(app, service, "bistro-desk", DESK, frozenset({venue.id}))}
+    return {
+        OWNER: await account(app, service, "admin", OWNER, frozenset()),
+        MANAGER: await account(app, service, "bistro-manager", MANAGER, frozenset({venue.id})),
+        DESK: await account(app, service, "bistro-desk", DESK, frozenset({venue.id})),
+    }
 
 
 async def status_of(client, method: str, path: str, form: dict | None) -> int:
@@ -124,12 +174,15 @@ def staff_endpoints(app) -> set[str]:
     return {rule.endpoint for rule in app.url_map.iter_rules() if rule.rule.startswith("/admin")}
 
 
-async def test_every_staff_endpoint_has_an_expected_status_per_role_and_venue(app, accounts, store, service, venue,
-                                                                              clinic, tomorrow):
+async def test_every_staff_endpoint_has_an_expected_status_per_role_and_venue(
+    app, accounts, store, service, venue, clinic, tomorrow
+):
     missing = staff_endpoints(app) - LOGIN - set(EXPECTED)
     assert not missing, f"staff endpoints without a row in EXPECTED (and a rule in views/permissions.py): {missing}"
-    places = {"own": await venue_ids(store, service, venue.slug, tomorrow),
-              "other": await venue_ids(store, service, clinic.slug, tomorrow)}
+    places = {
+        "own": await venue_ids(store, service, venue.slug, tomorrow),
+        "other": await venue_ids(store, service, clinic.slug, tomorrow),
+    }
     # The least allowed first, and another venue before one's own: what an allowed action removes is gone after.
     for role in (DESK, MANAGER, OWNER):
         for where in ("other", "own"):
@@ -156,8 +209,9 @@ async def test_a_desk_account_sees_only_its_venue_and_its_board(accounts, venue,
     assert f"/admin/venues/{venue.slug}/bookings/{tomorrow}.csv" in board and "bookings.csv" not in board
     refused = await desk.get(f"/admin/venues/{clinic.slug}/board/{tomorrow}")
     assert refused.status_code == 403 and "Your account may not do this here." in await text(refused)
-    chinese = await desk.get(f"/admin/venues/{clinic.slug}/board/{tomorrow}",
-                             headers={"Accept-Language": "zh-CN,zh;q=0.9"})
+    chinese = await desk.get(
+        f"/admin/venues/{clinic.slug}/board/{tomorrow}", headers={"Accept-Language": "zh-CN,zh;q=0.9"}
+    )
     assert chinese.status_code == 403 and "您的账号无权在此执行此操作。" in await text(chinese)
 
 
@@ -196,8 +250,9 @@ async def ended(connection, timeout: float = 1.5) -> bytes:
 
 
 @pytest.mark.parametrize("how", ["logout", "password", "role"])
-async def test_an_open_board_stream_ends_within_a_second_when_its_session_does(app, accounts, service, venue, clinic,
-                                                                               slot, tomorrow, how):
+async def test_an_open_board_stream_ends_within_a_second_when_its_session_does(
+    app, accounts, service, venue, clinic, slot, tomorrow, how
+):
     desk = accounts[DESK]
     async with desk.request(f"/admin/events/board/{venue.id}/{tomorrow}") as connection:
         await read_until(connection, b"</section>")
@@ -222,8 +277,19 @@ async def invoke(app, *args: str, stdin: str | None = None):
 
 
 async def test_create_staff_makes_a_desk_account_of_the_venues_named(app, store, venue, clinic):
-    result = await invoke(app, "create-staff", "front", "--role", "desk", "--venue", venue.slug, "--venue",
-                          clinic.slug, "--password-stdin", stdin=PASSWORD + "\n")
+    result = await invoke(
+        app,
+        "create-staff",
+        "front",
+        "--role",
+        "desk",
+        "--venue",
+        venue.slug,
+        "--venue",
+        clinic.slug,
+        "--password-stdin",
+        stdin=PASSWORD + "\n",
+    )
     assert result.exit_code == 0, result.output
     assert await store.staff_access("front") == (DESK, frozenset({venue.id, clinic.id}))
     client = app.test_client()
@@ -238,8 +304,10 @@ async def test_create_staff_prompts_for_the_password(app, store):
     assert (await log_in(app.test_client(), username="boss")).status_code == 303
 
 
-@pytest.mark.parametrize("args", [["--role", "desk"], ["--role", "manager", "--venue", "nowhere"],
-                                  ["--role", "janitor", "--venue", "test-bistro"]])
+@pytest.mark.parametrize(
+    "args",
+    [["--role", "desk"], ["--role", "manager", "--venue", "nowhere"], ["--role", "janitor", "--venue", "test-bistro"]],
+)
 async def test_create_staff_refuses_a_role_without_venues_or_unknown_ones(app, store, args):
     result = await invoke(app, "create-staff", "front", *args, "--password-stdin", stdin=PASSWORD + "\n")
     assert result.exit_code != 0 and await store.staff_access("front") is None

@@ -18,21 +18,25 @@ def test_day_ranges_lists_and_wrapping_weeks():
 
 def test_rules_and_exceptions_from_lines_with_comments_and_blanks():
     rules, exceptions = rules_text.parse(
-        "Mon-Tue 08:00-12:00 30 5   # mornings\n\n  # a note\n2026-12-25 closed\n2026-12-24 10:00-13:00 30min x4\n")
+        "Mon-Tue 08:00-12:00 30 5   # mornings\n\n  # a note\n2026-12-25 closed\n2026-12-24 10:00-13:00 30min x4\n"
+    )
     assert rules == [OpeningRule(0, time(8), time(12), 30, 5), OpeningRule(1, time(8), time(12), 30, 5)]
     assert exceptions == [DayException(date(2026, 12, 25)), DayException(date(2026, 12, 24), time(10), time(13), 30, 4)]
     assert exceptions[0].closed and not exceptions[1].closed
 
 
-@pytest.mark.parametrize("text, line", [
-    ("mon-fri 12:00-08:00 30 5", 1),  # closes before it opens
-    ("mon 08:00-12:00 30 5\nsometimes 08:00-12:00 30 5", 2),  # no such day
-    ("mon 08:00-12:00 3 5", 1),  # slots under five minutes
-    ("mon 08:00-12:00 30 20000", 1),  # more places than any venue has
-    ("mon 08:00-12:00", 1),  # no slot length or places
-    ("2026-02-30 closed", 1),  # no such date
-    ("mon 8am-noon 30 5", 1),
-])
+@pytest.mark.parametrize(
+    "text, line",
+    [
+        ("mon-fri 12:00-08:00 30 5", 1),  # closes before it opens
+        ("mon 08:00-12:00 30 5\nsometimes 08:00-12:00 30 5", 2),  # no such day
+        ("mon 08:00-12:00 3 5", 1),  # slots under five minutes
+        ("mon 08:00-12:00 30 20000", 1),  # more places than any venue has
+        ("mon 08:00-12:00", 1),  # no slot length or places
+        ("2026-02-30 closed", 1),  # no such date
+        ("mon 8am-noon 30 5", 1),
+    ],
+)
 def test_an_unreadable_line_names_its_number(text, line):
     with pytest.raises(rules_text.RuleProblem) as problem:
         rules_text.parse(text)
@@ -48,8 +52,10 @@ def test_to_text_parses_back_to_the_same_schedule():
 
 
 def test_weekly_hours_group_days_and_join_sessions_that_touch():
-    rules, _ = rules_text.parse("mon-fri 08:00-12:00 30 5\nmon-fri 13:30-17:00 30 4\nsat 08:00-10:00 60 8\n"
-                                "sat 10:00-12:00 60 4\nsun 09:00-11:00 60 0")
+    rules, _ = rules_text.parse(
+        "mon-fri 08:00-12:00 30 5\nmon-fri 13:30-17:00 30 4\nsat 08:00-10:00 60 8\n"
+        "sat 10:00-12:00 60 4\nsun 09:00-11:00 60 0"
+    )
     assert rules_text.weekly_hours(tuple(rules)) == [
         (0, 4, ((time(8), time(12)), (time(13, 30), time(17)))),
         (5, 5, ((time(8), time(12)),)),  # two sessions that touch read as one; Sunday has no places

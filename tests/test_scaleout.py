@@ -80,8 +80,13 @@ def tomorrow() -> str:
 
 
 def terrace(postgres, database: str) -> int:
-    return int(postgres.sql("SELECT r.id FROM resources r JOIN venues v ON v.id = r.venue_id"
-                            f" WHERE v.slug = '{VENUE}' AND r.slug = '{RESOURCE}'", database.rsplit("/", 1)[1]))
+    return int(
+        postgres.sql(
+            "SELECT r.id FROM resources r JOIN venues v ON v.id = r.venue_id"
+            f" WHERE v.slug = '{VENUE}' AND r.slug = '{RESOURCE}'",
+            database.rsplit("/", 1)[1],
+        )
+    )
 
 
 def free_slot(server: LiveServer, index: int) -> dict:
@@ -91,8 +96,10 @@ def free_slot(server: LiveServer, index: int) -> dict:
 
 
 def book(server: LiveServer, slot_id: int, places: int = 1) -> None:
-    server.post_json("/api/v1/bookings", {"slot_id": slot_id, "name": "Scale Test", "contact": f"+44 7911 {next(PEOPLE):06d}",
-                                          "party_size": places})
+    server.post_json(
+        "/api/v1/bookings",
+        {"slot_id": slot_id, "name": "Scale Test", "contact": f"+44 7911 {next(PEOPLE):06d}", "party_size": places},
+    )
 
 
 def test_a_booking_through_b_reaches_a_stream_on_a_within_a_second(postgres, database, servers):
@@ -105,8 +112,10 @@ def test_a_booking_through_b_reaches_a_stream_on_a_within_a_second(postgres, dat
             began = time.monotonic()
             book(b, slot["id"])
             delays.append(watcher.wait(left, timeout=1.0) - began)
-    print(f"\nB's booking seen on A's stream after (ms, POST included): median {statistics.median(delays) * 1000:.1f},"
-          f" max {max(delays) * 1000:.1f} over {len(delays)} bookings")
+    print(
+        f"\nB's booking seen on A's stream after (ms, POST included): median {statistics.median(delays) * 1000:.1f},"
+        f" max {max(delays) * 1000:.1f} over {len(delays)} bookings"
+    )
     assert max(delays) < 1.0
 
 
@@ -119,8 +128,10 @@ def test_a_lost_listener_heals_by_resync_then_follows_again(postgres, database, 
         try:
             # No new connections for a while, so the listeners stay away; the pools keep theirs.
             postgres.sql(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
-            killed = postgres.sql("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
-                                  f" WHERE application_name = 'slotcast-listener' AND datname = '{name}'")
+            killed = postgres.sql(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                f" WHERE application_name = 'slotcast-listener' AND datname = '{name}'"
+            )
             assert int(killed) == 2  # one per process
             book(b, slot["id"], 2)  # committed and announced while A listens to nobody
             with pytest.raises(AssertionError):

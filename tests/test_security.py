@@ -41,8 +41,9 @@ async def api_book(client, slot_id, key=None, caller=None, **fields):
     """An API booking (from the address `caller` when given)."""
     headers = {"Idempotency-Key": key} if key is not None else {}
     body = {"slot_id": slot_id, "name": NAME, "contact": CONTACT, "party_size": 1, **fields}
-    return await client.post("/api/v1/bookings", json=body, headers=headers,
-                             scope_base={"client": (caller, 1)} if caller else None)
+    return await client.post(
+        "/api/v1/bookings", json=body, headers=headers, scope_base={"client": (caller, 1)} if caller else None
+    )
 
 
 # -- login
@@ -78,8 +79,12 @@ async def test_an_ipv4_mapped_address_is_counted_as_its_ipv4_address(app, staff)
 
     async def guess(peer: str, name: str, **forwarded) -> int:
         form = {"csrf_token": token, "username": name, "password": "guess"}
-        response = await client.post("/admin/login", form=form, scope_base={"client": (peer, 1)},
-                                     headers=from_address(forwarded["by"]) if forwarded else {})
+        response = await client.post(
+            "/admin/login",
+            form=form,
+            scope_base={"client": (peer, 1)},
+            headers=from_address(forwarded["by"]) if forwarded else {},
+        )
         return response.status_code
 
     for n in range(auth.ATTEMPTS):
@@ -91,10 +96,16 @@ async def test_an_ipv4_mapped_address_is_counted_as_its_ipv4_address(app, staff)
 
 async def test_an_untrusted_peer_cannot_pick_its_address(client, staff):
     for n in range(auth.ATTEMPTS):
-        await client.post("/admin/login", form={"csrf_token": await csrf_token(client, "/admin/login"),
-                          "username": f"user{n}", "password": "x"}, headers=from_address(f"10.1.0.{n}"))
-    response = await client.post("/admin/login", headers=from_address("10.1.9.9"), form={
-        "csrf_token": await csrf_token(client, "/admin/login"), "username": "admin", "password": "pw"})
+        await client.post(
+            "/admin/login",
+            form={"csrf_token": await csrf_token(client, "/admin/login"), "username": f"user{n}", "password": "x"},
+            headers=from_address(f"10.1.0.{n}"),
+        )
+    response = await client.post(
+        "/admin/login",
+        headers=from_address("10.1.9.9"),
+        form={"csrf_token": await csrf_token(client, "/admin/login"), "username": "admin", "password": "pw"},
+    )
     assert response.status_code == 429  # counted by its real address: X-Forwarded-For was not ours to trust
 
 
@@ -163,7 +174,9 @@ async def test_a_session_ends_when_idle_and_after_a_working_day(app, admin, cloc
 
 
 async def test_over_https_the_session_cookie_is_host_only_and_secure(tmp_path, staff):
-    app = create_app({"DATABASE_URL": f"sqlite:///{tmp_path}/h.db", "SECRET_KEY": "t", "PUBLIC_URL": "https://b.example"})
+    app = create_app(
+        {"DATABASE_URL": f"sqlite:///{tmp_path}/h.db", "SECRET_KEY": "t", "PUBLIC_URL": "https://b.example"}
+    )
     async with app.test_app():
         await app.extensions["slotcast"].service.add_staff("admin", password_hash())
         response = await log_in(app.test_client())
@@ -177,18 +190,27 @@ async def test_over_https_the_session_cookie_is_host_only_and_secure(tmp_path, s
 
 @pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data"])
 async def test_the_api_refuses_bodies_that_are_not_json(client, store, slot, content_type):
-    response = await client.post("/api/v1/bookings", data=f'{{"slot_id": {slot.id}, "name": "A", "contact": "12345"}}',
-                                 headers={"Content-Type": content_type})
+    response = await client.post(
+        "/api/v1/bookings",
+        data=f'{{"slot_id": {slot.id}, "name": "A", "contact": "12345"}}',
+        headers={"Content-Type": content_type},
+    )
     assert response.status_code == 415 and (await response.get_json())["code"] == "unsupported_media_type"
     assert (await store.slot(slot.id)).booked == 0
 
 
 async def test_the_api_refuses_cross_site_browser_calls(client, store, slot):
-    response = await client.post("/api/v1/bookings", json={"slot_id": slot.id, "name": "A", "contact": "12345"},
-                                 headers={"Sec-Fetch-Site": "cross-site"})
+    response = await client.post(
+        "/api/v1/bookings",
+        json={"slot_id": slot.id, "name": "A", "contact": "12345"},
+        headers={"Sec-Fetch-Site": "cross-site"},
+    )
     assert response.status_code == 403 and (await store.slot(slot.id)).booked == 0
-    same = await client.post("/api/v1/bookings", json={"slot_id": slot.id, "name": "A", "contact": "12345"},
-                             headers={"Sec-Fetch-Site": "same-origin"})
+    same = await client.post(
+        "/api/v1/bookings",
+        json={"slot_id": slot.id, "name": "A", "contact": "12345"},
+        headers={"Sec-Fetch-Site": "same-origin"},
+    )
     assert same.status_code == 201
 
 
@@ -253,9 +275,15 @@ async def test_a_replay_after_cancellation_says_so(client, slot):
 async def test_the_form_takes_only_keys_this_server_issued_to_this_session(app, client, store, slot):
     page = await text(await client.get(f"/slots/{slot.id}/book"))
     issued = page.split('name="idempotency_key" value="')[1].split('"')[0]
-    form = {"csrf_token": await csrf_token(client, f"/slots/{slot.id}/book"), "name": NAME, "contact": CONTACT,
-            "party_size": "1"}
-    assert (await client.post(f"/slots/{slot.id}/book", form={**form, "idempotency_key": "made-up-key-1"})).status_code == 400
+    form = {
+        "csrf_token": await csrf_token(client, f"/slots/{slot.id}/book"),
+        "name": NAME,
+        "contact": CONTACT,
+        "party_size": "1",
+    }
+    assert (
+        await client.post(f"/slots/{slot.id}/book", form={**form, "idempotency_key": "made-up-key-1"})
+    ).status_code == 400
     other = app.test_client()  # another browser holding this one's key
     other_form = {**form, "csrf_token": await csrf_token(other, f"/slots/{slot.id}/book"), "idempotency_key": issued}
     assert (await other.post(f"/slots/{slot.id}/book", form=other_form)).status_code == 400
@@ -284,16 +312,27 @@ async def test_the_manage_link_never_trusts_the_host_header(app, client, slot):
 
 @pytest.mark.parametrize("party", ["--5", "²", "٣", "1e3"])
 async def test_odd_party_sizes_are_422(client, store, slot, party):
-    form = {"csrf_token": await csrf_token(client, f"/slots/{slot.id}/book"), "name": NAME, "contact": CONTACT,
-            "party_size": party}
+    form = {
+        "csrf_token": await csrf_token(client, f"/slots/{slot.id}/book"),
+        "name": NAME,
+        "contact": CONTACT,
+        "party_size": party,
+    }
     assert (await client.post(f"/slots/{slot.id}/book", form=form)).status_code == 422
     assert (await store.slot(slot.id)).booked == 0
 
 
 async def test_odd_numbers_in_staff_forms_are_4xx(admin, venue, slot):
     tables = venue.resource("tables")
-    edit = await act(admin, f"/admin/resources/{tables.id}/edit", name="T", max_party="²", horizon_days="7",
-                     min_notice_minutes="0", schedule="daily 08:00-20:00 60 10")
+    edit = await act(
+        admin,
+        f"/admin/resources/{tables.id}/edit",
+        name="T",
+        max_party="²",
+        horizon_days="7",
+        min_notice_minutes="0",
+        schedule="daily 08:00-20:00 60 10",
+    )
     assert edit.status_code == 422
     walk_in = await act(admin, f"/admin/resources/{tables.id}/bookings", slot_id="²", name=NAME, contact=CONTACT)
     assert walk_in.status_code == 404
@@ -308,8 +347,12 @@ async def test_dates_at_the_ends_of_the_calendar_are_400(admin, client, day):
 async def test_a_nul_anywhere_is_400_and_nothing_stored(client, store, slot):
     assert (await client.get("/book/test-bistro%00")).status_code == 400
     assert (await client.get("/book/test-bistro/tables?date=2026-01-01%00")).status_code == 400
-    form = {"csrf_token": await csrf_token(client, f"/slots/{slot.id}/book"), "name": "Ann\x00", "contact": CONTACT,
-            "party_size": "1"}
+    form = {
+        "csrf_token": await csrf_token(client, f"/slots/{slot.id}/book"),
+        "name": "Ann\x00",
+        "contact": CONTACT,
+        "party_size": "1",
+    }
     assert (await client.post(f"/slots/{slot.id}/book", form=form)).status_code == 400
     response = await api_book(client, slot.id, name="Ann\x00")
     assert response.status_code == 422 and (await store.slot(slot.id)).booked == 0
@@ -327,9 +370,19 @@ async def test_names_are_stored_in_nfc_and_emoji_sequences_kept(client, store, s
     assert (await store.booking(booked["reference"]))[0].name == "Zoë Ødegaard 👩\u200d👩\u200d👧"
 
 
-@pytest.mark.parametrize("contact, ok", [("ann@example.com", True), ("+86 138 0013 8000", True),
-                                         ("(020) 7946 0018", True), ("a@b", False), ("ann@@example.com", False),
-                                         ("12 34", False), ("+1 2+3 4567", False), ("ann@example.com\u202e", False)])
+@pytest.mark.parametrize(
+    "contact, ok",
+    [
+        ("ann@example.com", True),
+        ("+86 138 0013 8000", True),
+        ("(020) 7946 0018", True),
+        ("a@b", False),
+        ("ann@@example.com", False),
+        ("12 34", False),
+        ("+1 2+3 4567", False),
+        ("ann@example.com\u202e", False),
+    ],
+)
 async def test_contacts_look_like_an_e_mail_address_or_a_phone_number(client, slot, contact, ok):
     response = await api_book(client, slot.id, contact=contact)
     assert (response.status_code == 201) is ok
@@ -359,7 +412,9 @@ async def test_the_secret_key_database_and_its_wal_are_private(tmp_path):
     folder = tmp_path / "instance"
     key = instance_secret(folder)
     assert key == instance_secret(folder)  # made once
-    assert stat.S_IMODE(folder.stat().st_mode) == 0o700 and stat.S_IMODE((folder / "secret_key").stat().st_mode) == 0o600
+    assert (
+        stat.S_IMODE(folder.stat().st_mode) == 0o700 and stat.S_IMODE((folder / "secret_key").stat().st_mode) == 0o600
+    )
     url = f"sqlite:///{folder}/data/slotcast.db"
     store = open_store(url, tmp_path)
     await store.open()

@@ -35,8 +35,9 @@ async def service(tmp_path, heard):
 @pytest.fixture
 async def venue(service):
     venue_id = await service.add_venue("v", "Venue", "clinic", "UTC")
-    await service.add_resource(await service.store.venue("v"), "desk", "Desk", RULES, max_party=2, horizon_days=3,
-                               min_notice_minutes=30)
+    await service.add_resource(
+        await service.store.venue("v"), "desk", "Desk", RULES, max_party=2, horizon_days=3, min_notice_minutes=30
+    )
     assert venue_id
     return await service.store.venue("v")
 
@@ -64,9 +65,18 @@ async def test_a_booking_is_stamped_with_the_service_clock_and_heard_once(servic
     heard.clear()
     booking, slot = await service.book(desk, today[0].id, " Ann ", "12345", 2)  # 13:00: outside the 30 min notice
     assert booking.created_at == NOON and booking.name == "Ann"
-    assert heard == [(f"day:{desk.id}:{NOON.date()}:", f"slot:{desk.id}:{slot.id}", f"board:{desk.id}:{NOON.date()}",
-                      f"panel:{desk.id}", f"ticket:{desk.id}:{NOON.date()}:", f"wait:{desk.id}:{NOON.date()}:",
-                      f"days:{desk.id}:", f"json:{desk.id}:{NOON.date()}")]
+    assert heard == [
+        (
+            f"day:{desk.id}:{NOON.date()}:",
+            f"slot:{desk.id}:{slot.id}",
+            f"board:{desk.id}:{NOON.date()}",
+            f"panel:{desk.id}",
+            f"ticket:{desk.id}:{NOON.date()}:",
+            f"wait:{desk.id}:{NOON.date()}:",
+            f"days:{desk.id}:",
+            f"json:{desk.id}:{NOON.date()}",
+        )
+    ]
     service.clock.set(NOON + timedelta(minutes=45))
     with pytest.raises(SlotUnavailable):  # inside the notice by the service's clock, whatever the real time
         await service.book(desk, today[0].id, "Bo", "12345", 1)
@@ -94,15 +104,25 @@ async def test_editing_a_resource_saves_and_regenerates_in_one_transaction(servi
     slot = (await service.store.slots_for_day(desk.id, day))[0]
     await service.book(desk, slot.id, "Ann", "12345", 2)
     with pytest.raises(CapacityConflict):  # fewer places than booked: nothing saved, not even the name
-        await service.edit_resource(desk, [OpeningRule(d, time(9), time(17), 60, 1) for d in range(7)],
-                                    name="Renamed")
+        await service.edit_resource(desk, [OpeningRule(d, time(9), time(17), 60, 1) for d in range(7)], name="Renamed")
     assert (await service.store.venue("v")).resource("desk") == desk
     heard.clear()
     days = await service.edit_resource(desk, horizon_days=5)
     assert days == [NOON.date() + timedelta(days=n) for n in (4, 5)]  # a raised horizon: the new days at once
     assert len(await service.store.slots_for_day(desk.id, NOON.date() + timedelta(days=5))) == 8
-    assert heard == [("venues", f"day:{desk.id}:", f"days:{desk.id}:", f"slot:{desk.id}:", f"board:{desk.id}:",
-                      f"panel:{desk.id}", f"ticket:{desk.id}:", f"wait:{desk.id}:", f"json:{desk.id}:")]
+    assert heard == [
+        (
+            "venues",
+            f"day:{desk.id}:",
+            f"days:{desk.id}:",
+            f"slot:{desk.id}:",
+            f"board:{desk.id}:",
+            f"panel:{desk.id}",
+            f"ticket:{desk.id}:",
+            f"wait:{desk.id}:",
+            f"json:{desk.id}:",
+        )
+    ]
 
 
 async def test_a_slot_seen_full_is_refused_without_a_transaction_but_a_replay_still_gets_its_booking(service, venue):

@@ -77,8 +77,10 @@ def test_sqlite_urls(tmp_path):
         open_store("mysql://x", tmp_path)
 
 
-TABLES = {"sqlite": "SELECT name FROM sqlite_master WHERE type = 'table'",
-          "postgresql": "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"}
+TABLES = {
+    "sqlite": "SELECT name FROM sqlite_master WHERE type = 'table'",
+    "postgresql": "SELECT tablename FROM pg_tables WHERE schemaname = 'public'",
+}
 
 
 async def test_migrations_run_once_from_empty(url, tmp_path):
@@ -89,7 +91,8 @@ async def test_migrations_run_once_from_empty(url, tmp_path):
     versions = [v for (v,) in await query(url, tmp_path, "SELECT version FROM schema_version ORDER BY version")]
     assert versions == list(range(1, len(MIGRATIONS) + 1))
     assert {"venues", "resources", "opening_rules", "slots", "bookings"} <= {
-        r[0] for r in await query(url, tmp_path, TABLES[url.split(":")[0]])}
+        r[0] for r in await query(url, tmp_path, TABLES[url.split(":")[0]])
+    }
 
 
 async def test_accounts_made_before_roles_become_owners_on_upgrade(url, tmp_path, monkeypatch):
@@ -237,12 +240,17 @@ async def test_venue_by_id(store, resource_id):
 
 async def test_a_venues_address_phone_and_chinese_names_are_kept(store, resource_id):
     assert ((v := await store.venue("v")).address, v.phone, v.name_zh, v.resource("r").name_zh) == ("", "", "", "")
-    venue_id = await store.add_venue("w", "W", "clinic", "Asia/Shanghai", address="88 Binjiang Avenue",
-                                     phone="+86 21 5555 0188", name_zh="滨江诊所")
+    venue_id = await store.add_venue(
+        "w", "W", "clinic", "Asia/Shanghai", address="88 Binjiang Avenue", phone="+86 21 5555 0188", name_zh="滨江诊所"
+    )
     rid = await store.add_resource(venue_id, "heart", "Cardiology", RULES, name_zh="心内科")
     w = await store.venue("w")
     assert (w.address, w.phone, w.name_zh, w.resource(rid).name_zh) == (
-        "88 Binjiang Avenue", "+86 21 5555 0188", "滨江诊所", "心内科")
+        "88 Binjiang Avenue",
+        "+86 21 5555 0188",
+        "滨江诊所",
+        "心内科",
+    )
     await store.update_venue(venue_id, "W2", "clinic", "Asia/Shanghai", False)  # details not given: kept
     assert (await store.venue("w")).address == "88 Binjiang Avenue"
     await store.update_venue(venue_id, "W2", "clinic", "Asia/Shanghai", False, phone="", name_zh="新名")
@@ -260,8 +268,10 @@ async def test_a_venues_address_phone_and_chinese_names_are_kept(store, resource
 async def fill_and_wait(store, slot, *parties):
     """Fill the slot (one booking per place), then line up waitlist entries of these party sizes."""
     bookings = [(await store.book(slot.id, f"B{n}", f"+44 7700 9000{n:02d}", 1, NOW))[0] for n in range(10)]
-    entries = [(await store.join_waitlist(slot.id, f"W{n}", f"w{n}@example.com", size, NOW))[0]
-               for n, size in enumerate(parties)]
+    entries = [
+        (await store.join_waitlist(slot.id, f"W{n}", f"w{n}@example.com", size, NOW))[0]
+        for n, size in enumerate(parties)
+    ]
     return bookings, entries
 
 
@@ -313,8 +323,11 @@ async def test_an_accept_racing_the_expiry_ends_one_way_only(store, slot):
     bookings, (first, second) = await fill_and_wait(store, slot, 1, 1)
     await store.cancel(bookings[0].reference, bookings[0].cancel_token, NOW)
     late = NOW + store.offer_for - timedelta(microseconds=1)  # the accept comes just in time, the expiry at time
-    results = await asyncio.gather(store.accept_offer(first.reference, first.cancel_token, late),
-                                   store.expire_offers(NOW + store.offer_for), return_exceptions=True)
+    results = await asyncio.gather(
+        store.accept_offer(first.reference, first.cancel_token, late),
+        store.expire_offers(NOW + store.offer_for),
+        return_exceptions=True,
+    )
     after = await store.slot(slot.id)
     status = (await store.waitlist_entry(first.reference))[0].status
     assert status in ("booked", "expired") and after.booked + after.held == 10
@@ -410,8 +423,10 @@ async def test_two_bookings_swapping_slots_at_once_both_move(store, resource_id,
     other = (await store.slots_for_day(resource_id, slot.local_date))[1]
     a, _ = await book(store, slot, 2)
     b, _ = await book(store, other, 2)
-    await asyncio.gather(store.reschedule(a.reference, a.cancel_token, other.id, NOW),
-                         store.reschedule(b.reference, b.cancel_token, slot.id, NOW))
+    await asyncio.gather(
+        store.reschedule(a.reference, a.cancel_token, other.id, NOW),
+        store.reschedule(b.reference, b.cancel_token, slot.id, NOW),
+    )
     assert ((await store.slot(slot.id)).booked, (await store.slot(other.id)).booked) == (2, 2)
 
 
@@ -445,7 +460,9 @@ async def test_a_full_slot_is_read_once_until_a_change_is_committed(store, slot)
 
 async def test_slot_reads_asked_for_at_once_share_one_read(store, resource_id, monkeypatch):
     slots = await store.slots_between(resource_id, local_today("UTC"), local_today("UTC") + timedelta(days=3))
-    monkeypatch.setattr("booking.sql.slots.SLOTS_PER_STATEMENT", 4)  # 7 distinct slots: two statements, the second padded
+    monkeypatch.setattr(
+        "booking.sql.slots.SLOTS_PER_STATEMENT", 4
+    )  # 7 distinct slots: two statements, the second padded
     asked = [s.id for s in slots[:7]] * 30 + [10**9]
     counted = Counted(store)
     found = await asyncio.gather(*(store.slot(slot_id) for slot_id in asked))
@@ -456,8 +473,9 @@ async def test_slot_reads_asked_for_at_once_share_one_read(store, resource_id, m
 
 async def test_a_crowds_attempts_share_transactions_and_each_counts_exactly(store):
     counted = Counted(store)
-    results = await asyncio.gather(*(store.count_attempt(["book:10.0.0.1", f"other:{i % 2}"], NOW,
-                                                         timedelta(minutes=1)) for i in range(200)))
+    results = await asyncio.gather(
+        *(store.count_attempt(["book:10.0.0.1", f"other:{i % 2}"], NOW, timedelta(minutes=1)) for i in range(200))
+    )
     assert sorted(mine for (mine, _), _other in results) == list(range(1, 201))
     assert sorted(other for _mine, (other, _) in results) == sorted([*range(1, 101)] * 2)
     assert counted.writes < 20  # 200 calls, a few transactions
@@ -472,8 +490,9 @@ async def test_sqlite_commits_the_writes_that_queue_together_once_and_a_failing_
         await store.extend_slots(NOW)
         slot = (await store.slots_for_day(rid, local_today("UTC") + timedelta(days=1)))[0]
         commits = []
-        await store.db._on_thread(store.db._db.set_trace_callback,
-                                  lambda sql: commits.append(sql) if sql == "COMMIT" else None)
+        await store.db._on_thread(
+            store.db._db.set_trace_callback, lambda sql: commits.append(sql) if sql == "COMMIT" else None
+        )
 
         async def broken(tx):
             await tx.execute("UPDATE slots SET closed = TRUE WHERE id = :id", id=slot.id)

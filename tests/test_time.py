@@ -75,7 +75,7 @@ async def test_the_kiosk_rolls_over_at_midnight(app, client, clock, hub, venue):
         while after.count("event: ") < 3:  # the clock and both panels, in whatever order they come
             after += data_of(await asyncio.wait_for(kiosk.receive(), 2))
         assert 'datetime="2026-12-02T00:00' in after and ">00:00</time>" in after
-        tables_panel = after[after.index(f'id="panel-{tables.id}"'):]
+        tables_panel = after[after.index(f'id="panel-{tables.id}"') :]
         assert "Next 08:00–09:00" in tables_panel and "Left today: 120" in tables_panel
         await kiosk.disconnect()
     await streams_closed(hub)

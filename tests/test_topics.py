@@ -21,8 +21,19 @@ def test_a_topic_takes_its_kinds_defaults_and_parses_back():
 def test_a_family_names_every_topic_that_starts_with_its_arguments():
     assert topics.day(3, ON, 4).startswith(topics.day.family(3, ON))
     assert not topics.day(30, ON, 4).startswith(topics.day.family(3))
-    assert topics.of_resource(3) == ("day:3:", "days:3:", "slot:3:", "board:3:", "panel:3", "ticket:3:", "wait:3:",
-                                     "json:3:", "draw:3:", "entry:3:", "entries:3:")
+    assert topics.of_resource(3) == (
+        "day:3:",
+        "days:3:",
+        "slot:3:",
+        "board:3:",
+        "panel:3",
+        "ticket:3:",
+        "wait:3:",
+        "json:3:",
+        "draw:3:",
+        "entry:3:",
+        "entries:3:",
+    )
 
 
 def test_every_topic_kind_is_rendered_by_one_fragment():

@@ -15,16 +15,24 @@ def test_a_good_venue_has_no_problems():
 
 def test_a_venue_s_slug_name_kind_zone_and_limit_are_checked():
     assert venue_problems("Bistro!", "", "bakery", "Mars/Olympus", 51) == {
-        "slug": "invalid", "name": "required", "kind": "invalid", "timezone": "invalid",
-        "per_person_limit": "out_of_range"}
-    assert venue_problems("b", "x" * 101, "clinic", "UTC", None) == {"name": "too_long",
-                                                                     "per_person_limit": "out_of_range"}
+        "slug": "invalid",
+        "name": "required",
+        "kind": "invalid",
+        "timezone": "invalid",
+        "per_person_limit": "out_of_range",
+    }
+    assert venue_problems("b", "x" * 101, "clinic", "UTC", None) == {
+        "name": "too_long",
+        "per_person_limit": "out_of_range",
+    }
 
 
 def test_a_resource_s_numbers_are_within_their_bounds():
     assert resource_problems("r", "Room", "", NUMBERS, None, None, False) == {}
-    assert resource_problems("r", "Room", "", {**NUMBERS, "max_party": 0, "horizon_days": 366}, None, None,
-                             False) == {"max_party": "out_of_range", "horizon_days": "out_of_range"}
+    assert resource_problems("r", "Room", "", {**NUMBERS, "max_party": 0, "horizon_days": 366}, None, None, False) == {
+        "max_party": "out_of_range",
+        "horizon_days": "out_of_range",
+    }
 
 
 def test_a_release_needs_its_days_and_its_time_or_neither():

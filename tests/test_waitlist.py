@@ -36,8 +36,12 @@ async def bar_slot(store, venue):
 
 
 async def join(client, slot_id, name=NAME, contact=CONTACT):
-    form = {"csrf_token": await csrf_token(client, f"/slots/{slot_id}/book"), "name": name, "contact": contact,
-            "party_size": "1"}
+    form = {
+        "csrf_token": await csrf_token(client, f"/slots/{slot_id}/book"),
+        "name": name,
+        "contact": contact,
+        "party_size": "1",
+    }
     return await client.post(f"/slots/{slot_id}/waitlist", form=form)
 
 
@@ -63,8 +67,9 @@ async def test_joining_leads_to_a_live_page_with_the_place_in_line(client, bar_s
     assert "You are number 2 in line." in html and "sse-connect=" in html and 'sse-swap="waiting"' in html
 
 
-async def test_a_cancellation_reaches_the_first_waiters_open_page_and_confirming_books(app, client, store, hub,
-                                                                                      service, bar_slot):
+async def test_a_cancellation_reaches_the_first_waiters_open_page_and_confirming_books(
+    app, client, store, hub, service, bar_slot
+):
     slot, bookings = bar_slot
     page = entry_link(await join(client, slot.id))
     path, query = page.split("?")
@@ -86,11 +91,14 @@ async def test_a_cancellation_reaches_the_first_waiters_open_page_and_confirming
     assert (await client.post(f"{path}/accept", form=form)).status_code == 409
 
 
-async def test_an_unconfirmed_offer_passes_on_then_the_place_returns_to_everyone(client, clock, store, service,
-                                                                                bar_slot):
+async def test_an_unconfirmed_offer_passes_on_then_the_place_returns_to_everyone(
+    client, clock, store, service, bar_slot
+):
     slot, bookings = bar_slot
-    first, second = entry_link(await join(client, slot.id)), entry_link(await join(client, slot.id, "Bo",
-                                                                                         "bo@example.com"))
+    first, second = (
+        entry_link(await join(client, slot.id)),
+        entry_link(await join(client, slot.id, "Bo", "bo@example.com")),
+    )
     await service.cancel(bookings[0].reference, bookings[0].cancel_token)
     clock.advance(minutes=10)
     assert await service.expire_offers() == 1
@@ -159,17 +167,23 @@ async def test_the_api_joins_follows_accepts_and_leaves(client, store, service, 
     status = await client.get(f"/api/v1/waitlist/{entry['reference']}?token={entry['cancel_token']}")
     assert (await status.get_json())["position"] == 1
     assert (await client.get(f"/api/v1/waitlist/{entry['reference']}?token=nope")).status_code == 403
-    too_soon = await client.post(f"/api/v1/waitlist/{entry['reference']}/accept",
-                                 json={"cancel_token": entry["cancel_token"]})
+    too_soon = await client.post(
+        f"/api/v1/waitlist/{entry['reference']}/accept", json={"cancel_token": entry["cancel_token"]}
+    )
     assert too_soon.status_code == 409 and (await too_soon.get_json())["code"] == "offer_expired"
     await service.cancel(bookings[0].reference, bookings[0].cancel_token)
-    offered = await (await client.get(f"/api/v1/waitlist/{entry['reference']}?token={entry['cancel_token']}")).get_json()
+    offered = await (
+        await client.get(f"/api/v1/waitlist/{entry['reference']}?token={entry['cancel_token']}")
+    ).get_json()
     assert offered["status"] == "offered" and offered["expires_at"] == "2026-12-01T09:10:00+00:00"
-    accepted = await client.post(f"/api/v1/waitlist/{entry['reference']}/accept",
-                                 json={"cancel_token": entry["cancel_token"]})
+    accepted = await client.post(
+        f"/api/v1/waitlist/{entry['reference']}/accept", json={"cancel_token": entry["cancel_token"]}
+    )
     booking = await accepted.get_json()
     assert accepted.status_code == 201 and booking["status"] == "confirmed" and booking["cancel_token"]
-    left = await client.post(f"/api/v1/waitlist/{other['reference']}/leave", json={"cancel_token": other["cancel_token"]})
+    left = await client.post(
+        f"/api/v1/waitlist/{other['reference']}/leave", json={"cancel_token": other["cancel_token"]}
+    )
     assert left.status_code == 200 and (await left.get_json())["status"] == "left"
 
 

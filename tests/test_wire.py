@@ -38,12 +38,15 @@ def test_only_sse_line_breaks_split_data_lines():
     assert encode("x", "") == b"event: x\ndata: \n\n"
 
 
-async def test_a_stream_is_gzip_for_a_client_that_takes_it_and_plain_otherwise(app, client, service, venue, slot,
-                                                                              tomorrow):
+async def test_a_stream_is_gzip_for_a_client_that_takes_it_and_plain_otherwise(
+    app, client, service, venue, slot, tomorrow
+):
     tables = venue.resource("tables")
     path = f"/events/day/{tables.id}/{tomorrow}"
-    async with client.request(path, headers={"Accept-Encoding": "gzip, deflate, br"}) as packed, \
-            client.request(path) as plain:
+    async with (
+        client.request(path, headers={"Accept-Encoding": "gzip, deflate, br"}) as packed,
+        client.request(path) as plain,
+    ):
         decoder, state = gunzip(), b""
         while b"</nav>" not in state:  # the state: the retry, the table and the strip, a segment each
             state += decoder.decompress(await read_until(packed, b"\x00\x00\xff\xff"))
@@ -66,8 +69,13 @@ async def test_httpx_decodes_a_live_gzip_stream_as_it_comes(tmp_path):
     server = await LiveServer(tmp_path, BOOKINGS_PER_MINUTE=0).astart()
     try:
         venue, resource = "harbour-kitchen", "terrace"
-        day = next(date.today() + timedelta(days=n) for n in range(1, 8) if server.get_json(
-            f"/api/v1/venues/{venue}/resources/{resource}/slots?date={date.today() + timedelta(days=n)}")["slots"])
+        day = next(
+            date.today() + timedelta(days=n)
+            for n in range(1, 8)
+            if server.get_json(
+                f"/api/v1/venues/{venue}/resources/{resource}/slots?date={date.today() + timedelta(days=n)}"
+            )["slots"]
+        )
         slot = server.get_json(f"/api/v1/venues/{venue}/resources/{resource}/slots?date={day}")["slots"][0]
         page = await httpx.AsyncClient(base_url=server.url).get(f"/book/{venue}/{resource}/{day}")
         stream_path = page.text.split('sse-connect="')[1].split('"')[0]
@@ -77,9 +85,15 @@ async def test_httpx_decodes_a_live_gzip_stream_as_it_comes(tmp_path):
             seen = ""
             while "</nav>" not in seen:
                 seen += await anext(chunks)
-            booked = await http.post("/api/v1/bookings", json={
-                "slot_id": slot["id"], "name": "Wire Test", "contact": f"wire{next(PEOPLE)}@example.com",
-                "party_size": 2})
+            booked = await http.post(
+                "/api/v1/bookings",
+                json={
+                    "slot_id": slot["id"],
+                    "name": "Wire Test",
+                    "contact": f"wire{next(PEOPLE)}@example.com",
+                    "party_size": 2,
+                },
+            )
             assert booked.status_code == 201
             seen = ""
             while f'data-slot-id="{slot["id"]}" data-remaining="{slot["remaining"] - 2}"' not in seen:
@@ -96,7 +110,7 @@ def tomorrow():
 
 
 async def test_static_files_are_gzipped_once_and_addressed_by_their_content(client):
-    page = (await (await client.get("/")).get_data(as_text=True))
+    page = await (await client.get("/")).get_data(as_text=True)
     address = page.split('<script src="')[1].split('"')[0]
     assert address.startswith("/static/vendor/htmx-") and "?v=" in address
     source = (ROOT / address.split("?")[0].removeprefix("/")).read_bytes()

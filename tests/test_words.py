@@ -31,8 +31,16 @@ clock = clock_at(START)
 async def clinic(store, clock):
     """A clinic whose days open (放号) two days ahead at 08:00: 3 December in two hours, 4 December a day later."""
     venue_id = await store.add_venue("day-clinic", "Day Clinic", "clinic", "UTC")
-    await store.add_resource(venue_id, "gp", "Dr Gao", [OpeningRule(d, time(8), time(12), 60, 5) for d in range(7)],
-                             horizon_days=7, release_days_before=2, release_time=time(8), now=clock.now())
+    await store.add_resource(
+        venue_id,
+        "gp",
+        "Dr Gao",
+        [OpeningRule(d, time(8), time(12), 60, 5) for d in range(7)],
+        horizon_days=7,
+        release_days_before=2,
+        release_time=time(8),
+        now=clock.now(),
+    )
     return await store.venue("day-clinic")
 
 
@@ -40,9 +48,15 @@ async def clinic(store, clock):
 async def terrace(store, clock):
     """The bistro's terrace: closed on Mondays, 12:00-15:00 on other days, six places an hour, parties up to six."""
     venue = await store.venue("test-bistro")
-    await store.add_resource(venue.id, "terrace", "Terrace", [OpeningRule(d, time(12), time(15), 60, 6)
-                                                              for d in range(1, 7)],
-                             max_party=6, horizon_days=14, now=clock.now())
+    await store.add_resource(
+        venue.id,
+        "terrace",
+        "Terrace",
+        [OpeningRule(d, time(12), time(15), 60, 6) for d in range(1, 7)],
+        max_party=6,
+        horizon_days=14,
+        now=clock.now(),
+    )
     return (await store.venue("test-bistro")).resource("terrace")
 
 
@@ -70,10 +84,13 @@ def first_paragraph(html: str) -> str:
 # -- a day not yet open: when it opens, first and only
 
 
-@pytest.mark.parametrize("lang, opens, countdown", [
-    ("en", "Booking opens Wednesday, December 2, 2026 at 08:00", "in 26 h"),
-    ("zh_CN", "2026年12月2日星期三 08:00 开始放号", "还有 26 小时"),
-])
+@pytest.mark.parametrize(
+    "lang, opens, countdown",
+    [
+        ("en", "Booking opens Wednesday, December 2, 2026 at 08:00", "in 26 h"),
+        ("zh_CN", "2026年12月2日星期三 08:00 开始放号", "还有 26 小时"),
+    ],
+)
 async def test_an_unreleased_day_says_when_it_opens_first_and_only(client, clinic, lang, opens, countdown):
     html = await page(client, "/book/day-clinic/gp/2026-12-04", lang)
     assert first_paragraph(html) == f"{opens} · {countdown}"
@@ -83,8 +100,13 @@ async def test_an_unreleased_day_says_when_it_opens_first_and_only(client, clini
     assert "/book/" not in table_of(html) and 'class="next-free"' not in html  # it pointed back to today
 
 
-@pytest.mark.parametrize("lang, opens", [("en", "Booking opens Friday, December 18, 2026 at 08:00 · in 18 days"),
-                                         ("zh_CN", "2026年12月18日星期五 08:00 开始放号 · 还有 18 天")])
+@pytest.mark.parametrize(
+    "lang, opens",
+    [
+        ("en", "Booking opens Friday, December 18, 2026 at 08:00 · in 18 days"),
+        ("zh_CN", "2026年12月18日星期五 08:00 开始放号 · 还有 18 天"),
+    ],
+)
 async def test_a_day_beyond_the_horizon_says_when_it_opens_not_that_it_is_full(client, clinic, lang, opens):
     html = await page(client, "/book/day-clinic/gp/2026-12-20", lang)  # no slots yet: the schedule opens it
     assert first_paragraph(html) == opens
@@ -94,12 +116,16 @@ async def test_a_day_beyond_the_horizon_says_when_it_opens_not_that_it_is_full(c
 # -- a closed day: it is closed, then the next open day with room for the party
 
 
-@pytest.mark.parametrize("lang, closed, onward", [
-    ("en", "Closed on this day.", "Next with room for 6 people: Tue 8 Dec at 13:00 →"),
-    ("zh_CN", "本日休息，不营业。", "最近可容纳 6 人：12月8日周二 13:00 →"),
-])
-async def test_a_closed_day_says_closed_then_the_next_day_with_room_for_the_party(client, service, store, terrace,
-                                                                                 lang, closed, onward):
+@pytest.mark.parametrize(
+    "lang, closed, onward",
+    [
+        ("en", "Closed on this day.", "Next with room for 6 people: Tue 8 Dec at 13:00 →"),
+        ("zh_CN", "本日休息，不营业。", "最近可容纳 6 人：12月8日周二 13:00 →"),
+    ],
+)
+async def test_a_closed_day_says_closed_then_the_next_day_with_room_for_the_party(
+    client, service, store, terrace, lang, closed, onward
+):
     tuesday_noon = (await store.slots_for_day(terrace.id, CLOSED_MONDAY + timedelta(days=1)))[0]
     await service.book(terrace, tuesday_noon.id, "Early Bird", "+44 20 7946 0001", 3)  # 3 left: too few for 6
     html = await page(client, f"/book/test-bistro/terrace/{CLOSED_MONDAY}?party=6", lang)
@@ -111,12 +137,16 @@ async def test_a_closed_day_says_closed_then_the_next_day_with_room_for_the_part
 # -- a full slot's page: no form that cannot succeed, its waitlist, the nearest times with room for the party
 
 
-@pytest.mark.parametrize("lang, full, nearest, join", [
-    ("en", "This time is fully booked.", "Other times with room for 3 people", "Join the waitlist"),
-    ("zh_CN", "该时段已订满。", "其他可容纳 3 人的时段", "排队候位"),
-])
-async def test_a_full_slots_page_offers_its_waitlist_and_the_nearest_times_with_room(client, service, store, venue,
-                                                                                    lang, full, nearest, join):
+@pytest.mark.parametrize(
+    "lang, full, nearest, join",
+    [
+        ("en", "This time is fully booked.", "Other times with room for 3 people", "Join the waitlist"),
+        ("zh_CN", "该时段已订满。", "其他可容纳 3 人的时段", "排队候位"),
+    ],
+)
+async def test_a_full_slots_page_offers_its_waitlist_and_the_nearest_times_with_room(
+    client, service, store, venue, lang, full, nearest, join
+):
     tables = venue.resource("tables")
     slots = await store.slots_for_day(tables.id, TOMORROW)
     for n in range(3):  # 10 places: 4 + 4 + 2
@@ -125,7 +155,9 @@ async def test_a_full_slots_page_offers_its_waitlist_and_the_nearest_times_with_
     await service.book(tables, slots[4].id, "Bigger Table", "+44 20 7946 0201", 4)  # 2 left: too few for 3
     html = await page(client, f"/slots/{slots[3].id}/book?party=3", lang)
     assert full in html
-    assert 'id="booking-form"' in html and '<form id="booking-form"' not in html and 'name="idempotency_key"' not in html
+    assert (
+        'id="booking-form"' in html and '<form id="booking-form"' not in html and 'name="idempotency_key"' not in html
+    )
     assert '<form id="waitlist"' in html and f"<h2>{join}</h2>" in html
     assert f'<h2 id="nearest-title">{nearest}</h2>' in html
     offered = [int(i) for i in re.findall(r'<a href="/slots/(\d+)/book\?party=3">', html)]
@@ -141,19 +173,27 @@ async def offer(client, service, store, venue):
     bar = venue.resource("bar")
     slot = (await store.slots_for_day(bar.id, TOMORROW))[0]
     taken = [(await service.book(bar, slot.id, f"Guest {n}", f"guest{n}@example.com", 1))[0] for n in range(2)]
-    form = {"csrf_token": await csrf_token(client, f"/slots/{slot.id}/book"), "name": "Wen Hou",
-            "contact": "wen@example.com", "party_size": "1"}
+    form = {
+        "csrf_token": await csrf_token(client, f"/slots/{slot.id}/book"),
+        "name": "Wen Hou",
+        "contact": "wen@example.com",
+        "party_size": "1",
+    }
     joined = await client.post(f"/slots/{slot.id}/waitlist", form=form)
     await service.cancel(taken[0].reference, taken[0].cancel_token)
     return joined.headers["Location"]
 
 
-@pytest.mark.parametrize("lang, news, hold", [
-    ("en", "A place is yours until 06:10.", "10 min left to confirm; then it passes to the next in line."),
-    ("zh_CN", "已为您留位至 06:10。", "还剩 10 分钟，请及时确认；逾时将转给下一位。"),
-])
-async def test_the_offer_page_makes_confirming_the_obvious_action_and_counts_the_hold_down(client, offer, lang,
-                                                                                          news, hold):
+@pytest.mark.parametrize(
+    "lang, news, hold",
+    [
+        ("en", "A place is yours until 06:10.", "10 min left to confirm; then it passes to the next in line."),
+        ("zh_CN", "已为您留位至 06:10。", "还剩 10 分钟，请及时确认；逾时将转给下一位。"),
+    ],
+)
+async def test_the_offer_page_makes_confirming_the_obvious_action_and_counts_the_hold_down(
+    client, offer, lang, news, hold
+):
     html = await page(client, offer, lang)
     box = re.search(r'<div id="waiting".*?\n</div>', html, re.DOTALL).group(0)
     assert f'<p class="good-news" role="alert">{news}</p>' in box and "your-turn" not in box
@@ -171,10 +211,13 @@ async def test_the_holds_last_minute_counts_seconds(client, clock, offer):
         assert 'data-left-ms="45000"' in hold and said(hold).startswith(words)
 
 
-@pytest.mark.parametrize("lang, reload", [
-    ("en", "reload it to see whether a place has freed"),
-    ("zh_CN", "并刷新页面查看是否有空出的位置"),
-])
+@pytest.mark.parametrize(
+    "lang, reload",
+    [
+        ("en", "reload it to see whether a place has freed"),
+        ("zh_CN", "并刷新页面查看是否有空出的位置"),
+    ],
+)
 async def test_without_script_the_waitlist_page_says_reload_to_see(client, offer, lang, reload):
     html = await page(client, offer, lang)
     assert re.search(rf"<noscript><p>[^<]*{reload}[^<]*</p></noscript>", html)
@@ -267,8 +310,11 @@ def test_every_kind_has_every_word_in_both_languages():
                 english = messages.word(kind, key, **values)
             with i18n.use("zh_CN"):
                 chinese = messages.word(kind, key, **values)
-            assert english and chinese != english and not re.search(r"[A-Za-z]{2}", chinese.replace("D", "")), \
-                (kind, key, chinese)
+            assert english and chinese != english and not re.search(r"[A-Za-z]{2}", chinese.replace("D", "")), (
+                kind,
+                key,
+                chinese,
+            )
     with i18n.use("zh_CN"):
         said = {kind: messages.word(kind, "open") for kind in KINDS}
     assert said == {"restaurant": "有位", "clinic": "有号", "barber": "可约"}

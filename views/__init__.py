@@ -48,18 +48,44 @@ def init_app(app: Quart) -> None:
         newstyle=True,
     )
     app.jinja_env.globals.update(
-        csrf_token=csrf.token, locales=i18n.LOCALES, locale=i18n.current, html_lang=i18n.html_lang,
+        csrf_token=csrf.token,
+        locales=i18n.LOCALES,
+        locale=i18n.current,
+        html_lang=i18n.html_lang,
         this_page_in=i18n.this_page_in,
-        events=EVENTS, shown_party=shown_party, ticket_label=ticket_label, kind_label=kind_label,
-        public_url=public_url, word=word,
+        events=EVENTS,
+        shown_party=shown_party,
+        ticket_label=ticket_label,
+        kind_label=kind_label,
+        public_url=public_url,
+        word=word,
     )
-    app.jinja_env.filters.update(local_time=i18n.local_time, long_date=i18n.long_date, shown_name=i18n.shown_name,
-                                 opening_hours=i18n.opening_hours, short_date=i18n.short_date, short_when=i18n.short_when,
-                                 running_low=running_low)
+    app.jinja_env.filters.update(
+        local_time=i18n.local_time,
+        long_date=i18n.long_date,
+        shown_name=i18n.shown_name,
+        opening_hours=i18n.opening_hours,
+        short_date=i18n.short_date,
+        short_when=i18n.short_when,
+        running_low=running_low,
+    )
     observe.init_app(app)
     assets.init_app(app, Path(__file__).resolve().parent.parent / "static")
-    for module in (public, waitlist, draws, streams, api, draws_api, kiosk, auth, admin, ops, exports, manage,
-                   webhooks):
+    for module in (
+        public,
+        waitlist,
+        draws,
+        streams,
+        api,
+        draws_api,
+        kiosk,
+        auth,
+        admin,
+        ops,
+        exports,
+        manage,
+        webhooks,
+    ):
         app.register_blueprint(module.bp)
     app.register_blueprint(openapi.bp)  # the API's contract (/api/v1/openapi.json) and its docs
     app.before_request(choose_locale)

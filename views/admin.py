@@ -73,10 +73,10 @@ async def audit(response):
     """Every staff action that went through is kept in the audit trail: who, what, on which venue and day."""
     if request.method == "POST" and response.status_code < 400:
         venue_id, day = g.get("audit_scope", (None, None))
-        await service().record(staff(), client_address(), request.endpoint.removeprefix("admin."), request.path,
-                               venue_id, day)
+        await service().record(
+            staff(), client_address(), request.endpoint.removeprefix("admin."), request.path, venue_id, day
+        )
     return response
-
 
 
 # -- the day board
@@ -87,12 +87,19 @@ async def board_context(venue: Venue, resource: Resource, day: date) -> dict:
     at = now()
     slots = await store().slots_for_day(resource.id, day)
     entries = await store().bookings_of(resource.id, day)
-    return dict(venue=venue, resource=resource, day=day, slots=slots, by_slot=bookings_by_slot(entries),
-                waitlist=await store().waitlist_counts(resource.id, day),
-                states={s.id: slot_state(s, resource, venue.timezone, at, for_staff=True) for s in slots},
-                valid_until=valid_until(*(state_changes_at(s, resource, venue.timezone, at, True) for s in slots)),
-                waiting=len(waiting_line(entries)), calls=called_recently(entries, 1),
-                letter=venue.ticket_letter(resource.id))
+    return dict(
+        venue=venue,
+        resource=resource,
+        day=day,
+        slots=slots,
+        by_slot=bookings_by_slot(entries),
+        waitlist=await store().waitlist_counts(resource.id, day),
+        states={s.id: slot_state(s, resource, venue.timezone, at, for_staff=True) for s in slots},
+        valid_until=valid_until(*(state_changes_at(s, resource, venue.timezone, at, True) for s in slots)),
+        waiting=len(waiting_line(entries)),
+        calls=called_recently(entries, 1),
+        letter=venue.ticket_letter(resource.id),
+    )
 
 
 @fragment(topics.board, "_board.html", event=lambda resource_id, _day: EVENTS.board(resource_id))
@@ -130,11 +137,25 @@ async def board_page(venue: Venue, day: date, notice: str | None = None, status:
     (a snapshot of this request, not live: the live boards are rendered once for every viewer)."""
     contexts = [(r, await board_context(venue, r, day)) for r in venue.open_resources]
     boards = [(r, await inline("_board.html", dict(context, **for_this_clerk()))) for r, context in contexts]
-    found = [(r, slot, booking, context["letter"]) for r, context in contexts for slot in context["slots"]
-             for booking in context["by_slot"].get(slot.id, []) if booking_matches(booking, query)]
-    return await render_template("admin/board.html", venue=venue, day=day, boards=boards, notice=notice,
-                                 csrf=csrf_token(), prev_day=day - timedelta(days=1),
-                                 next_day=day + timedelta(days=1), query=query, found=found), status
+    found = [
+        (r, slot, booking, context["letter"])
+        for r, context in contexts
+        for slot in context["slots"]
+        for booking in context["by_slot"].get(slot.id, [])
+        if booking_matches(booking, query)
+    ]
+    return await render_template(
+        "admin/board.html",
+        venue=venue,
+        day=day,
+        boards=boards,
+        notice=notice,
+        csrf=csrf_token(),
+        prev_day=day - timedelta(days=1),
+        next_day=day + timedelta(days=1),
+        query=query,
+        found=found,
+    ), status
 
 
 async def after_action(slot, notice: str | None = None, status: int = 200):
@@ -143,8 +164,9 @@ async def after_action(slot, notice: str | None = None, status: int = 200):
     g.audit_scope = (venue.id, slot.local_date)
     if htmx_asked():
         context = await board_context(venue, venue.resource(slot.resource_id), slot.local_date)
-        return await htmx_swap("_board.html", dict(context, notice=notice, **for_this_clerk()),
-                               f"board-{slot.resource_id}", status)
+        return await htmx_swap(
+            "_board.html", dict(context, notice=notice, **for_this_clerk()), f"board-{slot.resource_id}", status
+        )
     if notice:
         return await board_page(venue, slot.local_date, notice, status)
     url = url_for("admin.board", venue=venue.slug, day=slot.local_date.isoformat())
@@ -169,9 +191,15 @@ async def create_booking(resource_id: int):
         not_found("slot")
     try:
         _booking, slot = await service().book(
-            resource, slot.id, form.get("name", ""), form.get("contact", ""),
-            parse_party(form.get("party_size", "1"), resource), for_staff=True, over_limit=form.get("over_limit") == "1",
-            locale=current_locale())
+            resource,
+            slot.id,
+            form.get("name", ""),
+            form.get("contact", ""),
+            parse_party(form.get("party_size", "1"), resource),
+            for_staff=True,
+            over_limit=form.get("over_limit") == "1",
+            locale=current_locale(),
+        )
     except Invalid as invalid:
         problems = messages.problem_messages(invalid.problems, resource.max_party)
         return await after_action(slot, " ".join(problems.values()), 422)
@@ -180,8 +208,11 @@ async def create_booking(resource_id: int):
     except SlotUnavailable:
         return await after_action(slot, _("That slot is closed or over."), 409)
     except LimitReached as refused:
-        return await after_action(slot, messages.limit_reached(refused.limit, resource) + " " + _(
-            "Tick “over the limit” to book all the same."), 409)
+        return await after_action(
+            slot,
+            messages.limit_reached(refused.limit, resource) + " " + _("Tick “over the limit” to book all the same."),
+            409,
+        )
     return await after_action(slot)
 
 
@@ -247,12 +278,19 @@ async def call_next(resource_id: int):
 
 def venue_fields(form) -> tuple[dict, dict]:
     """The venue form's values, and field -> problem."""
-    values = {k: form.get(k, "").strip() for k in ("slug", "name", "kind", "timezone", "per_person_limit",
-                                                   *VENUE_DETAILS)}
+    values = {
+        k: form.get(k, "").strip() for k in ("slug", "name", "kind", "timezone", "per_person_limit", *VENUE_DETAILS)
+    }
     values["country"] = values["country"].upper() or country_of_zone(values["timezone"])  # blank: the time zone's
     limit = whole_number(values["per_person_limit"] or "0")
-    codes = venue_problems(values["slug"], values["name"], values["kind"], values["timezone"], limit,
-                           **{k: values[k] for k in VENUE_DETAILS})
+    codes = venue_problems(
+        values["slug"],
+        values["name"],
+        values["kind"],
+        values["timezone"],
+        limit,
+        **{k: values[k] for k in VENUE_DETAILS},
+    )
     return values, messages.problem_messages(codes, place=True)
 
 
@@ -264,14 +302,20 @@ async def new_venue():
         values, problems = venue_fields(await request.form)
         if not problems:
             try:
-                await service().add_venue(values["slug"], values["name"], values["kind"], values["timezone"],
-                                          int(values["per_person_limit"] or 0),
-                                          **{k: values[k] for k in VENUE_DETAILS})
+                await service().add_venue(
+                    values["slug"],
+                    values["name"],
+                    values["kind"],
+                    values["timezone"],
+                    int(values["per_person_limit"] or 0),
+                    **{k: values[k] for k in VENUE_DETAILS},
+                )
                 return redirect(url_for("admin.index"), 303)
             except Duplicate:
                 problems["slug"] = _("That slug is taken.")
-    return await render_template("admin/venue_form.html", venue=None, values=values, problems=problems,
-                                 kinds=KINDS), 422 if problems else 200
+    return await render_template(
+        "admin/venue_form.html", venue=None, values=values, problems=problems, kinds=KINDS
+    ), 422 if problems else 200
 
 
 @bp.route("/venues/<venue>/edit", methods=["GET", "POST"])
@@ -279,34 +323,65 @@ async def edit_venue(venue: str):
     """Change a venue's name, kind, time zone; archive it."""
     found = await venue_or_404(venue, include_archived=True)
     g.audit_scope = (found.id, None)
-    values = dict(slug=found.slug, name=found.name, kind=found.kind, timezone=found.timezone,
-                  per_person_limit=str(found.per_person_limit), **{k: getattr(found, k) for k in VENUE_DETAILS})
+    values = dict(
+        slug=found.slug,
+        name=found.name,
+        kind=found.kind,
+        timezone=found.timezone,
+        per_person_limit=str(found.per_person_limit),
+        **{k: getattr(found, k) for k in VENUE_DETAILS},
+    )
     problems = {}
     if request.method == "POST":
         form = await request.form
         values, problems = venue_fields({**form, "slug": found.slug})
         if not problems:
-            await service().edit_venue(found, values["name"], values["kind"], values["timezone"],
-                                       form.get("archived") == "1", int(values["per_person_limit"] or 0),
-                                       **{k: values[k] for k in VENUE_DETAILS})
+            await service().edit_venue(
+                found,
+                values["name"],
+                values["kind"],
+                values["timezone"],
+                form.get("archived") == "1",
+                int(values["per_person_limit"] or 0),
+                **{k: values[k] for k in VENUE_DETAILS},
+            )
             return redirect(url_for("admin.index"), 303)
-    return await render_template("admin/venue_form.html", venue=found, values=values, problems=problems,
-                                 kinds=KINDS), 422 if problems else 200
+    return await render_template(
+        "admin/venue_form.html", venue=found, values=values, problems=problems, kinds=KINDS
+    ), 422 if problems else 200
 
 
-RESOURCE_FIELDS = ("slug", "name", "max_party", "horizon_days", "min_notice_minutes", "release_days_before",
-                   "release_time", "schedule", "name_zh", "release_mode", "draw_entry_hours")
+RESOURCE_FIELDS = (
+    "slug",
+    "name",
+    "max_party",
+    "horizon_days",
+    "min_notice_minutes",
+    "release_days_before",
+    "release_time",
+    "schedule",
+    "name_zh",
+    "release_mode",
+    "draw_entry_hours",
+)
 NUMBERS = ("max_party", "horizon_days", "min_notice_minutes")
 
 
 def resource_values(resource: Resource) -> dict:
     """The resource form filled in from a resource."""
-    return dict(slug=resource.slug, name=resource.name, max_party=str(resource.max_party),
-                horizon_days=str(resource.horizon_days), min_notice_minutes=str(resource.min_notice_minutes),
-                release_days_before="" if resource.release_days_before is None else str(resource.release_days_before),
-                release_time=resource.release_time.isoformat("minutes") if resource.release_time else "",
-                schedule=rules_text.to_text(resource.rules, resource.exceptions), name_zh=resource.name_zh,
-                release_mode=resource.release_mode, draw_entry_hours=str(resource.draw_entry_hours))
+    return dict(
+        slug=resource.slug,
+        name=resource.name,
+        max_party=str(resource.max_party),
+        horizon_days=str(resource.horizon_days),
+        min_notice_minutes=str(resource.min_notice_minutes),
+        release_days_before="" if resource.release_days_before is None else str(resource.release_days_before),
+        release_time=resource.release_time.isoformat("minutes") if resource.release_time else "",
+        schedule=rules_text.to_text(resource.rules, resource.exceptions),
+        name_zh=resource.name_zh,
+        release_mode=resource.release_mode,
+        draw_entry_hours=str(resource.draw_entry_hours),
+    )
 
 
 def resource_fields(form) -> tuple[dict, dict, dict, tuple]:
@@ -319,16 +394,24 @@ def resource_fields(form) -> tuple[dict, dict, dict, tuple]:
     # A release by draw (抽签), and how long its entries stay open: first come, first served and 24 h when not given.
     settings["release_mode"] = values["release_mode"] or "race"
     settings["draw_entry_hours"] = whole_number(values["draw_entry_hours"] or "24")
-    codes = resource_problems(values["slug"], values["name"], values["name_zh"],
-                              {f: settings[f] for f in (*NUMBERS, "draw_entry_hours")}, settings["release_days_before"],
-                              settings["release_time"], bool(values["release_days_before"]), settings["release_mode"])
+    codes = resource_problems(
+        values["slug"],
+        values["name"],
+        values["name_zh"],
+        {f: settings[f] for f in (*NUMBERS, "draw_entry_hours")},
+        settings["release_days_before"],
+        settings["release_time"],
+        bool(values["release_days_before"]),
+        settings["release_mode"],
+    )
     problems = messages.problem_messages(codes, place=True)
     parsed = ([], [])
     try:
         parsed = rules_text.parse(values["schedule"])
     except rules_text.RuleProblem as problem:
-        problems["schedule"] = _("Line %(line)s could not be read. Write for example: mon-fri 08:00-12:00 30 5",
-                                 line=problem.line)
+        problems["schedule"] = _(
+            "Line %(line)s could not be read. Write for example: mon-fri 08:00-12:00 30 5", line=problem.line
+        )
     return values, problems, settings, parsed
 
 
@@ -342,20 +425,26 @@ async def new_resource(venue: str):
     """Add something bookable to a venue, with its weekly rules."""
     found = await venue_or_404(venue, include_archived=True)
     g.audit_scope = (found.id, None)
-    values = dict(max_party="1", horizon_days="14", min_notice_minutes="0", schedule="mon-fri 09:00-17:00 30 1",
-                  release_mode="race", draw_entry_hours="24")
+    values = dict(
+        max_party="1",
+        horizon_days="14",
+        min_notice_minutes="0",
+        schedule="mon-fri 09:00-17:00 30 1",
+        release_mode="race",
+        draw_entry_hours="24",
+    )
     problems = {}
     if request.method == "POST":
         values, problems, settings, (rules, exceptions) = resource_fields(await request.form)
         if not problems:
             try:
-                await service().add_resource(found, values["slug"], settings.pop("name"), rules, exceptions,
-                                             **settings)
+                await service().add_resource(found, values["slug"], settings.pop("name"), rules, exceptions, **settings)
                 return redirect(url_for("admin.index"), 303)
             except Duplicate:
                 problems["slug"] = _("That slug is taken.")
-    return await render_template("admin/resource_form.html", venue=found, resource=None, values=values,
-                                 problems=problems), 422 if problems else 200
+    return await render_template(
+        "admin/resource_form.html", venue=found, resource=None, values=values, problems=problems
+    ), 422 if problems else 200
 
 
 @bp.route("/resources/<id:resource_id>/edit", methods=["GET", "POST"])
@@ -370,17 +459,22 @@ async def edit_resource(resource_id: int):
         status = 422
         if not problems:
             try:
-                await service().edit_resource(resource, rules, exceptions, archived=form.get("archived") == "1",
-                                              **settings)
+                await service().edit_resource(
+                    resource, rules, exceptions, archived=form.get("archived") == "1", **settings
+                )
                 return redirect(url_for("admin.index"), 303)
             except CapacityConflict as conflict:
                 zone = ZoneInfo(venue.timezone)
                 times = ", ".join(f"{s.local_date} {s.starts_at.astimezone(zone):%H:%M}" for s in conflict.slots[:5])
-                problems["schedule"] = _("Refused: these slots hold more bookings than the new schedule allows: "
-                                         "%(times)s. Cancel or move those bookings first.", times=times)
+                problems["schedule"] = _(
+                    "Refused: these slots hold more bookings than the new schedule allows: "
+                    "%(times)s. Cancel or move those bookings first.",
+                    times=times,
+                )
                 status = 409
-    return await render_template("admin/resource_form.html", venue=venue, resource=resource, values=values,
-                                 problems=problems), status
+    return await render_template(
+        "admin/resource_form.html", venue=venue, resource=resource, values=values, problems=problems
+    ), status
 
 
 # -- the audit trail and erasure on request
@@ -412,5 +506,6 @@ async def erase_person():
             problem, field = _("Tick the box to confirm: this cannot be undone."), "confirm"
         else:
             erased = await service().erase_person(contact, staff(), client_address())
-    return await render_template("admin/erase.html", erased=erased, problem=problem, field=field,
-                                 contact=contact), 422 if problem else 200
+    return await render_template(
+        "admin/erase.html", erased=erased, problem=problem, field=field, contact=contact
+    ), 422 if problem else 200

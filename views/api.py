@@ -53,10 +53,18 @@ IDEMPOTENCY_KEY = re.compile(r"[A-Za-z0-9_-]{8,64}")
 def slot_json(slot: Slot, venue: Venue, resource: Resource) -> dict:
     """A slot for integrators; `opens_at` is when the public may book it, while that is still to come (else null)."""
     zone, at = ZoneInfo(venue.timezone), now()
-    opens = opens_at(slot, resource, venue.timezone) if slot_state(slot, resource, venue.timezone, at) == NOT_YET else None
-    return {"id": slot.id, "start": slot.starts_at.isoformat(), "end": slot.ends_at.isoformat(),
-            "capacity": slot.capacity, "booked": slot.booked, "remaining": slot.remaining,
-            "opens_at": opens and opens.astimezone(zone).isoformat()}
+    opens = (
+        opens_at(slot, resource, venue.timezone) if slot_state(slot, resource, venue.timezone, at) == NOT_YET else None
+    )
+    return {
+        "id": slot.id,
+        "start": slot.starts_at.isoformat(),
+        "end": slot.ends_at.isoformat(),
+        "capacity": slot.capacity,
+        "booked": slot.booked,
+        "remaining": slot.remaining,
+        "opens_at": opens and opens.astimezone(zone).isoformat(),
+    }
 
 
 def error(status: int, code: str, message: str, **extra):
@@ -88,12 +96,21 @@ async def json_object() -> dict:
 @contract(ok={200: "Venues"})
 async def venues():
     """Every venue with its resources."""
-    return jsonify([
-        {"slug": v.slug, "name": v.name, "name_zh": v.name_zh, "kind": v.kind, "timezone": v.timezone,
-         "address": v.address, "phone": v.phone,
-         "resources": [{"slug": r.slug, "name": r.name, "name_zh": r.name_zh} for r in v.open_resources]}
-        for v in await store().venues()
-    ])
+    return jsonify(
+        [
+            {
+                "slug": v.slug,
+                "name": v.name,
+                "name_zh": v.name_zh,
+                "kind": v.kind,
+                "timezone": v.timezone,
+                "address": v.address,
+                "phone": v.phone,
+                "resources": [{"slug": r.slug, "name": r.name, "name_zh": r.name_zh} for r in v.open_resources],
+            }
+            for v in await store().venues()
+        ]
+    )
 
 
 @bp.get("/venues/<venue>/resources/<resource>/slots")
@@ -118,8 +135,10 @@ async def slots_json_topic(resource_id: int, day: date) -> dict:
     venue = await store().venue_of_resource(resource_id)
     resource, slots, at = venue.resource(resource_id), await store().slots_for_day(resource_id, day), now()
     # Until the next state change the clock alone makes: an opens_at turns null at the release.
-    return dict(body=day_json(venue, resource, day, slots),
-                valid_until=valid_until(*(state_changes_at(s, resource, venue.timezone, at) for s in slots)))
+    return dict(
+        body=day_json(venue, resource, day, slots),
+        valid_until=valid_until(*(state_changes_at(s, resource, venue.timezone, at) for s in slots)),
+    )
 
 
 @bp.get("/venues/<venue>/resources/<resource>/slots/stream")
@@ -141,8 +160,16 @@ async def requested_slot(body: dict) -> tuple[Slot, Venue, Resource]:
     client's booking rate (429)."""
     slot_id = body.get("slot_id")
     if not isinstance(slot_id, int) or isinstance(slot_id, bool):
-        abort(await make_response(error(422, "invalid", _("Some fields are not valid."),
-                                        fields=messages.problem_messages({"slot_id": "not_a_number"}))))
+        abort(
+            await make_response(
+                error(
+                    422,
+                    "invalid",
+                    _("Some fields are not valid."),
+                    fields=messages.problem_messages({"slot_id": "not_a_number"}),
+                )
+            )
+        )
     found = await public_slot_or_404(slot_id)
     await check_booking_rate()
     return found
@@ -150,8 +177,13 @@ async def requested_slot(body: dict) -> tuple[Slot, Venue, Resource]:
 
 def booking_json(booking) -> dict:
     """A booking as the API answers its holder: with the cancel_token that manages it."""
-    return dict(reference=booking.reference, cancel_token=booking.cancel_token, slot_id=booking.slot_id,
-                party_size=booking.party_size, status=booking.status)
+    return dict(
+        reference=booking.reference,
+        cancel_token=booking.cancel_token,
+        slot_id=booking.slot_id,
+        party_size=booking.party_size,
+        status=booking.status,
+    )
 
 
 def text(body: dict, field: str) -> str:
@@ -161,9 +193,18 @@ def text(body: dict, field: str) -> str:
 
 
 @bp.post("/bookings")
-@contract(body="BookingRequest", parameters=("Idempotency-Key",), ok={201: "Booking"}, links={201: BOOKING_LINKS},
-          errors={404: (), 409: ("slot_full", *REFUSALS, "booking_cancelled"), 422: ("invalid", "idempotency_mismatch"),
-                  429: ()})
+@contract(
+    body="BookingRequest",
+    parameters=("Idempotency-Key",),
+    ok={201: "Booking"},
+    links={201: BOOKING_LINKS},
+    errors={
+        404: (),
+        409: ("slot_full", *REFUSALS, "booking_cancelled"),
+        422: ("invalid", "idempotency_mismatch"),
+        429: (),
+    },
+)
 async def create_booking():
     """Book places in a slot (once per Idempotency-Key): 201; 409 slot_full, …; 422 invalid; 404 unknown slot."""
     body = await json_object()
@@ -176,29 +217,51 @@ async def create_booking():
     key = keys[0] if keys else None
     try:
         booking, _slot = await service().book(
-            resource, slot.id, text(body, "name"), text(body, "contact"), body.get("party_size", 1),
-            idempotency_key=key and f"api:{key}", locale=current(),  # the API's keys never reach the form's
-            seen=(slot, venue.timezone), caller=caller_scope())  # a key's booking goes back to its caller alone
+            resource,
+            slot.id,
+            text(body, "name"),
+            text(body, "contact"),
+            body.get("party_size", 1),
+            idempotency_key=key and f"api:{key}",
+            locale=current(),  # the API's keys never reach the form's
+            seen=(slot, venue.timezone),
+            caller=caller_scope(),
+        )  # a key's booking goes back to its caller alone
     except Invalid as invalid:
-        return error(422, "invalid", _("Some fields are not valid."),
-                     fields=messages.problem_messages(invalid.problems, resource.max_party))
+        return error(
+            422,
+            "invalid",
+            _("Some fields are not valid."),
+            fields=messages.problem_messages(invalid.problems, resource.max_party),
+        )
     except SlotFull:
         return error(409, "slot_full", _("This slot has no room left for that many places."))
     except SlotUnavailable:
         return error(409, "slot_unavailable", _("This slot can no longer be booked."))
     except NotOpenYet as refused:
-        return error(409, "not_open_yet", messages.not_open_yet(refused.opens_at, venue.timezone),
-                     opens_at=refused.opens_at.astimezone(ZoneInfo(venue.timezone)).isoformat())
+        return error(
+            409,
+            "not_open_yet",
+            messages.not_open_yet(refused.opens_at, venue.timezone),
+            opens_at=refused.opens_at.astimezone(ZoneInfo(venue.timezone)).isoformat(),
+        )
     except LimitReached as refused:
         return error(409, "limit_reached", messages.limit_reached(refused.limit, resource), limit=refused.limit)
     except IdempotencyMismatch:
-        return error(422, "idempotency_mismatch",
-                     _("This idempotency key was used already, for another booking request or by another caller."))
+        return error(
+            422,
+            "idempotency_mismatch",
+            _("This idempotency key was used already, for another booking request or by another caller."),
+        )
     except NotFound:
         not_found("slot")
     if booking.status == "cancelled":  # a replay of a request whose booking has been cancelled since
-        return error(409, "booking_cancelled", _("That booking was made and has since been cancelled."),
-                     reference=booking.reference)
+        return error(
+            409,
+            "booking_cancelled",
+            _("That booking was made and has since been cancelled."),
+            reference=booking.reference,
+        )
     return jsonify(booking_json(booking)), 201
 
 
@@ -209,13 +272,17 @@ async def cancel_booking(reference: str):
     token = text(await json_object(), "cancel_token")
     with about("booking", reference):
         booking, _slot = await service().cancel(reference, token)
-    return jsonify(reference=booking.reference, slot_id=booking.slot_id, party_size=booking.party_size,
-                   status=booking.status)
+    return jsonify(
+        reference=booking.reference, slot_id=booking.slot_id, party_size=booking.party_size, status=booking.status
+    )
 
 
 @bp.post("/bookings/<reference>/reschedule")
-@contract(body="RescheduleRequest", ok={200: "Rescheduled"}, errors={
-    409: ("slot_full", *REFUSALS, "not_movable"), 422: ("invalid", "other_resource"), 429: ()})
+@contract(
+    body="RescheduleRequest",
+    ok={200: "Rescheduled"},
+    errors={409: ("slot_full", *REFUSALS, "not_movable"), 422: ("invalid", "other_resource"), 429: ()},
+)
 async def reschedule_booking(reference: str):
     """Move a booking to another slot of its resource with its cancel_token: 200 with the booking (same reference,
     new slot); 409 slot_full (it stays where it was), not_movable, …; 422 other_resource or no such slot; 403; 404."""
@@ -223,8 +290,9 @@ async def reschedule_booking(reference: str):
     try:
         target, venue, resource = await requested_slot(body)
     except NoSuchThing:  # a 404 here says the booking is gone: a target slot that is not there is the body's problem
-        return error(422, "invalid", _("Some fields are not valid."),
-                     fields={"slot_id": _("That slot does not exist.")})
+        return error(
+            422, "invalid", _("Some fields are not valid."), fields={"slot_id": _("That slot does not exist.")}
+        )
     with about("booking", reference):
         try:
             booking, slot = await service().reschedule(reference, text(body, "cancel_token"), target.id)
@@ -232,29 +300,49 @@ async def reschedule_booking(reference: str):
             return error(422, refused.code, messages.refusal(refused, venue.timezone, resource))
         except (SlotFull, SlotUnavailable, NotOpenYet, LimitReached, NotMovable) as refused:
             return error(409, refused.code, messages.refusal(refused, venue.timezone, resource))
-    return jsonify(reference=booking.reference, slot_id=slot.id, start=slot.starts_at.isoformat(),
-                   end=slot.ends_at.isoformat(), party_size=booking.party_size, status=booking.status)
+    return jsonify(
+        reference=booking.reference,
+        slot_id=slot.id,
+        start=slot.starts_at.isoformat(),
+        end=slot.ends_at.isoformat(),
+        party_size=booking.party_size,
+        status=booking.status,
+    )
 
 
 def entry_json(entry, position) -> dict:
-    return {"reference": entry.reference, "slot_id": entry.slot_id, "party_size": entry.party_size,
-            "status": entry.status, "position": position,
-            "expires_at": entry.offered_until.isoformat() if entry.status == "offered" else None}
+    return {
+        "reference": entry.reference,
+        "slot_id": entry.slot_id,
+        "party_size": entry.party_size,
+        "status": entry.status,
+        "position": position,
+        "expires_at": entry.offered_until.isoformat() if entry.status == "offered" else None,
+    }
 
 
 @bp.post("/waitlist")
-@contract(body="WaitlistRequest", ok={201: "WaitlistJoined"}, links={201: ENTRY_LINKS},
-          errors={404: (), 409: ("slot_available", *REFUSALS), 422: ("invalid",), 429: ()})
+@contract(
+    body="WaitlistRequest",
+    ok={201: "WaitlistJoined"},
+    links={201: ENTRY_LINKS},
+    errors={404: (), 409: ("slot_available", *REFUSALS), 422: ("invalid",), 429: ()},
+)
 async def join_waitlist():
     """Wait for a full slot: 201 {reference, position, cancel_token, status}; 409 slot_available when it has room."""
     body = await json_object()
     slot, venue, resource = await requested_slot(body)
     try:
-        entry, position = await service().join_waitlist(resource, slot.id, text(body, "name"), text(body, "contact"),
-                                                        body.get("party_size", 1))
+        entry, position = await service().join_waitlist(
+            resource, slot.id, text(body, "name"), text(body, "contact"), body.get("party_size", 1)
+        )
     except Invalid as invalid:
-        return error(422, "invalid", _("Some fields are not valid."),
-                     fields=messages.problem_messages(invalid.problems, resource.max_party))
+        return error(
+            422,
+            "invalid",
+            _("Some fields are not valid."),
+            fields=messages.problem_messages(invalid.problems, resource.max_party),
+        )
     except (SlotAvailable, SlotUnavailable, NotOpenYet, LimitReached) as refused:
         return error(409, refused.code, messages.refusal(refused, venue.timezone, resource))
     return jsonify({**entry_json(entry, position), "cancel_token": entry.cancel_token}), 201

@@ -32,8 +32,11 @@ def load(folder: Path) -> dict[str, Asset]:
         body = path.read_bytes()
         kind = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
         assets[path.relative_to(folder).as_posix()] = Asset(
-            body, gzip.compress(body, 9, mtime=0), hashlib.sha256(body).hexdigest()[:12],
-            f"{kind}; charset=utf-8" if kind.startswith("text/") or kind.endswith(("javascript", "svg+xml")) else kind)
+            body,
+            gzip.compress(body, 9, mtime=0),
+            hashlib.sha256(body).hexdigest()[:12],
+            f"{kind}; charset=utf-8" if kind.startswith("text/") or kind.endswith(("javascript", "svg+xml")) else kind,
+        )
     return assets
 
 
@@ -45,8 +48,11 @@ def init_app(app: Quart, folder: Path) -> None:
         asset = assets.get(filename) or abort(404)
         packed = accepts_gzip() and len(asset.packed) < len(asset.body)
         tag = f"{asset.version}-gz" if packed else asset.version
-        headers = {"ETag": f'"{tag}"', "Vary": "Accept-Encoding",
-                   "Cache-Control": YEAR if request.args.get("v") == asset.version else A_WHILE}
+        headers = {
+            "ETag": f'"{tag}"',
+            "Vary": "Accept-Encoding",
+            "Cache-Control": YEAR if request.args.get("v") == asset.version else A_WHILE,
+        }
         if request.if_none_match.contains(tag):
             return Response(b"", 304, headers)
         if packed:

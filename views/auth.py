@@ -55,8 +55,7 @@ def hashing() -> asyncio.Semaphore:
 async def password_matches(stored: str | None, password: str) -> bool:
     """Check a password on a worker thread (never on the loop that serves every page and stream)."""
     async with hashing():
-        matches = await asyncio.to_thread(check_password_hash, stored or await asyncio.to_thread(dummy_hash),
-                                          password)
+        matches = await asyncio.to_thread(check_password_hash, stored or await asyncio.to_thread(dummy_hash), password)
     return matches and stored is not None
 
 
@@ -116,14 +115,21 @@ async def log_in():
     blocked = [left for attempts, left in counts if attempts > ATTEMPTS]
     if blocked:
         wait = max(blocked).total_seconds()
-        return await render_template("login.html", next=safe_next(None), error=_(
-            "Too many failed attempts. Try again in %(minutes)s minutes.", minutes=int(wait // 60) + 1)), 429, {
-            "Retry-After": str(int(wait) + 1)}
+        return (
+            await render_template(
+                "login.html",
+                next=safe_next(None),
+                error=_("Too many failed attempts. Try again in %(minutes)s minutes.", minutes=int(wait // 60) + 1),
+            ),
+            429,
+            {"Retry-After": str(int(wait) + 1)},
+        )
     if not await password_matches(await store().staff_password_hash(username) if username else None, password):
         observe.metrics().login_failures.inc()
         await service().record(username[:100] or "-", client_address(), "login_failed", "/admin/login")
-        return await render_template("login.html", next=safe_next(form.get("next")),
-                                     error=_("Wrong name or password."), username=username), 401
+        return await render_template(
+            "login.html", next=safe_next(form.get("next")), error=_("Wrong name or password."), username=username
+        ), 401
     await service().forget_attempts(keys)
     session.clear()
     at = now().timestamp()

@@ -66,10 +66,19 @@ async def status_context(venue: Venue, resource: Resource, day: date) -> dict:
     free = sum(open_places(await store().slots_for_day(resource.id, day), max(at, closes)).values())
     places = draw.places if stage == DRAWN else free
     moment = {UPCOMING: opens, OPEN: closes}.get(stage)
-    return dict(venue=venue, resource=resource, day=day, draw=draw, stage=stage, opens=opens.astimezone(zone),
-                closes=closes.astimezone(zone), countdown=moment and messages.draw_countdown(moment, at),
-                count=messages.entries_for_places(draw.entered if draw else 0, places or 0), leftover=free,
-                valid_until=moment and recount_at(moment, at))
+    return dict(
+        venue=venue,
+        resource=resource,
+        day=day,
+        draw=draw,
+        stage=stage,
+        opens=opens.astimezone(zone),
+        closes=closes.astimezone(zone),
+        countdown=moment and messages.draw_countdown(moment, at),
+        count=messages.entries_for_places(draw.entered if draw else 0, places or 0),
+        leftover=free,
+        valid_until=moment and recount_at(moment, at),
+    )
 
 
 def recount_at(until: datetime, now: datetime) -> datetime:
@@ -84,9 +93,16 @@ def entry_context(entry: DrawEntry, draw: Draw, outcome: Outcome, venue: Venue, 
     stage = phase(resource, draw.local_date, venue.timezone, now(), draw)
     offered = outcome.waiting is not None and outcome.waiting.status == "offered"
     until = window(resource, draw.local_date, venue.timezone)[1] if stage == OPEN else None
-    return dict(entry=entry, draw=draw, outcome=outcome, venue=venue, resource=resource, stage=stage,
-                letter=venue.ticket_letter(resource.id),
-                valid_until=until or (outcome.waiting.offered_until if offered else None))
+    return dict(
+        entry=entry,
+        draw=draw,
+        outcome=outcome,
+        venue=venue,
+        resource=resource,
+        stage=stage,
+        letter=venue.ticket_letter(resource.id),
+        valid_until=until or (outcome.waiting.offered_until if offered else None),
+    )
 
 
 async def board_context(venue: Venue, resource: Resource, day: date) -> dict:
@@ -125,8 +141,14 @@ async def draw_panel(venue: Venue, resource: Resource, day: date) -> Markup:
     status = await status_context(venue, resource, day)
     if status["draw"] is None and status["stage"] not in (UPCOMING, OPEN):
         return Markup()
-    return await inline("_draw_panel.html", dict(await form_context(venue, resource, day), stage=status["stage"],
-                                                 status_html=await inline("_draw_status.html", status)))
+    return await inline(
+        "_draw_panel.html",
+        dict(
+            await form_context(venue, resource, day),
+            stage=status["stage"],
+            status_html=await inline("_draw_status.html", status),
+        ),
+    )
 
 
 @bp.app_template_global()
@@ -135,13 +157,20 @@ async def draw_board(venue: Venue, resource: Resource, day: date) -> Markup:
     return await inline("_draw_board.html", await board_context(venue, resource, day))
 
 
-async def form_context(venue: Venue, resource: Resource, day: date, form: dict | None = None,
-                       problems: dict | None = None, notice: str | None = None) -> dict:
+async def form_context(
+    venue: Venue,
+    resource: Resource,
+    day: date,
+    form: dict | None = None,
+    problems: dict | None = None,
+    notice: str | None = None,
+) -> dict:
     """What `_draw_form.html` needs: the times a draw may give, and what was typed and what was wrong with it."""
     day_slots, closes = await store().slots_for_day(resource.id, day), window(resource, day, venue.timezone)[1]
     slots = [s for s in day_slots if s.id in open_places(day_slots, closes)]
-    return dict(venue=venue, resource=resource, day=day, slots=slots, form=form or {}, problems=problems or {},
-                notice=notice)
+    return dict(
+        venue=venue, resource=resource, day=day, slots=slots, form=form or {}, problems=problems or {}, notice=notice
+    )
 
 
 # -- entering, following, withdrawing
@@ -173,12 +202,20 @@ async def enter_draw(venue: str, resource: str, day: str):
     chosen = [fields[f] for f in PREFERENCE_FIELDS] if fields[PREFERENCE_FIELDS[0]] else []
     preferences = [whole_number(p, 19) if whole_number(p, 19) is not None else p for p in chosen if p]
     try:
-        entry, _draw = await service().enter_draw(found, res, on, fields["name"], fields["contact"],
-                                                  parse_party(fields["party_size"], res), preferences,
-                                                  current_locale())
+        entry, _draw = await service().enter_draw(
+            found,
+            res,
+            on,
+            fields["name"],
+            fields["contact"],
+            parse_party(fields["party_size"], res),
+            preferences,
+            current_locale(),
+        )
     except Invalid as invalid:
-        return await render_draw_form(found, res, on, 422, form=fields,
-                                      problems=messages.problem_messages(invalid.problems, res.max_party))
+        return await render_draw_form(
+            found, res, on, 422, form=fields, problems=messages.problem_messages(invalid.problems, res.max_party)
+        )
     except (DrawClosed, NotADraw, AlreadyEntered) as refusal:
         return await render_draw_form(found, res, on, 409, form=fields, notice=refusal_words(refusal, found))
     return redirect(url_for("draws.entry", reference=entry.reference, token=entry.cancel_token), 303)
@@ -223,8 +260,11 @@ async def withdraw(reference: str):
         try:
             await service().withdraw_entry(reference, token)
         except DrawClosed:
-            return await render_template("error.html", status=409, message=_(
-                "Entries to this draw have closed: the entry can no longer be withdrawn.")), 409
+            return await render_template(
+                "error.html",
+                status=409,
+                message=_("Entries to this draw have closed: the entry can no longer be withdrawn."),
+            ), 409
     url = url_for("draws.entry", reference=reference, token=token)
     if htmx_asked():  # the entry's own stream swaps the form away as the answer comes: htmx would not push the URL
         return "", 200, {"HX-Redirect": url}

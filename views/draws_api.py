@@ -63,16 +63,28 @@ async def draw(venue: str, resource: str, day: str):
         drawn = await service().open_draw(res, on)  # its entries are open: its seed is committed from now on
     results = await store().draw_results(drawn.id) if stage == DRAWN else []
     opens, closes = draw_window(res, on, found.timezone)
-    return jsonify(status=stage, places=drawn.places if stage == DRAWN else status["leftover"],
-                   entries=drawn.entered if drawn else 0, opens_at=stamp(opens, found), closes_at=stamp(closes, found),
-                   seed_sha256=drawn and drawn.seed_sha256, seed=drawn and drawn.revealed_seed,
-                   results=[{"number": n, "rank": rank, "outcome": outcome, "slot_start": stamp(start, found)}
-                            for n, rank, outcome, start in results])
+    return jsonify(
+        status=stage,
+        places=drawn.places if stage == DRAWN else status["leftover"],
+        entries=drawn.entered if drawn else 0,
+        opens_at=stamp(opens, found),
+        closes_at=stamp(closes, found),
+        seed_sha256=drawn and drawn.seed_sha256,
+        seed=drawn and drawn.revealed_seed,
+        results=[
+            {"number": n, "rank": rank, "outcome": outcome, "slot_start": stamp(start, found)}
+            for n, rank, outcome, start in results
+        ],
+    )
 
 
 @bp.post("/<venue>/<resource>/<day>/entries")
-@contract(body="DrawEntryRequest", ok={201: "DrawEntered"}, links={201: DRAW_ENTRY_LINKS},
-          errors={409: ("draw_closed", "limit_reached", "not_a_draw"), 422: ("invalid",), 429: ()})
+@contract(
+    body="DrawEntryRequest",
+    ok={201: "DrawEntered"},
+    links={201: DRAW_ENTRY_LINKS},
+    errors={409: ("draw_closed", "limit_reached", "not_a_draw"), 422: ("invalid",), 429: ()},
+)
 async def enter_draw(venue: str, resource: str, day: str):
     """Enter a day's draw with up to three preferred slot ids, in order: 201 {reference, number, cancel_token,
     status}; 409 draw_closed (entries not open), limit_reached (one entry per person), not_a_draw; 422 invalid."""
@@ -80,16 +92,29 @@ async def enter_draw(venue: str, resource: str, day: str):
     body = await json_object()
     await check_booking_rate()
     try:
-        entry, _draw = await service().enter_draw(found, res, on, text(body, "name"), text(body, "contact"),
-                                                  body.get("party_size", 1), body.get("preferences"), current())
+        entry, _draw = await service().enter_draw(
+            found,
+            res,
+            on,
+            text(body, "name"),
+            text(body, "contact"),
+            body.get("party_size", 1),
+            body.get("preferences"),
+            current(),
+        )
     except Invalid as invalid:
-        return error(422, "invalid", _("Some fields are not valid."),
-                     fields=messages.problem_messages(invalid.problems, res.max_party))
+        return error(
+            422,
+            "invalid",
+            _("Some fields are not valid."),
+            fields=messages.problem_messages(invalid.problems, res.max_party),
+        )
     except (DrawClosed, NotADraw, AlreadyEntered) as refusal:
         extra = {"opens_at": stamp(refusal.opens, found)} if isinstance(refusal, DrawClosed) else {}
         return error(409, refusal.code, refusal_words(refusal, found), **extra)
-    return jsonify(reference=entry.reference, number=entry.number, cancel_token=entry.cancel_token,
-                   status=entry.status), 201
+    return jsonify(
+        reference=entry.reference, number=entry.number, cancel_token=entry.cancel_token, status=entry.status
+    ), 201
 
 
 async def held_entry(venue: str, resource: str, day: str, reference: str) -> tuple[DrawEntry, Draw, Outcome, Venue]:
@@ -106,16 +131,31 @@ def entry_json(entry: DrawEntry, outcome: Outcome, venue: Venue) -> dict:
     (both managed with the entry's own cancel_token)."""
     booking = waiting = None
     if outcome.booking and entry.status == "booked":
-        booking = {"reference": outcome.booking.reference, "slot_id": outcome.slot.id,
-                   "start": stamp(outcome.slot.starts_at, venue), "ticket": outcome.booking.ticket,
-                   "status": outcome.booking.status}
+        booking = {
+            "reference": outcome.booking.reference,
+            "slot_id": outcome.slot.id,
+            "start": stamp(outcome.slot.starts_at, venue),
+            "ticket": outcome.booking.ticket,
+            "status": outcome.booking.status,
+        }
     if outcome.waiting:
-        waiting = {"reference": outcome.waiting.reference, "slot_id": outcome.slot.id,
-                   "start": stamp(outcome.slot.starts_at, venue), "status": outcome.waiting.status,
-                   "position": outcome.position}
-    return {"reference": entry.reference, "number": entry.number, "rank": entry.rank, "status": entry.status,
-            "party_size": entry.party_size, "preferences": list(entry.preferences), "booking": booking,
-            "waitlist": waiting}
+        waiting = {
+            "reference": outcome.waiting.reference,
+            "slot_id": outcome.slot.id,
+            "start": stamp(outcome.slot.starts_at, venue),
+            "status": outcome.waiting.status,
+            "position": outcome.position,
+        }
+    return {
+        "reference": entry.reference,
+        "number": entry.number,
+        "rank": entry.rank,
+        "status": entry.status,
+        "party_size": entry.party_size,
+        "preferences": list(entry.preferences),
+        "booking": booking,
+        "waitlist": waiting,
+    }
 
 
 @bp.get("/<venue>/<resource>/<day>/entries/<reference>")

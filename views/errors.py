@@ -61,8 +61,17 @@ async def unexpected_error(error: Exception):
     return await render_template("error.html", status=500, message=message), 500
 
 
-CODES = {400: "bad_request", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
-         409: "conflict", 413: "too_large", 415: "unsupported_media_type", 422: "invalid", 429: "too_many_requests"}
+CODES = {
+    400: "bad_request",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "too_large",
+    415: "unsupported_media_type",
+    422: "invalid",
+    429: "too_many_requests",
+}
 DEFAULT_MESSAGES = {
     400: N_("The request could not be understood."),
     403: N_("You are not allowed to do that."),
@@ -115,18 +124,23 @@ def about(thing: str, ref: str = ""):
 
 
 OUTAGES = {  # nothing was saved: the person can simply try again
-    DOWN: N_("The booking system cannot reach its database right now (it may be restarting). Nothing was saved: "
-             "please try again in a few seconds."),
-    FULL: N_("The booking system's storage is full, so nothing can be saved right now. Nothing was saved: please "
-             "try again later."),
-    BUSY: N_("The booking system is too busy to save this right now. Nothing was saved: please try again in a "
-             "moment."),
+    DOWN: N_(
+        "The booking system cannot reach its database right now (it may be restarting). Nothing was saved: "
+        "please try again in a few seconds."
+    ),
+    FULL: N_(
+        "The booking system's storage is full, so nothing can be saved right now. Nothing was saved: please "
+        "try again later."
+    ),
+    BUSY: N_("The booking system is too busy to save this right now. Nothing was saved: please try again in a moment."),
 }
 UNKNOWN_ON_PAGE = N_(
     "The connection to the database broke just as this was being saved, so it may have been saved. Please check "
     "before trying again: a booking made with an e-mail address is confirmed by e-mail, and the venue can find it by "
-    "your name or phone. Going back and sending the same booking form again is safe: it never books twice.")
+    "your name or phone. Going back and sending the same booking form again is safe: it never books twice."
+)
 UNKNOWN_TO_API = N_(
     "The connection to the database broke just as this was being saved, so it may have been saved. A booking sent "
     "again with the same Idempotency-Key is safe: it answers with the booking if it was made, and books it if not. "
-    "Without a key, check before trying again.")
+    "Without a key, check before trying again."
+)

@@ -50,8 +50,14 @@ async def day_list(venue: str, day: str):
     resources = []
     for resource in found.open_resources:
         entries = [(b, s) for b, s in await store().bookings_of(resource.id, on) if b.status == "confirmed"]
-        resources.append((resource, await store().slots_for_day(resource.id, on), bookings_by_slot(entries),
-                          found.ticket_letter(resource.id)))
+        resources.append(
+            (
+                resource,
+                await store().slots_for_day(resource.id, on),
+                bookings_by_slot(entries),
+                found.ticket_letter(resource.id),
+            )
+        )
     return await render_template("admin/day_list.html", venue=found, day=on, resources=resources)
 
 
@@ -65,12 +71,35 @@ async def draw_csv(venue: str, resource: str, day: str):
         not_found("resource")
     draw = await store().draw(res.id, on)
     times = {s.id: local_time(s.starts_at, found.timezone) for s in await store().slots_for_day(res.id, on)}
-    rows = [[e.rank or "", e.number, e.reference, e.name, e.contact, e.party_size,
-             " ".join(times.get(p, "?") for p in e.preferences), e.status, times.get(e.drawn_slot, "")]
-            for e in (await store().draw_entries(draw.id) if draw else [])]
-    return csv_file(f"{found.slug}-{res.slug}-{on.isoformat()}-draw.csv", [
-        _("Rank"), _("Entry"), _("Reference"), _("Name"), _("Contact"), _("Party"), _("Preferred times"), _("Status"),
-        _("Time")], rows)
+    rows = [
+        [
+            e.rank or "",
+            e.number,
+            e.reference,
+            e.name,
+            e.contact,
+            e.party_size,
+            " ".join(times.get(p, "?") for p in e.preferences),
+            e.status,
+            times.get(e.drawn_slot, ""),
+        ]
+        for e in (await store().draw_entries(draw.id) if draw else [])
+    ]
+    return csv_file(
+        f"{found.slug}-{res.slug}-{on.isoformat()}-draw.csv",
+        [
+            _("Rank"),
+            _("Entry"),
+            _("Reference"),
+            _("Name"),
+            _("Contact"),
+            _("Party"),
+            _("Preferred times"),
+            _("Status"),
+            _("Time"),
+        ],
+        rows,
+    )
 
 
 def day_range(first_text: str, last_text: str) -> tuple[date, date]:
@@ -87,8 +116,20 @@ def day_range(first_text: str, last_text: str) -> tuple[date, date]:
 
 def header() -> list[str]:
     """The columns of a booking row, in the request's language."""
-    return [_("Time"), _("Resource"), _("Ticket"), _("Reference"), _("Name"), _("Contact"), _("Party"),
-            _("Status"), _("Attendance"), _("Called at"), _("Called to"), _("Re-queued at")]
+    return [
+        _("Time"),
+        _("Resource"),
+        _("Ticket"),
+        _("Reference"),
+        _("Name"),
+        _("Contact"),
+        _("Party"),
+        _("Status"),
+        _("Attendance"),
+        _("Called at"),
+        _("Called to"),
+        _("Re-queued at"),
+    ]
 
 
 def booking_row(venue: Venue, booking: Booking, slot: Slot) -> list[object]:
@@ -98,11 +139,20 @@ def booking_row(venue: Venue, booking: Booking, slot: Slot) -> list[object]:
     def clock(moment: datetime | None) -> str:
         return local_time(moment, venue.timezone) if moment else ""
 
-    return [local_time(slot.starts_at, venue.timezone), resource.name if resource else "",
-            ticket_label(venue.ticket_letter(slot.resource_id), booking.ticket), booking.reference, booking.name,
-            booking.contact, booking.party_size, _("confirmed") if booking.status == "confirmed" else _("cancelled"),
-            _(ATTENDANCE[booking.attendance]) if booking.attendance in ATTENDANCE else "",
-            clock(booking.called_at), booking.called_to or "", clock(booking.requeued_at)]
+    return [
+        local_time(slot.starts_at, venue.timezone),
+        resource.name if resource else "",
+        ticket_label(venue.ticket_letter(slot.resource_id), booking.ticket),
+        booking.reference,
+        booking.name,
+        booking.contact,
+        booking.party_size,
+        _("confirmed") if booking.status == "confirmed" else _("cancelled"),
+        _(ATTENDANCE[booking.attendance]) if booking.attendance in ATTENDANCE else "",
+        clock(booking.called_at),
+        booking.called_to or "",
+        clock(booking.requeued_at),
+    ]
 
 
 def cell(value: object) -> object:
@@ -116,5 +166,8 @@ def csv_file(filename: str, header: list[str], rows: list[list[object]]) -> Resp
     writer = csv.writer(text)
     writer.writerow([cell(v) for v in header])
     writer.writerows([cell(v) for v in row] for row in rows)
-    return Response(text.getvalue().encode("utf-8-sig"), content_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+    return Response(
+        text.getvalue().encode("utf-8-sig"),
+        content_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )

@@ -56,12 +56,22 @@ async def panel_context(venue: Venue, resource: Resource) -> dict:
     calls = called_recently(entries)
     news_until = call_news_until(calls, at)  # the latest call is announced until then (CSS plays it from its age)
     news_age_ms = max(at - calls[0][0].called_at, timedelta()) // timedelta(milliseconds=1) if news_until else None
-    return dict(venue=venue, resource=resource, current=current, next=coming, left_today=sum(s.remaining for s in ahead),
-                open_today=bool(ahead), calls=calls, news_age_ms=news_age_ms, waiting=next_waiting(entries),
-                reopens=None if ahead else await next_session(resource, today, at),
-                letter=venue.ticket_letter(resource.id),
-                valid_until=valid_until(next_midnight(venue.timezone, at), coming and coming.starts_at,
-                                        *(s.ends_at for s in ahead[:1]), news_until))
+    return dict(
+        venue=venue,
+        resource=resource,
+        current=current,
+        next=coming,
+        left_today=sum(s.remaining for s in ahead),
+        open_today=bool(ahead),
+        calls=calls,
+        news_age_ms=news_age_ms,
+        waiting=next_waiting(entries),
+        reopens=None if ahead else await next_session(resource, today, at),
+        letter=venue.ticket_letter(resource.id),
+        valid_until=valid_until(
+            next_midnight(venue.timezone, at), coming and coming.starts_at, *(s.ends_at for s in ahead[:1]), news_until
+        ),
+    )
 
 
 async def next_session(resource: Resource, today: date, at: datetime) -> Slot | None:

@@ -60,8 +60,11 @@ PER_CLIENT, PER_REFERENCE, PER_REFERENCE_FOR_NEWCOMERS, WINDOW = 20, 5, 30, time
 async def calendar_file(reference: str):
     """The booking as an iCalendar file (RFC 5545) to add to a calendar; a cancelled booking's file cancels it."""
     found = await booking_with_token(reference, request.args.get("token", ""))
-    return Response(calendar(**found), content_type="text/calendar; charset=utf-8", headers={
-        "Content-Disposition": f'attachment; filename="booking-{found["booking"].reference}.ics"'})
+    return Response(
+        calendar(**found),
+        content_type="text/calendar; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="booking-{found["booking"].reference}.ics"'},
+    )
 
 
 @bp.get("/bookings/find")
@@ -70,8 +73,13 @@ async def find_form():
     return await render_find()
 
 
-async def render_find(status: int = 200, form: dict | None = None, problems: dict | None = None,
-                      error: str | None = None, headers: dict | None = None):
+async def render_find(
+    status: int = 200,
+    form: dict | None = None,
+    problems: dict | None = None,
+    error: str | None = None,
+    headers: dict | None = None,
+):
     """The find page, with what was sent and what went wrong (boosted forms swap it in whole)."""
     page = await render_template("find.html", form=form or {}, problems=problems or {}, error=error)
     return page, status, headers or {}
@@ -107,12 +115,19 @@ async def find_booking():
         return await render_find(422, form, problems)
     client = client_group()
     own = f"find:ref:{reference}:client:{client}"
-    if blocked := refused_for(await service().count_attempt([f"find:client:{client}", f"find:ref:{reference}", own],
-                                                            WINDOW)):
+    if blocked := refused_for(
+        await service().count_attempt([f"find:client:{client}", f"find:ref:{reference}", own], WINDOW)
+    ):
         wait = max(blocked).total_seconds()
-        error = " ".join([_("Too many failed attempts. Try again in %(minutes)s minutes.", minutes=int(wait // 60) + 1),
-                          _("Your link to this booking is in the confirmation message or e-mail you got when you "
-                            "booked: it opens the booking without this form.")])
+        error = " ".join(
+            [
+                _("Too many failed attempts. Try again in %(minutes)s minutes.", minutes=int(wait // 60) + 1),
+                _(
+                    "Your link to this booking is in the confirmation message or e-mail you got when you "
+                    "booked: it opens the booking without this form."
+                ),
+            ]
+        )
         return await render_find(429, form, error=error, headers={"Retry-After": str(int(wait) + 1)})
     found = await store().booking(reference)
     booking = found and found[0]
@@ -122,8 +137,9 @@ async def find_booking():
     kept = booking and contact_key(booking.contact, country)  # '' once its personal data is erased: it matches nothing
     # Digests of equal length, compared in constant time, and compared even when there is no such booking
     # (against a text no contact can be: a form's NUL is refused before any view runs).
-    matches = hmac.compare_digest(hashlib.sha256(wanted.encode()).digest(),
-                                  hashlib.sha256((kept or "\0").encode()).digest())
+    matches = hmac.compare_digest(
+        hashlib.sha256(wanted.encode()).digest(), hashlib.sha256((kept or "\0").encode()).digest()
+    )
     if not (matches and kept):
         return await render_find(404, form, error=_("We found no booking with that reference and contact."))
     await service().forget_attempts([own])  # found: this client has not failed at it
@@ -146,11 +162,23 @@ async def render_moves(found: dict, day: str | None = None, status: int = 200, n
     on, at = parse_day(day) if day else slot.local_date, now()
     today = local_today(venue.timezone, at)
     on = max(on, today)
-    times = [s for s in await store().slots_for_day(resource.id, on)
-             if s.id != slot.id and move_refusal(found, s, at) is None]
-    page = await render_template("reschedule.html", **found, token=booking.cancel_token, day=on, times=times,
-                                 movable=movable(booking, slot, at), notice=notice, today=today,
-                                 prev_day=on - timedelta(days=1), next_day=on + timedelta(days=1))
+    times = [
+        s
+        for s in await store().slots_for_day(resource.id, on)
+        if s.id != slot.id and move_refusal(found, s, at) is None
+    ]
+    page = await render_template(
+        "reschedule.html",
+        **found,
+        token=booking.cancel_token,
+        day=on,
+        times=times,
+        movable=movable(booking, slot, at),
+        notice=notice,
+        today=today,
+        prev_day=on - timedelta(days=1),
+        next_day=on + timedelta(days=1),
+    )
     return page, status
 
 
@@ -184,8 +212,9 @@ async def reschedule_confirm(reference: str, slot_id: int):
     refused = move_refusal(found, target, now())
     if refused:
         day = target.local_date.isoformat() if target.resource_id == found["slot"].resource_id else None
-        return await render_moves(found, day, 409, messages.refusal(refused, found["venue"].timezone,
-                                                                    found["resource"]))
+        return await render_moves(
+            found, day, 409, messages.refusal(refused, found["venue"].timezone, found["resource"])
+        )
     return await render_template("reschedule_confirm.html", **found, token=token, target=target)
 
 
@@ -204,6 +233,10 @@ async def reschedule(reference: str):
     except BookingError as refused:  # full, gone, not yet open, over the limit, not movable, another resource
         target = await store().slot(slot_id)
         day = target.local_date.isoformat() if target else None
-        return await render_moves(await booking_with_token(reference, token), day, 409,
-                                  messages.refusal(refused, found["venue"].timezone, found["resource"]))
+        return await render_moves(
+            await booking_with_token(reference, token),
+            day,
+            409,
+            messages.refusal(refused, found["venue"].timezone, found["resource"]),
+        )
     return redirect(url_for("public.booking", reference=found["booking"].reference, token=token), 303)

@@ -40,10 +40,13 @@ PROBLEMS = {
     ("contact", "required"): N_("Please enter a phone number or an e-mail address."),
     ("contact", "too_long"): N_("That contact is too long (200 characters at most)."),
     ("contact", "invalid"): N_("That does not look like a phone number or an e-mail address."),
-    ("contact", "invalid_phone"): N_("That is not a valid phone number: check its digits, and its country code if"
-                                     " you wrote one."),
-    ("contact", "mixed_scripts"): N_("That e-mail address mixes letters of different alphabets (such as Latin and"
-                                     " Cyrillic): please write it as your mail provider shows it."),
+    ("contact", "invalid_phone"): N_(
+        "That is not a valid phone number: check its digits, and its country code if you wrote one."
+    ),
+    ("contact", "mixed_scripts"): N_(
+        "That e-mail address mixes letters of different alphabets (such as Latin and"
+        " Cyrillic): please write it as your mail provider shows it."
+    ),
     ("party_size", "not_a_number"): N_("Please choose how many places, as a whole number."),
     ("party_size", "too_small"): N_("At least one place, please."),
     ("party_size", "too_large"): N_("At most %(max)s places per booking."),
@@ -64,8 +67,11 @@ PROBLEMS = {
     ("preferences", "too_many"): N_("Choose three times at most."),
     ("preferences", "not_a_slot"): N_("Choose times of this day from the list."),
     ("preferences", "repeated"): N_("Choose each time once."),
-    **{(field, "out_of_range"): N_("A whole number from %(low)s to %(high)s.") for field in BOUNDS
-       if field != "release_days_before"},
+    **{
+        (field, "out_of_range"): N_("A whole number from %(low)s to %(high)s.")
+        for field in BOUNDS
+        if field != "release_days_before"
+    },
 }
 # A venue's or a resource's name is not a person's.
 PLACE_PROBLEMS = {
@@ -77,8 +83,12 @@ PLACE_PROBLEMS = {
 def problem_messages(problems: dict[str, str], max_party: int = 1, place: bool = False) -> dict[str, str]:
     """Field -> sentence, for a form or a JSON 422 (`place`: the form of a venue or a resource)."""
     words = {**PROBLEMS, **PLACE_PROBLEMS} if place else PROBLEMS
-    return {field: gettext(words[field, code], max=max_party, low=BOUNDS.get(field, (0, 0))[0],
-                           high=BOUNDS.get(field, (0, 0))[1]) for field, code in problems.items()}
+    return {
+        field: gettext(
+            words[field, code], max=max_party, low=BOUNDS.get(field, (0, 0))[0], high=BOUNDS.get(field, (0, 0))[1]
+        )
+        for field, code in problems.items()
+    }
 
 
 def slot_full() -> str:
@@ -86,9 +96,12 @@ def slot_full() -> str:
 
 
 def too_few_places(left: int, party: int) -> str:
-    return ngettext("Only %(num)s place is left in this slot: too few for %(party)s people. Here are the nearest"
-                    " with room.", "Only %(num)s places are left in this slot: too few for %(party)s people. Here are"
-                    " the nearest with room.", left, party=party)
+    return ngettext(
+        "Only %(num)s place is left in this slot: too few for %(party)s people. Here are the nearest with room.",
+        "Only %(num)s places are left in this slot: too few for %(party)s people. Here are the nearest with room.",
+        left,
+        party=party,
+    )
 
 
 def slot_unavailable() -> str:
@@ -97,8 +110,9 @@ def slot_unavailable() -> str:
 
 def not_open_yet(opens_at: datetime, timezone: str) -> str:
     local = opens_at.astimezone(ZoneInfo(timezone))
-    return gettext("This day opens for booking on %(day)s at %(time)s.", day=long_date(local.date()),
-                   time=local.strftime("%H:%M"))
+    return gettext(
+        "This day opens for booking on %(day)s at %(time)s.", day=long_date(local.date()), time=local.strftime("%H:%M")
+    )
 
 
 def countdown(until: datetime, now: datetime, *, left: bool = False) -> Markup:
@@ -106,8 +120,11 @@ def countdown(until: datetime, now: datetime, *, left: bool = False) -> Markup:
     counts the seconds on by itself (see tick)."""
     count, unit, _ = model.countdown(until, now)
     if unit >= timedelta(days=1):
-        return escape(ngettext("%(num)s day left", "%(num)s days left", count) if left
-                      else ngettext("in %(num)s day", "in %(num)s days", count))
+        return escape(
+            ngettext("%(num)s day left", "%(num)s days left", count)
+            if left
+            else ngettext("in %(num)s day", "in %(num)s days", count)
+        )
     if unit >= timedelta(hours=1):
         return escape(gettext("%(num)s h left", num=count) if left else gettext("in %(num)s h", num=count))
     if unit >= timedelta(minutes=1):
@@ -149,8 +166,11 @@ def draw_closed(opens: datetime, closes: datetime, timezone: str, now: datetime)
     """Why a draw takes no entry now: its entries open later, or have closed."""
     if now < opens:
         local = opens.astimezone(ZoneInfo(timezone))
-        return gettext("Entries to this draw open on %(day)s at %(time)s.", day=long_date(local.date()),
-                       time=local.strftime("%H:%M"))
+        return gettext(
+            "Entries to this draw open on %(day)s at %(time)s.",
+            day=long_date(local.date()),
+            time=local.strftime("%H:%M"),
+        )
     return gettext("Entries to this draw have closed.")
 
 
@@ -179,9 +199,11 @@ def draw_countdown(until: datetime, now: datetime) -> str:
 
 def entries_for_places(entries: int, places: int) -> str:
     """'5,120 entries for 100 places'."""
-    return gettext("%(entries)s for %(places)s", entries=ngettext("%(num)s entry", "%(num)s entries", entries,
-                                                                  num=format_number(entries)),
-                   places=ngettext("%(num)s place", "%(num)s places", places, num=format_number(places)))
+    return gettext(
+        "%(entries)s for %(places)s",
+        entries=ngettext("%(num)s entry", "%(num)s entries", entries, num=format_number(entries)),
+        places=ngettext("%(num)s place", "%(num)s places", places, num=format_number(places)),
+    )
 
 
 def format_number(n: int) -> str:
@@ -191,10 +213,15 @@ def format_number(n: int) -> str:
 
 def limit_reached(limit: int, resource: Resource) -> str:
     """The per-person limit, said with what it limits (the public and staff read the same words)."""
-    return ngettext("%(resource)s takes %(num)s booking per person a day (waitlist places included), and this phone"
-                    " or e-mail already has it on this day.",
-                    "%(resource)s takes %(num)s bookings per person a day (waitlist places included), and this phone"
-                    " or e-mail already has %(num)s on this day.", limit, num=limit, resource=shown_name(resource))
+    return ngettext(
+        "%(resource)s takes %(num)s booking per person a day (waitlist places included), and this phone"
+        " or e-mail already has it on this day.",
+        "%(resource)s takes %(num)s bookings per person a day (waitlist places included), and this phone"
+        " or e-mail already has %(num)s on this day.",
+        limit,
+        num=limit,
+        resource=shown_name(resource),
+    )
 
 
 KINDS = {"restaurant": N_("Restaurant"), "clinic": N_("Clinic"), "barber": N_("Barber")}

@@ -26,8 +26,14 @@ class Undocumented(LookupError):
     """An /api/v1 route whose view declares no contract."""
 
 
-def contract(*, ok: dict, errors: dict | None = None, parameters: tuple[str, ...] = (), body: str | None = None,
-             links: dict | None = None):
+def contract(
+    *,
+    ok: dict,
+    errors: dict | None = None,
+    parameters: tuple[str, ...] = (),
+    body: str | None = None,
+    links: dict | None = None,
+):
     """Declare a view's operation: `ok` status -> schema name (or (media type, schema name)), `errors` status ->
     the error codes it may carry, `parameters` by name (path ones come from the route), `body` a schema name."""
 
@@ -49,25 +55,56 @@ def closed(required: list[str], **properties) -> dict:
 
 
 TEXT, COUNT, STAMP = {"type": "string"}, {"type": "integer", "minimum": 0}, {"type": "string", "format": "date-time"}
-SLOT_ID = {"type": "integer", "minimum": 1, "maximum": MAX_ID, "examples": [1],
-           "description": "A slot's `id`, as …/slots lists it."}
-PARTY = {"type": "integer", "minimum": 1, "default": 1,
-         "description": "Places, 1 to the resource's largest party (else 422 `invalid`)."}
+SLOT_ID = {
+    "type": "integer",
+    "minimum": 1,
+    "maximum": MAX_ID,
+    "examples": [1],
+    "description": "A slot's `id`, as …/slots lists it.",
+}
+PARTY = {
+    "type": "integer",
+    "minimum": 1,
+    "default": 1,
+    "description": "Places, 1 to the resource's largest party (else 422 `invalid`).",
+}
 KEY = {"type": "string", "pattern": "^[A-Za-z0-9_-]{8,64}$"}
-REFERENCE = {"type": "string", "pattern": f"^[{REFERENCE_ALPHABET}]{{{REFERENCE_LENGTH}}}$", "examples": ["K7QX2M9P"],
-             "description": "A booking's or waitlist entry's reference."}
+REFERENCE = {
+    "type": "string",
+    "pattern": f"^[{REFERENCE_ALPHABET}]{{{REFERENCE_LENGTH}}}$",
+    "examples": ["K7QX2M9P"],
+    "description": "A booking's or waitlist entry's reference.",
+}
 NAMED = {"type": "string", "minLength": 1, "pattern": "^[^\\x00]*$"}  # what an address names: a NUL in it is a 400
 PERSON = {
-    "name": {"type": "string", "minLength": 1, "maxLength": 100, "examples": ["Ana Silva"],
-             "description": "Readable text (no control characters); else 422 `invalid` with `fields`."},
-    "contact": {"type": "string", "minLength": 1, "maxLength": 200, "examples": ["ana@example.com"],
-                "description": "An e-mail address (one alphabet) or a phone number (5 to 20 digits), valid where it"
-                               " can be placed: with its country code, or at a venue with a country; else 422"
-                               " `invalid`. One person to the per-person limit however it is written."},
+    "name": {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": 100,
+        "examples": ["Ana Silva"],
+        "description": "Readable text (no control characters); else 422 `invalid` with `fields`.",
+    },
+    "contact": {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": 200,
+        "examples": ["ana@example.com"],
+        "description": "An e-mail address (one alphabet) or a phone number (5 to 20 digits), valid where it"
+        " can be placed: with its country code, or at a venue with a country; else 422"
+        " `invalid`. One person to the per-person limit however it is written.",
+    },
     "party_size": PARTY,
 }
-HOLDER = {"type": "object", "required": ["cancel_token"], "properties": {
-    "cancel_token": {"type": "string", "description": "The secret the booking or entry was created with (else 403)."}}}
+HOLDER = {
+    "type": "object",
+    "required": ["cancel_token"],
+    "properties": {
+        "cancel_token": {
+            "type": "string",
+            "description": "The secret the booking or entry was created with (else 403).",
+        }
+    },
+}
 
 SCHEMAS = {
     "Error": closed(
@@ -77,50 +114,127 @@ SCHEMAS = {
         fields={"type": "object", "additionalProperties": TEXT, "description": "422 `invalid`: field -> problem."},
         opens_at={**STAMP, "description": "409 `not_open_yet`: when the public may book the slot."},
         limit={"type": "integer", "description": "409 `limit_reached`: bookings a person may hold that day."},
-        reference=REFERENCE | {"description": "409 `booking_cancelled`: the booking the key made."}),
-    "Venues": {"type": "array", "items": closed(
-        ["slug", "name", "name_zh", "kind", "timezone", "address", "phone", "resources"],
-        slug=TEXT, name=TEXT, name_zh=TEXT, kind={"enum": list(KINDS)},
-        timezone={"type": "string", "description": "IANA zone: every time of its slots is local to it."},
-        address=TEXT, phone=TEXT,
-        resources={"type": "array", "items": closed(["slug", "name", "name_zh"], slug=TEXT, name=TEXT, name_zh=TEXT)})},
-    "Day": closed(["date", "slots"], date={"type": "string", "format": "date"}, slots={"type": "array", "items": closed(
-        ["id", "start", "end", "capacity", "booked", "remaining", "opens_at"],
-        id=SLOT_ID | {"description": "The slot's id."}, start=STAMP, end=STAMP, capacity=COUNT, booked=COUNT,
-        remaining=COUNT, opens_at={"type": ["string", "null"], "format": "date-time",
-                                   "description": "When the public may book it, while that is to come; else null."})}),
+        reference=REFERENCE | {"description": "409 `booking_cancelled`: the booking the key made."},
+    ),
+    "Venues": {
+        "type": "array",
+        "items": closed(
+            ["slug", "name", "name_zh", "kind", "timezone", "address", "phone", "resources"],
+            slug=TEXT,
+            name=TEXT,
+            name_zh=TEXT,
+            kind={"enum": list(KINDS)},
+            timezone={"type": "string", "description": "IANA zone: every time of its slots is local to it."},
+            address=TEXT,
+            phone=TEXT,
+            resources={
+                "type": "array",
+                "items": closed(["slug", "name", "name_zh"], slug=TEXT, name=TEXT, name_zh=TEXT),
+            },
+        ),
+    },
+    "Day": closed(
+        ["date", "slots"],
+        date={"type": "string", "format": "date"},
+        slots={
+            "type": "array",
+            "items": closed(
+                ["id", "start", "end", "capacity", "booked", "remaining", "opens_at"],
+                id=SLOT_ID | {"description": "The slot's id."},
+                start=STAMP,
+                end=STAMP,
+                capacity=COUNT,
+                booked=COUNT,
+                remaining=COUNT,
+                opens_at={
+                    "type": ["string", "null"],
+                    "format": "date-time",
+                    "description": "When the public may book it, while that is to come; else null.",
+                },
+            ),
+        },
+    ),
     # Open API 3.1 describes an event stream's events one at a time: {event, data} as an EventSource sees them.
-    "DayEvent": {"oneOf": [
-        closed(["event", "data"], event={"const": "slots"},
-               data={"type": "string", "contentMediaType": "application/json", "contentSchema": ref("Day"),
-                     "description": "One line of JSON: the object GET …/slots answers."},
-               retry={"type": "integer", "description": "On the first event: reconnect after this many ms."}),
-        closed(["event", "data"], event={"const": "close"}, data={"const": ""}),
-    ], "description": "`slots`: the day now, then after every change; `close`: the server is shutting down."},
-    "BookingRequest": {"type": "object", "required": ["slot_id", "name", "contact"], "properties": {
-        "slot_id": SLOT_ID, **PERSON,
-        "idempotency_key": KEY | {"description": "As the Idempotency-Key header (which wins when both are sent)."}}},
-    "Booking": closed(["reference", "cancel_token", "slot_id", "party_size", "status"], reference=REFERENCE,
-                      cancel_token={"type": "string", "description": "Keep it: it cancels and moves the booking."},
-                      slot_id=SLOT_ID, party_size=PARTY, status={"const": "confirmed"}),
+    "DayEvent": {
+        "oneOf": [
+            closed(
+                ["event", "data"],
+                event={"const": "slots"},
+                data={
+                    "type": "string",
+                    "contentMediaType": "application/json",
+                    "contentSchema": ref("Day"),
+                    "description": "One line of JSON: the object GET …/slots answers.",
+                },
+                retry={"type": "integer", "description": "On the first event: reconnect after this many ms."},
+            ),
+            closed(["event", "data"], event={"const": "close"}, data={"const": ""}),
+        ],
+        "description": "`slots`: the day now, then after every change; `close`: the server is shutting down.",
+    },
+    "BookingRequest": {
+        "type": "object",
+        "required": ["slot_id", "name", "contact"],
+        "properties": {
+            "slot_id": SLOT_ID,
+            **PERSON,
+            "idempotency_key": KEY | {"description": "As the Idempotency-Key header (which wins when both are sent)."},
+        },
+    },
+    "Booking": closed(
+        ["reference", "cancel_token", "slot_id", "party_size", "status"],
+        reference=REFERENCE,
+        cancel_token={"type": "string", "description": "Keep it: it cancels and moves the booking."},
+        slot_id=SLOT_ID,
+        party_size=PARTY,
+        status={"const": "confirmed"},
+    ),
     "HolderRequest": HOLDER,
-    "BookingState": closed(["reference", "slot_id", "party_size", "status"], reference=REFERENCE, slot_id=SLOT_ID,
-                           party_size=PARTY, status={"enum": ["confirmed", "cancelled"]}),
-    "RescheduleRequest": {"type": "object", "required": ["cancel_token", "slot_id"],
-                          "properties": {**HOLDER["properties"], "slot_id": SLOT_ID}},
-    "Rescheduled": closed(["reference", "slot_id", "start", "end", "party_size", "status"], reference=REFERENCE,
-                          slot_id=SLOT_ID, start=STAMP, end=STAMP, party_size=PARTY, status={"const": "confirmed"}),
-    "WaitlistRequest": {"type": "object", "required": ["slot_id", "name", "contact"],
-                        "properties": {"slot_id": SLOT_ID, **PERSON}},
-    "OpenAPI": {"type": "object", "required": ["openapi", "info", "paths"],
-                "properties": {"openapi": {"const": "3.1.0"}}},
+    "BookingState": closed(
+        ["reference", "slot_id", "party_size", "status"],
+        reference=REFERENCE,
+        slot_id=SLOT_ID,
+        party_size=PARTY,
+        status={"enum": ["confirmed", "cancelled"]},
+    ),
+    "RescheduleRequest": {
+        "type": "object",
+        "required": ["cancel_token", "slot_id"],
+        "properties": {**HOLDER["properties"], "slot_id": SLOT_ID},
+    },
+    "Rescheduled": closed(
+        ["reference", "slot_id", "start", "end", "party_size", "status"],
+        reference=REFERENCE,
+        slot_id=SLOT_ID,
+        start=STAMP,
+        end=STAMP,
+        party_size=PARTY,
+        status={"const": "confirmed"},
+    ),
+    "WaitlistRequest": {
+        "type": "object",
+        "required": ["slot_id", "name", "contact"],
+        "properties": {"slot_id": SLOT_ID, **PERSON},
+    },
+    "OpenAPI": {
+        "type": "object",
+        "required": ["openapi", "info", "paths"],
+        "properties": {"openapi": {"const": "3.1.0"}},
+    },
     "Page": TEXT,
 }
-ENTRY = dict(reference=REFERENCE, slot_id=SLOT_ID, party_size=PARTY,
-             status={"enum": ["waiting", "offered", "booked", "expired", "left"]},
-             position={"type": ["integer", "null"], "minimum": 1, "description": "Place in line while waiting."},
-             expires_at={"type": ["string", "null"], "format": "date-time",
-                         "description": "While offered: until when the held places wait to be accepted."})
+ENTRY = dict(
+    reference=REFERENCE,
+    slot_id=SLOT_ID,
+    party_size=PARTY,
+    status={"enum": ["waiting", "offered", "booked", "expired", "left"]},
+    position={"type": ["integer", "null"], "minimum": 1, "description": "Place in line while waiting."},
+    expires_at={
+        "type": ["string", "null"],
+        "format": "date-time",
+        "description": "While offered: until when the held places wait to be accepted.",
+    },
+)
 SCHEMAS["WaitlistEntry"] = closed(list(ENTRY), **ENTRY)
 SCHEMAS["WaitlistJoined"] = closed([*ENTRY, "cancel_token"], **ENTRY, cancel_token=HOLDER["properties"]["cancel_token"])
 
@@ -128,70 +242,139 @@ SCHEMAS["WaitlistJoined"] = closed([*ENTRY, "cancel_token"], **ENTRY, cancel_tok
 MAYBE_STAMP, NUMBER = {"type": ["string", "null"], "format": "date-time"}, {"type": "integer", "minimum": 1}
 HEX64 = {"type": ["string", "null"], "pattern": "^[0-9a-f]{64}$"}
 DRAWN_ENTRY = dict(
-    reference=REFERENCE, number=NUMBER | {"description": "The entry's public number: its order of entry."},
+    reference=REFERENCE,
+    number=NUMBER | {"description": "The entry's public number: its order of entry."},
     rank={"type": ["integer", "null"], "minimum": 1, "description": "Its place in the draw's order, once drawn."},
-    status={"enum": ["entered", "withdrawn", "booked", "waitlisted", "none"]}, party_size=PARTY,
+    status={"enum": ["entered", "withdrawn", "booked", "waitlisted", "none"]},
+    party_size=PARTY,
     preferences={"type": "array", "items": SLOT_ID, "description": "The preferred slots, first first."},
-    booking={"oneOf": [{"type": "null"}, closed(
-        ["reference", "slot_id", "start", "ticket", "status"], reference=REFERENCE, slot_id=SLOT_ID, start=STAMP,
-        ticket={"type": ["integer", "null"]}, status={"enum": ["confirmed", "cancelled"]})],
-        "description": "What the draw booked (its cancel_token is the entry's)."},
-    waitlist={"oneOf": [{"type": "null"}, closed(
-        ["reference", "slot_id", "start", "status", "position"], reference=REFERENCE, slot_id=SLOT_ID, start=STAMP,
-        status=ENTRY["status"], position=ENTRY["position"])],
-        "description": "The waitlist entry of one not drawn (its cancel_token is the entry's): POST …/waitlist/…"})
-SCHEMAS.update({
-    "Draw": closed(
-        ["status", "places", "entries", "opens_at", "closes_at", "seed_sha256", "seed", "results"],
-        status={"enum": ["upcoming", "open", "closed", "drawn"],
-                "description": "upcoming (entries not open), open, closed (the draw is being made) or drawn."},
-        places=COUNT | {"description": "Free places: now, or when it was drawn."},
-        entries=COUNT | {"description": "Entries standing (withdrawn ones not counted)."},
-        opens_at=STAMP, closes_at=STAMP | {"description": "When entries close and the draw is made."},
-        seed_sha256=HEX64 | {"description": "sha256 of the secret seed, published when entries open."},
-        seed=HEX64 | {"description": "The seed's 32 bytes in hex, revealed once drawn."},
-        results={"type": "array", "items": closed(
-            ["number", "rank", "outcome", "slot_start"], number=NUMBER, rank=NUMBER,
-            outcome={"enum": ["booked", "waitlisted", "none"]},
-            slot_start=MAYBE_STAMP | {"description": "The time it was booked or waitlisted for."}),
-            "description": "Once drawn: every entry in rank order, without names."}),
-    "DrawEntryRequest": {"type": "object", "required": ["name", "contact", "preferences"], "properties": {
-        **PERSON, "preferences": {"type": "array", "items": SLOT_ID, "minItems": 1, "maxItems": 3,
-                                  "description": "Up to three slot ids of that day, in order (else 422 `invalid`)."}}},
-    "DrawEntered": closed(["reference", "number", "cancel_token", "status"], reference=REFERENCE,
-                          number=DRAWN_ENTRY["number"], cancel_token=HOLDER["properties"]["cancel_token"],
-                          status={"const": "entered"}),
-    "DrawEntry": closed(list(DRAWN_ENTRY), **DRAWN_ENTRY),
-})
+    booking={
+        "oneOf": [
+            {"type": "null"},
+            closed(
+                ["reference", "slot_id", "start", "ticket", "status"],
+                reference=REFERENCE,
+                slot_id=SLOT_ID,
+                start=STAMP,
+                ticket={"type": ["integer", "null"]},
+                status={"enum": ["confirmed", "cancelled"]},
+            ),
+        ],
+        "description": "What the draw booked (its cancel_token is the entry's).",
+    },
+    waitlist={
+        "oneOf": [
+            {"type": "null"},
+            closed(
+                ["reference", "slot_id", "start", "status", "position"],
+                reference=REFERENCE,
+                slot_id=SLOT_ID,
+                start=STAMP,
+                status=ENTRY["status"],
+                position=ENTRY["position"],
+            ),
+        ],
+        "description": "The waitlist entry of one not drawn (its cancel_token is the entry's): POST …/waitlist/…",
+    },
+)
+SCHEMAS.update(
+    {
+        "Draw": closed(
+            ["status", "places", "entries", "opens_at", "closes_at", "seed_sha256", "seed", "results"],
+            status={
+                "enum": ["upcoming", "open", "closed", "drawn"],
+                "description": "upcoming (entries not open), open, closed (the draw is being made) or drawn.",
+            },
+            places=COUNT | {"description": "Free places: now, or when it was drawn."},
+            entries=COUNT | {"description": "Entries standing (withdrawn ones not counted)."},
+            opens_at=STAMP,
+            closes_at=STAMP | {"description": "When entries close and the draw is made."},
+            seed_sha256=HEX64 | {"description": "sha256 of the secret seed, published when entries open."},
+            seed=HEX64 | {"description": "The seed's 32 bytes in hex, revealed once drawn."},
+            results={
+                "type": "array",
+                "items": closed(
+                    ["number", "rank", "outcome", "slot_start"],
+                    number=NUMBER,
+                    rank=NUMBER,
+                    outcome={"enum": ["booked", "waitlisted", "none"]},
+                    slot_start=MAYBE_STAMP | {"description": "The time it was booked or waitlisted for."},
+                ),
+                "description": "Once drawn: every entry in rank order, without names.",
+            },
+        ),
+        "DrawEntryRequest": {
+            "type": "object",
+            "required": ["name", "contact", "preferences"],
+            "properties": {
+                **PERSON,
+                "preferences": {
+                    "type": "array",
+                    "items": SLOT_ID,
+                    "minItems": 1,
+                    "maxItems": 3,
+                    "description": "Up to three slot ids of that day, in order (else 422 `invalid`).",
+                },
+            },
+        },
+        "DrawEntered": closed(
+            ["reference", "number", "cancel_token", "status"],
+            reference=REFERENCE,
+            number=DRAWN_ENTRY["number"],
+            cancel_token=HOLDER["properties"]["cancel_token"],
+            status={"const": "entered"},
+        ),
+        "DrawEntry": closed(list(DRAWN_ENTRY), **DRAWN_ENTRY),
+    }
+)
 
 PARAMETERS = {
     "venue": {"in": "path", "description": "A venue's slug.", "schema": NAMED | {"examples": ["harbour-kitchen"]}},
     "resource": {"in": "path", "description": "A resource's slug.", "schema": NAMED | {"examples": ["terrace"]}},
     "reference": {"in": "path", "description": REFERENCE["description"], "schema": NAMED | {"examples": ["K7QX2M9P"]}},
     # Dates from 2000 to 2199: a calendar date (format) whose year the pattern bounds.
-    "date": {"in": "query", "required": True, "description": "The venue-local day, YYYY-MM-DD.",
-             "schema": {"type": "string", "format": "date", "pattern": "^2[01][0-9]{2}-", "examples": ["2030-06-01"]}},
+    "date": {
+        "in": "query",
+        "required": True,
+        "description": "The venue-local day, YYYY-MM-DD.",
+        "schema": {"type": "string", "format": "date", "pattern": "^2[01][0-9]{2}-", "examples": ["2030-06-01"]},
+    },
     # A path's day, 2000 to 2199: the pattern spells the calendar out (a generator then seldom makes a date the
     # format refuses, 29 February of a common year only).
-    "day": {"in": "path", "description": "The venue-local day, YYYY-MM-DD.", "schema": {
-        "type": "string", "format": "date", "examples": ["2030-06-01"],
-        "pattern": "^2[01][0-9]{2}-((0[13578]|1[02])-(0[1-9]|[12][0-9]|3[01])|(0[469]|11)-(0[1-9]|[12][0-9]|30)"
-                   "|02-(0[1-9]|1[0-9]|2[0-9]))$"}},
+    "day": {
+        "in": "path",
+        "description": "The venue-local day, YYYY-MM-DD.",
+        "schema": {
+            "type": "string",
+            "format": "date",
+            "examples": ["2030-06-01"],
+            "pattern": "^2[01][0-9]{2}-((0[13578]|1[02])-(0[1-9]|[12][0-9]|3[01])|(0[469]|11)-(0[1-9]|[12][0-9]|30)"
+            "|02-(0[1-9]|1[0-9]|2[0-9]))$",
+        },
+    },
     "token": {"in": "query", "required": True, "description": "The entry's cancel_token.", "schema": NAMED},
-    "Idempotency-Key": {"in": "header", "schema": KEY, "description": (
-        "Books once: the same key with the same request from the same caller answers with the same booking (201); "
-        "with another request 422 `idempotency_mismatch`; once that booking is cancelled 409 `booking_cancelled`. "
-        "Empty: 422. A key belongs to the caller who first sent it: the same key from another caller is 422 "
-        "`idempotency_mismatch`, whatever its body, and never answers with the booking. The caller is the client's "
-        "address (an IPv4 address, or an IPv6 /64): retry from the network the first request came from, and pick "
-        "keys no other client would (a UUID). Send one: after a 503 `outcome_unknown` (the connection to the "
-        "database broke as the booking was saved) or a lost answer, the same request with the same key is safe to "
-        "send again, and answers with the booking if it was made.")},
+    "Idempotency-Key": {
+        "in": "header",
+        "schema": KEY,
+        "description": (
+            "Books once: the same key with the same request from the same caller answers with the same booking (201); "
+            "with another request 422 `idempotency_mismatch`; once that booking is cancelled 409 `booking_cancelled`. "
+            "Empty: 422. A key belongs to the caller who first sent it: the same key from another caller is 422 "
+            "`idempotency_mismatch`, whatever its body, and never answers with the booking. The caller is the client's "
+            "address (an IPv4 address, or an IPv6 /64): retry from the network the first request came from, and pick "
+            "keys no other client would (a UUID). Send one: after a 503 `outcome_unknown` (the connection to the "
+            "database broke as the booking was saved) or a lost answer, the same request with the same key is safe to "
+            "send again, and answers with the booking if it was made."
+        ),
+    },
 }
 
 ERRORS = {  # status -> (what it means, the codes every operation with it may carry)
-    400: ("The request is not understood: not a JSON object (\"Send a JSON object.\"), a missing or bad parameter, "
-          "a NUL character.", ("bad_request",)),
+    400: (
+        'The request is not understood: not a JSON object ("Send a JSON object."), a missing or bad parameter, '
+        "a NUL character.",
+        ("bad_request",),
+    ),
     403: ("A POST a browser marks `Sec-Fetch-Site: cross-site`, or a wrong cancel_token.", ("forbidden",)),
     404: ("Nothing by that name or id.", ("not_found",)),
     409: ("Refused as things stand.", ()),
@@ -199,10 +382,13 @@ ERRORS = {  # status -> (what it means, the codes every operation with it may ca
     415: ("A POST body that is not `Content-Type: application/json`.", ("unsupported_media_type",)),
     422: ("The request is well-formed but its content is not acceptable.", ()),
     429: ("Too many booking attempts from this address: wait `Retry-After` seconds.", ("too_many_requests",)),
-    503: ("The database cannot serve now (unreachable, restarting, full, or busy past its lock timeout): nothing "
-          "was saved; wait `Retry-After` seconds and try again. A change may also answer `outcome_unknown`: the "
-          "connection broke as it was being saved, so it may have been made; a booking sent again with the same "
-          "Idempotency-Key is safe.", ("unavailable",)),
+    503: (
+        "The database cannot serve now (unreachable, restarting, full, or busy past its lock timeout): nothing "
+        "was saved; wait `Retry-After` seconds and try again. A change may also answer `outcome_unknown`: the "
+        "connection broke as it was being saved, so it may have been made; a booking sent again with the same "
+        "Idempotency-Key is safe.",
+        ("unavailable",),
+    ),
 }
 POST_ERRORS = (400, 403, 413, 415)
 REFUSALS = ("slot_unavailable", "not_open_yet", "limit_reached")  # 409s of a booking, a move and a join alike
@@ -210,17 +396,30 @@ REFUSALS = ("slot_unavailable", "not_open_yet", "limit_reached")  # 409s of a bo
 # Links: what a 201 opens, for people reading the docs and for schemathesis' stateful tests.
 BY_REFERENCE = {"reference": "$response.body#/reference"}
 HOLDING = {"requestBody": {"cancel_token": "$response.body#/cancel_token"}, "parameters": BY_REFERENCE}
-BOOKING_LINKS = {"cancel": {"operationId": "cancel_booking", **HOLDING},
-                 "reschedule": {"operationId": "reschedule_booking", **HOLDING}}
-ENTRY_LINKS = {"status": {"operationId": "waitlist_entry",
-                          "parameters": {**BY_REFERENCE, "token": "$response.body#/cancel_token"}},
-               "accept": {"operationId": "accept_offer", **HOLDING},
-               "leave": {"operationId": "leave_waitlist", **HOLDING}}
+BOOKING_LINKS = {
+    "cancel": {"operationId": "cancel_booking", **HOLDING},
+    "reschedule": {"operationId": "reschedule_booking", **HOLDING},
+}
+ENTRY_LINKS = {
+    "status": {
+        "operationId": "waitlist_entry",
+        "parameters": {**BY_REFERENCE, "token": "$response.body#/cancel_token"},
+    },
+    "accept": {"operationId": "accept_offer", **HOLDING},
+    "leave": {"operationId": "leave_waitlist", **HOLDING},
+}
 DRAW_PLACE = {"venue": "$request.path.venue", "resource": "$request.path.resource", "day": "$request.path.day"}
-DRAW_ENTRY_LINKS = {"status": {"operationId": "draw_entry", "parameters": {
-                        **DRAW_PLACE, **BY_REFERENCE, "token": "$response.body#/cancel_token"}},
-                    "withdraw": {"operationId": "withdraw_entry", "parameters": {**DRAW_PLACE, **BY_REFERENCE},
-                                 "requestBody": HOLDING["requestBody"]}}
+DRAW_ENTRY_LINKS = {
+    "status": {
+        "operationId": "draw_entry",
+        "parameters": {**DRAW_PLACE, **BY_REFERENCE, "token": "$response.body#/cancel_token"},
+    },
+    "withdraw": {
+        "operationId": "withdraw_entry",
+        "parameters": {**DRAW_PLACE, **BY_REFERENCE},
+        "requestBody": HOLDING["requestBody"],
+    },
+}
 RETRY_AFTER = {"description": "Seconds to wait.", "schema": {"type": "integer", "minimum": 1}}
 
 
@@ -236,8 +435,10 @@ def error_response(status: int, codes: tuple[str, ...]) -> dict:
     """An error status's answer: `{error, code}` with the codes this operation may give it."""
     codes = tuple(dict.fromkeys(ERRORS[status][1] + codes))
     body = {"allOf": [ref("Error"), {"properties": {"code": {"enum": list(codes)}}}]}
-    answer = {"description": f"{ERRORS[status][0]} `code`: " + ", ".join(f"`{c}`" for c in codes),
-              "content": {"application/json": {"schema": body}}}
+    answer = {
+        "description": f"{ERRORS[status][0]} `code`: " + ", ".join(f"`{c}`" for c in codes),
+        "content": {"application/json": {"schema": body}},
+    }
     if status in (429, 503):
         answer["headers"] = {"Retry-After": RETRY_AFTER | {"required": True}}
     return answer
@@ -251,22 +452,39 @@ def operation(rule, method: str, view) -> dict:
     description = " ".join((inspect.getdoc(view) or rule.endpoint).split())
     summary = re.split(r"[:.](?:\s|$)", description, maxsplit=1)[0]  # "Cancel …: 200, 403" -> "Cancel …"
     names = [*ARGUMENT.findall(rule.rule), *declared["parameters"]]
-    errors = {**{s: () for s in POST_ERRORS if method == "POST"}, 400: (), **({404: ()} if rule.arguments else {}),
-              503: ("outcome_unknown",) if method == "POST" else (), **declared["errors"]}
+    errors = {
+        **{s: () for s in POST_ERRORS if method == "POST"},
+        400: (),
+        **({404: ()} if rule.arguments else {}),
+        503: ("outcome_unknown",) if method == "POST" else (),
+        **declared["errors"],
+    }
     responses = {}
     for status, schema in declared["ok"].items():
         media, name = schema if isinstance(schema, tuple) else ("application/json", schema)
         responses[str(status)] = {"description": HTTPStatus(status).phrase, "content": {media: {"schema": ref(name)}}}
         if media == "text/event-stream":
-            responses[str(status)]["headers"] = {"Retry-After": RETRY_AFTER | {"description": (
-                "Only on a stream refused by a cap: it ends at once (no event); come back after this many seconds.")}}
+            responses[str(status)]["headers"] = {
+                "Retry-After": RETRY_AFTER
+                | {
+                    "description": (
+                        "Only on a stream refused by a cap: it ends at once (no event); come back after this many seconds."
+                    )
+                }
+            }
         if status in declared["links"]:
             responses[str(status)]["links"] = declared["links"][status]
     for status in sorted(errors):
         responses[str(status)] = error_response(status, errors[status])
     tag = "documentation" if rule.endpoint.startswith("openapi.") else rule.rule.removeprefix(PREFIX).split("/")[0]
-    op = {"operationId": rule.endpoint.rpartition(".")[2], "summary": summary, "description": description,
-          "tags": [tag], "parameters": [ref(name, "parameters") for name in names], "responses": responses}
+    op = {
+        "operationId": rule.endpoint.rpartition(".")[2],
+        "summary": summary,
+        "description": description,
+        "tags": [tag],
+        "parameters": [ref(name, "parameters") for name in names],
+        "responses": responses,
+    }
     if declared["body"]:
         op["requestBody"] = {"required": True, "content": {"application/json": {"schema": ref(declared["body"])}}}
     return op
@@ -279,23 +497,36 @@ def document(app: Quart) -> dict:
         if rule.rule.startswith(PREFIX):
             for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
                 paths.setdefault(path_of(rule), {})[method.lower()] = operation(
-                    rule, method, app.view_functions[rule.endpoint])
+                    rule, method, app.view_functions[rule.endpoint]
+                )
     parameters = {name: {"name": name, "required": p["in"] == "path", **p} for name, p in PARAMETERS.items()}
     return {
         "openapi": "3.1.0",
-        "info": {"title": "Slotcast API", "version": "1", "description": (
-            "Venues, their slots (also live, as an event stream), bookings, the waitlist and draws (抽签), as JSON. "
-            "Every error is JSON `{\"error\": \"a sentence\", \"code\": \"slot_full\"}`, also a 405 for a method a "
-            "path does not take (with `Allow`), a 404 for any unknown /api/ address, a 503 with `Retry-After` while "
-            "the database cannot serve (`unavailable`; `outcome_unknown` when a change may have been saved: send "
-            "bookings with an Idempotency-Key, and sending one again is safe), and a 500 (`server_error`, never "
-            "details).")},
+        "info": {
+            "title": "Slotcast API",
+            "version": "1",
+            "description": (
+                "Venues, their slots (also live, as an event stream), bookings, the waitlist and draws (抽签), as JSON. "
+                'Every error is JSON `{"error": "a sentence", "code": "slot_full"}`, also a 405 for a method a '
+                "path does not take (with `Allow`), a 404 for any unknown /api/ address, a 503 with `Retry-After` while "
+                "the database cannot serve (`unavailable`; `outcome_unknown` when a change may have been saved: send "
+                "bookings with an Idempotency-Key, and sending one again is safe), and a 500 (`server_error`, never "
+                "details)."
+            ),
+        },
         "servers": [{"url": "/"}],
         "paths": paths,
-        "components": {"schemas": SCHEMAS, "parameters": parameters, "responses": {
-            "MethodNotAllowed": {"description": "A method the path does not take; `Allow` lists those it does.",
-                                 "headers": {"Allow": {"required": True, "schema": TEXT}},
-                                 "content": {"application/json": {"schema": ref("Error")}}}}},
+        "components": {
+            "schemas": SCHEMAS,
+            "parameters": parameters,
+            "responses": {
+                "MethodNotAllowed": {
+                    "description": "A method the path does not take; `Allow` lists those it does.",
+                    "headers": {"Allow": {"required": True, "schema": TEXT}},
+                    "content": {"application/json": {"schema": ref("Error")}},
+                }
+            },
+        },
     }
 
 
@@ -313,4 +544,3 @@ async def openapi_document():
 async def docs():
     """The API's interactive documentation (RapiDoc, vendored), for people."""
     return await render_template("api_docs.html", rapidoc=RAPIDOC)
-

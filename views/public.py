@@ -72,6 +72,7 @@ from .lookups import (
 
 bp = Blueprint("public", __name__)
 
+
 def form_key() -> str:
     """An idempotency key for one load of the booking form, signed for this session: 16 hex digits + 22."""
     token = secrets.token_hex(8)
@@ -103,10 +104,14 @@ def slot_states(venue: Venue, resource: Resource, slots: list[Slot], day: date |
     opening = min((opens_at(s, resource, venue.timezone) for s in slots if states[s.id] == NOT_YET), default=None)
     if day is not None and not slots and (moment := day_opens_at(day, resource, venue.timezone)) > at:
         opening = moment
-    return dict(states=states, opens=opening and opening.astimezone(ZoneInfo(venue.timezone)),
-                countdown=opening and messages.countdown(opening, at),
-                valid_until=valid_until(opening and countdown(opening, at)[2],
-                                        *(state_changes_at(s, resource, venue.timezone, at) for s in slots)))
+    return dict(
+        states=states,
+        opens=opening and opening.astimezone(ZoneInfo(venue.timezone)),
+        countdown=opening and messages.countdown(opening, at),
+        valid_until=valid_until(
+            opening and countdown(opening, at)[2], *(state_changes_at(s, resource, venue.timezone, at) for s in slots)
+        ),
+    )
 
 
 async def day_context(venue: Venue, resource: Resource, day: date, party: int = 1) -> dict:
@@ -115,8 +120,16 @@ async def day_context(venue: Venue, resource: Resource, day: date, party: int = 
     slots, at = await store().slots_for_day(resource.id, day), now()
     begun = [s for s in slots if s.starts_at < at]  # closed ones too: whatever began folds away
     to_open = day_outlook(slots, resource, venue.timezone, at, party, day) == NOT_YET
-    return dict(venue=venue, resource=resource, day=day, party=party, slots=[s for s in slots if s not in begun],
-                begun=begun, tel=tel_uri(venue.phone), **slot_states(venue, resource, slots, day if to_open else None))
+    return dict(
+        venue=venue,
+        resource=resource,
+        day=day,
+        party=party,
+        slots=[s for s in slots if s not in begun],
+        begun=begun,
+        tel=tel_uri(venue.phone),
+        **slot_states(venue, resource, slots, day if to_open else None),
+    )
 
 
 STRIP_DAYS = 14  # the date strip's length, when the horizon is as long
@@ -142,11 +155,20 @@ async def strip_context(venue: Venue, resource: Resource, day: date, party: int 
     if outlook in (FULL, CLOSED, PAST):  # never backwards in time, never to a day not open yet
         candidates = await store().free_slots_after(resource.id, max(day, today - timedelta(days=1)), party)
         next_free = next_bookable(candidates, resource, venue.timezone, at, party)
-    return dict(venue=venue, resource=resource, day=day, today=today, party=party, outlooks=outlooks,
-                outlook=outlook, next_free=next_free,
-                valid_until=valid_until(next_midnight(venue.timezone, at),
-                                        *(state_changes_at(s, resource, venue.timezone, at)
-                                          for s in (*slots, *([next_free] if next_free else ())))))
+    return dict(
+        venue=venue,
+        resource=resource,
+        day=day,
+        today=today,
+        party=party,
+        outlooks=outlooks,
+        outlook=outlook,
+        next_free=next_free,
+        valid_until=valid_until(
+            next_midnight(venue.timezone, at),
+            *(state_changes_at(s, resource, venue.timezone, at) for s in (*slots, *([next_free] if next_free else ()))),
+        ),
+    )
 
 
 def slot_context(slot: Slot, venue: Venue, resource: Resource) -> dict:
@@ -157,8 +179,12 @@ def slot_context(slot: Slot, venue: Venue, resource: Resource) -> dict:
 async def ticket_context(venue: Venue, booking, slot: Slot) -> dict:
     """What `_ticket.html` needs: the ticket, who is called, how many wait before it."""
     entries = await store().bookings_of(slot.resource_id, slot.local_date)
-    return dict(booking=booking, letter=venue.ticket_letter(slot.resource_id), calls=called_recently(entries, 1),
-                ahead=place_in_line(entries, booking.id))
+    return dict(
+        booking=booking,
+        letter=venue.ticket_letter(slot.resource_id),
+        calls=called_recently(entries, 1),
+        ahead=place_in_line(entries, booking.id),
+    )
 
 
 @fragment(topics.day, "_slot_table.html", event=lambda *_: EVENTS.SLOTS)
@@ -198,8 +224,13 @@ async def index():
 async def venue(venue: str):
     """A venue: where and when (address, phone, map, opening hours) and its resources."""
     found = await venue_or_404(venue)
-    return await render_template("venue.html", venue=found, today=local_today(found.timezone, now()),
-                                 tel=tel_uri(found.phone), map_url=map_url(found.address))
+    return await render_template(
+        "venue.html",
+        venue=found,
+        today=local_today(found.timezone, now()),
+        tel=tel_uri(found.phone),
+        map_url=map_url(found.address),
+    )
 
 
 def tel_uri(phone: str) -> str | None:
@@ -222,10 +253,15 @@ async def pick_day(venue: str, resource: str):
     found = await venue_or_404(venue)
     res = resource_or_404(found, resource)
     day = request.args.get("date") or local_today(found.timezone, now()).isoformat()
-    return redirect(url_for("public.day", venue=venue, resource=resource, day=parse_day(day).isoformat(),
-                            party=shown_party(chosen_party(res))))
-
-
+    return redirect(
+        url_for(
+            "public.day",
+            venue=venue,
+            resource=resource,
+            day=parse_day(day).isoformat(),
+            party=shown_party(chosen_party(res)),
+        )
+    )
 
 
 @bp.get("/book/<venue>/<resource>/<day>")
@@ -235,10 +271,14 @@ async def day(venue: str, resource: str, day: str):
     res = resource_or_404(found, resource)
     on, party = parse_day(day), chosen_party(res)
     table = await day_context(found, res, on, party)
-    context = dict(today=local_today(found.timezone, now()), horizon=horizon(res, found.timezone, now()),
-                   prev_day=on - timedelta(days=1), next_day=on + timedelta(days=1),
-                   table=await inline("_slot_table.html", table),
-                   strip=await inline("_date_strip.html", await strip_context(found, res, on, party)))
+    context = dict(
+        today=local_today(found.timezone, now()),
+        horizon=horizon(res, found.timezone, now()),
+        prev_day=on - timedelta(days=1),
+        next_day=on + timedelta(days=1),
+        table=await inline("_slot_table.html", table),
+        strip=await inline("_date_strip.html", await strip_context(found, res, on, party)),
+    )
     return await render_template("day.html", **context, venue=found, resource=res, day=on, party=party)
 
 
@@ -248,17 +288,42 @@ async def booking_form(slot_id: int):
     slot, venue, resource = await public_slot_or_404(slot_id)
     party = chosen_party(resource)
     bookable = slot_state(slot, resource, venue.timezone, now()) in (OPEN, NOT_YET)
-    return await render_form(slot, venue, resource, form={"party_size": party} if party > 1 else None, party=party,
-                             alternatives=() if bookable else await store().free_slots_near(slot, party, now()))
+    return await render_form(
+        slot,
+        venue,
+        resource,
+        form={"party_size": party} if party > 1 else None,
+        party=party,
+        alternatives=() if bookable else await store().free_slots_near(slot, party, now()),
+    )
 
 
-async def render_form(slot, venue, resource, *, status=200, form=None, problems=None, notice=None, party=1,
-                      alternatives=(), idempotency_key=None, wait_form=None, wait_problems=None):
+async def render_form(
+    slot,
+    venue,
+    resource,
+    *,
+    status=200,
+    form=None,
+    problems=None,
+    notice=None,
+    party=1,
+    alternatives=(),
+    idempotency_key=None,
+    wait_form=None,
+    wait_problems=None,
+):
     """The form page, or just the booking form when htmx posted it (swapped in place). A slot that cannot be booked
     has no booking form: the nearest times with room for the party instead, and when it is full, its waitlist."""
     context = dict(
-        slot_context(slot, venue, resource), form=form or {}, problems=problems or {}, notice=notice, party=party,
-        alternatives=alternatives, idempotency_key=idempotency_key or form_key(), wait_form=wait_form or {},
+        slot_context(slot, venue, resource),
+        form=form or {},
+        problems=problems or {},
+        notice=notice,
+        party=party,
+        alternatives=alternatives,
+        idempotency_key=idempotency_key or form_key(),
+        wait_form=wait_form or {},
         wait_problems=wait_problems or {},
     )
     if htmx_asked() and request.method == "POST":
@@ -279,16 +344,34 @@ async def create_booking(slot_id: int):
     fields = {name: form.get(name, "") for name in ("name", "contact", "party_size")}
     party_size = parse_party(fields["party_size"], resource)
     try:
-        booking, _slot = await service().book(resource, slot.id, fields["name"], fields["contact"], party_size,
-                                              idempotency_key=key, locale=current_locale())
+        booking, _slot = await service().book(
+            resource,
+            slot.id,
+            fields["name"],
+            fields["contact"],
+            party_size,
+            idempotency_key=key,
+            locale=current_locale(),
+        )
     except Invalid as invalid:
-        return await render_form(slot, venue, resource, status=422, form=fields, idempotency_key=sent,
-                                 problems=messages.problem_messages(invalid.problems, resource.max_party))
+        return await render_form(
+            slot,
+            venue,
+            resource,
+            status=422,
+            form=fields,
+            idempotency_key=sent,
+            problems=messages.problem_messages(invalid.problems, resource.max_party),
+        )
     except (NotOpenYet, LimitReached) as refused:
-        notice = (messages.limit_reached(refused.limit, resource) if isinstance(refused, LimitReached)
-                  else messages.not_open_yet(refused.opens_at, venue.timezone))
-        return await render_form(slot, venue, resource, status=409, form=fields, notice=notice, idempotency_key=sent,
-                                 alternatives=None)
+        notice = (
+            messages.limit_reached(refused.limit, resource)
+            if isinstance(refused, LimitReached)
+            else messages.not_open_yet(refused.opens_at, venue.timezone)
+        )
+        return await render_form(
+            slot, venue, resource, status=409, form=fields, notice=notice, idempotency_key=sent, alternatives=None
+        )
     except (SlotFull, SlotUnavailable) as refused:
         latest = await store().slot(slot.id)
         size = party_size if isinstance(party_size, int) and party_size > 0 else 1
@@ -299,8 +382,17 @@ async def create_booking(slot_id: int):
             notice = messages.too_few_places(latest.remaining, size)
         else:
             notice = messages.slot_full()
-        return await render_form(latest, venue, resource, status=409, form=fields, notice=notice, party=size,
-                                 alternatives=nearby, idempotency_key=sent)
+        return await render_form(
+            latest,
+            venue,
+            resource,
+            status=409,
+            form=fields,
+            notice=notice,
+            party=size,
+            alternatives=nearby,
+            idempotency_key=sent,
+        )
     return redirect(url_for("public.booking", reference=booking.reference, token=booking.cancel_token), 303)
 
 
@@ -326,4 +418,3 @@ async def cancel_booking(reference: str):
     with about("booking", reference):
         booking, _slot = await service().cancel(reference, token)
     return redirect(url_for("public.booking", reference=booking.reference, token=token), 303)
-

@@ -104,9 +104,11 @@ async def board_stream(venue_id: int, day: str):
     venue = await store().venue_by_id(venue_id)
     if venue is None:
         abort(404)
-    return await stream(*(topics.board(r.id, on) for r in venue.open_resources),
-                        *(topics.entries(r.id, on) for r in venue.open_resources if r.release_mode == DRAW),
-                        guard=session_lasts())
+    return await stream(
+        *(topics.board(r.id, on) for r in venue.open_resources),
+        *(topics.entries(r.id, on) for r in venue.open_resources if r.release_mode == DRAW),
+        guard=session_lasts(),
+    )
 
 
 def session_lasts():

@@ -39,9 +39,15 @@ async def waiting_context(entry: WaitlistEntry, slot, position, venue, **_rest) 
     became."""
     booking = entry.booking_id and (await store().booking_by_id(entry.booking_id))[0]
     offered, at = entry.status == "offered", now()
-    return dict(entry=entry, slot=slot, position=position, venue=venue, booking=booking,
-                hold=offered and messages.countdown(entry.offered_until, at, left=True),
-                valid_until=countdown(entry.offered_until, at)[2] if offered else None)
+    return dict(
+        entry=entry,
+        slot=slot,
+        position=position,
+        venue=venue,
+        booking=booking,
+        hold=offered and messages.countdown(entry.offered_until, at, left=True),
+        valid_until=countdown(entry.offered_until, at)[2] if offered else None,
+    )
 
 
 @fragment(topics.waiting, "_waiting.html", event=lambda *_: EVENTS.WAITING)
@@ -59,14 +65,28 @@ async def join(slot_id: int):
     form = await request.form
     fields = {name: form.get(name, "") for name in ("name", "contact", "party_size")}
     try:
-        entry, _position = await service().join_waitlist(resource, slot.id, fields["name"], fields["contact"],
-                                                          parse_party(fields["party_size"], resource))
+        entry, _position = await service().join_waitlist(
+            resource, slot.id, fields["name"], fields["contact"], parse_party(fields["party_size"], resource)
+        )
     except Invalid as invalid:
-        return await render_form(slot, venue, resource, status=422, wait_form=fields,
-                                 wait_problems=messages.problem_messages(invalid.problems, resource.max_party))
+        return await render_form(
+            slot,
+            venue,
+            resource,
+            status=422,
+            wait_form=fields,
+            wait_problems=messages.problem_messages(invalid.problems, resource.max_party),
+        )
     except (SlotAvailable, SlotUnavailable, NotOpenYet, LimitReached) as refused:
-        return await render_form(await store().slot(slot.id), venue, resource, status=409, wait_form=fields,
-                                 notice=messages.refusal(refused, venue.timezone, resource), alternatives=None)
+        return await render_form(
+            await store().slot(slot.id),
+            venue,
+            resource,
+            status=409,
+            wait_form=fields,
+            notice=messages.refusal(refused, venue.timezone, resource),
+            alternatives=None,
+        )
     return redirect(url_for("waitlist.entry", reference=entry.reference, token=entry.cancel_token), 303)
 
 
@@ -75,8 +95,9 @@ async def entry(reference: str):
     """The holder's page: their place in line, live, and the offer when a place frees."""
     token = request.args.get("token", "")
     context = await entry_with_token(reference, token)
-    return await render_template("waitlist.html", token=token, csrf=csrf_token(),
-                                 **{**context, **await waiting_context(**context)})
+    return await render_template(
+        "waitlist.html", token=token, csrf=csrf_token(), **{**context, **await waiting_context(**context)}
+    )
 
 
 @bp.post("/waitlist/<reference>/accept")

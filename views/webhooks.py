@@ -48,10 +48,16 @@ async def url_problem(url: str) -> str | None:
 async def render(status: int = 200, problem: str | None = None, form: dict | None = None, created=None):
     venues, mine = await permissions.own_venues(), permissions.current().sees
     return await render_template(
-        "admin/webhooks.html", events=EVENTS, venues=venues, by_id={v.id: v for v in venues},
+        "admin/webhooks.html",
+        events=EVENTS,
+        venues=venues,
+        by_id={v.id: v for v in venues},
         hooks=[h for h in await store().webhooks() if mine(h.venue_id)],
-        deliveries=[d for d in await store().outbox() if mine(d.venue_id)], problem=problem, form=form or {},
-        created=created), status
+        deliveries=[d for d in await store().outbox() if mine(d.venue_id)],
+        problem=problem,
+        form=form or {},
+        created=created,
+    ), status
 
 
 @bp.get("/")

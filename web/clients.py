@@ -68,8 +68,9 @@ async def check_booking_rate() -> None:
     [(attempts, left)] = await service().count_attempt([f"book:{client_address()}"], timedelta(minutes=1))
     if attempts > limit:
         wait = max(math.ceil(left.total_seconds()), 1)  # Retry-After takes no fraction
-        raise TooManyRequests(gettext("Too many bookings from your network. Please try again in a minute."),
-                              retry_after=wait)
+        raise TooManyRequests(
+            gettext("Too many bookings from your network. Please try again in a minute."), retry_after=wait
+        )
 
 
 def accepts_gzip() -> bool:

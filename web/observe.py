@@ -23,19 +23,35 @@ class Metrics:
     def __init__(self):
         self.registry = registry = CollectorRegistry()
         self.streams = Gauge("slotcast_open_streams", "Open event streams", ["kind"], registry=registry)
-        self.refused = Counter("slotcast_streams_refused", "Streams refused by the caps (200 + Retry-After)", registry=registry)
-        self.broadcasts = Counter("slotcast_changes_broadcast", "Topic renders sent to their subscribers",
-                                  registry=registry)
-        self.fanout = Histogram("slotcast_fanout_seconds", "Render and hand-over of one change to its subscribers",
-                                buckets=(.001, .005, .01, .025, .05, .1, .25, .5, 1, 2.5), registry=registry)
+        self.refused = Counter(
+            "slotcast_streams_refused", "Streams refused by the caps (200 + Retry-After)", registry=registry
+        )
+        self.broadcasts = Counter(
+            "slotcast_changes_broadcast", "Topic renders sent to their subscribers", registry=registry
+        )
+        self.fanout = Histogram(
+            "slotcast_fanout_seconds",
+            "Render and hand-over of one change to its subscribers",
+            buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+            registry=registry,
+        )
         self.bookings = Counter("slotcast_bookings", "Booking attempts by outcome", ["outcome"], registry=registry)
-        self.booking_seconds = Histogram("slotcast_booking_request_seconds", "Booking requests, end to end",
-                                         buckets=(.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5), registry=registry)
+        self.booking_seconds = Histogram(
+            "slotcast_booking_request_seconds",
+            "Booking requests, end to end",
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+            registry=registry,
+        )
         self.login_failures = Counter("slotcast_login_failures", "Staff logins refused", registry=registry)
-        self.listener_reconnects = Gauge("slotcast_listener_reconnects",
-                                         "PostgreSQL listening connections lost and reopened", registry=registry)
-        self.task_restarts = Counter("slotcast_task_restarts", "Background tasks started again after they failed"
-                                     " or ended unexpectedly", ["task"], registry=registry)
+        self.listener_reconnects = Gauge(
+            "slotcast_listener_reconnects", "PostgreSQL listening connections lost and reopened", registry=registry
+        )
+        self.task_restarts = Counter(
+            "slotcast_task_restarts",
+            "Background tasks started again after they failed or ended unexpectedly",
+            ["task"],
+            registry=registry,
+        )
 
     def broadcast(self, seconds: float) -> None:
         """One change rendered and handed to its subscribers (the hub calls this)."""
@@ -82,8 +98,15 @@ async def log_request(response):
     if request.endpoint in BOOKING_ENDPOINTS:
         metrics().booking_seconds.observe(seconds)
     if response.mimetype != "text/event-stream":  # a stream is logged when it closes
-        write(current_app.config, "request", method=request.method, path=request.path, status=response.status_code,
-              ms=round(seconds * 1000, 1), id=g.get("request_id"))
+        write(
+            current_app.config,
+            "request",
+            method=request.method,
+            path=request.path,
+            status=response.status_code,
+            ms=round(seconds * 1000, 1),
+            id=g.get("request_id"),
+        )
     return response
 
 

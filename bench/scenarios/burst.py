@@ -36,9 +36,14 @@ async def burst(seed: str, bookers: int, seconds: float) -> dict:
         _, body = await http(server.port, "GET", f"/api/v1/venues/bench-hall/resources/hall/slots?date={UTC_DAYS[0]}")
         booked = next(s["booked"] for s in json.loads(body)["slots"] if s["id"] == target)
         times = [t for _, t in answers]
-        result = dict(bookers=bookers, confirmed=sum(s == 201 for s, _ in answers),
-                      full=sum(s == 409 for s, _ in answers), booked=booked,
-                      p50_ms=pct(times, 50) * 1e3, p99_ms=pct(times, 99) * 1e3)
+        result = dict(
+            bookers=bookers,
+            confirmed=sum(s == 201 for s, _ in answers),
+            full=sum(s == 409 for s, _ in answers),
+            booked=booked,
+            p50_ms=pct(times, 50) * 1e3,
+            p99_ms=pct(times, 99) * 1e3,
+        )
 
         done, latencies, stop = 0, [], time.monotonic() + seconds
 
@@ -53,8 +58,12 @@ async def burst(seed: str, bookers: int, seconds: float) -> dict:
 
         began = time.monotonic()
         await asyncio.gather(*(booker(i) for i in range(50)))
-        result.update(per_second=done / (time.monotonic() - began), slots=len(many),
-                      many_p50_ms=pct(latencies, 50) * 1e3, many_p99_ms=pct(latencies, 99) * 1e3)
+        result.update(
+            per_second=done / (time.monotonic() - began),
+            slots=len(many),
+            many_p50_ms=pct(latencies, 50) * 1e3,
+            many_p99_ms=pct(latencies, 99) * 1e3,
+        )
     finally:
         await server.astop()
     return result

@@ -20,9 +20,12 @@ async def fanout(server: Server | Cluster, n: int, changes: int, every: float, g
     try:
         rss0 = server.rss()
         kiosk = server.name.startswith("slotcast")  # plus a kiosk topic: ten wall screens of the same venue
-        async with (Subscribers(server, n, server.stream_path, gzip=gzip) as subs,
-                    Subscribers(server, 10, "/kiosk/harbour-kitchen/events", f"panel-{server.resource}")
-                    if kiosk else contextlib.nullcontext()):
+        async with (
+            Subscribers(server, n, server.stream_path, gzip=gzip) as subs,
+            Subscribers(server, 10, "/kiosk/harbour-kitchen/events", f"panel-{server.resource}")
+            if kiosk
+            else contextlib.nullcontext(),
+        ):
             await asyncio.sleep(2)
             rss = server.rss()
             # (The kiosks' panel shows today, the bookings are tomorrow's: it renders as it was, and sends nothing.)
@@ -36,12 +39,20 @@ async def fanout(server: Server | Cluster, n: int, changes: int, every: float, g
 def summary(result: dict, n: int) -> dict:
     """A fan-out's row in the report's tables."""
     d = result["delays"]
-    return dict(n=n, open_s=result["open_seconds"], p50_ms=pct(d, 50) * 1e3, p99_ms=pct(d, 99) * 1e3,
-                max_ms=max(d) * 1e3, lost=result["lost"], kb_per_conn=result["rss_per_conn"] / 1024,
-                answer_ms=statistics.median(result["answer"]) * 1e3, cpu_ms=result["cpu"] / result["count"] * 1e3,
-                us_per_sub=result["cpu"] / result["count"] / n * 1e6,
-                client_cpu_ms=result["client_cpu"] / result["count"] * 1e3,
-                p99_by_port_ms=[p * 1e3 for p in result["p99_by_port"]])
+    return dict(
+        n=n,
+        open_s=result["open_seconds"],
+        p50_ms=pct(d, 50) * 1e3,
+        p99_ms=pct(d, 99) * 1e3,
+        max_ms=max(d) * 1e3,
+        lost=result["lost"],
+        kb_per_conn=result["rss_per_conn"] / 1024,
+        answer_ms=statistics.median(result["answer"]) * 1e3,
+        cpu_ms=result["cpu"] / result["count"] * 1e3,
+        us_per_sub=result["cpu"] / result["count"] / n * 1e6,
+        client_cpu_ms=result["client_cpu"] / result["count"] * 1e3,
+        p99_by_port_ms=[p * 1e3 for p in result["p99_by_port"]],
+    )
 
 
 async def minimal_quart_ratio(seed: str, fragment: str, n: int, changes: int) -> list[dict]:

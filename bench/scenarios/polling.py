@@ -44,20 +44,39 @@ async def polling_vs_push(seed: str, pages: int, seconds: float) -> list[dict]:
         finally:
             await server.astop()
         label = f"{mode}, 1 booking / {every:g} s"
-        rows.append(dict(mode=label, cpu_s_per_min=cpu / elapsed * 60, mb_per_min=sent_bytes / elapsed * 60 / 1e6,
-                         stale_p50_ms=pct(staleness, 50) * 1e3, stale_p99_ms=pct(staleness, 99) * 1e3,
-                         unseen=unseen, errors=errors))
+        rows.append(
+            dict(
+                mode=label,
+                cpu_s_per_min=cpu / elapsed * 60,
+                mb_per_min=sent_bytes / elapsed * 60 / 1e6,
+                stale_p50_ms=pct(staleness, 50) * 1e3,
+                stale_p99_ms=pct(staleness, 99) * 1e3,
+                unseen=unseen,
+                errors=errors,
+            )
+        )
         log(rows[-1])
     return rows
 
 
-async def polled(server, pages: int, seconds: float, every: float, began: float,
-                 total0: int) -> tuple[int, list[float], int, int]:
+async def polled(
+    server, pages: int, seconds: float, every: float, began: float, total0: int
+) -> tuple[int, list[float], int, int]:
     """`pages` polling pages (load.py poll) while bookings go one every `every` s: bytes received, staleness of
     each booking on each page, bookings no page showed by the end, keep-alive connections reopened."""
     poller = await asyncio.create_subprocess_exec(
-        sys.executable, str(BENCH / "load.py"), "poll", str(server.port), poll_path(), str(pages), "5",
-        str(seconds), SOURCES, stdout=subprocess.PIPE, limit=2**28)
+        sys.executable,
+        str(BENCH / "load.py"),
+        "poll",
+        str(server.port),
+        poll_path(),
+        str(pages),
+        "5",
+        str(seconds),
+        SOURCES,
+        stdout=subprocess.PIPE,
+        limit=2**28,
+    )
     note(f"bench/.venv/bin/python bench/load.py poll PORT '{poll_path()}' {pages} 5 {seconds:g} {SOURCES}")
     sent = {}
     for k in range(1, int(seconds / every) + 1):
@@ -65,7 +84,10 @@ async def polled(server, pages: int, seconds: float, every: float, began: float,
         sent[k] = (await server.trigger(k))[0]
     answer = json.loads(await poller.stdout.readline())
     await poller.wait()
-    seen = [next((t for t, total in page if t >= at and total - total0 >= k), None)
-            for page in answer["answers"] for k, at in sent.items()]
+    seen = [
+        next((t for t, total in page if t >= at and total - total0 >= k), None)
+        for page in answer["answers"]
+        for k, at in sent.items()
+    ]
     staleness = [t - at for t, at in zip(seen, [at for _ in answer["answers"] for at in sent.values()]) if t]
     return answer["bytes"], staleness, seen.count(None), answer["errors"]  # a booking just before the end: no poll left

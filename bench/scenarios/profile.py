@@ -20,11 +20,26 @@ async def profile(seed: str, n: int, seconds: int) -> list[tuple[float, float, s
     try:
         async with Subscribers(server, n, server.stream_path) as subs:
             spy = await asyncio.create_subprocess_exec(
-                str(Path(sys.executable).parent / "py-spy"), "record", "--pid", str(server.process.pid),
-                "--duration", str(seconds), "--rate", "250", "--format", "raw", "--output", str(raw), "--nonblocking",
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            note(f"bench/.venv/bin/py-spy record --pid SLOTCAST_PID --duration {seconds} --rate 250 --format raw "
-                 "--nonblocking")
+                str(Path(sys.executable).parent / "py-spy"),
+                "record",
+                "--pid",
+                str(server.process.pid),
+                "--duration",
+                str(seconds),
+                "--rate",
+                "250",
+                "--format",
+                "raw",
+                "--output",
+                str(raw),
+                "--nonblocking",
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            note(
+                f"bench/.venv/bin/py-spy record --pid SLOTCAST_PID --duration {seconds} --rate 250 --format raw "
+                "--nonblocking"
+            )
             await broadcasts(server, subs, seconds - 2, 1.0)
             await spy.wait()
     finally:

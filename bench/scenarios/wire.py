@@ -29,9 +29,14 @@ async def wire(seed: str, changes: int) -> dict:
         files = await static_files(server)
     finally:
         await server.astop()
-    return dict(changes=changes, files=files, **{name: dict(first=first, per_change=statistics.mean(sizes[name]),
-                                                            largest=max(sizes[name]))
-                                                 for name, (_r, _w, first) in streams.items()})
+    return dict(
+        changes=changes,
+        files=files,
+        **{
+            name: dict(first=first, per_change=statistics.mean(sizes[name]), largest=max(sizes[name]))
+            for name, (_r, _w, first) in streams.items()
+        },
+    )
 
 
 async def open_stream(server: Server, accept: str) -> tuple[asyncio.StreamReader, asyncio.StreamWriter, int]:
@@ -56,8 +61,10 @@ async def static_files(server: Server) -> dict[str, list[int]]:
         sizes = []
         for accept in ("", "gzip"):
             reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
-            writer.write(f"GET {address.decode()} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept-Encoding: {accept}\r\n"
-                         "Connection: close\r\n\r\n".encode())
+            writer.write(
+                f"GET {address.decode()} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept-Encoding: {accept}\r\n"
+                "Connection: close\r\n\r\n".encode()
+            )
             sizes.append(len((await reader.read()).split(b"\r\n\r\n", 1)[1]))
             writer.close()
         files[address.decode().split("?")[0]] = sizes

@@ -50,9 +50,18 @@ async def _replay(tx: Tx, key: str | None, fingerprint: str) -> tuple[Booking, S
     return await _booking_where(tx, "id", row["id"])
 
 
-async def _book(tx: Tx, slot_id: int, name: str, contact: str, party_size: int, now: datetime,
-                idempotency: tuple[str | None, str], staff: tuple[bool, bool], locale: str,
-                notices: Notices) -> tuple[Booking, Slot]:
+async def _book(
+    tx: Tx,
+    slot_id: int,
+    name: str,
+    contact: str,
+    party_size: int,
+    now: datetime,
+    idempotency: tuple[str | None, str],
+    staff: tuple[bool, bool],
+    locale: str,
+    notices: Notices,
+) -> tuple[Booking, Slot]:
     (key, fingerprint), (for_staff, over_limit) = idempotency, staff
     if done := await _replay(tx, key, fingerprint):
         return done
@@ -64,18 +73,31 @@ async def _book(tx: Tx, slot_id: int, name: str, contact: str, party_size: int, 
     await _count(tx, rule.key(contact), slot, 0 if over_limit else rule.limit)
     # The capacity check lives in this statement, never in Python. Exact under READ COMMITTED too:
     # a concurrent booker waits for the row, then re-checks the condition on the new count.
-    after = await tx.fetch_one("UPDATE slots SET booked = booked + :n WHERE id = :id"
-                               " AND booked + held + :n <= capacity RETURNING *", n=party_size, id=slot_id)
+    after = await tx.fetch_one(
+        "UPDATE slots SET booked = booked + :n WHERE id = :id AND booked + held + :n <= capacity RETURNING *",
+        n=party_size,
+        id=slot_id,
+    )
     if after is None:
         raise SlotFull(slot_id)
-    booking, slot = await _insert_booking(tx, build(Slot, after), name, contact, party_size, now, locale, key,
-                                          fingerprint)
+    booking, slot = await _insert_booking(
+        tx, build(Slot, after), name, contact, party_size, now, locale, key, fingerprint
+    )
     await _announce(tx, CREATED, booking, slot, now, notices)
     return booking, slot
 
 
-async def _insert_booking(tx: Tx, slot: Slot, name: str, contact: str, party_size: int, now: datetime,
-                          locale: str, key: str | None = None, fingerprint: str = "") -> tuple[Booking, Slot]:
+async def _insert_booking(
+    tx: Tx,
+    slot: Slot,
+    name: str,
+    contact: str,
+    party_size: int,
+    now: datetime,
+    locale: str,
+    key: str | None = None,
+    fingerprint: str = "",
+) -> tuple[Booking, Slot]:
     """The booking row for places already taken in `slot`, with the day's next ticket."""
     ticket = await _next_ticket(tx, slot)
     token, slot_id = new_cancel_token(), slot.id
@@ -85,8 +107,18 @@ async def _insert_booking(tx: Tx, slot: Slot, name: str, contact: str, party_siz
             " idempotency_key, request_fingerprint, created_at, ticket, locale) VALUES (:reference, :token, :slot_id,"
             " :name, :contact, :n, 'confirmed', :key, :fingerprint, :now, :ticket, :locale)"
             " ON CONFLICT DO NOTHING RETURNING *",
-            reference=new_reference(), token=token, slot_id=slot_id, name=name, contact=contact, n=party_size,
-            key=key, fingerprint=fingerprint, now=now, ticket=ticket, locale=locale)
+            reference=new_reference(),
+            token=token,
+            slot_id=slot_id,
+            name=name,
+            contact=contact,
+            n=party_size,
+            key=key,
+            fingerprint=fingerprint,
+            now=now,
+            ticket=ticket,
+            locale=locale,
+        )
         if row:
             return build(Booking, row), slot
         # A unique column was taken: the same idempotency key, committed by a concurrent request meanwhile
@@ -101,7 +133,9 @@ async def _next_ticket(tx: Tx, slot: Slot) -> int:
     return await tx.fetch_value(
         "INSERT INTO ticket_counters (resource_id, local_date, last) VALUES (:resource_id, :day, 1)"
         " ON CONFLICT (resource_id, local_date) DO UPDATE SET last = ticket_counters.last + 1 RETURNING last",
-        resource_id=slot.resource_id, day=slot.local_date)
+        resource_id=slot.resource_id,
+        day=slot.local_date,
+    )
 
 
 async def _booking_where(tx: Tx, column: str, value, lock: str = "") -> tuple[Booking, Slot] | None:
@@ -110,8 +144,9 @@ async def _booking_where(tx: Tx, column: str, value, lock: str = "") -> tuple[Bo
     return (build(Booking, row), await _slot(tx, row["slot_id"])) if row else None
 
 
-async def _cancel(tx: Tx, reference: str, token: str, now: datetime,
-                  offer_for: timedelta, notices: Notices) -> tuple[Booking, Slot, bool]:
+async def _cancel(
+    tx: Tx, reference: str, token: str, now: datetime, offer_for: timedelta, notices: Notices
+) -> tuple[Booking, Slot, bool]:
     found = await _booking_where(tx, "reference", reference, "FOR UPDATE")  # a concurrent cancel waits here
     if found is None:
         raise NotFound(reference)
@@ -120,8 +155,9 @@ async def _cancel(tx: Tx, reference: str, token: str, now: datetime,
         raise Forbidden(reference)
     if booking.status == "cancelled":
         return booking, slot, False
-    await tx.execute("UPDATE bookings SET status = 'cancelled', cancelled_at = :now WHERE id = :id",
-                     now=now, id=booking.id)
+    await tx.execute(
+        "UPDATE bookings SET status = 'cancelled', cancelled_at = :now WHERE id = :id", now=now, id=booking.id
+    )
     await _uncount(tx, (await _rule(tx, slot.resource_id)).key(booking.contact), slot)
     await tx.changed(*topics.of_slot(slot))
     await tx.execute("UPDATE slots SET booked = booked - :n WHERE id = :id", n=booking.party_size, id=slot.id)
@@ -130,8 +166,9 @@ async def _cancel(tx: Tx, reference: str, token: str, now: datetime,
     return booking, await _offer_freed(tx, slot.id, now, offer_for), True
 
 
-async def _reschedule(tx: Tx, reference: str, token: str, slot_id: int, now: datetime,
-                      offer_for: timedelta, notices: Notices) -> tuple[Booking, Slot]:
+async def _reschedule(
+    tx: Tx, reference: str, token: str, slot_id: int, now: datetime, offer_for: timedelta, notices: Notices
+) -> tuple[Booking, Slot]:
     found = await _booking_where(tx, "reference", reference, "FOR UPDATE")  # one move or cancel at a time
     if found is None:
         raise NotFound(reference)
@@ -151,24 +188,34 @@ async def _reschedule(tx: Tx, reference: str, token: str, slot_id: int, now: dat
     if new.local_date != old.local_date:  # the new day counts it (or refuses), the old one no more
         await _count(tx, rule.key(booking.contact), new, rule.limit)
         await _uncount(tx, rule.key(booking.contact), old)
-    after = await tx.fetch_one("UPDATE slots SET booked = booked + :n WHERE id = :id"
-                               " AND booked + held + :n <= capacity RETURNING *", n=booking.party_size, id=new.id)
+    after = await tx.fetch_one(
+        "UPDATE slots SET booked = booked + :n WHERE id = :id AND booked + held + :n <= capacity RETURNING *",
+        n=booking.party_size,
+        id=new.id,
+    )
     if after is None:
         raise SlotFull(new.id)
     ticket = booking.ticket if new.local_date == old.local_date else await _next_ticket(tx, new)
-    await tx.execute("UPDATE bookings SET slot_id = :slot_id, ticket = :ticket, attendance = NULL, requeued_at = NULL,"
-                     " moves = moves + 1, moved_from = :was WHERE id = :id", slot_id=new.id, ticket=ticket,
-                     was=old.starts_at, id=booking.id)
+    await tx.execute(
+        "UPDATE bookings SET slot_id = :slot_id, ticket = :ticket, attendance = NULL, requeued_at = NULL,"
+        " moves = moves + 1, moved_from = :was WHERE id = :id",
+        slot_id=new.id,
+        ticket=ticket,
+        was=old.starts_at,
+        id=booking.id,
+    )
     await tx.execute("UPDATE slots SET booked = booked - :n WHERE id = :id", n=booking.party_size, id=old.id)
     booking, new = await _booking_where(tx, "id", booking.id)
-    await _announce(tx, RESCHEDULED, booking, new, now, notices,
-                    previous_slot_id=old.id, previous_start=old.starts_at.isoformat())
+    await _announce(
+        tx, RESCHEDULED, booking, new, now, notices, previous_slot_id=old.id, previous_start=old.starts_at.isoformat()
+    )
     await _offer_freed(tx, old.id, now, offer_for)
     return booking, new
 
 
-async def _accept(tx: Tx, reference: str, token: str, now: datetime, locale: str, notices: Notices,
-                  offer_for: timedelta) -> tuple[Booking, Slot] | None:
+async def _accept(
+    tx: Tx, reference: str, token: str, now: datetime, locale: str, notices: Notices, offer_for: timedelta
+) -> tuple[Booking, Slot] | None:
     """The offer's booking; None when its person holds more than the limit now (staff booked over it, or the limit
     fell since the offer): then the offer passes on, like an expired one."""
     entry, slot = await _holder_entry(tx, reference, token)
@@ -181,12 +228,15 @@ async def _accept(tx: Tx, reference: str, token: str, now: datetime, locale: str
         return None
     # The held places become booked ones: the capacity never moves, so no other booking can be squeezed out.
     # The entry counted for its person from the start: as a booking it counts once still.
-    await tx.execute("UPDATE slots SET held = held - :n, booked = booked + :n WHERE id = :id",
-                     n=entry.party_size, id=slot.id)
-    booking, slot = await _insert_booking(tx, await _slot(tx, slot.id), entry.name, entry.contact,
-                                          entry.party_size, now, locale)
-    await tx.execute("UPDATE waitlist SET status = 'booked', booking_id = :booking WHERE id = :id",
-                     booking=booking.id, id=entry.id)
+    await tx.execute(
+        "UPDATE slots SET held = held - :n, booked = booked + :n WHERE id = :id", n=entry.party_size, id=slot.id
+    )
+    booking, slot = await _insert_booking(
+        tx, await _slot(tx, slot.id), entry.name, entry.contact, entry.party_size, now, locale
+    )
+    await tx.execute(
+        "UPDATE waitlist SET status = 'booked', booking_id = :booking WHERE id = :id", booking=booking.id, id=entry.id
+    )
     await tx.changed(*topics.of_slot(slot))
     await _announce(tx, CREATED, booking, slot, now, notices, waitlist_reference=entry.reference)
     return booking, slot
@@ -201,15 +251,19 @@ async def _entries_in(tx: Tx, where: str, params: dict, lock: str = "") -> list[
     """Bookings with their slots in the slots `where` picks (`s` slots, `r` resources), by time and ticket."""
     scope = f"FROM slots s JOIN resources r ON r.id = s.resource_id WHERE {where}"
     slots = {r["id"]: build(Slot, r) for r in await tx.fetch(f"SELECT s.* {scope}", **params)}
-    rows = await tx.fetch(f"SELECT b.* FROM bookings b WHERE b.slot_id IN (SELECT s.id {scope})"
-                          f" ORDER BY b.ticket {lock}", **params)
+    rows = await tx.fetch(
+        f"SELECT b.* FROM bookings b WHERE b.slot_id IN (SELECT s.id {scope}) ORDER BY b.ticket {lock}", **params
+    )
     entries = [(build(Booking, r), slots[r["slot_id"]]) for r in rows]
     return sorted(entries, key=lambda e: e[1].starts_at)  # stable: tickets stay in order within a slot
 
 
 async def _update_booking(tx: Tx, booking_id: int, assignments: str, params: dict) -> tuple[Booking, Slot]:
-    if not await tx.fetch_value(f"UPDATE bookings SET {assignments} WHERE id = :id AND status = 'confirmed'"
-                                " RETURNING id", id=booking_id, **params):
+    if not await tx.fetch_value(
+        f"UPDATE bookings SET {assignments} WHERE id = :id AND status = 'confirmed' RETURNING id",
+        id=booking_id,
+        **params,
+    ):
         raise NotFound(booking_id)
     booking, slot = await _booking_where(tx, "id", booking_id)
     await tx.changed(*topics.of_slot(slot))
@@ -218,8 +272,7 @@ async def _update_booking(tx: Tx, booking_id: int, assignments: str, params: dic
 
 async def _call_next(tx: Tx, resource_id: int, day: date, counter: str, now: datetime) -> tuple[Booking, Slot] | None:
     # Locked, so two counters calling at once never call the same ticket.
-    entries = await _entries(tx, "s.resource_id = :resource_id", {"resource_id": resource_id, "day": day},
-                             "FOR UPDATE")
+    entries = await _entries(tx, "s.resource_id = :resource_id", {"resource_id": resource_id, "day": day}, "FOR UPDATE")
     line = waiting_line(entries)
     if not line:
         return None

@@ -20,7 +20,10 @@ async def _count_attempt(tx: Tx, keys: list[str], now: datetime, window: timedel
             " DO UPDATE SET attempts = CASE WHEN login_limits.window_start <= :since THEN 1"
             " ELSE login_limits.attempts + 1 END, window_start = CASE WHEN login_limits.window_start <= :since"
             " THEN :now ELSE login_limits.window_start END RETURNING attempts, window_start",
-            key=key, now=now, since=now - window)
+            key=key,
+            now=now,
+            since=now - window,
+        )
         counted.append((row["attempts"], as_moment(row["window_start"])))
     return counted
 

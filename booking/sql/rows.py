@@ -23,8 +23,12 @@ def _converters(cls: type) -> dict[str, Callable[[Any], Any]]:
     return converters
 
 
-PARSE = {datetime: lambda text: datetime.fromisoformat(text).replace(tzinfo=UTC), date: date.fromisoformat,
-         time: time.fromisoformat, bool: bool}
+PARSE = {
+    datetime: lambda text: datetime.fromisoformat(text).replace(tzinfo=UTC),
+    date: date.fromisoformat,
+    time: time.fromisoformat,
+    bool: bool,
+}
 
 
 def _same(value):

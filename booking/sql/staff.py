@@ -15,14 +15,23 @@ PLACED = "JOIN slots s ON s.id = t.slot_id JOIN resources r ON r.id = s.resource
 
 
 async def _set_password(tx: Tx, username: str, password_hash: str) -> None:
-    await tx.execute("INSERT INTO staff (username, password_hash) VALUES (:username, :hash) ON CONFLICT (username)"
-                     " DO UPDATE SET password_hash = excluded.password_hash,"
-                     " session_version = staff.session_version + 1", username=username, hash=password_hash)
+    await tx.execute(
+        "INSERT INTO staff (username, password_hash) VALUES (:username, :hash) ON CONFLICT (username)"
+        " DO UPDATE SET password_hash = excluded.password_hash,"
+        " session_version = staff.session_version + 1",
+        username=username,
+        hash=password_hash,
+    )
 
 
 async def _add_staff(tx: Tx, username: str, password_hash: str) -> bool:
-    return bool(await tx.execute("INSERT INTO staff (username, password_hash) VALUES (:username, :hash)"
-                                 " ON CONFLICT (username) DO NOTHING", username=username, hash=password_hash))
+    return bool(
+        await tx.execute(
+            "INSERT INTO staff (username, password_hash) VALUES (:username, :hash) ON CONFLICT (username) DO NOTHING",
+            username=username,
+            hash=password_hash,
+        )
+    )
 
 
 async def _password_hash(tx: Tx, username: str) -> str | None:
@@ -34,16 +43,19 @@ async def _session_version(tx: Tx, username: str) -> int | None:
 
 
 async def _end_sessions(tx: Tx, username: str) -> None:
-    await tx.execute("UPDATE staff SET session_version = session_version + 1 WHERE username = :username",
-                     username=username)
+    await tx.execute(
+        "UPDATE staff SET session_version = session_version + 1 WHERE username = :username", username=username
+    )
 
 
 async def _access(tx: Tx, username: str) -> tuple[str, frozenset[int]] | None:
     role = await tx.fetch_value("SELECT role FROM staff WHERE username = :username", username=username)
     if role is None:
         return None
-    rows = await tx.fetch("SELECT v.venue_id FROM staff_venues v JOIN staff s ON s.id = v.staff_id"
-                          " WHERE s.username = :username", username=username)
+    rows = await tx.fetch(
+        "SELECT v.venue_id FROM staff_venues v JOIN staff s ON s.id = v.staff_id WHERE s.username = :username",
+        username=username,
+    )
     return role, frozenset(r["venue_id"] for r in rows)
 
 
@@ -52,26 +64,41 @@ async def _set_access(tx: Tx, username: str, role: str, venue_ids: frozenset[int
     staff_id = await tx.fetch_value("SELECT id FROM staff WHERE username = :username", username=username)
     if staff_id is None:
         return False
-    await tx.execute("UPDATE staff SET role = :role, session_version = session_version + 1 WHERE id = :id",
-                     role=role, id=staff_id)
+    await tx.execute(
+        "UPDATE staff SET role = :role, session_version = session_version + 1 WHERE id = :id", role=role, id=staff_id
+    )
     await tx.execute("DELETE FROM staff_venues WHERE staff_id = :id", id=staff_id)
     if venue_ids:
-        await tx.execute_many("INSERT INTO staff_venues (staff_id, venue_id) VALUES (:staff_id, :venue_id)",
-                              [{"staff_id": staff_id, "venue_id": v} for v in sorted(venue_ids)])
+        await tx.execute_many(
+            "INSERT INTO staff_venues (staff_id, venue_id) VALUES (:staff_id, :venue_id)",
+            [{"staff_id": staff_id, "venue_id": v} for v in sorted(venue_ids)],
+        )
     return True
 
 
 async def _record(tx: Tx, entry: AuditEntry) -> None:
-    await tx.execute("INSERT INTO audit_log (at, actor, address, action, subject, venue_id, local_date)"
-                     " VALUES (:at, :actor, :address, :action, :subject, :venue_id, :local_date)",
-                     at=entry.at, actor=entry.actor, address=entry.address, action=entry.action,
-                     subject=entry.subject, venue_id=entry.venue_id, local_date=entry.local_date)
+    await tx.execute(
+        "INSERT INTO audit_log (at, actor, address, action, subject, venue_id, local_date)"
+        " VALUES (:at, :actor, :address, :action, :subject, :venue_id, :local_date)",
+        at=entry.at,
+        actor=entry.actor,
+        address=entry.address,
+        action=entry.action,
+        subject=entry.subject,
+        venue_id=entry.venue_id,
+        local_date=entry.local_date,
+    )
 
 
 async def _audit_trail(tx: Tx, venue_id: int | None, day: date | None, limit: int) -> list[AuditEntry]:
-    where = " AND ".join(["TRUE", *(["venue_id = :venue_id"] if venue_id else []), *(["local_date = :day"] if day else [])])
-    rows = await tx.fetch(f"SELECT * FROM audit_log WHERE {where} ORDER BY at DESC, id DESC LIMIT {int(limit)}",
-                          **({"venue_id": venue_id} if venue_id else {}), **({"day": day} if day else {}))
+    where = " AND ".join(
+        ["TRUE", *(["venue_id = :venue_id"] if venue_id else []), *(["local_date = :day"] if day else [])]
+    )
+    rows = await tx.fetch(
+        f"SELECT * FROM audit_log WHERE {where} ORDER BY at DESC, id DESC LIMIT {int(limit)}",
+        **({"venue_id": venue_id} if venue_id else {}),
+        **({"day": day} if day else {}),
+    )
     return [build(AuditEntry, r) for r in rows]
 
 
@@ -92,16 +119,20 @@ async def _erase(tx: Tx, where: str, params: dict, contact: str | None) -> int:
     what else holds them: a booking's request fingerprint, a draw entry's compared contact (unique per entry, so
     standing entries stay one per person), and their outbox rows (pending ones are never sent)."""
     erased = 0
-    for table, told_as, also in (("bookings", "booking_id", ", request_fingerprint = NULL"),
-                                 ("waitlist", "waitlist_id", ""),
-                                 ("draw_entries", None, ", contact_key = 'erased-' || id")):
+    for table, told_as, also in (
+        ("bookings", "booking_id", ", request_fingerprint = NULL"),
+        ("waitlist", "waitlist_id", ""),
+        ("draw_entries", None, ", contact_key = 'erased-' || id"),
+    ):
         placed = PLACED.replace("t.slot_id", "t.first_choice") if table == "draw_entries" else PLACED
-        rows = await tx.fetch(f"SELECT t.id, t.contact, v.country FROM {table} t {placed}"
-                              f" WHERE {where} AND t.contact != ''", **params)
+        rows = await tx.fetch(
+            f"SELECT t.id, t.contact, v.country FROM {table} t {placed} WHERE {where} AND t.contact != ''", **params
+        )
         for row in rows:
             if contact is None or contact_key(row["contact"], row["country"]) == contact_key(contact, row["country"]):
-                erased += await tx.execute(f"UPDATE {table} SET name = '', contact = ''{also} WHERE id = :id",
-                                           id=row["id"])
+                erased += await tx.execute(
+                    f"UPDATE {table} SET name = '', contact = ''{also} WHERE id = :id", id=row["id"]
+                )
                 if told_as:
                     await tx.execute(f"DELETE FROM outbox WHERE {told_as} = :id", id=row["id"])
     return erased

@@ -86,8 +86,13 @@ class SqlStore(DrawStore):
     """The Store, over any Database: async, every capacity check inside the database. Each committed write calls
     `notify(*topics)` once with the topics it touched (the list PostgreSQL announces to the other processes)."""
 
-    def __init__(self, db: Database, notify: Callable[..., object] = lambda *names: None,
-                 offer_for: timedelta = timedelta(minutes=10), notices: Notices = Notices()):
+    def __init__(
+        self,
+        db: Database,
+        notify: Callable[..., object] = lambda *names: None,
+        offer_for: timedelta = timedelta(minutes=10),
+        notices: Notices = Notices(),
+    ):
         self.db = db
         self.notify = notify
         self.offer_for = offer_for  # how long a freed place is held for the waitlist entry it is offered to
@@ -195,35 +200,61 @@ class SqlStore(DrawStore):
         """The venue that owns a resource."""
         return next((v for v in await self._every_venue() if v.resource(resource_id)), None)
 
-    async def add_venue(self, slug: str, name: str, kind: str, timezone: str, per_person_limit: int = 0,
-                        **details: str) -> int:
+    async def add_venue(
+        self, slug: str, name: str, kind: str, timezone: str, per_person_limit: int = 0, **details: str
+    ) -> int:
         """Create a venue; returns its id (Duplicate if the slug is taken). `details`: any of VENUE_DETAILS."""
         return await self._write(_add_venue, slug, name, kind, timezone, per_person_limit, venue_details(details))
 
-    async def update_venue(self, venue_id: int, name: str, kind: str, timezone: str, archived: bool,
-                           per_person_limit: int = 0, **details: str | None) -> None:
+    async def update_venue(
+        self,
+        venue_id: int,
+        name: str,
+        kind: str,
+        timezone: str,
+        archived: bool,
+        per_person_limit: int = 0,
+        **details: str | None,
+    ) -> None:
         """Change a venue's details (of VENUE_DETAILS, those not given or None stay as they are)."""
-        await self._write(_update_venue, venue_id, name, kind, timezone, archived, per_person_limit,
-                          venue_details(details))
+        await self._write(
+            _update_venue, venue_id, name, kind, timezone, archived, per_person_limit, venue_details(details)
+        )
 
-    async def add_resource(self, venue_id: int, slug: str, name: str, rules: list[OpeningRule], *,
-                           exceptions: list[DayException] = (), now: datetime | None = None, **settings) -> int:
+    async def add_resource(
+        self,
+        venue_id: int,
+        slug: str,
+        name: str,
+        rules: list[OpeningRule],
+        *,
+        exceptions: list[DayException] = (),
+        now: datetime | None = None,
+        **settings,
+    ) -> int:
         """Create a resource with its schedule (and its slots when given `now`); returns its id (or Duplicate).
 
         `settings`: any of RESOURCE_SETTINGS but the name (max_party=1, horizon_days=14, … by default).
         """
-        return await self._write(_add_resource, venue_id, slug, rules, exceptions,
-                                 columns({"max_party": 1, "horizon_days": 14, **settings, "name": name}), now)
+        return await self._write(
+            _add_resource,
+            venue_id,
+            slug,
+            rules,
+            exceptions,
+            columns({"max_party": 1, "horizon_days": 14, **settings, "name": name}),
+            now,
+        )
 
-    async def edit_resource(self, resource_id: int, settings: dict, rules: list[OpeningRule],
-                            exceptions: list[DayException], now: datetime) -> list[date]:
+    async def edit_resource(
+        self, resource_id: int, settings: dict, rules: list[OpeningRule], exceptions: list[DayException], now: datetime
+    ) -> list[date]:
         """Save a resource's settings and schedule and regenerate its slots with them, in one transaction.
 
         Returns the days whose slots changed; raises CapacityConflict (changing nothing) when a booked slot
         would be left with less room than it holds.
         """
-        return await self._write(_edit_resource, resource_id, columns(settings), rules, exceptions, now,
-                                 self.offer_for)
+        return await self._write(_edit_resource, resource_id, columns(settings), rules, exceptions, now, self.offer_for)
 
     async def extend_slots(self, now: datetime) -> int:
         """Create the missing slots of every resource up to its booking horizon; how many were new."""
@@ -237,20 +268,27 @@ class SqlStore(DrawStore):
 
     async def slots_for_day(self, resource_id: int, day: date) -> list[Slot]:
         """A resource's slots on a venue-local date, in time order."""
-        return await self.db.read(_slots, "resource_id = :resource_id AND local_date = :day",
-                                  {"resource_id": resource_id, "day": day})
+        return await self.db.read(
+            _slots, "resource_id = :resource_id AND local_date = :day", {"resource_id": resource_id, "day": day}
+        )
 
     async def slots_between(self, resource_id: int, first: date, last: date) -> list[Slot]:
         """A resource's slots from one venue-local date to another (both included), in time order."""
-        return await self.db.read(_slots, "resource_id = :resource_id AND local_date BETWEEN :first AND :last",
-                                  {"resource_id": resource_id, "first": first, "last": last})
+        return await self.db.read(
+            _slots,
+            "resource_id = :resource_id AND local_date BETWEEN :first AND :last",
+            {"resource_id": resource_id, "first": first, "last": last},
+        )
 
     async def free_slots_after(self, resource_id: int, day: date, party_size: int, limit: int = 50) -> list[Slot]:
         """The first open slots with room for the party after a venue-local date (the caller judges release
         and notice: this is the candidates' query)."""
-        return await self.db.read(_slots, "resource_id = :resource_id AND local_date > :day AND NOT closed"
-                                  " AND capacity - booked - held >= :size", {"resource_id": resource_id, "day": day,
-                                  "size": party_size}, f"LIMIT {int(limit)}")
+        return await self.db.read(
+            _slots,
+            "resource_id = :resource_id AND local_date > :day AND NOT closed AND capacity - booked - held >= :size",
+            {"resource_id": resource_id, "day": day, "size": party_size},
+            f"LIMIT {int(limit)}",
+        )
 
     async def slot(self, slot_id: int) -> Slot | None:
         """One slot by id (a full one as kept: see _full). Reads asked for while one runs go together next."""
@@ -281,9 +319,19 @@ class SqlStore(DrawStore):
 
     # -- bookings
 
-    async def book(self, slot_id: int, name: str, contact: str, party_size: int, now: datetime,
-                   idempotency_key: str | None = None, for_staff: bool = False, fingerprint: str = "",
-                   over_limit: bool = False, locale: str = "en") -> tuple[Booking, Slot]:
+    async def book(
+        self,
+        slot_id: int,
+        name: str,
+        contact: str,
+        party_size: int,
+        now: datetime,
+        idempotency_key: str | None = None,
+        for_staff: bool = False,
+        fingerprint: str = "",
+        over_limit: bool = False,
+        locale: str = "en",
+    ) -> tuple[Booking, Slot]:
         """Book `party_size` places, or raise NotFound / NotOpenYet / SlotUnavailable / LimitReached / SlotFull.
 
         One transaction. A key seen before answers with its booking when `fingerprint` (of the request) is the
@@ -291,8 +339,9 @@ class SqlStore(DrawStore):
         """
         key = (idempotency_key, fingerprint)
         try:
-            return await self._write(_book, slot_id, name, contact, party_size, now, key, (for_staff, over_limit),
-                                     locale, self.notices)
+            return await self._write(
+                _book, slot_id, name, contact, party_size, now, key, (for_staff, over_limit), locale, self.notices
+            )
         except KeyTaken:
             return await self.db.read(_replay, *key)
 
@@ -317,8 +366,9 @@ class SqlStore(DrawStore):
 
     # -- the waitlist (候补)
 
-    async def join_waitlist(self, slot_id: int, name: str, contact: str, party_size: int,
-                            now: datetime) -> tuple[WaitlistEntry, int]:
+    async def join_waitlist(
+        self, slot_id: int, name: str, contact: str, party_size: int, now: datetime
+    ) -> tuple[WaitlistEntry, int]:
         """Wait for places in a full slot: the entry and its place in line (1 = next). Raises NotFound,
         SlotAvailable (book it instead), NotOpenYet, SlotUnavailable or LimitReached."""
         return await self._write(_join, slot_id, name, contact, party_size, now)
@@ -331,8 +381,7 @@ class SqlStore(DrawStore):
         """An entry by id, like waitlist_entry."""
         return await self.db.read(_entry, "id", entry_id)
 
-    async def accept_offer(self, reference: str, token: str, now: datetime,
-                           locale: str = "en") -> tuple[Booking, Slot]:
+    async def accept_offer(self, reference: str, token: str, now: datetime, locale: str = "en") -> tuple[Booking, Slot]:
         """Turn an offer's held places into a booking. Raises NotFound, Forbidden or OfferGone (also when its
         person holds more than the venue's limit now: then the offer has passed on)."""
         accepted = await self._write(_accept, reference, token, now, locale, self.notices, self.offer_for)
@@ -362,8 +411,11 @@ class SqlStore(DrawStore):
 
     async def bookings_between(self, venue_id: int, first: date, last: date) -> list[tuple[Booking, Slot]]:
         """Every booking (cancelled too) in a venue's slots on the local dates first..last, by time and ticket."""
-        return await self.db.read(_entries_in, "r.venue_id = :venue_id AND s.local_date BETWEEN :first AND :last",
-                                  {"venue_id": venue_id, "first": first, "last": last})
+        return await self.db.read(
+            _entries_in,
+            "r.venue_id = :venue_id AND s.local_date BETWEEN :first AND :last",
+            {"venue_id": venue_id, "first": first, "last": last},
+        )
 
     # -- the line: attendance and calls
 
@@ -419,8 +471,9 @@ class SqlStore(DrawStore):
         """Keep a staff action in the audit trail (it is never edited)."""
         await self._write(_record, entry)
 
-    async def audit_trail(self, venue_id: int | None = None, day: date | None = None,
-                          limit: int = 200) -> list[AuditEntry]:
+    async def audit_trail(
+        self, venue_id: int | None = None, day: date | None = None, limit: int = 200
+    ) -> list[AuditEntry]:
         """The newest staff actions first, of one venue and day when given."""
         return await self.db.read(_audit_trail, venue_id, day, limit)
 
@@ -458,8 +511,9 @@ class SqlStore(DrawStore):
         processes); one not settled by then (its sender died) is due again."""
         return await self._write(_claim, now, lease, limit)
 
-    async def settle_message(self, message_id: int, state: str, now: datetime, error: str | None = None,
-                             retry_at: datetime | None = None) -> None:
+    async def settle_message(
+        self, message_id: int, state: str, now: datetime, error: str | None = None, retry_at: datetime | None = None
+    ) -> None:
         """A delivery's outcome: sent, skipped, failed for good, or (`retry_at`) pending again."""
         await self.db.write(_settle, message_id, state, now, error, retry_at)
 
@@ -490,6 +544,7 @@ class SqlStore(DrawStore):
 
 
 # The store's own bodies: the readiness check and the schema.
+
 
 class Probed(Exception):
     """The readiness probe's write, undone on purpose."""

@@ -42,15 +42,18 @@ async def _venues(tx: Tx, where: str, params: dict) -> list[Venue]:
     for row in await tx.fetch(
         "SELECT resource_id, local_date, opens, closes, COALESCE(slot_minutes, 30) AS slot_minutes,"
         f" COALESCE(capacity, 0) AS capacity FROM day_exceptions WHERE resource_id IN ({of_these})"
-        " ORDER BY local_date", **params,
+        " ORDER BY local_date",
+        **params,
     ):
         exceptions.setdefault(row["resource_id"], []).append(build(DayException, row))
     resources: dict[int, list[Resource]] = {}
     for row in await tx.fetch(
-        f"SELECT * FROM resources WHERE venue_id IN (SELECT id FROM venues {where}) ORDER BY id", **params,
+        f"SELECT * FROM resources WHERE venue_id IN (SELECT id FROM venues {where}) ORDER BY id",
+        **params,
     ):
-        resources.setdefault(row["venue_id"], []).append(build(
-            Resource, row, rules=tuple(rules.get(row["id"], ())), exceptions=tuple(exceptions.get(row["id"], ()))))
+        resources.setdefault(row["venue_id"], []).append(
+            build(Resource, row, rules=tuple(rules.get(row["id"], ())), exceptions=tuple(exceptions.get(row["id"], ())))
+        )
     return [build(Venue, v, resources=tuple(resources.get(v["id"], ()))) for v in venues]
 
 
@@ -73,17 +76,32 @@ async def _add_venue(tx: Tx, slug: str, name: str, kind: str, timezone: str, lim
         return await tx.fetch_value(
             f"INSERT INTO venues (slug, name, kind, timezone, per_person_limit{''.join(f', {k}' for k in details)})"
             f" VALUES (:slug, :name, :kind, :timezone, :limit{''.join(f', :{k}' for k in details)}) RETURNING id",
-            slug=slug, name=name, kind=kind, timezone=timezone, limit=limit, **details)
+            slug=slug,
+            name=name,
+            kind=kind,
+            timezone=timezone,
+            limit=limit,
+            **details,
+        )
     except UniqueViolation:
         raise Duplicate(slug) from None
 
 
-async def _update_venue(tx: Tx, venue_id: int, name: str, kind: str, timezone: str, archived: bool,
-                        limit: int, details: dict) -> None:
+async def _update_venue(
+    tx: Tx, venue_id: int, name: str, kind: str, timezone: str, archived: bool, limit: int, details: dict
+) -> None:
     country = await tx.fetch_value("SELECT country FROM venues WHERE id = :id FOR UPDATE", id=venue_id)
-    await tx.execute("UPDATE venues SET name = :name, kind = :kind, timezone = :timezone, archived = :archived,"
-                     f" per_person_limit = :limit{''.join(f', {k} = :{k}' for k in details)} WHERE id = :id",
-                     id=venue_id, name=name, kind=kind, timezone=timezone, archived=archived, limit=limit, **details)
+    await tx.execute(
+        "UPDATE venues SET name = :name, kind = :kind, timezone = :timezone, archived = :archived,"
+        f" per_person_limit = :limit{''.join(f', {k} = :{k}' for k in details)} WHERE id = :id",
+        id=venue_id,
+        name=name,
+        kind=kind,
+        timezone=timezone,
+        archived=archived,
+        limit=limit,
+        **details,
+    )
     if details.get("country", country) != country:  # its people's phone numbers read anew: their counts too
         await _recount(tx, "v.id = :venue_id", {"venue_id": venue_id})
     resource_ids = [r["id"] for r in await tx.fetch("SELECT id FROM resources WHERE venue_id = :id", id=venue_id)]
@@ -98,13 +116,17 @@ def columns(settings: dict) -> dict:
     return {k: hhmm(v) if isinstance(v, time) else v for k, v in settings.items()}
 
 
-async def _add_resource(tx: Tx, venue_id: int, slug: str, rules, exceptions, settings: dict,
-                        now: datetime | None) -> int:
+async def _add_resource(
+    tx: Tx, venue_id: int, slug: str, rules, exceptions, settings: dict, now: datetime | None
+) -> int:
     try:
         resource_id = await tx.fetch_value(
             f"INSERT INTO resources (venue_id, slug, {', '.join(settings)})"
             f" VALUES (:venue_id, :slug, {', '.join(f':{k}' for k in settings)}) RETURNING id",
-            venue_id=venue_id, slug=slug, **settings)
+            venue_id=venue_id,
+            slug=slug,
+            **settings,
+        )
     except UniqueViolation:
         raise Duplicate(slug) from None
     await _save_schedule(tx, resource_id, rules, exceptions)
@@ -113,14 +135,18 @@ async def _add_resource(tx: Tx, venue_id: int, slug: str, rules, exceptions, set
     return resource_id
 
 
-async def _edit_resource(tx: Tx, resource_id: int, details: dict, rules, exceptions, now: datetime,
-                         offer_for: timedelta) -> list[date]:
+async def _edit_resource(
+    tx: Tx, resource_id: int, details: dict, rules, exceptions, now: datetime, offer_for: timedelta
+) -> list[date]:
     # The row lock makes concurrent edits of one resource take turns.
     if await tx.fetch_one("SELECT id FROM resources WHERE id = :id FOR UPDATE", id=resource_id) is None:
         raise NotFound(resource_id)
     if details:
-        await tx.execute(f"UPDATE resources SET {', '.join(f'{k} = :{k}' for k in details)} WHERE id = :id",
-                         id=resource_id, **details)
+        await tx.execute(
+            f"UPDATE resources SET {', '.join(f'{k} = :{k}' for k in details)} WHERE id = :id",
+            id=resource_id,
+            **details,
+        )
     await tx.execute("DELETE FROM opening_rules WHERE resource_id = :id", id=resource_id)
     await tx.execute("DELETE FROM day_exceptions WHERE resource_id = :id", id=resource_id)
     await _save_schedule(tx, resource_id, rules, exceptions)
@@ -132,13 +158,33 @@ async def _save_schedule(tx: Tx, resource_id: int, rules, exceptions) -> None:
     await tx.execute_many(
         "INSERT INTO opening_rules (resource_id, weekday, opens, closes, slot_minutes, capacity)"
         " VALUES (:resource_id, :weekday, :opens, :closes, :slot_minutes, :capacity)",
-        [dict(resource_id=resource_id, weekday=r.weekday, opens=hhmm(r.opens), closes=hhmm(r.closes),
-              slot_minutes=r.slot_minutes, capacity=r.capacity) for r in rules])
+        [
+            dict(
+                resource_id=resource_id,
+                weekday=r.weekday,
+                opens=hhmm(r.opens),
+                closes=hhmm(r.closes),
+                slot_minutes=r.slot_minutes,
+                capacity=r.capacity,
+            )
+            for r in rules
+        ],
+    )
     await tx.execute_many(
         "INSERT INTO day_exceptions (resource_id, local_date, opens, closes, slot_minutes, capacity)"
         " VALUES (:resource_id, :local_date, :opens, :closes, :slot_minutes, :capacity)",
-        [dict(resource_id=resource_id, local_date=e.local_date, opens=hhmm(e.opens), closes=hhmm(e.closes),
-              slot_minutes=e.slot_minutes, capacity=e.capacity) for e in exceptions])
+        [
+            dict(
+                resource_id=resource_id,
+                local_date=e.local_date,
+                opens=hhmm(e.opens),
+                closes=hhmm(e.closes),
+                slot_minutes=e.slot_minutes,
+                capacity=e.capacity,
+            )
+            for e in exceptions
+        ],
+    )
 
 
 async def _regenerate(tx: Tx, resource_id: int, now: datetime, offer_for: timedelta | None = None) -> list[date]:
@@ -152,8 +198,12 @@ async def _regenerate(tx: Tx, resource_id: int, now: datetime, offer_for: timede
     today = local_today(venue.timezone, now)
     last = today + timedelta(days=resource.horizon_days)
     existing: dict[date, list[Slot]] = {}
-    for slot in await _slots(tx, "resource_id = :resource_id AND local_date >= :today AND starts_at > :now",
-                             {"resource_id": resource_id, "today": today, "now": now}, "FOR UPDATE"):
+    for slot in await _slots(
+        tx,
+        "resource_id = :resource_id AND local_date >= :today AND starts_at > :now",
+        {"resource_id": resource_id, "today": today, "now": now},
+        "FOR UPDATE",
+    ):
         existing.setdefault(slot.local_date, []).append(slot)  # locked: no booking squeezes in meanwhile
     changed, gone, reshaped, added, conflicts = [], [], [], [], []
     for day in sorted({*schedule.days(today, resource.horizon_days + 1), *existing}):
@@ -170,11 +220,16 @@ async def _regenerate(tx: Tx, resource_id: int, now: datetime, offer_for: timede
     if conflicts:
         raise CapacityConflict(conflicts)
     for slot_id in gone:  # a slot that leaves the schedule goes away, or closes if past bookings or entries name it
-        await tx.execute("DELETE FROM slots WHERE id = :id AND NOT EXISTS (SELECT 1 FROM bookings WHERE slot_id = :id)"
-                         " AND NOT EXISTS (SELECT 1 FROM waitlist WHERE slot_id = :id)", id=slot_id)
+        await tx.execute(
+            "DELETE FROM slots WHERE id = :id AND NOT EXISTS (SELECT 1 FROM bookings WHERE slot_id = :id)"
+            " AND NOT EXISTS (SELECT 1 FROM waitlist WHERE slot_id = :id)",
+            id=slot_id,
+        )
         await tx.execute("UPDATE slots SET closed = TRUE, capacity = booked WHERE id = :id", id=slot_id)
-    await tx.execute_many("UPDATE slots SET ends_at = :ends_at, capacity = :capacity WHERE id = :id",
-                          [dict(id=i, ends_at=end, capacity=capacity) for i, end, capacity in reshaped])
+    await tx.execute_many(
+        "UPDATE slots SET ends_at = :ends_at, capacity = :capacity WHERE id = :id",
+        [dict(id=i, ends_at=end, capacity=capacity) for i, end, capacity in reshaped],
+    )
     for slot_id, _end, _capacity in reshaped if offer_for else ():  # more room: the waitlist's first
         await _offer_freed(tx, slot_id, now, offer_for)
     await _insert_slots(tx, resource_id, added)
@@ -187,14 +242,22 @@ async def _insert_slots(tx: Tx, resource_id: int, plans: list[schedule.SlotPlan]
     await tx.execute_many(
         "INSERT INTO slots (resource_id, starts_at, ends_at, local_date, capacity)"
         " VALUES (:resource_id, :starts_at, :ends_at, :local_date, :capacity) ON CONFLICT DO NOTHING",
-        [dict(resource_id=resource_id, starts_at=p.starts_at, ends_at=p.ends_at, local_date=p.local_date,
-              capacity=p.capacity) for p in plans])
+        [
+            dict(
+                resource_id=resource_id,
+                starts_at=p.starts_at,
+                ends_at=p.ends_at,
+                local_date=p.local_date,
+                capacity=p.capacity,
+            )
+            for p in plans
+        ],
+    )
 
 
 async def _extend(tx: Tx, venue: Venue, resource: Resource, now: datetime) -> int:
     # The row lock makes processes extending at once take turns.
-    through = await tx.fetch_value("SELECT generated_through FROM resources WHERE id = :id FOR UPDATE",
-                                   id=resource.id)
+    through = await tx.fetch_value("SELECT generated_through FROM resources WHERE id = :id FOR UPDATE", id=resource.id)
     today = local_today(venue.timezone, now)
     first = max(today, as_date(through) + timedelta(days=1)) if through else today
     last = today + timedelta(days=resource.horizon_days)
@@ -203,8 +266,11 @@ async def _extend(tx: Tx, venue: Venue, resource: Resource, now: datetime) -> in
     days = schedule.days(first, (last - first).days + 1)
     count = "SELECT COUNT(*) FROM slots WHERE resource_id = :id AND local_date BETWEEN :first AND :last"
     before = await tx.fetch_value(count, id=resource.id, first=first, last=last)
-    await _insert_slots(tx, resource.id, [p for day in days for p in schedule.plan_day(
-        resource.rules, day, venue.timezone, resource.exceptions)])
+    await _insert_slots(
+        tx,
+        resource.id,
+        [p for day in days for p in schedule.plan_day(resource.rules, day, venue.timezone, resource.exceptions)],
+    )
     created = await tx.fetch_value(count, id=resource.id, first=first, last=last) - before
     await tx.execute("UPDATE resources SET generated_through = :last WHERE id = :id", last=last, id=resource.id)
     if created:
@@ -215,15 +281,26 @@ async def _extend(tx: Tx, venue: Venue, resource: Resource, now: datetime) -> in
 async def _free_near(tx: Tx, slot: Slot, party_size: int, now: datetime, limit: int) -> list[Slot]:
     venue = await _venue(tx, OF_RESOURCE, {"resource_id": slot.resource_id})
     resource = venue.resource(slot.resource_id)
-    free = ("resource_id = :resource_id AND id != :id AND NOT closed AND capacity - booked - held >= :size"
-            " AND starts_at >= :earliest AND starts_at {} :at")
-    params = dict(resource_id=slot.resource_id, id=slot.id, size=party_size, at=slot.starts_at,
-                  earliest=now + timedelta(minutes=resource.min_notice_minutes))
+    free = (
+        "resource_id = :resource_id AND id != :id AND NOT closed AND capacity - booked - held >= :size"
+        " AND starts_at >= :earliest AND starts_at {} :at"
+    )
+    params = dict(
+        resource_id=slot.resource_id,
+        id=slot.id,
+        size=party_size,
+        at=slot.starts_at,
+        earliest=now + timedelta(minutes=resource.min_notice_minutes),
+    )
     later = await _slots(tx, free.format(">="), params, f"LIMIT {int(limit)}")
-    earlier = await tx.fetch(f"SELECT * FROM slots WHERE {free.format('<')} ORDER BY starts_at DESC"
-                             f" LIMIT {int(limit)}", **params)
-    near = [s for s in later + [build(Slot, r) for r in earlier]
-            if slot_state(s, resource, venue.timezone, now) not in (*GONE, NOT_YET)]
+    earlier = await tx.fetch(
+        f"SELECT * FROM slots WHERE {free.format('<')} ORDER BY starts_at DESC LIMIT {int(limit)}", **params
+    )
+    near = [
+        s
+        for s in later + [build(Slot, r) for r in earlier]
+        if slot_state(s, resource, venue.timezone, now) not in (*GONE, NOT_YET)
+    ]
     near.sort(key=lambda s: (abs(s.starts_at - slot.starts_at), s.starts_at))
     return sorted(near[:limit], key=lambda s: s.starts_at)
 

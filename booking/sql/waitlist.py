@@ -33,22 +33,38 @@ async def _offer_freed(tx: Tx, slot_id: int, now: datetime, offer_for: timedelta
         rule = await _rule(tx, slot.resource_id)
         for entry in await tx.fetch(
             "SELECT id, party_size, contact FROM waitlist WHERE slot_id = :id AND status = 'waiting' ORDER BY id"
-            " FOR UPDATE", id=slot_id,
+            " FOR UPDATE",
+            id=slot_id,
         ):
             if entry["party_size"] <= free and not await _over(tx, rule.key(entry["contact"]), slot, rule.limit):
-                await tx.execute("UPDATE waitlist SET status = 'offered', offered_until = :until WHERE id = :id",
-                                 until=now + offer_for, id=entry["id"])
+                await tx.execute(
+                    "UPDATE waitlist SET status = 'offered', offered_until = :until WHERE id = :id",
+                    until=now + offer_for,
+                    id=entry["id"],
+                )
                 await tx.execute("UPDATE slots SET held = held + :n WHERE id = :id", n=entry["party_size"], id=slot_id)
                 free -= entry["party_size"]
                 offered.append(entry["id"])
         slot = await _slot(tx, slot_id)
     for entry_id in offered:
         entry = build(WaitlistEntry, await tx.fetch_one("SELECT * FROM waitlist WHERE id = :id", id=entry_id))
-        await _tell(tx, OFFERED, slot, now, {
-            "reference": entry.reference, "slot_id": slot.id, "start": slot.starts_at.isoformat(),
-            "end": slot.ends_at.isoformat(), "party_size": entry.party_size,
-            "offered_until": entry.offered_until.isoformat(), "name": entry.name, "contact": entry.contact},
-            waitlist_id=entry.id)
+        await _tell(
+            tx,
+            OFFERED,
+            slot,
+            now,
+            {
+                "reference": entry.reference,
+                "slot_id": slot.id,
+                "start": slot.starts_at.isoformat(),
+                "end": slot.ends_at.isoformat(),
+                "party_size": entry.party_size,
+                "offered_until": entry.offered_until.isoformat(),
+                "name": entry.name,
+                "contact": entry.contact,
+            },
+            waitlist_id=entry.id,
+        )
     return slot
 
 
@@ -61,8 +77,9 @@ async def _release_hold(tx: Tx, entry: WaitlistEntry, slot: Slot, status: str) -
         await tx.execute("UPDATE slots SET held = held - :n WHERE id = :id", n=entry.party_size, id=entry.slot_id)
 
 
-async def _join(tx: Tx, slot_id: int, name: str, contact: str, party_size: int,
-                now: datetime) -> tuple[WaitlistEntry, int]:
+async def _join(
+    tx: Tx, slot_id: int, name: str, contact: str, party_size: int, now: datetime
+) -> tuple[WaitlistEntry, int]:
     slot, rule = await _open_slot(tx, slot_id, now)
     if slot.remaining >= party_size:
         raise SlotAvailable(slot_id)
@@ -71,8 +88,15 @@ async def _join(tx: Tx, slot_id: int, name: str, contact: str, party_size: int,
         entry = await tx.fetch_one(
             "INSERT INTO waitlist (reference, cancel_token, slot_id, name, contact, party_size, status, created_at)"
             " VALUES (:reference, :token, :slot_id, :name, :contact, :n, 'waiting', :now) ON CONFLICT DO NOTHING"
-            " RETURNING *", reference=new_reference(), token=new_cancel_token(), slot_id=slot_id, name=name,
-            contact=contact, n=party_size, now=now)
+            " RETURNING *",
+            reference=new_reference(),
+            token=new_cancel_token(),
+            slot_id=slot_id,
+            name=name,
+            contact=contact,
+            n=party_size,
+            now=now,
+        )
         if entry:
             await tx.changed(*topics.of_slot(slot))
             return build(WaitlistEntry, entry), await _position(tx, build(WaitlistEntry, entry))
@@ -82,8 +106,11 @@ async def _join(tx: Tx, slot_id: int, name: str, contact: str, party_size: int,
 async def _position(tx: Tx, entry: WaitlistEntry) -> int | None:
     if entry.status != "waiting":
         return None
-    return await tx.fetch_value("SELECT COUNT(*) FROM waitlist WHERE slot_id = :slot_id AND status = 'waiting'"
-                                " AND id <= :id", slot_id=entry.slot_id, id=entry.id)
+    return await tx.fetch_value(
+        "SELECT COUNT(*) FROM waitlist WHERE slot_id = :slot_id AND status = 'waiting' AND id <= :id",
+        slot_id=entry.slot_id,
+        id=entry.id,
+    )
 
 
 async def _entry(tx: Tx, column: str, value, lock: str = "") -> tuple[WaitlistEntry, Slot, int | None] | None:
@@ -114,8 +141,9 @@ async def _leave(tx: Tx, reference: str, token: str, now: datetime, offer_for: t
 
 
 async def _expire_offers(tx: Tx, now: datetime, offer_for: timedelta) -> int:
-    rows = await tx.fetch("SELECT * FROM waitlist WHERE status = 'offered' AND offered_until <= :now FOR UPDATE",
-                          now=now)
+    rows = await tx.fetch(
+        "SELECT * FROM waitlist WHERE status = 'offered' AND offered_until <= :now FOR UPDATE", now=now
+    )
     for entry in (build(WaitlistEntry, r) for r in rows):
         await _release_hold(tx, entry, await _slot(tx, entry.slot_id), "expired")
         slot = await _offer_freed(tx, entry.slot_id, now, offer_for)
@@ -124,7 +152,11 @@ async def _expire_offers(tx: Tx, now: datetime, offer_for: timedelta) -> int:
 
 
 async def _waitlist_counts(tx: Tx, resource_id: int, day: date) -> dict[int, int]:
-    rows = await tx.fetch("SELECT w.slot_id, COUNT(*) AS n FROM waitlist w JOIN slots s ON s.id = w.slot_id"
-                          " WHERE s.resource_id = :r AND s.local_date = :day AND w.status IN ('waiting', 'offered')"
-                          " GROUP BY w.slot_id", r=resource_id, day=day)
+    rows = await tx.fetch(
+        "SELECT w.slot_id, COUNT(*) AS n FROM waitlist w JOIN slots s ON s.id = w.slot_id"
+        " WHERE s.resource_id = :r AND s.local_date = :day AND w.status IN ('waiting', 'offered')"
+        " GROUP BY w.slot_id",
+        r=resource_id,
+        day=day,
+    )
     return {r["slot_id"]: r["n"] for r in rows}

@@ -30,11 +30,16 @@ class SmallDisk:
         self.filler = self.path / "filler"
 
     def __enter__(self) -> SmallDisk:
-        mounted = subprocess.run([*SUDO, "mount", "-t", "tmpfs", "-o", f"size={self.size},mode=0777", "tmpfs",
-                                  str(self.path)], capture_output=True, text=True, check=False)
+        mounted = subprocess.run(
+            [*SUDO, "mount", "-t", "tmpfs", "-o", f"size={self.size},mode=0777", "tmpfs", str(self.path)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         if mounted.returncode:
-            raise RuntimeError(f"a full-disk test mounts a small tmpfs: it needs root or passwordless sudo "
-                               f"({mounted.stderr.strip()})")
+            raise RuntimeError(
+                f"a full-disk test mounts a small tmpfs: it needs root or passwordless sudo ({mounted.stderr.strip()})"
+            )
         return self
 
     def __exit__(self, *exc) -> None:

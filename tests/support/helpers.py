@@ -82,8 +82,9 @@ def data_of(chunk: bytes) -> str:
     return re.sub(r"^data: ", "", chunk.decode(), flags=re.M)
 
 
-async def public_booking(app, slot_id: int, name: str = "Ann Public", contact: str = "ann@example.com",
-                         party_size: str = "1"):
+async def public_booking(
+    app, slot_id: int, name: str = "Ann Public", contact: str = "ann@example.com", party_size: str = "1"
+):
     """Book as a member of the public would, from a client of its own."""
     public = app.test_client()
     await public.get(f"/slots/{slot_id}/book")
@@ -120,9 +121,15 @@ def board_url(day, venue: str = "test-bistro") -> str:
 
 def resource_form(resource, schedule_text: str, **changes) -> dict:
     """The edit form of a resource as it stands, with a new schedule text and other changes."""
-    return {"name": resource.name, "max_party": str(resource.max_party), "horizon_days": str(resource.horizon_days),
-            "min_notice_minutes": str(resource.min_notice_minutes), "schedule": schedule_text,
-            "name_zh": resource.name_zh, **changes}
+    return {
+        "name": resource.name,
+        "max_party": str(resource.max_party),
+        "horizon_days": str(resource.horizon_days),
+        "min_notice_minutes": str(resource.min_notice_minutes),
+        "schedule": schedule_text,
+        "name_zh": resource.name_zh,
+        **changes,
+    }
 
 
 async def tables_of(store):

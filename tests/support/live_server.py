@@ -60,14 +60,21 @@ def cpu_seconds(pid: int, reaped: bool = False) -> float:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except FileNotFoundError:  # a child that just ended: its time went to its parent
         return 0.0
-    return sum(int(f) for f in fields[11:15 if reaped else 13]) / TICK
+    return sum(int(f) for f in fields[11 : 15 if reaped else 13]) / TICK
 
 
 class LiveServer:
     """`python app.py` with the demo venues on `folder`/slotcast.db (or another `command`), on a port of its own."""
 
-    def __init__(self, folder: Path, env: dict[str, str] | None = None, *, python: str = sys.executable,
-                 command: list[str] | None = None, **config):
+    def __init__(
+        self,
+        folder: Path,
+        env: dict[str, str] | None = None,
+        *,
+        python: str = sys.executable,
+        command: list[str] | None = None,
+        **config,
+    ):
         # `config`: the app's settings, as SLOTCAST_<KEY>; `command`: another server instead, "{port}" in it becomes
         # the port; `env` goes on top. The port stays the same across restarts.
         self.folder, self.port, self.log_path = folder, free_port(), folder / "server.log"
@@ -120,8 +127,9 @@ class LiveServer:
             code = self.process.wait(timeout)
         except subprocess.TimeoutExpired:
             self.kill()
-            raise AssertionError(f"the server did not exit within {timeout} s of {signal.Signals(sig).name}:\n"
-                                 f"{self.log()}") from None
+            raise AssertionError(
+                f"the server did not exit within {timeout} s of {signal.Signals(sig).name}:\n{self.log()}"
+            ) from None
         took = time.monotonic() - began
         assert code == 0 or sig != signal.SIGTERM, f"the server exited with {code} after SIGTERM:\n{self.log()}"
         return took
@@ -158,8 +166,9 @@ class LiveServer:
             return json.load(answer)
 
     def post_json(self, path: str, body: dict):
-        request = urllib.request.Request(self.url + path, data=json.dumps(body).encode(), method="POST",
-                                         headers={"Content-Type": "application/json"})
+        request = urllib.request.Request(
+            self.url + path, data=json.dumps(body).encode(), method="POST", headers={"Content-Type": "application/json"}
+        )
         with urllib.request.urlopen(request, timeout=5, context=SELF_SIGNED) as answer:
             return json.load(answer)
 

@@ -39,8 +39,13 @@ class PostgresServer:
         return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
 
     def _run(self, program: str, *args: str, timeout: float = 60) -> str:
-        done = subprocess.run([*self.user, str(self.bin / program), *args], capture_output=True, text=True,
-                              timeout=timeout, cwd=self.folder)
+        done = subprocess.run(
+            [*self.user, str(self.bin / program), *args],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            cwd=self.folder,
+        )
         if done.returncode:
             raise RuntimeError(f"{program} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}\n{self.log()}")
         return done.stdout
@@ -61,13 +66,21 @@ class PostgresServer:
             try:
                 pwd.getpwnam("postgres")
             except KeyError:
-                raise RuntimeError("initdb refuses root, and there is no `postgres` user to run it as"
-                                   " (Debian's postgresql package creates one: `make postgres`)") from None
+                raise RuntimeError(
+                    "initdb refuses root, and there is no `postgres` user to run it as"
+                    " (Debian's postgresql package creates one: `make postgres`)"
+                ) from None
             shutil.chown(self.folder, "postgres", "postgres")
-        self._run("initdb", "-D", str(self.data), "-U", "postgres", "-A", "trust", "-E", "UTF8",
-                  "--locale=C", "--no-sync")
-        settings = [f"port={self.port}", "listen_addresses=127.0.0.1", f"unix_socket_directories={self.folder}",
-                    "max_connections=300", "shared_buffers=128MB"]
+        self._run(
+            "initdb", "-D", str(self.data), "-U", "postgres", "-A", "trust", "-E", "UTF8", "--locale=C", "--no-sync"
+        )
+        settings = [
+            f"port={self.port}",
+            "listen_addresses=127.0.0.1",
+            f"unix_socket_directories={self.folder}",
+            "max_connections=300",
+            "shared_buffers=128MB",
+        ]
         if not self.durable:
             settings += ["fsync=off", "synchronous_commit=off", "full_page_writes=off"]
         self.options = " ".join(f"-c {s}" for s in settings)
@@ -75,8 +88,19 @@ class PostgresServer:
 
     def resume(self) -> None:
         """Start the (initialised) server again, after `halt`."""
-        self._run("pg_ctl", "-D", str(self.data), "-l", str(self.folder / "server.log"), "-o", self.options,
-                  "-w", "-t", "30", "start")
+        self._run(
+            "pg_ctl",
+            "-D",
+            str(self.data),
+            "-l",
+            str(self.folder / "server.log"),
+            "-o",
+            self.options,
+            "-w",
+            "-t",
+            "30",
+            "start",
+        )
 
     def halt(self, mode: str = "fast") -> None:
         """Stop the server, keeping its data (`resume` starts it again): "fast" ends the sessions and shuts down
@@ -85,8 +109,25 @@ class PostgresServer:
 
     def sql(self, statement: str, database: str = "postgres") -> str:
         """Run one statement with psql; its unaligned output."""
-        return self._run("psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1",
-                         "-p", str(self.port), "-U", "postgres", "-d", database, "-c", statement)
+        return self._run(
+            "psql",
+            "-X",
+            "-q",
+            "-A",
+            "-t",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(self.port),
+            "-U",
+            "postgres",
+            "-d",
+            database,
+            "-c",
+            statement,
+        )
 
     def create_database(self, name: str, template: str | None = None) -> str:
         """A new database, empty or a copy of `template` (which nobody may be connected to); its URL."""

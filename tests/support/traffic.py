@@ -31,8 +31,13 @@ VENUE, RESOURCE, ZONE = "harbour-kitchen", "terrace", "Europe/London"  # demo: 2
 LIMIT = 2
 SHOWN = re.compile(rb'data-slot-id="(\d+)"[^>]*?data-remaining="(\d+)"')
 UNKNOWN = "outcome_unknown"
-SETTINGS = {"BOOKINGS_PER_MINUTE": 0, "OFFER_MINUTES": 0.05, "OFFER_CHECK_SECONDS": 0.5, "READY_CHECK_SECONDS": 0.5,
-            "SSE_MAX_PER_CLIENT": 1000}  # the servers' settings: offers run out in 3 s, and are checked twice a second
+SETTINGS = {
+    "BOOKINGS_PER_MINUTE": 0,
+    "OFFER_MINUTES": 0.05,
+    "OFFER_CHECK_SECONDS": 0.5,
+    "READY_CHECK_SECONDS": 0.5,
+    "SSE_MAX_PER_CLIENT": 1000,
+}  # the servers' settings: offers run out in 3 s, and are checked twice a second
 
 
 def tomorrow() -> str:
@@ -97,8 +102,9 @@ class Traffic:
                 await rng.choices(actions, (5, 2, 2, 2, 2))[0](http, rng)
                 await asyncio.sleep(rng.uniform(0.005, 0.03))
 
-    async def call(self, http, operation: str, url: str, path: str, body: dict | None = None, key: str = "",
-                   method: str = "POST"):
+    async def call(
+        self, http, operation: str, url: str, path: str, body: dict | None = None, key: str = "", method: str = "POST"
+    ):
         """One request: (status, JSON body), or None when no answer came."""
         began = time.monotonic()
         try:
@@ -118,8 +124,12 @@ class Traffic:
 
     async def book(self, http, rng) -> None:
         url, key = rng.choice(self.urls), secrets.token_hex(8)
-        body = {"slot_id": rng.choice(self.slot_ids), "name": "Fault Test", "contact": rng.choice(self.contacts),
-                "party_size": rng.randint(1, 3)}
+        body = {
+            "slot_id": rng.choice(self.slot_ids),
+            "name": "Fault Test",
+            "contact": rng.choice(self.contacts),
+            "party_size": rng.randint(1, 3),
+        }
         answer = await self.call(http, "book", url, "/api/v1/bookings", body, key)
         if unsettled(answer):
             self.unsettled.append((url, body, key))
@@ -145,8 +155,13 @@ class Traffic:
             return
         held = self.held[reference]
         try:
-            answer = await self.call(http, operation, rng.choice(self.urls), f"/api/v1/bookings/{reference}/"
-                                     f"{operation}", {"cancel_token": held.token, **body})
+            answer = await self.call(
+                http,
+                operation,
+                rng.choice(self.urls),
+                f"/api/v1/bookings/{reference}/{operation}",
+                {"cancel_token": held.token, **body},
+            )
             if unsettled(answer):
                 held.certain = False
             elif answer[0] == 200:
@@ -161,8 +176,12 @@ class Traffic:
         await self._change(http, rng, "reschedule", {"slot_id": rng.choice(self.slot_ids)})
 
     async def join(self, http, rng) -> None:
-        body = {"slot_id": rng.choice(self.slot_ids), "name": "Fault Test", "contact": rng.choice(self.contacts),
-                "party_size": rng.randint(1, 2)}
+        body = {
+            "slot_id": rng.choice(self.slot_ids),
+            "name": "Fault Test",
+            "contact": rng.choice(self.contacts),
+            "party_size": rng.randint(1, 2),
+        }
         answer = await self.call(http, "join", rng.choice(self.urls), "/api/v1/waitlist", body)
         if answer and answer[0] == 201:
             self.entries[answer[1]["reference"]] = answer[1]["cancel_token"]
@@ -178,8 +197,9 @@ class Traffic:
             if not state or state[0] != 200 or state[1]["status"] == "waiting":
                 return
             if state[1]["status"] == "offered":
-                answer = await self.call(http, "accept", url, f"/api/v1/waitlist/{reference}/accept",
-                                         {"cancel_token": token})
+                answer = await self.call(
+                    http, "accept", url, f"/api/v1/waitlist/{reference}/accept", {"cancel_token": token}
+                )
                 if answer and answer[0] == 201:
                     self._keep(answer[1])
                 if answer and answer[0] in (201, 409) or unsettled(answer):
@@ -227,8 +247,9 @@ class Pages:
             writer = None
             try:
                 reader, writer = await asyncio.open_connection(where.hostname, where.port)
-                writer.write(f"GET {path} HTTP/1.1\r\nHost: {where.netloc}\r\nAccept: text/event-stream\r\n\r\n"
-                             .encode())
+                writer.write(
+                    f"GET {path} HTTP/1.1\r\nHost: {where.netloc}\r\nAccept: text/event-stream\r\n\r\n".encode()
+                )
                 pending = b""
                 while chunk := await reader.read(65536):
                     *events, pending = (pending + chunk).split(b"\n\n")
@@ -283,28 +304,45 @@ async def acknowledged_kept(ledger: Ledger, traffic: Traffic) -> None:
     """Every booking a server acknowledged is there, as its last acknowledged change left it."""
     stored = {r["reference"]: r for r in await ledger.rows("SELECT reference, slot_id, status FROM bookings")}
     missing = [h.reference for h in traffic.held.values() if h.reference not in stored]
-    wrong = [(h, stored[h.reference]) for h in traffic.held.values() if h.certain and h.reference in stored
-             and (stored[h.reference]["status"], stored[h.reference]["slot_id"]) != (h.status, h.slot_id)]
+    wrong = [
+        (h, stored[h.reference])
+        for h in traffic.held.values()
+        if h.certain
+        and h.reference in stored
+        and (stored[h.reference]["status"], stored[h.reference]["slot_id"]) != (h.status, h.slot_id)
+    ]
     assert not missing, f"{len(missing)} acknowledged bookings lost: {missing[:5]}"
     assert not wrong, f"{len(wrong)} bookings not as acknowledged: {wrong[:5]}"
 
 
 async def capacity_intact(ledger: Ledger) -> None:
     """Each slot's counts are its bookings' and offers' sums, and never more than its capacity."""
-    broken = [r for r in await ledger.rows(SLOT_TRUTH) if r["booked"] != r["confirmed"] or r["held"] != r["offered"]
-              or r["booked"] + r["held"] > r["capacity"] or min(r["booked"], r["held"]) < 0]
+    broken = [
+        r
+        for r in await ledger.rows(SLOT_TRUTH)
+        if r["booked"] != r["confirmed"]
+        or r["held"] != r["offered"]
+        or r["booked"] + r["held"] > r["capacity"]
+        or min(r["booked"], r["held"]) < 0
+    ]
     assert not broken, f"slots whose counts are wrong: {broken[:5]}"
 
 
 async def limits_intact(ledger: Ledger) -> None:
     """Each person's count per resource and day is what they hold there — confirmed bookings, and waitlist entries
     waiting or offered — and never more than the venue's limit."""
-    rows = await ledger.rows("SELECT t.contact, s.resource_id, s.local_date FROM (SELECT slot_id, contact FROM bookings"
-                             " WHERE status = 'confirmed' UNION ALL SELECT slot_id, contact FROM waitlist WHERE status"
-                             " IN ('waiting', 'offered')) t JOIN slots s ON s.id = t.slot_id")
+    rows = await ledger.rows(
+        "SELECT t.contact, s.resource_id, s.local_date FROM (SELECT slot_id, contact FROM bookings"
+        " WHERE status = 'confirmed' UNION ALL SELECT slot_id, contact FROM waitlist WHERE status"
+        " IN ('waiting', 'offered')) t JOIN slots s ON s.id = t.slot_id"
+    )
     held = Counter((contact_key(r["contact"]), r["resource_id"], str(r["local_date"])) for r in rows)
-    counted = {(r["contact_key"], r["resource_id"], str(r["local_date"])): r["active"] for r in await ledger.rows(
-        "SELECT contact_key, resource_id, local_date, active FROM person_days WHERE active > 0")}
+    counted = {
+        (r["contact_key"], r["resource_id"], str(r["local_date"])): r["active"]
+        for r in await ledger.rows(
+            "SELECT contact_key, resource_id, local_date, active FROM person_days WHERE active > 0"
+        )
+    }
     assert counted == dict(held), "per-person counts differ from the bookings and entries"
     assert max(held.values(), default=0) <= LIMIT, f"over the limit: {held.most_common(3)}"
 
@@ -314,8 +352,11 @@ async def no_offer_left_past_its_time(ledger: Ledger, offer_check: float, timeou
     deadline = time.monotonic() + timeout
     while True:
         now = datetime.now(UTC)
-        late = [r for r in await ledger.rows("SELECT reference, offered_until FROM waitlist WHERE status = 'offered'")
-                if moment(r["offered_until"]) < now - timedelta(seconds=2 * offer_check + 1)]
+        late = [
+            r
+            for r in await ledger.rows("SELECT reference, offered_until FROM waitlist WHERE status = 'offered'")
+            if moment(r["offered_until"]) < now - timedelta(seconds=2 * offer_check + 1)
+        ]
         if not late:
             return
         assert time.monotonic() < deadline, f"offers left past their time: {late[:5]}"
@@ -331,8 +372,10 @@ async def pages_show_the_database(ledger: Ledger, pages: Pages, timeout: float =
     """Every open page shows each slot's places left as the database has them (within `timeout`)."""
     deadline = time.monotonic() + timeout
     while True:
-        truth = {r["id"]: 0 if r["closed"] else r["capacity"] - r["booked"] - r["held"]
-                 for r in await ledger.rows(SLOT_TRUTH)}
+        truth = {
+            r["id"]: 0 if r["closed"] else r["capacity"] - r["booked"] - r["held"]
+            for r in await ledger.rows(SLOT_TRUTH)
+        }
         stale = [(i, s, n, truth[s]) for i, shown in enumerate(pages.shown) for s, n in shown.items() if truth[s] != n]
         if not stale:
             return
@@ -350,15 +393,30 @@ async def queue_with_an_offer(url: str, slot_id: int) -> tuple[dict, dict]:
     """Fill the slot, queue two people, free one place; the two entries, once the first holds the place's offer."""
     async with httpx.AsyncClient(base_url=url, timeout=10) as http:
         for n, party in enumerate((8, 8, 3, 1)):
-            answer = await http.post("/api/v1/bookings", json={"slot_id": slot_id, "name": "Probe", "party_size": party,
-                                                               "contact": f"probe{slot_id}-{n}@example.com"})
+            answer = await http.post(
+                "/api/v1/bookings",
+                json={
+                    "slot_id": slot_id,
+                    "name": "Probe",
+                    "party_size": party,
+                    "contact": f"probe{slot_id}-{n}@example.com",
+                },
+            )
             assert answer.status_code == 201, answer.text
         last = answer.json()
-        first, second = [(await http.post("/api/v1/waitlist", json={
-            "slot_id": slot_id, "name": "Probe", "contact": f"waiting{slot_id}-{n}@example.com"})).json() for n in (1, 2)]
+        first, second = [
+            (
+                await http.post(
+                    "/api/v1/waitlist",
+                    json={"slot_id": slot_id, "name": "Probe", "contact": f"waiting{slot_id}-{n}@example.com"},
+                )
+            ).json()
+            for n in (1, 2)
+        ]
         assert "reference" in first and "reference" in second, (first, second)
-        cancelled = await http.post(f"/api/v1/bookings/{last['reference']}/cancel",
-                                    json={"cancel_token": last["cancel_token"]})
+        cancelled = await http.post(
+            f"/api/v1/bookings/{last['reference']}/cancel", json={"cancel_token": last["cancel_token"]}
+        )
         assert cancelled.status_code == 200 and await entry_status(http, first) == "offered"
     return first, second
 
