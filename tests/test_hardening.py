@@ -208,7 +208,9 @@ async def test_a_stalled_reader_is_dropped_and_delays_nobody(server):
             dropped_after = time.monotonic() - began  # its place is free: the server dropped it
         await asyncio.sleep(0.05)
 
-    assert max(delays) < 0.5, f"the others waited up to {max(delays):.3f} s"
+    # A stream blocked behind the stalled one would wait for its drop (WRITE_TIMEOUT_SECONDS=1); a busy machine
+    # running other test workers alongside takes a few tenths by itself.
+    assert max(delays) < 0.8, f"the others waited up to {max(delays):.3f} s"
     assert dropped_after is not None and dropped_after < 4, "the stalled reader was never dropped"
     assert s.rss() - rss_before < 8 * 2**20
     stalled.close()
@@ -223,8 +225,8 @@ async def test_idle_streams_get_a_heartbeat_and_vanished_peers_are_reaped(server
     idle = await Stream.open(s.port, path, "127.0.0.4")
     gone = await Stream.open(s.port, path, "127.0.0.5")
     await gone.until(b"\n\n")
-    await idle.until(b": ping\n\n", 3)  # with nothing to say, the stream still carries a comment
-    await gone.until(b": ping\n\n", 1)
+    await idle.until(b": ping\n\n", 6)  # with nothing to say, the stream still carries a comment
+    await gone.until(b": ping\n\n", 3)
     await asyncio.sleep(0.1)  # its ping acknowledged: nothing in flight to it any more
 
     try:

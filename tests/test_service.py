@@ -75,6 +75,8 @@ async def test_a_booking_is_stamped_with_the_service_clock_and_heard_once(servic
             f"wait:{desk.id}:{NOON.date()}:",
             f"days:{desk.id}:",
             f"json:{desk.id}:{NOON.date()}",
+            f"draw:{desk.id}:{NOON.date()}",
+            f"entry:{desk.id}:{NOON.date()}:",
         )
     ]
     service.clock.set(NOON + timedelta(minutes=45))
@@ -121,6 +123,9 @@ async def test_editing_a_resource_saves_and_regenerates_in_one_transaction(servi
             f"ticket:{desk.id}:",
             f"wait:{desk.id}:",
             f"json:{desk.id}:",
+            f"draw:{desk.id}:",
+            f"entry:{desk.id}:",
+            f"entries:{desk.id}:",
         )
     ]
 
