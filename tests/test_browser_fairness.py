@@ -165,7 +165,7 @@ def test_a_page_open_before_the_release_turns_bookable_at_the_instant(server, ne
         for _ in range(2):
             shown, left = visitor.evaluate(TICK), instant.timestamp() - time.time()
             ticks.append(shown)
-            assert abs(shown - left) <= 1.5, f"the countdown shows {shown} s with {left:.1f} s left"
+            assert abs(shown - left) <= 2.5, f"the countdown shows {shown} s with {left:.1f} s left"
             time.sleep(1.2)
         assert ticks[1] < ticks[0], f"the seconds do not count down: {ticks}"
 
