@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import socket
 import ssl
-import subprocess
 
+from tests.support.helpers import self_signed
 from tests.support.live_server import LiveServer
 
 
@@ -20,27 +20,7 @@ def negotiated(port: int) -> str | None:
 
 
 def test_tls_serves_http2(tmp_path):
-    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run(
-        [
-            "openssl",
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-keyout",
-            str(key),
-            "-out",
-            str(cert),
-            "-days",
-            "1",
-            "-subj",
-            "/CN=localhost",
-        ],
-        check=True,
-        capture_output=True,
-    )
+    cert, key = self_signed(tmp_path, "localhost", "DNS:localhost")
     server = LiveServer(tmp_path, {"SLOTCAST_CERTFILE": str(cert), "SLOTCAST_KEYFILE": str(key)}).start()  # over HTTPS
     try:
         assert negotiated(server.port) == "h2"

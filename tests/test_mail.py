@@ -5,7 +5,6 @@ from __future__ import annotations
 import email
 import re
 import ssl
-import subprocess
 from datetime import UTC, datetime, time, timedelta
 from email import policy
 from zoneinfo import ZoneInfo
@@ -18,7 +17,7 @@ from babel.dates import format_date
 
 from booking.model import OpeningRule, local_today
 from delivery import mail
-from tests.support.helpers import CONTACT
+from tests.support.helpers import CONTACT, self_signed
 from tests.support.live_server import free_port
 from tests.support.receiver import Inbox, smtp_server
 
@@ -301,29 +300,7 @@ async def test_send_logs_in_with_the_urls_percent_decoded_user_and_password(app,
 @pytest.fixture
 def certificate(tmp_path) -> tuple[str, ssl.SSLContext]:
     """A self-signed certificate for 127.0.0.1, and a server's TLS context with it."""
-    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run(
-        [
-            "openssl",
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-keyout",
-            str(key),
-            "-out",
-            str(cert),
-            "-days",
-            "1",
-            "-subj",
-            "/CN=127.0.0.1",
-            "-addext",
-            "subjectAltName=IP:127.0.0.1",
-        ],
-        check=True,
-        capture_output=True,
-    )
+    cert, key = self_signed(tmp_path, "127.0.0.1", "IP:127.0.0.1")
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(cert, key)
     return str(cert), context

@@ -10,7 +10,6 @@ import ipaddress
 import json
 import sqlite3
 import ssl
-import subprocess
 import time
 from datetime import UTC, datetime, timedelta
 from datetime import time as dt_time
@@ -22,7 +21,7 @@ import icalendar
 import pytest
 
 from delivery.webhooks import PinnedBackend, Undelivered, public
-from tests.support.helpers import csrf_token
+from tests.support.helpers import csrf_token, self_signed
 from tests.support.live_server import LiveServer
 from tests.support.receiver import Inbox, Receiver, smtp_server
 
@@ -313,31 +312,7 @@ async def test_a_webhook_goes_to_the_address_that_was_checked(receiver):
 @pytest.fixture
 def named_certificate(tmp_path):
     """A self-signed certificate (and its key) for the name hooks.example.test."""
-    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    name = "hooks.example.test"
-    subprocess.run(
-        [
-            "openssl",
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-keyout",
-            str(key),
-            "-out",
-            str(cert),
-            "-days",
-            "1",
-            "-subj",
-            f"/CN={name}",
-            "-addext",
-            f"subjectAltName=DNS:{name}",
-        ],
-        check=True,
-        capture_output=True,
-    )
-    return cert, key
+    return self_signed(tmp_path, "hooks.example.test", "DNS:hooks.example.test")
 
 
 async def test_a_pinned_tls_connection_names_the_host(named_certificate):

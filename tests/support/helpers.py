@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import subprocess
 from datetime import UTC, datetime, timedelta
 from functools import cache
 from zoneinfo import ZoneInfo
@@ -144,3 +145,15 @@ def clock_at(start: datetime):
         return ManualClock(start)
 
     return clock
+
+
+def self_signed(folder, name: str, alt: str) -> tuple:
+    """A self-signed certificate for `name` (valid a day; `alt` its subjectAltName, e.g. 'IP:127.0.0.1'), and its key."""
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert)]
+        + ["-days", "1", "-subj", f"/CN={name}", "-addext", f"subjectAltName={alt}"],
+        check=True,
+        capture_output=True,
+    )
+    return cert, key
