@@ -285,4 +285,16 @@ MIGRATIONS = [
     ALTER TABLE waitlist ADD COLUMN draw_entry_id INTEGER REFERENCES draw_entries(id);
     CREATE INDEX waitlist_by_draw_entry ON waitlist (draw_entry_id) WHERE draw_entry_id IS NOT NULL;
     """,
+    # the audit trail keeps the booking and the slot an action was about (their ticket and name are read from them
+    # when shown: an erased person leaves no trace in it) and a range's last day; two old action names made plain
+    # (a closing could not be told from a reopening)
+    """
+    ALTER TABLE audit_log ADD COLUMN booking_id INTEGER;
+    ALTER TABLE audit_log ADD COLUMN slot_id INTEGER;
+    ALTER TABLE audit_log ADD COLUMN last_date {date};
+    UPDATE audit_log SET action = 'close_or_reopen_slot' WHERE action = 'close_slot';
+    UPDATE audit_log SET action = 'add_webhook' WHERE action = 'webhooks.add';
+    UPDATE audit_log SET action = 'remove_webhook' WHERE action = 'webhooks.remove';
+    CREATE INDEX audit_by_venue ON audit_log (venue_id, at);
+    """,
 ]

@@ -439,7 +439,8 @@ class WaitlistEntry(HeldBySecret):
 
 @dataclass(frozen=True)
 class AuditEntry:
-    """One staff action, as the audit trail keeps it: who, what, when, from where."""
+    """One staff action, as the audit trail keeps it: who, what, when, from where; the booking or slot it was about
+    by id only (who was booked is read from the booking when shown), and a range's last day."""
 
     id: int
     at: datetime
@@ -449,6 +450,9 @@ class AuditEntry:
     subject: str
     venue_id: int | None = None
     local_date: date | None = None
+    booking_id: int | None = None
+    slot_id: int | None = None
+    last_date: date | None = None
 
 
 def ticket_label(letter: str, number: int | None) -> str:

@@ -315,10 +315,20 @@ class Service:
         )
 
     async def record(
-        self, actor: str, address: str, action: str, subject: str, venue_id: int | None = None, day: date | None = None
+        self,
+        actor: str,
+        address: str,
+        action: str,
+        subject: str,
+        venue_id: int | None = None,
+        day: date | None = None,
+        **about: int | date | None,
     ) -> None:
-        """Keep a staff action in the audit trail, stamped with the clock."""
-        await self.store.record(AuditEntry(0, self.clock.now(), actor, address, action, subject, venue_id, day))
+        """Keep a staff action in the audit trail, stamped with the clock (`about`: the booking_id, slot_id or the
+        last_date of a range it was about; never a person's name or contact)."""
+        await self.store.record(
+            AuditEntry(0, self.clock.now(), actor, address, action, subject, venue_id, day, **about)
+        )
 
     async def erase_ended(self, retention: timedelta) -> int:
         """Erase personal data of bookings and waitlist entries that ended more than `retention` ago."""

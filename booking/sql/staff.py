@@ -1,14 +1,12 @@
-"""Staff accounts and their sessions, the audit trail, and erasing personal data (retention, on request)."""
+"""Staff accounts and their sessions, and erasing personal data (retention, on request)."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 
 from ..contacts import contact_key
-from ..model import AuditEntry
 from .engine import Tx
 from .people import _forget_days_ended, _forget_person
-from .rows import build
 
 # Where a booking or an entry is, and the country its venue reads phone numbers in.
 PLACED = "JOIN slots s ON s.id = t.slot_id JOIN resources r ON r.id = s.resource_id JOIN venues v ON v.id = r.venue_id"
@@ -74,32 +72,6 @@ async def _set_access(tx: Tx, username: str, role: str, venue_ids: frozenset[int
             [{"staff_id": staff_id, "venue_id": v} for v in sorted(venue_ids)],
         )
     return True
-
-
-async def _record(tx: Tx, entry: AuditEntry) -> None:
-    await tx.execute(
-        "INSERT INTO audit_log (at, actor, address, action, subject, venue_id, local_date)"
-        " VALUES (:at, :actor, :address, :action, :subject, :venue_id, :local_date)",
-        at=entry.at,
-        actor=entry.actor,
-        address=entry.address,
-        action=entry.action,
-        subject=entry.subject,
-        venue_id=entry.venue_id,
-        local_date=entry.local_date,
-    )
-
-
-async def _audit_trail(tx: Tx, venue_id: int | None, day: date | None, limit: int) -> list[AuditEntry]:
-    where = " AND ".join(
-        ["TRUE", *(["venue_id = :venue_id"] if venue_id else []), *(["local_date = :day"] if day else [])]
-    )
-    rows = await tx.fetch(
-        f"SELECT * FROM audit_log WHERE {where} ORDER BY at DESC, id DESC LIMIT {int(limit)}",
-        **({"venue_id": venue_id} if venue_id else {}),
-        **({"day": day} if day else {}),
-    )
-    return [build(AuditEntry, r) for r in rows]
 
 
 async def _erase_ended(tx: Tx, before: datetime) -> int:

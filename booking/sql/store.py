@@ -12,7 +12,6 @@ from .. import topics
 from ..batches import Batches
 from ..migrations import MIGRATIONS
 from ..model import (
-    AuditEntry,
     Booking,
     DayException,
     OfferGone,
@@ -23,6 +22,7 @@ from ..model import (
 )
 from ..outages import Unavailable
 from ..outbox import Message, Notices, Webhook
+from .audit import AuditStore
 from .bookings import (
     CALL,
     REQUEUE,
@@ -55,12 +55,10 @@ from .slots import _slots, _slots_by_id
 from .staff import (
     _access,
     _add_staff,
-    _audit_trail,
     _end_sessions,
     _erase_ended,
     _erase_person,
     _password_hash,
-    _record,
     _session_version,
     _set_access,
     _set_password,
@@ -82,7 +80,7 @@ from .waitlist import _entry, _expire_offers, _join, _leave, _waitlist_counts
 FULL_KEPT, FULL_KEPT_SECONDS = 10_000, 1.0  # full slots kept at most, and for how long without a change heard
 
 
-class SqlStore(DrawStore):
+class SqlStore(DrawStore, AuditStore):
     """The Store, over any Database: async, every capacity check inside the database. Each committed write calls
     `notify(*topics)` once with the topics it touched (the list PostgreSQL announces to the other processes)."""
 
@@ -465,17 +463,7 @@ class SqlStore(DrawStore):
         """Every session of this account stops working (logout, new password)."""
         await self._write(_end_sessions, username)
 
-    # -- the audit trail, retention and erasure
-
-    async def record(self, entry: AuditEntry) -> None:
-        """Keep a staff action in the audit trail (it is never edited)."""
-        await self._write(_record, entry)
-
-    async def audit_trail(
-        self, venue_id: int | None = None, day: date | None = None, limit: int = 200
-    ) -> list[AuditEntry]:
-        """The newest staff actions first, of one venue and day when given."""
-        return await self.db.read(_audit_trail, venue_id, day, limit)
+    # -- retention and erasure (the audit trail: AuditStore)
 
     async def erase_ended(self, before: datetime) -> int:
         """Erase names and contacts of bookings and waitlist entries whose slot ended before `before`, what the
