@@ -9,7 +9,6 @@ from zoneinfo import ZoneInfo
 from quart import (
     Blueprint,
     abort,
-    g,
     redirect,
     render_template,
     request,
@@ -18,7 +17,6 @@ from quart import (
 )
 
 from booking import rules_text, topics
-from booking.access import OWNER
 from booking.contacts import clean_text, country_of_zone, looks_like_contact
 from booking.model import (
     KINDS,
@@ -63,20 +61,13 @@ from .lookups import (
     venue_or_404,
     whole_number,
 )
+from .recording import note, record_action, record_view
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 bp.before_request(require_staff)
 
 
-@bp.after_request
-async def audit(response):
-    """Every staff action that went through is kept in the audit trail: who, what, on which venue and day."""
-    if request.method == "POST" and response.status_code < 400:
-        venue_id, day = g.get("audit_scope", (None, None))
-        await service().record(
-            staff(), client_address(), request.endpoint.removeprefix("admin."), request.path, venue_id, day
-        )
-    return response
+bp.after_request(record_action)  # every staff action that went through: who, what, on which venue and day
 
 
 # -- the day board
@@ -123,8 +114,11 @@ async def today_board(venue: str):
 
 @bp.get("/venues/<venue>/board/<day>")
 async def board(venue: str, day: str):
-    """A venue's day: every resource's slots and bookings, live; ?q= finds its bookings by name, phone or reference."""
-    return await board_page(await venue_or_404(venue), parse_day(day), query=request.args.get("q", "").strip()[:100])
+    """A venue's day: every resource's slots and bookings, live; ?q= finds its bookings by name, phone or reference.
+    Its names were seen: kept in the audit trail once per session and venue-day (the search never is)."""
+    found, on = await venue_or_404(venue), parse_day(day)
+    await record_view("view_board", found, on)
+    return await board_page(found, on, query=request.args.get("q", "").strip()[:100])
 
 
 def for_this_clerk() -> dict:
@@ -161,7 +155,7 @@ async def board_page(venue: Venue, day: date, notice: str | None = None, status:
 async def after_action(slot, notice: str | None = None, status: int = 200):
     """htmx gets the resource's fresh board; a plain form goes back to the board (or sees the problem)."""
     venue = await store().venue_of_resource(slot.resource_id)
-    g.audit_scope = (venue.id, slot.local_date)
+    note(venue_id=venue.id, day=slot.local_date, slot_id=slot.id)
     if htmx_asked():
         context = await board_context(venue, venue.resource(slot.resource_id), slot.local_date)
         return await htmx_swap(
@@ -178,6 +172,7 @@ async def close_slot(slot_id: int):
     """Close a slot to new bookings, or reopen it."""
     await slot_or_404(slot_id)
     closed = (await request.form).get("closed") == "1"
+    note(action="close_slot" if closed else "reopen_slot")
     return await after_action(await service().close_slot(slot_id, closed))
 
 
@@ -190,7 +185,7 @@ async def create_booking(resource_id: int):
     if resource.id != resource_id:
         not_found("slot")
     try:
-        _booking, slot = await service().book(
+        booking, slot = await service().book(
             resource,
             slot.id,
             form.get("name", ""),
@@ -213,6 +208,7 @@ async def create_booking(resource_id: int):
             messages.limit_reached(refused.limit, resource) + " " + _("Tick “over the limit” to book all the same."),
             409,
         )
+    note(booking_id=booking.id)
     return await after_action(slot)
 
 
@@ -220,8 +216,12 @@ async def create_booking(resource_id: int):
 async def cancel_booking(booking_id: int):
     """Cancel a booking for a caller."""
     await booking_or_404(booking_id)
+    note(booking_id=booking_id)
     _booking, slot = await service().cancel_for_staff(booking_id)
     return await after_action(slot)
+
+
+MARKS = {"checked_in": "check_in", "no_show": "mark_no_show", None: "clear_attendance"}  # mark -> audit action
 
 
 @bp.post("/bookings/<id:booking_id>/attendance")
@@ -231,6 +231,7 @@ async def mark_booking(booking_id: int):
     value = (await request.form).get("attendance") or None
     if value not in (None, "checked_in", "no_show"):
         abort(400, _("Unknown attendance mark."))
+    note(action=MARKS[value], booking_id=booking_id)
     return await after_booking_change(service().mark(booking_id, value))
 
 
@@ -239,6 +240,7 @@ async def call_ticket(booking_id: int):
     """Call this ticket to the counter given."""
     await booking_or_404(booking_id)
     session["counter"] = counter = (await request.form).get("counter", "").strip()[:40] or session.get("counter", "")
+    note(booking_id=booking_id, subject=counter)
     return await after_booking_change(service().call(booking_id, counter))
 
 
@@ -246,6 +248,7 @@ async def call_ticket(booking_id: int):
 async def requeue_ticket(booking_id: int):
     """Missed its turn (过号): back into the line."""
     await booking_or_404(booking_id)
+    note(booking_id=booking_id)
     return await after_booking_change(service().requeue(booking_id))
 
 
@@ -270,6 +273,7 @@ async def call_next(resource_id: int):
         if not slots:
             return redirect(url_for("admin.board", venue=venue.slug, day=day.isoformat()), 303)
         return await after_action(slots[0], _("Nobody is waiting."), 409)
+    note(booking_id=called[0].id, subject=counter)
     return await after_action(called[1])
 
 
@@ -302,7 +306,7 @@ async def new_venue():
         values, problems = venue_fields(await request.form)
         if not problems:
             try:
-                await service().add_venue(
+                venue_id = await service().add_venue(
                     values["slug"],
                     values["name"],
                     values["kind"],
@@ -310,6 +314,7 @@ async def new_venue():
                     int(values["per_person_limit"] or 0),
                     **{k: values[k] for k in VENUE_DETAILS},
                 )
+                note(venue_id=venue_id, subject=values["slug"])
                 return redirect(url_for("admin.index"), 303)
             except Duplicate:
                 problems["slug"] = _("That slug is taken.")
@@ -322,7 +327,7 @@ async def new_venue():
 async def edit_venue(venue: str):
     """Change a venue's name, kind, time zone; archive it."""
     found = await venue_or_404(venue, include_archived=True)
-    g.audit_scope = (found.id, None)
+    note(venue_id=found.id, subject=found.slug)
     values = dict(
         slug=found.slug,
         name=found.name,
@@ -424,7 +429,6 @@ def clock_time(text: str) -> time | None:
 async def new_resource(venue: str):
     """Add something bookable to a venue, with its weekly rules."""
     found = await venue_or_404(venue, include_archived=True)
-    g.audit_scope = (found.id, None)
     values = dict(
         max_party="1",
         horizon_days="14",
@@ -439,6 +443,7 @@ async def new_resource(venue: str):
         if not problems:
             try:
                 await service().add_resource(found, values["slug"], settings.pop("name"), rules, exceptions, **settings)
+                note(venue_id=found.id, subject=values["slug"])
                 return redirect(url_for("admin.index"), 303)
             except Duplicate:
                 problems["slug"] = _("That slug is taken.")
@@ -451,7 +456,7 @@ async def new_resource(venue: str):
 async def edit_resource(resource_id: int):
     """Change a resource and its schedule; future slots follow at once, bookings stay."""
     venue, resource = await resource_by_id_or_404(resource_id)
-    g.audit_scope = (venue.id, None)
+    note(venue_id=venue.id, subject=resource.slug)
     values, problems, status = resource_values(resource), {}, 200
     if request.method == "POST":
         form = await request.form
@@ -477,20 +482,7 @@ async def edit_resource(resource_id: int):
     ), status
 
 
-# -- the audit trail and erasure on request
-
-
-@bp.get("/audit")
-async def audit_trail():
-    """Staff actions, newest first; ?venue=slug&day=YYYY-MM-DD narrow it (a manager sees one of its venues at a
-    time). Never editable here."""
-    venue = await venue_or_404(request.args["venue"], include_archived=True) if request.args.get("venue") else None
-    day = parse_day(request.args["day"]) if request.args.get("day") else None
-    venues = await permissions.own_venues(include_archived=True)
-    if venue is None and permissions.current().role != OWNER:
-        return redirect(url_for("admin.audit_trail", venue=venues[0].slug, day=day and day.isoformat()), 303)
-    entries = await store().audit_trail(venue.id if venue else None, day)
-    return await render_template("admin/audit.html", entries=entries, venue=venue, day=day, venues=venues)
+# -- erasure on request
 
 
 @bp.route("/erase", methods=["GET", "POST"])

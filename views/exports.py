@@ -1,4 +1,5 @@
-"""Exports for the desk (staff only): a day's or a date range's bookings as CSV, and a printable day list."""
+"""Exports for the desk (staff only): a day's or a date range's bookings as CSV, and a printable day list; each
+kept in the audit trail (who, which venue, which days)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from web.runtime import store
 from .auth import require_staff
 from .errors import not_found
 from .lookups import parse_day, venue_or_404
+from .recording import record, record_view
 
 bp = Blueprint("exports", __name__, url_prefix="/admin")
 bp.before_request(require_staff)
@@ -30,6 +32,7 @@ async def day_csv(venue: str, day: str):
     """A day's bookings, cancelled too, as a CSV file."""
     found, on = await venue_or_404(venue, include_archived=True), parse_day(day)
     rows = [booking_row(found, booking, slot) for booking, slot in await store().bookings_on(found.id, on)]
+    await record("export_day", "", found.id, on)
     return csv_file(f"{found.slug}-{on.isoformat()}.csv", header(), rows)
 
 
@@ -40,13 +43,16 @@ async def range_csv(venue: str):
     first, last = day_range(request.args.get("from", ""), request.args.get("to", ""))
     entries = await store().bookings_between(found.id, first, last)
     rows = [[slot.local_date.isoformat(), *booking_row(found, booking, slot)] for booking, slot in entries]
+    await record("export_range", "", found.id, first, last_date=last)
     return csv_file(f"{found.slug}-{first.isoformat()}-to-{last.isoformat()}.csv", [_("Date"), *header()], rows)
 
 
 @bp.get("/venues/<venue>/board/<day>/print")
 async def day_list(venue: str, day: str):
-    """A day's confirmed bookings of every open resource, laid out for paper."""
+    """A day's confirmed bookings of every open resource, laid out for paper (its names seen: kept in the audit
+    trail once per session and venue-day)."""
     found, on = await venue_or_404(venue, include_archived=True), parse_day(day)
+    await record_view("print_list", found, on)
     resources = []
     for resource in found.open_resources:
         entries = [(b, s) for b, s in await store().bookings_of(resource.id, on) if b.status == "confirmed"]
@@ -85,6 +91,7 @@ async def draw_csv(venue: str, resource: str, day: str):
         ]
         for e in (await store().draw_entries(draw.id) if draw else [])
     ]
+    await record("export_draw", res.slug, found.id, on)
     return csv_file(
         f"{found.slug}-{res.slug}-{on.isoformat()}-draw.csv",
         [

@@ -35,7 +35,8 @@ RULES = {
     "webhooks.index": WEBHOOKS,
     "webhooks.add": WEBHOOKS,
     "webhooks.remove": WEBHOOKS,
-    "admin.audit_trail": AUDIT,
+    "audit.trail": AUDIT,
+    "audit.trail_csv": AUDIT,
     "admin.new_venue": OWNERS,
     "admin.erase_person": OWNERS,
 }

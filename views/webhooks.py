@@ -20,14 +20,14 @@ from web.i18n import gettext as _
 from web.runtime import service, store
 
 from . import permissions
-from .admin import audit
 from .auth import require_staff
 from .errors import about
 from .lookups import whole_number
+from .recording import note, record_action
 
 bp = Blueprint("webhooks", __name__, url_prefix="/admin/webhooks")
 bp.before_request(require_staff)
-bp.after_request(audit)
+bp.after_request(record_action)
 URL_MAX = 2000
 
 
@@ -81,12 +81,16 @@ async def add():
         return await render(422, _("A secret has 16 to 200 characters (leave it empty to have one made)."), fields)
     secret = secret or "whsec_" + secrets.token_urlsafe(24)
     await service().add_webhook(venue.id, url, secret)
+    note(action="add_webhook", venue_id=venue.id, subject=urlsplit(url).hostname)  # not its path: it may hold a key
     return await render(201, created={"url": url, "secret": secret})
 
 
 @bp.post("/<hook_id>/remove")
 async def remove(hook_id: str):
     """Stop sending to an endpoint; its deliveries stay on record."""
+    number = whole_number(hook_id, 18) or 0
+    hook = next((h for h in await store().webhooks() if h.id == number), None)
     with about("webhook"):
-        await service().remove_webhook(whole_number(hook_id, 18) or 0)
+        await service().remove_webhook(number)
+    note(action="remove_webhook", venue_id=hook.venue_id, subject=urlsplit(hook.url).hostname)
     return redirect(url_for("webhooks.index"), 303)
