@@ -116,6 +116,32 @@ async def test_accounts_made_before_roles_become_owners_on_upgrade(url, tmp_path
         await store.close()
 
 
+async def test_older_audit_entries_get_plain_action_names_on_upgrade(url, tmp_path, monkeypatch):
+    step = next(i for i, s in enumerate(MIGRATIONS) if isinstance(s, str) and "close_or_reopen_slot" in s)
+    monkeypatch.setattr("booking.sql.store.MIGRATIONS", MIGRATIONS[:step])  # before the trail kept ids
+
+    async def legacy(tx):
+        for action in ("close_slot", "webhooks.add", "webhooks.remove", "login"):
+            await tx.execute(
+                "INSERT INTO audit_log (at, actor, address, action, subject) VALUES (:at, 'admin', '-', :action, '')",
+                at=datetime.now(UTC),
+                action=action,
+            )
+
+    old = open_store(url, tmp_path)
+    await old.open()
+    await old.db.write(legacy)
+    await old.close()
+    monkeypatch.undo()
+    store = open_store(url, tmp_path)
+    await store.open()
+    try:  # a closing could not be told from a reopening: said as either
+        actions = {e.action for e in await store.audit_trail()}
+        assert actions == {"close_or_reopen_slot", "add_webhook", "remove_webhook", "login"}
+    finally:
+        await store.close()
+
+
 @pytest.mark.postgres
 async def test_postgres_workers_starting_together_migrate_once(pg_url, tmp_path):
     stores = [open_store(pg_url, tmp_path) for _ in range(4)]
