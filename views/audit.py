@@ -102,6 +102,7 @@ async def trail():
         venues=own,
         actors=await store().audit_actors(query["venues"]),
         actions=[(a, label(a)) for a in WORDS],  # as the words table groups them
+        page_rows=PAGE_ROWS,
         **filters,
     )
 

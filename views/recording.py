@@ -14,7 +14,7 @@ from web.runtime import service
 
 from .auth import staff
 
-SEEN_KEPT = 50  # venue-days a session remembers having recorded a view of (older ones are recorded again)
+SEEN_KEPT = 20  # venue-days a session remembers having recorded a view of (older ones are recorded again)
 
 
 def note(**about) -> None:
