@@ -317,6 +317,8 @@ async def save_staff(app: Quart, username: str, password: str, role: str, slugs:
         service = Service(store, SystemClock())
         await service.set_staff_password(username, hash_password(password))
         await service.set_staff_access(username, role, frozenset(venue.id for _slug, venue in venues))
+    except access.LastOwner:
+        raise click.ClickException(f"{username!r} is the last enabled owner: make another owner first.") from None
     finally:
         await store.close()
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass
+from datetime import datetime
 
 OWNER, MANAGER, DESK = "owner", "manager", "desk"
 ROLES = (OWNER, MANAGER, DESK)
@@ -16,6 +17,8 @@ WEBHOOKS = "webhooks"  # webhook endpoints and their deliveries
 AUDIT = "audit"  # the audit trail
 OWNERS = "owners"  # new venues, erasure on request: an owner's alone
 HOME = "home"  # the back office's first page (it lists only the account's venues)
+STAFF = "staff"  # staff accounts: an owner's are all of them, a manager's the desk accounts of its own venues
+ACCOUNT = "account"  # one's own password
 ALLOWED = {
     BOARD: {MANAGER, DESK},
     VENUE: {MANAGER},
@@ -24,6 +27,8 @@ ALLOWED = {
     AUDIT: {MANAGER},
     OWNERS: set(),
     HOME: {MANAGER, DESK},
+    STAFF: {MANAGER},
+    ACCOUNT: {MANAGER, DESK},
 }
 ACTIONS = tuple(ALLOWED)
 
@@ -54,6 +59,14 @@ def may(role: str, venues: Collection[int], action: str, venue_id: int | None = 
     return bool(venues) if venue_id is None else venue_id in venues
 
 
+def manages(who: Access, role: str, venues: Collection[int]) -> bool:
+    """Whether `who` may create or look after an account of this role on these venues: an owner any account, a
+    manager a desk account whose venues are all among its own."""
+    if who.role == OWNER:
+        return True
+    return who.role == MANAGER and role == DESK and bool(venues) and set(venues) <= who.venues
+
+
 def problem(role: str, venues: Collection[int]) -> str | None:
     """Why a role with these venues cannot be given (None: it can): owners need none, the others at least one."""
     if role not in ROLES:
@@ -61,3 +74,20 @@ def problem(role: str, venues: Collection[int]) -> str | None:
     if role != OWNER and not venues:
         return "venues"
     return None
+
+
+@dataclass(frozen=True)
+class StaffAccount:
+    """A staff account as the staff pages list it (never its password)."""
+
+    id: int
+    username: str
+    role: str
+    venues: frozenset[int]
+    enabled: bool
+    last_login_at: datetime | None  # UTC
+    failed_logins: int  # failed logins since the last good one
+
+
+class LastOwner(Exception):
+    """The change would leave no enabled owner account."""

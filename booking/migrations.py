@@ -297,4 +297,17 @@ MIGRATIONS = [
     UPDATE audit_log SET action = 'remove_webhook' WHERE action = 'webhooks.remove';
     CREATE INDEX audit_by_venue ON audit_log (venue_id, at);
     """,
+    # staff accounts kept in the app: disabled ones, their last login and failures since, one-time password links
+    # (only each token's sha256 kept)
+    """
+    ALTER TABLE staff ADD COLUMN enabled BOOLEAN NOT NULL DEFAULT TRUE;
+    ALTER TABLE staff ADD COLUMN last_login_at {ts};
+    ALTER TABLE staff ADD COLUMN failed_logins INTEGER NOT NULL DEFAULT 0;
+    CREATE TABLE password_links (
+        token_sha256 TEXT PRIMARY KEY,
+        staff_id INTEGER NOT NULL REFERENCES staff(id),
+        expires_at {ts} NOT NULL
+    );
+    CREATE INDEX password_links_by_staff ON password_links (staff_id);
+    """,
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import secrets
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
 
@@ -38,6 +39,13 @@ from .model import (
 from .outages import Unavailable
 from .store import Store
 from .validation import booking_problems, detail_problems
+
+LINK_LIFETIME = timedelta(hours=24)  # a set-password link works this long, once
+
+
+def link_hash(token: str) -> str:
+    """What is kept of a password link's token: its sha256, so the table alone opens nothing."""
+    return hashlib.sha256(token.encode()).hexdigest()
 
 
 class Invalid(BookingError):
@@ -369,6 +377,40 @@ class Service:
     async def end_staff_sessions(self, username: str) -> None:
         """Log a staff account out everywhere."""
         await self.store.end_staff_sessions(username)
+
+    async def create_staff(self, username: str, role: str, venue_ids: frozenset[int]) -> int | None:
+        """A new staff account with no password yet (raises Invalid for a role and venues that do not go
+        together); its id, or None when the name is taken."""
+        if (code := access.problem(role, venue_ids)) is not None:
+            raise Invalid({code: code})
+        return await self.store.create_staff(username, role, frozenset() if role == access.OWNER else venue_ids)
+
+    async def set_staff_enabled(self, staff_id: int, enabled: bool) -> bool:
+        """Enable or disable an account (disabling ends its sessions and streams; raises LastOwner)."""
+        return await self.store.set_staff_enabled(staff_id, enabled)
+
+    async def issue_password_link(self, staff_id: int) -> str | None:
+        """A new one-time token to set an enabled account's password within LINK_LIFETIME (only its sha256 is
+        kept, and the account's earlier link stops working); None when there is no such enabled account."""
+        token, now = secrets.token_urlsafe(32), self.clock.now()
+        issued = await self.store.issue_password_link(staff_id, link_hash(token), now, now + LINK_LIFETIME)
+        return token if issued else None
+
+    async def password_link_holder(self, token: str) -> str | None:
+        """The name of the account a still usable link is for."""
+        return await self.store.password_link_holder(link_hash(token), self.clock.now())
+
+    async def use_password_link(self, token: str, password_hash: str) -> str | None:
+        """Set an account's password with its link, once (its sessions end); its name, or None."""
+        return await self.store.use_password_link(link_hash(token), password_hash, self.clock.now())
+
+    async def staff_logged_in(self, username: str) -> None:
+        """A good login: when, and no failures since."""
+        await self.store.staff_logged_in(username, self.clock.now())
+
+    async def staff_login_failed(self, username: str) -> None:
+        """A failed login at a name (counted for an account of that name)."""
+        await self.store.staff_login_failed(username)
 
     async def count_attempt(self, keys: list[str], window: timedelta) -> list[tuple[int, timedelta]]:
         """Count an attempt (a login, a booking) under each key, before acting on it: (attempts, time left) per key."""

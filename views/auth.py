@@ -126,11 +126,13 @@ async def log_in():
         )
     if not await password_matches(await store().staff_password_hash(username) if username else None, password):
         observe.metrics().login_failures.inc()
+        await service().staff_login_failed(username)  # counted on the account's page (a name of none: nothing)
         await service().record(username[:100] or "-", client_address(), "login_failed", "/admin/login")
         return await render_template(
             "login.html", next=safe_next(form.get("next")), error=_("Wrong name or password."), username=username
         ), 401
     await service().forget_attempts(keys)
+    await service().staff_logged_in(username)
     session.clear()
     at = now().timestamp()
     session.update(staff=username, version=await store().staff_session_version(username), since=at, seen=at)

@@ -52,17 +52,7 @@ from .outbox import (
     _webhooks,
 )
 from .slots import _slots, _slots_by_id
-from .staff import (
-    _access,
-    _add_staff,
-    _end_sessions,
-    _erase_ended,
-    _erase_person,
-    _password_hash,
-    _session_version,
-    _set_access,
-    _set_password,
-)
+from .staff import StaffStore, _erase_ended, _erase_person
 from .venues import (
     _add_resource,
     _add_venue,
@@ -80,7 +70,7 @@ from .waitlist import _entry, _expire_offers, _join, _leave, _waitlist_counts
 FULL_KEPT, FULL_KEPT_SECONDS = 10_000, 1.0  # full slots kept at most, and for how long without a change heard
 
 
-class SqlStore(DrawStore, AuditStore):
+class SqlStore(DrawStore, AuditStore, StaffStore):
     """The Store, over any Database: async, every capacity check inside the database. Each committed write calls
     `notify(*topics)` once with the topics it touched (the list PostgreSQL announces to the other processes)."""
 
@@ -432,36 +422,6 @@ class SqlStore(DrawStore, AuditStore):
     async def requeue(self, booking_id: int, now: datetime) -> tuple[Booking, Slot]:
         """A called ticket that did not come (过号) goes back into the line, behind those due now."""
         return await self._write(_update_booking, booking_id, REQUEUE, {"now": now})
-
-    # -- staff accounts
-
-    async def set_staff_password(self, username: str, password_hash: str) -> None:
-        """Create a staff account or change its password hash."""
-        await self._write(_set_password, username, password_hash)
-
-    async def add_staff(self, username: str, password_hash: str) -> bool:
-        """Create a staff account unless it exists; whether it was created."""
-        return await self._write(_add_staff, username, password_hash)
-
-    async def staff_password_hash(self, username: str) -> str | None:
-        """The stored hash of a staff account's password."""
-        return await self.db.read(_password_hash, username)
-
-    async def staff_session_version(self, username: str) -> int | None:
-        """The version a staff member's sessions must carry (None: no such account)."""
-        return await self.db.read(_session_version, username)
-
-    async def staff_access(self, username: str) -> tuple[str, frozenset[int]] | None:
-        """A staff account's role and venue ids (None: no such account)."""
-        return await self.db.read(_access, username)
-
-    async def set_staff_access(self, username: str, role: str, venue_ids: frozenset[int]) -> bool:
-        """Give an account a role and venues, ending its sessions; False when there is no such account."""
-        return await self._write(_set_access, username, role, venue_ids)
-
-    async def end_staff_sessions(self, username: str) -> None:
-        """Every session of this account stops working (logout, new password)."""
-        await self._write(_end_sessions, username)
 
     # -- retention and erasure (the audit trail: AuditStore)
 
