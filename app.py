@@ -314,9 +314,10 @@ async def save_staff(app: Quart, username: str, password: str, role: str, slugs:
         venues = [(slug, await store.venue(slug)) for slug in slugs]
         if unknown := [slug for slug, venue in venues if venue is None]:
             raise click.ClickException(f"No venue with the slug {', '.join(unknown)}.")
-        service = Service(store, SystemClock())
+        service, venue_ids = Service(store, SystemClock()), frozenset(venue.id for _slug, venue in venues)
+        if await service.create_staff(username, role, venue_ids) is None:  # an account of that name: changed
+            await service.set_staff_access(username, role, venue_ids)
         await service.set_staff_password(username, hash_password(password))
-        await service.set_staff_access(username, role, frozenset(venue.id for _slug, venue in venues))
     except access.LastOwner:
         raise click.ClickException(f"{username!r} is the last enabled owner: make another owner first.") from None
     finally:

@@ -101,18 +101,37 @@ EXPECTED = {
     "webhooks.add": (MANAGERS, lambda v: [("POST", "/admin/webhooks/", {"venue": str(v.id), "url": ""})], True),
     "webhooks.remove": (MANAGERS, lambda v: [("POST", f"/admin/webhooks/{v.hook}/remove", {})], True),
     "streams.board_stream": (ALL, lambda v: [("STREAM", f"/admin/events/board/{v.id}/{v.day}", None)], True),
+    "staff.index": (MANAGERS, lambda v: [("GET", "/admin/staff", None)], False),
+    # a venue's desk account: a manager looks after those of its own venues only
+    "staff.create": (
+        MANAGERS,
+        lambda v: [("POST", "/admin/staff", {"username": f"new-{v.slug}", "role": DESK, "venues": str(v.id)})],
+        True,
+    ),
+    "staff.account": (MANAGERS, lambda v: [("GET", f"/admin/staff/{v.desk}", None)], True),
+    "staff.change": (
+        MANAGERS,
+        lambda v: [("POST", f"/admin/staff/{v.desk}/access", {"role": DESK, "venues": str(v.id)})],
+        True,
+    ),
+    "staff.set_enabled": (MANAGERS, lambda v: [("POST", f"/admin/staff/{v.desk}/enabled", {"enabled": "1"})], True),
+    "staff.password_link": (MANAGERS, lambda v: [("POST", f"/admin/staff/{v.desk}/link", {})], True),
+    "staff.own_account": (ALL, lambda v: [("GET", "/admin/account", None)], False),
+    "staff.change_own_password": (ALL, lambda v: [("POST", "/admin/account", {"current": "wrong"})], False),
 }
-LOGIN = {"auth.login", "auth.log_in", "auth.log_out"}  # the way in and out: no role needed
+# The way in and out, and the one-time password link (its token is the key): no role needed.
+LOGIN = {"auth.login", "auth.log_in", "auth.log_out", "password_links.set_password_form", "password_links.set_password"}
 
 
 async def venue_ids(store, service, slug: str, day) -> V:
-    """A venue's slug, ids, a booking to act on and one to cancel, and a webhook."""
+    """A venue's slug, ids, a booking to act on and one to cancel, a webhook and a desk account."""
     venue = await store.venue(slug)
     resource = venue.resources[0]
     slot = (await store.slots_for_day(resource.id, day))[0]
     booking, _ = await service.book(resource, slot.id, NAME, CONTACT, 1)
     spare, _ = await service.book(resource, slot.id, NAME, "+44 20 7946 0999", 1)
     hook = await service.add_webhook(venue.id, "https://hooks.example.com/in", "s" * 20)
+    desk = await service.create_staff(f"desk-{slug}", DESK, frozenset({venue.id}))
     return V(
         slug=slug,
         id=venue.id,
@@ -122,6 +141,7 @@ async def venue_ids(store, service, slug: str, day) -> V:
         booking=booking.id,
         spare=spare.id,
         hook=hook,
+        desk=desk,
         day=day.isoformat(),
     )
 
@@ -250,17 +270,25 @@ async def ended(connection, timeout: float = 1.5) -> bytes:
     return seen
 
 
-@pytest.mark.parametrize("how", ["logout", "password", "role"])
+@pytest.mark.parametrize("how", ["logout", "password", "own password", "disabled", "role"])
 async def test_an_open_board_stream_ends_within_a_second_when_its_session_does(
-    app, accounts, service, venue, clinic, slot, tomorrow, how
+    app, accounts, store, service, venue, clinic, slot, tomorrow, how
 ):
     desk = accounts[DESK]
+    desk_id = next(a.id for a in await store.staff_accounts() if a.username == "bistro-desk")
     async with desk.request(f"/admin/events/board/{venue.id}/{tomorrow}") as connection:
         await read_until(connection, b"</section>")
         if how == "logout":
             assert (await act(desk, "/admin/logout")).status_code == 303
         elif how == "password":
             await service.set_staff_password("bistro-desk", password_hash())
+        elif how == "own password":  # on its page: this session carries on, its stream opened before does not
+            changed = await act(
+                desk, "/admin/account", current=PASSWORD, password="a new password", again="a new password"
+            )
+            assert changed.status_code == 200
+        elif how == "disabled":  # by the owner, on the staff pages
+            assert (await act(accounts[OWNER], f"/admin/staff/{desk_id}/enabled", enabled="0")).status_code == 200
         else:
             await service.set_staff_access("bistro-desk", DESK, frozenset({clinic.id}))
         await ended(connection)
@@ -315,8 +343,7 @@ async def test_create_staff_refuses_a_role_without_venues_or_unknown_ones(app, s
 
 
 async def test_create_admin_makes_an_owner(app, store, service, venue):
-    await service.set_staff_password("old", password_hash())
-    await service.set_staff_access("old", DESK, frozenset({venue.id}))
+    await service.create_staff("old", DESK, frozenset({venue.id}))
     result = await invoke(app, "create-admin", "old", stdin=f"{PASSWORD}\n{PASSWORD}\n")
     assert result.exit_code == 0, result.output
     assert await store.staff_access("old") == (OWNER, frozenset())

@@ -29,6 +29,7 @@ from . import (
     openapi,
     ops,
     public,
+    staff,
     streams,
     waitlist,
     webhooks,
@@ -87,8 +88,10 @@ def init_app(app: Quart) -> None:
         exports,
         manage,
         webhooks,
+        staff,
     ):
         app.register_blueprint(module.bp)
+    app.register_blueprint(staff.links)  # the one-time password links: no login
     app.register_blueprint(openapi.bp)  # the API's contract (/api/v1/openapi.json) and its docs
     app.before_request(choose_locale)
     app.before_request(refuse_nul)

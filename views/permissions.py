@@ -5,7 +5,7 @@ from __future__ import annotations
 from quart import abort, g, request
 
 from booking import access
-from booking.access import AUDIT, BOARD, EXPORT, HOME, OWNERS, VENUE, WEBHOOKS, Access
+from booking.access import ACCOUNT, AUDIT, BOARD, EXPORT, HOME, OWNERS, STAFF, VENUE, WEBHOOKS, Access
 from booking.model import Venue
 from web.i18n import gettext as _
 from web.runtime import store
@@ -37,6 +37,14 @@ RULES = {
     "webhooks.remove": WEBHOOKS,
     "audit.trail": AUDIT,
     "audit.trail_csv": AUDIT,
+    "staff.index": STAFF,  # views/staff.py narrows a manager's to the desk accounts of its venues
+    "staff.create": STAFF,
+    "staff.account": STAFF,
+    "staff.change": STAFF,
+    "staff.set_enabled": STAFF,
+    "staff.password_link": STAFF,
+    "staff.own_account": ACCOUNT,
+    "staff.change_own_password": ACCOUNT,
     "admin.new_venue": OWNERS,
     "admin.erase_person": OWNERS,
 }

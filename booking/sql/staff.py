@@ -101,10 +101,16 @@ async def _keep_an_owner(tx: Tx, staff_id: int) -> None:
 
 async def _create_account(tx: Tx, username: str, role: str, venue_ids: frozenset[int]) -> int | None:
     """A new enabled account with no password yet (None: the name is taken)."""
-    if not await _add_staff(tx, username, NO_PASSWORD):
-        return None
-    await _set_access(tx, username, role, venue_ids)
-    return await tx.fetch_value("SELECT id FROM staff WHERE username = :username", username=username)
+    staff_id = await tx.fetch_value(
+        "INSERT INTO staff (username, password_hash, role) VALUES (:username, :hash, :role)"
+        " ON CONFLICT (username) DO NOTHING RETURNING id",
+        username=username,
+        hash=NO_PASSWORD,
+        role=role,
+    )
+    if staff_id is not None:
+        await _set_venues(tx, staff_id, venue_ids)
+    return staff_id
 
 
 async def _set_access(tx: Tx, username: str, role: str, venue_ids: frozenset[int]) -> bool:
@@ -118,13 +124,17 @@ async def _set_access(tx: Tx, username: str, role: str, venue_ids: frozenset[int
     await tx.execute(
         "UPDATE staff SET role = :role, session_version = session_version + 1 WHERE id = :id", role=role, id=staff_id
     )
+    await _set_venues(tx, staff_id, venue_ids)
+    return True
+
+
+async def _set_venues(tx: Tx, staff_id: int, venue_ids: frozenset[int]) -> None:
     await tx.execute("DELETE FROM staff_venues WHERE staff_id = :id", id=staff_id)
     if venue_ids:
         await tx.execute_many(
             "INSERT INTO staff_venues (staff_id, venue_id) VALUES (:staff_id, :venue_id)",
             [{"staff_id": staff_id, "venue_id": v} for v in sorted(venue_ids)],
         )
-    return True
 
 
 async def _set_enabled(tx: Tx, staff_id: int, enabled: bool) -> bool:
