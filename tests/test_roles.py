@@ -342,6 +342,13 @@ async def test_create_staff_refuses_a_role_without_venues_or_unknown_ones(app, s
     assert result.exit_code != 0 and await store.staff_access("front") is None
 
 
+async def test_create_staff_keeps_the_last_enabled_owner(app, store, staff, venue):
+    args = ["create-staff", "admin", "--role", "desk", "--venue", venue.slug, "--password-stdin"]
+    result = await invoke(app, *args, stdin=PASSWORD + "\n")
+    assert result.exit_code != 0 and "last enabled owner" in result.output
+    assert await store.staff_access("admin") == (OWNER, frozenset())
+
+
 async def test_create_admin_makes_an_owner(app, store, service, venue):
     await service.create_staff("old", DESK, frozenset({venue.id}))
     result = await invoke(app, "create-admin", "old", stdin=f"{PASSWORD}\n{PASSWORD}\n")

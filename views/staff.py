@@ -195,7 +195,8 @@ async def change_own_password():
     """A new password for the logged-in account, given its current one: every other session of it ends, and this
     one carries on under the new password."""
     form, name = await request.form, staff()
-    counts = await service().count_attempt([f"password:{name.lower()}"], auth.WINDOW)
+    keys = [f"password:{name.lower()}"]  # guesses at the current password, from a session left open
+    counts = await service().count_attempt(keys, auth.WINDOW)
     if any(attempts > auth.ATTEMPTS for attempts, _left in counts):
         return await render_template("admin/account.html", problem=_("Too many attempts. Try again later.")), 429
     if not await password_matches(await store().staff_password_hash(name), form.get("current", "")):
@@ -203,6 +204,7 @@ async def change_own_password():
     new = form.get("password", "")
     if wrong := password_problem(new, form.get("again", "")):
         return await render_template("admin/account.html", problem=wrong), 422
+    await service().forget_attempts(keys)
     await service().set_staff_password(name, await asyncio.to_thread(hash_password, new))
     session["version"] = await store().staff_session_version(name)
     await record("change_password", name)
