@@ -4,6 +4,7 @@ account's own password; and the link's page, where a new account sets its passwo
 from __future__ import annotations
 
 import asyncio
+from typing import NoReturn
 
 from quart import Blueprint, abort, render_template, request, session
 
@@ -27,7 +28,7 @@ PASSWORD_MIN, PASSWORD_MAX = 10, 1000
 TOKEN_MAX = 100  # a link's token is 43 characters: a longer one is no link
 
 
-def refuse() -> None:
+def refuse() -> NoReturn:
     abort(403, _("Your account may not do this here."))
 
 
@@ -77,10 +78,10 @@ async def page(template: str, status: int = 200, **context):
 # -- the list and new accounts
 
 
-async def listing(status: int = 200, **context):
+async def listing(status: int = 200, form: dict | None = None, **context):
     mine = permissions.current()
     accounts = [a for a in await store().staff_accounts() if manages(mine, a.role, a.venues)]
-    return await page("admin/staff.html", status, accounts=accounts, form=context.pop("form", {}), **context)
+    return await page("admin/staff.html", status, accounts=accounts, form=form or {}, **context)
 
 
 @bp.get("/staff")
