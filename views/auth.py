@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import timedelta
 from functools import cache
 
 from quart import (
     Blueprint,
     abort,
-    current_app,
     g,
     redirect,
     render_template,
@@ -25,13 +23,12 @@ from web.clients import client_address
 from web.i18n import gettext as _
 from web.runtime import now, service, store
 
-from . import permissions
+from . import login_guard, permissions
+from .login_guard import ATTEMPTS, WINDOW  # noqa: F401 (the limits, as tests and pages name them)
 
 bp = Blueprint("auth", __name__, url_prefix="/admin")
 
-ATTEMPTS, WINDOW = 5, timedelta(minutes=5)  # login attempts allowed per client address and per name per window
 IDLE, LIFETIME = timedelta(hours=2), timedelta(hours=12)  # a staff session ends after either
-HASHING = 2  # password checks at once (each ~0.1 s of a core, off the event loop)
 
 
 def hash_password(password: str) -> str:
@@ -45,17 +42,9 @@ def dummy_hash() -> str:
     return hash_password("no such account")
 
 
-def hashing() -> asyncio.Semaphore:
-    """This app's limit on password checks at once (one per app: an asyncio primitive keeps to one event loop)."""
-    if "slotcast.hashing" not in current_app.extensions:
-        current_app.extensions["slotcast.hashing"] = asyncio.Semaphore(HASHING)
-    return current_app.extensions["slotcast.hashing"]
-
-
-async def password_matches(stored: str | None, password: str) -> bool:
-    """Check a password on a worker thread (never on the loop that serves every page and stream)."""
-    async with hashing():
-        matches = await asyncio.to_thread(check_password_hash, stored or await asyncio.to_thread(dummy_hash), password)
+async def password_matches(stored: str | None, password: str, lane: login_guard.Lane) -> bool:
+    """Check a password in its lane, on a worker thread (never on the loop that serves every page and stream)."""
+    matches = await lane.check(lambda: check_password_hash(stored or dummy_hash(), password))
     return matches and stored is not None
 
 
@@ -106,38 +95,35 @@ async def login():
 
 @bp.post("/login")
 async def log_in():
-    """Check the password; too many attempts from one address, or at one name, wait a while."""
+    """Check the password; past the limits (login_guard: per trusted device, else per address and per name), or in
+    a crowd of strangers' logins, wait a while."""
     form = await request.form
     username, password = form.get("username", "").strip()[:100], form.get("password", "")
-    keys = [f"address:{client_address()}", f"name:{username.lower()}"]
-    # Counted before the password is checked, in the database: parallel guesses and other processes count too.
-    counts = await service().count_attempt(keys, WINDOW)
-    blocked = [left for attempts, left in counts if attempts > ATTEMPTS]
-    if blocked:
-        wait = max(blocked).total_seconds()
-        return (
-            await render_template(
-                "login.html",
-                next=safe_next(None),
-                error=_("Too many failed attempts. Try again in %(minutes)s minutes.", minutes=int(wait // 60) + 1),
-            ),
-            429,
-            {"Retry-After": str(int(wait) + 1)},
+    async with login_guard.admitted(username) as attempt:
+        if attempt.refusal:
+            wait, error = attempt.refusal
+            return (
+                await render_template("login.html", next=safe_next(None), error=error),
+                429,
+                {"Retry-After": str(wait)},
+            )
+        matched = await password_matches(
+            await store().staff_password_hash(username) if username else None, password, attempt.lane
         )
-    if not await password_matches(await store().staff_password_hash(username) if username else None, password):
+    if not matched:
         observe.metrics().login_failures.inc()
         await service().staff_login_failed(username)  # counted on the account's page (a name of none: nothing)
         await service().record(username[:100] or "-", client_address(), "login_failed", "/admin/login")
         return await render_template(
             "login.html", next=safe_next(form.get("next")), error=_("Wrong name or password."), username=username
         ), 401
-    await service().forget_attempts(keys)
+    await service().forget_attempts(attempt.keys)
     await service().staff_logged_in(username)
     session.clear()
     at = now().timestamp()
     session.update(staff=username, version=await store().staff_session_version(username), since=at, seen=at)
     await service().record(username, client_address(), "login", "/admin/login")
-    return redirect(safe_next(form.get("next")), 303)
+    return login_guard.trust_device(redirect(safe_next(form.get("next")), 303), username)
 
 
 @bp.post("/logout")
