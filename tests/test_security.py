@@ -109,6 +109,25 @@ async def test_an_untrusted_peer_cannot_pick_its_address(client, staff):
     assert response.status_code == 429  # counted by its real address: X-Forwarded-For was not ours to trust
 
 
+async def test_the_booking_rate_counts_an_ipv6_client_by_its_64_and_a_mapped_address_as_ipv4(app, client, slot):
+    """As the login limits do: a household's many IPv6 addresses are one client, and a mapped IPv4 address is its
+    IPv4 address, whether it is the peer's or handed over by our own proxy."""
+    app.config.update(BOOKINGS_PER_MINUTE=2, TRUSTED_PROXIES="10.0.0.1")
+
+    async def book(n: int, peer: str, forwarded: str | None = None) -> int:
+        body = {"slot_id": slot.id, "name": NAME, "contact": f"p{n}@example.com", "party_size": 1}
+        headers = from_address(forwarded) if forwarded else {}
+        response = await client.post("/api/v1/bookings", json=body, headers=headers, scope_base={"client": (peer, 1)})
+        return response.status_code
+
+    assert [await book(1, "2001:db8:5:1::1"), await book(2, "2001:db8:5:1::2")] == [201, 201]
+    assert await book(3, "2001:db8:5:1:ffff::3") == 429  # the same /64
+    assert await book(4, "2001:db8:5:2::1") == 201  # the next /64
+    assert await book(5, "::ffff:203.0.113.7") == 201
+    assert await book(6, "::ffff:10.0.0.1", forwarded="::ffff:203.0.113.7") == 201  # through our proxy
+    assert await book(7, "203.0.113.7") == 429
+
+
 async def test_the_limit_holds_across_processes(app, staff, clock):
     # On the same clock: this module's starts when it is imported, minutes before a full run gets here.
     other = create_app({"DATABASE_URL": app.config["DATABASE_URL"], "SECRET_KEY": "test", "TESTING": True}, clock=clock)

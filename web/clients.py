@@ -60,12 +60,12 @@ def caller_scope() -> str:
 async def check_booking_rate() -> None:
     """Count a booking attempt from this client; 429 with Retry-After past SLOTCAST_BOOKINGS_PER_MINUTE.
 
-    Counted per client address in the database, so that every process shares the count.
+    Counted per client (an IPv6 client by its /64) in the database, so that every process shares the count.
     """
     limit = int(current_app.config["BOOKINGS_PER_MINUTE"])
     if not limit:
         return
-    [(attempts, left)] = await service().count_attempt([f"book:{client_address()}"], timedelta(minutes=1))
+    [(attempts, left)] = await service().count_attempt([f"book:{client_group()}"], timedelta(minutes=1))
     if attempts > limit:
         wait = max(math.ceil(left.total_seconds()), 1)  # Retry-After takes no fraction
         raise TooManyRequests(
