@@ -24,9 +24,10 @@ ATTEMPTS, WINDOW = 5, timedelta(minutes=5)  # failed logins allowed per device, 
 DEVICE_LIFETIME = timedelta(days=365)  # how long a browser stays trusted after its last login
 DEVICE_PATH = "/admin/login"  # the device cookie goes to the login only
 BUSY_RETRY = 2  # seconds a login turned away from a full lane is told to wait (Retry-After)
-# Each lane's password checks at once and places (counting, waiting or checking): strangers' places are more than
-# ATTEMPTS, so that parallel guesses still meet the database's count; trusted devices have a lane of their own.
-STRANGERS, TRUSTED = (2, 6), (2, 8)
+# Each lane's password checks at once (each ~0.1 s of a core) and places (counting, waiting or checking). Strangers
+# check one at a time, so that a crowd of them never holds more than one core (the event loop and trusted devices
+# keep the rest), and have more places than ATTEMPTS, so that parallel guesses still meet the database's count.
+STRANGERS, TRUSTED = (1, 6), (2, 8)
 
 
 class Lane:
