@@ -31,8 +31,8 @@ async def log_in(client: httpx.AsyncClient, form_token: str, name: str, password
     return await client.post("/admin/login", data=form, headers={"X-Forwarded-For": address})
 
 
-async def run(url: str) -> None:
-    clients = [httpx.AsyncClient(base_url=url, timeout=60) for _ in range(CROWD + 2)]
+async def run(server: LiveServer) -> None:
+    clients = [httpx.AsyncClient(base_url=server.url, timeout=60) for _ in range(CROWD + 2)]
     *crowd, trusted, new = clients
     try:
         assert (await log_in(trusted, await token(trusted), "admin", PASSWORD, "192.0.2.10")).status_code == 303
@@ -41,7 +41,7 @@ async def run(url: str) -> None:
         assert (await log_in(trusted, tokens[-2], "admin", PASSWORD, "192.0.2.10")).status_code == 303
         alone = time.perf_counter() - began
         tokens[-2] = await token(trusted)
-        began, answers = time.perf_counter(), {}
+        began, answers, cpu = time.perf_counter(), {}, server.cpu()
 
         async def timed(label, call, after: float = 0) -> None:
             await asyncio.sleep(after)
@@ -53,6 +53,7 @@ async def run(url: str) -> None:
             timed("trusted", log_in(trusted, tokens[-2], "admin", PASSWORD, "192.0.2.10"), after=0.1),
             timed("new", log_in(new, tokens[-1], "admin", PASSWORD, "192.0.2.20"), after=0.1),
         )
+        cpu = server.cpu() - cpu
     finally:
         await asyncio.gather(*(client.aclose() for client in clients))
     crowd_answers = [answer for label, answer in answers.items() if isinstance(label, int)]
@@ -62,7 +63,7 @@ async def run(url: str) -> None:
         f"alone: {alone:.2f} s; trusted device: {answers['trusted'][0]} at {answers['trusted'][1]:.2f} s; "
         f"new browser: {answers['new'][0]} at {answers['new'][1]:.2f} s; "
         f"crowd: {len(checked)} checked (last at {max(checked, default=0):.2f} s), "
-        f"{len(refused)} turned away (last at {max(refused, default=0):.2f} s)"
+        f"{len(refused)} turned away (last at {max(refused, default=0):.2f} s); the server's CPU: {cpu:.2f} s"
     )
 
 
@@ -72,7 +73,7 @@ def main(runs: int) -> None:
         server = LiveServer(Path(folder), env, TRUSTED_PROXIES="127.0.0.1", BOOKINGS_PER_MINUTE=0).start()
         try:
             for _ in range(runs):
-                asyncio.run(run(server.url))
+                asyncio.run(run(server))
                 time.sleep(1)
         finally:
             server.stop()
