@@ -15,7 +15,7 @@ from web.i18n import gettext as _
 from web.links import public_url
 from web.runtime import service, store
 
-from . import auth, permissions
+from . import auth, login_guard, permissions
 from .auth import hash_password, password_matches, require_staff, staff
 from .lookups import whole_number
 
@@ -200,7 +200,8 @@ async def change_own_password():
     counts = await service().count_attempt(keys, auth.WINDOW)
     if any(attempts > auth.ATTEMPTS for attempts, _left in counts):
         return await render_template("admin/account.html", problem=_("Too many attempts. Try again later.")), 429
-    if not await password_matches(await store().staff_password_hash(name), form.get("current", "")):
+    logged_in = login_guard.lanes()[True]  # a session of the account: checked in the trusted devices' lane
+    if not await password_matches(await store().staff_password_hash(name), form.get("current", ""), logged_in):
         return await render_template("admin/account.html", problem=_("The current password is wrong.")), 422
     new = form.get("password", "")
     if wrong := password_problem(new, form.get("again", "")):
