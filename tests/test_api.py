@@ -117,8 +117,10 @@ async def test_booking_returns_201_with_its_reference(client, store, slot):
     response = await book(client, slot.id, party_size=3)
     body = await response.get_json()
     assert response.status_code == 201
-    assert set(body) == {"reference", "cancel_token", "slot_id", "party_size", "status"}
+    assert set(body) == {"reference", "cancel_token", "slot_id", "party_size", "status", "start", "end", "time_zone"}
     assert (body["slot_id"], body["party_size"], body["status"]) == (slot.id, 3, "confirmed")
+    assert (body["start"], body["end"]) == (slot.starts_at.isoformat(), slot.ends_at.isoformat())
+    assert body["time_zone"] == "UTC"
     stored, after = await store.booking(body["reference"])
     assert stored.cancel_token == body["cancel_token"] and stored.name == "Ana Silva"
     assert after.booked == 3

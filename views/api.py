@@ -175,14 +175,19 @@ async def requested_slot(body: dict) -> tuple[Slot, Venue, Resource]:
     return found
 
 
-def booking_json(booking) -> dict:
-    """A booking as the API answers its holder: with the cancel_token that manages it."""
+def booking_json(booking, slot: Slot, venue: Venue) -> dict:
+    """A booking as the API answers its holder: with the cancel_token that manages it, and its time where the
+    venue is."""
+    zone = ZoneInfo(venue.timezone)
     return dict(
         reference=booking.reference,
         cancel_token=booking.cancel_token,
         slot_id=booking.slot_id,
         party_size=booking.party_size,
         status=booking.status,
+        start=slot.starts_at.astimezone(zone).isoformat(),
+        end=slot.ends_at.astimezone(zone).isoformat(),
+        time_zone=venue.timezone,
     )
 
 
@@ -216,7 +221,7 @@ async def create_booking():
         return error(422, "invalid", _("The idempotency key must be 8 to 64 letters, digits, - or _."))
     key = keys[0] if keys else None
     try:
-        booking, _slot = await service().book(
+        booking, booked = await service().book(
             resource,
             slot.id,
             text(body, "name"),
@@ -262,7 +267,7 @@ async def create_booking():
             _("That booking was made and has since been cancelled."),
             reference=booking.reference,
         )
-    return jsonify(booking_json(booking)), 201
+    return jsonify(booking_json(booking, booked, venue)), 201
 
 
 @bp.post("/bookings/<reference>/cancel")
@@ -287,6 +292,8 @@ async def reschedule_booking(reference: str):
     """Move a booking to another slot of its resource with its cancel_token: 200 with the booking (same reference,
     new slot); 409 slot_full (it stays where it was), not_movable, …; 422 other_resource or no such slot; 403; 404."""
     body = await json_object()
+    if await store().booking(reference) is None:  # the booking first: a move of an unknown one is a 404
+        not_found("booking", reference)
     try:
         target, venue, resource = await requested_slot(body)
     except NoSuchThing:  # a 404 here says the booking is gone: a target slot that is not there is the body's problem
@@ -310,7 +317,8 @@ async def reschedule_booking(reference: str):
     )
 
 
-def entry_json(entry, position) -> dict:
+def entry_json(entry, position, booking: str | None = None) -> dict:
+    """A waitlist entry as its holder follows it; `booking`: the reference of the booking it became."""
     return {
         "reference": entry.reference,
         "slot_id": entry.slot_id,
@@ -318,6 +326,7 @@ def entry_json(entry, position) -> dict:
         "status": entry.status,
         "position": position,
         "expires_at": entry.offered_until.isoformat() if entry.status == "offered" else None,
+        "booking": booking,
     }
 
 
@@ -358,7 +367,8 @@ async def waitlist_entry(reference: str):
     entry, _slot, position = found
     if not entry.token_matches(request.args.get("token", "")):
         refused("entry", reference)
-    return jsonify(entry_json(entry, position))
+    became = entry.booking_id and await store().booking_by_id(entry.booking_id)
+    return jsonify(entry_json(entry, position, became[0].reference if became else None))
 
 
 @bp.post("/waitlist/<reference>/accept")
@@ -368,10 +378,10 @@ async def accept_offer(reference: str):
     token = text(await json_object(), "cancel_token")
     with about("entry", reference):
         try:
-            booking, _slot = await service().accept_offer(reference, token, current())
+            booking, slot = await service().accept_offer(reference, token, current())
         except OfferGone:
             return error(409, "offer_expired", _("This offer is no longer open: it expired or was taken up."))
-    return jsonify(booking_json(booking)), 201
+    return jsonify(booking_json(booking, slot, await store().venue_of_resource(slot.resource_id))), 201
 
 
 @bp.post("/waitlist/<reference>/leave")

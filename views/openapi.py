@@ -12,6 +12,8 @@ from http import HTTPStatus
 
 from quart import Blueprint, Quart, current_app, jsonify, render_template
 
+from booking.availability import MAX_DAYS
+from booking.contacts import CONTACT_PATTERN, INVISIBLE
 from booking.model import KINDS, MAX_ID, REFERENCE_ALPHABET, REFERENCE_LENGTH
 
 bp = Blueprint("openapi", __name__, url_prefix="/api/v1")
@@ -81,6 +83,7 @@ PERSON = {
         "type": "string",
         "minLength": 1,
         "maxLength": 100,
+        "pattern": f"^[^{INVISIBLE}]+$",
         "examples": ["Ana Silva"],
         "description": "Readable text (no control characters); else 422 `invalid` with `fields`.",
     },
@@ -88,10 +91,13 @@ PERSON = {
         "type": "string",
         "minLength": 1,
         "maxLength": 200,
+        "pattern": CONTACT_PATTERN,
         "examples": ["ana@example.com"],
         "description": "An e-mail address (one alphabet) or a phone number (5 to 20 digits), valid where it"
         " can be placed: with its country code, or at a venue with a country; else 422"
-        " `invalid`. One person to the per-person limit however it is written.",
+        " `invalid`. The pattern is its shape (space around it is dropped); within it, a phone number that is"
+        " no valid one, letters of scripts that do not mix or no letter or digit at all are a 422 too. One"
+        " person to the per-person limit however it is written.",
     },
     "party_size": PARTY,
 }
@@ -115,6 +121,7 @@ SCHEMAS = {
         opens_at={**STAMP, "description": "409 `not_open_yet`: when the public may book the slot."},
         limit={"type": "integer", "description": "409 `limit_reached`: bookings a person may hold that day."},
         reference=REFERENCE | {"description": "409 `booking_cancelled`: the booking the key made."},
+        most={"type": "integer", "description": "422 `too_many_days`: the days one call may ask for."},
     ),
     "Venues": {
         "type": "array",
@@ -182,12 +189,15 @@ SCHEMAS = {
         },
     },
     "Booking": closed(
-        ["reference", "cancel_token", "slot_id", "party_size", "status"],
+        ["reference", "cancel_token", "slot_id", "party_size", "status", "start", "end", "time_zone"],
         reference=REFERENCE,
         cancel_token={"type": "string", "description": "Keep it: it cancels and moves the booking."},
         slot_id=SLOT_ID,
         party_size=PARTY,
         status={"const": "confirmed"},
+        start=STAMP | {"description": "When the booked time starts, in the venue's time zone."},
+        end=STAMP,
+        time_zone={"type": "string", "description": "The venue's IANA time zone."},
     ),
     "HolderRequest": HOLDER,
     "BookingState": closed(
@@ -234,6 +244,8 @@ ENTRY = dict(
         "format": "date-time",
         "description": "While offered: until when the held places wait to be accepted.",
     },
+    booking=REFERENCE
+    | {"type": ["string", "null"], "description": "Once booked: the reference of the booking it became."},
 )
 SCHEMAS["WaitlistEntry"] = closed(list(ENTRY), **ENTRY)
 SCHEMAS["WaitlistJoined"] = closed([*ENTRY, "cancel_token"], **ENTRY, cancel_token=HOLDER["properties"]["cancel_token"])
@@ -328,6 +340,64 @@ SCHEMAS.update(
     }
 )
 
+# Finding times: a venue's days for a party, and a resource's next time.
+TIME = closed(
+    ["slot_id", "start", "end", "remaining"],
+    slot_id=SLOT_ID,
+    start=STAMP,
+    end=STAMP,
+    remaining=COUNT | {"description": "Places left (the party fits)."},
+)
+MAYBE_DATE = {"type": ["string", "null"], "format": "date"}
+SCHEMAS.update(
+    {
+        "Availability": closed(
+            ["venue", "time_zone", "party", "resources"],
+            venue=TEXT,
+            time_zone={"type": "string", "description": "The venue's IANA time zone: every time is local to it."},
+            party=PARTY,
+            resources={
+                "type": "array",
+                "items": closed(
+                    ["slug", "days"],
+                    slug=TEXT,
+                    days={
+                        "type": "array",
+                        "maxItems": MAX_DAYS,
+                        "items": closed(
+                            ["date", "outlook", "opens_at", "times"],
+                            date={"type": "string", "format": "date"},
+                            outlook={
+                                "enum": ["available", "full", "closed", "past", "not_open_yet"],
+                                "description": "As the day page says it: a time has room for the party "
+                                "(`available`), times can be booked but none has room (`full`), it does not open "
+                                "(`closed`), its times are over (`past`), or it is still to open (`not_open_yet`).",
+                            },
+                            opens_at=MAYBE_STAMP | {"description": "`not_open_yet`: when the public may book it."},
+                            times={
+                                "type": "array",
+                                "items": TIME,
+                                "description": "The times the party can book now, in order.",
+                            },
+                        ),
+                    },
+                ),
+            },
+        ),
+        "NextAvailable": closed(
+            ["status", "time", "date", "opens_at"],
+            status={
+                "enum": ["available", "not_open_yet", "none"],
+                "description": "`available`: `time` can be booked now; `not_open_yet`: nothing can, and `date` is "
+                "the next day released with room for the party, at `opens_at`; `none`: neither (within a month).",
+            },
+            time={"oneOf": [{"type": "null"}, TIME]},
+            date=MAYBE_DATE,
+            opens_at=MAYBE_STAMP,
+        ),
+    }
+)
+
 PARAMETERS = {
     "venue": {"in": "path", "description": "A venue's slug.", "schema": NAMED | {"examples": ["harbour-kitchen"]}},
     "resource": {"in": "path", "description": "A resource's slug.", "schema": NAMED | {"examples": ["terrace"]}},
@@ -368,6 +438,40 @@ PARAMETERS = {
         ),
     },
 }
+# Finding times: the days asked for, the party, one resource (a query's `resource`), a moment to look from.
+MOMENT = r"^2[01][0-9]{2}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?([Zz]|[+-][0-9]{2}:[0-9]{2})$"
+DAY_QUERY = {"type": "string", "format": "date", "pattern": "^2[01][0-9]{2}-", "examples": ["2030-06-01"]}
+PARAMETERS.update(
+    {
+        "from": {"in": "query", "required": True, "description": "The first venue-local day.", "schema": DAY_QUERY},
+        "to": {
+            "in": "query",
+            "description": f"The last venue-local day (default: `from`); {MAX_DAYS} days at most from `from` on.",
+            "schema": DAY_QUERY,
+        },
+        "party": {
+            "in": "query",
+            "description": "Places wanted at once: 1 (default) to the resource's largest party (else 422 `invalid`).",
+            "schema": {"type": "integer", "minimum": 1, "maximum": 999, "default": 1},
+        },
+        "resource_query": {
+            "name": "resource",
+            "in": "query",
+            "description": "One resource's slug (default: every resource that takes the party).",
+            "schema": NAMED | {"examples": ["terrace"]},
+        },
+        "after": {
+            "in": "query",
+            "description": "Look from this moment on (default: now), RFC 3339 with its offset.",
+            "schema": {
+                "type": "string",
+                "format": "date-time",
+                "pattern": MOMENT,
+                "examples": ["2030-06-01T18:00:00+01:00"],
+            },
+        },
+    }
+)
 
 ERRORS = {  # status -> (what it means, the codes every operation with it may carry)
     400: (

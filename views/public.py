@@ -20,6 +20,7 @@ from quart import (
 )
 
 from booking import topics
+from booking.availability import by_day
 from booking.model import (
     CLOSED,
     FULL,
@@ -146,11 +147,9 @@ async def strip_context(venue: Venue, resource: Resource, day: date, party: int 
     first = min(max(today, day - timedelta(days=1)), max(today, end - timedelta(days=STRIP_DAYS - 1)))
     dates = [first + timedelta(days=n) for n in range(min((end - first).days + 1, STRIP_DAYS))]
     slots = await store().slots_between(resource.id, dates[0], dates[-1])
-    by_day: dict[date, list[Slot]] = {}
-    for s in slots:
-        by_day.setdefault(s.local_date, []).append(s)
-    outlooks = [(d, day_outlook(by_day.get(d, []), resource, venue.timezone, at, party, d)) for d in dates]
-    seen = by_day.get(day, []) if dates[0] <= day <= dates[-1] else await store().slots_for_day(resource.id, day)
+    grouped = by_day(slots)
+    outlooks = [(d, day_outlook(grouped.get(d, []), resource, venue.timezone, at, party, d)) for d in dates]
+    seen = grouped.get(day, []) if dates[0] <= day <= dates[-1] else await store().slots_for_day(resource.id, day)
     outlook, next_free = day_outlook(seen, resource, venue.timezone, at, party, day), None
     if outlook in (FULL, CLOSED, PAST):  # never backwards in time, never to a day not open yet
         candidates = await store().free_slots_after(resource.id, max(day, today - timedelta(days=1)), party)

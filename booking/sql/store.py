@@ -23,6 +23,7 @@ from ..model import (
 from ..outages import Unavailable
 from ..outbox import Message, Notices, Webhook
 from .audit import AuditStore
+from .availability import AvailabilityStore
 from .bookings import (
     CALL,
     REQUEUE,
@@ -70,7 +71,7 @@ from .waitlist import _entry, _expire_offers, _join, _leave, _waitlist_counts
 FULL_KEPT, FULL_KEPT_SECONDS = 10_000, 1.0  # full slots kept at most, and for how long without a change heard
 
 
-class SqlStore(DrawStore, AuditStore, StaffStore):
+class SqlStore(DrawStore, AuditStore, StaffStore, AvailabilityStore):
     """The Store, over any Database: async, every capacity check inside the database. Each committed write calls
     `notify(*topics)` once with the topics it touched (the list PostgreSQL announces to the other processes)."""
 
