@@ -8,7 +8,7 @@ from quart import Quart, g, request
 
 from booking.model import running_low, ticket_label
 from live.wire import EVENTS
-from middleware import csrf, headers
+from middleware import csrf, encoding, headers
 from middleware.admission import Admission
 from middleware.handover import Handover
 from web import i18n, observe
@@ -98,6 +98,7 @@ def init_app(app: Quart) -> None:
     app.before_request(choose_locale)
     app.before_request(refuse_nul)
     app.before_request(csrf.protect)
+    app.after_request(encoding.tag_and_pack)  # the first registered runs last: on the finished answer
     app.after_request(remember_locale)
     app.after_request(headers.secure)
     errors.init_app(app)
