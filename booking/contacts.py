@@ -22,13 +22,13 @@ EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s.]+(\.[^@\s.]+)+")
 PHONE = re.compile(r"\+?[0-9(][0-9 ().-]{3,30}")
 # The two shapes as a JSON Schema pattern (ECMA-262 and Python alike) for the API's contract: what str.strip() takes
 # away around them spelled out, and no control or format character inside (unreadable() refuses those). Every
-# contact the rules accept matches it; one that matches may still be refused (a phone number that is no valid one,
-# letters of scripts that do not mix, no letter or digit at all).
+# contact the rules accept matches it (a phone number's 5 to 20 digits too); one that matches may still be refused (a
+# phone number over 31 characters or no valid one, letters of scripts that do not mix, no letter or digit at all).
 SPACE = r"\t-\r\x1c- \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
 INVISIBLE = r"\x00-\x1f\x7f-\x9f\xad\u200b\u200c\u200e\u200f\u202a-\u202e\u2060-\u2064\ufeff"
 CONTACT_PATTERN = (
     rf"^[{SPACE}]*(?:[^@{SPACE}{INVISIBLE}]{{1,64}}@[^@.{SPACE}{INVISIBLE}]+(?:\.[^@.{SPACE}{INVISIBLE}]+)+"
-    rf"|\+?[0-9(][0-9 ().-]{{3,30}})[{SPACE}]*$"
+    rf"|\+?(?:[0-9]|\([ ().-]*[0-9])[ ().-]*(?:[0-9][ ().-]*){{4,19}})[{SPACE}]*$"
 )
 GMAIL = ("gmail.com", "googlemail.com")  # one mailbox whatever the dots in its name
 # Scripts that may share one name (Unicode TS 39, "highly restrictive"): Latin with Chinese, Japanese or Korean

@@ -25,7 +25,8 @@ browser, new_page = test_browser.browser, test_browser.new_page  # fixtures, use
 # Every check, every phase (examples, coverage, fuzzing, stateful over the document's links), bounded to seconds.
 # Dictionaries steer some of the generated values to real venues and slots (three of them full, for the waitlist).
 # JSON Schema cannot judge a contact's shape, a party over the resource's largest or another resource's slot, nor
-# know a token: for the calls that book, a 403 or 422 may answer data the schema calls valid (both are documented).
+# know a token: for the calls that book, a 403 or 422 may answer data the schema calls valid (both are documented);
+# nor a run of days backwards or over 31 days: finding times may answer a 422 too.
 CONFIG = """\
 seed = 1
 cache.enabled = false
@@ -42,15 +43,21 @@ values = ["terrace"]
 values = ["Ana Silva", "Bo"]
 [dictionaries.contacts]
 values = ["ana@example.com", "+44 20 7946 0000", "bo@example.org"]
+[dictionaries.parties]
+values = [1, 2]
 [parameters]
 "body.slot_id" = {{ dictionary = "slots", probability = 0.8 }}
 "body.name" = {{ dictionary = "names", probability = 0.8 }}
 "body.contact" = {{ dictionary = "contacts", probability = 0.8 }}
+"body.party_size" = {{ dictionary = "parties", probability = 0.8 }}
 "path.venue" = {{ dictionary = "venues", probability = 0.8 }}
 "path.resource" = {{ dictionary = "resources", probability = 0.8 }}
 [[operations]]
 include-operation-id = ["create_booking", "join_waitlist", "reschedule_booking", "enter_draw"]
 checks.positive_data_acceptance.expected-statuses = ["2xx", "403", "404", "409", "422", "429"]
+[[operations]]
+include-operation-id = ["availability", "next_available"]
+checks.positive_data_acceptance.expected-statuses = ["2xx", "404", "422"]
 [[operations]]
 include-operation-id = "slots_stream"
 max-stream-events = 1

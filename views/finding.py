@@ -111,7 +111,6 @@ def asked_after() -> datetime:
     if raw is None:
         return now()
     if DATE_TIME.fullmatch(raw):
-        raw = raw[:17] + "59" + raw[19:] if raw[17:19] == "60" else raw  # a leap second: its minute's last
         try:
             return datetime.fromisoformat(raw.upper())
         except ValueError:

@@ -15,6 +15,7 @@ from quart import Blueprint, Quart, current_app, jsonify, render_template
 from booking.availability import MAX_DAYS
 from booking.contacts import CONTACT_PATTERN, INVISIBLE
 from booking.model import KINDS, MAX_ID, REFERENCE_ALPHABET, REFERENCE_LENGTH
+from booking.validation import BOUNDS
 
 bp = Blueprint("openapi", __name__, url_prefix="/api/v1")
 
@@ -67,6 +68,7 @@ SLOT_ID = {
 PARTY = {
     "type": "integer",
     "minimum": 1,
+    "maximum": BOUNDS["max_party"][1],  # no resource takes more
     "default": 1,
     "description": "Places, 1 to the resource's largest party (else 422 `invalid`).",
 }
@@ -439,8 +441,11 @@ PARAMETERS = {
     },
 }
 # Finding times: the days asked for, the party, one resource (a query's `resource`), a moment to look from.
-MOMENT = r"^2[01][0-9]{2}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?([Zz]|[+-][0-9]{2}:[0-9]{2})$"
-DAY_QUERY = {"type": "string", "format": "date", "pattern": "^2[01][0-9]{2}-", "examples": ["2030-06-01"]}
+CALENDAR = (  # 2000 to 2199, the calendar spelled out (29 February of a common year aside): few values to filter
+    "2[01][0-9]{2}-((0[13578]|1[02])-(0[1-9]|[12][0-9]|3[01])|(0[469]|11)-(0[1-9]|[12][0-9]|30)|02-(0[1-9]|1[0-9]|2[0-9]))"
+)
+MOMENT = f"^{CALENDAR}[Tt]([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\\.[0-9]{{1,6}})?([Zz]|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$"
+DAY_QUERY = {"type": "string", "format": "date", "pattern": f"^{CALENDAR}$", "examples": ["2030-06-01"]}
 PARAMETERS.update(
     {
         "from": {"in": "query", "required": True, "description": "The first venue-local day.", "schema": DAY_QUERY},
