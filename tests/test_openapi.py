@@ -143,6 +143,14 @@ def test_a_body_that_is_not_utf8_is_a_documented_400(live, contract, path):
     contract[path]["POST"].validate_response(response)
 
 
+def test_over_http_the_contract_comes_gzipped_and_an_unchanged_one_is_a_bare_304(live):
+    first = requests.get(f"{live.url}/api/v1/openapi.json", timeout=5)  # requests sends Accept-Encoding: gzip
+    assert first.headers["Content-Encoding"] == "gzip" and first.json()["openapi"] == "3.1.0"
+    assert int(first.headers["Content-Length"]) < len(first.content) / 4
+    again = requests.get(f"{live.url}/api/v1/openapi.json", headers={"If-None-Match": first.headers["ETag"]}, timeout=5)
+    assert again.status_code == 304 and again.content == b"" and again.headers["ETag"] == first.headers["ETag"]
+
+
 def test_a_wrong_method_is_a_json_405_that_says_what_is_allowed(live):
     response = requests.delete(f"{live.url}/api/v1/bookings", timeout=5)
     assert response.status_code == 405 and response.json()["code"] == "method_not_allowed"
