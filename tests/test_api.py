@@ -329,6 +329,8 @@ async def test_reschedule_refusals_are_json_errors(client, store, venue, slot, t
     bar = (await store.slots_for_day(venue.resource("bar").id, tomorrow))[0]
     await error_of(await reschedule(client, created, later.id, token="wrong"), 403, "forbidden")
     await error_of(await reschedule(client, {**created, "reference": "NOSUCHREF"}, later.id), 404, "not_found")
+    nothing = {**created, "reference": "NOSUCHREF"}  # the booking is looked for first: neither is there, a 404
+    await error_of(await reschedule(client, nothing, 999999), 404, "not_found")
     moved_nowhere = await error_of(await reschedule(client, created, 999999), 422, "invalid")  # 404: the booking
     assert moved_nowhere["fields"] == {"slot_id": "That slot does not exist."}
     await error_of(await reschedule(client, created, "1"), 422, "invalid")

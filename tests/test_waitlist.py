@@ -176,11 +176,16 @@ async def test_the_api_joins_follows_accepts_and_leaves(client, store, service, 
         await client.get(f"/api/v1/waitlist/{entry['reference']}?token={entry['cancel_token']}")
     ).get_json()
     assert offered["status"] == "offered" and offered["expires_at"] == "2026-12-01T09:10:00+00:00"
+    assert offered["booking"] is None
     accepted = await client.post(
         f"/api/v1/waitlist/{entry['reference']}/accept", json={"cancel_token": entry["cancel_token"]}
     )
     booking = await accepted.get_json()
     assert accepted.status_code == 201 and booking["status"] == "confirmed" and booking["cancel_token"]
+    assert (booking["start"], booking["time_zone"]) == (slot.starts_at.isoformat(), "UTC")
+    became = await client.get(f"/api/v1/waitlist/{entry['reference']}?token={entry['cancel_token']}")
+    assert (await became.get_json())["status"] == "booked"
+    assert (await became.get_json())["booking"] == booking["reference"]  # the booking it became
     left = await client.post(
         f"/api/v1/waitlist/{other['reference']}/leave", json={"cancel_token": other["cancel_token"]}
     )
