@@ -33,6 +33,28 @@ async def people_compared_anew(tx) -> None:
     await _recount(tx, "TRUE", {})
 
 
+async def texts_and_offer_languages(tx) -> None:
+    """The outbox takes text messages (kind 'sms'), and a waitlist entry keeps the language it was made in (its
+    offer speaks it). SQLite cannot change a CHECK: the table is made anew from its own text (whatever columns
+    it has by now), its rows and indexes with it."""
+    await tx.execute("ALTER TABLE waitlist ADD COLUMN locale TEXT NOT NULL DEFAULT 'en'")
+    kinds, texts = "('webhook', 'email')", "('webhook', 'email', 'sms')"
+    if tx.types["ts"] != "TEXT":  # PostgreSQL names a column's CHECK table_column_check
+        await tx.execute("ALTER TABLE outbox DROP CONSTRAINT outbox_kind_check")
+        await tx.execute(f"ALTER TABLE outbox ADD CONSTRAINT outbox_kind_check CHECK (kind IN {texts})")
+        return
+    table = await tx.fetch_value("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'outbox'")
+    indexes = await tx.fetch(
+        "SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'outbox' AND sql IS NOT NULL"
+    )
+    await tx.execute(table.replace(kinds, texts).replace("CREATE TABLE outbox", "CREATE TABLE outbox_new", 1))
+    await tx.execute("INSERT INTO outbox_new SELECT * FROM outbox")
+    await tx.execute("DROP TABLE outbox")
+    await tx.execute("ALTER TABLE outbox_new RENAME TO outbox")
+    for index in indexes:
+        await tx.execute(index["sql"])
+
+
 MIGRATIONS = [
     # 1: venues, resources, weekly rules, slots, bookings
     """
@@ -310,4 +332,6 @@ MIGRATIONS = [
     );
     CREATE INDEX password_links_by_staff ON password_links (staff_id);
     """,
+    # text messages in the outbox, and the language of a waitlist entry
+    texts_and_offer_languages,
 ]

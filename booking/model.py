@@ -435,6 +435,7 @@ class WaitlistEntry(HeldBySecret):
     cancel_token: str = field(default="", repr=False)
     offered_until: datetime | None = None
     booking_id: int | None = None
+    locale: str = "en"  # the language it was made in: its offer speaks it
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""The outbox: what is to be told to people (e-mail) and systems (webhooks) about a change, written in the
+"""The outbox: what is to be told to people (e-mail, text messages) and systems (webhooks) about a change, written in the
 change's own transaction and delivered after commit, at least once."""
 
 from __future__ import annotations
@@ -15,16 +15,19 @@ OFFERED = "waitlist.offered"
 DRAWN = "draw.completed"  # a resource-day's draw (抽签) was made: one per day, besides a booking.created per winner
 EVENTS = (CREATED, CANCELLED, RESCHEDULED, OFFERED, DRAWN)
 MAILED = (CREATED, CANCELLED, RESCHEDULED, REMINDER)
+NOT_DRAWN = "draw.not_drawn"  # told to each entry a draw did not book (by text message), never to webhooks
+TEXTED = (*MAILED, OFFERED, NOT_DRAWN)  # what people are told by text message (SMS); a draw's winner: CREATED
 # A message's states: waiting for its (next) attempt, delivered, given up, or nothing left to say.
 PENDING, SENT, FAILED, SKIPPED = "pending", "sent", "failed", "skipped"
 
 
 @dataclass(frozen=True)
 class Notices:
-    """What a store writes to its outbox: e-mail (when a sender is configured) with a reminder this long before
-    the booked time (None: no reminder); webhooks always, for the venues that have some."""
+    """What a store writes to its outbox: e-mail and text messages (each when its sender is configured) with a
+    reminder this long before the booked time (None: no reminder); webhooks always, for the venues that have some."""
 
     mail: bool = False
+    sms: bool = False
     remind_before: timedelta | None = timedelta(hours=24)
 
 
@@ -42,10 +45,11 @@ class Webhook:
 
 @dataclass(frozen=True)
 class Message:
-    """One delivery to make: a webhook POST of `body`, or an e-mail about `booking_id` (`body`: its slot then)."""
+    """One delivery to make: a webhook POST of `body`, or an e-mail or text message to the person it is about
+    (`booking_id`, `waitlist_id`, or a draw entry in `body`)."""
 
     id: int
-    kind: str  # webhook, email
+    kind: str  # webhook, email, sms
     event: str
     delivery: str  # the id a receiver sees; the same on every attempt
     venue_id: int

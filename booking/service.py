@@ -135,14 +135,14 @@ class Service:
         return await self.store.set_slot_closed(slot_id, closed, self.clock.now())
 
     async def join_waitlist(
-        self, resource: Resource, slot_id: int, name: str, contact: str, party_size: object
+        self, resource: Resource, slot_id: int, name: str, contact: str, party_size: object, locale: str = "en"
     ) -> tuple[WaitlistEntry, int]:
         """Wait for a place in a full slot; raises Invalid, NotFound, SlotAvailable, LimitReached, …"""
         problems = booking_problems(name, contact, party_size, resource.max_party, await self.country(resource))
         if problems:
             raise Invalid(problems)
         return await self.store.join_waitlist(
-            slot_id, clean_text(name), clean_text(contact), party_size, self.clock.now()
+            slot_id, clean_text(name), clean_text(contact), party_size, self.clock.now(), locale
         )
 
     async def accept_offer(self, reference: str, token: str, locale: str = "en") -> tuple[Booking, Slot]:

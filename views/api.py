@@ -343,7 +343,12 @@ async def join_waitlist():
     slot, venue, resource = await requested_slot(body)
     try:
         entry, position = await service().join_waitlist(
-            resource, slot.id, text(body, "name"), text(body, "contact"), body.get("party_size", 1)
+            resource,
+            slot.id,
+            text(body, "name"),
+            text(body, "contact"),
+            body.get("party_size", 1),
+            current(),
         )
     except Invalid as invalid:
         return error(

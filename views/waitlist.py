@@ -66,7 +66,12 @@ async def join(slot_id: int):
     fields = {name: form.get(name, "") for name in ("name", "contact", "party_size")}
     try:
         entry, _position = await service().join_waitlist(
-            resource, slot.id, fields["name"], fields["contact"], parse_party(fields["party_size"], resource)
+            resource,
+            slot.id,
+            fields["name"],
+            fields["contact"],
+            parse_party(fields["party_size"], resource),
+            current_locale(),
         )
     except Invalid as invalid:
         return await render_form(

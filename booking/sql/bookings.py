@@ -163,7 +163,7 @@ async def _cancel(
     await tx.execute("UPDATE slots SET booked = booked - :n WHERE id = :id", n=booking.party_size, id=slot.id)
     booking = replace(booking, status="cancelled")
     await _announce(tx, CANCELLED, booking, slot, now, notices)
-    return booking, await _offer_freed(tx, slot.id, now, offer_for), True
+    return booking, await _offer_freed(tx, slot.id, now, offer_for, notices), True
 
 
 async def _reschedule(
@@ -209,7 +209,7 @@ async def _reschedule(
     await _announce(
         tx, RESCHEDULED, booking, new, now, notices, previous_slot_id=old.id, previous_start=old.starts_at.isoformat()
     )
-    await _offer_freed(tx, old.id, now, offer_for)
+    await _offer_freed(tx, old.id, now, offer_for, notices)
     return booking, new
 
 
@@ -224,7 +224,7 @@ async def _accept(
     rule = await _rule(tx, slot.resource_id)
     if await _over(tx, rule.key(entry.contact), slot, rule.limit):
         await _release_hold(tx, entry, slot, "expired")
-        await tx.changed(*topics.of_slot(await _offer_freed(tx, slot.id, now, offer_for)))
+        await tx.changed(*topics.of_slot(await _offer_freed(tx, slot.id, now, offer_for, notices)))
         return None
     # The held places become booked ones: the capacity never moves, so no other booking can be squeezed out.
     # The entry counted for its person from the start: as a booking it counts once still.

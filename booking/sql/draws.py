@@ -42,6 +42,7 @@ from ..model import (
 from ..outbox import CREATED, DRAWN, Notices
 from .bookings import _booking_where, _insert_booking
 from .engine import Tx
+from .notify import _notify_not_drawn
 from .outbox import _announce, _tell
 from .people import Rule, _count
 from .rows import as_moment, build
@@ -226,6 +227,7 @@ async def _run_draw(tx: Tx, draw_id: int, now: datetime, notices: Notices) -> Dr
         id=draw_id,
     )
     await _tell_drawn(tx, draw, list(slots.values()), counts, places, now)
+    await _notify_not_drawn(tx, draw_id, resource.venue_id, now, notices)
     r, on = draw.resource_id, draw.local_date
     await tx.changed(
         *(t for s in slots.values() for t in topics.of_slot(s)),
@@ -332,8 +334,8 @@ async def _wait_in_rank_order(tx: Tx, draw_id: int, now: datetime) -> None:
     )
     await tx.execute(
         "INSERT INTO waitlist (reference, cancel_token, slot_id, name, contact, party_size, status, created_at,"
-        f" draw_entry_id) SELECT {reference}, e.cancel_token, e.drawn_slot, e.name, e.contact, e.party_size,"
-        " 'waiting', :now, e.id FROM draw_entries e WHERE e.draw_id = :draw_id AND e.status = 'waitlisted'"
+        f" draw_entry_id, locale) SELECT {reference}, e.cancel_token, e.drawn_slot, e.name, e.contact, e.party_size,"
+        " 'waiting', :now, e.id, e.locale FROM draw_entries e WHERE e.draw_id = :draw_id AND e.status = 'waitlisted'"
         " ORDER BY e.rank",
         draw_id=draw_id,
         now=now,

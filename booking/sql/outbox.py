@@ -1,25 +1,15 @@
-"""The outbox: a change queues its webhooks and e-mails in its own transaction; senders claim and settle them
-after commit."""
+"""The outbox: a change queues its webhooks, e-mails and text messages in its own transaction; senders claim and
+settle them after commit."""
 
 from __future__ import annotations
 
-import json
 from datetime import datetime, timedelta
 
 from .. import topics
-from ..contacts import email_address
-from ..model import Booking, NotFound, Slot, new_cancel_token
-from ..outbox import (
-    CANCELLED,
-    MAILED,
-    PENDING,
-    REMINDER,
-    Message,
-    Notices,
-    Webhook,
-    event_body,
-)
+from ..model import Booking, NotFound, Slot
+from ..outbox import PENDING, Message, Notices, Webhook, event_body
 from .engine import Tx
+from .notify import _notify
 from .rows import as_moment, build
 
 
@@ -39,31 +29,10 @@ def booking_data(booking: Booking, slot: Slot) -> dict:
 
 
 async def _announce(tx: Tx, event: str, booking: Booking, slot: Slot, now: datetime, notices: Notices, **extra) -> None:
-    """Queue a booking's event for its venue's webhooks, and its e-mails when it has an e-mail address."""
+    """Queue a booking's event for its venue's webhooks, and for its holder (e-mail, text message)."""
     await _tell(tx, event, slot, now, booking_data(booking, slot) | extra, booking.id)
-    if notices.mail and event in MAILED and email_address(booking.contact):
-        mails = [(event, now)]
-        remind = notices.remind_before and slot.starts_at - notices.remind_before
-        if event != CANCELLED and remind and remind > now:
-            mails.append((REMINDER, remind))
-        venue_id = await tx.fetch_value("SELECT venue_id FROM resources WHERE id = :id", id=slot.resource_id)
-        await tx.execute_many(
-            "INSERT INTO outbox (kind, event, delivery, venue_id, booking_id, body, created_at, due_at)"
-            " VALUES ('email', :event, :delivery, :venue_id, :booking_id, :body, :now, :due)",
-            [
-                dict(
-                    event=e,
-                    delivery="mail_" + new_cancel_token(),
-                    venue_id=venue_id,
-                    booking_id=booking.id,
-                    body=json.dumps({"slot_id": slot.id}),
-                    now=now,
-                    due=due,
-                )
-                for e, due in mails
-            ],
-        )
-        await tx.changed(topics.OUTBOX)
+    drawn = {"draw_entry": extra["draw_entry"]} if "draw_entry" in extra else {}  # a draw's winner is told so
+    await _notify(tx, event, slot, booking.contact, now, notices, booking_id=booking.id, **drawn)
 
 
 async def _tell(

@@ -85,7 +85,7 @@ class SqlStore(DrawStore, AuditStore, StaffStore, AvailabilityStore):
         self.db = db
         self.notify = notify
         self.offer_for = offer_for  # how long a freed place is held for the waitlist entry it is offered to
-        self.notices = notices  # what the outbox gets besides webhooks: e-mails, reminders
+        self.notices = notices  # what the outbox gets besides webhooks: e-mails, text messages, reminders
         # Every venue with its resources, read once and read again after a change to any of them (this process's
         # writes, or another's, heard through listen): a booking and a render need them, and they seldom change.
         self._venues: list[Venue] | None = None
@@ -243,7 +243,9 @@ class SqlStore(DrawStore, AuditStore, StaffStore, AvailabilityStore):
         Returns the days whose slots changed; raises CapacityConflict (changing nothing) when a booked slot
         would be left with less room than it holds.
         """
-        return await self._write(_edit_resource, resource_id, columns(settings), rules, exceptions, now, self.offer_for)
+        return await self._write(
+            _edit_resource, resource_id, columns(settings), rules, exceptions, now, self.offer_for, self.notices
+        )
 
     async def extend_slots(self, now: datetime) -> int:
         """Create the missing slots of every resource up to its booking horizon; how many were new."""
@@ -304,7 +306,7 @@ class SqlStore(DrawStore, AuditStore, StaffStore, AvailabilityStore):
 
     async def set_slot_closed(self, slot_id: int, closed: bool, now: datetime | None = None) -> Slot:
         """Close a slot to new bookings, or open it again (its free places go to its waitlist first)."""
-        return await self._write(_set_closed, slot_id, closed, now, self.offer_for)
+        return await self._write(_set_closed, slot_id, closed, now, self.offer_for, self.notices)
 
     # -- bookings
 
@@ -356,11 +358,11 @@ class SqlStore(DrawStore, AuditStore, StaffStore, AvailabilityStore):
     # -- the waitlist (候补)
 
     async def join_waitlist(
-        self, slot_id: int, name: str, contact: str, party_size: int, now: datetime
+        self, slot_id: int, name: str, contact: str, party_size: int, now: datetime, locale: str = "en"
     ) -> tuple[WaitlistEntry, int]:
         """Wait for places in a full slot: the entry and its place in line (1 = next). Raises NotFound,
         SlotAvailable (book it instead), NotOpenYet, SlotUnavailable or LimitReached."""
-        return await self._write(_join, slot_id, name, contact, party_size, now)
+        return await self._write(_join, slot_id, name, contact, party_size, now, locale)
 
     async def waitlist_entry(self, reference: str) -> tuple[WaitlistEntry, Slot, int | None] | None:
         """An entry by reference, its slot, and its place in line (None once it waits no more)."""
@@ -380,11 +382,11 @@ class SqlStore(DrawStore, AuditStore, StaffStore, AvailabilityStore):
 
     async def leave_waitlist(self, reference: str, token: str, now: datetime) -> WaitlistEntry:
         """Stop waiting (an offer held passes on). Raises NotFound or Forbidden."""
-        return await self._write(_leave, reference, token, now, self.offer_for)
+        return await self._write(_leave, reference, token, now, self.offer_for, self.notices)
 
     async def expire_offers(self, now: datetime) -> int:
         """Offers past their time pass on to the next in line, or back to the public; how many expired."""
-        return await self._write(_expire_offers, now, self.offer_for)
+        return await self._write(_expire_offers, now, self.offer_for, self.notices)
 
     async def waitlist_counts(self, resource_id: int, day: date) -> dict[int, int]:
         """Slot id -> entries waiting or holding an offer, for a resource's day (staff boards)."""

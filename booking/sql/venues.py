@@ -21,6 +21,7 @@ from ..model import (
     local_today,
     slot_state,
 )
+from ..outbox import Notices
 from .engine import Tx, UniqueViolation
 from .people import _recount
 from .rows import as_date, build, hhmm
@@ -136,7 +137,7 @@ async def _add_resource(
 
 
 async def _edit_resource(
-    tx: Tx, resource_id: int, details: dict, rules, exceptions, now: datetime, offer_for: timedelta
+    tx: Tx, resource_id: int, details: dict, rules, exceptions, now: datetime, offer_for: timedelta, notices: Notices
 ) -> list[date]:
     # The row lock makes concurrent edits of one resource take turns.
     if await tx.fetch_one("SELECT id FROM resources WHERE id = :id FOR UPDATE", id=resource_id) is None:
@@ -150,7 +151,7 @@ async def _edit_resource(
     await tx.execute("DELETE FROM opening_rules WHERE resource_id = :id", id=resource_id)
     await tx.execute("DELETE FROM day_exceptions WHERE resource_id = :id", id=resource_id)
     await _save_schedule(tx, resource_id, rules, exceptions)
-    return await _regenerate(tx, resource_id, now, offer_for)
+    return await _regenerate(tx, resource_id, now, offer_for, notices)
 
 
 async def _save_schedule(tx: Tx, resource_id: int, rules, exceptions) -> None:
@@ -187,7 +188,9 @@ async def _save_schedule(tx: Tx, resource_id: int, rules, exceptions) -> None:
     )
 
 
-async def _regenerate(tx: Tx, resource_id: int, now: datetime, offer_for: timedelta | None = None) -> list[date]:
+async def _regenerate(
+    tx: Tx, resource_id: int, now: datetime, offer_for: timedelta | None = None, notices: Notices = Notices()
+) -> list[date]:
     """Bring a resource's future slots in line with its stored schedule and horizon; the days that changed.
 
     Bookings are never touched. A booked slot may gain room, never lose it below its bookings, move or vanish
@@ -231,7 +234,7 @@ async def _regenerate(tx: Tx, resource_id: int, now: datetime, offer_for: timede
         [dict(id=i, ends_at=end, capacity=capacity) for i, end, capacity in reshaped],
     )
     for slot_id, _end, _capacity in reshaped if offer_for else ():  # more room: the waitlist's first
-        await _offer_freed(tx, slot_id, now, offer_for)
+        await _offer_freed(tx, slot_id, now, offer_for, notices)
     await _insert_slots(tx, resource_id, added)
     await tx.execute("UPDATE resources SET generated_through = :last WHERE id = :id", last=last, id=resource_id)
     await tx.changed(*topics.of_resource(resource_id))
@@ -305,12 +308,14 @@ async def _free_near(tx: Tx, slot: Slot, party_size: int, now: datetime, limit: 
     return sorted(near[:limit], key=lambda s: s.starts_at)
 
 
-async def _set_closed(tx: Tx, slot_id: int, closed: bool, now: datetime | None, offer_for: timedelta) -> Slot:
+async def _set_closed(
+    tx: Tx, slot_id: int, closed: bool, now: datetime | None, offer_for: timedelta, notices: Notices
+) -> Slot:
     row = await tx.fetch_one("UPDATE slots SET closed = :closed WHERE id = :id RETURNING *", closed=closed, id=slot_id)
     if row is None:
         raise NotFound(slot_id)
     slot = build(Slot, row)
     await tx.changed(*topics.of_slot(slot))
     if not closed and now is not None:
-        slot = await _offer_freed(tx, slot_id, now, offer_for)
+        slot = await _offer_freed(tx, slot_id, now, offer_for, notices)
     return slot

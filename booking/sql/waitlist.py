@@ -15,18 +15,19 @@ from ..model import (
     new_cancel_token,
     new_reference,
 )
-from ..outbox import OFFERED
+from ..outbox import OFFERED, Notices
 from .engine import Tx
+from .notify import _notify
 from .outbox import _tell
 from .people import _count, _over, _rule, _uncount
 from .rows import build
 from .slots import _open_slot, _slot
 
 
-async def _offer_freed(tx: Tx, slot_id: int, now: datetime, offer_for: timedelta) -> Slot:
+async def _offer_freed(tx: Tx, slot_id: int, now: datetime, offer_for: timedelta, notices: Notices) -> Slot:
     """Offer a slot's free places to its waitlist, first come first served among those whose party fits and who
     hold no more than their limit; each offer holds its places (taken to everyone else) until it is accepted, left
-    or expires. An entry passed over keeps waiting."""
+    or expires, and is told to webhooks and to its holder. An entry passed over keeps waiting."""
     slot = await _slot(tx, slot_id)
     free, offered = slot.remaining if slot.starts_at > now else 0, []
     if free:
@@ -65,6 +66,7 @@ async def _offer_freed(tx: Tx, slot_id: int, now: datetime, offer_for: timedelta
             },
             waitlist_id=entry.id,
         )
+        await _notify(tx, OFFERED, slot, entry.contact, now, notices, waitlist_id=entry.id)
     return slot
 
 
@@ -78,7 +80,7 @@ async def _release_hold(tx: Tx, entry: WaitlistEntry, slot: Slot, status: str) -
 
 
 async def _join(
-    tx: Tx, slot_id: int, name: str, contact: str, party_size: int, now: datetime
+    tx: Tx, slot_id: int, name: str, contact: str, party_size: int, now: datetime, locale: str = "en"
 ) -> tuple[WaitlistEntry, int]:
     slot, rule = await _open_slot(tx, slot_id, now)
     if slot.remaining >= party_size:
@@ -86,9 +88,9 @@ async def _join(
     await _count(tx, rule.key(contact), slot, rule.limit)  # an entry counts like a booking, in one statement
     for _ in range(5):
         entry = await tx.fetch_one(
-            "INSERT INTO waitlist (reference, cancel_token, slot_id, name, contact, party_size, status, created_at)"
-            " VALUES (:reference, :token, :slot_id, :name, :contact, :n, 'waiting', :now) ON CONFLICT DO NOTHING"
-            " RETURNING *",
+            "INSERT INTO waitlist (reference, cancel_token, slot_id, name, contact, party_size, status, created_at,"
+            " locale) VALUES (:reference, :token, :slot_id, :name, :contact, :n, 'waiting', :now, :locale)"
+            " ON CONFLICT DO NOTHING RETURNING *",
             reference=new_reference(),
             token=new_cancel_token(),
             slot_id=slot_id,
@@ -96,6 +98,7 @@ async def _join(
             contact=contact,
             n=party_size,
             now=now,
+            locale=locale,
         )
         if entry:
             await tx.changed(*topics.of_slot(slot))
@@ -130,23 +133,25 @@ async def _holder_entry(tx: Tx, reference: str, token: str) -> tuple[WaitlistEnt
     return found[0], found[1]
 
 
-async def _leave(tx: Tx, reference: str, token: str, now: datetime, offer_for: timedelta) -> WaitlistEntry:
+async def _leave(
+    tx: Tx, reference: str, token: str, now: datetime, offer_for: timedelta, notices: Notices
+) -> WaitlistEntry:
     entry, slot = await _holder_entry(tx, reference, token)
     if entry.status in ("waiting", "offered"):
         await _release_hold(tx, entry, slot, "left")
-        await _offer_freed(tx, slot.id, now, offer_for)
+        await _offer_freed(tx, slot.id, now, offer_for, notices)
         await tx.changed(*topics.of_slot(slot))
         entry = replace(entry, status="left")
     return entry
 
 
-async def _expire_offers(tx: Tx, now: datetime, offer_for: timedelta) -> int:
+async def _expire_offers(tx: Tx, now: datetime, offer_for: timedelta, notices: Notices) -> int:
     rows = await tx.fetch(
         "SELECT * FROM waitlist WHERE status = 'offered' AND offered_until <= :now FOR UPDATE", now=now
     )
     for entry in (build(WaitlistEntry, r) for r in rows):
         await _release_hold(tx, entry, await _slot(tx, entry.slot_id), "expired")
-        slot = await _offer_freed(tx, entry.slot_id, now, offer_for)
+        slot = await _offer_freed(tx, entry.slot_id, now, offer_for, notices)
         await tx.changed(*topics.of_slot(slot))
     return len(rows)
 
