@@ -65,7 +65,9 @@ DEFAULTS = dict(
     LOG_FORMAT="text",  # or "json": one line per request and per closed stream
     SMTP_URL=None,  # e.g. smtp://user:pass@host:587 (STARTTLS when offered) or smtps://…: bookings with an e-mail
     MAIL_FROM=None,  # address get a confirmation, notices and a reminder; either unset: no e-mail at all
-    MAIL_REMIND_HOURS=24,  # the reminder, this long before the booked time (0: none)
+    MAIL_REMIND_HOURS=24,  # the reminder (e-mail and text), this long before the booked time (0: none)
+    SMS_URL=None,  # a Twilio-compatible Messages API: https://ACCOUNT:TOKEN@api.twilio.com/2010-04-01/Accounts/ACCOUNT
+    SMS_FROM=None,  # the number (E.164) or sender name texts come from; either unset: no text messages at all
     WEBHOOKS_ALLOW_PRIVATE=False,  # webhooks to loopback or private addresses are refused unless this is set
     WEBHOOK_TIMEOUT_SECONDS=10,
     OUTBOX_RETRY_SECONDS=30,  # a failed delivery is tried again after this, doubling to an hour at most,
@@ -216,16 +218,20 @@ def keep_draws(tasks: Supervisor, service: Service, hub: Hub, clock) -> None:
 
 
 def notices(config) -> Notices:
-    """What the outbox gets besides webhooks: e-mails when a mail server and sender are set, and the reminder."""
+    """What the outbox gets besides webhooks: e-mails when a mail server and sender are set, text messages when a
+    provider and sender are, and the reminder."""
     hours = float(config["MAIL_REMIND_HOURS"])
     return Notices(
-        mail=bool(config["SMTP_URL"] and config["MAIL_FROM"]), remind_before=timedelta(hours=hours) if hours else None
+        mail=bool(config["SMTP_URL"] and config["MAIL_FROM"]),
+        sms=bool(config["SMS_URL"] and config["SMS_FROM"]),
+        remind_before=timedelta(hours=hours) if hours else None,
     )
 
 
 def warn_without_public_url(config, webhooks: list) -> None:
     """Outside demo mode, say at start that what is sent out links to the address this server listens on."""
-    sends = [what for what, on in (("e-mail", notices(config).mail), ("webhooks", webhooks)) if on]
+    told = notices(config)
+    sends = [what for what, on in (("e-mail", told.mail), ("text messages", told.sms), ("webhooks", webhooks)) if on]
     if sends and not config["PUBLIC_URL"] and not config["DEMO"]:
         log.warning(
             "SLOTCAST_PUBLIC_URL is not set, and this server sends %s: links that leave the site point at %s."

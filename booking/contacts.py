@@ -64,10 +64,9 @@ def contact_key(contact: str, country: str = "") -> str:
     contact = clean_text(contact)
     if "@" in contact:
         return email_key(contact)
-    number = phone_number(contact, country)
-    if number is not None:
-        return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-    return ("+" if contact.startswith("+") else "") + "".join(c for c in contact if c.isdigit())
+    return e164(contact, country) or ("+" if contact.startswith("+") else "") + "".join(
+        c for c in contact if c.isdigit()
+    )
 
 
 def email_key(contact: str) -> str:
@@ -102,6 +101,13 @@ def phone_number(text: str, country: str = "") -> phonenumbers.PhoneNumber | Non
     except phonenumbers.NumberParseException:
         return None
     return number if phonenumbers.is_valid_number(number) else None
+
+
+def e164(text: str, country: str = "") -> str | None:
+    """The valid phone number `text` writes, in E.164 (+8613800138000), placed as phone_number places it; None when
+    it is none."""
+    number = phone_number(text, country)
+    return number and phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
 def valid_phone(text: str, country: str = "") -> bool:

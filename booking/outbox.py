@@ -14,9 +14,9 @@ REMINDER = "booking.reminder"  # mailed the day before (MAIL_REMIND_HOURS)
 OFFERED = "waitlist.offered"
 DRAWN = "draw.completed"  # a resource-day's draw (抽签) was made: one per day, besides a booking.created per winner
 EVENTS = (CREATED, CANCELLED, RESCHEDULED, OFFERED, DRAWN)
-MAILED = (CREATED, CANCELLED, RESCHEDULED, REMINDER)
+MAILED = (CREATED, CANCELLED, RESCHEDULED, REMINDER, OFFERED)
 NOT_DRAWN = "draw.not_drawn"  # told to each entry a draw did not book (by text message), never to webhooks
-TEXTED = (*MAILED, OFFERED, NOT_DRAWN)  # what people are told by text message (SMS); a draw's winner: CREATED
+TEXTED = (*MAILED, NOT_DRAWN)  # what people are told by text message (SMS); a draw's winner: CREATED
 # A message's states: waiting for its (next) attempt, delivered, given up, or nothing left to say.
 PENDING, SENT, FAILED, SKIPPED = "pending", "sent", "failed", "skipped"
 

@@ -13,15 +13,16 @@ import aiosmtplib
 from quart import render_template
 
 from booking.contacts import clean_text, email_address
-from booking.model import Booking, Resource, Slot, Venue, ticket_label
-from booking.outbox import CANCELLED, CREATED, REMINDER, RESCHEDULED
+from booking.model import Booking, Resource, Slot, Venue, WaitlistEntry, ticket_label
+from booking.outbox import CANCELLED, CREATED, OFFERED, REMINDER, RESCHEDULED
 from web import i18n
-from web.i18n import N_, short_when, shown_name
+from web.i18n import N_, local_time, short_when, shown_name
 from web.i18n import gettext as _
 from web.links import public_url, site
 from web.runtime import now
 
 from .calendar import calendar, method
+from .told import Told
 
 # Per event and venue kind (None: any other kind): the subject, and the first line as the confirmation page words it.
 WORDING = {
@@ -33,6 +34,7 @@ WORDING = {
     RESCHEDULED: {None: (N_("Moved: %(venue)s, %(when)s"), N_("Your booking has a new time"))},
     CANCELLED: {None: (N_("Cancelled: %(venue)s, %(when)s"), N_("Booking cancelled"))},
     REMINDER: {None: (N_("Reminder: %(venue)s, %(when)s"), N_("A reminder of your booking"))},
+    OFFERED: {None: (N_("A place is free: %(venue)s, %(when)s"), N_("A place is held for you"))},  # the waitlist's
 }
 SMTP_TIMEOUT = 30  # seconds, for the connection and for each command
 
@@ -70,8 +72,8 @@ async def compose(
 ) -> EmailMessage:
     """The e-mail for `event` about this booking, in `locale`, with its calendar file (which cancels the event once
     the booking is cancelled); needs a running app's context."""
-    if event not in WORDING:
-        raise ValueError(f"no e-mail for the event {event!r}")
+    if event not in WORDING or event == OFFERED:
+        raise ValueError(f"no e-mail for the event {event!r} of a booking")
     to = recipient(booking.contact, booking.name)
     if to is None:
         raise ValueError(f"booking {booking.reference} has no e-mail address")
@@ -97,6 +99,57 @@ async def compose(
         html = await render_template("mail/booking.html", **context)
         ics = calendar(booking, slot, venue, resource)
         language = i18n.html_lang()
+    message = message_of(subject, sender, to, text, html)
+    # The message becomes multipart/mixed: the alternative parts, then the file.
+    message.add_attachment(
+        ics,
+        maintype="text",
+        subtype="calendar",
+        filename=f"booking-{booking.reference}.ics",
+        params={"charset": "utf-8", "method": method(booking)},
+    )
+    message["Content-Language"] = language  # after the parts: making a multipart moves Content-* headers into them
+    return message
+
+
+async def compose_offer(
+    offer: WaitlistEntry, slot: Slot, venue: Venue, resource: Resource, *, locale: str, sender: str
+) -> EmailMessage:
+    """The e-mail telling a waitlist entry that a place is held for it, until when (the venue's time) and where
+    to take it up, in `locale`; needs a running app's context."""
+    to = recipient(offer.contact, offer.name)
+    if to is None:
+        raise ValueError(f"waitlist entry {offer.reference} has no e-mail address")
+    with i18n.use(locale if locale in i18n.LOCALES else i18n.DEFAULT):
+        wording, heading = WORDING[OFFERED][None]
+        subject = _(wording, venue=shown_name(venue), when=short_when(slot.starts_at, venue.timezone))
+        context = dict(
+            subject=subject,
+            heading=_(heading),
+            offer=offer,
+            slot=slot,
+            venue=venue,
+            resource=resource,
+            until=local_time(offer.offered_until, venue.timezone),
+            link=public_url("waitlist.entry", reference=offer.reference, token=offer.cancel_token),
+        )
+        text = await render_template("mail/offer.txt", **context)
+        html = await render_template("mail/offer.html", **context)
+        message = message_of(subject, sender, to, text, html)
+        message["Content-Language"] = i18n.html_lang()
+    return message
+
+
+async def compose_told(told: Told, *, sender: str) -> EmailMessage:
+    """The e-mail for what the outbox tells a person: an offer's, or a booking event's."""
+    resource = told.venue.resource(told.slot.resource_id)
+    if told.offer:
+        return await compose_offer(told.offer, told.slot, told.venue, resource, locale=told.locale, sender=sender)
+    return await compose(told.event, told.booking, told.slot, told.venue, resource, locale=told.locale, sender=sender)
+
+
+def message_of(subject: str, sender: str, to: Address, text: str, html: str) -> EmailMessage:
+    """An e-mail of text and HTML (alternatives) from the site to one address."""
     message = EmailMessage()
     message["Subject"] = subject
     message["From"] = sender
@@ -107,15 +160,6 @@ async def compose(
     message["Auto-Submitted"] = "auto-generated"  # RFC 3834: no out-of-office replies to this
     message.set_content(text)
     message.add_alternative(html, subtype="html")
-    # The message becomes multipart/mixed: the alternative parts, then the file.
-    message.add_attachment(
-        ics,
-        maintype="text",
-        subtype="calendar",
-        filename=f"booking-{booking.reference}.ics",
-        params={"charset": "utf-8", "method": method(booking)},
-    )
-    message["Content-Language"] = language  # after the parts: making a multipart moves Content-* headers into them
     return message
 
 

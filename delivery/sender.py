@@ -1,10 +1,10 @@
-"""The outbox's sender: claims each message as it falls due, delivers it (a signed webhook POST, or an e-mail) and
-settles it; a failure is retried with backoff for a day, a sender that dies leaves its claim to lapse."""
+"""The outbox's sender: claims each message as it falls due, delivers it (a signed webhook POST, an e-mail or a
+text message) and settles it; a failure is retried with backoff for a day (a refusal for good is not), a sender
+that dies leaves its claim to lapse."""
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import Awaitable
 from datetime import datetime, timedelta
@@ -13,10 +13,8 @@ import httpcore
 from quart import Quart
 
 from booking.outbox import (
-    CANCELLED,
     FAILED,
     PENDING,
-    REMINDER,
     SENT,
     SKIPPED,
     Message,
@@ -24,7 +22,8 @@ from booking.outbox import (
 )
 from web.links import site
 
-from . import mail
+from . import mail, sms
+from .told import told
 from .webhooks import PinnedBackend, Undelivered, public, webhook_headers
 
 log = logging.getLogger("slotcast.outbox")
@@ -86,7 +85,10 @@ class Sender:
     async def deliver(self, message: Message) -> None:
         """One attempt at one message, settled: sent, skipped, pending again after a backoff, or failed."""
         try:
-            state = await (self.post if message.kind == "webhook" else self.mail)(message)
+            state = await {"webhook": self.post, "email": self.mail, "sms": self.text}[message.kind](message)
+        except sms.Refused as error:  # the provider said no for good: kept for staff to see, not tried again
+            await self.store.settle_message(message.id, FAILED, self.clock.now(), str(error))
+            log.info("outbox: %s %s refused: %s", message.kind, message.delivery, error)
         except Exception as error:  # whatever went wrong, the message stays to be tried again
             reason = str(error) if isinstance(error, Undelivered) else f"{type(error).__name__}: {error}"
             now = self.clock.now()
@@ -124,30 +126,29 @@ class Sender:
         return SENT
 
     async def mail(self, message: Message) -> str:
-        """E-mail the booker what happened to their booking, in the language they booked in."""
+        """E-mail the booker what happened to their booking or waitlist entry, in the language they used."""
         smtp, sender = self.config["SMTP_URL"], self.config["MAIL_FROM"]
-        found = message.booking_id and await self.store.booking_by_id(message.booking_id)
-        if not (smtp and sender and found and mail.is_email(found[0].contact)):
-            return SKIPPED  # no mail server now, or the booking or its address is gone (erased)
-        booking, slot = found
-        if message.event != CANCELLED and booking.status != "confirmed":
-            return SKIPPED  # cancelled since: its own notice (and the file that cancels the event) went out
-        if message.event == REMINDER and slot.id != json.loads(message.body)["slot_id"]:
-            return SKIPPED  # moved since: its own notice went out
-        venue = await self.store.venue_of_resource(slot.resource_id)
+        about = smtp and sender and await told(self.store, message, self.clock.now())
+        if not (about and mail.is_email(about.contact)):
+            return SKIPPED  # no mail server now, or nothing left to say, or the address is gone (erased)
         async with self.app.app_context():
-            email = await mail.compose(
-                message.event,
-                booking,
-                slot,
-                venue,
-                venue.resource(slot.resource_id),
-                locale=booking.locale,
-                sender=sender,
-            )
+            email = await mail.compose_told(about, sender=sender)
             # One Message-ID on every attempt: a mail client shows a message sent twice (at least once) once.
             email.replace_header("Message-ID", f"<{message.delivery}@{site()}>")
         await mail.send(email, smtp)
+        return SENT
+
+    async def text(self, message: Message) -> str:
+        """Text the holder what happened, in the language they used, to their number in E.164."""
+        url, sender = self.config["SMS_URL"], self.config["SMS_FROM"]
+        about = url and sender and await told(self.store, message, self.clock.now())
+        to = about and sms.recipient(about)
+        if not to:
+            return SKIPPED  # no provider now, or nothing left to say, or the number is gone (erased)
+        async with self.app.app_context():
+            body = sms.text(about)
+        sid = await sms.send(to, body, url, sender)
+        log.info("outbox: sms %s taken by the provider as %s", message.delivery, sid)
         return SENT
 
 

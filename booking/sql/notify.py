@@ -10,7 +10,7 @@ from datetime import datetime
 from .. import topics
 from ..contacts import email_address, phone_number
 from ..model import Slot, new_cancel_token
-from ..outbox import CREATED, MAILED, NOT_DRAWN, OFFERED, REMINDER, RESCHEDULED, TEXTED, Notices
+from ..outbox import CREATED, MAILED, NOT_DRAWN, REMINDER, RESCHEDULED, TEXTED, Notices
 from .engine import Tx
 
 PREFIXES = {"email": "mail_", "sms": "sms_"}  # a delivery's id: the prefix, then a fresh token
@@ -29,7 +29,7 @@ async def _notify(
 ) -> None:
     """Queue the e-mail and the text message `event` tells the contact (each when its sender is configured and the
     contact is an address or a phone number it reaches), with a reminder of a booking made or moved."""
-    mails = notices.mail and event in (*MAILED, OFFERED) and email_address(contact)
+    mails = notices.mail and event in MAILED and email_address(contact)
     if not (mails or (notices.sms and event in TEXTED)):
         return  # nothing to send with: no query (a booking's hot path)
     venue = await tx.fetch_one(
