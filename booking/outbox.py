@@ -60,6 +60,7 @@ class Message:
     state: str  # pending, sent, failed (gave up), skipped (nothing left to say)
     webhook_id: int | None = None
     booking_id: int | None = None
+    waitlist_id: int | None = None
     done_at: datetime | None = None
     last_error: str | None = None
 

@@ -49,7 +49,7 @@ class MessagesApi:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
         self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
 
     def answer(self, path: str, headers, form: dict) -> tuple[int, dict]:
         """The status and JSON for one POST."""
