@@ -493,3 +493,6 @@ async def test_a_draw_texts_each_entry_its_result(app, store, venue, provider):
             ("none", "en"): "Test Bistro: Bo Later, you were not drawn for Mon 3 Jun.",
         }[status, people[number][2]]
         assert told[number].startswith(words) and told[number].endswith(link)
+    deliveries = {m.delivery for m in await store.outbox()}
+    assert await store.erase_person("+447400123456") == 1  # and the text of its result leaves the outbox with it
+    assert deliveries - {m.delivery for m in await store.outbox()} == {f"sms_draw_{entries['+447400123456'].reference}"}

@@ -14,6 +14,7 @@ from ..outbox import CREATED, MAILED, NOT_DRAWN, REMINDER, RESCHEDULED, TEXTED, 
 from .engine import Tx
 
 PREFIXES = {"email": "mail_", "sms": "sms_"}  # a delivery's id: the prefix, then a fresh token
+DRAW_RESULT = "sms_draw_"  # a draw entry's result: the prefix, then the entry's reference (erasure finds it so)
 
 
 async def _notify(
@@ -74,11 +75,12 @@ async def _notify_not_drawn(tx: Tx, draw_id: int, venue_id: int, now: datetime, 
         return
     queued = await tx.execute(
         "INSERT INTO outbox (kind, event, delivery, venue_id, waitlist_id, body, created_at, due_at)"
-        " SELECT 'sms', :event, 'sms_draw_' || e.reference, :venue_id, w.id,"
+        " SELECT 'sms', :event, :prefix || e.reference, :venue_id, w.id,"
         " '{\"draw_entry\": \"' || e.reference || '\"}', :now, :now"
         " FROM draw_entries e LEFT JOIN waitlist w ON w.draw_entry_id = e.id"
         " WHERE e.draw_id = :draw_id AND e.status IN ('none', 'waitlisted') AND e.contact_key LIKE '+%'",
         event=NOT_DRAWN,
+        prefix=DRAW_RESULT,
         venue_id=venue_id,
         draw_id=draw_id,
         now=now,

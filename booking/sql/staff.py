@@ -8,6 +8,7 @@ from datetime import datetime
 from ..access import OWNER, LastOwner, StaffAccount
 from ..contacts import contact_key
 from .engine import Tx
+from .notify import DRAW_RESULT
 from .people import _forget_days_ended, _forget_person
 from .rows import build
 
@@ -209,7 +210,8 @@ async def _erase(tx: Tx, where: str, params: dict, contact: str | None) -> int:
     ):
         placed = PLACED.replace("t.slot_id", "t.first_choice") if table == "draw_entries" else PLACED
         rows = await tx.fetch(
-            f"SELECT t.id, t.contact, v.country FROM {table} t {placed} WHERE {where} AND t.contact != ''", **params
+            f"SELECT t.id, t.reference, t.contact, v.country FROM {table} t {placed} WHERE {where} AND t.contact != ''",
+            **params,
         )
         for row in rows:
             if contact is None or contact_key(row["contact"], row["country"]) == contact_key(contact, row["country"]):
@@ -218,6 +220,8 @@ async def _erase(tx: Tx, where: str, params: dict, contact: str | None) -> int:
                 )
                 if told_as:
                     await tx.execute(f"DELETE FROM outbox WHERE {told_as} = :id", id=row["id"])
+                else:  # a draw entry's result, told by its reference
+                    await tx.execute("DELETE FROM outbox WHERE delivery = :id", id=DRAW_RESULT + row["reference"])
     return erased
 
 
