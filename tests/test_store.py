@@ -7,7 +7,7 @@ from datetime import UTC, datetime, time, timedelta
 import asyncpg
 import pytest
 
-from booking.migrations import MIGRATIONS
+from booking.migrations import MIGRATIONS, texts_and_offer_languages
 from booking.model import (
     Forbidden,
     LimitReached,
@@ -139,6 +139,40 @@ async def test_older_audit_entries_get_plain_action_names_on_upgrade(url, tmp_pa
     try:  # a closing could not be told from a reopening: said as either
         actions = {e.action for e in await store.audit_trail()}
         assert actions == {"close_or_reopen_slot", "add_webhook", "remove_webhook", "login"}
+    finally:
+        await store.close()
+
+
+async def test_the_outbox_made_anew_for_text_messages_keeps_its_rows(url, tmp_path, monkeypatch):
+    """The step that lets the outbox take kind 'sms' (SQLite cannot change a CHECK: the table is made anew) keeps
+    its rows and indexes, and still refuses a kind it does not know."""
+    monkeypatch.setattr("booking.sql.store.MIGRATIONS", MIGRATIONS[: MIGRATIONS.index(texts_and_offer_languages)])
+    old = open_store(url, tmp_path)
+    await old.open()
+    venue_id = await old.add_venue("v", "Venue", "restaurant", "UTC")
+    await old.close()
+    row = "INSERT INTO outbox (kind, event, delivery, venue_id, body, created_at, due_at) VALUES ('{}', 'booking.created', '{}', {}, '{{}}', '2030-01-01 00:00:00', '2030-01-01 00:00:00')"
+    await query(url, tmp_path, row.format("email", "mail_kept", venue_id))
+    monkeypatch.undo()
+    store = open_store(url, tmp_path)
+    await store.open()
+    try:
+        await query(url, tmp_path, row.format("sms", "sms_new", venue_id))
+        assert [(m.kind, m.delivery) for m in await store.outbox()] == [("sms", "sms_new"), ("email", "mail_kept")]
+        with pytest.raises((sqlite3.IntegrityError, asyncpg.CheckViolationError)):
+            await query(url, tmp_path, row.format("fax", "fax_no", venue_id))
+        if url.startswith("sqlite"):
+            indexes = await query(
+                url,
+                tmp_path,
+                "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'outbox' AND sql IS NOT NULL",
+            )
+            assert {name for (name,) in indexes} == {
+                "outbox_due",
+                "outbox_by_venue",
+                "outbox_by_booking",
+                "outbox_by_entry",
+            }
     finally:
         await store.close()
 
