@@ -404,16 +404,18 @@ async def test_a_busy_or_failing_provider_is_tried_again_with_the_same_text(app,
         flaky.close()
 
 
-async def test_a_refusal_fails_the_message_with_the_providers_error(app, client, store, harbour):
+async def test_a_refusal_fails_the_message_with_the_providers_error(app, admin, store, harbour):
     refusing = MessagesApi(400)
     app.config["SMS_URL"] = refusing.url
     try:
         venue, (nine, _ten) = harbour
-        await book(client, nine.id, "138 0013 8000")
+        await book(admin, nine.id, "138 0013 8000")
         [refused] = [m for m in await settled(store, 2) if m.event == "booking.created"]
         assert (refused.state, refused.attempts, refused.last_error) == ("failed", 1, "HTTP 400: 30400 Told to")
         await asyncio.sleep(0.3)  # the retry interval is 0.2 s: nothing more is tried
         assert len(refusing.requests) == 1 and refusing.messages == []
+        page = (await (await admin.get("/admin/webhooks/")).get_data()).decode()  # staff see it, and why
+        assert "<td>text message</td>" in page and "HTTP 400: 30400 Told to" in page
     finally:
         refusing.close()
 
