@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 from bench.report import machine, plot, postgres_line, write_report
 from bench.scenarios.burst import burst, burst_on_tmpfs
+from bench.scenarios.cost import cost
 from bench.scenarios.fanout import QUART_N, fanout, minimal_quart_ratio, soak, summary
 from bench.scenarios.polling import polling_vs_push
 from bench.scenarios.profile import profile
@@ -98,6 +99,12 @@ async def run_burst(run: Run) -> dict:
     return {"burst": on_disk, "burst_tmpfs": on_tmpfs}
 
 
+async def run_cost(run: Run) -> dict:
+    result = await cost(run.seed, 300 if run.quick else 1000, 2000)
+    log(result)
+    return {"cost": result}
+
+
 async def run_wire(run: Run) -> dict:
     result = await wire(run.seed, 20)
     log(result)
@@ -131,6 +138,7 @@ SCENARIOS = {
     "soak": run_soak,
     "polling": run_polling,
     "burst": run_burst,
+    "cost": run_cost,
     "wire": run_wire,
     "release": run_release,
     "profile": run_profile,

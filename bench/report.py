@@ -397,6 +397,34 @@ def release_section(results: dict) -> list[str]:
     return lines
 
 
+def cost_section(results: dict) -> list[str]:
+    """The request path beside its floor: CPU per request, and a crowd at one slot."""
+    c = results["cost"]
+    ours, floor, ratio = c["slotcast"], c["quart-post"], c["ratios"]
+    return [
+        f"## The request path against its floor: {c['count']:,} requests one at a time, then {c['rounds']} crowds "
+        f"of {c['bookers']:,} bookers at once",
+        "",
+        "Slotcast (one process, SQLite) and bench/baselines/quart_post.py (the smallest Quart app taking the same "
+        "POST /api/v1/bookings JSON: an in-memory counter of 100 places per slot, no database; the same Quart and "
+        "Hypercorn), one after the other in this run. CPU: the server process's user+system seconds per request, "
+        "bookings made one at a time over fresh slots, then refusals at a full slot. A crowd: every booker's "
+        "connection and POST at once, for one slot of 100 places; answer times from send to answer; the two servers "
+        "take turns, and the table shows the median crowd of each (every crowd's p99: "
+        f"Slotcast {ours['p99s_ms']} ms, floor {floor['p99s_ms']} ms).",
+        "",
+        "| | Slotcast | floor | ratio |",
+        "|---|---|---|---|",
+        f"| CPU per booking made (ms) | {ours['made_ms']:.2f} | {floor['made_ms']:.2f} | {ratio['made_ms']:.2f} |",
+        f"| CPU per refusal (ms) | {ours['refusal_ms']:.2f} | {floor['refusal_ms']:.2f} | {ratio['refusal_ms']:.2f} |",
+        f"| crowd p50 (ms) | {ours['p50_ms']:.0f} | {floor['p50_ms']:.0f} | |",
+        f"| crowd p99 (ms) | {ours['p99_ms']:.0f} | {floor['p99_ms']:.0f} | {ratio['p99_ms']:.2f} |",
+        f"| crowd: confirmed (fewest) / unanswered (all crowds) | {ours['confirmed']} / {ours['unanswered']} | "
+        f"{floor['confirmed']} / {floor['unanswered']} | |",
+        "",
+    ]
+
+
 def profile_section(results: dict) -> list[str]:
     """py-spy's top functions."""
     top = results["profile"]
@@ -417,6 +445,7 @@ SECTIONS = [
     ("soak", soak_section),
     ("polling", polling_section),
     ("burst", burst_section),
+    ("cost", cost_section),
     ("wire", wire_section),
     ("release", release_section),
     ("profile", profile_section),
