@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import json
 import logging
 import re
@@ -121,6 +122,11 @@ class PostgresTx:
         await self._db.execute("SELECT pg_advisory_xact_lock($1)", MIGRATION_LOCK)
 
 
+def apart(work) -> asyncio.Task:
+    """`work` as a task of its own, with an empty context: no request's."""
+    return asyncio.get_running_loop().create_task(work, context=contextvars.Context())
+
+
 class PostgresDatabase:
     """One PostgreSQL database, shared by any number of processes."""
 
@@ -161,7 +167,7 @@ class PostgresDatabase:
         """A pooled connection, or Unavailable: none free within the lock timeout (each busy, say waiting on a
         frozen worker's row), or none can be opened (whatever the reason, the database is away)."""
         try:
-            db = await self._pool.acquire(timeout=self.waits.lock or None)
+            db = await self._acquire()
         except TimeoutError as error:
             raise Unavailable.of(BUSY, error) from error
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
@@ -169,10 +175,32 @@ class PostgresDatabase:
         try:
             yield db
         finally:
-            try:
-                await self._pool.release(db)
-            except Exception as error:  # it broke (its work is done or failed already): asyncpg has ended it
-                log.info("dropped a broken connection: %s", error)
+            await asyncio.shield(apart(self._release(db)))  # a cancelled request still gives its connection back
+
+    async def _acquire(self):
+        """pool.acquire within the lock timeout, in a task apart from the request: the timers it arms (for that
+        bound, and for the connection's reset on release) would hold the request's context, and with it the
+        request (~11 KB), until their moment. A request cancelled meanwhile leaves no connection behind."""
+        acquiring = apart(self._acquired())
+        try:
+            return await acquiring
+        except asyncio.CancelledError:
+            acquiring.add_done_callback(self._give_back)
+            raise
+
+    async def _acquired(self):
+        return await self._pool.acquire(timeout=self.waits.lock or None)
+
+    def _give_back(self, acquiring: asyncio.Task) -> None:
+        """Release what an acquire got for a request that was gone by then."""
+        if not acquiring.cancelled() and acquiring.exception() is None:
+            apart(self._release(acquiring.result()))
+
+    async def _release(self, db) -> None:
+        try:
+            await self._pool.release(db)
+        except Exception as error:  # it broke (its work is done or failed already): asyncpg has ended it
+            log.info("dropped a broken connection: %s", error)
 
     async def read(self, body, *args):
         """body(tx, *args) on a pooled connection; an outage raises Unavailable."""

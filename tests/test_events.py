@@ -3,7 +3,6 @@
 import asyncio
 import gc
 
-import pytest
 from quart import Request
 
 from booking import topics
@@ -97,11 +96,9 @@ async def test_shutdown_ends_open_streams_with_a_close_event(client, hub, slot):
         await connection.disconnect()
 
 
-@pytest.mark.parametrize("app_config", [{"PG_LOCK_TIMEOUT_SECONDS": 0}])
 async def test_an_open_stream_keeps_no_quart_request(client, hub, slot):
     """Once its headers are out a stream runs outside Quart (middleware.handover.Handover): ~11 KB less per open stream.
-    (On PostgreSQL a bounded pool acquire leaves its timer, and with it the request's context, in the loop until the
-    timer's moment: up to PG_LOCK_TIMEOUT_SECONDS. Unbounded here, to see the handover alone.)"""
+    (On PostgreSQL the pool's bounded acquire and its release arm timers apart from the request: booking.postgres.)"""
     async with client.request(f"/events/slot/{slot.id}") as connection:
         await read_until(connection, b"</p>")
         gc.collect()

@@ -272,3 +272,27 @@ async def test_a_full_slot_one_process_keeps_is_forgotten_when_another_frees_it(
         await other.cancel(booking.reference, booking.cancel_token, NOW)
         await asyncio.wait_for(seen.changes.get(), 2)
         assert (await mine.slot(slot.id)).remaining == 2
+
+
+async def test_requests_cancelled_at_any_moment_of_a_pool_acquire_leave_every_connection_free(pg_url):
+    """booking.postgres acquires and releases apart from the request: a request cancelled while its acquire runs,
+    or just as it completes, still gives its connection back."""
+    db = PostgresDatabase(pg_url, pool_size=3)
+    await db.open()
+    try:
+
+        async def held(tx):
+            await tx.fetch_value("SELECT pg_sleep(0.05)")
+
+        for turns in [*range(8), 50, 200]:  # cancelled that many loop turns in: before, during, just after
+            readers = [asyncio.create_task(db.read(held)) for _ in range(12)]
+            for _ in range(turns):
+                await asyncio.sleep(0)
+            for reader in readers:
+                reader.cancel()
+            await asyncio.gather(*readers, return_exceptions=True)
+        await asyncio.sleep(0.2)  # the connections given back by the cancelled requests' acquires
+        assert db._pool.get_idle_size() == db._pool.get_size() == 3
+        assert await asyncio.wait_for(asyncio.gather(*(db.read(held) for _ in range(3))), 2) == [None] * 3
+    finally:
+        await db.close()
