@@ -292,7 +292,10 @@ async def test_requests_cancelled_at_any_moment_of_a_pool_acquire_leave_every_co
                 reader.cancel()
             await asyncio.gather(*readers, return_exceptions=True)
         await asyncio.sleep(0.2)  # the connections given back by the cancelled requests' acquires
-        assert db._pool.get_idle_size() == db._pool.get_size() == 3
+        assert db._pool.get_idle_size() == db._pool.get_size()  # none held (those opened: 2 to 3)
         assert await asyncio.wait_for(asyncio.gather(*(db.read(held) for _ in range(3))), 2) == [None] * 3
     finally:
-        await db.close()
+        if db._pool.get_idle_size() == db._pool.get_size():
+            await db.close()
+        else:
+            db._pool.terminate()  # a close would wait for the connections nobody gives back
