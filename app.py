@@ -19,12 +19,12 @@ from hypercorn.config import Config
 from quart import Quart
 
 import views
-from booking import access, demo, topics
+from booking import access, demo, keys, topics
 from booking.clock import SystemClock
 from booking.hub import Hub
 from booking.outages import Waits
 from booking.outbox import Notices
-from booking.service import Service
+from booking.service import Invalid, Service
 from booking.store import Store, open_store, sqlite_path
 from booking.tasks import Readiness, Supervisor
 from delivery.sender import Sender, prune
@@ -58,6 +58,7 @@ DEFAULTS = dict(
     MAX_CONTENT_LENGTH=64 * 1024,
     REQUESTS_AT_ONCE=128,  # requests inside the app at once, per process; the rest wait their turn (views/admission)
     BOOKINGS_PER_MINUTE=60,  # booking attempts per client address (0: no limit); many people share a clinic's Wi-Fi
+    API_KEY_CALLS_PER_MINUTE=600,  # calls per API key, whatever their address (0: no limit)
     OFFER_MINUTES=10,  # a place freed for the waitlist is held this long for the one it is offered to
     OFFER_CHECK_SECONDS=5,  # how often offers past their time are passed on
     DRAIN_SECONDS=1.0,  # on SIGTERM, /readyz says 503 this long before the streams close (raise it behind a balancer)
@@ -267,7 +268,7 @@ async def relay_changes(store: Store, hub: Hub, changed) -> None:
 
 def add_commands(app: Quart) -> None:
     """`create-admin NAME` sets an owner's password; `create-staff NAME --role … --venue …` makes an account of a
-    role; `backup PATH` copies the SQLite database."""
+    role; `create-api-key NAME --venue … --scope …` an API key; `backup PATH` copies the SQLite database."""
 
     @app.cli.command("create-admin")
     @click.argument("username")
@@ -290,6 +291,16 @@ def add_commands(app: Quart) -> None:
         )
         asyncio.run(save_staff(app, username, password, role, venues))
         click.echo(f"Staff account {username!r} ({role}) is ready.")
+
+    @app.cli.command("create-api-key")
+    @click.argument("name")
+    @click.option("--venue", "venues", multiple=True, required=True, help="A venue's slug (repeatable).")
+    @click.option("--scope", "scopes", multiple=True, required=True, type=click.Choice(keys.SCOPES))
+    def create_api_key(name: str, venues: tuple[str, ...], scopes: tuple[str, ...]) -> None:
+        """`create-api-key NAME --venue SLUG --scope bookings:read`: prints the key, once (only its hash is kept)."""
+        key = asyncio.run(save_api_key(app, name, venues, frozenset(scopes)))
+        click.echo(f"API key {name!r}: {key}")
+        click.echo("Keep it now: it is not shown again.", err=True)
 
     @app.cli.command("backup")
     @click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
@@ -326,6 +337,27 @@ async def save_staff(app: Quart, username: str, password: str, role: str, slugs:
         await service.set_staff_password(username, hash_password(password))
     except access.LastOwner:
         raise click.ClickException(f"{username!r} is the last enabled owner: make another owner first.") from None
+    finally:
+        await store.close()
+
+
+async def save_api_key(app: Quart, name: str, slugs: tuple[str, ...], scopes: frozenset[str]) -> str:
+    """Make an API key on the venues named (a ClickException if one is unknown or the name will not do)."""
+    store = open_store(app.config["DATABASE_URL"], ROOT)
+    await store.open()
+    try:
+        venues = [(slug, await store.venue(slug)) for slug in slugs]
+        if unknown := [slug for slug, venue in venues if venue is None]:
+            raise click.ClickException(f"No venue with the slug {', '.join(unknown)}.")
+        service = Service(store, SystemClock())
+        try:
+            key, _key_id = await service.create_api_key(name, scopes, frozenset(v.id for _s, v in venues), "cli")
+        except Invalid as invalid:
+            raise click.ClickException(
+                f"Give a name of 1 to {keys.NAME_MAX} characters ({invalid.problems})."
+            ) from None
+        await service.record("cli", "-", "create_api_key", f"{name.strip()} ({key[: keys.SHOWN]}…)")
+        return key
     finally:
         await store.close()
 

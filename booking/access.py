@@ -14,6 +14,7 @@ BOARD = "board"  # the day board and its stream, bookings for callers, the line,
 VENUE = "venue"  # a venue's details, resources, schedules and release rules
 EXPORT = "export"  # range exports
 WEBHOOKS = "webhooks"  # webhook endpoints and their deliveries
+KEYS = "keys"  # API keys for the account's venues
 AUDIT = "audit"  # the audit trail
 OWNERS = "owners"  # new venues, erasure on request: an owner's alone
 HOME = "home"  # the back office's first page (it lists only the account's venues)
@@ -24,6 +25,7 @@ ALLOWED = {
     VENUE: {MANAGER},
     EXPORT: {MANAGER},
     WEBHOOKS: {MANAGER},
+    KEYS: {MANAGER},
     AUDIT: {MANAGER},
     OWNERS: set(),
     HOME: {MANAGER, DESK},

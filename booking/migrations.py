@@ -334,4 +334,24 @@ MIGRATIONS = [
     """,
     # text messages in the outbox, and the language of a waitlist entry
     texts_and_offer_languages,
+    # API keys: kept as the sha256 of the key (never the key), its first characters to tell it apart, its scopes
+    # (space-separated), who made it, when it was last used (noted at most once a minute) and revoked; and its venues
+    """
+    CREATE TABLE api_keys (
+        id {id},
+        name TEXT NOT NULL,
+        prefix TEXT NOT NULL,
+        key_sha256 TEXT NOT NULL UNIQUE,
+        scopes TEXT NOT NULL,
+        created_by TEXT NOT NULL,
+        created_at {ts} NOT NULL,
+        last_used_at {ts},
+        revoked_at {ts}
+    );
+    CREATE TABLE api_key_venues (
+        key_id INTEGER NOT NULL REFERENCES api_keys(id),
+        venue_id INTEGER NOT NULL REFERENCES venues(id),
+        PRIMARY KEY (key_id, venue_id)
+    );
+    """,
 ]

@@ -7,7 +7,7 @@ import secrets
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
 
-from . import access
+from . import access, keys
 from .contacts import clean_text
 from .draw import (
     DRAW,
@@ -358,6 +358,29 @@ class Service:
     async def remove_webhook(self, webhook_id: int) -> None:
         """Stop sending to an endpoint (raises NotFound)."""
         await self.store.remove_webhook(webhook_id)
+
+    async def create_api_key(
+        self, name: str, scopes: frozenset[str], venue_ids: frozenset[int], created_by: str
+    ) -> tuple[str, int]:
+        """A new API key with these scopes on these venues (raises Invalid): the key, to show once, and its id."""
+        if problems := keys.key_problems(name, scopes, venue_ids):
+            raise Invalid(problems)
+        key = keys.new_key()
+        key_id = await self.store.add_api_key(
+            clean_text(name), keys.digest(key), key[: keys.SHOWN], scopes, venue_ids, created_by, self.clock.now()
+        )
+        return key, key_id
+
+    async def revoke_api_key(self, key_id: int) -> keys.ApiKey:
+        """Revoke a key: refused from its next call on (raises NotFound)."""
+        return await self.store.revoke_api_key(key_id, self.clock.now())
+
+    async def api_key(self, key: str) -> keys.ApiKey | None:
+        """The standing key a call presents (None: unknown or revoked); its use noted, at most once a minute."""
+        found = await self.store.api_key(keys.digest(key)) if key.startswith(keys.MARK) else None
+        if found and found.use_to_note(now := self.clock.now()):
+            await self.store.note_key_use(found.id, now)
+        return found
 
     async def set_staff_password(self, username: str, password_hash: str) -> None:
         """Create a staff account or change its password (its open sessions end)."""

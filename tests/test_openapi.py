@@ -4,6 +4,7 @@ on this run's engine (SQLite, or PostgreSQL with SLOTCAST_TEST_ENGINE=postgres).
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -16,14 +17,16 @@ import requests
 import schemathesis
 
 from app import create_app
+from booking.keys import SCOPES
 from tests import test_browser
-from tests.support.live_server import LiveServer
+from tests.support.live_server import ROOT, LiveServer
 from views.openapi import Undocumented, document
 
 browser, new_page = test_browser.browser, test_browser.new_page  # fixtures, used by name
 
 # Every check, every phase (examples, coverage, fuzzing, stateful over the document's links), bounded to seconds.
-# Dictionaries steer some of the generated values to real venues and slots (three of them full, for the waitlist).
+# Dictionaries steer some of the generated values to real venues, days and slots (three of them full, for the
+# waitlist); the API key has every scope on every venue, and webhooks are added for a loopback address alone.
 # JSON Schema cannot judge a contact's shape, a party over the resource's largest or another resource's slot, nor
 # know a token: for the calls that book, a 403 or 422 may answer data the schema calls valid (both are documented);
 # nor a run of days backwards or over 31 days: finding times may answer a 422 too.
@@ -45,6 +48,10 @@ values = ["Ana Silva", "Bo"]
 values = ["ana@example.com", "+44 20 7946 0000", "bo@example.org"]
 [dictionaries.parties]
 values = [1, 2]
+[dictionaries.urls]
+values = ["http://127.0.0.1:9/hook"]
+[dictionaries.dates]
+values = {dates}
 [parameters]
 "body.slot_id" = {{ dictionary = "slots", probability = 0.8 }}
 "body.name" = {{ dictionary = "names", probability = 0.8 }}
@@ -52,9 +59,16 @@ values = [1, 2]
 "body.party_size" = {{ dictionary = "parties", probability = 0.8 }}
 "path.venue" = {{ dictionary = "venues", probability = 0.8 }}
 "path.resource" = {{ dictionary = "resources", probability = 0.8 }}
+"body.url" = {{ dictionary = "urls", probability = 1.0 }}
+"query.date" = {{ dictionary = "dates", probability = 0.8 }}
+[auth.openapi.apiKey]
+bearer = "{key}"
 [[operations]]
-include-operation-id = ["create_booking", "join_waitlist", "reschedule_booking", "enter_draw"]
-checks.positive_data_acceptance.expected-statuses = ["2xx", "403", "404", "409", "422", "429"]
+include-operation-id = ["create_booking", "join_waitlist", "reschedule_booking", "enter_draw", "add_webhook"]
+checks.positive_data_acceptance.expected-statuses = ["2xx", "401", "403", "404", "409", "422", "429"]
+[[operations]]
+include-operation-id = ["venue_bookings"]
+checks.positive_data_acceptance.expected-statuses = ["2xx", "400", "403", "404"]
 [[operations]]
 include-operation-id = ["availability", "next_available"]
 checks.positive_data_acceptance.expected-statuses = ["2xx", "404", "422"]
@@ -67,8 +81,9 @@ request-timeout = 5
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory, request):
-    """`python app.py` with the demo venues on this run's engine; no booking rate (one address makes every call)."""
-    config = {"BOOKINGS_PER_MINUTE": 0, "DRAIN_SECONDS": 0}
+    """`python app.py` with the demo venues on this run's engine; no booking rate (one address makes every call), no
+    rate per API key, and webhooks to loopback (no name looked up, nothing sent beyond this machine)."""
+    config = {"BOOKINGS_PER_MINUTE": 0, "API_KEY_CALLS_PER_MINUTE": 0, "WEBHOOKS_ALLOW_PRIVATE": 1, "DRAIN_SECONDS": 0}
     if os.environ.get("SLOTCAST_TEST_ENGINE") == "postgres":
         postgres = request.getfixturevalue("postgres")
         postgres.drop_database("t_openapi")
@@ -76,6 +91,23 @@ def live(tmp_path_factory, request):
     server = LiveServer(tmp_path_factory.mktemp("openapi"), **config).start()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="module")
+def api_key(live) -> str:
+    """A key with every scope on every demo venue, made with `create-api-key` on the live server's database."""
+    venues = [arg for v in ("harbour-kitchen", "riverside-clinic", "corner-barber") for arg in ("--venue", v)]
+    scopes = [arg for scope in SCOPES for arg in ("--scope", scope)]
+    made = subprocess.run(
+        [sys.executable, "-m", "quart", "--app", "app:create_app", "create-api-key", "contract", *venues, *scopes],
+        env=live.env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert made.returncode == 0, made.stdout + made.stderr
+    return re.search(r"sk_[A-Za-z0-9_-]{43}", made.stdout)[0]
 
 
 @pytest.fixture(scope="module")
@@ -90,12 +122,13 @@ def slot_ids(server: LiveServer, venue: str, resource: str, ahead: int = 2) -> l
     return [s["id"] for s in server.get_json(f"/api/v1/venues/{venue}/resources/{resource}/slots?date={day}")["slots"]]
 
 
-def test_the_server_keeps_the_contract(live, tmp_path):
+def test_the_server_keeps_the_contract(live, api_key, tmp_path):
     full = slot_ids(live, "corner-barber", "chair-1")[:3]  # one place each: someone to wait behind
     for n, slot_id in enumerate(full):
         live.post_json("/api/v1/bookings", {"slot_id": slot_id, "name": "Ana", "contact": f"{n}@example.com"})
     slots = slot_ids(live, "harbour-kitchen", "terrace")[:4] + full
-    (tmp_path / "schemathesis.toml").write_text(CONFIG.format(slots=slots))
+    dates = [(date.today() + timedelta(days=n)).isoformat() for n in (2, 3)]  # the days slot_ids() books on
+    (tmp_path / "schemathesis.toml").write_text(CONFIG.format(slots=slots, key=api_key, dates=json.dumps(dates)))
     run = subprocess.run(
         [
             sys.executable,
@@ -256,7 +289,7 @@ async def test_the_document_is_served_as_json_and_lists_every_error_status(clien
     response = await client.get("/api/v1/openapi.json")
     doc = await response.get_json()
     booking = doc["paths"]["/api/v1/bookings"]["post"]["responses"]
-    assert set(booking) == {"201", "400", "403", "404", "409", "413", "415", "422", "429", "503"}
+    assert set(booking) == {"201", "400", "401", "403", "404", "409", "413", "415", "422", "429", "503"}
     assert booking["429"]["headers"]["Retry-After"]["required"] is True
     assert booking["503"]["headers"]["Retry-After"]["required"] is True
     outage = booking["503"]["content"]["application/json"]["schema"]["allOf"][1]["properties"]["code"]["enum"]
@@ -264,6 +297,30 @@ async def test_the_document_is_served_as_json_and_lists_every_error_status(clien
     assert "safe" in doc["components"]["parameters"]["Idempotency-Key"]["description"]
     conflicts = booking["409"]["content"]["application/json"]["schema"]["allOf"][1]["properties"]["code"]["enum"]
     assert "booking_cancelled" in conflicts
+    scheme = doc["components"]["securitySchemes"]["apiKey"]
+    assert (scheme["type"], scheme["scheme"]) == ("http", "bearer") and "/admin/api-keys" in scheme["description"]
+    assert doc["paths"]["/api/v1/bookings"]["post"]["security"] == [{"apiKey": ["bookings:write"]}, {}]
+    keyed = {  # every keyed operation needs its scope; the public ones need none
+        (path, method): op["security"]
+        for path, ops in doc["paths"].items()
+        for method, op in ops.items()
+        if "security" in op
+    }
+    assert keyed == {
+        ("/api/v1/bookings", "post"): [{"apiKey": ["bookings:write"]}, {}],
+        ("/api/v1/bookings/{reference}", "get"): [{"apiKey": ["bookings:read"]}, {}],
+        ("/api/v1/bookings/{reference}/attendance", "post"): [{"apiKey": ["attendance:write"]}],
+        ("/api/v1/venues/{venue}/bookings", "get"): [{"apiKey": ["bookings:read"]}],
+        ("/api/v1/venues/{venue}/webhooks", "get"): [{"apiKey": ["webhooks:manage"]}],
+        ("/api/v1/venues/{venue}/webhooks", "post"): [{"apiKey": ["webhooks:manage"]}],
+        ("/api/v1/venues/{venue}/webhooks", "delete"): [{"apiKey": ["webhooks:manage"]}],
+    }
+    refusals = doc["paths"]["/api/v1/venues/{venue}/bookings"]["get"]["responses"]["403"]["content"]
+    assert refusals["application/json"]["schema"]["allOf"][1]["properties"]["code"]["enum"] == [
+        "forbidden",
+        "insufficient_scope",
+        "other_venue",
+    ]
     stream = doc["paths"]["/api/v1/venues/{venue}/resources/{resource}/slots/stream"]["get"]["responses"]["200"]
     assert list(stream["content"]) == ["text/event-stream"]
 

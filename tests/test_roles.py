@@ -100,6 +100,13 @@ EXPECTED = {
     "webhooks.index": (MANAGERS, lambda v: [("GET", "/admin/webhooks/", None)], False),
     "webhooks.add": (MANAGERS, lambda v: [("POST", "/admin/webhooks/", {"venue": str(v.id), "url": ""})], True),
     "webhooks.remove": (MANAGERS, lambda v: [("POST", f"/admin/webhooks/{v.hook}/remove", {})], True),
+    "api_keys.index": (MANAGERS, lambda v: [("GET", "/admin/api-keys/", None)], False),
+    "api_keys.create": (
+        MANAGERS,
+        lambda v: [("POST", "/admin/api-keys/", {"name": "Till", "venue": str(v.id), "scope": "bookings:read"})],
+        True,
+    ),
+    "api_keys.revoke": (MANAGERS, lambda v: [("POST", f"/admin/api-keys/{v.key}/revoke", {})], True),
     "streams.board_stream": (ALL, lambda v: [("STREAM", f"/admin/events/board/{v.id}/{v.day}", None)], True),
     "staff.index": (MANAGERS, lambda v: [("GET", "/admin/staff", None)], False),
     # a venue's desk account: a manager looks after those of its own venues only
@@ -124,7 +131,7 @@ LOGIN = {"auth.login", "auth.log_in", "auth.log_out", "password_links.set_passwo
 
 
 async def venue_ids(store, service, slug: str, day) -> V:
-    """A venue's slug, ids, a booking to act on and one to cancel, a webhook and a desk account."""
+    """A venue's slug, ids, a booking to act on and one to cancel, a webhook, a desk account and an API key."""
     venue = await store.venue(slug)
     resource = venue.resources[0]
     slot = (await store.slots_for_day(resource.id, day))[0]
@@ -132,6 +139,7 @@ async def venue_ids(store, service, slug: str, day) -> V:
     spare, _ = await service.book(resource, slot.id, NAME, "+44 20 7946 0999", 1)
     hook = await service.add_webhook(venue.id, "https://hooks.example.com/in", "s" * 20)
     desk = await service.create_staff(f"desk-{slug}", DESK, frozenset({venue.id}))
+    _key, key = await service.create_api_key("Till", frozenset({"bookings:read"}), frozenset({venue.id}), "admin")
     return V(
         slug=slug,
         id=venue.id,
@@ -142,6 +150,7 @@ async def venue_ids(store, service, slug: str, day) -> V:
         spare=spare.id,
         hook=hook,
         desk=desk,
+        key=key,
         day=day.isoformat(),
     )
 
@@ -224,7 +233,15 @@ async def test_a_desk_account_sees_only_its_venue_and_its_board(accounts, venue,
     desk = accounts[DESK]
     home = await text(await desk.get("/admin/"))
     assert venue.name in home and clinic.name not in home
-    for hidden in ("/admin/venues/new", "/admin/audit", "/admin/webhooks/", "/admin/erase", "/edit", "/resources/new"):
+    hidden_links = (
+        "/admin/venues/new",
+        "/admin/audit",
+        "/admin/webhooks/",
+        "/admin/api-keys/",
+        "/admin/erase",
+        "/edit",
+    )
+    for hidden in (*hidden_links, "/resources/new"):
         assert hidden not in home, hidden
     board = await text(await desk.get(f"/admin/venues/{venue.slug}/board/{tomorrow}"))
     assert f"/admin/venues/{venue.slug}/bookings/{tomorrow}.csv" in board and "bookings.csv" not in board
@@ -248,8 +265,11 @@ async def test_a_manager_sees_its_venues_tools_and_only_its_venues(accounts, ven
     home = await text(await manager.get("/admin/"))
     assert clinic.name not in home and f"/admin/venues/{venue.slug}/edit" in home and "/admin/venues/new" not in home
     assert "/admin/audit" in home and "/admin/webhooks/" in home and "/admin/erase" not in home
+    assert "/admin/api-keys/" in home
     hooks = await text(await manager.get("/admin/webhooks/"))
     assert clinic.name not in hooks
+    keys = await text(await manager.get("/admin/api-keys/"))
+    assert clinic.name not in keys and venue.name in keys
     audit = await text(await manager.get("/admin/audit"))
     assert venue.name in audit and clinic.name not in audit  # its venues' entries only (tests/test_audit.py)
 

@@ -17,14 +17,17 @@ from web.links import public_url
 from . import (
     admin,
     api,
+    api_keys,
     assets,
     audit,
     auth,
+    bearer,
     draws,
     draws_api,
     errors,
     exports,
     finding,
+    integrations,
     kiosk,
     manage,
     openapi,
@@ -82,6 +85,7 @@ def init_app(app: Quart) -> None:
         api,
         draws_api,
         finding,
+        integrations,
         kiosk,
         auth,
         admin,
@@ -91,6 +95,7 @@ def init_app(app: Quart) -> None:
         manage,
         webhooks,
         staff,
+        api_keys,
     ):
         app.register_blueprint(module.bp)
     app.register_blueprint(staff.links)  # the one-time password links: no login
@@ -98,6 +103,7 @@ def init_app(app: Quart) -> None:
     app.before_request(choose_locale)
     app.before_request(refuse_nul)
     app.before_request(csrf.protect)
+    app.before_request(bearer.identify)  # an API call with a key is the key's (401 for a key not standing)
     app.after_request(encoding.tag_and_pack)  # the first registered runs last: on the finished answer
     app.after_request(remember_locale)
     app.after_request(headers.secure)

@@ -11,6 +11,7 @@ from quart import Blueprint, abort, jsonify, make_response, request
 from werkzeug.exceptions import NotFound as NoSuchThing
 
 from booking import topics
+from booking.keys import BOOKINGS_WRITE
 from booking.model import (
     NOT_YET,
     IdempotencyMismatch,
@@ -40,7 +41,7 @@ from web.i18n import DEFAULT, current, set_current
 from web.i18n import gettext as _
 from web.runtime import now, service, store
 
-from . import messages
+from . import bearer, messages
 from .errors import about, not_found, refused
 from .lookups import parse_day, public_slot_or_404, resource_or_404, venue_or_404
 from .openapi import BOOKING_LINKS, ENTRY_LINKS, REFUSALS, contract
@@ -209,11 +210,15 @@ def text(body: dict, field: str) -> str:
         422: ("invalid", "idempotency_mismatch"),
         429: (),
     },
+    scopes=(BOOKINGS_WRITE,),
+    key_optional=True,
 )
 async def create_booking():
-    """Book places in a slot (once per Idempotency-Key): 201; 409 slot_full, …; 422 invalid; 404 unknown slot."""
+    """Book places in a slot (once per Idempotency-Key): 201; 409 slot_full, …; 422 invalid; 404 unknown slot.
+    With an API key (bookings:write) staff's booking for a caller, over the per-person limit with override_limit."""
     body = await json_object()
     slot, venue, resource = await requested_slot(body)
+    for_staff, over_limit = bearer.booking_powers(body, venue.id)
     # Every key sent is checked, the header (which wins) and the body's, even a body's null.
     keys = [request.headers[k] for k in ("Idempotency-Key",) if k in request.headers]
     keys += [body["idempotency_key"]] if "idempotency_key" in body else []
@@ -228,6 +233,8 @@ async def create_booking():
             text(body, "contact"),
             body.get("party_size", 1),
             idempotency_key=key and f"api:{key}",
+            for_staff=for_staff,
+            over_limit=over_limit,
             locale=current(),  # the API's keys never reach the form's
             seen=(slot, venue.timezone),
             caller=caller_scope(),

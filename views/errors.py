@@ -6,7 +6,9 @@ from contextlib import contextmanager
 from typing import NoReturn
 
 from quart import Quart, abort, current_app, jsonify, render_template, request
-from werkzeug.exceptions import HTTPException
+from werkzeug.datastructures import WWWAuthenticate
+from werkzeug.exceptions import Forbidden as Refused
+from werkzeug.exceptions import HTTPException, Unauthorized
 
 from booking.model import Forbidden, NotFound
 from booking.outages import BUSY, DOWN, FULL, CommitUnknown, Unavailable
@@ -32,9 +34,10 @@ async def http_error(error: HTTPException):
     custom = error.description != type(error).description  # abort(code, message) was given a message
     message = error.description if custom else i18n.gettext(DEFAULT_MESSAGES.get(error.code, "Something went wrong."))
     # This new response keeps what the error's own would say: a 405's Allow, a 429's Retry-After.
-    kept = {k: v for k, v in error.get_headers() if k in ("Allow", "Retry-After")}
+    kept = {k: v for k, v in error.get_headers() if k in ("Allow", "Retry-After", "WWW-Authenticate")}
     if wants_json():
-        return jsonify(error=message, code=CODES.get(error.code, "error")), error.code, kept
+        code = getattr(error, "api_code", None) or CODES.get(error.code, "error")
+        return jsonify(error=message, code=code), error.code, kept
     return await render_template("error.html", status=error.code, message=message), error.code, kept
 
 
@@ -63,6 +66,7 @@ async def unexpected_error(error: Exception):
 
 CODES = {
     400: "bad_request",
+    401: "unauthorized",
     403: "forbidden",
     404: "not_found",
     405: "method_not_allowed",
@@ -91,6 +95,7 @@ MISSING = {
     "slot": N_("That slot does not exist."),
     "resource": N_("That resource does not exist."),
     "webhook": N_("There is no such webhook."),
+    "api_key": N_("There is no such API key."),
 }
 REFUSED = {
     ("booking", "page"): N_("This link is not valid for booking %(ref)s."),
@@ -110,6 +115,14 @@ def not_found(thing: str, ref: str = "") -> NoReturn:
 def refused(thing: str, ref: str = "") -> NoReturn:
     """403: the secret given for this `thing` is not its own."""
     abort(403, i18n.gettext(REFUSED[thing, "api" if wants_json() else "page"], ref=ref[:20]))
+
+
+def deny(status: int, code: str, message: str) -> NoReturn:
+    """An API call refused for its key: 401 with a Bearer challenge (no key, or one that is not standing), or 403
+    (the key may not do this, or not here), with `code` saying which."""
+    error = Unauthorized(message, www_authenticate=WWWAuthenticate("bearer")) if status == 401 else Refused(message)
+    error.api_code = code
+    raise error
 
 
 @contextmanager

@@ -36,12 +36,23 @@ def contract(
     parameters: tuple[str, ...] = (),
     body: str | None = None,
     links: dict | None = None,
+    scopes: tuple[str, ...] = (),
+    key_optional: bool = False,
 ):
     """Declare a view's operation: `ok` status -> schema name (or (media type, schema name)), `errors` status ->
-    the error codes it may carry, `parameters` by name (path ones come from the route), `body` a schema name."""
+    the error codes it may carry, `parameters` by name (path ones come from the route), `body` a schema name;
+    `scopes`: the API key scopes it needs (none: it takes no key), and `key_optional` when it serves without one."""
 
     def declare(view):
-        view.contract = dict(ok=ok, errors=errors or {}, parameters=parameters, body=body, links=links or {})
+        view.contract = dict(
+            ok=ok,
+            errors=errors or {},
+            parameters=parameters,
+            body=body,
+            links=links or {},
+            scopes=scopes,
+            key_optional=key_optional,
+        )
         return view
 
     return declare
@@ -484,6 +495,10 @@ ERRORS = {  # status -> (what it means, the codes every operation with it may ca
         "a NUL character.",
         ("bad_request",),
     ),
+    401: (
+        "No API key, or one unknown or revoked (with `WWW-Authenticate: Bearer`).",
+        ("unauthorized",),
+    ),
     403: ("A POST a browser marks `Sec-Fetch-Site: cross-site`, or a wrong cancel_token.", ("forbidden",)),
     404: ("Nothing by that name or id.", ("not_found",)),
     409: ("Refused as things stand.", ()),
@@ -531,6 +546,21 @@ DRAW_ENTRY_LINKS = {
 }
 RETRY_AFTER = {"description": "Seconds to wait.", "schema": {"type": "integer", "minimum": 1}}
 
+# API keys: `Authorization: Bearer sk_…`; an operation's security requirement lists the scopes it needs.
+SECURITY = "apiKey"
+BEARER = {
+    "type": "http",
+    "scheme": "bearer",
+    "description": (
+        "An API key (`sk_…`) made in the back office at /admin/api-keys (or with `create-api-key`), for some venues "
+        "and scopes: `bookings:read`, `bookings:write`, `attendance:write`, `webhooks:manage`. Its calls are counted "
+        "per key (429 past the limit), and an Idempotency-Key is its own. Without a key, or with one unknown or "
+        "revoked: 401 `unauthorized`; outside its scopes 403 `insufficient_scope`, outside its venues 403 "
+        "`other_venue`."
+    ),
+}
+KEY_ERRORS = {401: ("unauthorized",), 403: ("insufficient_scope", "other_venue"), 429: ()}
+
 
 ARGUMENT = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")  # <venue>, <int:id>
 
@@ -568,6 +598,9 @@ def operation(rule, method: str, view) -> dict:
         503: ("outcome_unknown",) if method == "POST" else (),
         **declared["errors"],
     }
+    if declared["scopes"]:  # a key's refusals, with the operation's own codes for the same statuses
+        for status, codes in KEY_ERRORS.items():
+            errors[status] = codes + errors.get(status, ())
     responses = {}
     for status, schema in declared["ok"].items():
         media, name = schema if isinstance(schema, tuple) else ("application/json", schema)
@@ -594,6 +627,8 @@ def operation(rule, method: str, view) -> dict:
         "parameters": [ref(name, "parameters") for name in names],
         "responses": responses,
     }
+    if declared["scopes"]:
+        op["security"] = [{SECURITY: list(declared["scopes"])}, *([{}] if declared["key_optional"] else [])]
     if declared["body"]:
         op["requestBody"] = {"required": True, "content": {"application/json": {"schema": ref(declared["body"])}}}
     return op
@@ -628,6 +663,7 @@ def document(app: Quart) -> dict:
         "components": {
             "schemas": SCHEMAS,
             "parameters": parameters,
+            "securitySchemes": {SECURITY: BEARER},
             "responses": {
                 "MethodNotAllowed": {
                     "description": "A method the path does not take; `Allow` lists those it does.",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from quart import abort, g, request
 
 from booking import access
-from booking.access import ACCOUNT, AUDIT, BOARD, EXPORT, HOME, OWNERS, STAFF, VENUE, WEBHOOKS, Access
+from booking.access import ACCOUNT, AUDIT, BOARD, EXPORT, HOME, KEYS, OWNERS, STAFF, VENUE, WEBHOOKS, Access
 from booking.model import Venue
 from web.i18n import gettext as _
 from web.runtime import store
@@ -35,6 +35,9 @@ RULES = {
     "webhooks.index": WEBHOOKS,
     "webhooks.add": WEBHOOKS,
     "webhooks.remove": WEBHOOKS,
+    "api_keys.index": KEYS,
+    "api_keys.create": KEYS,
+    "api_keys.revoke": KEYS,
     "audit.trail": AUDIT,
     "audit.trail_csv": AUDIT,
     "staff.index": STAFF,  # views/staff.py narrows a manager's to the desk accounts of its venues

@@ -6,7 +6,7 @@ import ipaddress
 import math
 from datetime import timedelta
 
-from quart import current_app, request
+from quart import current_app, g, request
 from werkzeug.exceptions import TooManyRequests
 
 from .i18n import gettext
@@ -52,25 +52,41 @@ def client_group() -> str:
 
 
 def caller_scope() -> str:
-    """Who an API call comes from, as far as its idempotency key goes: `addr:<client group>` for an anonymous
-    caller (a caller named by an API key would be `key:<id>`)."""
-    return f"addr:{client_group()}"
+    """Who an API call comes from, as far as its idempotency key goes: `key:<id>` for a call with an API key,
+    `addr:<client group>` for an anonymous caller."""
+    key = g.get("api_key")
+    return f"key:{key.id}" if key else f"addr:{client_group()}"
 
 
 async def check_booking_rate() -> None:
-    """Count a booking attempt from this client; 429 with Retry-After past SLOTCAST_BOOKINGS_PER_MINUTE.
+    """Count a booking attempt from this client (an IPv6 client by its /64); 429 with Retry-After past
+    SLOTCAST_BOOKINGS_PER_MINUTE. A call with an API key is counted per key instead (check_key_rate)."""
+    if not g.get("api_key"):
+        await count_towards(
+            f"book:{client_group()}",
+            int(current_app.config["BOOKINGS_PER_MINUTE"]),
+            gettext("Too many bookings from your network. Please try again in a minute."),
+        )
 
-    Counted per client (an IPv6 client by its /64) in the database, so that every process shares the count.
-    """
-    limit = int(current_app.config["BOOKINGS_PER_MINUTE"])
+
+async def check_key_rate(key_id: int) -> None:
+    """Count a call made with an API key; 429 with Retry-After past SLOTCAST_API_KEY_CALLS_PER_MINUTE."""
+    await count_towards(
+        f"key:{key_id}",
+        int(current_app.config["API_KEY_CALLS_PER_MINUTE"]),
+        gettext("Too many calls with this API key. Please wait a moment and try again."),
+    )
+
+
+async def count_towards(key: str, limit: int, message: str) -> None:
+    """Count an attempt under `key` (0: no limit); 429 past `limit` a minute. Counted in the database, so that
+    every process shares the count."""
     if not limit:
         return
-    [(attempts, left)] = await service().count_attempt([f"book:{client_group()}"], timedelta(minutes=1))
+    [(attempts, left)] = await service().count_attempt([key], timedelta(minutes=1))
     if attempts > limit:
         wait = max(math.ceil(left.total_seconds()), 1)  # Retry-After takes no fraction
-        raise TooManyRequests(
-            gettext("Too many bookings from your network. Please try again in a minute."), retry_after=wait
-        )
+        raise TooManyRequests(message, retry_after=wait)
 
 
 def accepts_gzip() -> bool:

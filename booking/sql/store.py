@@ -41,6 +41,7 @@ from .bookings import (
 )
 from .draws import DrawStore
 from .engine import Database, T, Tx
+from .keys import KeyStore
 from .limits import _count_attempts, _forget_attempts
 from .outbox import (
     _add_webhook,
@@ -71,7 +72,7 @@ from .waitlist import _entry, _expire_offers, _join, _leave, _waitlist_counts
 FULL_KEPT, FULL_KEPT_SECONDS = 10_000, 1.0  # full slots kept at most, and for how long without a change heard
 
 
-class SqlStore(DrawStore, AuditStore, StaffStore, AvailabilityStore):
+class SqlStore(DrawStore, AuditStore, StaffStore, AvailabilityStore, KeyStore):
     """The Store, over any Database: async, every capacity check inside the database. Each committed write calls
     `notify(*topics)` once with the topics it touched (the list PostgreSQL announces to the other processes)."""
 
