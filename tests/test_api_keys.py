@@ -267,3 +267,12 @@ async def test_create_api_key_prints_a_key_that_works(app, client, store, venue,
         failed = await asyncio.to_thread(app.test_cli_runner().invoke, args=["create-api-key", "X", *wrong])
         assert failed.exit_code != 0
     assert len(await store.api_keys()) == 1
+
+
+async def test_refusals_and_the_page_speak_chinese(admin, client, service, venue, tomorrow):
+    key = await make_key(service, [venue], [BOOKINGS_READ])
+    chinese = {"Accept-Language": "zh-CN,zh;q=0.9"}
+    refused = await call(client, key, "GET", f"/api/v1/venues/{venue.slug}/webhooks", **chinese)
+    assert await refused.get_json() == {"error": "此 API 密钥没有 webhooks:manage 权限。", "code": "insufficient_scope"}
+    page = await text(await client.get("/admin/api-keys/", headers=chinese))
+    assert "API 密钥" in page and "吊销" in page and "读取场所的预约，包括姓名和联系方式" in page

@@ -1,0 +1,71 @@
+"""API keys in the store, on both engines: found by their sha256 with their scopes and venues, a last use noted at
+most once a minute, a revoke that the next lookup sees, and the key itself nowhere."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from booking.clock import ManualClock
+from booking.keys import BOOKINGS_READ, WEBHOOKS_MANAGE, digest
+from booking.model import NotFound
+from booking.service import Invalid, Service
+from booking.store import open_store
+from tests import test_store
+from tests.test_store import query
+
+url = test_store.url  # a fixture, used by name: each engine
+
+NOW = datetime(2030, 6, 1, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+async def store(url, tmp_path):
+    store = open_store(url, tmp_path)
+    await store.open()
+    yield store
+    await store.close()
+
+
+async def test_a_key_is_found_by_its_hash_noted_once_a_minute_and_revoked(store, url, tmp_path):
+    clock = ManualClock(NOW)
+    service = Service(store, clock)
+    first = await store.add_venue("a", "A", "restaurant", "UTC")
+    second = await store.add_venue("b", "B", "restaurant", "UTC")
+    key, key_id = await service.create_api_key(" Till ", frozenset({BOOKINGS_READ, WEBHOOKS_MANAGE}), {first}, "ana")
+    found = await service.api_key(key)
+    assert (found.id, found.name, found.prefix, found.created_by) == (key_id, "Till", key[:11], "ana")
+    assert found.scopes == {BOOKINGS_READ, WEBHOOKS_MANAGE} and found.venues == {first}
+    assert found.allows(BOOKINGS_READ, first) and not found.allows(BOOKINGS_READ, second)
+    assert found.last_used_at is None and (await store.api_key(digest(key))).last_used_at == NOW
+    clock.set(NOW + timedelta(seconds=59))
+    assert (await service.api_key(key)).last_used_at == NOW  # not written again within the minute
+    clock.set(NOW + timedelta(seconds=61))
+    await service.api_key(key)
+    assert (await store.api_key(digest(key))).last_used_at == NOW + timedelta(seconds=61)
+    for wrong in (key[:-1], "sk_", key.removeprefix("sk_"), ""):
+        assert await service.api_key(wrong) is None
+    rows = await query(url, tmp_path, "SELECT * FROM api_keys")
+    assert key not in str(rows) and digest(key) in str(rows)
+    assert (await service.revoke_api_key(key_id)).revoked_at == NOW + timedelta(seconds=61)
+    assert await service.api_key(key) is None and await store.api_keys() == []
+    with pytest.raises(NotFound):
+        await service.revoke_api_key(key_id)
+
+
+@pytest.mark.parametrize(
+    "name, scopes, venues, problem",
+    [
+        ("", {BOOKINGS_READ}, {1}, "name"),
+        ("x" * 101, {BOOKINGS_READ}, {1}, "name"),
+        ("Till\x00", {BOOKINGS_READ}, {1}, "name"),
+        ("Till", set(), {1}, "scopes"),
+        ("Till", {"bookings:delete"}, {1}, "scopes"),
+        ("Till", {BOOKINGS_READ}, set(), "venues"),
+    ],
+)
+async def test_a_key_needs_a_name_known_scopes_and_a_venue(store, name, scopes, venues, problem):
+    with pytest.raises(Invalid) as refused:
+        await Service(store, ManualClock(NOW)).create_api_key(name, frozenset(scopes), frozenset(venues), "ana")
+    assert set(refused.value.problems) == {problem} and await store.api_keys() == []
