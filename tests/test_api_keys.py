@@ -167,7 +167,9 @@ async def test_a_booking_by_reference_to_a_key_with_its_contact_or_to_its_token_
     booking = await booked(service, venue, slot.id)
     key = await make_key(service, [venue], [BOOKINGS_READ])
     path = f"/api/v1/bookings/{booking.reference}"
-    keyed = await (await call(client, key, "GET", path)).get_json()
+    answer = await call(client, key, "GET", path)
+    keyed = await answer.get_json()
+    assert answer.headers["Cache-Control"] == "no-store"
     assert keyed["contact"] == "ana@example.com" and keyed["name"] == "Ana Silva" and keyed["status"] == "confirmed"
     held = await client.get(f"{path}?token={booking.cancel_token}")
     assert held.status_code == 200 and await held.get_json() == {k: v for k, v in keyed.items() if k != "contact"}

@@ -85,10 +85,10 @@ async def create():
     return await render(201, created=key)
 
 
-@bp.post("/<key_id>/revoke")
-async def revoke(key_id: str):
+@bp.post("/<id:key_id>/revoke")
+async def revoke(key_id: int):
     """Revoke a key: its next call is refused, in every process."""
-    found = next((k for k in await store().api_keys() if k.id == whole_number(key_id, 18)), None)
+    found = next((k for k in await store().api_keys() if k.id == key_id), None)
     if found is None:
         not_found("api_key")
     if not mine(found):

@@ -26,6 +26,14 @@ from .webhooks import url_problem
 bp = Blueprint("integrations", __name__, url_prefix="/api/v1")
 bp.before_request(refuse_cross_site_writes)
 
+
+@bp.after_request
+async def never_stored(response):
+    """Names and contacts, webhook secrets: no cache keeps what a key was answered."""
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 PAGE, PAGE_MAX = 50, 200
 STATUSES = ("confirmed", "cancelled")
 MARKS = ("checked_in", "no_show")
