@@ -82,6 +82,8 @@ async def test_a_key_made_on_the_page_is_shown_once_kept_as_a_hash_and_revoked_a
     trail = [(e.action, e.subject, e.venue_id) for e in await store.audit_trail(None, None)]
     subject = f"Front desk till ({key[:11]}…)"
     assert ("create_api_key", subject, venue.id) in trail and ("revoke_api_key", subject, venue.id) in trail
+    shown = await text(await client.get(f"/admin/audit?venue={venue.slug}"))
+    assert f"Created the API key {subject}" in shown and f"Revoked the API key {subject}" in shown
 
 
 async def test_the_page_refuses_a_key_without_scopes_or_for_another_staff_members_venue(

@@ -8,17 +8,17 @@ from booking.access import OWNER
 from booking.keys import ATTENDANCE_WRITE, BOOKINGS_READ, BOOKINGS_WRITE, SCOPES, SHOWN, WEBHOOKS_MANAGE, ApiKey
 from booking.model import NotFound
 from booking.service import Invalid
-from web.clients import client_address
 from web.i18n import gettext as _
 from web.runtime import service, store
 
-from . import permissions
+from . import permissions, recording
 from .auth import require_staff, staff
 from .errors import not_found
 from .lookups import whole_number
 
 bp = Blueprint("api_keys", __name__, url_prefix="/admin/api-keys")
 bp.before_request(require_staff)
+bp.after_request(recording.record_action)  # making and revoking a key, as noted by the view
 
 SCOPE_WORDS = {  # what each scope lets a key do, as the form says it
     BOOKINGS_READ: lambda: _("read the venues' bookings, with names and contacts"),
@@ -54,10 +54,11 @@ async def render(status: int = 200, problems: dict | None = None, form=None, cre
     ), status
 
 
-async def record(action: str, name: str, prefix: str, venue_ids) -> None:
-    """Keep the action in the audit trail: the key's name and prefix (on its venue, when it has one)."""
-    venue_id = next(iter(venue_ids)) if len(venue_ids) == 1 else None
-    await service().record(staff(), client_address(), action, f"{name} ({prefix}…)", venue_id)
+def noted(action: str, name: str, prefix: str, venue_ids) -> None:
+    """What the audit trail keeps of making or revoking a key: its name and prefix (and its venue, when one)."""
+    recording.note(
+        action=action, subject=f"{name} ({prefix}…)", venue_id=min(venue_ids) if len(venue_ids) == 1 else None
+    )
 
 
 @bp.get("/")
@@ -81,7 +82,7 @@ async def create():
     except Invalid as invalid:
         problems = {field: PROBLEMS[field]() for field in invalid.problems}
         return await render(422, problems, form)
-    await record("create_api_key", name, key[:SHOWN], chosen)
+    noted("create_api_key", name, key[:SHOWN], chosen)
     return await render(201, created=key)
 
 
@@ -97,5 +98,5 @@ async def revoke(key_id: int):
         await service().revoke_api_key(found.id)
     except NotFound:  # revoked meanwhile
         not_found("api_key")
-    await record("revoke_api_key", found.name, found.prefix, found.venues)
+    noted("revoke_api_key", found.name, found.prefix, found.venues)
     return redirect(url_for("api_keys.index"), 303)
