@@ -1,4 +1,5 @@
-"""Real Hypercorn + real Chromium for the staff side: the kiosk wall display, the staff day board, queue calling.
+"""Real Hypercorn + real Chromium for the staff side: the kiosk wall display, the staff day board, queue calling, an
+API key made in the back office.
 
 A kiosk and a staff board follow a booking made in a third page; "Call next" on the board reaches the kiosk; the
 kiosk survives a server restart; screenshots of both at the sizes they are used at.
@@ -16,6 +17,7 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 import pytest
+import requests
 
 from tests.support.live_server import LiveServer
 from tests.test_browser import (  # noqa: F401  (browser and new_page are fixtures, used by name)
@@ -371,6 +373,31 @@ def test_kiosk_in_chinese_renders_and_fits(server, new_page):
     page.set_viewport_size({"width": 768, "height": 1024})
     shot(page, "kiosk-zh-768x1024")
     assert_readable(page, "kiosk zh 768x1024", {".panel h2": 30, ".panel .today": 30, ".clock .time": 70})
+
+
+def test_an_owner_makes_an_api_key_that_works_until_it_is_revoked(server, new_page):
+    """A key made on /admin/api-keys opens the same live server's API (its venue only); revoked there, a 401."""
+    page = new_page()
+    log_in(page, server, "/admin/api-keys/")
+    page.fill("#key-name", "Front desk till")
+    page.get_by_label("Harbour Kitchen").check()
+    page.get_by_label(re.compile("bookings:read")).check()
+    page.get_by_role("button", name="Make the key").click()
+    key = page.locator("#new-key").inner_text()
+    assert re.fullmatch(r"sk_[A-Za-z0-9_-]{43}", key)
+    bearer = {"Authorization": f"Bearer {key}"}
+    path = f"{server.url}/api/v1/venues/harbour-kitchen/bookings?date={datetime.now().date() + timedelta(days=2)}"
+    answer = requests.get(path, headers=bearer, timeout=5)
+    assert answer.status_code == 200 and answer.json()["next_cursor"] is None
+    other = requests.get(path.replace("harbour-kitchen", "corner-barber"), headers=bearer, timeout=5)
+    assert other.status_code == 403 and other.json()["code"] == "other_venue"
+    page.goto(f"{server.url}/admin/api-keys/")
+    row = page.locator("table.api-keys tr", has_text="Front desk till")
+    assert key[:11] in row.inner_text() and key not in page.content() and "never" not in row.inner_text()
+    row.get_by_role("button", name="Revoke Front desk till").click()
+    page.get_by_text("No keys yet.").wait_for()
+    refused = requests.get(path, headers=bearer, timeout=5)
+    assert refused.status_code == 401 and refused.headers["WWW-Authenticate"] == "Bearer"
 
 
 def test_kiosk_survives_a_server_restart(server, target, new_page):
