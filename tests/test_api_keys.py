@@ -11,7 +11,7 @@ import pytest
 
 from booking.keys import ATTENDANCE_WRITE, BOOKINGS_READ, BOOKINGS_WRITE, SCOPES, WEBHOOKS_MANAGE, digest
 from tests.conftest import EVERY_DAY
-from tests.support.helpers import act, log_in, session_token, text
+from tests.support.helpers import act, log_in, password_hash, session_token, text
 from tests.test_store import TABLES, query
 
 SCOPED = {  # scope -> a call it opens, at a venue (the booking's, when it names one)
@@ -92,9 +92,10 @@ async def test_the_page_refuses_a_key_without_scopes_or_for_another_staff_member
     empty = await act(client, "/admin/api-keys/", name="Till", venue=str(venue.id))
     assert empty.status_code == 422 and "Choose at least one scope." in await text(empty)
     assert await store.api_keys() == []
-    await service.set_staff_access("admin", "manager", frozenset({venue.id}))
+    await service.set_staff_password("bistro-manager", password_hash())
+    await service.set_staff_access("bistro-manager", "manager", frozenset({venue.id}))
     manager = app.test_client()
-    assert (await log_in(manager)).status_code == 303
+    assert (await log_in(manager, username="bistro-manager")).status_code == 303
     await manager.get("/admin/api-keys/")
     for venues in ([str(clinic.id)], [str(venue.id), str(clinic.id)]):
         form = {"name": "Till", "venue": venues, "scope": BOOKINGS_READ}
