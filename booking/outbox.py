@@ -41,6 +41,13 @@ class Webhook:
     secret: str
     created_at: datetime
     active: bool = True
+    previous_secret: str | None = None  # the secret before a rotation, signed with too until previous_until
+    previous_until: datetime | None = None
+
+    def secrets(self, now: datetime) -> list[str]:
+        """The secrets a delivery at `now` is signed with: the current one, and the previous while it overlaps."""
+        overlap = self.previous_secret and self.previous_until and now < self.previous_until
+        return [self.secret, self.previous_secret] if overlap else [self.secret]
 
 
 @dataclass(frozen=True)

@@ -109,7 +109,7 @@ class Sender:
         if hook is None:
             return SKIPPED  # the endpoint was removed since
         body, wait = message.body.encode(), float(self.config["WEBHOOK_TIMEOUT_SECONDS"])
-        headers = {**webhook_headers(hook, message, body), "User-Agent": "Slotcast-Webhooks/1"}
+        headers = {**webhook_headers(hook, message, body, self.clock.now()), "User-Agent": "Slotcast-Webhooks/1"}
         try:  # the answer's status is all it needs: its body is never read
             async with self.pool.stream(
                 "POST",

@@ -9,6 +9,7 @@ import hmac
 import ipaddress
 import socket
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from urllib.parse import urlsplit
 
 import httpcore
@@ -28,8 +29,17 @@ class Undelivered(Exception):
     """A delivery that did not go through; its text is what staff see as the last error."""
 
 
-def signature(secret: str, body: bytes) -> str:
-    """X-Slotcast-Signature: the body's HMAC-SHA256 with the endpoint's secret."""
+def signature(secrets: list[str], body: bytes, stamp: int) -> str:
+    """X-Slotcast-Signature: `t=<unix time>,v1=<hex HMAC-SHA256 of "<t>.<body>">`, one v1 per secret (two while a
+    rotation's old secret still counts)."""
+    signed = f"{stamp}.".encode() + body
+    return ",".join(
+        [f"t={stamp}", *(f"v1={hmac.new(s.encode(), signed, hashlib.sha256).hexdigest()}" for s in secrets)]
+    )
+
+
+def legacy_signature(secret: str, body: bytes) -> str:
+    """X-Slotcast-Signature-Legacy (deprecated, for one release): `sha256=<hex HMAC-SHA256 of the body>`."""
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
@@ -109,10 +119,12 @@ class PinnedBackend(httpcore.AsyncNetworkBackend):
         await self.network.sleep(seconds)
 
 
-def webhook_headers(hook: Webhook, message: Message, body: bytes) -> dict[str, str]:
+def webhook_headers(hook: Webhook, message: Message, body: bytes, now: datetime) -> dict[str, str]:
+    """A delivery's headers, signed at `now` (each attempt anew) with the secrets the endpoint has then."""
     return {
         "Content-Type": "application/json",
         "X-Slotcast-Event": message.event,
         "X-Slotcast-Delivery": message.delivery,
-        "X-Slotcast-Signature": signature(hook.secret, body),
+        "X-Slotcast-Signature": signature(hook.secrets(now), body, int(now.timestamp())),
+        "X-Slotcast-Signature-Legacy": legacy_signature(hook.secret, body),
     }

@@ -23,7 +23,7 @@ import pytest
 from delivery.webhooks import PinnedBackend, Undelivered, public
 from tests.support.helpers import csrf_token, self_signed
 from tests.support.live_server import LiveServer
-from tests.support.receiver import Inbox, Receiver, smtp_server
+from tests.support.receiver import Inbox, Receiver, documented_receiver, smtp_server
 
 SECRET = "whsec_test-secret-of-the-venue"
 VENUE, RESOURCE, ZONE = "harbour-kitchen", "terrace", "Europe/London"  # the demo's
@@ -74,7 +74,8 @@ async def test_a_booking_is_posted_signed_once_it_is_committed(client, store, sl
     made = await book(client, slot.id)
     ((headers, body),) = await receiver.wait_for(1)
     expected = "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
-    assert hmac.compare_digest(headers["X-Slotcast-Signature"], expected)
+    assert hmac.compare_digest(headers["X-Slotcast-Signature-Legacy"], expected)  # deprecated, for one release
+    assert documented_receiver()(body, headers["X-Slotcast-Signature"], SECRET)
     assert headers["Content-Type"] == "application/json" and headers["X-Slotcast-Event"] == "booking.created"
     event = json.loads(body)
     assert set(event) == {"id", "type", "created_at", "data"} and event["type"] == "booking.created"
@@ -85,6 +86,19 @@ async def test_a_booking_is_posted_signed_once_it_is_committed(client, store, sl
     assert made["cancel_token"] not in body.decode()  # the booker's secret stays theirs
     [sent] = await settled(store)
     assert (sent.state, sent.attempts, sent.delivery) == ("sent", 1, headers["X-Slotcast-Delivery"])
+
+
+async def test_the_documented_receiver_accepts_a_delivery_only_fresh_and_untouched(client, slot, hook, receiver):
+    await book(client, slot.id)
+    ((headers, body),) = await receiver.wait_for(1)
+    verified, header = documented_receiver(), headers["X-Slotcast-Signature"]
+    stamp = int(header.split(",")[0].removeprefix("t="))
+    assert abs(stamp - time.time()) < 5 and verified(body, header, SECRET, now=stamp + 299)
+    assert not verified(body, header, SECRET, now=stamp + 301)  # older than 5 minutes: a replay
+    assert not verified(body.replace(b"Ana", b"Bob"), header, SECRET)
+    assert not verified(body, header, "whsec_another-venue-secret")
+    old_form = f"t={stamp},v1=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
+    assert not verified(body, old_form, SECRET)  # the timestamp is part of what is signed
 
 
 async def test_moves_cancellations_and_offers_are_told_in_order(client, store, venue, tomorrow, hook, receiver):

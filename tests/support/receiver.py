@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import threading
 import time
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 from aiosmtpd.controller import Controller
 
@@ -59,6 +61,16 @@ class Receiver:
             assert time.monotonic() < deadline, f"{len(self.received)} of {count} webhook requests arrived"
             await asyncio.sleep(0.02)
         return self.received
+
+
+def documented_receiver():
+    """`verified(body, header, secret, now=None)`: the receiver docs/api-and-streams.md shows integrators, as written
+    there (the Python block after its `<!-- receiver -->` marker)."""
+    page = (Path(__file__).resolve().parents[2] / "docs" / "api-and-streams.md").read_text()
+    code = re.search(r"<!-- receiver -->\s*```python\n(.*?)```", page, re.DOTALL).group(1)
+    namespace: dict = {}
+    exec(compile(code, "docs/api-and-streams.md", "exec"), namespace)
+    return namespace["verified"]
 
 
 class Inbox:
