@@ -354,4 +354,17 @@ MIGRATIONS = [
         PRIMARY KEY (key_id, venue_id)
     );
     """,
+    # webhooks an integrator can run: the events an endpoint takes (NULL: all), paused by staff or after a day of
+    # failures, failing since, its secret before a rotation (signed with too until previous_until); each booking's
+    # count of events told (the payload's sequence), and the pending deliveries per endpoint and booking (their order)
+    """
+    ALTER TABLE webhooks ADD COLUMN events TEXT;
+    ALTER TABLE webhooks ADD COLUMN paused TEXT CHECK (paused IN ('staff', 'failing'));
+    ALTER TABLE webhooks ADD COLUMN paused_at {ts};
+    ALTER TABLE webhooks ADD COLUMN failing_since {ts};
+    ALTER TABLE webhooks ADD COLUMN previous_secret TEXT;
+    ALTER TABLE webhooks ADD COLUMN previous_until {ts};
+    ALTER TABLE bookings ADD COLUMN told INTEGER NOT NULL DEFAULT 0;
+    CREATE INDEX outbox_in_order ON outbox (webhook_id, booking_id, id) WHERE state = 'pending';
+    """,
 ]

@@ -13,10 +13,12 @@ CREATED, CANCELLED, RESCHEDULED = "booking.created", "booking.cancelled", "booki
 REMINDER = "booking.reminder"  # mailed the day before (MAIL_REMIND_HOURS)
 OFFERED = "waitlist.offered"
 DRAWN = "draw.completed"  # a resource-day's draw (抽签) was made: one per day, besides a booking.created per winner
+TEST = "webhook.test"  # sent to one endpoint when staff ask (even a disabled one), never queued by a change
 EVENTS = (CREATED, CANCELLED, RESCHEDULED, OFFERED, DRAWN)
 MAILED = (CREATED, CANCELLED, RESCHEDULED, REMINDER, OFFERED)
 NOT_DRAWN = "draw.not_drawn"  # told to each entry a draw did not book (by text message), never to webhooks
 TEXTED = (*MAILED, NOT_DRAWN)  # what people are told by text message (SMS); a draw's winner: CREATED
+API_VERSION = "1"  # the payloads' shape: a field may be added within a version, never changed or removed
 # A message's states: waiting for its (next) attempt, delivered, given up, or nothing left to say.
 PENDING, SENT, FAILED, SKIPPED = "pending", "sent", "failed", "skipped"
 
@@ -41,6 +43,10 @@ class Webhook:
     secret: str
     created_at: datetime
     active: bool = True
+    events: str | None = None  # the events it takes, space-separated (None: all)
+    paused: str | None = None  # not sending: "staff" (disabled by hand) or "failing" (a day of failures)
+    paused_at: datetime | None = None
+    failing_since: datetime | None = None  # the first failure since the last delivery
     previous_secret: str | None = None  # the secret before a rotation, signed with too until previous_until
     previous_until: datetime | None = None
 
@@ -72,11 +78,30 @@ class Message:
     last_error: str | None = None
 
 
-def event_body(event: str, now: datetime, data: dict) -> tuple[str, str]:
-    """A new event's id, and the JSON every webhook of it is sent: {id, type, created_at, data}."""
+@dataclass(frozen=True)
+class Settled:
+    """One attempt's outcome, as its sender settles it: `retry_at` when it is pending again, `error` when it failed."""
+
+    message_id: int
+    webhook_id: int | None
+    state: str
+    error: str | None = None
+    retry_at: datetime | None = None
+
+
+def event_body(event: str, now: datetime, data: dict, sequence: int | None = None) -> tuple[str, str]:
+    """A new event's id, and the JSON every webhook of it is sent: {id, type, api_version, created_at, sequence,
+    data} (sequence:
+    the booking's events numbered from 1, None when it is about no booking)."""
     event_id = "evt_" + secrets.token_urlsafe(12)
-    body = {"id": event_id, "type": event, "created_at": now.isoformat(), "data": data}
+    body = {"id": event_id, "type": event, "api_version": API_VERSION, "created_at": now.isoformat()}
+    body |= {"sequence": sequence, "data": data}
     return event_id, json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+
+
+def takes(events: str | None, event: str) -> bool:
+    """Whether an endpoint that chose `events` (space-separated; None or empty: all) is sent this event."""
+    return not events or event in events.split()
 
 
 def retry_after(attempts: int, base: float) -> timedelta:

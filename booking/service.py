@@ -351,9 +351,9 @@ class Service:
         await self.record(actor, address, "erase_person", f"{erased} erased")
         return erased
 
-    async def add_webhook(self, venue_id: int, url: str, secret: str) -> int:
-        """Register a venue's webhook endpoint (the views check the URL)."""
-        return await self.store.add_webhook(venue_id, url, secret, self.clock.now())
+    async def add_webhook(self, venue_id: int, url: str, secret: str, events: list[str] | None = None) -> int:
+        """Register a venue's webhook endpoint, taking these events (None: all); the views check the URL."""
+        return await self.store.add_webhook(venue_id, url, secret, self.clock.now(), events)
 
     async def remove_webhook(self, webhook_id: int) -> None:
         """Stop sending to an endpoint (raises NotFound)."""
@@ -381,6 +381,28 @@ class Service:
         if found and found.use_to_note(now := self.clock.now()):
             await self.store.note_key_use(found.id, now)
         return found
+    async def set_webhook_events(self, webhook_id: int, events: list[str]) -> None:
+        """The events an endpoint takes (raises NotFound)."""
+        await self.store.set_webhook_events(webhook_id, events)
+
+    async def pause_webhook(self, webhook_id: int, paused: bool) -> None:
+        """Disable an endpoint, or enable it again (raises NotFound)."""
+        if paused:
+            await self.store.pause_webhook(webhook_id, self.clock.now())
+        else:
+            await self.store.resume_webhook(webhook_id)
+
+    async def rotate_webhook_secret(self, webhook_id: int, secret: str) -> None:
+        """A new secret; the old one signs too for a day (raises NotFound)."""
+        await self.store.rotate_webhook_secret(webhook_id, secret, self.clock.now())
+
+    async def send_test_event(self, webhook_id: int) -> None:
+        """Queue a webhook.test event for one endpoint (raises NotFound)."""
+        await self.store.send_test_event(webhook_id, self.clock.now())
+
+    async def resend_delivery(self, message_id: int) -> None:
+        """Send a webhook delivery again now (raises NotFound)."""
+        await self.store.resend_message(message_id, self.clock.now())
 
     async def set_staff_password(self, username: str, password_hash: str) -> None:
         """Create a staff account or change its password (its open sessions end)."""

@@ -17,7 +17,10 @@ from booking.outbox import (
     PENDING,
     SENT,
     SKIPPED,
+    TEST,
     Message,
+    Settled,
+    Webhook,
     retry_after,
 )
 from web.links import site
@@ -27,6 +30,8 @@ from .told import told
 from .webhooks import PinnedBackend, Undelivered, public, webhook_headers
 
 log = logging.getLogger("slotcast.outbox")
+BATCH = 100  # messages claimed at once: sent together, settled in one write
+IN_FLIGHT = 10  # deliveries under way at once (the connection pool's own limit)
 
 
 class Sender:
@@ -35,6 +40,8 @@ class Sender:
     def __init__(self, app: Quart, store, clock):
         self.app, self.store, self.clock, self.config = app, store, clock, app.config
         self._wake = asyncio.Event()
+        # At most this many deliveries at once: more wait here, not in the connection pool (whose queue is slow).
+        self._in_flight = asyncio.Semaphore(IN_FLIGHT)
         self.pool: httpcore.AsyncConnectionPool | None = None  # while it runs
 
     def _new_pool(self) -> httpcore.AsyncConnectionPool:
@@ -74,40 +81,45 @@ class Sender:
         return idle if due is None else min(idle, max(0.0, (due - self.clock.now()).total_seconds()))
 
     async def send_due(self) -> int:
-        """Claim and deliver every message due now, a batch at a time; how many were tried."""
+        """Claim and deliver every message due now, a batch at a time (the endpoints read once, the outcomes settled
+        in one write); how many were tried."""
         tried = 0
         lease = timedelta(seconds=float(self.config["OUTBOX_LEASE_SECONDS"]))
-        while batch := await self.store.claim_messages(self.clock.now(), lease):
-            await asyncio.gather(*(self.deliver(m) for m in batch))
+        failing_for = timedelta(hours=float(self.config["OUTBOX_GIVE_UP_HOURS"]))
+        while batch := await self.store.claim_messages(self.clock.now(), lease, BATCH):
+            hooks = {h.id: h for h in await self.store.webhooks()} if any(m.webhook_id for m in batch) else {}
+            outcomes = await asyncio.gather(*(self.deliver(m, hooks.get(m.webhook_id)) for m in batch))
+            await self.store.settle_messages(outcomes, self.clock.now(), failing_for)
             tried += len(batch)
         return tried
 
-    async def deliver(self, message: Message) -> None:
-        """One attempt at one message, settled: sent, skipped, pending again after a backoff, or failed."""
+    async def deliver(self, message: Message, hook: Webhook | None = None) -> Settled:
+        """One attempt at one message: sent, skipped, pending again after a backoff, or failed."""
         try:
-            state = await {"webhook": self.post, "email": self.mail, "sms": self.text}[message.kind](message)
+            async with self._in_flight:
+                if message.kind == "webhook":
+                    state = await self.post(message, hook)
+                else:
+                    state = await {"email": self.mail, "sms": self.text}[message.kind](message)
         except sms.Refused as error:  # the provider said no for good: kept for staff to see, not tried again
-            await self.store.settle_message(message.id, FAILED, self.clock.now(), str(error))
             log.info("outbox: %s %s refused: %s", message.kind, message.delivery, error)
+            return Settled(message.id, message.webhook_id, FAILED, str(error))
         except Exception as error:  # whatever went wrong, the message stays to be tried again
             reason = str(error) if isinstance(error, Undelivered) else f"{type(error).__name__}: {error}"
-            now = self.clock.now()
-            if now - message.created_at >= timedelta(hours=float(self.config["OUTBOX_GIVE_UP_HOURS"])):
-                await self.store.settle_message(message.id, FAILED, now, reason)
-            else:
-                later = now + retry_after(message.attempts, float(self.config["OUTBOX_RETRY_SECONDS"]))
-                await self.store.settle_message(message.id, PENDING, now, reason, retry_at=later)
             log.info(
                 "outbox: %s %s not delivered (attempt %d): %s", message.kind, message.delivery, message.attempts, reason
             )
-        else:
-            await self.store.settle_message(message.id, state, self.clock.now())
+            now = self.clock.now()
+            if now - message.created_at >= timedelta(hours=float(self.config["OUTBOX_GIVE_UP_HOURS"])):
+                return Settled(message.id, message.webhook_id, FAILED, reason)
+            later = now + retry_after(message.attempts, float(self.config["OUTBOX_RETRY_SECONDS"]))
+            return Settled(message.id, message.webhook_id, PENDING, reason, later)
+        return Settled(message.id, message.webhook_id, state)
 
-    async def post(self, message: Message) -> str:
+    async def post(self, message: Message, hook: Webhook | None) -> str:
         """POST a webhook's body, signed; any 2xx is delivered."""
-        hook = next((h for h in await self.store.webhooks(message.venue_id) if h.id == message.webhook_id), None)
-        if hook is None:
-            return SKIPPED  # the endpoint was removed since
+        if hook is None or (hook.paused and message.event != TEST):
+            return SKIPPED  # the endpoint was removed or disabled since
         body, wait = message.body.encode(), float(self.config["WEBHOOK_TIMEOUT_SECONDS"])
         headers = {**webhook_headers(hook, message, body, self.clock.now()), "User-Agent": "Slotcast-Webhooks/1"}
         try:  # the answer's status is all it needs: its body is never read

@@ -78,7 +78,8 @@ async def test_a_booking_is_posted_signed_once_it_is_committed(client, store, sl
     assert documented_receiver()(body, headers["X-Slotcast-Signature"], SECRET)
     assert headers["Content-Type"] == "application/json" and headers["X-Slotcast-Event"] == "booking.created"
     event = json.loads(body)
-    assert set(event) == {"id", "type", "created_at", "data"} and event["type"] == "booking.created"
+    assert set(event) == {"id", "type", "api_version", "created_at", "sequence", "data"}
+    assert (event["type"], event["api_version"], event["sequence"]) == ("booking.created", "1", 1)
     assert headers["X-Slotcast-Delivery"].startswith(event["id"])
     data = event["data"]
     assert (data["reference"], data["slot_id"], data["party_size"]) == (made["reference"], slot.id, 2)

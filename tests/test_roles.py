@@ -99,6 +99,20 @@ EXPECTED = {
     ),
     "webhooks.index": (MANAGERS, lambda v: [("GET", "/admin/webhooks/", None)], False),
     "webhooks.add": (MANAGERS, lambda v: [("POST", "/admin/webhooks/", {"venue": str(v.id), "url": ""})], True),
+    "webhooks.choose_events": (
+        MANAGERS,
+        lambda v: [("POST", f"/admin/webhooks/{v.hook}/events", {"events": "booking.created"})],
+        True,
+    ),
+    "webhooks.send_test": (MANAGERS, lambda v: [("POST", f"/admin/webhooks/{v.hook}/test", {})], True),
+    "webhooks.disable": (MANAGERS, lambda v: [("POST", f"/admin/webhooks/{v.hook}/disable", {})], True),
+    "webhooks.enable": (MANAGERS, lambda v: [("POST", f"/admin/webhooks/{v.hook}/enable", {})], True),
+    "webhooks.rotate": (MANAGERS, lambda v: [("POST", f"/admin/webhooks/{v.hook}/rotate", {})], True),
+    "webhooks.resend": (
+        MANAGERS,
+        lambda v: [("POST", f"/admin/webhooks/deliveries/{v.delivery}/resend", {})],
+        True,
+    ),
     "webhooks.remove": (MANAGERS, lambda v: [("POST", f"/admin/webhooks/{v.hook}/remove", {})], True),
     "api_keys.index": (MANAGERS, lambda v: [("GET", "/admin/api-keys/", None)], False),
     "api_keys.create": (
@@ -131,7 +145,8 @@ LOGIN = {"auth.login", "auth.log_in", "auth.log_out", "password_links.set_passwo
 
 
 async def venue_ids(store, service, slug: str, day) -> V:
-    """A venue's slug, ids, a booking to act on and one to cancel, a webhook, a desk account and an API key."""
+    """A venue's slug, ids, a booking to act on and one to cancel, a webhook with a delivery, a desk account and an
+    API key."""
     venue = await store.venue(slug)
     resource = venue.resources[0]
     slot = (await store.slots_for_day(resource.id, day))[0]
@@ -140,6 +155,8 @@ async def venue_ids(store, service, slug: str, day) -> V:
     hook = await service.add_webhook(venue.id, "https://hooks.example.com/in", "s" * 20)
     desk = await service.create_staff(f"desk-{slug}", DESK, frozenset({venue.id}))
     _key, key = await service.create_api_key("Till", frozenset({"bookings:read"}), frozenset({venue.id}), "admin")
+    await service.send_test_event(hook)
+    delivery = (await store.outbox(venue.id))[0].id
     return V(
         slug=slug,
         id=venue.id,
@@ -151,6 +168,7 @@ async def venue_ids(store, service, slug: str, day) -> V:
         hook=hook,
         desk=desk,
         key=key,
+        delivery=delivery,
         day=day.isoformat(),
     )
 

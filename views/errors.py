@@ -96,6 +96,7 @@ MISSING = {
     "resource": N_("That resource does not exist."),
     "webhook": N_("There is no such webhook."),
     "api_key": N_("There is no such API key."),
+    "delivery": N_("There is no such delivery."),
 }
 REFUSED = {
     ("booking", "page"): N_("This link is not valid for booking %(ref)s."),

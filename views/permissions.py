@@ -38,6 +38,12 @@ RULES = {
     "api_keys.index": KEYS,
     "api_keys.create": KEYS,
     "api_keys.revoke": KEYS,
+    "webhooks.choose_events": WEBHOOKS,
+    "webhooks.send_test": WEBHOOKS,
+    "webhooks.disable": WEBHOOKS,
+    "webhooks.enable": WEBHOOKS,
+    "webhooks.rotate": WEBHOOKS,
+    "webhooks.resend": WEBHOOKS,
     "audit.trail": AUDIT,
     "audit.trail_csv": AUDIT,
     "staff.index": STAFF,  # views/staff.py narrows a manager's to the desk accounts of its venues
@@ -89,6 +95,9 @@ async def venue_asked() -> int | None:
     elif "hook_id" in args:
         hook_id = whole_number(args["hook_id"], 18)
         return next((h.venue_id for h in await store().webhooks() if h.id == hook_id), None)
+    elif "message_id" in args:
+        message = await store().message(whole_number(args["message_id"], 18) or 0)
+        return message and message.venue_id
     elif request.args.get("venue"):
         found = await store().venue(request.args["venue"])
     elif request.method == "POST" and (chosen := whole_number((await request.form).get("venue", ""), 18)):

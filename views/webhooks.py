@@ -45,19 +45,32 @@ async def url_problem(url: str) -> str | None:
     return None
 
 
-async def render(status: int = 200, problem: str | None = None, form: dict | None = None, created=None):
+async def render(status: int = 200, problem: str | None = None, form: dict | None = None, shown=None):
+    """The page; `shown`: a secret to show once ({url, secret}, and `until` when it was rotated)."""
     venues, mine = await permissions.own_venues(), permissions.current().sees
+    hooks = [h for h in await store().webhooks() if mine(h.venue_id)]
     return await render_template(
         "admin/webhooks.html",
         events=EVENTS,
         venues=venues,
         by_id={v.id: v for v in venues},
-        hooks=[h for h in await store().webhooks() if mine(h.venue_id)],
+        hooks=hooks,
+        failing=[h for h in hooks if h.paused == "failing"],
         deliveries=[d for d in await store().outbox() if mine(d.venue_id)],
         problem=problem,
         form=form or {},
-        created=created,
+        shown=shown,
     ), status
+
+
+def new_secret() -> str:
+    return "whsec_" + secrets.token_urlsafe(24)
+
+
+async def chosen_events(form) -> list[str] | None:
+    """The events ticked on a form (None: none of them, which staff are told to fix)."""
+    chosen = [e for e in form.getlist("events") if e in EVENTS]
+    return chosen or None
 
 
 @bp.get("/")
@@ -68,7 +81,7 @@ async def index():
 
 @bp.post("/")
 async def add():
-    """Register an endpoint: every booking event of the venue is POSTed to it, signed with its secret."""
+    """Register an endpoint: the events staff tick (all by default) are POSTed to it, signed with its secret."""
     form = await request.form
     venue = next((v for v in await permissions.own_venues() if str(v.id) == form.get("venue", "")), None)
     url, secret = form.get("url", "").strip(), form.get("secret", "").strip()
@@ -79,10 +92,13 @@ async def add():
         return await render(422, problem, fields)
     if secret and not 16 <= len(secret) <= 200:
         return await render(422, _("A secret has 16 to 200 characters (leave it empty to have one made)."), fields)
-    secret = secret or "whsec_" + secrets.token_urlsafe(24)
-    await service().add_webhook(venue.id, url, secret)
+    events = await chosen_events(form) if "events_listed" in form else list(EVENTS)  # the page's form lists them
+    if events is None:
+        return await render(422, _("Tick at least one event."), fields)
+    secret = secret or new_secret()
+    await service().add_webhook(venue.id, url, secret, events)
     note(action="add_webhook", venue_id=venue.id, subject=urlsplit(url).hostname)  # not its path: it may hold a key
-    return await render(201, created={"url": url, "secret": secret})
+    return await render(201, shown={"url": url, "secret": secret})
 
 
 @bp.post("/<hook_id>/remove")
@@ -93,4 +109,57 @@ async def remove(hook_id: str):
     with about("webhook"):
         await service().remove_webhook(number)
     note(action="remove_webhook", venue_id=hook.venue_id, subject=urlsplit(hook.url).hostname)
+    return redirect(url_for("webhooks.index"), 303)
+
+
+@bp.post("/<hook_id>/events")
+async def choose_events(hook_id: str):
+    """The events an endpoint takes from now on."""
+    events = await chosen_events(await request.form)
+    if events is None:
+        return await render(422, _("Tick at least one event."))
+    with about("webhook"):
+        await service().set_webhook_events(whole_number(hook_id, 18) or 0, events)
+    return redirect(url_for("webhooks.index"), 303)
+
+
+@bp.post("/<hook_id>/test")
+async def send_test(hook_id: str):
+    """Send the endpoint a webhook.test event now (whatever events it takes, even while disabled)."""
+    with about("webhook"):
+        await service().send_test_event(whole_number(hook_id, 18) or 0)
+    return redirect(url_for("webhooks.index"), 303)
+
+
+@bp.post("/<hook_id>/disable")
+async def disable(hook_id: str):
+    """Stop sending to an endpoint for now: nothing new is queued for it, what is waiting is skipped."""
+    with about("webhook"):
+        await service().pause_webhook(whole_number(hook_id, 18) or 0, True)
+    return redirect(url_for("webhooks.index"), 303)
+
+
+@bp.post("/<hook_id>/enable")
+async def enable(hook_id: str):
+    """Send to an endpoint again (disabled by staff or after a day of failures)."""
+    with about("webhook"):
+        await service().pause_webhook(whole_number(hook_id, 18) or 0, False)
+    return redirect(url_for("webhooks.index"), 303)
+
+
+@bp.post("/<hook_id>/rotate")
+async def rotate(hook_id: str):
+    """A new secret, shown once; the old one still signs every delivery for a day (a second v1)."""
+    hook_number, secret = whole_number(hook_id, 18) or 0, new_secret()
+    with about("webhook"):
+        await service().rotate_webhook_secret(hook_number, secret)
+    hook = next(h for h in await store().webhooks() if h.id == hook_number)
+    return await render(shown={"url": hook.url, "secret": secret, "until": hook.previous_until})
+
+
+@bp.post("/deliveries/<message_id>/resend")
+async def resend(message_id: str):
+    """Send a webhook delivery again now: the same body and delivery id, signed anew."""
+    with about("delivery"):
+        await service().resend_delivery(whole_number(message_id, 18) or 0)
     return redirect(url_for("webhooks.index"), 303)

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 from .. import topics
 from ..model import Booking, NotFound, Slot
-from ..outbox import PENDING, Message, Notices, Webhook, event_body
+from ..outbox import Message, Notices, Webhook, event_body, takes
 from .engine import Tx
 from .notify import _notify
 from .rows import as_moment, build
@@ -44,17 +44,37 @@ async def _tell(
     booking_id: int | None = None,
     waitlist_id: int | None = None,
 ) -> None:
-    """Queue an event for every active webhook of the slot's venue (one SELECT when it has none), tied to the
-    booking or waitlist entry it is about (an erasure removes it with theirs)."""
+    """Queue an event for every webhook of the slot's venue that is sending and takes it (one SELECT when it has
+    none), tied to the booking or waitlist entry it is about (an erasure removes it with theirs). A booking's events
+    are numbered (the payload's `sequence`): its endpoints get them in that order."""
     hooks = await tx.fetch(
-        "SELECT w.id, w.venue_id, v.slug AS venue, r.slug AS resource FROM resources r"
+        "SELECT w.id, w.venue_id, w.events, v.slug AS venue, r.slug AS resource FROM resources r"
         " JOIN venues v ON v.id = r.venue_id JOIN webhooks w ON w.venue_id = v.id"
-        " WHERE r.id = :id AND w.active",
+        " WHERE r.id = :id AND w.active AND w.paused IS NULL",
         id=slot.resource_id,
     )
+    hooks = [h for h in hooks if takes(h["events"], event)]
     if not hooks:
         return
-    event_id, body = event_body(event, now, {"venue": hooks[0]["venue"], "resource": hooks[0]["resource"]} | data)
+    sequence = booking_id and await tx.fetch_value(
+        "UPDATE bookings SET told = told + 1 WHERE id = :id RETURNING told", id=booking_id
+    )
+    data = {"venue": hooks[0]["venue"], "resource": hooks[0]["resource"]} | data
+    event_id, body = event_body(event, now, data, sequence or None)
+    await _queue(tx, event, event_id, body, now, [(h["id"], h["venue_id"]) for h in hooks], booking_id, waitlist_id)
+
+
+async def _queue(
+    tx: Tx,
+    event: str,
+    event_id: str,
+    body: str,
+    now: datetime,
+    hooks: list[tuple[int, int]],
+    booking_id: int | None = None,
+    waitlist_id: int | None = None,
+) -> None:
+    """Queue one event's body for each of these (webhook id, venue id)."""
     await tx.execute_many(
         "INSERT INTO outbox (kind, event, delivery, venue_id, webhook_id, booking_id, waitlist_id, body, created_at,"
         " due_at) VALUES ('webhook', :event, :delivery, :venue_id, :webhook_id, :booking_id, :waitlist_id, :body,"
@@ -62,27 +82,29 @@ async def _tell(
         [
             dict(
                 event=event,
-                delivery=f"{event_id}.{h['id']}",
-                venue_id=h["venue_id"],
-                webhook_id=h["id"],
+                delivery=f"{event_id}.{hook_id}",
+                venue_id=venue_id,
+                webhook_id=hook_id,
                 booking_id=booking_id,
                 waitlist_id=waitlist_id,
                 body=body,
                 now=now,
             )
-            for h in hooks
+            for hook_id, venue_id in hooks
         ],
     )
     await tx.changed(topics.OUTBOX)
 
 
-async def _add_webhook(tx: Tx, venue_id: int, url: str, secret: str, now: datetime) -> int:
+async def _add_webhook(tx: Tx, venue_id: int, url: str, secret: str, now: datetime, events: str | None) -> int:
     return await tx.fetch_value(
-        "INSERT INTO webhooks (venue_id, url, secret, created_at) VALUES (:venue_id, :url, :secret, :now) RETURNING id",
+        "INSERT INTO webhooks (venue_id, url, secret, created_at, events)"
+        " VALUES (:venue_id, :url, :secret, :now, :events) RETURNING id",
         venue_id=venue_id,
         url=url,
         secret=secret,
         now=now,
+        events=events,
     )
 
 
@@ -105,27 +127,15 @@ async def _outbox(tx: Tx, venue_id: int | None, limit: int) -> list[Message]:
 
 async def _claim(tx: Tx, now: datetime, lease: timedelta, limit: int) -> list[Message]:
     rows = await tx.fetch(
-        "UPDATE outbox SET due_at = :lapses, attempts = attempts + 1 WHERE id IN (SELECT id FROM outbox"
-        " WHERE state = 'pending' AND due_at <= :now ORDER BY due_at, id LIMIT :limit FOR UPDATE SKIP LOCKED)"
-        " RETURNING *",
+        "UPDATE outbox SET due_at = :lapses, attempts = attempts + 1 WHERE id IN (SELECT id FROM outbox o"
+        " WHERE state = 'pending' AND due_at <= :now AND NOT EXISTS (SELECT 1 FROM outbox e WHERE e.state = 'pending'"
+        " AND e.webhook_id = o.webhook_id AND e.booking_id = o.booking_id AND e.id < o.id)"  # a booking's in order
+        " ORDER BY due_at, id LIMIT :limit FOR UPDATE SKIP LOCKED) RETURNING *",
         now=now,
         lapses=now + lease,
         limit=limit,
     )
     return sorted((build(Message, r) for r in rows), key=lambda m: m.id)
-
-
-async def _settle(
-    tx: Tx, message_id: int, state: str, now: datetime, error: str | None, retry_at: datetime | None
-) -> None:
-    await tx.execute(
-        "UPDATE outbox SET state = :state, last_error = :error, due_at = :due, done_at = :done WHERE id = :id",
-        state=state,
-        error=error and error[:500],
-        due=retry_at or now,
-        done=None if state == PENDING else now,
-        id=message_id,
-    )
 
 
 async def _next_due(tx: Tx) -> datetime | None:

@@ -50,7 +50,6 @@ from .outbox import (
     _outbox,
     _prune_outbox,
     _remove_webhook,
-    _settle,
     _webhooks,
 )
 from .slots import _slots, _slots_by_id
@@ -68,11 +67,12 @@ from .venues import (
     venue_details,
 )
 from .waitlist import _entry, _expire_offers, _join, _leave, _waitlist_counts
+from .webhooks import WebhookStore, chosen_events
 
 FULL_KEPT, FULL_KEPT_SECONDS = 10_000, 1.0  # full slots kept at most, and for how long without a change heard
 
 
-class SqlStore(DrawStore, AuditStore, StaffStore, AvailabilityStore, KeyStore):
+class SqlStore(DrawStore, AuditStore, StaffStore, AvailabilityStore, KeyStore, WebhookStore):
     """The Store, over any Database: async, every capacity check inside the database. Each committed write calls
     `notify(*topics)` once with the topics it touched (the list PostgreSQL announces to the other processes)."""
 
@@ -442,9 +442,11 @@ class SqlStore(DrawStore, AuditStore, StaffStore, AvailabilityStore, KeyStore):
 
     # -- the outbox: webhooks and e-mail, delivered after commit
 
-    async def add_webhook(self, venue_id: int, url: str, secret: str, now: datetime) -> int:
-        """Register an endpoint for every event of a venue."""
-        return await self._write(_add_webhook, venue_id, url, secret, now)
+    async def add_webhook(
+        self, venue_id: int, url: str, secret: str, now: datetime, events: list[str] | None = None
+    ) -> int:
+        """Register a webhook endpoint of a venue, taking these events (None: all); returns its id."""
+        return await self._write(_add_webhook, venue_id, url, secret, now, chosen_events(events))
 
     async def remove_webhook(self, webhook_id: int) -> None:
         """Stop sending to an endpoint (what is queued for it is skipped); its deliveries stay on record."""
@@ -462,12 +464,6 @@ class SqlStore(DrawStore, AuditStore, StaffStore, AvailabilityStore, KeyStore):
         """Messages due now, claimed for `lease`: no other sender takes them meanwhile (SKIP LOCKED between
         processes); one not settled by then (its sender died) is due again."""
         return await self._write(_claim, now, lease, limit)
-
-    async def settle_message(
-        self, message_id: int, state: str, now: datetime, error: str | None = None, retry_at: datetime | None = None
-    ) -> None:
-        """A delivery's outcome: sent, skipped, failed for good, or (`retry_at`) pending again."""
-        await self.db.write(_settle, message_id, state, now, error, retry_at)
 
     async def next_due(self) -> datetime | None:
         """When the next pending message is due (None: none is)."""

@@ -1,0 +1,177 @@
+"""Webhooks an integrator can run, over real HTTP: a booking's events in order, the events an endpoint chooses, a
+test event, a delivery sent again, disabled and enabled (by hand, or after a day of failures), a rotated secret."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from werkzeug.datastructures import MultiDict
+
+from tests.support.helpers import csrf_token
+from tests.support.receiver import Receiver, documented_receiver
+
+SECRET = "whsec_test-secret-of-the-venue"
+
+
+@pytest.fixture
+def app_config():
+    return {"WEBHOOKS_ALLOW_PRIVATE": True, "OUTBOX_RETRY_SECONDS": 0.2}
+
+
+@pytest.fixture
+def receiver():
+    found = Receiver()
+    yield found
+    found.close()
+
+
+async def settled(store) -> list:
+    """The outbox once nothing in it is waiting."""
+    for _ in range(500):
+        messages = await store.outbox()
+        if all(m.state != "pending" for m in messages):
+            return messages
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"still pending: {messages}")
+
+
+async def book(client, slot_id, contact="ana@example.com"):
+    response = await client.post(
+        "/api/v1/bookings", json={"slot_id": slot_id, "name": "Ana Silva", "contact": contact, "party_size": 1}
+    )
+    assert response.status_code == 201, await response.get_data()
+    return await response.get_json()
+
+
+async def cancel(client, made):
+    response = await client.post(
+        f"/api/v1/bookings/{made['reference']}/cancel", json={"cancel_token": made["cancel_token"]}
+    )
+    assert response.status_code == 200, await response.get_data()
+
+
+async def test_a_bookings_events_reach_an_endpoint_in_order_under_concurrent_sending(client, store, venue, slot):
+    flaky = Receiver(*[500] * 6)  # the first six requests fail: each is tried again 0.2 s later
+    try:
+        await store.add_webhook(venue.id, flaky.url, SECRET, datetime.now(UTC))
+        made = await asyncio.gather(*(book(client, slot.id, f"guest{n}@example.com") for n in range(6)))
+        await asyncio.gather(*(cancel(client, m) for m in made))
+        await flaky.wait_for(18)
+        await settled(store)
+        arrivals = [json.loads(body) for _headers, body in flaky.received]
+        for m in made:
+            mine = [(e["type"], e["sequence"]) for e in arrivals if e["data"]["reference"] == m["reference"]]
+            created = [i for i, (kind, _) in enumerate(mine) if kind == "booking.created"]
+            assert created and max(created) < mine.index(("booking.cancelled", 2)), mine
+            assert set(mine) == {("booking.created", 1), ("booking.cancelled", 2)}
+    finally:
+        flaky.close()
+
+
+async def post_form(admin, path: str, **fields):
+    """A staff form on the webhooks page, posted with the page's CSRF token."""
+    token = await csrf_token(admin, "/admin/webhooks/")
+    return await admin.post(path, form=MultiDict([("csrf_token", token), *fields.items()]))
+
+
+async def test_an_endpoint_gets_only_the_events_it_chose(admin, client, store, venue, slot, receiver):
+    everything = Receiver()
+    try:
+        await store.add_webhook(venue.id, everything.url, SECRET, datetime.now(UTC))
+        form = {"venue": str(venue.id), "url": receiver.url, "events_listed": "1", "events": "booking.cancelled"}
+        added = await post_form(admin, "/admin/webhooks/", **form)
+        assert added.status_code == 201
+        unticked = await post_form(admin, "/admin/webhooks/", venue=str(venue.id), url=receiver.url, events_listed="1")
+        assert unticked.status_code == 422
+        [hook] = [h for h in await store.webhooks() if h.url == receiver.url]
+        assert hook.events == "booking.cancelled"
+        await cancel(client, await book(client, slot.id))
+        await everything.wait_for(2)
+        await settled(store)
+        assert [e["type"] for e in receiver.events()] == ["booking.cancelled"]
+        chose = await post_form(admin, f"/admin/webhooks/{hook.id}/events", events="booking.created")
+        assert chose.status_code == 303
+        none = await post_form(admin, f"/admin/webhooks/{hook.id}/events")
+        assert none.status_code == 422 and "Tick at least one event" in (await none.get_data()).decode()
+        await book(client, slot.id, "bo@example.com")
+        await receiver.wait_for(2)
+        assert [e["type"] for e in receiver.events()] == ["booking.cancelled", "booking.created"]
+    finally:
+        everything.close()
+
+
+async def test_staff_send_a_test_event_and_resend_a_delivery(admin, client, store, venue, slot, receiver):
+    hook = await store.add_webhook(venue.id, receiver.url, SECRET, datetime.now(UTC))
+    assert (await post_form(admin, f"/admin/webhooks/{hook}/test")).status_code == 303
+    [(headers, body)] = await receiver.wait_for(1)
+    assert json.loads(body)["type"] == "webhook.test" and headers["X-Slotcast-Event"] == "webhook.test"
+    assert documented_receiver()(body, headers["X-Slotcast-Signature"], SECRET)
+    await book(client, slot.id)
+    await receiver.wait_for(2)
+    [created, _test] = await settled(store)
+    page = (await (await admin.get("/admin/webhooks/")).get_data()).decode()
+    assert f"/admin/webhooks/deliveries/{created.id}/resend" in page
+    assert (await post_form(admin, f"/admin/webhooks/deliveries/{created.id}/resend")).status_code == 303
+    received = await receiver.wait_for(3)
+    assert received[2][1] == received[1][1] and received[2][0]["X-Slotcast-Delivery"] == created.delivery
+    again = next(m for m in await settled(store) if m.id == created.id)
+    assert (again.state, again.attempts) == ("sent", 2)
+    missing = await post_form(admin, "/admin/webhooks/deliveries/999999/resend")
+    assert missing.status_code == 404
+
+
+async def test_a_disabled_endpoint_is_sent_nothing_until_enabled(admin, client, store, venue, slot, receiver):
+    hook = await store.add_webhook(venue.id, receiver.url, SECRET, datetime.now(UTC))
+    assert (await post_form(admin, f"/admin/webhooks/{hook}/disable")).status_code == 303
+    await book(client, slot.id)
+    assert [m.event for m in await store.outbox()] == []  # nothing queued for it
+    assert "disabled" in (await (await admin.get("/admin/webhooks/")).get_data()).decode()
+    assert (await post_form(admin, f"/admin/webhooks/{hook}/enable")).status_code == 303
+    await book(client, slot.id, "bo@example.com")
+    [(_headers, body)] = await receiver.wait_for(1)
+    assert json.loads(body)["data"]["contact"] == "bo@example.com"
+
+
+@pytest.mark.parametrize(
+    "app_config", [{"WEBHOOKS_ALLOW_PRIVATE": True, "OUTBOX_RETRY_SECONDS": 0.1, "OUTBOX_GIVE_UP_HOURS": 0.0002}]
+)  # a "day" of 0.72 s
+async def test_an_endpoint_failing_for_a_day_is_disabled_with_a_notice(admin, client, store, venue, slot):
+    down = Receiver(*[500] * 50)
+    try:
+        hook = await store.add_webhook(venue.id, down.url, SECRET, datetime.now(UTC))
+        await book(client, slot.id)
+        [given_up] = await settled(store)
+        assert given_up.state == "failed"
+        [found] = await store.webhooks()
+        assert found.paused == "failing" and found.paused_at
+        page = (await (await admin.get("/admin/webhooks/")).get_data()).decode()
+        assert f"{down.url} was disabled on" in page and "after a day of failed deliveries" in page
+        tried = len(down.received)
+        await book(client, slot.id, "bo@example.com")
+        await asyncio.sleep(0.3)
+        assert len(down.received) == tried and len(await store.outbox()) == 1  # nothing queued, nothing sent
+        assert (await post_form(admin, f"/admin/webhooks/{hook}/enable")).status_code == 303
+        assert (await store.webhooks())[0].paused is None
+    finally:
+        down.close()
+
+
+async def test_a_rotated_secret_is_shown_once_and_both_sign_for_a_day(admin, client, store, venue, slot, receiver):
+    hook = await store.add_webhook(venue.id, receiver.url, SECRET, datetime.now(UTC))
+    rotated = await post_form(admin, f"/admin/webhooks/{hook}/rotate")
+    page = (await rotated.get_data()).decode()
+    assert rotated.status_code == 200 and "shown this once" in page
+    new = re.search(r"<code>(whsec_[A-Za-z0-9_-]+)</code>", page).group(1)
+    assert new not in (await (await admin.get("/admin/webhooks/")).get_data()).decode()  # shown once
+    await book(client, slot.id)
+    [(headers, body)] = await receiver.wait_for(1)
+    header, verified = headers["X-Slotcast-Signature"], documented_receiver()
+    assert header.count("v1=") == 2
+    assert verified(body, header, new) and verified(body, header, SECRET)
+    [found] = await store.webhooks()
+    assert found.secrets(found.previous_until) == [new]  # the overlap over: the new secret alone
+    assert found.previous_until - datetime.now(UTC) > timedelta(hours=23, minutes=59)
