@@ -356,7 +356,8 @@ MIGRATIONS = [
     """,
     # webhooks an integrator can run: the events an endpoint takes (NULL: all), paused by staff or after a day of
     # failures, failing since, its secret before a rotation (signed with too until previous_until); each booking's
-    # count of events told (the payload's sequence), and the pending deliveries per endpoint and booking (their order)
+    # count of events told (the payload's sequence), and the pending deliveries per endpoint and booking or waitlist
+    # entry (their order)
     """
     ALTER TABLE webhooks ADD COLUMN events TEXT;
     ALTER TABLE webhooks ADD COLUMN paused TEXT CHECK (paused IN ('staff', 'failing'));
@@ -366,5 +367,6 @@ MIGRATIONS = [
     ALTER TABLE webhooks ADD COLUMN previous_until {ts};
     ALTER TABLE bookings ADD COLUMN told INTEGER NOT NULL DEFAULT 0;
     CREATE INDEX outbox_in_order ON outbox (webhook_id, booking_id, id) WHERE state = 'pending';
+    CREATE INDEX outbox_entry_in_order ON outbox (webhook_id, waitlist_id, id) WHERE state = 'pending';
     """,
 ]

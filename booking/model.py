@@ -206,7 +206,7 @@ class Venue:
     @property
     def gives_tickets(self) -> bool:
         """Whether its bookers are shown a queue ticket (a clinic's, a barber's; a restaurant's table has none)."""
-        return self.kind != "restaurant"
+        return gives_tickets(self.kind)
 
     def ticket_letter(self, resource_id: int) -> str:
         """A resource's ticket prefix: A for the venue's first resource, B for the next..."""
@@ -454,6 +454,11 @@ class AuditEntry:
     booking_id: int | None = None
     slot_id: int | None = None
     last_date: date | None = None
+
+
+def gives_tickets(kind: str) -> bool:
+    """Whether a venue of this kind shows its bookers a queue ticket."""
+    return kind != "restaurant"
 
 
 def ticket_label(letter: str, number: int | None) -> str:

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import json
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -13,14 +16,50 @@ CREATED, CANCELLED, RESCHEDULED = "booking.created", "booking.cancelled", "booki
 REMINDER = "booking.reminder"  # mailed the day before (MAIL_REMIND_HOURS)
 OFFERED = "waitlist.offered"
 DRAWN = "draw.completed"  # a resource-day's draw (抽签) was made: one per day, besides a booking.created per winner
+CHECKED_IN, NO_SHOW, CALLED = "booking.checked_in", "booking.no_show", "booking.called"  # at the desk, the counter
+SLOT_CLOSED, SLOT_REOPENED = "slot.closed", "slot.reopened"
+JOINED, LEFT, EXPIRED = "waitlist.joined", "waitlist.left", "waitlist.expired"  # expired: an offer not taken in time
 TEST = "webhook.test"  # sent to one endpoint when staff ask (even a disabled one), never queued by a change
-EVENTS = (CREATED, CANCELLED, RESCHEDULED, OFFERED, DRAWN)
+EVENTS = (CREATED, CANCELLED, RESCHEDULED, CHECKED_IN, NO_SHOW, CALLED, SLOT_CLOSED, SLOT_REOPENED)
+EVENTS += (JOINED, OFFERED, LEFT, EXPIRED, DRAWN)
 MAILED = (CREATED, CANCELLED, RESCHEDULED, REMINDER, OFFERED)
 NOT_DRAWN = "draw.not_drawn"  # told to each entry a draw did not book (by text message), never to webhooks
 TEXTED = (*MAILED, NOT_DRAWN)  # what people are told by text message (SMS); a draw's winner: CREATED
 API_VERSION = "1"  # the payloads' shape: a field may be added within a version, never changed or removed
 # A message's states: waiting for its (next) attempt, delivered, given up, or nothing left to say.
 PENDING, SENT, FAILED, SKIPPED = "pending", "sent", "failed", "skipped"
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who made a change, as its events tell: a guest, staff (`name`: the account), the API (`name`: the key's
+    name) or the system (a background task); `reason`: why, when they said (a cancellation's)."""
+
+    kind: str  # guest, staff, api, system
+    name: str | None = None
+    reason: str | None = None
+
+    def as_json(self) -> dict:
+        return {"type": self.kind, "name": self.name}
+
+
+SYSTEM, GUEST = Actor("system"), Actor("guest")
+ACTOR: ContextVar[Actor | None] = ContextVar("slotcast_actor", default=None)
+
+
+def current_actor() -> Actor:
+    """Who is acting here (the system when nobody said)."""
+    return ACTOR.get() or SYSTEM
+
+
+@contextmanager
+def acting(actor: Actor) -> Iterator[Actor]:
+    """The changes made inside are told as this actor's."""
+    token = ACTOR.set(actor)
+    try:
+        yield actor
+    finally:
+        ACTOR.reset(token)
 
 
 @dataclass(frozen=True)
@@ -91,11 +130,11 @@ class Settled:
 
 def event_body(event: str, now: datetime, data: dict, sequence: int | None = None) -> tuple[str, str]:
     """A new event's id, and the JSON every webhook of it is sent: {id, type, api_version, created_at, sequence,
-    data} (sequence:
+    actor, data} (sequence:
     the booking's events numbered from 1, None when it is about no booking)."""
     event_id = "evt_" + secrets.token_urlsafe(12)
     body = {"id": event_id, "type": event, "api_version": API_VERSION, "created_at": now.isoformat()}
-    body |= {"sequence": sequence, "data": data}
+    body |= {"sequence": sequence, "actor": current_actor().as_json(), "data": data}
     return event_id, json.dumps(body, ensure_ascii=False, separators=(",", ":"))
 
 

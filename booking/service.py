@@ -233,7 +233,7 @@ class Service:
 
     async def mark(self, booking_id: int, attendance: str | None) -> tuple[Booking, Slot]:
         """Mark a booking checked in or no-show (None clears the mark)."""
-        return await self.store.set_attendance(booking_id, attendance)
+        return await self.store.set_attendance(booking_id, attendance, self.clock.now())
 
     async def call(self, booking_id: int, counter: str) -> tuple[Booking, Slot]:
         """Call one ticket to a counter or room."""

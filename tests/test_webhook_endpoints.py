@@ -7,10 +7,12 @@ import asyncio
 import json
 import re
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from werkzeug.datastructures import MultiDict
 
+from booking.model import local_today
 from tests.support.helpers import csrf_token
 from tests.support.receiver import Receiver, documented_receiver
 
@@ -175,3 +177,97 @@ async def test_a_rotated_secret_is_shown_once_and_both_sign_for_a_day(admin, cli
     [found] = await store.webhooks()
     assert found.secrets(found.previous_until) == [new]  # the overlap over: the new secret alone
     assert found.previous_until - datetime.now(UTC) > timedelta(hours=23, minutes=59)
+
+
+async def staff_post(admin, path: str, **fields):
+    token = await csrf_token(admin, "/admin/")
+    response = await admin.post(path, form={"csrf_token": token, **fields})
+    assert response.status_code < 400, (path, response.status_code)
+
+
+async def test_desk_and_board_actions_are_told_as_the_staff_account_in_venue_terms(admin, client, store, clinic):
+    receiver = Receiver()
+    try:
+        await store.add_webhook(clinic.id, receiver.url, SECRET, datetime.now(UTC))
+        slot = next(
+            s
+            for s in await store.slots_for_day(clinic.resources[0].id, local_today(clinic.timezone))
+            if s.starts_at > datetime.now(UTC)
+        )
+        made, other = await book(client, slot.id), await book(client, slot.id, "bo@example.com")
+        booking_id = (await store.booking(made["reference"]))[0].id
+        await staff_post(admin, f"/admin/bookings/{booking_id}/attendance", attendance="checked_in")
+        await staff_post(admin, f"/admin/bookings/{booking_id}/call", counter="Room 3")
+        await staff_post(
+            admin, f"/admin/bookings/{(await store.booking(other['reference']))[0].id}/attendance", attendance="no_show"
+        )
+        response = await client.post(
+            f"/api/v1/bookings/{made['reference']}/cancel",
+            json={"cancel_token": made["cancel_token"], "reason": "  Flight delayed  "},
+        )
+        assert response.status_code == 200
+        await staff_post(admin, f"/admin/slots/{slot.id}/closed", closed="1")
+        await staff_post(admin, f"/admin/slots/{slot.id}/closed", closed="0")
+        await receiver.wait_for(8)
+        await settled(store)
+        events = receiver.events()
+        mine = [e for e in events if e["data"].get("reference") == made["reference"]]
+        assert [(e["type"], e["sequence"]) for e in mine] == [
+            ("booking.created", 1),
+            ("booking.checked_in", 2),
+            ("booking.called", 3),
+            ("booking.cancelled", 4),
+        ]
+        assert [e["actor"] for e in mine] == [
+            {"type": "guest", "name": None},
+            *[{"type": "staff", "name": "admin"}] * 2,
+            {"type": "guest", "name": None},
+        ]
+        created, _in, called, cancelled = (e["data"] for e in mine)
+        assert (
+            called["counter"] == "Room 3" and cancelled["reason"] == "Flight delayed" and created.get("reason") is None
+        )
+        assert created["ticket_label"] == "A001" and created["time_zone"] == clinic.timezone
+        local = datetime.fromisoformat(created["start_local"])
+        assert (
+            local == slot.starts_at
+            and local.utcoffset() == slot.starts_at.astimezone(ZoneInfo(clinic.timezone)).utcoffset()
+        )
+        by_type = {e["type"]: e for e in events}
+        assert by_type["booking.no_show"]["data"]["reference"] == other["reference"]
+        for kind in ("slot.closed", "slot.reopened"):
+            assert by_type[kind]["data"]["slot_id"] == slot.id and by_type[kind]["sequence"] is None
+            assert by_type[kind]["actor"] == {"type": "staff", "name": "admin"}
+    finally:
+        receiver.close()
+
+
+@pytest.mark.parametrize("app_config", [{"WEBHOOKS_ALLOW_PRIVATE": True, "OFFER_MINUTES": 0.002}])  # 0.12 s
+async def test_waitlist_entries_are_told_joined_left_and_expired(client, service, store, venue, tomorrow, receiver):
+    await store.add_webhook(venue.id, receiver.url, SECRET, datetime.now(UTC))
+    bar = (await store.slots_for_day(venue.resource("bar").id, tomorrow))[0]
+    held = [await book(client, bar.id, f"g{n}@example.com") for n in range(2)]  # the bar's 2 seats
+    entries = []
+    for contact in ("wen@example.com", "li@example.com"):
+        joined = await client.post("/api/v1/waitlist", json={"slot_id": bar.id, "name": "Wen", "contact": contact})
+        assert joined.status_code == 201
+        entries.append(await joined.get_json())
+    left = await client.post(
+        f"/api/v1/waitlist/{entries[1]['reference']}/leave", json={"cancel_token": entries[1]["cancel_token"]}
+    )
+    assert left.status_code == 200
+    await cancel(client, held[0])  # a seat offered to Wen, who lets it lapse
+    await asyncio.sleep(0.15)
+    assert await service.expire_offers() == 1
+    await receiver.wait_for(8)
+    told = [e for e in receiver.events() if e["type"].startswith("waitlist.")]  # each entry's in order
+
+    def of(entry):
+        return [(e["type"], e["actor"]["type"]) for e in told if e["data"]["reference"] == entry["reference"]]
+
+    assert of(entries[0]) == [
+        ("waitlist.joined", "guest"),
+        ("waitlist.offered", "guest"),
+        ("waitlist.expired", "system"),
+    ]
+    assert of(entries[1]) == [("waitlist.joined", "guest"), ("waitlist.left", "guest")]

@@ -100,6 +100,7 @@ def init_app(app: Quart) -> None:
         app.register_blueprint(module.bp)
     app.register_blueprint(staff.links)  # the one-time password links: no login
     app.register_blueprint(openapi.bp)  # the API's contract (/api/v1/openapi.json) and its docs
+    app.before_request(auth.act_as_guest)
     app.before_request(choose_locale)
     app.before_request(refuse_nul)
     app.before_request(csrf.protect)

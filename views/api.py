@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 from datetime import date
 from zoneinfo import ZoneInfo
 
@@ -32,6 +33,7 @@ from booking.model import (
     state_changes_at,
     valid_until,
 )
+from booking.outbox import acting, current_actor
 from booking.service import Invalid
 from live.render import fragment
 from live.streams import stream
@@ -48,6 +50,7 @@ from .openapi import BOOKING_LINKS, ENTRY_LINKS, REFUSALS, contract
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
+REASON_MAX = 200  # a cancellation's reason, as webhooks tell it
 IDEMPOTENCY_KEY = re.compile(r"[A-Za-z0-9_-]{8,64}")
 
 
@@ -278,12 +281,14 @@ async def create_booking():
 
 
 @bp.post("/bookings/<reference>/cancel")
-@contract(body="HolderRequest", ok={200: "BookingState"})
+@contract(body="CancelRequest", ok={200: "BookingState"})
 async def cancel_booking(reference: str):
-    """Cancel with the booking's cancel_token: 200, 403 wrong token, 404 unknown reference."""
-    token = text(await json_object(), "cancel_token")
-    with about("booking", reference):
-        booking, _slot = await service().cancel(reference, token)
+    """Cancel with the booking's cancel_token (and a reason, up to 200 characters, for the venue's webhooks): 200,
+    403 wrong token, 404 unknown reference."""
+    body = await json_object()
+    reason = text(body, "reason").strip()[:REASON_MAX] or None
+    with about("booking", reference), acting(replace(current_actor(), reason=reason)):
+        booking, _slot = await service().cancel(reference, text(body, "cancel_token"))
     return jsonify(
         reference=booking.reference, slot_id=booking.slot_id, party_size=booking.party_size, status=booking.status
     )

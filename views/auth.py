@@ -18,6 +18,7 @@ from quart import (
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from booking.access import Access
+from booking.outbox import ACTOR, GUEST, Actor
 from web import observe
 from web.clients import client_address
 from web.i18n import gettext as _
@@ -53,12 +54,18 @@ def staff() -> str | None:
     return session.get("staff")
 
 
+async def act_as_guest():
+    """Before every request: the changes it makes are told as a guest's (staff and API keys say otherwise)."""
+    ACTOR.set(GUEST)
+
+
 async def require_staff():
     """Before every staff request: a valid session may do what its account's role allows (else 403); a page sends
     strangers to the login, the rest is 401."""
     if await session_valid() and (found := await store().staff_access(staff())) is not None:
         session["seen"] = now().timestamp()
         await permissions.check(Access(*found))
+        ACTOR.set(Actor("staff", staff()))  # what it changes is told as this account's
         return None
     session.pop("staff", None)
     if request.method != "GET" or request.headers.get("HX-Request") or "/events/" in request.path:

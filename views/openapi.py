@@ -213,6 +213,18 @@ SCHEMAS = {
         time_zone={"type": "string", "description": "The venue's IANA time zone."},
     ),
     "HolderRequest": HOLDER,
+    "CancelRequest": {
+        "type": "object",
+        "required": ["cancel_token"],
+        "properties": {
+            **HOLDER["properties"],
+            "reason": {
+                "type": "string",
+                "maxLength": 200,
+                "description": "Why, in the booker's words (told to the venue's webhooks as data.reason).",
+            },
+        },
+    },
     "BookingState": closed(
         ["reference", "slot_id", "party_size", "status"],
         reference=REFERENCE,

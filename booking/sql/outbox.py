@@ -4,13 +4,22 @@ settle them after commit."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from .. import topics
-from ..model import Booking, NotFound, Slot
-from ..outbox import Message, Notices, Webhook, event_body, takes
+from ..model import Booking, NotFound, Slot, gives_tickets, ticket_label
+from ..outbox import CANCELLED, Message, Notices, Webhook, current_actor, event_body, takes
 from .engine import Tx
 from .notify import _notify
 from .rows import as_moment, build
+
+# A pending message whose turn it is: no earlier one to its endpoint about its booking or waitlist entry pending.
+IN_TURN = (
+    "state = 'pending' AND NOT EXISTS (SELECT 1 FROM outbox e WHERE e.state = 'pending'"
+    " AND e.webhook_id = o.webhook_id AND e.booking_id = o.booking_id AND e.id < o.id)"
+    " AND NOT EXISTS (SELECT 1 FROM outbox e WHERE e.state = 'pending'"
+    " AND e.webhook_id = o.webhook_id AND e.waitlist_id = o.waitlist_id AND e.id < o.id)"
+)
 
 
 def booking_data(booking: Booking, slot: Slot) -> dict:
@@ -30,6 +39,8 @@ def booking_data(booking: Booking, slot: Slot) -> dict:
 
 async def _announce(tx: Tx, event: str, booking: Booking, slot: Slot, now: datetime, notices: Notices, **extra) -> None:
     """Queue a booking's event for its venue's webhooks, and for its holder (e-mail, text message)."""
+    if event == CANCELLED:
+        extra["reason"] = current_actor().reason
     await _tell(tx, event, slot, now, booking_data(booking, slot) | extra, booking.id)
     drawn = {"draw_entry": extra["draw_entry"]} if "draw_entry" in extra else {}  # a draw's winner is told so
     await _notify(tx, event, slot, booking.contact, now, notices, booking_id=booking.id, **drawn)
@@ -48,8 +59,9 @@ async def _tell(
     none), tied to the booking or waitlist entry it is about (an erasure removes it with theirs). A booking's events
     are numbered (the payload's `sequence`): its endpoints get them in that order."""
     hooks = await tx.fetch(
-        "SELECT w.id, w.venue_id, w.events, v.slug AS venue, r.slug AS resource FROM resources r"
-        " JOIN venues v ON v.id = r.venue_id JOIN webhooks w ON w.venue_id = v.id"
+        "SELECT w.id, w.venue_id, w.events, v.slug AS venue, v.timezone, v.kind, r.slug AS resource,"
+        " (SELECT COUNT(*) FROM resources o WHERE o.venue_id = r.venue_id AND o.id < r.id) AS position"
+        " FROM resources r JOIN venues v ON v.id = r.venue_id JOIN webhooks w ON w.venue_id = v.id"
         " WHERE r.id = :id AND w.active AND w.paused IS NULL",
         id=slot.resource_id,
     )
@@ -59,9 +71,22 @@ async def _tell(
     sequence = booking_id and await tx.fetch_value(
         "UPDATE bookings SET told = told + 1 WHERE id = :id RETURNING told", id=booking_id
     )
-    data = {"venue": hooks[0]["venue"], "resource": hooks[0]["resource"]} | data
-    event_id, body = event_body(event, now, data, sequence or None)
+    event_id, body = event_body(event, now, in_venue_terms(hooks[0], data), sequence or None)
     await _queue(tx, event, event_id, body, now, [(h["id"], h["venue_id"]) for h in hooks], booking_id, waitlist_id)
+
+
+def in_venue_terms(venue, data: dict) -> dict:
+    """An event's data with its venue and resource, the venue's time zone, each time also in local time, and the
+    ticket as people are shown it ("A012")."""
+    zone = ZoneInfo(venue["timezone"])
+    told = {"venue": venue["venue"], "resource": venue["resource"], "time_zone": venue["timezone"]} | data
+    for name in ("start", "end", "offered_until"):
+        if data.get(name):
+            told[f"{name}_local"] = datetime.fromisoformat(data[name]).astimezone(zone).isoformat()
+    if "ticket" in data:
+        letter = chr(ord("A") + venue["position"] % 26)
+        told["ticket_label"] = ticket_label(letter, data["ticket"]) if gives_tickets(venue["kind"]) else ""
+    return told
 
 
 async def _queue(
@@ -128,9 +153,7 @@ async def _outbox(tx: Tx, venue_id: int | None, limit: int) -> list[Message]:
 async def _claim(tx: Tx, now: datetime, lease: timedelta, limit: int) -> list[Message]:
     rows = await tx.fetch(
         "UPDATE outbox SET due_at = :lapses, attempts = attempts + 1 WHERE id IN (SELECT id FROM outbox o"
-        " WHERE state = 'pending' AND due_at <= :now AND NOT EXISTS (SELECT 1 FROM outbox e WHERE e.state = 'pending'"
-        " AND e.webhook_id = o.webhook_id AND e.booking_id = o.booking_id AND e.id < o.id)"  # a booking's in order
-        " ORDER BY due_at, id LIMIT :limit FOR UPDATE SKIP LOCKED) RETURNING *",
+        f" WHERE {IN_TURN} AND due_at <= :now ORDER BY due_at, id LIMIT :limit FOR UPDATE SKIP LOCKED) RETURNING *",
         now=now,
         lapses=now + lease,
         limit=limit,
@@ -139,7 +162,7 @@ async def _claim(tx: Tx, now: datetime, lease: timedelta, limit: int) -> list[Me
 
 
 async def _next_due(tx: Tx) -> datetime | None:
-    return as_moment(await tx.fetch_value("SELECT MIN(due_at) FROM outbox WHERE state = 'pending'"))
+    return as_moment(await tx.fetch_value(f"SELECT MIN(due_at) FROM outbox o WHERE {IN_TURN}"))
 
 
 async def _prune_outbox(tx: Tx, before: datetime) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from time import monotonic
 
 from .. import topics
@@ -21,17 +21,15 @@ from ..model import (
     WaitlistEntry,
 )
 from ..outages import Unavailable
-from ..outbox import Message, Notices, Webhook
+from ..outbox import Message, Notices, Webhook, current_actor
 from .audit import AuditStore
 from .availability import AvailabilityStore
 from .bookings import (
-    CALL,
     REQUEUE,
     KeyTaken,
     _accept,
     _book,
     _booking_where,
-    _call_next,
     _cancel,
     _entries,
     _entries_in,
@@ -54,20 +52,20 @@ from .outbox import (
 )
 from .slots import _slots, _slots_by_id
 from .staff import StaffStore, _erase_ended, _erase_person
+from .told import _attend, _call, _call_next_told, _close
 from .venues import (
     _add_resource,
     _add_venue,
     _edit_resource,
     _extend,
     _free_near,
-    _set_closed,
     _update_venue,
     _venues,
     columns,
     venue_details,
 )
 from .waitlist import _entry, _expire_offers, _join, _leave, _waitlist_counts
-from .webhooks import WebhookStore, chosen_events
+from .webhooks import WebhookStore, as_actor, chosen_events
 
 FULL_KEPT, FULL_KEPT_SECONDS = 10_000, 1.0  # full slots kept at most, and for how long without a change heard
 
@@ -101,7 +99,7 @@ class SqlStore(DrawStore, AuditStore, StaffStore, AvailabilityStore, KeyStore, W
         self._slot_reads = Batches(self._read_slots)
 
     async def _write(self, body: Callable[..., Awaitable[T]], *args) -> T:
-        result, changed = await self.db.write(body, *args)
+        result, changed = await self.db.write(as_actor(current_actor(), body), *args)
         if changed:
             self._heard(changed)
             self.notify(*dict.fromkeys(changed))
@@ -307,7 +305,7 @@ class SqlStore(DrawStore, AuditStore, StaffStore, AvailabilityStore, KeyStore, W
 
     async def set_slot_closed(self, slot_id: int, closed: bool, now: datetime | None = None) -> Slot:
         """Close a slot to new bookings, or open it again (its free places go to its waitlist first)."""
-        return await self._write(_set_closed, slot_id, closed, now, self.offer_for, self.notices)
+        return await self._write(_close, slot_id, closed, now, self.offer_for, self.notices)
 
     # -- bookings
 
@@ -411,17 +409,19 @@ class SqlStore(DrawStore, AuditStore, StaffStore, AvailabilityStore, KeyStore, W
 
     # -- the line: attendance and calls
 
-    async def set_attendance(self, booking_id: int, attendance: str | None) -> tuple[Booking, Slot]:
-        """Mark a confirmed booking checked in, no-show, or neither."""
-        return await self._write(_update_booking, booking_id, "attendance = :attendance", {"attendance": attendance})
+    async def set_attendance(
+        self, booking_id: int, attendance: str | None, now: datetime | None = None
+    ) -> tuple[Booking, Slot]:
+        """Mark a confirmed booking checked in, no-show, or neither (told to webhooks as of `now`)."""
+        return await self._write(_attend, booking_id, attendance, now or datetime.now(UTC))
 
     async def call(self, booking_id: int, counter: str, now: datetime) -> tuple[Booking, Slot]:
         """Call a ticket to a counter or room."""
-        return await self._write(_update_booking, booking_id, CALL, {"now": now, "counter": counter})
+        return await self._write(_call, booking_id, counter, now)
 
     async def call_next(self, resource_id: int, day: date, counter: str, now: datetime) -> tuple[Booking, Slot] | None:
         """Call the first ticket waiting in a resource-day's line (None when nobody waits)."""
-        return await self._write(_call_next, resource_id, day, counter, now)
+        return await self._write(_call_next_told, resource_id, day, counter, now)
 
     async def requeue(self, booking_id: int, now: datetime) -> tuple[Booking, Slot]:
         """A called ticket that did not come (过号) goes back into the line, behind those due now."""

@@ -15,7 +15,7 @@ from ..model import (
     new_cancel_token,
     new_reference,
 )
-from ..outbox import OFFERED, Notices
+from ..outbox import EXPIRED, JOINED, LEFT, OFFERED, Notices
 from .engine import Tx
 from .notify import _notify
 from .outbox import _tell
@@ -49,25 +49,18 @@ async def _offer_freed(tx: Tx, slot_id: int, now: datetime, offer_for: timedelta
         slot = await _slot(tx, slot_id)
     for entry_id in offered:
         entry = build(WaitlistEntry, await tx.fetch_one("SELECT * FROM waitlist WHERE id = :id", id=entry_id))
-        await _tell(
-            tx,
-            OFFERED,
-            slot,
-            now,
-            {
-                "reference": entry.reference,
-                "slot_id": slot.id,
-                "start": slot.starts_at.isoformat(),
-                "end": slot.ends_at.isoformat(),
-                "party_size": entry.party_size,
-                "offered_until": entry.offered_until.isoformat(),
-                "name": entry.name,
-                "contact": entry.contact,
-            },
-            waitlist_id=entry.id,
-        )
+        await _tell_entry(tx, OFFERED, entry, slot, now)
         await _notify(tx, OFFERED, slot, entry.contact, now, notices, waitlist_id=entry.id)
     return slot
+
+
+async def _tell_entry(tx: Tx, event: str, entry: WaitlistEntry, slot: Slot, now: datetime) -> None:
+    """Tell the venue's webhooks about a waitlist entry (joined, offered a place, left, its offer expired)."""
+    data = {"reference": entry.reference, "slot_id": slot.id, "start": slot.starts_at.isoformat()}
+    data |= {"end": slot.ends_at.isoformat(), "party_size": entry.party_size}
+    if event == OFFERED:
+        data["offered_until"] = entry.offered_until.isoformat()
+    await _tell(tx, event, slot, now, data | {"name": entry.name, "contact": entry.contact}, waitlist_id=entry.id)
 
 
 async def _release_hold(tx: Tx, entry: WaitlistEntry, slot: Slot, status: str) -> None:
@@ -102,6 +95,7 @@ async def _join(
         )
         if entry:
             await tx.changed(*topics.of_slot(slot))
+            await _tell_entry(tx, JOINED, build(WaitlistEntry, entry), slot, now)
             return build(WaitlistEntry, entry), await _position(tx, build(WaitlistEntry, entry))
     raise RuntimeError("could not draw a unique reference")
 
@@ -139,6 +133,7 @@ async def _leave(
     entry, slot = await _holder_entry(tx, reference, token)
     if entry.status in ("waiting", "offered"):
         await _release_hold(tx, entry, slot, "left")
+        await _tell_entry(tx, LEFT, entry, slot, now)
         await _offer_freed(tx, slot.id, now, offer_for, notices)
         await tx.changed(*topics.of_slot(slot))
         entry = replace(entry, status="left")
@@ -150,7 +145,9 @@ async def _expire_offers(tx: Tx, now: datetime, offer_for: timedelta, notices: N
         "SELECT * FROM waitlist WHERE status = 'offered' AND offered_until <= :now FOR UPDATE", now=now
     )
     for entry in (build(WaitlistEntry, r) for r in rows):
-        await _release_hold(tx, entry, await _slot(tx, entry.slot_id), "expired")
+        slot = await _slot(tx, entry.slot_id)
+        await _release_hold(tx, entry, slot, "expired")
+        await _tell_entry(tx, EXPIRED, entry, slot, now)
         slot = await _offer_freed(tx, entry.slot_id, now, offer_for, notices)
         await tx.changed(*topics.of_slot(slot))
     return len(rows)

@@ -3,16 +3,28 @@ with an overlap, a test event, a delivery sent again; and a batch of attempts se
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
 from .. import topics
 from ..model import NotFound
-from ..outbox import EVENTS, PENDING, SENT, TEST, Message, Settled, event_body
+from ..outbox import EVENTS, PENDING, SENT, TEST, Actor, Message, Settled, acting, event_body
 from .engine import Tx
 from .outbox import _queue
 from .rows import build
 
 ROTATION_OVERLAP = timedelta(hours=24)  # a rotated secret still signs this long
+
+
+def as_actor(actor: Actor, body: Callable[..., Awaitable]) -> Callable[..., Awaitable]:
+    """A transaction's body that tells its events as `actor`'s: the caller's, wherever the body runs (SQLite runs
+    it on its own thread, where the caller's context is not)."""
+
+    async def told_as(tx: Tx, *args):
+        with acting(actor):
+            return await body(tx, *args)
+
+    return told_as
 
 
 def chosen_events(events: list[str] | None) -> str | None:
