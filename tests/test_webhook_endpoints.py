@@ -6,13 +6,14 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 from werkzeug.datastructures import MultiDict
 
-from booking.model import local_today
+from booking.model import OpeningRule, local_today
+from booking.outbox import Actor, acting
 from tests.support.helpers import csrf_token
 from tests.support.receiver import Receiver, documented_receiver
 
@@ -271,3 +272,17 @@ async def test_waitlist_entries_are_told_joined_left_and_expired(client, service
         ("waitlist.expired", "system"),
     ]
     assert of(entries[1]) == [("waitlist.joined", "guest"), ("waitlist.left", "guest")]
+
+
+async def test_a_schedule_change_that_gives_a_slot_more_room_is_told(service, store, venue, tomorrow, receiver):
+    await store.add_webhook(venue.id, receiver.url, SECRET, datetime.now(UTC))
+    bar = venue.resource("bar")
+    wider = [OpeningRule(d, time(18), time(20), 60, 3) for d in range(7)]  # 2 seats an hour -> 3
+    with acting(Actor("staff", "admin")):
+        await service.edit_resource(bar, rules=wider)
+    first = (await store.slots_for_day(bar.id, tomorrow))[0]
+    await receiver.wait_for(1)
+    changed = [e for e in receiver.events() if e["data"]["slot_id"] == first.id]
+    assert [e["type"] for e in changed] == ["slot.capacity_changed"]
+    assert (changed[0]["data"]["previous_capacity"], changed[0]["data"]["capacity"]) == (2, 3)
+    assert changed[0]["actor"] == {"type": "staff", "name": "admin"}

@@ -75,6 +75,12 @@ async def _tell(
     await _queue(tx, event, event_id, body, now, [(h["id"], h["venue_id"]) for h in hooks], booking_id, waitlist_id)
 
 
+async def _tell_slot(tx: Tx, event: str, slot: Slot, now: datetime, **extra) -> None:
+    """Tell the venue's webhooks about a slot: closed, reopened, its capacity changed."""
+    data = {"slot_id": slot.id, "start": slot.starts_at.isoformat(), "end": slot.ends_at.isoformat()}
+    await _tell(tx, event, slot, now, data | {"capacity": slot.capacity, "booked": slot.booked} | extra)
+
+
 def in_venue_terms(venue, data: dict) -> dict:
     """An event's data with its venue and resource, the venue's time zone, each time also in local time, and the
     ticket as people are shown it ("A012")."""

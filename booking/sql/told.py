@@ -9,7 +9,7 @@ from ..model import Booking, Slot
 from ..outbox import CALLED, CHECKED_IN, NO_SHOW, SLOT_CLOSED, SLOT_REOPENED, Notices
 from .bookings import CALL, _call_next, _update_booking
 from .engine import Tx
-from .outbox import _tell, booking_data
+from .outbox import _tell, _tell_slot, booking_data
 from .venues import _set_closed
 
 ATTENDED = {"checked_in": CHECKED_IN, "no_show": NO_SHOW}
@@ -48,7 +48,5 @@ async def _close(
     was = await tx.fetch_value("SELECT closed FROM slots WHERE id = :id", id=slot_id)
     slot = await _set_closed(tx, slot_id, closed, now, offer_for, notices)
     if now is not None and bool(was) != closed:
-        data = {"slot_id": slot.id, "start": slot.starts_at.isoformat(), "end": slot.ends_at.isoformat()}
-        data |= {"capacity": slot.capacity, "booked": slot.booked}
-        await _tell(tx, SLOT_CLOSED if closed else SLOT_REOPENED, slot, now, data)
+        await _tell_slot(tx, SLOT_CLOSED if closed else SLOT_REOPENED, slot, now)
     return slot

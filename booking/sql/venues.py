@@ -21,11 +21,12 @@ from ..model import (
     local_today,
     slot_state,
 )
-from ..outbox import Notices
+from ..outbox import SLOT_CAPACITY, Notices
 from .engine import Tx, UniqueViolation
+from .outbox import _tell_slot
 from .people import _recount
 from .rows import as_date, build, hhmm
-from .slots import _slots
+from .slots import _slot, _slots
 from .waitlist import _offer_freed
 
 OF_RESOURCE = "WHERE id = (SELECT venue_id FROM resources WHERE id = :resource_id)"
@@ -233,6 +234,10 @@ async def _regenerate(
         "UPDATE slots SET ends_at = :ends_at, capacity = :capacity WHERE id = :id",
         [dict(id=i, ends_at=end, capacity=capacity) for i, end, capacity in reshaped],
     )
+    before = {slot.id: slot.capacity for slots in existing.values() for slot in slots}
+    for slot_id, _end, capacity in reshaped:
+        if capacity != before[slot_id]:
+            await _tell_slot(tx, SLOT_CAPACITY, await _slot(tx, slot_id), now, previous_capacity=before[slot_id])
     for slot_id, _end, _capacity in reshaped if offer_for else ():  # more room: the waitlist's first
         await _offer_freed(tx, slot_id, now, offer_for, notices)
     await _insert_slots(tx, resource_id, added)
