@@ -30,8 +30,9 @@ from .told import told
 from .webhooks import PinnedBackend, Undelivered, public, webhook_headers
 
 log = logging.getLogger("slotcast.outbox")
-BATCH = 100  # messages claimed at once: sent together, settled in one write
+BATCH = 100  # messages claimed and waiting for a place among those IN_FLIGHT
 IN_FLIGHT = 10  # deliveries under way at once (the connection pool's own limit)
+SETTLE_EVERY = 0.05  # seconds: the outcomes that came meanwhile are settled in one write
 
 
 class Sender:
@@ -81,17 +82,28 @@ class Sender:
         return idle if due is None else min(idle, max(0.0, (due - self.clock.now()).total_seconds()))
 
     async def send_due(self) -> int:
-        """Claim and deliver every message due now, a batch at a time (the endpoints read once, the outcomes settled
-        in one write); how many were tried."""
-        tried = 0
+        """Claim and deliver every message due now: up to BATCH under way, more claimed once half are done (the
+        endpoints read once per claim), the outcomes settled together every SETTLE_EVERY seconds; a slow endpoint
+        holds up only its own deliveries. How many were tried."""
+        tried, running = 0, set()
         lease = timedelta(seconds=float(self.config["OUTBOX_LEASE_SECONDS"]))
         failing_for = timedelta(hours=float(self.config["OUTBOX_GIVE_UP_HOURS"]))
-        while batch := await self.store.claim_messages(self.clock.now(), lease, BATCH):
-            hooks = {h.id: h for h in await self.store.webhooks()} if any(m.webhook_id for m in batch) else {}
-            outcomes = await asyncio.gather(*(self.deliver(m, hooks.get(m.webhook_id)) for m in batch))
-            await self.store.settle_messages(outcomes, self.clock.now(), failing_for)
-            tried += len(batch)
-        return tried
+        try:
+            while True:
+                if len(running) <= BATCH // 2 and (
+                    batch := await self.store.claim_messages(self.clock.now(), lease, BATCH - len(running))
+                ):
+                    hooks = {h.id: h for h in await self.store.webhooks()} if any(m.webhook_id for m in batch) else {}
+                    running |= {asyncio.ensure_future(self.deliver(m, hooks.get(m.webhook_id))) for m in batch}
+                    tried += len(batch)
+                elif not running:
+                    return tried
+                done, running = await asyncio.wait(running, timeout=SETTLE_EVERY)
+                if done:
+                    await self.store.settle_messages([t.result() for t in done], self.clock.now(), failing_for)
+        finally:  # cut short (shutting down): what is under way stays claimed, and is sent once that lapses
+            for task in running:
+                task.cancel()
 
     async def deliver(self, message: Message, hook: Webhook | None = None) -> Settled:
         """One attempt at one message: sent, skipped, pending again after a backoff, or failed."""

@@ -286,3 +286,17 @@ async def test_a_schedule_change_that_gives_a_slot_more_room_is_told(service, st
     assert [e["type"] for e in changed] == ["slot.capacity_changed"]
     assert (changed[0]["data"]["previous_capacity"], changed[0]["data"]["capacity"]) == (2, 3)
     assert changed[0]["actor"] == {"type": "staff", "name": "admin"}
+
+
+async def test_an_endpoint_that_hangs_holds_up_no_other(client, store, venue, slot, receiver):
+    hanging = Receiver("hang", "hang")
+    try:
+        for url in (hanging.url, receiver.url):
+            await store.add_webhook(venue.id, url, SECRET, datetime.now(UTC))
+        await book(client, slot.id)
+        await asyncio.gather(hanging.wait_for(1), receiver.wait_for(1))
+        await book(client, slot.id, "bo@example.com")  # while the first still hangs (10 s before it times out)
+        await receiver.wait_for(2, timeout=3)
+        await hanging.wait_for(2, timeout=3)  # not the same booking: not held back by the first
+    finally:
+        hanging.close()

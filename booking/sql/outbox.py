@@ -86,7 +86,7 @@ def in_venue_terms(venue, data: dict) -> dict:
     ticket as people are shown it ("A012")."""
     zone = ZoneInfo(venue["timezone"])
     told = {"venue": venue["venue"], "resource": venue["resource"], "time_zone": venue["timezone"]} | data
-    for name in ("start", "end", "offered_until"):
+    for name in ("start", "end", "previous_start", "offered_until"):
         if data.get(name):
             told[f"{name}_local"] = datetime.fromisoformat(data[name]).astimezone(zone).isoformat()
     if "ticket" in data:
