@@ -67,7 +67,7 @@ def new_secret() -> str:
     return "whsec_" + secrets.token_urlsafe(24)
 
 
-async def chosen_events(form) -> list[str] | None:
+def ticked_events(form) -> list[str] | None:
     """The events ticked on a form (None: none of them, which staff are told to fix)."""
     chosen = [e for e in form.getlist("events") if e in EVENTS]
     return chosen or None
@@ -92,7 +92,7 @@ async def add():
         return await render(422, problem, fields)
     if secret and not 16 <= len(secret) <= 200:
         return await render(422, _("A secret has 16 to 200 characters (leave it empty to have one made)."), fields)
-    events = await chosen_events(form) if "events_listed" in form else list(EVENTS)  # the page's form lists them
+    events = ticked_events(form) if "events_listed" in form else list(EVENTS)  # the page's form lists them
     if events is None:
         return await render(422, _("Tick at least one event."), fields)
     secret = secret or new_secret()
@@ -115,7 +115,7 @@ async def remove(hook_id: str):
 @bp.post("/<hook_id>/events")
 async def choose_events(hook_id: str):
     """The events an endpoint takes from now on."""
-    events = await chosen_events(await request.form)
+    events = ticked_events(await request.form)
     if events is None:
         return await render(422, _("Tick at least one event."))
     with about("webhook"):
