@@ -137,6 +137,8 @@ async def test_a_disabled_endpoint_is_sent_nothing_until_enabled(admin, client, 
     await book(client, slot.id, "bo@example.com")
     [(_headers, body)] = await receiver.wait_for(1)
     assert json.loads(body)["data"]["contact"] == "bo@example.com"
+    trail = (await (await admin.get("/admin/audit")).get_data()).decode()
+    assert "Disabled the webhook to 127.0.0.1" in trail and "Enabled the webhook to 127.0.0.1" in trail
 
 
 @pytest.mark.parametrize(

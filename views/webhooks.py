@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Awaitable, Callable
 from urllib.parse import urlsplit
 
 from quart import (
@@ -14,7 +15,7 @@ from quart import (
     url_for,
 )
 
-from booking.outbox import EVENTS
+from booking.outbox import EVENTS, Webhook
 from delivery.webhooks import Undelivered, refuse_private
 from web.i18n import gettext as _
 from web.runtime import service, store
@@ -112,54 +113,61 @@ async def remove(hook_id: str):
     return redirect(url_for("webhooks.index"), 303)
 
 
+async def changed(hook_id: str, action: str, change: Callable[[int], Awaitable]) -> Webhook:
+    """Make `change` to an endpoint (a 404 when there is none), noted for the audit trail; the endpoint after it."""
+    number = whole_number(hook_id, 18) or 0
+    with about("webhook"):
+        await change(number)
+    hook = next(h for h in await store().webhooks() if h.id == number)
+    note(action=action, venue_id=hook.venue_id, subject=urlsplit(hook.url).hostname)
+    return hook
+
+
 @bp.post("/<hook_id>/events")
 async def choose_events(hook_id: str):
     """The events an endpoint takes from now on."""
     events = ticked_events(await request.form)
     if events is None:
         return await render(422, _("Tick at least one event."))
-    with about("webhook"):
-        await service().set_webhook_events(whole_number(hook_id, 18) or 0, events)
+    await changed(hook_id, "webhook_events", lambda number: service().set_webhook_events(number, events))
     return redirect(url_for("webhooks.index"), 303)
 
 
 @bp.post("/<hook_id>/test")
 async def send_test(hook_id: str):
     """Send the endpoint a webhook.test event now (whatever events it takes, even while disabled)."""
-    with about("webhook"):
-        await service().send_test_event(whole_number(hook_id, 18) or 0)
+    await changed(hook_id, "test_webhook", service().send_test_event)
     return redirect(url_for("webhooks.index"), 303)
 
 
 @bp.post("/<hook_id>/disable")
 async def disable(hook_id: str):
     """Stop sending to an endpoint for now: nothing new is queued for it, what is waiting is skipped."""
-    with about("webhook"):
-        await service().pause_webhook(whole_number(hook_id, 18) or 0, True)
+    await changed(hook_id, "disable_webhook", lambda number: service().pause_webhook(number, True))
     return redirect(url_for("webhooks.index"), 303)
 
 
 @bp.post("/<hook_id>/enable")
 async def enable(hook_id: str):
     """Send to an endpoint again (disabled by staff or after a day of failures)."""
-    with about("webhook"):
-        await service().pause_webhook(whole_number(hook_id, 18) or 0, False)
+    await changed(hook_id, "enable_webhook", lambda number: service().pause_webhook(number, False))
     return redirect(url_for("webhooks.index"), 303)
 
 
 @bp.post("/<hook_id>/rotate")
 async def rotate(hook_id: str):
     """A new secret, shown once; the old one still signs every delivery for a day (a second v1)."""
-    hook_number, secret = whole_number(hook_id, 18) or 0, new_secret()
-    with about("webhook"):
-        await service().rotate_webhook_secret(hook_number, secret)
-    hook = next(h for h in await store().webhooks() if h.id == hook_number)
+    secret = new_secret()
+    hook = await changed(hook_id, "rotate_webhook_secret", lambda n: service().rotate_webhook_secret(n, secret))
     return await render(shown={"url": hook.url, "secret": secret, "until": hook.previous_until})
 
 
 @bp.post("/deliveries/<message_id>/resend")
 async def resend(message_id: str):
     """Send a webhook delivery again now: the same body and delivery id, signed anew."""
+    number = whole_number(message_id, 18) or 0
     with about("delivery"):
-        await service().resend_delivery(whole_number(message_id, 18) or 0)
+        await service().resend_delivery(number)
+    message = await store().message(number)
+    note(action="resend_delivery", venue_id=message.venue_id, subject=f"{message.event} {message.delivery}")
     return redirect(url_for("webhooks.index"), 303)
