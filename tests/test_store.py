@@ -172,6 +172,8 @@ async def test_the_outbox_made_anew_for_text_messages_keeps_its_rows(url, tmp_pa
                 "outbox_by_venue",
                 "outbox_by_booking",
                 "outbox_by_entry",
+                "outbox_in_order",  # the webhooks' order, made by a later step
+                "outbox_entry_in_order",
             }
     finally:
         await store.close()
