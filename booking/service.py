@@ -381,6 +381,7 @@ class Service:
         if found and found.use_to_note(now := self.clock.now()):
             await self.store.note_key_use(found.id, now)
         return found
+
     async def set_webhook_events(self, webhook_id: int, events: list[str]) -> None:
         """The events an endpoint takes (raises NotFound)."""
         await self.store.set_webhook_events(webhook_id, events)
