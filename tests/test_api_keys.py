@@ -5,7 +5,9 @@ revoke at once; a day's bookings a page at a time; rate and idempotency per key.
 from __future__ import annotations
 
 import asyncio
+import json
 import re
+from datetime import UTC, datetime
 
 import pytest
 
@@ -183,10 +185,13 @@ async def test_a_booking_by_reference_to_a_key_with_its_contact_or_to_its_token_
 
 async def test_attendance_is_marked_as_the_board_marks_it(admin, client, service, store, venue, slot):
     booking = await booked(service, venue, slot.id)
-    key = await make_key(service, [venue], [ATTENDANCE_WRITE])
+    key = await make_key(service, [venue], [ATTENDANCE_WRITE], name="Ward till")
+    await store.add_webhook(venue.id, "http://127.0.0.1:9/hook", "whsec_test", datetime.now(UTC))
     path = f"/api/v1/bookings/{booking.reference}/attendance"
     marked = await call(client, key, "POST", path, {"status": "no_show"})
     assert marked.status_code == 200 and (await marked.get_json())["attendance"] == "no_show"
+    [told] = [json.loads(m.body) for m in await store.outbox(venue.id) if m.event == "booking.no_show"]
+    assert told["actor"] == {"type": "api", "name": "Ward till"}  # a webhook says the key did it
     assert (await store.booking(booking.reference))[0].attendance == "no_show"
     board = await text(await client.get(f"/admin/venues/{venue.slug}/board/{slot.local_date}"))
     assert f'<li id="booking-{booking.id}" class="confirmed no_show"' in board

@@ -5,6 +5,7 @@ from __future__ import annotations
 from quart import abort, g, request
 
 from booking.keys import BOOKINGS_WRITE, ApiKey
+from booking.outbox import ACTOR, Actor
 from web.clients import check_key_rate
 from web.i18n import gettext as _
 from web.runtime import service
@@ -25,6 +26,7 @@ async def identify() -> None:
     if found is None:
         deny(401, "unauthorized", _("This API key is not valid: it is unknown or was revoked."))
     g.api_key = found
+    ACTOR.set(Actor("api", found.name))  # what it changes is told as this key's
     await check_key_rate(found.id)
 
 
