@@ -46,7 +46,8 @@ from web.runtime import now, service, store
 from . import bearer, messages
 from .errors import about, not_found, refused
 from .lookups import parse_day, public_slot_or_404, resource_or_404, venue_or_404
-from .openapi import BOOKING_LINKS, ENTRY_LINKS, REFUSALS, contract
+from .openapi import contract
+from .openapi_schemas import BOOKING_LINKS, ENTRY_LINKS, REFUSALS
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 

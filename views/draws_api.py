@@ -32,7 +32,8 @@ from .api import error, json_object, refuse_cross_site_writes, text
 from .draws import refusal_words, status_context
 from .errors import about, not_found, refused
 from .lookups import parse_day, resource_or_404, venue_or_404
-from .openapi import DRAW_ENTRY_LINKS, contract
+from .openapi import contract
+from .openapi_schemas import DRAW_ENTRY_LINKS
 
 bp = Blueprint("draws_api", __name__, url_prefix="/api/v1/draws")
 bp.before_request(refuse_cross_site_writes)

@@ -15,7 +15,8 @@ from web.runtime import now, store
 
 from .api import error
 from .lookups import parse_day, party_choices, resource_or_404, venue_or_404, whole_number
-from .openapi import MOMENT, contract
+from .openapi import contract
+from .openapi_schemas import MOMENT
 
 bp = Blueprint("finding", __name__, url_prefix="/api/v1/venues/<venue>")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from booking.model import MAX_ID
 
-from .openapi import COUNT, PARAMETERS, PARTY, REFERENCE, SCHEMAS, SLOT_ID, STAMP, TEXT, closed
+from .openapi_schemas import COUNT, PARAMETERS, PARTY, REFERENCE, SCHEMAS, SLOT_ID, STAMP, TEXT, closed
 
 STATUS = {"enum": ["confirmed", "cancelled"]}
 ATTENDANCE = {"enum": ["checked_in", "no_show"]}
