@@ -266,7 +266,8 @@ async def test_readyz_answers_at_once_from_its_last_check_and_says_when_a_write_
                 assert time.monotonic() - began < 3, "still ready while no write can be made"
                 await asyncio.sleep(0.02)
             assert answer[1] == "not ready: database: no answer within 0.5 s\n"
-            assert max(took) < 0.1, f"/readyz took {max(took):.3f} s"
+            # From its last check: never the 0.5 s a check itself may wait (0.1 s was too tight on a busy machine).
+            assert max(took) < 0.4, f"/readyz took {max(took):.3f} s"
         finally:
             frozen.terminate()
         await readyz_until(client, 200)
