@@ -16,6 +16,7 @@ from app import create_app
 from booking.clock import SystemClock
 from booking.model import OpeningRule, local_today
 from tests.support.helpers import log_in, midday_zone, password_hash
+from tests.support.routes import reuse_url_builders
 
 EVERY_DAY = [OpeningRule(d, time(8), time(20), 60, 10) for d in range(7)]
 
@@ -41,6 +42,7 @@ class Compiled(BytecodeCache):
 
 
 COMPILED = Compiled()
+reuse_url_builders()  # each test's app would compile every route's URL builder again
 
 
 def pytest_collection_modifyitems(config, items):
