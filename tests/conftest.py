@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, time, timedelta
@@ -76,11 +77,37 @@ def app_config():
 
 @pytest.fixture
 def database_url(tmp_path, request):
-    """The app's own database: a new SQLite file, or with SLOTCAST_TEST_ENGINE=postgres a copy of the migrated
-    template (the migrations themselves are tested from empty databases in test_store)."""
+    """The app's own database: a copy of the migrated SQLite template, or with SLOTCAST_TEST_ENGINE=postgres of the
+    PostgreSQL one (the migrations themselves are tested from empty databases in test_store)."""
     if os.environ.get("SLOTCAST_TEST_ENGINE") != "postgres":
-        return f"sqlite:///{tmp_path}/test.db"
+        copy = tmp_path / "test.db"
+        shutil.copyfile(request.getfixturevalue("sqlite_template"), copy)
+        copy.chmod(0o600)
+        return f"sqlite:///{copy}"
     return request.getfixturevalue("pg_migrated_url")
+
+
+def migrate(url: str) -> None:
+    """Open a store on `url` (which migrates it), then close it; on a thread of its own: this thread may hold a
+    test's event loop already."""
+    from booking.store import open_store
+
+    async def opened_and_closed() -> None:
+        store = open_store(url, Path(__file__).parent)
+        await store.open()
+        await store.close()
+
+    with ThreadPoolExecutor(1) as thread:
+        thread.submit(asyncio.run, opened_and_closed()).result()
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory):
+    """A SQLite file with the app's schema migrated, made once per run (and per xdist worker): each test's app
+    would run every migration on its empty file again."""
+    path = tmp_path_factory.mktemp("template") / "migrated.db"
+    migrate(f"sqlite:///{path}")
+    return path
 
 
 @pytest.fixture
@@ -150,18 +177,9 @@ def postgres():
 @pytest.fixture(scope="session")
 def pg_template(postgres):
     """The name of a database with the app's schema migrated, made once per run (and per xdist worker)."""
-    from booking.store import open_store
-
-    async def migrate(url: str) -> None:
-        store = open_store(url, Path(__file__).parent)
-        await store.open()
-        await store.close()
-
     name = "slotcast_migrated"
     postgres.drop_database(name)
-    # asyncio.run on a thread of its own: this thread may hold a test's event loop already.
-    with ThreadPoolExecutor(1) as thread:
-        thread.submit(asyncio.run, migrate(postgres.create_database(name))).result()
+    migrate(postgres.create_database(name))
     return name
 
 
