@@ -1,6 +1,7 @@
 """Real Hypercorn + real Chromium for the draw (抽签): staff turn a clinic's release into a draw at the next minute, two
 visitors enter from the day page, and both entry pages turn to their results at the instant, without a reload; the
-day page, an entry page before and after, and staff's board with the results are clean under axe.
+day page, an entry page before and after, and staff's board with the results are clean under axe. The server's clock
+is set ahead (once, before the draw is set) so that the draw's whole minute is SETUP_S seconds away.
 
 Run: .venv/bin/python -m pytest tests/test_browser_draw.py -q -s   (needs Debian's chromium and axe: `make browser axe`)
 """
@@ -9,14 +10,13 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo
 
 import pytest
 
 from tests.support.axe import assert_accessible
 from tests.support.live_server import LiveServer
 from tests.test_browser import browser, new_page  # noqa: F401  (fixtures, used by name)
-from tests.test_browser_fairness import edit_path, seen_at, watch
+from tests.test_browser_fairness import edit_path, minute_ahead, seen_at, watch
 from tests.test_browser_staff import PASSWORD, log_in
 
 pytestmark = pytest.mark.browser
@@ -27,17 +27,13 @@ RESULT_WITHIN_MS = 2000
 SETUP_S = 25  # staff's edit, two entries and two axe runs come before the instant
 
 
-def next_instant() -> datetime:
-    """The first whole minute in ZONE at least SETUP_S seconds away."""
-    soon = datetime.now(ZoneInfo(ZONE)) + timedelta(seconds=SETUP_S)
-    return soon.replace(second=0, microsecond=0) + timedelta(minutes=1)
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     """`python app.py` with the demo venues, a staff user "admin" and no booking rate per address."""
     live = LiveServer(
-        tmp_path_factory.mktemp("draw"), env={"SLOTCAST_ADMIN_PASSWORD": PASSWORD, "SLOTCAST_BOOKINGS_PER_MINUTE": "0"}
+        tmp_path_factory.mktemp("draw"),
+        env={"SLOTCAST_ADMIN_PASSWORD": PASSWORD, "SLOTCAST_BOOKINGS_PER_MINUTE": "0"},
+        leading_clock=True,
     ).start()
     yield live
     live.stop(timeout=5.0)
@@ -72,7 +68,7 @@ def enter(page, server: LiveServer, day_path: str, n: int) -> None:
 
 
 def test_two_entrants_pages_turn_to_their_results_at_the_instant(server, new_page):
-    instant = next_instant()
+    instant = minute_ahead(server, ZONE, SETUP_S)
     day_path = f"/book/{VENUE}/{RESOURCE}/{(instant.date() + timedelta(days=DAYS_BEFORE)).isoformat()}"
     release_by_draw(new_page, server, instant)
 
@@ -85,12 +81,13 @@ def test_two_entrants_pages_turn_to_their_results_at_the_instant(server, new_pag
         enter(page, server, day_path, n)
         watch(page, "result", "#draw-entry", "You got")
     assert_accessible(checked, "an entry's page before the draw")
-    left_s = instant.timestamp() - datetime.now().timestamp()
+    left_s = instant.timestamp() - server.now()
     assert left_s > 1, f"the pages were ready only {left_s:.1f} s before the draw"
     print(f"\ndraw at {instant:%H:%M} {ZONE}; two entry pages open and waiting {left_s:.1f} s before it")
 
     for name, page in (("first", checked), ("second", plain)):
-        delay = seen_at(page, "result", timeout=(left_s + 10) * 1000) - instant.timestamp() * 1000
+        real_instant = instant.timestamp() - server.lead  # the page notes the real time
+        delay = seen_at(page, "result", timeout=(left_s + 10) * 1000) - real_instant * 1000
         print(f"{name} entrant's page showed its result {delay:.0f} ms after the instant")
         assert 0 <= delay < RESULT_WITHIN_MS, f"the {name} result showed {delay:.0f} ms after the instant"
     results = {page.inner_text("#draw-entry .your-turn") for page in (checked, plain)}

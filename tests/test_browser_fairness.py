@@ -1,7 +1,8 @@
 """Real Hypercorn + real Chromium for the scarce moment: a release (放号) and a waitlist offer (候补), as people see them.
 
 A day page open before its release turns bookable at the instant by itself; a cancelled booking reaches the first
-waiter's open page within a second, and "Confirm" books it.
+waiter's open page within a second, and "Confirm" books it. The server's clock is set ahead (once, before the release
+is set) so that the release's whole minute is MARGIN_S seconds away, not up to a minute more.
 
 Run: .venv/bin/python -m pytest tests/test_browser_fairness.py -q -s   (needs Debian's chromium: `make browser`)
 """
@@ -30,7 +31,7 @@ BARBER, CHAIR, BARBER_ZONE = "corner-barber", "chair-1", "America/New_York"  # o
 DAYS_BEFORE = 2
 RELEASE_WITHIN_MS = 2000
 OFFER_WITHIN_MS = 1000
-MARGIN_S = 8  # the release is set at least this far ahead, so the page is open before it
+MARGIN_S = 10  # the release is this far ahead, so that the page is open and has its seconds' countdown before it
 
 # The seconds a countdown's last minute shows (static/app.css counts them in --tick).
 TICK = "() => Number(getComputedStyle(document.querySelector('.tick')).getPropertyValue('--tick'))"
@@ -59,6 +60,7 @@ def server(tmp_path_factory):
     live = LiveServer(
         tmp_path_factory.mktemp("fairness"),
         env={"SLOTCAST_ADMIN_PASSWORD": PASSWORD, "SLOTCAST_BOOKINGS_PER_MINUTE": "0"},
+        leading_clock=True,
     ).start()
     yield live
     live.stop(timeout=5.0)
@@ -79,11 +81,13 @@ def seen_at(page, key: str, timeout: float) -> float:
     return page.evaluate(f"window.__seen[{key!r}]")
 
 
-def next_release(zone: str) -> datetime:
-    """The next whole minute in `zone`; the one after when fewer than MARGIN_S seconds are left before it."""
-    now = datetime.now(ZoneInfo(zone))
-    at = now.replace(second=0, microsecond=0) + timedelta(minutes=1)
-    return at + timedelta(minutes=1) if (at - now).total_seconds() < MARGIN_S else at
+def minute_ahead(server: LiveServer, zone: str, seconds: float) -> datetime:
+    """Set the server's clock ahead (by under a minute) so that its next whole minute is `seconds` away; that minute,
+    in `zone` (a whole minute in every zone)."""
+    real = time.time()
+    lead = -(real + seconds) % 60
+    server.lead_clock(lead)
+    return datetime.fromtimestamp(round(real + lead + seconds), ZoneInfo(zone))
 
 
 def slots(server: LiveServer, venue: str, resource: str, day: date) -> list[dict]:
@@ -136,7 +140,7 @@ def test_a_page_open_before_the_release_turns_bookable_at_the_instant(server, ne
     admin.goto(server.url + path)
     before = form_values(admin)
 
-    instant = next_release(ZONE)
+    instant = minute_ahead(server, ZONE, MARGIN_S)
     day = instant.date() + timedelta(days=DAYS_BEFORE)  # released today (the instant's date), D days ahead
     admin.fill("#release_days_before", str(DAYS_BEFORE))
     admin.fill("#release_time", instant.strftime("%H:%M"))
@@ -154,22 +158,23 @@ def test_a_page_open_before_the_release_turns_bookable_at_the_instant(server, ne
     assert visitor.inner_text("#slot-table .countdown").strip(), "no countdown"
     assert visitor.locator("#slot-table a.button").count() == 0, "bookable before the release"
     watch(visitor, "open", "#slot-table a.button", "Book")
-    left_s = instant.timestamp() - time.time()
+    left_s = instant.timestamp() - server.now()
     assert left_s > 1, f"the page was ready only {left_s:.1f} s before the release"
     print(f"\nrelease at {instant:%H:%M} {ZONE} for {day}; page open and waiting {left_s:.1f} s before it")
 
     # The last minute counts seconds: the page itself (CSS), set right by a render every ten seconds (SSE).
     visitor.locator("#slot-table .countdown .tick").wait_for(timeout=left_s * 1000)
-    if instant.timestamp() - time.time() > 4:  # time enough to look twice before the instant
+    if instant.timestamp() - server.now() > 4:  # time enough to look twice before the instant
         ticks = []
         for _ in range(2):
-            shown, left = visitor.evaluate(TICK), instant.timestamp() - time.time()
+            shown, left = visitor.evaluate(TICK), instant.timestamp() - server.now()
             ticks.append(shown)
             assert abs(shown - left) <= 2.5, f"the countdown shows {shown} s with {left:.1f} s left"
             time.sleep(1.2)
         assert ticks[1] < ticks[0], f"the seconds do not count down: {ticks}"
 
-    delay = seen_at(visitor, "open", timeout=(left_s + 10) * 1000) - instant.timestamp() * 1000
+    real_instant = instant.timestamp() - server.lead  # the page notes the real time
+    delay = seen_at(visitor, "open", timeout=(left_s + 10) * 1000) - real_instant * 1000
     print(f"release: Book links showed {delay:.0f} ms after the instant")
     assert 0 <= delay < RELEASE_WITHIN_MS, f"the Book links showed {delay:.0f} ms after the release instant"
     assert visitor.locator("#slot-table a.button", has_text="Book").count() == len(day_slots)

@@ -73,13 +73,17 @@ class LiveServer:
         *,
         python: str = sys.executable,
         command: list[str] | None = None,
+        leading_clock: bool = False,
         **config,
     ):
         # `config`: the app's settings, as SLOTCAST_<KEY>; `command`: another server instead, "{port}" in it becomes
-        # the port; `env` goes on top. The port stays the same across restarts.
+        # the port; `leading_clock`: the app on a clock lead_clock() sets ahead (tests/support/leading_clock.py);
+        # `env` goes on top. The port stays the same across restarts.
         self.folder, self.port, self.log_path = folder, free_port(), folder / "server.log"
-        self.app = command is None
-        self.command = [python, "app.py"] if self.app else [arg.replace("{port}", str(self.port)) for arg in command]
+        self.app, self.lead = command is None, 0.0
+        self.lead_file = folder / "clock_lead"
+        main = ["-m", "tests.support.leading_clock", str(self.lead_file)] if leading_clock else ["app.py"]
+        self.command = [python, *main] if self.app else [arg.replace("{port}", str(self.port)) for arg in command]
         app_env = {
             "HOST": "127.0.0.1",
             "PORT": str(self.port),
@@ -106,6 +110,22 @@ class LiveServer:
                 raise RuntimeError(f"the server did not answer within {timeout} s:\n{self.log()}")
             time.sleep(0.05)
         return self
+
+    def lead_clock(self, seconds: float, timeout: float = 5.0) -> None:
+        """Set the app's clock `seconds` ahead of the real time (a server started with leading_clock=True)."""
+        done = self.lead_file.with_name(self.lead_file.name + ".set")
+        done.unlink(missing_ok=True)
+        self.lead_file.write_text(repr(seconds))
+        self.process.send_signal(signal.SIGUSR1)
+        deadline = time.monotonic() + timeout
+        while not (done.exists() and done.read_text() == repr(seconds)):
+            assert time.monotonic() < deadline, f"the server's clock was not moved:\n{self.log()}"
+            time.sleep(0.01)
+        self.lead = seconds
+
+    def now(self) -> float:
+        """The app's time (epoch seconds): the real time, plus the lead of a leading clock."""
+        return time.time() + self.lead
 
     def answers(self) -> bool:
         """Whether it is up: the app's API answers 200, another command accepts a connection."""
