@@ -178,16 +178,14 @@ def postgres():
 def pg_template(postgres):
     """The name of a database with the app's schema migrated, made once per run (and per xdist worker)."""
     name = "slotcast_migrated"
-    postgres.drop_database(name)
-    migrate(postgres.create_database(name))
+    migrate(postgres.create_database(name, replace=True))
     return name
 
 
 def database_of(postgres, request, prefix: str, template: str | None = None):
     """A new PostgreSQL database named after the test, a copy of `template` or empty; dropped after the test."""
     name = prefix + "".join(c if c.isalnum() else "_" for c in request.node.name.lower())[:50]
-    postgres.drop_database(name)
-    yield postgres.create_database(name, template)
+    yield postgres.create_database(name, template, replace=True)
     postgres.drop_database(name)
 
 

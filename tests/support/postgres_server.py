@@ -38,9 +38,10 @@ class PostgresServer:
     def url(self, database: str = "postgres") -> str:
         return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
 
-    def _run(self, program: str, *args: str, timeout: float = 60) -> str:
+    def _run(self, program: str, *args: str, timeout: float = 60, as_owner: bool = True) -> str:
+        # psql connects over TCP as the `postgres` role: it needs no runuser (~4 ms of CPU a call)
         done = subprocess.run(
-            [*self.user, str(self.bin / program), *args],
+            [*(self.user if as_owner else []), str(self.bin / program), *args],
             capture_output=True,
             text=True,
             timeout=timeout,
@@ -109,33 +110,23 @@ class PostgresServer:
 
     def sql(self, statement: str, database: str = "postgres") -> str:
         """Run one statement with psql; its unaligned output."""
-        return self._run(
-            "psql",
-            "-X",
-            "-q",
-            "-A",
-            "-t",
-            "-v",
-            "ON_ERROR_STOP=1",
-            "-h",
-            "127.0.0.1",
-            "-p",
-            str(self.port),
-            "-U",
-            "postgres",
-            "-d",
-            database,
-            "-c",
-            statement,
-        )
+        return self._psql(database, statement)
 
-    def create_database(self, name: str, template: str | None = None) -> str:
-        """A new database, empty or a copy of `template` (which nobody may be connected to); its URL."""
-        self.sql(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
+    def _psql(self, database: str, *statements: str) -> str:
+        """Run statements with one psql, each on its own (outside a transaction); their unaligned output."""
+        connect = ["-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "-d", database]
+        each = [arg for statement in statements for arg in ("-c", statement)]
+        return self._run("psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", *connect, *each, as_owner=False)
+
+    def create_database(self, name: str, template: str | None = None, replace: bool = False) -> str:
+        """A new database, empty or a copy of `template` (which nobody may be connected to); its URL. With
+        `replace`, one of that name is dropped first (in the same psql call)."""
+        create = f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else "")
+        self._psql("postgres", *([drop_statement(name)] if replace else []), create)
         return self.url(name)
 
     def drop_database(self, name: str) -> None:
-        self.sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        self.sql(drop_statement(name))
 
     def stop(self) -> None:
         """Stop the server and delete its folder."""
@@ -158,3 +149,7 @@ if __name__ == "__main__":  # a server for trying things by hand; Ctrl-C stops i
             time.sleep(3600)
     except KeyboardInterrupt:
         server.stop()
+
+
+def drop_statement(name: str) -> str:
+    return f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'
