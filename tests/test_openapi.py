@@ -14,7 +14,6 @@ from datetime import date, timedelta
 import jsonschema_rs
 import pytest
 import requests
-import schemathesis
 
 from app import create_app
 from booking.keys import SCOPES
@@ -113,6 +112,8 @@ def api_key(live) -> str:
 @pytest.fixture(scope="module")
 def contract(live):
     """The document the server serves, loaded by schemathesis: `contract[path][method].validate_response(r)`."""
+    import schemathesis  # here: each test process imports every test module, and this one takes ~0.2 s of CPU
+
     quiet = schemathesis.config.SchemathesisConfig.from_str("cache.enabled = false")  # no .schemathesis/ in the repo
     return schemathesis.openapi.from_url(f"{live.url}/api/v1/openapi.json", config=quiet)
 
