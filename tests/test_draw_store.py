@@ -270,7 +270,7 @@ async def test_a_draw_that_fails_leaves_nothing_and_a_restarted_process_makes_it
     async def killed(*_args):
         raise RuntimeError("the process died here")
 
-    monkeypatch.setattr(sql.draws, "_tell_drawn", killed)  # the last step of the draw's transaction
+    monkeypatch.setattr(sql.drawing, "_tell_drawn", killed)  # the last step of the draw's transaction
     with pytest.raises(RuntimeError):
         await store.run_draw(draw.id, AFTER)
     assert (await store.draw(resource_id, DAY)).status == "open"

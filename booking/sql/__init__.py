@@ -12,9 +12,10 @@ The package by entity: `engine` (the Database and Tx an engine implements), `row
 that takes the transaction first and awaits nothing else — in `venues` (venues, resources, schedules and the slots
 they make), `slots` (slot reads), `bookings` (and the day's line), `waitlist`, `people` (the per-person rule,
 counted in person_days), `staff` (accounts and password links, with SqlStore's methods for them; erasure), `audit` (the audit trail, with SqlStore's methods for it), `outbox` (webhooks and e-mail), `limits`
-(attempt counts), `draws` (the draw, 抽签, with SqlStore's methods for it) and `keys` (API keys, with KeyStore). Bodies call each other one way
-only: `people` below `slots`, `slots` and `outbox` below `waitlist`, `waitlist` below `bookings` and `venues`,
-`bookings` below `draws`, all of them below `store`.
+(attempt counts), `drawing` (the draw's one transaction, 抽签), `draws` (entries, with SqlStore's methods for the
+draw) and `keys` (API keys, with KeyStore). Bodies call each other one way only: `people` below `slots`, `slots`
+and `outbox` below `waitlist`, `waitlist` below `bookings` and `venues`, `bookings` and `drawing` below `draws`, all
+of them below `store`.
 """
 
 from .engine import Database, Tx, UniqueViolation
