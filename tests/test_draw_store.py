@@ -333,3 +333,24 @@ async def test_erasing_a_person_blanks_their_draw_entry(store, resource_id, slot
     erased, _draw, _outcome = await store.draw_entry(entry.reference)
     assert (erased.name, erased.contact) == ("", "")
     await enter(store, resource_id, 3, [slots[0]], contact="+86 138 0013 8000")  # their contact is no longer held
+
+
+async def test_entry_reads_that_come_together_are_read_together(store, resource_id, slots, monkeypatch):
+    nine, ten, _eleven = slots
+    entries = [await enter(store, resource_id, n, [nine, ten] if n % 3 else [nine]) for n in range(1, 31)]
+    draw = await store.draw(resource_id, DAY)
+    await store.run_draw(draw.id, AFTER)
+    alone = [await store.draw_entry(e.reference) for e in entries]
+    reads, read = [], store.db.read
+
+    async def counted(body, *args):
+        reads.append(body)
+        return await read(body, *args)
+
+    monkeypatch.setattr(store.db, "read", counted)
+    together = await asyncio.gather(*(store.draw_entry_by_id(e.id) for e in entries))
+    assert len(reads) <= 2  # the first read, then every one that came while it ran: not 30
+    assert together == alone
+    places = sorted(o.position for _e, _d, o in together if o.position)
+    assert places == list(range(1, len(places) + 1)) and len(places) == 30 - 5  # 5 booked, the rest wait on 09:00
+    assert await store.draw_entry_by_id(10**9) is None

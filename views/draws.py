@@ -88,11 +88,11 @@ def recount_at(until: datetime, now: datetime) -> datetime:
 
 
 def entry_context(entry: DrawEntry, draw: Draw, outcome: Outcome, venue: Venue, resource: Resource) -> dict:
-    """What `_draw_entry.html` needs: the entry's number, then its result; until when that holds (the draw's
-    instant while entries are open, an offer's end while it is offered)."""
+    """What `_draw_entry.html` needs: the entry's number, then its result; until when that holds (an offer's end
+    while it is offered). Not the draw's instant: at the instant the page's draw status, one render for every page,
+    hides what only open entries offer (app.css), and 5,000 open entry pages are not 5,000 renders then."""
     stage = phase(resource, draw.local_date, venue.timezone, now(), draw)
     offered = outcome.waiting is not None and outcome.waiting.status == "offered"
-    until = window(resource, draw.local_date, venue.timezone)[1] if stage == OPEN else None
     return dict(
         entry=entry,
         draw=draw,
@@ -101,7 +101,7 @@ def entry_context(entry: DrawEntry, draw: Draw, outcome: Outcome, venue: Venue, 
         resource=resource,
         stage=stage,
         letter=venue.ticket_letter(resource.id),
-        valid_until=until or (outcome.waiting.offered_until if offered else None),
+        valid_until=outcome.waiting.offered_until if offered else None,
     )
 
 

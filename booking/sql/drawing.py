@@ -23,12 +23,17 @@ from .slots import _slots
 # A set of rows the statements below read as a table: a JSON object, id -> [values] (json_each reads it on both
 # engines, as (key, value)).
 ROWS = "json_each(:rows)"
+ID_IN = f"SELECT CAST(key AS INTEGER) FROM {ROWS}"  # the ids of ROWS, for `id IN (…)`
 OF_DAY = "resource_id = :resource_id AND local_date = :day"
 
 
 async def _draw_where(tx: Tx, where: str, params: dict) -> Draw | None:
-    row = await tx.fetch_one(f"SELECT * FROM draws WHERE {where}", **params)
-    return build(Draw, row) if row else None
+    found = await _draws_where(tx, where, **params)
+    return found[0] if found else None
+
+
+async def _draws_where(tx: Tx, where: str, **params) -> list[Draw]:
+    return [build(Draw, r) for r in await tx.fetch(f"SELECT * FROM draws WHERE {where}", **params)]
 
 
 async def _resource(tx: Tx, resource_id: int) -> tuple[Resource, str, Rule]:
@@ -160,7 +165,7 @@ async def _book_winners(
     if not won:
         return {}
     rows = await tx.fetch(
-        f"SELECT * FROM draw_entries WHERE id IN (SELECT CAST(key AS INTEGER) FROM {ROWS})",
+        f"SELECT * FROM draw_entries WHERE id IN ({ID_IN})",
         rows=keyed({b.id: [] for b, _slot in won}),
     )
     entries = {r["id"]: build(DrawEntry, r) for r in rows}

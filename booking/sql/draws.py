@@ -8,8 +8,10 @@ nothing on a second one), and the draw's row is the lock entries, withdrawals an
 from __future__ import annotations
 
 from datetime import date, datetime
+from functools import cached_property, partial
 
 from .. import topics
+from ..batches import Batches
 from ..draw import (
     BOOKED,
     DRAW,
@@ -24,17 +26,11 @@ from ..draw import (
     new_seed,
     window,
 )
-from ..model import (
-    Forbidden,
-    NotFound,
-    new_cancel_token,
-    new_reference,
-)
-from .bookings import _booking_where
-from .drawing import OF_DAY, _draw_where, _resource, _run_draw
+from ..model import Booking, Forbidden, NotFound, WaitlistEntry, new_cancel_token, new_reference
+from .drawing import ID_IN, OF_DAY, _draw_where, _draws_where, _resource, _run_draw, keyed
 from .engine import Tx
 from .rows import as_moment, build
-from .waitlist import _entry
+from .slots import _slots_by_id
 
 
 async def _open_draws(tx: Tx) -> list[Draw]:
@@ -148,20 +144,75 @@ async def _withdraw(tx: Tx, reference: str, token: str, now: datetime) -> DrawEn
     return build(DrawEntry, await tx.fetch_one("SELECT * FROM draw_entries WHERE id = :id", id=entry.id))
 
 
-async def _holding(tx: Tx, column: str, value) -> tuple[DrawEntry, Draw, Outcome] | None:
-    """An entry with its draw and what it came to (its booking, or its waitlist entry and place), for its holder."""
-    found = await _entry_where(tx, column, value)
-    if found is None:
-        return None
-    entry, draw = found
-    outcome = Outcome()
-    if entry.status == BOOKED and entry.booking_id:
-        booking, slot = await _booking_where(tx, "id", entry.booking_id)
-        outcome = Outcome(slot=slot, booking=booking)
-    elif entry.status == WAITLISTED and (waiting := await _entry(tx, "draw_entry_id", entry.id)):
-        booked = waiting[0].booking_id and await _booking_where(tx, "id", waiting[0].booking_id)
-        outcome = Outcome(slot=waiting[1], waiting=waiting[0], position=waiting[2], booking=booked and booked[0])
-    return entry, draw, outcome
+async def _holding(tx: Tx, reference: str) -> tuple[DrawEntry, Draw, Outcome] | None:
+    """An entry by reference with its draw and what it came to, for its holder (see _holdings)."""
+    entry_id = await tx.fetch_value("SELECT id FROM draw_entries WHERE reference = :value", value=reference)
+    return entry_id and (await _holdings(tx, [entry_id]))[0]
+
+
+async def _holdings(tx: Tx, ids: list[int]) -> list[tuple[DrawEntry, Draw, Outcome] | None]:
+    """Entries by id, each with its draw and what it came to — its booking, or its waitlist entry and place — in a
+    few statements however many (at the draw every open entry page reads its own at once)."""
+    rows = await tx.fetch(f"SELECT * FROM draw_entries WHERE id IN ({ID_IN})", rows=keyed(dict.fromkeys(ids, 0)))
+    entries = {r["id"]: build(DrawEntry, r) for r in rows}
+    draw_ids = {e.draw_id for e in entries.values()}
+    draws = {d.id: d for d in await _draws_where(tx, f"id IN ({ID_IN})", rows=keyed(dict.fromkeys(draw_ids, 0)))}
+    waitlisted = {e.id for e in entries.values() if e.status == WAITLISTED}
+    waits = (
+        {
+            r["draw_entry_id"]: build(WaitlistEntry, r)
+            for r in await tx.fetch(
+                f"SELECT * FROM waitlist WHERE draw_entry_id IN ({ID_IN})", rows=keyed(dict.fromkeys(waitlisted, 0))
+            )
+        }
+        if waitlisted
+        else {}
+    )
+    booking_ids = [e.booking_id for e in entries.values() if e.status == BOOKED and e.booking_id]
+    booking_ids += [w.booking_id for w in waits.values() if w.booking_id]
+    bookings = (
+        {
+            r["id"]: build(Booking, r)
+            for r in await tx.fetch(
+                f"SELECT * FROM bookings WHERE id IN ({ID_IN})", rows=keyed(dict.fromkeys(booking_ids, 0))
+            )
+        }
+        if booking_ids
+        else {}
+    )
+    slots = await _slots_by_id(tx, sorted({b.slot_id for b in bookings.values()} | {w.slot_id for w in waits.values()}))
+    places = await _places(tx, [w for w in waits.values() if w.status == "waiting"])
+    found = []
+    for entry_id in ids:
+        entry = entries.get(entry_id)
+        if entry is None:
+            found.append(None)
+            continue
+        outcome = Outcome()
+        if entry.status == BOOKED and entry.booking_id in bookings:
+            booking = bookings[entry.booking_id]
+            outcome = Outcome(slot=slots.get(booking.slot_id), booking=booking)
+        elif (waiting := waits.get(entry.id)) is not None:
+            booked = bookings.get(waiting.booking_id)
+            outcome = Outcome(
+                slot=slots.get(waiting.slot_id), waiting=waiting, position=places.get(waiting.id), booking=booked
+            )
+        found.append((entry, draws[entry.draw_id], outcome))
+    return found
+
+
+async def _places(tx: Tx, waiting: list[WaitlistEntry]) -> dict[int, int]:
+    """Each waiting entry's place in its slot's line (1: next), in one statement."""
+    if not waiting:
+        return {}
+    rows = await tx.fetch(
+        "SELECT id, place FROM (SELECT id, ROW_NUMBER() OVER (PARTITION BY slot_id ORDER BY id) AS place FROM waitlist"
+        f" WHERE slot_id IN ({ID_IN}) AND status = 'waiting') AS line WHERE id IN (SELECT CAST(key AS INTEGER) FROM"
+        " json_each(:ours))",
+        rows=keyed(dict.fromkeys({w.slot_id for w in waiting}, 0)),
+        ours=keyed(dict.fromkeys((w.id for w in waiting), 0)),
+    )
+    return {r["id"]: r["place"] for r in rows}
 
 
 async def _entries_of(tx: Tx, draw_id: int, limit: int | None, newest_first: bool) -> list[DrawEntry]:
@@ -224,11 +275,16 @@ class DrawStore:
 
     async def draw_entry(self, reference: str) -> tuple[DrawEntry, Draw, Outcome] | None:
         """An entry by reference, its draw, and what it came to."""
-        return await self.db.read(_holding, "reference", reference)
+        return await self.db.read(_holding, reference)
 
     async def draw_entry_by_id(self, entry_id: int) -> tuple[DrawEntry, Draw, Outcome] | None:
-        """An entry by id, like draw_entry."""
-        return await self.db.read(_holding, "id", entry_id)
+        """An entry by id, like draw_entry. Reads that come together are made together: at the draw every open entry
+        page renders its result at once, and 5,000 of them are a few reads, not 5,000."""
+        return await self._entry_reads.add(entry_id)
+
+    @cached_property
+    def _entry_reads(self) -> Batches:
+        return Batches(partial(self.db.read, _holdings))
 
     async def draw_entries(self, draw_id: int, limit: int | None = None, newest_first: bool = False) -> list[DrawEntry]:
         """A draw's entries (with names: staff only), in rank order or the newest first."""
