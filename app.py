@@ -17,6 +17,7 @@ from pathlib import Path
 import click
 from hypercorn.config import Config
 from quart import Quart
+from werkzeug.routing import MapAdapter
 
 import views
 from booking import access, demo, keys, topics
@@ -86,11 +87,18 @@ DEFAULTS = dict(
 
 
 class Slotcast(Quart):
-    """Quart that can build URLs outside a request (the hub renders fragments there)."""
+    """Quart that can build URLs outside a request (the hub renders fragments there: the adapter is bound once, as
+    binding costs more than a small fragment's render)."""
+
+    _outside: MapAdapter | None = None
 
     def create_url_adapter(self, request):
         adapter = super().create_url_adapter(request)
-        return adapter if adapter or request is not None else self.url_map.bind("localhost")
+        if adapter or request is not None:
+            return adapter
+        if self._outside is None:
+            self._outside = self.url_map.bind("localhost")
+        return self._outside
 
 
 def create_app(config: dict | None = None, clock=None) -> Quart:

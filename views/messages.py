@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from babel import Locale
 from babel.numbers import format_decimal
 from markupsafe import Markup, escape
 
@@ -24,7 +23,7 @@ from web.i18n import (
     N_,
     NC_,
     NCP_,
-    current,
+    current_babel,
     gettext,
     long_date,
     ngettext,
@@ -208,7 +207,7 @@ def entries_for_places(entries: int, places: int) -> str:
 
 def format_number(n: int) -> str:
     """'1,234' as the current locale writes it."""
-    return format_decimal(n, locale=Locale.parse(current()))
+    return format_decimal(n, locale=current_babel())
 
 
 def limit_reached(limit: int, resource: Resource) -> str:
