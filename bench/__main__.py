@@ -2,7 +2,7 @@
 Quart + Hypercorn baseline.
 
     bench/.venv/bin/python -m bench [--quick] [--sizes 1000,5000] [--only fanout,quart,soak,...] [--name NAME]
-                                    [--release PAGES,BOOKERS]
+                                    [--release PAGES,BOOKERS] [--draw ENTRIES,PAGES]
 
 Run from the project root. Slotcast runs as one process on SQLite, and scaled out as the README says: one process
 per core on one PostgreSQL database (a throwaway server, as the tests start). Everything runs on 127.0.0.1; every
@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from bench.report import machine, plot, postgres_line, write_report
 from bench.scenarios.burst import burst, burst_on_tmpfs
 from bench.scenarios.cost import cost
+from bench.scenarios.draw import draw
 from bench.scenarios.fanout import QUART_N, fanout, minimal_quart_ratio, soak, summary
 from bench.scenarios.polling import polling_vs_push
 from bench.scenarios.profile import profile
@@ -49,6 +50,7 @@ class Run:
     quick: bool
     sizes: list[int]
     release_size: tuple[int, int]
+    draw_size: tuple[int, int]
     header: list[str]
     seed: str = ""
     fragment: str = ""
@@ -124,6 +126,19 @@ async def run_release(run: Run) -> dict:
     return {"release": rows}
 
 
+async def run_draw(run: Run) -> dict:
+    """The draw (抽签) as the release: one process on SQLite, then RELEASE_PROCESSES processes on PostgreSQL."""
+    rows = [await draw(run.seed, *run.draw_size)]
+    log(rows[-1])
+    pg = run.postgres()
+    try:
+        rows.append(await draw(run.seed, *run.draw_size, pg=pg))
+        log(rows[-1])
+    finally:
+        pg.stop()
+    return {"draw": rows}
+
+
 async def run_profile(run: Run) -> dict:
     try:
         return {"profile": await profile(run.seed, max(run.sizes), 12)}
@@ -141,6 +156,7 @@ SCENARIOS = {
     "cost": run_cost,
     "wire": run_wire,
     "release": run_release,
+    "draw": run_draw,
     "profile": run_profile,
 }  # in this order
 
@@ -191,6 +207,12 @@ def options(argv: list[str]) -> tuple[argparse.Namespace, set[str]]:
         metavar="PAGES,BOOKERS",
         help="the release scenario's size (default 5000,1000; with --quick 1000,500)",
     )
+    parser.add_argument(
+        "--draw",
+        default="",
+        metavar="ENTRIES,PAGES",
+        help="the draw scenario's size (default 20000,5000; with --quick 5000,1000)",
+    )
     parser.add_argument("--name", help="results file name (default results, or results-quick)")
     args = parser.parse_args(argv)
     args.sizes = [int(n) for n in args.sizes.split(",") if n] or ([1000] if args.quick else [1000, 5000, 10000])
@@ -204,6 +226,11 @@ def options(argv: list[str]) -> tuple[argparse.Namespace, set[str]]:
     )
     if len(args.release) != 2:
         parser.error("--release takes PAGES,BOOKERS")
+    args.draw = (
+        tuple(int(n) for n in args.draw.split(",")) if args.draw else ((5000, 1000) if args.quick else (20000, 5000))
+    )
+    if len(args.draw) != 2:
+        parser.error("--draw takes ENTRIES,PAGES")
     if args.quick and "--only" not in argv:
         only.discard("profile")
     return args, only
@@ -219,7 +246,7 @@ if __name__ == "__main__":
         )
         asyncio.run(
             main(
-                Run(args.quick, args.sizes, args.release, machine()),
+                Run(args.quick, args.sizes, args.release, args.draw, machine()),
                 only,
                 args.name or ("results-quick" if args.quick else "results"),
                 invocation,

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
-from bench.workspace import BENCH, note, pct
+from bench.workspace import BENCH, WORK, note, pct
 from tests.support.live_server import cpu_seconds
 
 
@@ -95,12 +95,13 @@ class Subscribers:
         self,
         server: Server,
         count: int,
-        path: str,
+        path: str | list[str],
         event: str = "slots",
         processes: int = 2,
         marks: tuple[str, ...] = (),
         gzip: bool = False,
     ):
+        # path: one for every stream, or a list (stream i on path i: the entrants' own pages)
         self.server, self.count, self.path, self.event, self.marks = server, count, path, event, marks
         # gzip: as a browser asks (Slotcast only: the baselines send identity)
         self.mode = "sse-gzip" if gzip else "sse"
@@ -111,12 +112,14 @@ class Subscribers:
     async def __aenter__(self) -> Subscribers:
         share = [self.count // self.processes + (i < self.count % self.processes) for i in range(self.processes)]
         argv, marks = [sys.executable, str(BENCH / "load.py"), self.mode], list(self.marks)
-        note(" ".join(argv + ["PORT", self.path, "COUNT", self.event, SOURCES, *map(shlex.quote, marks)]))
+        paths = self.paths(share)
+        shown = "@FILE" if isinstance(self.path, list) else self.path
+        note(" ".join(argv + ["PORT", shown, "COUNT", self.event, SOURCES, *map(shlex.quote, marks)]))
         self.workers = [
             await asyncio.create_subprocess_exec(
                 *argv,
                 str(self.ports[i % len(self.ports)]),
-                self.path,
+                paths[i],
                 str(n),
                 self.event,
                 SOURCES,
@@ -139,6 +142,18 @@ class Subscribers:
             raise
         self.open_seconds = max(o["done"] for o in opened) - min(o["began"] for o in opened)
         return self
+
+    def paths(self, share: list[int]) -> list[str]:
+        """Each worker's PATH argument: the one path, or @FILE holding its share of the list, one a line."""
+        if not isinstance(self.path, list):
+            return [self.path] * len(share)
+        files, first = [], 0
+        for i, n in enumerate(share):
+            file = WORK / f"paths-{id(self)}-{i}.txt"
+            file.write_text("\n".join(self.path[first : first + n]))
+            files.append(f"@{file}")
+            first += n
+        return files
 
     async def _read(self, worker) -> dict:
         line = await asyncio.wait_for(worker.stdout.readline(), 120)

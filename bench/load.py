@@ -2,6 +2,7 @@
 
     python bench/load.py sse  PORT PATH COUNT EVENT SOURCES [MARK ...]  # stdin: "report A B" | "bytes" | "marked [K]"
                                                                          #        | "quit"
+    python bench/load.py sse  PORT @FILE COUNT ...  # stream i on the i-th path of FILE (one a line: entrant pages)
     python bench/load.py sse-gzip ...  # the same, asking for gzip as browsers do (each message inflated as it comes)
     python bench/load.py poll PORT PATH COUNT INTERVAL SECONDS SOURCES
 
@@ -120,13 +121,17 @@ async def subscribe(
     """Open `count` streams, then answer the driver's commands until "quit"."""
     loop = asyncio.get_running_loop()
     encoding = "Accept-Encoding: gzip\r\n" if gzip else ""
-    request = f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n{encoding}\r\n".encode()
+    paths = open(path[1:]).read().split() if path.startswith("@") else [path]
+    requests = [
+        f"GET {p} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n{encoding}\r\n".encode() for p in paths
+    ]
     gate = asyncio.Semaphore(OPENING_AT_ONCE)
     subs: list[Subscriber] = []
 
     async def one(i: int) -> None:
         async with gate:
             opened = loop.create_future()
+            request = requests[i % len(requests)]
             sub = Subscriber(request, event.encode(), opened, tuple(m.encode() for m in marks))
             sub.gzip = Inflater() if gzip else None
             await loop.create_connection(lambda: sub, "127.0.0.1", port, local_addr=(sources[i % len(sources)], 0))

@@ -425,6 +425,75 @@ def cost_section(results: dict) -> list[str]:
     ]
 
 
+def draw_section(results: dict) -> list[str]:
+    """The draw's table, beside the same run's race release: its bookers' and pages' p99."""
+    rows = results["draw"]
+    r = rows[0]
+    lines = [
+        f"## Release by draw (抽签): {r['entries']:,} entries, {r['pages']:,} entrant pages open",
+        "",
+        "bench-hall's `draw` resource (bench/draw_entries.py): ten slots of 10 places on day D, parties of 1 or 2, "
+        "one to three preferred times each. Its rule (by draw, 1 day before, at a whole minute UTC; entries open "
+        "24 h before) and its entries were written into a fresh copy of the seeded database before the server "
+        "started; every k-th entry had its page's stream open (GET /draws/REF/events?token=…) some seconds before "
+        "the instant, and 10 public pages the day's draw stream. The server's own draw task drew at the instant. "
+        '"drawn": from the instant to the first public page\'s receipt of the drawn status (the draw committed, '
+        "then rendered once: an upper bound on its commit). Result: from the instant to each entrant page's "
+        'receipt of its own result (booked, waitlisted or none); "lost": pages without it 20 s after the '
+        "instant. CPU: the server's (PostgreSQL: the processes' and PostgreSQL's) from 2.5 s before the instant "
+        "until every page had its result. The goal: drawn within 1 s, and every page's result within 1 s p99.",
+        "",
+        *table(
+            rows,
+            [
+                ("set-up", "setup", ""),
+                ("entries", "entries", ""),
+                ("places", "places", ""),
+                ("booked", "booked", ""),
+                ("waitlisted", "waitlisted", ""),
+                ("none", "none", ""),
+                ("drawn (ms)", "drawn_ms", ".0f"),
+                ("pages", "pages", ""),
+                ("got", "got", ""),
+                ("lost", "lost", ""),
+                ("result p50 (ms)", "p50_ms", ".0f"),
+                ("result p99 (ms)", "p99_ms", ".0f"),
+                ("result max (ms)", "max_ms", ".0f"),
+                ("within 1 s", "within_1s", ""),
+                ("server CPU (s)", "cpu_s", ".2f"),
+            ],
+        ),
+        "",
+    ]
+    races = {x["setup"]: x for x in results.get("release", [])}
+    if races:
+        lines += [
+            "Beside the race release of the same run (the table above): the same set-ups, a page's wait for its "
+            "news and a booker's for its answer.",
+            "",
+            "| set-up | draw: drawn (ms) | draw: result p99 (ms) | race: page p99 (ms) | race: booking p99 (ms) |",
+            "|---|---|---|---|---|",
+            *(
+                f"| {d['setup']} | {d['drawn_ms']:.0f} | {d['p99_ms']:.0f} | "
+                + (
+                    f"{races[d['setup']]['p99_ms']:.0f} | {races[d['setup']]['book_p99_ms']:.0f} |"
+                    if d["setup"] in races
+                    else "– | – |"
+                )
+                for d in rows
+            ),
+            "",
+        ]
+    for d in rows:
+        lines.append(
+            f"- {d['setup']}: day D {d['day']}, drawn at {d['release'][11:16]} UTC ({d['status']}); the pages opened "
+            f"in {d['open_s']:.1f} s and waited {d['waited_s']:.0f} s; results before the instant: {d['before']}; "
+            f"the last public page saw it drawn at {d['drawn_last_ms']:.0f} ms; the scenario took {d['seconds']:.0f} s"
+        )
+    lines.append("")
+    return lines
+
+
 def profile_section(results: dict) -> list[str]:
     """py-spy's top functions."""
     top = results["profile"]
@@ -448,5 +517,6 @@ SECTIONS = [
     ("cost", cost_section),
     ("wire", wire_section),
     ("release", release_section),
+    ("draw", draw_section),
     ("profile", profile_section),
 ]
