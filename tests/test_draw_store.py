@@ -354,3 +354,7 @@ async def test_entry_reads_that_come_together_are_read_together(store, resource_
     places = sorted(o.position for _e, _d, o in together if o.position)
     assert places == list(range(1, len(places) + 1)) and len(places) == 30 - 5  # 5 booked, the rest wait on 09:00
     assert await store.draw_entry_by_id(10**9) is None
+    reads.clear()
+    by_reference = await asyncio.gather(*(store.draw_entry(e.reference) for e in [*entries, entries[0]]))
+    assert len(reads) <= 2 and by_reference == [*alone, alone[0]]  # a crowd opening its pages: the same
+    assert await store.draw_entry("NOSUCHREF") is None

@@ -7,6 +7,7 @@ nothing on a second one), and the draw's row is the lock entries, withdrawals an
 
 from __future__ import annotations
 
+import json
 from datetime import date, datetime
 from functools import cached_property, partial
 
@@ -27,7 +28,7 @@ from ..draw import (
     window,
 )
 from ..model import Booking, Forbidden, NotFound, WaitlistEntry, new_cancel_token, new_reference
-from .drawing import ID_IN, OF_DAY, _draw_where, _draws_where, _resource, _run_draw, keyed
+from .drawing import ID_IN, OF_DAY, ROWS, _draw_where, _draws_where, _resource, _run_draw, keyed
 from .engine import Tx
 from .rows import as_moment, build
 from .slots import _slots_by_id
@@ -144,10 +145,15 @@ async def _withdraw(tx: Tx, reference: str, token: str, now: datetime) -> DrawEn
     return build(DrawEntry, await tx.fetch_one("SELECT * FROM draw_entries WHERE id = :id", id=entry.id))
 
 
-async def _holding(tx: Tx, reference: str) -> tuple[DrawEntry, Draw, Outcome] | None:
-    """An entry by reference with its draw and what it came to, for its holder (see _holdings)."""
-    entry_id = await tx.fetch_value("SELECT id FROM draw_entries WHERE reference = :value", value=reference)
-    return entry_id and (await _holdings(tx, [entry_id]))[0]
+async def _held(tx: Tx, references: list[str]) -> list[tuple[DrawEntry, Draw, Outcome] | None]:
+    """Entries by reference, like _holdings."""
+    rows = await tx.fetch(
+        f"SELECT id, reference FROM draw_entries WHERE reference IN (SELECT key FROM {ROWS})",
+        rows=json.dumps(dict.fromkeys(references, 0)),
+    )
+    ids = {r["reference"]: r["id"] for r in rows}
+    found = dict(zip(ids.values(), await _holdings(tx, list(ids.values())), strict=True)) if ids else {}
+    return [found.get(ids.get(reference)) for reference in references]
 
 
 async def _holdings(tx: Tx, ids: list[int]) -> list[tuple[DrawEntry, Draw, Outcome] | None]:
@@ -274,13 +280,18 @@ class DrawStore:
         return await self._write(_run_draw, draw_id, now, self.notices)
 
     async def draw_entry(self, reference: str) -> tuple[DrawEntry, Draw, Outcome] | None:
-        """An entry by reference, its draw, and what it came to."""
-        return await self.db.read(_holding, reference)
+        """An entry by reference, its draw, and what it came to. Reads that come together are made together: a
+        crowd of entrants opening their pages are a few reads, not one each."""
+        return await self._entry_reads_by_reference.add(reference)
 
     async def draw_entry_by_id(self, entry_id: int) -> tuple[DrawEntry, Draw, Outcome] | None:
-        """An entry by id, like draw_entry. Reads that come together are made together: at the draw every open entry
-        page renders its result at once, and 5,000 of them are a few reads, not 5,000."""
+        """An entry by id, like draw_entry: at the draw every open entry page renders its result at once, and 5,000
+        of them are a few reads, not 5,000."""
         return await self._entry_reads.add(entry_id)
+
+    @cached_property
+    def _entry_reads_by_reference(self) -> Batches:
+        return Batches(partial(self.db.read, _held))
 
     @cached_property
     def _entry_reads(self) -> Batches:
