@@ -36,7 +36,8 @@ class Drawing:
     k-th, have their page's stream open (GET /draws/REF/events?token=…), and WATCHERS public pages the day's draw
     stream. The server's own draw task draws at the instant. Delays run from the instant to a page's receipt of its
     first `draw-entry` event whose entry no longer stands (booked, waitlisted or none), and to a watcher's receipt
-    of the drawn status (the draw committed, then rendered once). With `pg`: RELEASE_PROCESSES processes on
+    of the drawn status (the draw committed, then rendered once); and to the draw's commit, as a reader polling its
+    row every 5 ms from outside the server sees it (bench/draw_watch.py). With `pg`: RELEASE_PROCESSES processes on
     PostgreSQL, the pages spread evenly over them (each process may draw: one does).
     """
 
@@ -79,6 +80,7 @@ class Drawing:
         note(" ".join([*command[:3], "WORK/draw.db" if self.pg is None else "PG_SEED_URL", "HH:MM", *command[5:]]))
         written = json.loads(out.read_text())
         self.resource_id, self.day, self.entries = written["resource_id"], written["day"], written["entries"]
+        self.database = self.pg.url("run") if self.pg else target + ".run"  # what the server runs on
         if self.pg is None:
             return await slotcast(target).astart()
         return await Cluster(self.pg, RELEASE_PROCESSES).astart()
@@ -92,6 +94,9 @@ class Drawing:
             raise RuntimeError(f"the pages were open only {self.at - self.ready:.1f} s before the draw: raise `lead`")
         await asyncio.sleep(max(0.0, self.at - 2.5 - time.monotonic()))
         cpu0 = server.cpu()
+        watch = [APP_PYTHON, "-m", "bench.draw_watch", self.database, str(self.resource_id), self.day, "25"]
+        note(" ".join([*watch[:3], "DATABASE", *watch[4:]]))
+        row = await asyncio.create_subprocess_exec(*watch, cwd=ROOT, stdout=subprocess.PIPE)
         await asyncio.sleep(max(0.0, self.at - time.monotonic()))
         deadline = time.monotonic() + 20  # every page should have its result by now; a little for stragglers
         while True:
@@ -99,7 +104,9 @@ class Drawing:
             self.results, self.drawn = await subs.marked(0), await watchers.marked(0)
             if (None not in self.results and None not in self.drawn) or time.monotonic() > deadline:
                 break
-        return server.cpu() - cpu0
+        cpu = server.cpu() - cpu0
+        self.committed = json.loads((await asyncio.wait_for(row.communicate(), 30))[0])["drawn"]
+        return cpu
 
     def row(self, final: dict, cpu: float, seconds: float) -> dict:
         """The draw's row in the report's table."""
@@ -119,6 +126,7 @@ class Drawing:
             day=self.day,
             open_s=self.open_seconds,
             waited_s=self.at - self.ready,
+            committed_ms=(self.committed - self.at) * 1e3 if self.committed else float("nan"),
             drawn_ms=min(drawn, default=float("nan")) * 1e3,
             drawn_last_ms=max(drawn, default=float("nan")) * 1e3,
             got=len(delays),
