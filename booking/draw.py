@@ -132,8 +132,10 @@ def rank_key(seed: bytes, number: int) -> str:
 
 
 def draw_order(seed: bytes, numbers: Iterable[int]) -> list[int]:
-    """The numbers in rank order: ascending rank_key, ties by number."""
-    return sorted(numbers, key=lambda n: (rank_key(seed, n), n))
+    """The numbers in rank order: ascending rank_key, ties by number. (Sorted by the raw digest: hex digits keep
+    the bytes' order, and 20,000 entries hash in half the time.)"""
+    sha256 = hashlib.sha256
+    return sorted(numbers, key=lambda n: (sha256(seed + b"%d" % n).digest(), n))
 
 
 class Ballot(NamedTuple):
@@ -156,14 +158,17 @@ def assign(
     free places (`room`, slot id -> places; it is used up). The first preference with room for the party is booked;
     else the entry waits on its first preference, if that slot is open; entries `refused` (their person's limit
     reached) get nothing."""
-    outcome = []
+    outcome, largest = [], max(room.values(), default=0)  # once no slot has room for anyone, nobody searches
     for entry in order:
         if entry.id in refused:
             outcome.append((entry, NONE, None))
             continue
-        chosen = next((p for p in entry.preferences if room.get(p, 0) >= entry.party_size), None)
+        chosen = None
+        if largest >= entry.party_size:
+            chosen = next((p for p in entry.preferences if room.get(p, 0) >= entry.party_size), None)
         if chosen is not None:
             room[chosen] -= entry.party_size
+            largest = max(room.values())
             outcome.append((entry, BOOKED, chosen))
         elif entry.first_choice in room:
             outcome.append((entry, WAITLISTED, entry.first_choice))
