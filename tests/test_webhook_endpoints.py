@@ -4,10 +4,10 @@ test event, a delivery sent again, disabled and enabled (by hand, or after a day
 from __future__ import annotations
 
 import asyncio
-import time
 import json
 import re
 from datetime import UTC, datetime, time, timedelta
+from time import monotonic
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -284,9 +284,9 @@ async def test_a_schedule_change_that_gives_a_slot_more_room_is_told(service, st
     with acting(Actor("staff", "admin")):
         await service.edit_resource(bar, rules=wider)
     first = (await store.slots_for_day(bar.id, tomorrow))[0]
-    deadline = time.monotonic() + 10  # every bar slot from today on is told: wait for this one's
+    deadline = monotonic() + 10  # every bar slot from today on is told: wait for this one's
     while not (changed := [e for e in receiver.events() if e["data"]["slot_id"] == first.id]):
-        assert time.monotonic() < deadline, "nothing told of the first slot"
+        assert monotonic() < deadline, "nothing told of the first slot"
         await asyncio.sleep(0.02)
     assert [e["type"] for e in changed] == ["slot.capacity_changed"]
     assert (changed[0]["data"]["previous_capacity"], changed[0]["data"]["capacity"]) == (2, 3)
