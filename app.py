@@ -336,10 +336,7 @@ async def save_staff(app: Quart, username: str, password: str, role: str, slugs:
     store = open_store(app.config["DATABASE_URL"], ROOT)
     await store.open()
     try:
-        venues = [(slug, await store.venue(slug)) for slug in slugs]
-        if unknown := [slug for slug, venue in venues if venue is None]:
-            raise click.ClickException(f"No venue with the slug {', '.join(unknown)}.")
-        service, venue_ids = Service(store, SystemClock()), frozenset(venue.id for _slug, venue in venues)
+        service, venue_ids = Service(store, SystemClock()), await venue_ids_of(store, slugs)
         if await service.create_staff(username, role, venue_ids) is None:  # an account of that name: changed
             await service.set_staff_access(username, role, venue_ids)
         await service.set_staff_password(username, hash_password(password))
@@ -349,17 +346,22 @@ async def save_staff(app: Quart, username: str, password: str, role: str, slugs:
         await store.close()
 
 
+async def venue_ids_of(store, slugs: tuple[str, ...]) -> frozenset[int]:
+    """The ids of the venues a command names (a ClickException if one is unknown)."""
+    venues = [(slug, await store.venue(slug)) for slug in slugs]
+    if unknown := [slug for slug, venue in venues if venue is None]:
+        raise click.ClickException(f"No venue with the slug {', '.join(unknown)}.")
+    return frozenset(venue.id for _slug, venue in venues)
+
+
 async def save_api_key(app: Quart, name: str, slugs: tuple[str, ...], scopes: frozenset[str]) -> str:
     """Make an API key on the venues named (a ClickException if one is unknown or the name will not do)."""
     store = open_store(app.config["DATABASE_URL"], ROOT)
     await store.open()
     try:
-        venues = [(slug, await store.venue(slug)) for slug in slugs]
-        if unknown := [slug for slug, venue in venues if venue is None]:
-            raise click.ClickException(f"No venue with the slug {', '.join(unknown)}.")
-        service = Service(store, SystemClock())
+        venue_ids, service = await venue_ids_of(store, slugs), Service(store, SystemClock())
         try:
-            key, _key_id = await service.create_api_key(name, scopes, frozenset(v.id for _s, v in venues), "cli")
+            key, _key_id = await service.create_api_key(name, scopes, venue_ids, "cli")
         except Invalid as invalid:
             raise click.ClickException(
                 f"Give a name of 1 to {keys.NAME_MAX} characters ({invalid.problems})."
