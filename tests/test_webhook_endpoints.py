@@ -14,7 +14,7 @@ import pytest
 from werkzeug.datastructures import MultiDict
 
 from booking.model import OpeningRule, local_today
-from booking.outbox import Actor, acting
+from booking.outbox import FAILED, SENT, Actor, Settled, acting
 from tests.support.helpers import csrf_token
 from tests.support.receiver import Receiver, documented_receiver
 
@@ -305,3 +305,37 @@ async def test_an_endpoint_that_hangs_holds_up_no_other(client, store, venue, sl
         await hanging.wait_for(2, timeout=3)  # not the same booking: not held back by the first
     finally:
         hanging.close()
+
+
+@pytest.mark.parametrize("app_config", [{"WEBHOOKS_ALLOW_PRIVATE": True, "OUTBOX_RETRY_SECONDS": 600}])
+async def test_a_delivery_given_up_disables_its_endpoint_unless_another_reached_it_meanwhile(
+    client, store, venue, slot
+):
+    """Given up after a day of attempts, a delivery disables its endpoint, however late its first attempt came (the
+    endpoint's failures are counted from then); one that got through since that delivery was made keeps it on."""
+    down = Receiver(*[500] * 5)
+    day, later = timedelta(hours=1), datetime.now(UTC) + timedelta(minutes=30)  # failing for half a "day" only
+
+    async def tried(contact: str, count: int):
+        """A booking whose delivery was tried once (and is pending again, ten minutes on)."""
+        await book(client, slot.id, contact)
+        await down.wait_for(count)
+        for _ in range(200):
+            newest = max(await store.outbox(), key=lambda m: m.id)
+            if newest.attempts == 1 and newest.last_error:
+                return newest
+            await asyncio.sleep(0.02)
+        raise AssertionError("the attempt was not settled")
+
+    try:
+        hook = await store.add_webhook(venue.id, down.url, SECRET, datetime.now(UTC))
+        first = await tried("ana@example.com", 1)
+        await store.settle_messages([Settled(first.id, hook, FAILED, "HTTP 500")], later, day)
+        assert (await store.webhooks())[0].paused == "failing"
+        await store.resume_webhook(hook)
+        given_up, through = await tried("bo@example.com", 2), await tried("cy@example.com", 3)
+        await store.settle_messages([Settled(through.id, hook, SENT)], later, day)
+        await store.settle_messages([Settled(given_up.id, hook, FAILED, "HTTP 500")], later, day)
+        assert (await store.webhooks())[0].paused is None
+    finally:
+        down.close()

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 from .. import topics
 from ..model import NotFound
-from ..outbox import EVENTS, PENDING, SENT, TEST, Actor, Message, Settled, acting, event_body
+from ..outbox import EVENTS, FAILED, PENDING, SENT, TEST, Actor, Message, Settled, acting, event_body
 from .engine import Tx
 from .outbox import _queue
 from .rows import build
@@ -89,16 +89,21 @@ async def _settle_all(tx: Tx, outcomes: list[Settled], now: datetime, failing_fo
     delivered = {o.webhook_id for o in outcomes if o.webhook_id and o.state == SENT}
     failed = {o.webhook_id for o in outcomes if o.webhook_id and o.error} - delivered
     await tx.execute_many("UPDATE webhooks SET failing_since = NULL WHERE id = :id", [{"id": i} for i in delivered])
+    # A delivery given up was tried for `failing_for`: its endpoint is disabled unless something reached it since.
+    given_up = {o.webhook_id: o.message_id for o in outcomes if o.webhook_id and o.state == FAILED}
     for hook_id in sorted(failed):
         await tx.execute(
             "UPDATE webhooks SET failing_since = COALESCE(failing_since, :now) WHERE id = :id", now=now, id=hook_id
         )
         if await tx.execute(
-            "UPDATE webhooks SET paused = 'failing', paused_at = :now"
-            " WHERE id = :id AND paused IS NULL AND failing_since <= :since",
+            "UPDATE webhooks SET paused = 'failing', paused_at = :now WHERE id = :id AND paused IS NULL"
+            " AND (failing_since <= :since OR (:message > 0 AND NOT EXISTS (SELECT 1 FROM outbox s"
+            " WHERE s.webhook_id = :id AND s.state = 'sent'"
+            " AND s.done_at >= (SELECT created_at FROM outbox WHERE id = :message))))",
             now=now,
             since=now - failing_for,
             id=hook_id,
+            message=given_up.get(hook_id, 0),
         ):
             await tx.changed(topics.OUTBOX)
 
