@@ -17,7 +17,8 @@ from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 
-from booking.model import OpeningRule, SlotFull, local_today
+from booking.errors import SlotFull
+from booking.model import OpeningRule, local_today
 from booking.store import open_store
 from tests.support.postgres_server import PostgresServer
 

@@ -14,16 +14,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import NamedTuple
 
-from .model import (
-    Booking,
-    BookingError,
-    HeldBySecret,
-    LimitReached,
-    Resource,
-    Slot,
-    WaitlistEntry,
-    day_opens_at,
-)
+from .errors import BookingError, LimitReached
+from .model import Booking, HeldBySecret, Resource, Slot, WaitlistEntry, day_opens_at
 
 RACE, DRAW = "race", "draw"  # a resource's release modes
 MODES = (RACE, DRAW)

@@ -18,19 +18,17 @@ from .draw import (
     preference_problem,
     window,
 )
+from .errors import BookingError, NotFound, SlotFull
 from .model import (
     FULL,
     OPEN,
     RESOURCE_SETTINGS,
     AuditEntry,
     Booking,
-    BookingError,
     DayException,
-    NotFound,
     OpeningRule,
     Resource,
     Slot,
-    SlotFull,
     Venue,
     WaitlistEntry,
     local_today,

@@ -21,7 +21,8 @@ from booking.draw import (
     draw_order,
     time_left,
 )
-from booking.model import NotOpenYet, OpeningRule, local_today
+from booking.errors import NotOpenYet
+from booking.model import OpeningRule, local_today
 from booking.service import Service
 from booking.store import open_store
 from tests.test_store import query, url  # noqa: F401  (url is a fixture: each engine)

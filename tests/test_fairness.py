@@ -8,17 +8,8 @@ from datetime import UTC, date, datetime, time, timedelta
 import pytest
 
 from booking.contacts import contact_key
-from booking.model import (
-    NOT_YET,
-    OPEN,
-    LimitReached,
-    NotOpenYet,
-    Resource,
-    Slot,
-    countdown,
-    opens_at,
-    slot_state,
-)
+from booking.errors import LimitReached, NotOpenYet
+from booking.model import NOT_YET, OPEN, Resource, Slot, countdown, opens_at, slot_state
 from tests.support.helpers import (
     CONTACT,
     NAME,

@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from booking.clock import ManualClock
+from booking.errors import NotFound
 from booking.keys import BOOKINGS_READ, WEBHOOKS_MANAGE, digest, key_problems
-from booking.model import NotFound
 from booking.service import Service
 from booking.store import open_store
 from tests import test_store

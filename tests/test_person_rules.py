@@ -8,8 +8,9 @@ from datetime import UTC, datetime, time, timedelta
 import pytest
 
 from booking.contacts import contact_key
+from booking.errors import LimitReached, OfferGone
 from booking.migrations import people_compared_anew
-from booking.model import LimitReached, OfferGone, OpeningRule, local_today
+from booking.model import OpeningRule, local_today
 from booking.outbox import Notices
 from booking.sql import store as sql_store
 from booking.store import open_store

@@ -13,7 +13,8 @@ import asyncpg
 import pytest
 
 from booking import topics
-from booking.model import OpeningRule, SlotFull, local_today
+from booking.errors import SlotFull
+from booking.model import OpeningRule, local_today
 from booking.postgres import CHANNEL, LISTENER_NAME, PostgresDatabase
 from booking.sql import SqlStore
 

@@ -5,13 +5,8 @@ from datetime import UTC, datetime, time, timedelta
 import pytest
 
 from booking.clock import ManualClock
-from booking.model import (
-    CapacityConflict,
-    NotFound,
-    OpeningRule,
-    SlotFull,
-    SlotUnavailable,
-)
+from booking.errors import CapacityConflict, NotFound, SlotFull, SlotUnavailable
+from booking.model import OpeningRule
 from booking.service import Invalid, Service
 from booking.store import open_store
 

@@ -7,20 +7,19 @@ from datetime import UTC, datetime, time, timedelta
 import asyncpg
 import pytest
 
-from booking.migrations import MIGRATIONS, texts_and_offer_languages
-from booking.model import (
+from booking.errors import (
     Forbidden,
     LimitReached,
     NotFound,
     NotMovable,
     OfferGone,
-    OpeningRule,
     OtherResource,
     SlotAvailable,
     SlotFull,
     SlotUnavailable,
-    local_today,
 )
+from booking.migrations import MIGRATIONS, texts_and_offer_languages
+from booking.model import OpeningRule, local_today
 from booking.store import open_store, sqlite_path
 
 NOW = datetime.now(UTC)

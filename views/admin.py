@@ -18,16 +18,11 @@ from quart import (
 
 from booking import rules_text, topics
 from booking.contacts import clean_text, country_of_zone, looks_like_contact
+from booking.errors import CapacityConflict, Duplicate, LimitReached, NotFound, SlotFull, SlotUnavailable
 from booking.model import (
     KINDS,
     VENUE_DETAILS,
-    CapacityConflict,
-    Duplicate,
-    LimitReached,
-    NotFound,
     Resource,
-    SlotFull,
-    SlotUnavailable,
     Venue,
     booking_matches,
     bookings_by_slot,

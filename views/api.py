@@ -12,9 +12,7 @@ from quart import Blueprint, abort, jsonify, make_response, request
 from werkzeug.exceptions import NotFound as NoSuchThing
 
 from booking import topics
-from booking.keys import BOOKINGS_WRITE
-from booking.model import (
-    NOT_YET,
+from booking.errors import (
     IdempotencyMismatch,
     LimitReached,
     NotFound,
@@ -22,17 +20,12 @@ from booking.model import (
     NotOpenYet,
     OfferGone,
     OtherResource,
-    Resource,
-    Slot,
     SlotAvailable,
     SlotFull,
     SlotUnavailable,
-    Venue,
-    opens_at,
-    slot_state,
-    state_changes_at,
-    valid_until,
 )
+from booking.keys import BOOKINGS_WRITE
+from booking.model import NOT_YET, Resource, Slot, Venue, opens_at, slot_state, state_changes_at, valid_until
 from booking.outbox import acting, current_actor
 from booking.service import Invalid
 from live.render import fragment

@@ -5,8 +5,8 @@ from __future__ import annotations
 from quart import Blueprint, abort, redirect, render_template, request, url_for
 
 from booking.access import OWNER
+from booking.errors import NotFound
 from booking.keys import ATTENDANCE_WRITE, BOOKINGS_READ, BOOKINGS_WRITE, SCOPES, SHOWN, WEBHOOKS_MANAGE, ApiKey
-from booking.model import NotFound
 from booking.service import Invalid
 from web.i18n import gettext as _
 from web.runtime import service, store

@@ -10,7 +10,7 @@ from werkzeug.datastructures import WWWAuthenticate
 from werkzeug.exceptions import Forbidden as Refused
 from werkzeug.exceptions import HTTPException, Unauthorized
 
-from booking.model import Forbidden, NotFound
+from booking.errors import Forbidden, NotFound
 from booking.outages import BUSY, DOWN, FULL, CommitUnknown, Unavailable
 from web import i18n
 from web.i18n import N_

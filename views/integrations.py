@@ -10,8 +10,9 @@ import secrets
 
 from quart import Blueprint, abort, jsonify, request
 
+from booking.errors import NotFound
 from booking.keys import ATTENDANCE_WRITE, BOOKINGS_READ, WEBHOOKS_MANAGE
-from booking.model import Booking, NotFound, Slot, Venue
+from booking.model import Booking, Slot, Venue
 from web.i18n import gettext as _
 from web.runtime import service, store
 

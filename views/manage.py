@@ -18,22 +18,8 @@ from quart import (
 )
 
 from booking.contacts import contact_key
-from booking.model import (
-    GONE,
-    MAX_ID,
-    NOT_YET,
-    BookingError,
-    NotMovable,
-    NotOpenYet,
-    OtherResource,
-    Slot,
-    SlotFull,
-    SlotUnavailable,
-    local_today,
-    movable,
-    opens_at,
-    slot_state,
-)
+from booking.errors import BookingError, NotMovable, NotOpenYet, OtherResource, SlotFull, SlotUnavailable
+from booking.model import GONE, MAX_ID, NOT_YET, Slot, local_today, movable, opens_at, slot_state
 from delivery.calendar import calendar
 from web.clients import client_group
 from web.i18n import gettext as _

@@ -9,15 +9,8 @@ from babel.numbers import format_decimal
 from markupsafe import Markup, escape
 
 from booking import draw, model
-from booking.model import (
-    LimitReached,
-    NotMovable,
-    NotOpenYet,
-    OtherResource,
-    Resource,
-    SlotAvailable,
-    SlotFull,
-)
+from booking.errors import LimitReached, NotMovable, NotOpenYet, OtherResource, SlotAvailable, SlotFull
+from booking.model import Resource
 from booking.validation import BOUNDS
 from web.i18n import (
     N_,

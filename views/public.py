@@ -21,18 +21,15 @@ from quart import (
 
 from booking import topics
 from booking.availability import by_day
+from booking.errors import LimitReached, NotOpenYet, SlotFull, SlotUnavailable
 from booking.model import (
     CLOSED,
     FULL,
     NOT_YET,
     OPEN,
     PAST,
-    LimitReached,
-    NotOpenYet,
     Resource,
     Slot,
-    SlotFull,
-    SlotUnavailable,
     Venue,
     called_recently,
     countdown,

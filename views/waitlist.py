@@ -7,15 +7,8 @@ from datetime import date
 from quart import Blueprint, abort, redirect, render_template, request, url_for
 
 from booking import topics
-from booking.model import (
-    LimitReached,
-    NotOpenYet,
-    OfferGone,
-    SlotAvailable,
-    SlotUnavailable,
-    WaitlistEntry,
-    countdown,
-)
+from booking.errors import LimitReached, NotOpenYet, OfferGone, SlotAvailable, SlotUnavailable
+from booking.model import WaitlistEntry, countdown
 from booking.service import Invalid
 from live.render import fragment
 from live.wire import EVENTS

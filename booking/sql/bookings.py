@@ -7,21 +7,8 @@ from dataclasses import replace
 from datetime import date, datetime, timedelta
 
 from .. import topics
-from ..model import (
-    Booking,
-    Forbidden,
-    IdempotencyMismatch,
-    NotFound,
-    NotMovable,
-    OfferGone,
-    OtherResource,
-    Slot,
-    SlotFull,
-    movable,
-    new_cancel_token,
-    new_reference,
-    waiting_line,
-)
+from ..errors import Forbidden, IdempotencyMismatch, NotFound, NotMovable, OfferGone, OtherResource, SlotFull
+from ..model import Booking, Slot, movable, new_cancel_token, new_reference, waiting_line
 from ..outbox import CANCELLED, CREATED, RESCHEDULED, Notices
 from .engine import Tx
 from .outbox import _announce

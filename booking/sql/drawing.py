@@ -11,7 +11,8 @@ from datetime import datetime
 
 from .. import topics
 from ..draw import BOOKED, NONE, OPEN, WAITLISTED, Ballot, Draw, DrawEntry, assign, draw_order, open_places, window
-from ..model import Booking, NotFound, Resource, Slot, new_reference
+from ..errors import NotFound
+from ..model import Booking, Resource, Slot, new_reference
 from ..outbox import CREATED, DRAWN, Notices
 from .engine import Tx
 from .notify import _notify_not_drawn

@@ -27,7 +27,8 @@ from ..draw import (
     new_seed,
     window,
 )
-from ..model import Booking, Forbidden, NotFound, WaitlistEntry, new_cancel_token, new_reference
+from ..errors import Forbidden, NotFound
+from ..model import Booking, WaitlistEntry, new_cancel_token, new_reference
 from .drawing import ID_IN, OF_DAY, ROWS, _draw_where, _draws_where, _resource, _run_draw, keyed
 from .engine import Tx
 from .rows import as_moment, build

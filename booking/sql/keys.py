@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from ..errors import NotFound
 from ..keys import USE_NOTED_EVERY, ApiKey
-from ..model import NotFound
 from .engine import Tx
 from .rows import as_moment
 

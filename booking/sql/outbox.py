@@ -7,7 +7,8 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from .. import topics
-from ..model import Booking, NotFound, Slot, gives_tickets, ticket_label
+from ..errors import NotFound
+from ..model import Booking, Slot, gives_tickets, ticket_label
 from ..outbox import CANCELLED, Message, Notices, Webhook, current_actor, event_body, takes
 from .engine import Tx
 from .notify import _notify

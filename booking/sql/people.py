@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from ..contacts import contact_key
-from ..model import LimitReached, Slot
+from ..errors import LimitReached
+from ..model import Slot
 from .engine import Tx
 
 OF_VENUES = "SELECT r.id FROM resources r JOIN venues v ON v.id = r.venue_id WHERE {}"

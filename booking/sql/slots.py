@@ -4,17 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from ..model import (
-    GONE,
-    NOT_YET,
-    NotFound,
-    NotOpenYet,
-    Resource,
-    Slot,
-    SlotUnavailable,
-    opens_at,
-    slot_state,
-)
+from ..errors import NotFound, NotOpenYet, SlotUnavailable
+from ..model import GONE, NOT_YET, Resource, Slot, opens_at, slot_state
 from .engine import Tx
 from .people import Rule
 from .rows import build

@@ -10,16 +10,9 @@ from time import monotonic
 
 from .. import topics
 from ..batches import Batches
+from ..errors import OfferGone
 from ..migrations import MIGRATIONS
-from ..model import (
-    Booking,
-    DayException,
-    OfferGone,
-    OpeningRule,
-    Slot,
-    Venue,
-    WaitlistEntry,
-)
+from ..model import Booking, DayException, OpeningRule, Slot, Venue, WaitlistEntry
 from ..outages import Unavailable
 from ..outbox import Message, Notices, Webhook, current_actor
 from .audit import AuditStore

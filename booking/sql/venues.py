@@ -5,15 +5,13 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 
 from .. import schedule, topics
+from ..errors import CapacityConflict, Duplicate, NotFound
 from ..model import (
     GONE,
     NOT_YET,
     RESOURCE_SETTINGS,
     VENUE_DETAILS,
-    CapacityConflict,
     DayException,
-    Duplicate,
-    NotFound,
     OpeningRule,
     Resource,
     Slot,

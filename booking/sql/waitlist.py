@@ -6,15 +6,8 @@ from dataclasses import replace
 from datetime import date, datetime, timedelta
 
 from .. import topics
-from ..model import (
-    Forbidden,
-    NotFound,
-    Slot,
-    SlotAvailable,
-    WaitlistEntry,
-    new_cancel_token,
-    new_reference,
-)
+from ..errors import Forbidden, NotFound, SlotAvailable
+from ..model import Slot, WaitlistEntry, new_cancel_token, new_reference
 from ..outbox import EXPIRED, JOINED, LEFT, OFFERED, Notices
 from .engine import Tx
 from .notify import _notify

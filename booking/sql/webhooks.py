@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
 from .. import topics
-from ..model import NotFound
+from ..errors import NotFound
 from ..outbox import EVENTS, FAILED, PENDING, SENT, TEST, Actor, Message, Settled, acting, event_body
 from .engine import Tx
 from .outbox import _queue
