@@ -11,6 +11,7 @@ from babel.dates import format_date
 
 from booking import rules_text
 from booking.model import local_today
+from middleware.csrf import unmasked
 from tests.support.helpers import csrf_token
 
 CONTACT = "+44 20 7946 0000"
@@ -266,7 +267,13 @@ async def test_booking_form_has_csrf_idempotency_and_live_status(client, slot):
     html = await text(response)
     assert response.status_code == 200
     async with client.session_transaction() as session:
-        assert form_field(html, "csrf_token") == session["csrf_token"] != ""
+        secret = session["csrf_token"]
+    shown, again = (
+        form_field(html, "csrf_token"),
+        form_field(await text(await client.get(f"/slots/{slot.id}/book")), "csrf_token"),
+    )
+    assert secret and secret not in html and shown != again  # masked afresh for each page (BREACH)
+    assert unmasked(shown) == unmasked(again) == secret
     assert re.fullmatch(r"[A-Za-z0-9_-]{8,64}", form_field(html, "idempotency_key"))
     assert f'sse-connect="/events/slot/{slot.id}"' in html
     assert re.search(r'<div sse-swap="slot-status">\s*<p id="slot-status"[^>]*data-remaining="10"', html)

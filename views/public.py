@@ -78,7 +78,7 @@ def form_key() -> str:
 
 
 def key_signature(token: str) -> str:
-    digest = hmac.new(current_app.config["SECRET_KEY"].encode(), f"{token}:{csrf.token()}".encode(), "sha256")
+    digest = hmac.new(current_app.config["SECRET_KEY"].encode(), f"{token}:{csrf.secret()}".encode(), "sha256")
     return base64.urlsafe_b64encode(digest.digest()[:16]).decode().rstrip("=")
 
 
