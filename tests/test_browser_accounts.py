@@ -7,6 +7,8 @@ Run: .venv/bin/python -m pytest tests/test_browser_accounts.py -q   (needs Debia
 
 from __future__ import annotations
 
+import json
+import urllib.request
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
@@ -72,7 +74,25 @@ def test_a_desk_account_made_on_the_pages_sets_its_password_and_works_its_venue_
     terrace = desk.locator("section.board", has=desk.get_by_role("heading", name="Terrace"))
     terrace.get_by_label("Name").fill("Caller Wong")
     terrace.get_by_label("Phone or e-mail").fill("+44 20 7946 0777")
+    # Someone books online meanwhile: the live board is rendered anew, and what the clerk typed stays.
+    slots = api(server, "GET", f"/api/v1/venues/{HARBOUR}/resources/terrace/slots?date={day}")["slots"]
+    api(
+        server,
+        "POST",
+        "/api/v1/bookings",
+        {"slot_id": slots[0]["id"], "name": "Online Ada", "contact": "ada@example.org"},
+    )
+    terrace.get_by_text("Online Ada").wait_for()
+    assert terrace.get_by_label("Name").input_value() == "Caller Wong"
     terrace.get_by_role("button", name="Book for caller").click()
     terrace.get_by_text("Caller Wong").first.wait_for()
     refused = desk.goto(f"{server.url}/admin/venues/riverside-clinic/board/{day}")
     assert refused.status == 403 and "Your account may not do this here." in desk.locator("main").inner_text()
+
+
+def api(server: LiveServer, method: str, path: str, body: dict | None = None) -> dict:
+    """One JSON API call to the live server."""
+    data = json.dumps(body).encode() if body is not None else None
+    call = urllib.request.Request(server.url + path, data, {"Content-Type": "application/json"}, method=method)
+    with urllib.request.urlopen(call, timeout=10) as answer:
+        return json.loads(answer.read())
