@@ -25,7 +25,7 @@ from booking.errors import NotOpenYet
 from booking.model import OpeningRule, local_today
 from booking.service import Service
 from booking.store import open_store
-from tests.test_store import query, url  # noqa: F401  (url is a fixture: each engine)
+from tests.test_store import query, store, url  # noqa: F401  (store and url are fixtures: each engine)
 
 NOW = datetime.now(UTC)
 TODAY = local_today("UTC", NOW)
@@ -38,14 +38,6 @@ ORDER_OF_SIX = [5, 4, 6, 1, 2, 3]  # draw_order(SEED, 1..6), worked out once by 
 RULES = [OpeningRule(d, time(9), time(10), 60, 2) for d in range(7)] + [
     OpeningRule(d, time(10), time(12), 60, 3) for d in range(7)
 ]
-
-
-@pytest.fixture
-async def store(url, tmp_path):
-    store = open_store(url, tmp_path)
-    await store.open()
-    yield store
-    await store.close()
 
 
 @pytest.fixture

@@ -11,21 +11,9 @@ from booking.clock import ManualClock
 from booking.errors import NotFound
 from booking.keys import BOOKINGS_READ, WEBHOOKS_MANAGE, digest, key_problems
 from booking.service import Service
-from booking.store import open_store
-from tests import test_store
-from tests.test_store import query
-
-url = test_store.url  # a fixture, used by name: each engine
+from tests.test_store import query, store, url  # noqa: F401  (store and url are fixtures: each engine)
 
 NOW = datetime(2030, 6, 1, 9, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-async def store(url, tmp_path):
-    store = open_store(url, tmp_path)
-    await store.open()
-    yield store
-    await store.close()
 
 
 async def test_a_key_is_found_by_its_hash_noted_once_a_minute_and_revoked(store, url, tmp_path):

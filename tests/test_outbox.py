@@ -23,7 +23,7 @@ import pytest
 from delivery.webhooks import PinnedBackend, Undelivered, public
 from tests.support.helpers import csrf_token, self_signed
 from tests.support.live_server import LiveServer
-from tests.support.receiver import Inbox, Receiver, documented_receiver, smtp_server
+from tests.support.receiver import Inbox, Receiver, documented_receiver, settled, smtp_server
 
 SECRET = "whsec_test-secret-of-the-venue"
 VENUE, RESOURCE, ZONE = "harbour-kitchen", "terrace", "Europe/London"  # the demo's
@@ -44,16 +44,6 @@ def receiver():
 @pytest.fixture
 async def hook(store, venue, receiver):
     return await store.add_webhook(venue.id, receiver.url, SECRET, venue_now())
-
-
-async def settled(store) -> list:
-    """The outbox once nothing in it is waiting (a receiver has a request before its sender hears the answer)."""
-    for _ in range(500):
-        messages = await store.outbox()
-        if all(m.state != "pending" for m in messages):
-            return messages
-        await asyncio.sleep(0.02)
-    raise AssertionError(f"still pending: {messages}")
 
 
 def venue_now():

@@ -16,7 +16,7 @@ from werkzeug.datastructures import MultiDict
 from booking.model import OpeningRule, local_today
 from booking.outbox import FAILED, SENT, Actor, Settled, acting
 from tests.support.helpers import csrf_token
-from tests.support.receiver import Receiver, documented_receiver
+from tests.support.receiver import Receiver, documented_receiver, settled
 
 SECRET = "whsec_test-secret-of-the-venue"
 
@@ -31,16 +31,6 @@ def receiver():
     found = Receiver()
     yield found
     found.close()
-
-
-async def settled(store) -> list:
-    """The outbox once nothing in it is waiting."""
-    for _ in range(500):
-        messages = await store.outbox()
-        if all(m.state != "pending" for m in messages):
-            return messages
-        await asyncio.sleep(0.02)
-    raise AssertionError(f"still pending: {messages}")
 
 
 async def book(client, slot_id, contact="ana@example.com"):

@@ -93,3 +93,13 @@ def smtp_server(handler, **options):
         yield server
     finally:
         server.stop()
+
+
+async def settled(store) -> list:
+    """The outbox once nothing in it is waiting (a receiver has a request before its sender hears the answer)."""
+    for _ in range(500):
+        messages = await store.outbox()
+        if all(m.state != "pending" for m in messages):
+            return messages
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"still pending: {messages}")
