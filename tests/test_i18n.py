@@ -5,7 +5,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
 from babel.messages.pofile import read_po
+
+from web import i18n
 
 TRANSLATIONS = Path(__file__).resolve().parent.parent / "translations"
 PLACEHOLDER = re.compile(r"%\((\w+)\)s")
@@ -105,3 +108,14 @@ async def test_kiosk_back_office_and_ticket_in_chinese(app, client, store, slot,
     ticket = await booked.get_data(as_text=True)
     assert "您的号码" in ticket and "下一位就是您" in ticket
     assert "Your ticket" not in ticket and "ahead of you" not in ticket
+
+
+@pytest.mark.parametrize("locale", ["en", "zh_CN", "de", "fr", "hi_IN", "ar_EG"])
+def test_numbers_read_as_babel_writes_them(locale):
+    from babel.numbers import format_decimal
+
+    from views.messages import format_number
+
+    with i18n.use(locale):
+        for n in (0, 7, -7, 999, 1000, -1234, 20000, 1234567, 10**12):
+            assert format_number(n) == format_decimal(n, locale=locale)

@@ -32,6 +32,16 @@ def test_each_segment_decodes_anywhere_in_any_gzip_stream():
         assert seen == b"".join(order)
 
 
+def test_a_small_window_packs_each_size_as_the_largest_would():
+    rows = "".join(f"<tr><td>{h:02}:00</td><td>{h % 7} left</td></tr>\n" for h in range(2000))
+    for size in (40, 700, 3000, 20000, 90000):
+        message = encode("slots", rows[:size])
+        largest = zlib.compressobj(6, zlib.DEFLATED, -zlib.MAX_WBITS)
+        assert len(message.packed) <= len(largest.compress(message) + largest.flush(zlib.Z_SYNC_FLUSH))
+        decoder = gunzip()
+        assert decoder.decompress(GZIP_HEADER + PING.packed + message.packed + PING.packed) == PING + message + PING
+
+
 def test_only_sse_line_breaks_split_data_lines():
     text = "a\u2028b\x85c\x0cd\re\r\nf\ng"
     assert encode("x", text) == "event: x\ndata: a\u2028b\x85c\x0cd\ndata: e\ndata: f\ndata: g\n\n".encode()
