@@ -116,3 +116,31 @@ async def test_a_stream_admitted_but_not_sent_is_not_counted(app, client, slot):
     assert (await client.get("/admitted-then-not")).status_code == 200
     streams = app.extensions["slotcast.streams"]
     assert streams.total == 0 and not streams.per_client
+
+
+async def test_a_burst_of_renders_is_made_in_one_pass(app, hub, venue, slot, tomorrow, service):
+    """Each ticket holder's "N ahead of you" is its own render; renders asked for together share one app context."""
+    from quart.signals import appcontext_pushed
+
+    tables = venue.resource("tables")
+    booked = [(await service.book(tables, slot.id, f"Guest {n}", f"guest{n}@example.org", 1))[0] for n in range(8)]
+    subs = [hub.subscribe([topics.ticket(tables.id, tomorrow, b.id)], "en") for b in booked]
+    for sub in subs:
+        await hub.first(sub.topics[0], "en")
+    pushes = []
+
+    async def pushed(sender, **extra):
+        pushes.append(sender)
+
+    appcontext_pushed.connect(pushed)
+    try:
+        await service.cancel(booked[0].reference, booked[0].cancel_token)
+        await hub.settle()
+    finally:
+        appcontext_pushed.disconnect(pushed)
+        for sub in subs:
+            hub.unsubscribe(sub)
+    news = [next(iter(sub.pending.values()), b"").decode() for sub in subs[1:]]
+    assert [text.split('data-ahead="')[1].split('"')[0] for text in news] == [str(n) for n in range(7)]
+    assert "You are first in line." in news[0] and "6 ahead of you" in news[6]
+    assert len(pushes) == 1  # one pass for the seven (one each before)
