@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import math
 from datetime import timedelta
+from functools import cache, lru_cache
 
 from quart import current_app, g, request
 from werkzeug.exceptions import TooManyRequests
@@ -13,6 +14,7 @@ from .i18n import gettext
 from .runtime import service
 
 
+@lru_cache(maxsize=4096)
 def counted_as(address: str) -> str:
     """An address as a client is counted: an IPv4-mapped IPv6 address is its IPv4 address (a socket bound to `[::]`
     hands every IPv4 client over as ::ffff:a.b.c.d); anything else as it came."""
@@ -23,9 +25,15 @@ def counted_as(address: str) -> str:
     return str(mapped) if mapped else address
 
 
-def trusted_proxies() -> set[str]:
+def trusted_proxies() -> frozenset[str]:
     """SLOTCAST_TRUSTED_PROXIES: the addresses of our own proxies, comma-separated (none by default)."""
-    return {counted_as(p.strip()) for p in str(current_app.config.get("TRUSTED_PROXIES") or "").split(",") if p.strip()}
+    return proxies_in(str(current_app.config.get("TRUSTED_PROXIES") or ""))
+
+
+@cache
+def proxies_in(setting: str) -> frozenset[str]:
+    """The addresses a TRUSTED_PROXIES setting lists (read once per setting, not per request)."""
+    return frozenset(counted_as(p.strip()) for p in setting.split(",") if p.strip())
 
 
 def client_address() -> str:
@@ -43,7 +51,12 @@ def client_address() -> str:
 
 def client_group() -> str:
     """The client for per-client caps: its IPv4 address, or its /64 for IPv6 (one household or phone has many)."""
-    address = client_address()
+    return group_of(client_address())
+
+
+@lru_cache(maxsize=4096)
+def group_of(address: str) -> str:
+    """An address's client group (see client_group)."""
     try:
         ip = ipaddress.ip_address(address)
     except ValueError:
@@ -61,10 +74,11 @@ def caller_scope() -> str:
 async def check_booking_rate() -> None:
     """Count a booking attempt from this client (an IPv6 client by its /64); 429 with Retry-After past
     SLOTCAST_BOOKINGS_PER_MINUTE. A call with an API key is counted per key instead (check_key_rate)."""
-    if not g.get("api_key"):
+    limit = int(current_app.config["BOOKINGS_PER_MINUTE"])
+    if limit and not g.get("api_key"):
         await count_towards(
             f"book:{client_group()}",
-            int(current_app.config["BOOKINGS_PER_MINUTE"]),
+            limit,
             gettext("Too many bookings from your network. Please try again in a minute."),
         )
 
