@@ -13,6 +13,7 @@ from middleware.admission import Admission
 from middleware.handover import Handover
 from web import i18n, observe
 from web.links import public_url
+from web.sessions import PagesOnlySessions
 
 from . import (
     admin,
@@ -45,6 +46,7 @@ from .messages import kind_label, word
 def init_app(app: Quart) -> None:
     """Wire the views into the app."""
     app.url_map.converters["id"] = IdConverter
+    app.session_interface = PagesOnlySessions()
     app.jinja_env.add_extension("jinja2.ext.i18n")
     # A block tag's line leaves no blank line behind: fewer bytes in every fragment sent to every page.
     app.jinja_env.trim_blocks = app.jinja_env.lstrip_blocks = True
