@@ -150,28 +150,47 @@ class SqliteDatabase:
     def _write(self, calls: list) -> list:
         """Group commit: the writes that queued while the last ran go in one transaction, each in a savepoint of
         its own (one that raises leaves no trace, and its caller gets the error), then one COMMIT, one fsync.
-        As if run one after another: one connection, one thread, and the write lock held from the start."""
-        done = []
+        As if run one after another: one connection, one thread, and the write lock held from the start. A write
+        alone needs no savepoint: if it raises, the whole transaction rolls back."""
         self._roll_back()
         self._db.execute("BEGIN IMMEDIATE")
         try:
-            for body, args in calls:
-                tx = SqliteTx(self._db)
-                self._db.execute("SAVEPOINT one")
-                try:
-                    result = run_to_end(body(tx, *args))
-                except Exception as error:
-                    if not self._db.in_transaction:  # SQLite gave the whole transaction up (a full disk, I/O)
-                        raise
-                    self._db.execute("ROLLBACK TO one")
-                    done.append(Raised(error))
-                else:
-                    done.append((result, tx.changes))
-                self._db.execute("RELEASE one")
+            if len(calls) == 1:
+                return [self._alone(*calls[0])]
+            done = [self._in_savepoint(*call) for call in calls]
             self._commit()
         except BaseException:
             self._roll_back()
             raise
+        return done
+
+    def _alone(self, body, args):
+        """The transaction's one write, committed: its result and changes; or Raised, all of it rolled back."""
+        tx = SqliteTx(self._db)
+        try:
+            result = run_to_end(body(tx, *args))
+        except Exception as error:
+            if not self._db.in_transaction:  # SQLite gave the whole transaction up (a full disk, I/O)
+                raise
+            self._db.execute("ROLLBACK")
+            return Raised(error)
+        self._commit()
+        return result, tx.changes
+
+    def _in_savepoint(self, body, args):
+        """One write of several in the transaction, in a savepoint: its result and changes, or Raised."""
+        tx = SqliteTx(self._db)
+        self._db.execute("SAVEPOINT one")
+        try:
+            result = run_to_end(body(tx, *args))
+        except Exception as error:
+            if not self._db.in_transaction:  # SQLite gave the whole transaction up (a full disk, I/O)
+                raise
+            self._db.execute("ROLLBACK TO one")
+            done = Raised(error)
+        else:
+            done = (result, tx.changes)
+        self._db.execute("RELEASE one")
         return done
 
     def _commit(self) -> None:
