@@ -47,9 +47,10 @@ as_moment = _converter(PARSE[datetime])
 
 
 def build(cls: type[T], row: Row, **extra) -> T:
-    """A dataclass from a row, by column name (columns it has no field for are left out)."""
+    """A dataclass from a row, by column name (columns it has no field for are left out; `extra` wins over the
+    row's columns)."""
     converters = _converters(cls)
-    return cls(**{k: converters[k](row[k]) for k in row.keys() if k in converters}, **extra)
+    return cls(**({k: converters[k](row[k]) for k in row.keys() if k in converters} | extra))
 
 
 def hhmm(moment: time | None) -> str | None:

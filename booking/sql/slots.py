@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import fields
 from datetime import datetime
 
 from ..errors import NotFound, NotOpenYet, SlotUnavailable
@@ -11,6 +12,12 @@ from .people import Rule
 from .rows import build
 
 SLOTS_PER_STATEMENT = 512  # slot ids read by one statement at most
+# A slot with its resource's settings and its venue's rule, in one statement (the slot's `id` is the row's).
+RESOURCE_COLUMNS = ", ".join(f"r.{f.name}" for f in fields(Resource) if f.name not in ("id", "rules", "exceptions"))
+SLOT_AND_RULE = (
+    f"SELECT s.*, {RESOURCE_COLUMNS}, v.timezone, v.per_person_limit, v.country FROM slots s"
+    " JOIN resources r ON r.id = s.resource_id JOIN venues v ON v.id = r.venue_id WHERE s.id = :id"
+)
 
 
 async def _slots(tx: Tx, where: str, params: dict, then: str = "") -> list[Slot]:
@@ -37,15 +44,10 @@ async def _slots_by_id(tx: Tx, ids: list[int]) -> dict[int, Slot]:
 async def _open_slot(tx: Tx, slot_id: int, now: datetime, for_staff: bool = False) -> tuple[Slot, Rule]:
     """A slot that can be booked (or waited for) now, and its venue's per-person rule; else NotFound, NotOpenYet
     or SlotUnavailable."""
-    slot = await _slot(tx, slot_id)
-    if slot is None:
+    row = await tx.fetch_one(SLOT_AND_RULE, id=slot_id)
+    if row is None:
         raise NotFound(slot_id)
-    row = await tx.fetch_one(
-        "SELECT r.*, v.timezone, v.per_person_limit, v.country FROM resources r"
-        " JOIN venues v ON v.id = r.venue_id WHERE r.id = :id",
-        id=slot.resource_id,
-    )
-    resource = build(Resource, row)
+    slot, resource = build(Slot, row), build(Resource, row, id=row["resource_id"])
     state = slot_state(slot, resource, row["timezone"], now, for_staff)
     if state == NOT_YET:
         raise NotOpenYet(opens_at(slot, resource, row["timezone"]))
