@@ -100,6 +100,7 @@ class Service:
                 over_limit=for_staff and over_limit,
                 locale=locale,
                 fingerprint=fingerprint(caller, slot_id, name, contact, party_size),
+                resource_id=resource.id,
             )
         except (BookingError, Unavailable) as refused:
             self.observe(refused.code)

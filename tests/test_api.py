@@ -126,6 +126,44 @@ async def test_booking_returns_201_with_its_reference(client, store, slot):
     assert after.booked == 3
 
 
+@pytest.fixture
+def trips(app, monkeypatch):
+    """The store's reads and writes from here on, by name."""
+    made = []
+    db = app.extensions["slotcast"].store.db
+    for name in ("read", "write"):
+        original = getattr(db, name)
+
+        async def counted(body, *args, name=name, original=original):
+            made.append(name)
+            return await original(body, *args)
+
+        monkeypatch.setattr(db, name, counted)
+    return made
+
+
+async def test_a_json_booking_of_a_slot_read_before_is_one_write_and_no_read(client, slot, trips):
+    response = await client.post("/api/v1/bookings", json={"slot_id": slot.id, "name": "Ana", "contact": "a@x.org"})
+    assert response.status_code == 201
+    assert "read" not in trips and trips.count("write") == 2  # the booking rate's count, then the booking
+
+
+async def test_a_slot_not_read_before_is_read_then_booked(client, app, slot, trips):
+    app.extensions["slotcast"].store._forget_venues()
+    response = await client.post("/api/v1/bookings", json={"slot_id": slot.id, "name": "Ana", "contact": "a@x.org"})
+    assert response.status_code == 201
+    assert trips.count("read") == 2 and trips.count("write") == 2  # the venues (forgotten too) and the slot
+
+
+async def test_a_slot_of_an_archived_resource_is_404_though_its_resource_is_known(client, service, store, venue, slot):
+    assert store.resource_of_slot(slot.id) == venue.resource("tables").id
+    await service.edit_resource(venue.resource("tables"), archived=True)
+    await store.slot(slot.id)  # read again after the change: known again
+    response = await client.post("/api/v1/bookings", json={"slot_id": slot.id, "name": "Ana", "contact": "a@x.org"})
+    assert response.status_code == 404
+    assert (await store.slot(slot.id)).booked == 0
+
+
 async def test_party_size_defaults_to_one(client, store, slot):
     response = await client.post("/api/v1/bookings", json={"slot_id": slot.id, "name": "Li", "contact": CONTACT})
     assert response.status_code == 201 and (await response.get_json())["party_size"] == 1

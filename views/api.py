@@ -38,7 +38,7 @@ from web.runtime import now, service, store
 
 from . import bearer, messages
 from .errors import about, not_found, refused
-from .lookups import parse_day, public_slot_or_404, resource_or_404, venue_or_404
+from .lookups import bookable_slot_or_404, parse_day, public_slot_or_404, resource_or_404, venue_or_404
 from .openapi import contract
 from .openapi_schemas import BOOKING_LINKS, ENTRY_LINKS, REFUSALS
 
@@ -153,9 +153,9 @@ async def slots_stream(venue: str, resource: str):
     return await stream(topics.slots_json(res.id, day))
 
 
-async def requested_slot(body: dict) -> tuple[Slot, Venue, Resource]:
+async def requested_slot(body: dict, find=public_slot_or_404) -> tuple[Slot | None, Venue, Resource]:
     """The public slot a booking or waitlist request names (422 unless slot_id is a whole number), within the
-    client's booking rate (429)."""
+    client's booking rate (429); `find` finds it (or 404s)."""
     slot_id = body.get("slot_id")
     if not isinstance(slot_id, int) or isinstance(slot_id, bool):
         abort(
@@ -168,7 +168,7 @@ async def requested_slot(body: dict) -> tuple[Slot, Venue, Resource]:
                 )
             )
         )
-    found = await public_slot_or_404(slot_id)
+    found = await find(slot_id)
     await check_booking_rate()
     return found
 
@@ -214,7 +214,7 @@ async def create_booking():
     """Book places in a slot (once per Idempotency-Key): 201; 409 slot_full, …; 422 invalid; 404 unknown slot.
     With an API key (bookings:write) staff's booking for a caller, over the per-person limit with override_limit."""
     body = await json_object()
-    slot, venue, resource = await requested_slot(body)
+    slot, venue, resource = await requested_slot(body, bookable_slot_or_404)  # slot: None unless kept full
     for_staff, over_limit = bearer.booking_powers(body, venue.id)
     # Every key sent is checked, the header (which wins) and the body's, even a body's null.
     keys = [request.headers[k] for k in ("Idempotency-Key",) if k in request.headers]
@@ -225,7 +225,7 @@ async def create_booking():
     try:
         booking, booked = await service().book(
             resource,
-            slot.id,
+            body["slot_id"],
             text(body, "name"),
             text(body, "contact"),
             body.get("party_size", 1),
@@ -233,7 +233,7 @@ async def create_booking():
             for_staff=for_staff,
             over_limit=over_limit,
             locale=current(),  # the API's keys never reach the form's
-            seen=(slot, venue.timezone),
+            seen=slot and (slot, venue.timezone),
             caller=caller_scope(),
         )  # a key's booking goes back to its caller alone
     except Invalid as invalid:

@@ -125,6 +125,19 @@ async def public_slot_or_404(slot_id: int) -> tuple[Slot, Venue, Resource]:
     return slot, venue, resource
 
 
+async def bookable_slot_or_404(slot_id: int) -> tuple[Slot | None, Venue, Resource]:
+    """As public_slot_or_404, for a booking: a slot whose resource the store knows is not read first (its booking's
+    transaction reads it, and checks it is that resource's): the slot only as kept full, else None."""
+    resource_id = store().resource_of_slot(slot_id)
+    if resource_id is None:
+        return await public_slot_or_404(slot_id)
+    venue = await store().venue_of_resource(resource_id)
+    resource = venue and venue.resource(resource_id)
+    if not resource or venue.archived or resource.archived:
+        not_found("slot")
+    return store().kept_slot(slot_id), venue, resource
+
+
 async def booking_or_404(booking_id: int) -> tuple[Booking, Slot]:
     """A booking by id, with its slot (staff pages)."""
     found = await store().booking_by_id(booking_id)

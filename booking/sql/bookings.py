@@ -48,11 +48,14 @@ async def _book(
     staff: tuple[bool, bool],
     locale: str,
     notices: Notices,
+    resource_id: int | None = None,
 ) -> tuple[Booking, Slot]:
     (key, fingerprint), (for_staff, over_limit) = idempotency, staff
     if done := await _replay(tx, key, fingerprint):
         return done
     slot, rule = await _open_slot(tx, slot_id, now, for_staff)
+    if resource_id is not None and slot.resource_id != resource_id:  # not the slot the caller validated against
+        raise NotFound(slot_id)
     if slot.remaining < party_size:  # full as read: refused before any write (most attempts at a release)
         raise SlotFull(slot_id)
     await tx.changed(*topics.of_slot(slot))  # before the row locks, to hold them briefly

@@ -32,6 +32,7 @@ from .bookings import (
 )
 from .draws import DrawStore
 from .engine import Database, T, Tx
+from .homes import SlotHomes
 from .keys import KeyStore
 from .limits import _count_attempts, _forget_attempts
 from .outbox import (
@@ -63,7 +64,7 @@ from .webhooks import WebhookStore, as_actor, chosen_events
 FULL_KEPT, FULL_KEPT_SECONDS = 10_000, 1.0  # full slots kept at most, and for how long without a change heard
 
 
-class SqlStore(DrawStore, AuditStore, StaffStore, AvailabilityStore, KeyStore, WebhookStore):
+class SqlStore(DrawStore, AuditStore, StaffStore, AvailabilityStore, KeyStore, WebhookStore, SlotHomes):
     """The Store, over any Database: async, every capacity check inside the database. Each committed write calls
     `notify(*topics)` once with the topics it touched (the list PostgreSQL announces to the other processes)."""
 
@@ -82,6 +83,7 @@ class SqlStore(DrawStore, AuditStore, StaffStore, AvailabilityStore, KeyStore, W
         # writes, or another's, heard through listen): a booking and a render need them, and they seldom change.
         self._venues: list[Venue] | None = None
         self._venues_era = 0  # counts those changes: a read that a change overtook is not kept
+        self._homes: dict[int, int] = {}  # slot id -> its resource's id, as read (SlotHomes); forgotten with them
         # Slots read with no place left, kept until any change is heard (or FULL_KEPT_SECONDS pass): at a release
         # most attempts are at full slots, and refusing them then reads nothing.
         self._full: dict[int, tuple[Slot, float]] = {}
@@ -109,7 +111,7 @@ class SqlStore(DrawStore, AuditStore, StaffStore, AvailabilityStore, KeyStore, W
         self._full_era += 1
 
     def _forget_venues(self) -> None:
-        self._venues = None
+        self._venues, self._homes = None, {}
         self._venues_era += 1
 
     async def _every_venue(self) -> list[Venue]:
@@ -249,12 +251,6 @@ class SqlStore(DrawStore, AuditStore, StaffStore, AvailabilityStore, KeyStore, W
 
     # -- slots
 
-    async def slots_for_day(self, resource_id: int, day: date) -> list[Slot]:
-        """A resource's slots on a venue-local date, in time order."""
-        return await self.db.read(
-            _slots, "resource_id = :resource_id AND local_date = :day", {"resource_id": resource_id, "day": day}
-        )
-
     async def slots_between(self, resource_id: int, first: date, last: date) -> list[Slot]:
         """A resource's slots from one venue-local date to another (both included), in time order."""
         return await self.db.read(
@@ -275,15 +271,18 @@ class SqlStore(DrawStore, AuditStore, StaffStore, AvailabilityStore, KeyStore, W
 
     async def slot(self, slot_id: int) -> Slot | None:
         """One slot by id (a full one as kept: see _full). Reads asked for while one runs go together next."""
+        return self.kept_slot(slot_id) or await self._slot_reads.add(slot_id)
+
+    def kept_slot(self, slot_id: int) -> Slot | None:
+        """A slot read full, as kept (see _full), without reading; None when none is kept."""
         kept = self._full.get(slot_id)
-        if kept and monotonic() < kept[1]:
-            return kept[0]
-        return await self._slot_reads.add(slot_id)
+        return kept[0] if kept and monotonic() < kept[1] else None
 
     async def _read_slots(self, ids: list[int]) -> list[Slot | None]:
         """Several slot() reads as one statement, each slot once; the full ones are kept."""
-        era = self._full_era
+        era, venues_era = self._full_era, self._venues_era
         found = await self.db.read(_slots_by_id, list(dict.fromkeys(ids)))
+        self._note_homes(found.values(), venues_era)
         if era == self._full_era:  # no change overtook the read
             for slot in found.values():
                 if slot.remaining <= 0:
@@ -314,16 +313,18 @@ class SqlStore(DrawStore, AuditStore, StaffStore, AvailabilityStore, KeyStore, W
         fingerprint: str = "",
         over_limit: bool = False,
         locale: str = "en",
+        resource_id: int | None = None,
     ) -> tuple[Booking, Slot]:
         """Book `party_size` places, or raise NotFound / NotOpenYet / SlotUnavailable / LimitReached / SlotFull.
 
         One transaction. A key seen before answers with its booking when `fingerprint` (of the request) is the
         same, and raises IdempotencyMismatch when it is not. Staff may book `over_limit` (the per-person limit).
+        `resource_id`: the resource the caller took the slot for (NotFound when it is another's).
         """
-        key = (idempotency_key, fingerprint)
+        key, staff = (idempotency_key, fingerprint), (for_staff, over_limit)
         try:
             return await self._write(
-                _book, slot_id, name, contact, party_size, now, key, (for_staff, over_limit), locale, self.notices
+                _book, slot_id, name, contact, party_size, now, key, staff, locale, self.notices, resource_id
             )
         except KeyTaken:
             return await self.db.read(_replay, *key)
