@@ -10,6 +10,7 @@ import pytest
 
 from booking.errors import NotFound
 from booking.model import local_today
+from booking.store import open_store
 from tests.test_store import NOW, RULES, resource_id, slot, store, url  # noqa: F401  (fixtures: each engine)
 
 
@@ -30,3 +31,36 @@ async def test_a_booking_for_another_resource_is_refused_and_takes_nothing(store
     assert (await store.slot(slot.id)).booked == 0
     booked, after = await store.book(slot.id, "Ann", "12345", 1, NOW, resource_id=resource_id)
     assert (booked.slot_id, after.booked) == (slot.id, 1)
+
+
+async def test_a_made_booking_is_seven_statements_on_sqlite(tmp_path):
+    """BEGIN IMMEDIATE; the slot with its resource, rule and webhooks' presence; the person's count; the capacity's
+    conditional UPDATE; the ticket; the INSERT; COMMIT. With a webhook sending, its SELECT too."""
+    store = open_store(f"sqlite:///{tmp_path}/store.db", tmp_path)
+    await store.open()
+    try:
+        venue_id = await store.add_venue("v", "Venue", "restaurant", "UTC")
+        rid = await store.add_resource(venue_id, "r", "Room", RULES, max_party=10, horizon_days=3)
+        await store.extend_slots(NOW)
+        first, second = (await store.slots_for_day(rid, local_today("UTC") + timedelta(days=1)))[:2]
+        statements = []
+        store.db._db.set_trace_callback(statements.append)
+        await store.book(first.id, "Ann", "12345", 1, NOW, resource_id=rid)
+        assert [s.split()[0] for s in statements] == [
+            "BEGIN",
+            "SELECT",
+            "INSERT",
+            "UPDATE",
+            "INSERT",
+            "INSERT",
+            "COMMIT",
+        ]
+        await store.add_webhook(venue_id, "https://example.org/hook", "secret", NOW)
+        statements.clear()
+        await store.book(second.id, "Bo", "23456", 1, NOW, resource_id=rid)
+        assert (
+            len([s for s in statements if "FROM resources r JOIN venues v ON v.id = r.venue_id JOIN webhooks" in s])
+            == 1
+        )
+    finally:
+        await store.close()

@@ -73,7 +73,7 @@ async def _book(
     booking, slot = await _insert_booking(
         tx, build(Slot, after), name, contact, party_size, now, locale, key, fingerprint
     )
-    await _announce(tx, CREATED, booking, slot, now, notices)
+    await _announce(tx, CREATED, booking, slot, now, notices, hooked=rule.hooked)
     return booking, slot
 
 

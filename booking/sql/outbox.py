@@ -38,11 +38,15 @@ def booking_data(booking: Booking, slot: Slot) -> dict:
     }
 
 
-async def _announce(tx: Tx, event: str, booking: Booking, slot: Slot, now: datetime, notices: Notices, **extra) -> None:
-    """Queue a booking's event for its venue's webhooks, and for its holder (e-mail, text message)."""
+async def _announce(
+    tx: Tx, event: str, booking: Booking, slot: Slot, now: datetime, notices: Notices, hooked: bool = True, **extra
+) -> None:
+    """Queue a booking's event for its venue's webhooks, and for its holder (e-mail, text message). `hooked`: False
+    when the transaction has read already that the venue has no webhook sending."""
     if event == CANCELLED:
         extra["reason"] = current_actor().reason
-    await _tell(tx, event, slot, now, booking_data(booking, slot) | extra, booking.id)
+    if hooked:
+        await _tell(tx, event, slot, now, booking_data(booking, slot) | extra, booking.id)
     drawn = {"draw_entry": extra["draw_entry"]} if "draw_entry" in extra else {}  # a draw's winner is told so
     await _notify(tx, event, slot, booking.contact, now, notices, booking_id=booking.id, **drawn)
 

@@ -21,10 +21,12 @@ OF_VENUES = "SELECT r.id FROM resources r JOIN venues v ON v.id = r.venue_id WHE
 
 @dataclass(frozen=True)
 class Rule:
-    """A venue's per-person rule: its limit (0: none), and the country its phone numbers are read in."""
+    """A venue's per-person rule: its limit (0: none), and the country its phone numbers are read in; with it, as
+    _open_slot reads them together, whether the venue has a webhook sending (True: not read, so ask)."""
 
     limit: int
     country: str
+    hooked: bool = True
 
     def key(self, contact: str) -> str:
         """The person a contact names, as this venue compares them."""

@@ -12,11 +12,13 @@ from .people import Rule
 from .rows import build
 
 SLOTS_PER_STATEMENT = 512  # slot ids read by one statement at most
-# A slot with its resource's settings and its venue's rule, in one statement (the slot's `id` is the row's).
+# A slot with its resource's settings, its venue's rule and whether the venue has a webhook sending, in one
+# statement (the slot's `id` is the row's).
 RESOURCE_COLUMNS = ", ".join(f"r.{f.name}" for f in fields(Resource) if f.name not in ("id", "rules", "exceptions"))
 SLOT_AND_RULE = (
-    f"SELECT s.*, {RESOURCE_COLUMNS}, v.timezone, v.per_person_limit, v.country FROM slots s"
-    " JOIN resources r ON r.id = s.resource_id JOIN venues v ON v.id = r.venue_id WHERE s.id = :id"
+    f"SELECT s.*, {RESOURCE_COLUMNS}, v.timezone, v.per_person_limit, v.country,"
+    " EXISTS (SELECT 1 FROM webhooks w WHERE w.venue_id = v.id AND w.active AND w.paused IS NULL) AS hooked"
+    " FROM slots s JOIN resources r ON r.id = s.resource_id JOIN venues v ON v.id = r.venue_id WHERE s.id = :id"
 )
 
 
@@ -63,4 +65,4 @@ async def _open_slot(tx: Tx, slot_id: int, now: datetime, for_staff: bool = Fals
         )
     ):
         raise NotOpenYet(opens_at(slot, resource, row["timezone"]))  # its draw comes first: places open after it
-    return slot, Rule(row["per_person_limit"], row["country"])
+    return slot, Rule(row["per_person_limit"], row["country"], bool(row["hooked"]))
