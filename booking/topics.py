@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from functools import lru_cache
 from typing import NamedTuple
 
 from .model import Slot
@@ -87,10 +88,15 @@ KINDS = {k.name: k for k in (day, days, slot, board, panel, ticket, waiting, slo
 
 def of_slot(s: Slot) -> tuple[str, ...]:
     """Every topic a change in this slot's places, its line or its waitlist touches."""
-    r, on = s.resource_id, s.local_date
+    return _of_slot(s.resource_id, s.local_date, s.id)
+
+
+@lru_cache(maxsize=4096)
+def _of_slot(r: int, on: date, slot_id: int) -> tuple[str, ...]:
+    """of_slot's names, made once per slot while it stays among the recent ones (every booking names them)."""
     return (
         day.family(r, on),
-        slot(r, s.id),
+        slot(r, slot_id),
         board(r, on),
         panel(r),
         ticket.family(r, on),
