@@ -20,7 +20,14 @@ class NotFound(BookingError):
 
 
 class SlotFull(BookingError):
+    """No room for the party; `slot`: the slot as the refusing transaction read it before writing anything (else
+    None)."""
+
     code = "slot_full"
+
+    def __init__(self, slot_id: int, slot=None):
+        super().__init__(slot_id)
+        self.slot = slot
 
 
 class SlotUnavailable(BookingError):

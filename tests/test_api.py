@@ -164,6 +164,18 @@ async def test_a_slot_of_an_archived_resource_is_404_though_its_resource_is_know
     assert (await store.slot(slot.id)).booked == 0
 
 
+async def test_a_slot_refused_full_in_the_transaction_is_kept_full(client, store, slot, trips):
+    for n, party in enumerate((4, 4, 2)):
+        await store.book(slot.id, "Bo", f"bo{n}@example.com", party, datetime.now(UTC))
+    trips.clear()
+    sent = {"slot_id": slot.id, "name": "Ana", "contact": "a@x.org"}
+    assert (await client.post("/api/v1/bookings", json=sent)).status_code == 409
+    assert trips == ["write", "write"]  # the booking rate's count; the booking, refused as read (kept full)
+    trips.clear()
+    assert (await client.post("/api/v1/bookings", json=sent)).status_code == 409
+    assert trips == ["write"]  # the booking rate's count alone: refused as kept
+
+
 async def test_party_size_defaults_to_one(client, store, slot):
     response = await client.post("/api/v1/bookings", json={"slot_id": slot.id, "name": "Li", "contact": CONTACT})
     assert response.status_code == 201 and (await response.get_json())["party_size"] == 1

@@ -57,7 +57,7 @@ async def _book(
     if resource_id is not None and slot.resource_id != resource_id:  # not the slot the caller validated against
         raise NotFound(slot_id)
     if slot.remaining < party_size:  # full as read: refused before any write (most attempts at a release)
-        raise SlotFull(slot_id)
+        raise SlotFull(slot_id, slot)
     await tx.changed(*topics.of_slot(slot))  # before the row locks, to hold them briefly
     # The per-person limit, like the capacity, is one conditional statement: exact under any concurrency.
     await _count(tx, rule.key(contact), slot, 0 if over_limit else rule.limit)

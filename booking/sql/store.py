@@ -10,7 +10,7 @@ from time import monotonic
 
 from .. import topics
 from ..batches import Batches
-from ..errors import OfferGone
+from ..errors import OfferGone, SlotFull
 from ..migrations import MIGRATIONS
 from ..model import Booking, DayException, OpeningRule, Slot, Venue, WaitlistEntry
 from ..outages import Unavailable
@@ -283,13 +283,18 @@ class SqlStore(DrawStore, AuditStore, StaffStore, AvailabilityStore, KeyStore, W
         era, venues_era = self._full_era, self._venues_era
         found = await self.db.read(_slots_by_id, list(dict.fromkeys(ids)))
         self._note_homes(found.values(), venues_era)
-        if era == self._full_era:  # no change overtook the read
-            for slot in found.values():
-                if slot.remaining <= 0:
-                    if len(self._full) >= FULL_KEPT:
-                        self._full.clear()
-                    self._full[slot.id] = (slot, monotonic() + FULL_KEPT_SECONDS)
+        self._keep_full(found.values(), era)
         return [found.get(slot_id) for slot_id in ids]
+
+    def _keep_full(self, slots, era: int) -> None:
+        """Keep the full ones of slots read, unless a change overtook the read (`era`: as it began)."""
+        if era != self._full_era:
+            return
+        for slot in slots:
+            if slot.remaining <= 0:
+                if len(self._full) >= FULL_KEPT:
+                    self._full.clear()
+                self._full[slot.id] = (slot, monotonic() + FULL_KEPT_SECONDS)
 
     async def free_slots_near(self, slot: Slot, party_size: int, now: datetime, limit: int = 3) -> list[Slot]:
         """Slots of the same resource the public can book now with room for the party, nearest in time first."""
@@ -321,13 +326,16 @@ class SqlStore(DrawStore, AuditStore, StaffStore, AvailabilityStore, KeyStore, W
         same, and raises IdempotencyMismatch when it is not. Staff may book `over_limit` (the per-person limit).
         `resource_id`: the resource the caller took the slot for (NotFound when it is another's).
         """
-        key, staff = (idempotency_key, fingerprint), (for_staff, over_limit)
+        key, staff, era = (idempotency_key, fingerprint), (for_staff, over_limit), self._full_era
         try:
             return await self._write(
                 _book, slot_id, name, contact, party_size, now, key, staff, locale, self.notices, resource_id
             )
         except KeyTaken:
             return await self.db.read(_replay, *key)
+        except SlotFull as full:  # read full in the transaction: kept, as a read's would be
+            self._keep_full([full.slot] if full.slot else [], era)
+            raise
 
     async def booking(self, reference: str) -> tuple[Booking, Slot] | None:
         """A booking by reference, with its slot."""
