@@ -433,8 +433,13 @@ def bookings_by_slot(entries: list[tuple[Booking, Slot]]) -> dict[int, list[Book
 
 
 def new_reference() -> str:
-    """A short, unguessable booking reference, e.g. 'K7QX2M9P'."""
-    return "".join(secrets.choice(REFERENCE_ALPHABET) for _ in range(REFERENCE_LENGTH))
+    """A short, unguessable booking reference, e.g. 'K7QX2M9P': one uniform draw among every reference (one read of
+    the system's randomness, not one a letter), written in REFERENCE_ALPHABET."""
+    number, letters = secrets.randbelow(len(REFERENCE_ALPHABET) ** REFERENCE_LENGTH), []
+    for _ in range(REFERENCE_LENGTH):
+        number, digit = divmod(number, len(REFERENCE_ALPHABET))
+        letters.append(REFERENCE_ALPHABET[digit])
+    return "".join(letters)
 
 
 def new_cancel_token() -> str:
