@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, timedelta
-from time import monotonic
 
 from .. import topics
 from ..batches import Batches
@@ -32,7 +31,7 @@ from .bookings import (
 )
 from .draws import DrawStore
 from .engine import Database, T, Tx
-from .homes import SlotHomes
+from .kept import KeptSlots
 from .keys import KeyStore
 from .limits import _count_attempts, _forget_attempts
 from .outbox import (
@@ -61,10 +60,8 @@ from .venues import (
 from .waitlist import _entry, _expire_offers, _join, _leave, _waitlist_counts
 from .webhooks import WebhookStore, as_actor, chosen_events
 
-FULL_KEPT, FULL_KEPT_SECONDS = 10_000, 1.0  # full slots kept at most, and for how long without a change heard
 
-
-class SqlStore(DrawStore, AuditStore, StaffStore, AvailabilityStore, KeyStore, WebhookStore, SlotHomes):
+class SqlStore(DrawStore, AuditStore, StaffStore, AvailabilityStore, KeyStore, WebhookStore, KeptSlots):
     """The Store, over any Database: async, every capacity check inside the database. Each committed write calls
     `notify(*topics)` once with the topics it touched (the list PostgreSQL announces to the other processes)."""
 
@@ -83,7 +80,7 @@ class SqlStore(DrawStore, AuditStore, StaffStore, AvailabilityStore, KeyStore, W
         # writes, or another's, heard through listen): a booking and a render need them, and they seldom change.
         self._venues: list[Venue] | None = None
         self._venues_era = 0  # counts those changes: a read that a change overtook is not kept
-        self._homes: dict[int, int] = {}  # slot id -> its resource's id, as read (SlotHomes); forgotten with them
+        self._homes: dict[int, int] = {}  # slot id -> its resource's id, as read (KeptSlots); forgotten with them
         # Slots read with no place left, kept until any change is heard (or FULL_KEPT_SECONDS pass): at a release
         # most attempts are at full slots, and refusing them then reads nothing.
         self._full: dict[int, tuple[Slot, float]] = {}
@@ -273,11 +270,6 @@ class SqlStore(DrawStore, AuditStore, StaffStore, AvailabilityStore, KeyStore, W
         """One slot by id (a full one as kept: see _full). Reads asked for while one runs go together next."""
         return self.kept_slot(slot_id) or await self._slot_reads.add(slot_id)
 
-    def kept_slot(self, slot_id: int) -> Slot | None:
-        """A slot read full, as kept (see _full), without reading; None when none is kept."""
-        kept = self._full.get(slot_id)
-        return kept[0] if kept and monotonic() < kept[1] else None
-
     async def _read_slots(self, ids: list[int]) -> list[Slot | None]:
         """Several slot() reads as one statement, each slot once; the full ones are kept."""
         era, venues_era = self._full_era, self._venues_era
@@ -285,16 +277,6 @@ class SqlStore(DrawStore, AuditStore, StaffStore, AvailabilityStore, KeyStore, W
         self._note_homes(found.values(), venues_era)
         self._keep_full(found.values(), era)
         return [found.get(slot_id) for slot_id in ids]
-
-    def _keep_full(self, slots, era: int) -> None:
-        """Keep the full ones of slots read, unless a change overtook the read (`era`: as it began)."""
-        if era != self._full_era:
-            return
-        for slot in slots:
-            if slot.remaining <= 0:
-                if len(self._full) >= FULL_KEPT:
-                    self._full.clear()
-                self._full[slot.id] = (slot, monotonic() + FULL_KEPT_SECONDS)
 
     async def free_slots_near(self, slot: Slot, party_size: int, now: datetime, limit: int = 3) -> list[Slot]:
         """Slots of the same resource the public can book now with room for the party, nearest in time first."""
