@@ -19,17 +19,24 @@ LOCALISED = ("text/html", "text/event-stream")  # rendered in the request's lang
 
 async def secure(response):
     """Add the security headers (and Vary on the language) to any response."""
-    headers = response.headers
-    headers["Content-Security-Policy"] = API_DOCS_CSP if request.endpoint == "openapi.docs" else CSP
-    headers["X-Content-Type-Options"] = "nosniff"
-    headers["Referrer-Policy"] = "no-referrer"
-    if request.path.startswith(PRIVATE):
-        headers["Cache-Control"] = "no-store"
-    if served_over_https(current_app.config):
-        headers["Strict-Transport-Security"] = "max-age=31536000"
+    response.headers.update(security_headers(current_app.config, request.path, request.endpoint))
     if response.mimetype in LOCALISED:
         response.vary.add("Accept-Language")
     return response
+
+
+def security_headers(config, path: str, endpoint: str | None) -> dict[str, str]:
+    """The security headers of an answer to `path` (`endpoint` the view that answers it)."""
+    headers = {
+        "Content-Security-Policy": API_DOCS_CSP if endpoint == "openapi.docs" else CSP,
+        "X-Content-Type-Options": "nosniff",
+        "Referrer-Policy": "no-referrer",
+    }
+    if path.startswith(PRIVATE):
+        headers["Cache-Control"] = "no-store"
+    if served_over_https(config):
+        headers["Strict-Transport-Security"] = "max-age=31536000"
+    return headers
 
 
 def served_over_https(config) -> bool:

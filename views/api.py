@@ -244,7 +244,7 @@ async def create_booking():
             fields=messages.problem_messages(invalid.problems, resource.max_party),
         )
     except SlotFull:
-        return error(409, "slot_full", _("This slot has no room left for that many places."))
+        return slot_full()
     except SlotUnavailable:
         return error(409, "slot_unavailable", _("This slot can no longer be booked."))
     except NotOpenYet as refused:
@@ -272,6 +272,11 @@ async def create_booking():
             reference=booking.reference,
         )
     return jsonify(booking_json(booking, booked, venue)), 201
+
+
+def slot_full():
+    """409 slot_full: the slot has no room for that many places (middleware.known_full sends this answer too)."""
+    return error(409, "slot_full", _("This slot has no room left for that many places."))
 
 
 @bp.post("/bookings/<reference>/cancel")

@@ -13,6 +13,9 @@ from werkzeug.exceptions import TooManyRequests
 from .i18n import gettext
 from .runtime import service
 
+BOOKING_WINDOW = timedelta(minutes=1)  # SLOTCAST_BOOKINGS_PER_MINUTE's
+COUNTED = "slotcast.booking_counted"  # an ASGI scope's key: this booking attempt was counted before the app
+
 
 @lru_cache(maxsize=4096)
 def counted_as(address: str) -> str:
@@ -25,24 +28,25 @@ def counted_as(address: str) -> str:
     return str(mapped) if mapped else address
 
 
-def trusted_proxies() -> frozenset[str]:
-    """SLOTCAST_TRUSTED_PROXIES: the addresses of our own proxies, comma-separated (none by default)."""
-    return proxies_in(str(current_app.config.get("TRUSTED_PROXIES") or ""))
-
-
 @cache
 def proxies_in(setting: str) -> frozenset[str]:
-    """The addresses a TRUSTED_PROXIES setting lists (read once per setting, not per request)."""
+    """The addresses SLOTCAST_TRUSTED_PROXIES lists: our own proxies', comma-separated (none by default; read once
+    per setting, not per request)."""
     return frozenset(counted_as(p.strip()) for p in setting.split(",") if p.strip())
 
 
 def client_address() -> str:
+    """The request's client address (see address_of)."""
+    return address_of(request.remote_addr or "?", request.headers.get("X-Forwarded-For", ""), current_app.config)
+
+
+def address_of(peer: str, forwarded_for: str, config) -> str:
     """The client's address: the peer's, or, when the peer is a trusted proxy, the last address it was handed
     by someone it does not trust (X-Forwarded-For lists each hop; anything left of that is the client's say)."""
-    peer, trusted = counted_as(request.remote_addr or "?"), trusted_proxies()
+    peer, trusted = counted_as(peer), proxies_in(str(config.get("TRUSTED_PROXIES") or ""))
     if peer not in trusted:
         return peer
-    hops = [counted_as(h.strip()) for h in request.headers.get("X-Forwarded-For", "").split(",") if h.strip()]
+    hops = [counted_as(h.strip()) for h in forwarded_for.split(",") if h.strip()]
     for hop in reversed(hops):
         if hop not in trusted:
             return hop
@@ -71,33 +75,34 @@ def caller_scope() -> str:
     return f"key:{key.id}" if key else f"addr:{client_group()}"
 
 
+async def count_booking(service, group: str) -> tuple[int, timedelta]:
+    """Count a booking attempt from a client group: (attempts in its minute, time left of that minute)."""
+    [counted] = await service.count_attempt([f"book:{group}"], BOOKING_WINDOW)
+    return counted
+
+
 async def check_booking_rate() -> None:
     """Count a booking attempt from this client (an IPv6 client by its /64); 429 with Retry-After past
-    SLOTCAST_BOOKINGS_PER_MINUTE. A call with an API key is counted per key instead (check_key_rate)."""
+    SLOTCAST_BOOKINGS_PER_MINUTE. A call with an API key is counted per key instead (check_key_rate). An attempt
+    counted before it entered the app (middleware.known_full, in the scope's COUNTED) is not counted again."""
     limit = int(current_app.config["BOOKINGS_PER_MINUTE"])
     if limit and not g.get("api_key"):
-        await count_towards(
-            f"book:{client_group()}",
-            limit,
-            gettext("Too many bookings from your network. Please try again in a minute."),
-        )
+        counted = request.scope.get(COUNTED) or await count_booking(service(), client_group())
+        refuse_past(counted, limit, gettext("Too many bookings from your network. Please try again in a minute."))
 
 
 async def check_key_rate(key_id: int) -> None:
     """Count a call made with an API key; 429 with Retry-After past SLOTCAST_API_KEY_CALLS_PER_MINUTE."""
-    await count_towards(
-        f"key:{key_id}",
-        int(current_app.config["API_KEY_CALLS_PER_MINUTE"]),
-        gettext("Too many calls with this API key. Please wait a moment and try again."),
-    )
+    limit = int(current_app.config["API_KEY_CALLS_PER_MINUTE"])
+    if limit:
+        [counted] = await service().count_attempt([f"key:{key_id}"], timedelta(minutes=1))
+        message = gettext("Too many calls with this API key. Please wait a moment and try again.")
+        refuse_past(counted, limit, message)
 
 
-async def count_towards(key: str, limit: int, message: str) -> None:
-    """Count an attempt under `key` (0: no limit); 429 past `limit` a minute. Counted in the database, so that
-    every process shares the count."""
-    if not limit:
-        return
-    [(attempts, left)] = await service().count_attempt([key], timedelta(minutes=1))
+def refuse_past(counted: tuple[int, timedelta], limit: int, message: str) -> None:
+    """429 with Retry-After when the attempts counted (in the database, shared by every process) pass `limit`."""
+    attempts, left = counted
     if attempts > limit:
         wait = max(math.ceil(left.total_seconds()), 1)  # Retry-After takes no fraction
         raise TooManyRequests(message, retry_after=wait)

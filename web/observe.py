@@ -87,8 +87,12 @@ def init_app(app: Quart) -> None:
 async def start_request() -> None:
     """Stamp the request: when it began, and its id (the client's X-Request-ID if it is tidy, else a new one)."""
     g.started = time.perf_counter()
-    sent = request.headers.get("X-Request-ID", "")
-    g.request_id = sent if REQUEST_ID.fullmatch(sent) else secrets.token_hex(8)
+    g.request_id = request_id(request.headers.get("X-Request-ID", ""))
+
+
+def request_id(sent: str) -> str:
+    """A request's id: the client's X-Request-ID if it is tidy, else a new one."""
+    return sent if REQUEST_ID.fullmatch(sent) else secrets.token_hex(8)
 
 
 async def log_request(response):
@@ -98,16 +102,15 @@ async def log_request(response):
     if request.endpoint in BOOKING_ENDPOINTS:
         metrics().booking_seconds.observe(seconds)
     if response.mimetype != "text/event-stream":  # a stream is logged when it closes
-        write(
-            current_app.config,
-            "request",
-            method=request.method,
-            path=request.path,
-            status=response.status_code,
-            ms=round(seconds * 1000, 1),
-            id=g.get("request_id"),
+        request_line(
+            current_app.config, request.method, request.path, response.status_code, seconds, g.get("request_id")
         )
     return response
+
+
+def request_line(config, method: str, path: str, status: int, seconds: float, request_id: str | None) -> None:
+    """A request's log line: method, path (never the query string: it carries tokens), status, time, id."""
+    write(config, "request", method=method, path=path, status=status, ms=round(seconds * 1000, 1), id=request_id)
 
 
 def stream_log() -> tuple:
