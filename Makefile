@@ -60,7 +60,7 @@ VIEW_TESTS := tests/test_pages.py tests/test_api.py tests/test_events.py tests/t
 	tests/test_fairness.py tests/test_waitlist.py tests/test_ops.py tests/test_exports.py tests/test_manage.py \
 	tests/test_openapi.py tests/test_outbox.py tests/test_mail.py tests/test_admission.py tests/test_roles.py \
 	tests/test_auth.py tests/test_audit.py tests/test_staff_pages.py tests/test_login_guard.py tests/test_finding.py tests/test_encoding.py tests/test_sms.py \
-	tests/test_api_keys.py tests/test_webhook_endpoints.py
+	tests/test_api_keys.py tests/test_webhook_endpoints.py tests/test_known_full.py
 
 # PostgreSQL booking throughput and NOTIFY delay on a throwaway server (prints the numbers).
 bench-postgres: setup postgres

@@ -108,6 +108,14 @@ class Service:
         self.observe("created")
         return booked
 
+    def refuses_as_full(self, slot: Slot, venue: Venue, name: str, contact: str, party_size: object) -> bool:
+        """Whether book() would refuse a public booking without an idempotency key SlotFull, as it stands: its
+        fields valid, and `slot` (as the store keeps it full) without room for the party (middleware.known_full
+        answers it so before the request enters the app, and tells `observe`)."""
+        resource = venue.resource(slot.resource_id)
+        problems = booking_problems(name, contact, party_size, resource.max_party, venue.country)
+        return not problems and lacks_room(slot, venue.timezone, resource, party_size, self.clock.now())
+
     async def country(self, resource: Resource) -> str:
         """The country whose phone numbers a resource's venue reads ('' when it has none)."""
         venue = await self.store.venue_by_id(resource.venue_id)

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from quart import Quart, g, request
+from quart import Quart, current_app, g, request
+from quart.utils import encode_headers
 
 from booking.model import running_low, ticket_label
 from live.wire import EVENTS
 from middleware import csrf, encoding, headers
 from middleware.admission import Admission
 from middleware.handover import Handover
+from middleware.known_full import ENDPOINT, PATH, Answer, KnownFull
 from web import i18n, observe
 from web.links import public_url
 from web.sessions import PagesOnlySessions
@@ -112,7 +114,9 @@ def init_app(app: Quart) -> None:
     app.after_request(headers.secure)
     errors.init_app(app)
     # A bounded number of requests inside Quart at once; an event stream, once its headers are out, runs outside.
-    app.asgi_app = Handover(Admission(app.asgi_app, app.config, observe.PROBES))
+    # A booking at a slot known to be full is refused before it waits for its turn.
+    known_full = KnownFull(app, slot_full_answer)
+    app.asgi_app = Handover(Admission(app.asgi_app, app.config, observe.PROBES, before_turn=known_full))
 
 
 async def choose_locale() -> None:
@@ -127,3 +131,12 @@ async def remember_locale(response):
     if g.get("lang_asked"):
         response.set_cookie("lang", i18n.current(), max_age=365 * 86400, samesite="Lax")
     return response
+
+
+async def slot_full_answer(locale: str) -> Answer:
+    """The API's slot_full refusal (views.api.slot_full) in `locale`, with the headers the app adds to it: what
+    middleware.known_full sends (in an app context)."""
+    with i18n.use(locale):
+        response, status = api.slot_full()
+    response.headers.update(headers.security_headers(current_app.config, PATH, ENDPOINT))
+    return status, encode_headers(response.headers), await response.get_data()
