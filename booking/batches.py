@@ -20,13 +20,10 @@ class Raised(NamedTuple):
 class Batches(Generic[T, R]):
     """`await add(item)` is `run([item])[0]`, except that items added while a run is going wait for it to end,
     then go together in the next run. A burst of N calls costs a few runs, not N; each caller still gets its
-    own result (or its own Raised error) once the run holding its item has returned (committed, for a write).
-    With `most`, a run takes at most that many items, the first come: the others wait for the next, which begins
-    once this run's callers have gone on (a draw's first results are sent while the rest are being made)."""
+    own result (or its own Raised error) once the run holding its item has returned (committed, for a write)."""
 
-    def __init__(self, run: Callable[[list[T]], Awaitable[list[R]]], most: int | None = None):
+    def __init__(self, run: Callable[[list[T]], Awaitable[list[R]]]):
         self._run = run
-        self._most = most
         self._waiting: list[tuple[T, asyncio.Future[R]]] = []
         self._running: asyncio.Task | None = None
 
@@ -41,8 +38,7 @@ class Batches(Generic[T, R]):
         batch: list[tuple[T, asyncio.Future[R]]] = []
         try:
             while self._waiting:
-                batch = self._waiting[: self._most]
-                del self._waiting[: len(batch)]
+                batch, self._waiting = self._waiting, []
                 try:
                     results = await self._run([item for item, _ in batch])
                 except Exception as error:  # each caller of this run hears it
@@ -57,8 +53,6 @@ class Batches(Generic[T, R]):
                         future.set_exception(result.error)
                     else:
                         future.set_result(result)
-                if self._waiting:
-                    await asyncio.sleep(0)  # this run's callers go on before the next run begins
         except asyncio.CancelledError:  # shut down mid-run: nobody waits for ever
             for _, future in batch + self._waiting:
                 future.cancel()

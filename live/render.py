@@ -31,9 +31,6 @@ def fragment(kind: topics.Kind, template: str, event: Callable[..., str]):
     return register
 
 
-PASS = 250  # renders made in one pass at most: the first pass's pages get their news while the next is being made
-
-
 def renderer(app: Quart):
     """The hub's render function: topic + locale + version -> the SSE message, and until when it holds. Renders
     asked for together (a draw's 5,000 entrant pages, a family of tickets) are made in one pass: one app context,
@@ -47,7 +44,7 @@ def renderer(app: Quart):
                 made[name, locale, at] = render
         return [made[key] for key in asked]
 
-    batches = Batches(render_all, most=PASS)
+    batches = Batches(render_all)
 
     async def render(topic: str, locale: str, version: int, at: datetime | None = None) -> Render:
         return await batches.add((topic, locale, at))

@@ -56,20 +56,3 @@ async def test_callers_are_not_left_waiting_when_the_run_is_cancelled():
     batches._running.cancel()
     done, _ = await asyncio.wait(waiting, timeout=1)
     assert len(done) == 3 and all(w.cancelled() for w in waiting)
-
-
-async def test_a_run_takes_at_most_its_share_and_the_first_answered_go_first():
-    runs, answered = [], []
-
-    async def run(items):
-        runs.append(items)
-        await asyncio.sleep(0)
-        return items
-
-    async def add(batches, i):
-        answered.append((await batches.add(i), len(runs)))
-
-    batches = Batches(run, most=4)
-    await asyncio.gather(*(add(batches, i) for i in range(10)))
-    assert runs == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]  # in the order they came
-    assert answered[:4] == [(i, 1) for i in range(4)]  # answered before the next run began
