@@ -44,7 +44,7 @@ def renderer(app: Quart):
                 made[name, locale, at] = render
         return [made[key] for key in asked]
 
-    batches = Batches(render_all)
+    batches = Batches(render_all, inline=True)  # a render alone (a day's table at a release) is made at once
 
     async def render(topic: str, locale: str, version: int, at: datetime | None = None) -> Render:
         return await batches.add((topic, locale, at))

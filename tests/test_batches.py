@@ -56,3 +56,22 @@ async def test_callers_are_not_left_waiting_when_the_run_is_cancelled():
     batches._running.cancel()
     done, _ = await asyncio.wait(waiting, timeout=1)
     assert len(done) == 3 and all(w.cancelled() for w in waiting)
+
+
+async def test_inline_a_lone_call_runs_in_its_callers_task_and_those_meanwhile_go_together():
+    runs = []
+
+    async def run(items):
+        runs.append((items, asyncio.current_task()))
+        await asyncio.sleep(0.01)
+        return [i * 10 for i in items]
+
+    batches = Batches(run, inline=True)
+    alone = asyncio.ensure_future(batches.add(0))
+    while not runs:
+        await asyncio.sleep(0)
+    assert await asyncio.gather(*(batches.add(i) for i in range(1, 20))) == [i * 10 for i in range(1, 20)]
+    assert await alone == 0
+    assert [items for items, _task in runs] == [[0], list(range(1, 20))]
+    assert runs[0][1] is alone  # the lone call ran in its own task; the others in the batches' task
+    assert await batches.add(7) == 70 and runs[-1][1] is asyncio.current_task()
