@@ -60,19 +60,21 @@ async def render_many(app: Quart, names: list[str], locale: str, at: datetime | 
             with i18n.use(locale):
                 base = {"url_for": path_for}
                 await app.update_template_context(ctx, base)
-                asked = [(topics.parse(name)[1], FRAGMENTS[topics.parse(name)[0].name]) for name in names]
+                asked = [(args, FRAGMENTS[kind.name]) for kind, args in map(topics.parse, names)]
                 values = await asyncio.gather(
                     *(context(*args) for args, (_e, _t, context) in asked), return_exceptions=True
                 )
                 made: list[Render | Raised] = []
                 for (args, (event, template, _c)), value in zip(asked, values, strict=True):
+                    if isinstance(value, Exception):  # this topic's context failed: the others go out
+                        made.append(Raised(value))
+                        continue
                     try:
-                        if isinstance(value, Exception):
-                            raise value
                         html = await app.jinja_env.get_template(template).render_async({**base, **value})
-                        made.append(Render(encode(event(*args), html.strip()), value.get("valid_until")))
-                    except Exception as error:  # this topic's render failed: the others go out
+                    except Exception as error:  # and so does a failed render
                         made.append(Raised(error))
+                        continue
+                    made.append(Render(encode(event(*args), html.strip()), value.get("valid_until")))
                 return made
     finally:
         RENDER_AT.reset(moment)

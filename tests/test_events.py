@@ -144,3 +144,19 @@ async def test_a_burst_of_renders_is_made_in_one_pass(app, hub, venue, slot, tom
     assert [text.split('data-ahead="')[1].split('"')[0] for text in news] == [str(n) for n in range(7)]
     assert "You are first in line." in news[0] and "6 ahead of you" in news[6]
     assert len(pushes) == 2  # the first at once, alone; the six asked for meanwhile in one pass (seven passes before)
+
+
+async def test_a_render_that_fails_in_a_pass_leaves_the_others_theirs(app, hub, venue, slot, tomorrow, service):
+    tables = venue.resource("tables")
+    booked = [(await service.book(tables, slot.id, f"Guest {n}", f"guest{n}@example.org", 1))[0] for n in range(3)]
+    names = [topics.ticket(tables.id, tomorrow, b.id) for b in booked] + [topics.ticket(tables.id, tomorrow, 999999)]
+    subs = [hub.subscribe([name], "en") for name in names]
+    try:
+        hub.notify(topics.ticket.family(tables.id, tomorrow))  # one pass: the lone first, then the other three
+        await hub.settle()
+        news = [b"".join(sub.pending.values()).decode() for sub in subs]
+    finally:
+        for sub in subs:
+            hub.unsubscribe(sub)
+    assert [text.split('data-ahead="')[1].split('"')[0] for text in news[:3]] == ["0", "1", "2"]
+    assert news[3] == ""  # no such booking: its render failed, and only its own
