@@ -166,32 +166,30 @@ class SqliteDatabase:
 
     def _alone(self, body, args):
         """The transaction's one write, committed: its result and changes; or Raised, all of it rolled back."""
-        tx = SqliteTx(self._db)
-        try:
-            result = run_to_end(body(tx, *args))
-        except Exception as error:
-            if not self._db.in_transaction:  # SQLite gave the whole transaction up (a full disk, I/O)
-                raise
-            self._db.execute("ROLLBACK")
-            return Raised(error)
-        self._commit()
-        return result, tx.changes
+        done = self._attempt(body, args, "ROLLBACK")
+        if not isinstance(done, Raised):
+            self._commit()
+        return done
 
     def _in_savepoint(self, body, args):
         """One write of several in the transaction, in a savepoint: its result and changes, or Raised."""
-        tx = SqliteTx(self._db)
         self._db.execute("SAVEPOINT one")
+        done = self._attempt(body, args, "ROLLBACK TO one")
+        self._db.execute("RELEASE one")
+        return done
+
+    def _attempt(self, body, args, undo: str):
+        """Run one write: its result and changes; or, if it raised, `undo` run and Raised (unless SQLite gave the
+        whole transaction up, a full disk or I/O: then the error goes on)."""
+        tx = SqliteTx(self._db)
         try:
             result = run_to_end(body(tx, *args))
         except Exception as error:
-            if not self._db.in_transaction:  # SQLite gave the whole transaction up (a full disk, I/O)
+            if not self._db.in_transaction:
                 raise
-            self._db.execute("ROLLBACK TO one")
-            done = Raised(error)
-        else:
-            done = (result, tx.changes)
-        self._db.execute("RELEASE one")
-        return done
+            self._db.execute(undo)
+            return Raised(error)
+        return result, tx.changes
 
     def _commit(self) -> None:
         """COMMIT; an I/O error there may have left the transaction on disk all the same: CommitUnknown."""
