@@ -285,7 +285,11 @@ def test_call_next_on_the_board_shows_on_the_kiosk(server, target, new_page):
     with board.expect_response(lambda r: r.request.method == "POST") as posted:
         board.click(f'{section} form[action$="/call-next"] button[type=submit]')
     assert posted.value.status == 200, posted.value.status
-    sent = board.evaluate(POST_SENT_AT, f"/admin/resources/{resource_id}/call-next")
+    # The browser adds a request's resource timing once its response has ended, which may be just after Playwright
+    # saw the response: wait for it (5 s at most) rather than read it at once.
+    path = f"/admin/resources/{resource_id}/call-next"
+    board.wait_for_function(f"(path) => ({POST_SENT_AT})(path) !== null", arg=path, timeout=5000)
+    sent = board.evaluate(POST_SENT_AT, path)
     assert sent, "no resource timing for the call-next POST"
 
     # From the press (the POST leaving the board) to the kiosk: the kiosk often changes before the board's
